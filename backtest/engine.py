@@ -1,0 +1,207 @@
+"""Target weights -> vectorbt simulation. All costs and cash rules are explicit here.
+
+Conventions
+-----------
+* Prices are total-return adjusted closes (dividends reinvested through the price; never added again).
+* Orders are ``targetpercent`` orders: at each execution date every name is traded to its target share of
+  the strategy's value at that close. ``call_seq="auto"`` sells before it buys, so sales fund purchases.
+* Commission and slippage are fractions of traded value, per side. When fees leave too little cash for the
+  last buys, vectorbt fills them partially: cash never goes negative; the shortfall is reported.
+* ``fill="close"`` trades at the close of the decision date (the weights use that close: an idealised
+  market-on-close); ``fill="next_close"`` (default) trades at the next trading day's close.
+* A name whose prices end mid-run is sold at its last close; the cash waits for the next rebalance.
+  A name with no price on an execution date is not bought; its target weight stays in cash (reported).
+* One cash pool per strategy (vectorbt group with ``cash_sharing=True``); all strategies run in one
+  vectorised simulation, side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import SimulationError
+
+TRADING_DAYS = 252
+
+
+@dataclass(frozen=True)
+class StrategyPlan:
+    """What to simulate for one strategy.
+
+    targets : DataFrame indexed by decision date, one column per ticker, rows summing to 1 (or less: the
+        remainder is held as cash).
+    commission_bps, slippage_bps : per side, on traded value.
+    expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
+    """
+
+    targets: pd.DataFrame
+    commission_bps: float = 0.0
+    slippage_bps: float = 0.0
+    expense_ratio: float = 0.0
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Outcome for one strategy; all frames indexed by trading date."""
+
+    equity: pd.Series            # portfolio value after costs
+    holdings: pd.DataFrame       # end-of-day weights held, one column per ticker (cash excluded)
+    trades: pd.DataFrame         # date, ticker, side, shares, price, value, fees
+    fees: pd.Series              # fees paid per day (currency)
+    turnover: pd.Series          # per execution date: traded value / 2 / portfolio value
+    cash: pd.Series              # cash per day
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def execution_dates(decisions: pd.DatetimeIndex, calendar: pd.DatetimeIndex, fill: str) -> pd.Series:
+    """Map each decision date to the date its orders fill (dropping decisions with no later day)."""
+    if fill == "close":
+        return pd.Series(decisions, index=decisions)
+    if fill != "next_close":
+        raise SimulationError(f"fill: expected 'close' or 'next_close', got {fill!r}")
+    pos = calendar.searchsorted(decisions, side="right")
+    keep = pos < len(calendar)
+    return pd.Series(calendar[pos[keep]], index=decisions[keep])
+
+
+def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str,
+                  notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    """Build the targetpercent size matrix (NaN = no order) for one strategy."""
+    cal = prices.index
+    targets = plan.targets.fillna(0.0)
+    tickers = [t for t in targets.columns if (targets[t] > 0).any()]
+    targets = targets[tickers]
+    real = prices[tickers].notna()
+    size = pd.DataFrame(np.nan, index=cal, columns=tickers)
+    exec_map = execution_dates(pd.DatetimeIndex(targets.index), cal, fill)
+    dropped = len(targets) - len(exec_map)
+    if dropped:
+        notes.append(f"{name}: {dropped} rebalance decision(s) on the last day have no later day to fill; skipped")
+    for decided, executed in exec_map.items():
+        row = targets.loc[decided].to_numpy(dtype=float)
+        has_price = real.loc[executed].to_numpy()
+        lost = (row > 0) & ~has_price
+        if lost.any():
+            names = ", ".join(np.asarray(tickers)[lost][:10])
+            notes.append(f"{name}: on {executed:%Y-%m-%d} no price for {int(lost.sum())} target name(s) "
+                         f"({names}); {row[lost].sum():.2%} of the portfolio stays in cash")
+        size.loc[executed] = np.where(has_price, row, np.nan)
+    # Delistings: sell at the last real close when prices end before the run does.
+    last_real = real[::-1].idxmax()
+    ends = last_real[(last_real < cal[-1]) & real.any()]
+    for ticker, last in ends.items():
+        size.loc[last, ticker] = 0.0
+    if len(ends):
+        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in list(ends.items())[:20])
+        notes.append(f"{name}: prices end mid-run for {len(ends)} name(s), sold at their last close if held: "
+                     f"{listed}{' ...' if len(ends) > 20 else ''}")
+    return size, exec_map
+
+
+def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital: float,
+             fill: str = "next_close") -> dict[str, Simulation]:
+    """Simulate every plan in one vectorbt run, one cash pool per strategy.
+
+    Parameters
+    ----------
+    prices : DataFrame indexed by trading date (the run calendar), one column per ticker, adjusted closes,
+        NaN where a ticker has no price.
+    plans : strategy name -> StrategyPlan.
+    capital : starting cash of each strategy.
+    fill : "close" or "next_close".
+    """
+    import vectorbt as vbt  # heavy import kept out of module import time
+
+    if not plans:
+        return {}
+    notes: dict[str, list[str]] = {n: [] for n in plans}
+    blocks, sizes, groups, fees, slips, keys = [], [], [], [], [], []
+    for g, (name, plan) in enumerate(plans.items()):
+        size, _ = _order_matrix(name, plan, prices, fill, notes[name])
+        close = prices[size.columns].ffill().bfill()   # bfill only fills days before listing: never traded
+        blocks.append(close.to_numpy())
+        sizes.append(size.to_numpy())
+        n = size.shape[1]
+        groups += [g] * n
+        fees += [plan.commission_bps / 1e4] * n
+        slips += [plan.slippage_bps / 1e4] * n
+        keys.append((name, list(size.columns)))
+    close = np.concatenate(blocks, axis=1)
+    size = np.concatenate(sizes, axis=1)
+    columns = pd.MultiIndex.from_tuples([(n, t) for n, ts in keys for t in ts], names=["strategy", "ticker"])
+    close_df = pd.DataFrame(close, index=prices.index, columns=columns)
+    size_df = pd.DataFrame(size, index=prices.index, columns=columns)
+    pf = vbt.Portfolio.from_orders(
+        close_df, size_df, size_type="targetpercent", group_by=np.asarray(groups), cash_sharing=True,
+        call_seq="auto", fees=np.asarray(fees)[None, :], slippage=np.asarray(slips)[None, :],
+        init_cash=float(capital), freq="1D", ffill_val_price=True,
+    )
+    value = pf.value().to_numpy().reshape(len(prices.index), -1)
+    cash = pf.cash().to_numpy().reshape(len(prices.index), -1)
+    if np.nanmin(cash) < -1e-6 * capital:
+        raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
+    asset_value = pf.asset_value(group_by=False).to_numpy()
+    records = pf.orders.records
+    out: dict[str, Simulation] = {}
+    start = 0
+    for g, (name, tickers) in enumerate(keys):
+        plan = plans[name]
+        cols = slice(start, start + len(tickers))
+        start += len(tickers)
+        val = pd.Series(value[:, g], index=prices.index, name=name)
+        hold = pd.DataFrame(asset_value[:, cols] / value[:, g][:, None], index=prices.index, columns=tickers)
+        trades = _trades(records, cols, tickers, prices.index)
+        daily_fees = trades.groupby("date")["fees"].sum().reindex(prices.index, fill_value=0.0)
+        traded = trades.groupby("date")["value"].sum()
+        turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
+        drag = _expense_drag(prices.index, plan.expense_ratio)
+        equity = val * drag
+        _check_fills(name, plan, hold, fill, prices.index, notes[name])
+        out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
+                               turnover=turnover, cash=pd.Series(cash[:, g] * drag, index=prices.index),
+                               notes=tuple(notes[name]))
+    return out
+
+
+def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
+    sel = (records["col"] >= cols.start) & (records["col"] < cols.stop)
+    r = records[sel]
+    ticker = np.asarray(tickers, dtype=object)[r["col"] - cols.start]
+    df = pd.DataFrame({
+        "date": index[r["idx"]],
+        "ticker": ticker,
+        "side": np.where(r["side"] == 0, "buy", "sell"),
+        "shares": r["size"],
+        "price": r["price"],
+        "value": r["size"] * r["price"],
+        "fees": r["fees"],
+    })
+    df["_order"] = np.where(df["side"] == "sell", 0, 1)     # as executed: sells first
+    return df.sort_values(["date", "_order", "ticker"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float) -> np.ndarray:
+    """Cumulative factor of a yearly expense ratio accrued each trading day after the first."""
+    if not expense_ratio:
+        return np.ones(len(index))
+    daily = (1.0 - expense_ratio) ** (1.0 / TRADING_DAYS)
+    return daily ** np.arange(len(index))
+
+
+def _check_fills(name: str, plan: StrategyPlan, hold: pd.DataFrame, fill: str,
+                 calendar: pd.DatetimeIndex, notes: list[str]) -> None:
+    """Report rebalances whose weights after trading miss their targets by more than costs explain."""
+    exec_map = execution_dates(pd.DatetimeIndex(plan.targets.index), calendar, fill)
+    if exec_map.empty:
+        return
+    tol = 2e-4 + 4 * (plan.commission_bps + plan.slippage_bps) / 1e4
+    target = plan.targets.loc[exec_map.index].reindex(columns=hold.columns).fillna(0.0).to_numpy()
+    held = hold.loc[exec_map.to_numpy()].to_numpy()
+    gap = np.abs(held - target).max(axis=1)
+    bad = [f"{d:%Y-%m-%d} (max gap {g:.3%})" for d, g in zip(exec_map, gap) if g > tol]
+    if bad:
+        notes.append(f"{name}: {len(bad)} rebalance(s) could not reach their targets: " + ", ".join(bad[:10]))

@@ -1,0 +1,99 @@
+"""Engine invariants and closed forms on small hand-checkable cases and on the real snapshot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.engine import StrategyPlan, execution_dates, simulate
+
+IDX = pd.bdate_range("2021-01-04", periods=8)
+
+
+def _prices():
+    return pd.DataFrame({
+        "A": [10, 11, 12, 13, 14, 15, 16, 17.0],
+        "B": [np.nan, np.nan, 5, 5, 5, 6, 6, 6],            # lists on day 3
+        "C": [20, 20, 20, 21, np.nan, np.nan, np.nan, np.nan],  # prices end on day 4
+    }, index=IDX)
+
+
+def test_buy_and_hold_equals_price_ratio(market_data_dir):
+    spy = pd.read_parquet(market_data_dir / "prices_etf.parquet")[["SPY"]].loc["2016-01-04":"2026-07-31"]
+    targets = pd.DataFrame({"SPY": [1.0]}, index=spy.index[:1])
+    sim = simulate(spy, {"bh": StrategyPlan(targets)}, capital=1e6, fill="close")["bh"]
+    expected = 1e6 * spy["SPY"] / spy["SPY"].iloc[0]
+    np.testing.assert_allclose(sim.equity.to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+def test_single_asset_total_return_with_monthly_rebalances(market_data_dir):
+    p = pd.read_parquet(market_data_dir / "prices_etf.parquet")[["AVUV"]].loc["2020-01-02":"2026-07-31"]
+    dates = p.index[p.index.to_period("M").duplicated() == False]  # noqa: E712 - first day of each month
+    sim = simulate(p, {"s": StrategyPlan(pd.DataFrame({"AVUV": 1.0}, index=dates))}, capital=1.0,
+                   fill="close")["s"]
+    assert sim.equity.iloc[-1] == pytest.approx(p["AVUV"].iloc[-1] / p["AVUV"].iloc[0], rel=1e-12)
+
+
+def test_zero_costs_never_worse_than_positive_costs():
+    p = _prices()[["A"]].assign(D=[5, 4, 6, 5, 7, 6, 8, 7.0])
+    targets = pd.DataFrame({"A": 0.5, "D": 0.5}, index=IDX)    # daily rebalance: lots of trading
+    plans = {"free": StrategyPlan(targets), "costly": StrategyPlan(targets, commission_bps=5, slippage_bps=5)}
+    res = simulate(p, plans, capital=1000, fill="close")
+    assert (res["costly"].equity <= res["free"].equity + 1e-9).all()
+    assert res["costly"].fees.sum() > 0 and res["free"].fees.sum() == 0
+    assert (res["costly"].cash >= -1e-9).all(), "fees never drive cash negative"
+
+
+def test_sells_before_buys_fund_the_rotation():
+    p = _prices()[["A"]].assign(D=[5, 5, 5, 5, 5, 5, 5, 5.0])
+    targets = pd.DataFrame({"A": [1.0, 0.0], "D": [0.0, 1.0]}, index=IDX[[0, 3]])
+    sim = simulate(p, {"s": StrategyPlan(targets)}, capital=1000, fill="close")["s"]
+    day = sim.trades[sim.trades.date == IDX[3]]
+    assert list(day.side) == ["sell", "buy"]
+    assert sim.holdings.loc[IDX[3], "D"] == pytest.approx(1.0)
+
+
+def test_delisted_holding_sold_at_last_close_and_late_listing_enters_when_priced():
+    targets = pd.DataFrame({"A": [0.5, 0.5], "C": [0.5, 0.0], "B": [0.0, 0.5]}, index=IDX[[0, 5]])
+    sim = simulate(_prices(), {"s": StrategyPlan(targets)}, capital=1000, fill="close")["s"]
+    c_sells = sim.trades[(sim.trades.ticker == "C") & (sim.trades.side == "sell")]
+    assert list(c_sells.date) == [IDX[3]] and c_sells.price.iloc[0] == 21.0
+    assert sim.cash.loc[IDX[4]] == pytest.approx(25 * 21.0), "proceeds wait in cash"
+    assert sim.holdings.loc[IDX[5], "B"] == pytest.approx(0.5)
+    assert any("prices end mid-run" in n and "C (2021-01-07)" in n for n in sim.notes)
+
+
+def test_target_without_price_on_execution_day_stays_in_cash_and_is_reported():
+    targets = pd.DataFrame({"A": [0.5], "B": [0.5]}, index=IDX[[0]])    # B has no price on day 1
+    sim = simulate(_prices(), {"s": StrategyPlan(targets)}, capital=1000, fill="close")["s"]
+    assert sim.cash.iloc[0] == pytest.approx(500)
+    assert any("no price for 1 target name(s) (B)" in n for n in sim.notes)
+
+
+def test_next_close_fills_one_day_later():
+    targets = pd.DataFrame({"A": [1.0]}, index=IDX[[1]])
+    sim = simulate(_prices(), {"s": StrategyPlan(targets)}, capital=1200, fill="next_close")["s"]
+    assert list(sim.trades.date) == [IDX[2]] and sim.trades.price.iloc[0] == 12.0
+    assert sim.equity.iloc[-1] == pytest.approx(1200 / 12 * 17)
+
+
+def test_execution_dates_drop_decisions_on_the_last_day():
+    m = execution_dates(IDX[[0, 7]], IDX, "next_close")
+    assert list(m.index) == [IDX[0]] and list(m) == [IDX[1]]
+
+
+def test_expense_ratio_is_a_proportional_daily_drag():
+    targets = pd.DataFrame({"A": [1.0]}, index=IDX[[0]])
+    res = simulate(_prices(), {"gross": StrategyPlan(targets), "net": StrategyPlan(targets, expense_ratio=0.01)},
+                   capital=1000, fill="close")
+    ratio = res["net"].equity / res["gross"].equity
+    assert ratio.iloc[-1] == pytest.approx(0.99 ** (7 / 252))
+
+
+def test_turnover_and_holdings_sum_to_invested_share():
+    targets = pd.DataFrame({"A": [0.6, 0.3], "C": [0.4, 0.7]}, index=IDX[[0, 2]])
+    sim = simulate(_prices(), {"s": StrategyPlan(targets)}, capital=1000, fill="close")["s"]
+    assert sim.turnover.iloc[0] == pytest.approx(0.5)
+    assert sim.holdings.loc[IDX[2]].sum() == pytest.approx(1.0)
+    assert sim.holdings.loc[IDX[2], "C"] == pytest.approx(0.7)

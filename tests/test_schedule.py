@@ -1,0 +1,75 @@
+"""Rebalance calendars and drift bands."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from backtest.schedule import apply_drift_bands, calendar_dates, drifted_weights, out_of_band
+
+
+def sched(every, day="first", weekday=None, nth=None):
+    return SimpleNamespace(every=every, day=day, weekday=weekday, nth=nth)
+
+
+@pytest.fixture(scope="module")
+def nyse(market_data_dir):
+    return pd.read_parquet(market_data_dir / "prices_etf.parquet")["SPY"].loc["2019-12-20":"2021-12-31"].index
+
+
+def test_first_trading_day_of_each_month_skips_holidays(nyse):
+    d = calendar_dates(nyse, sched("monthly"))
+    assert pd.Timestamp("2020-01-02") in d     # 1 January is a holiday
+    assert pd.Timestamp("2020-06-01") in d and len(d[(d.year == 2020)]) == 12
+    assert d[0] == nyse[0], "day one always invests"
+
+
+def test_last_day_of_quarter_and_nth_day(nyse):
+    q = calendar_dates(nyse, sched("quarterly", day="last"))
+    assert pd.Timestamp("2020-03-31") in q and pd.Timestamp("2020-12-31") in q
+    second = calendar_dates(nyse, sched("monthly", day=2))
+    assert pd.Timestamp("2020-01-03") in second
+    penultimate = calendar_dates(nyse, sched("monthly", day=-2))
+    assert pd.Timestamp("2020-01-30") in penultimate
+
+
+def test_third_friday_of_quarter_end_months_like_rsp(nyse):
+    d = calendar_dates(nyse, sched("quarterly", day=None, weekday="friday", nth=3))
+    assert [x.strftime("%Y-%m-%d") for x in d[d.year == 2020]] == [
+        "2020-03-20", "2020-06-19", "2020-09-18", "2020-12-18"]
+    # Good Friday 2021-04-02 is a holiday: a monthly first-Friday falls back to the Thursday before
+    m = calendar_dates(nyse, sched("monthly", day=None, weekday="friday", nth=1))
+    assert pd.Timestamp("2021-04-01") in m
+
+
+def test_never_and_daily(nyse):
+    assert list(calendar_dates(nyse, sched("never"))) == [nyse[0]]
+    assert calendar_dates(nyse, sched("daily")).equals(nyse)
+    assert len(calendar_dates(nyse[:0], sched("monthly"))) == 0
+
+
+def test_weekly_is_first_trading_day_of_each_week(nyse):
+    w = calendar_dates(nyse, sched("weekly"))
+    assert pd.Timestamp("2020-01-06") in w and pd.Timestamp("2020-01-07") not in w
+
+
+def test_bands_absolute_and_relative():
+    t = pd.Series({"A": 0.6, "B": 0.4})
+    assert not out_of_band(pd.Series({"A": 0.64, "B": 0.36}), t, SimpleNamespace(absolute=0.05, relative=None))
+    assert out_of_band(pd.Series({"A": 0.66, "B": 0.34}), t, SimpleNamespace(absolute=0.05, relative=None))
+    # relative 25%: B's band is 0.4 +- 0.1
+    assert out_of_band(pd.Series({"A": 0.71, "B": 0.29}), t, SimpleNamespace(absolute=None, relative=0.25))
+    assert not out_of_band(pd.Series({"A": 0.69, "B": 0.31}), t, SimpleNamespace(absolute=None, relative=0.25))
+
+
+def test_drift_bands_trade_only_when_out_of_band():
+    idx = pd.bdate_range("2021-01-04", periods=5)
+    prices = pd.DataFrame({"A": [1, 1.05, 1.1, 1.5, 1.5], "B": [1.0] * 5}, index=idx)
+    target = pd.Series({"A": 0.5, "B": 0.5})
+    dates, targets = apply_drift_bands(idx, prices, lambda d: target, SimpleNamespace(absolute=0.05,
+                                                                                      relative=None))
+    # day 2: A at 0.512 (in band); day 3: 0.524; day 4: A 1.5/2.5 = 0.6 -> trade
+    assert list(dates) == [idx[0], idx[3]]
+    assert drifted_weights(target, prices.loc[idx[0]], prices.loc[idx[3]])["A"] == pytest.approx(0.6)
