@@ -1,0 +1,472 @@
+"""Performance metrics: pure functions of a daily simple-return series.
+
+Conventions (one place, see docs/report.md for the formulas):
+
+- ``returns`` is a float Series indexed by trading date; ``returns[t]`` is the simple return from the
+  previous date to ``t``. NaN entries are ignored.
+- The value (wealth) series is ``W[t] = prod(1 + returns[s] for s <= t)``. Returns built from a value
+  series by :func:`simple_returns` start with ``0.0`` on the first date, so ``W`` equals the value series
+  rebased to 1 **on its first date**: that first value is the starting value, and calendar spans run from
+  the first to the last date of the series.
+- Options are keywords; ``risk_free`` is a daily simple-return Series (reindexed to the returns' dates,
+  missing days count as 0) or ``None`` for 0.
+- A metric that the data cannot define (too short, zero variance, no down months, ...) is ``NaN``, never
+  an exception. Drawdowns, VaR and CVaR are negative fractions (a loss of 20% is ``-0.2``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+PERIODS_PER_YEAR = 252  # trading days per year: annualises daily means and volatilities
+DAYS_PER_YEAR = 365.25  # calendar days per year: CAGR and trailing returns
+ROLLING_WINDOW = PERIODS_PER_YEAR  # "rolling 12 months" in trading days
+_TINY = 1e-12  # a standard deviation below this is treated as zero (flat prices)
+
+NAN = float("nan")
+
+
+def simple_returns(values: pd.Series) -> pd.Series:
+    """Daily simple returns of a value series, with ``0.0`` on the first date (the starting value)."""
+    values = values.astype(float)
+    out = values / values.shift(1) - 1.0
+    if len(out):
+        out.iloc[0] = 0.0
+    return out
+
+
+def _clean(returns: pd.Series) -> pd.Series:
+    return returns.astype(float).dropna()
+
+
+def wealth_index(returns: pd.Series) -> pd.Series:
+    """Growth of 1: ``cumprod(1 + r)``, same index as ``returns`` (NaN dropped)."""
+    return (1.0 + _clean(returns)).cumprod()
+
+
+def _excess(returns: pd.Series, risk_free: pd.Series | None) -> pd.Series:
+    r = _clean(returns)
+    if risk_free is None:
+        return r
+    rf = risk_free.astype(float).reindex(r.index).fillna(0.0)
+    return r - rf
+
+
+def total_return(returns: pd.Series) -> float:
+    """``prod(1 + r) - 1``. NaN for an empty series."""
+    r = _clean(returns)
+    return float((1.0 + r).prod() - 1.0) if len(r) else NAN
+
+
+def _years(index: pd.Index) -> float:
+    return (index[-1] - index[0]).days / DAYS_PER_YEAR if len(index) >= 2 else NAN
+
+
+def cagr(returns: pd.Series) -> float:
+    """Compound annual growth rate, calendar-day based.
+
+    ``(1 + total_return) ** (365.25 / days) - 1`` with ``days`` the calendar days between the first and last
+    date (the starting value sits on the first date, see the module docstring). NaN with fewer than two
+    dates or a zero-day span.
+    """
+    r = _clean(returns)
+    if len(r) < 2:
+        return NAN
+    days = (r.index[-1] - r.index[0]).days
+    if days <= 0:
+        return NAN
+    growth = float((1.0 + r).prod())
+    return growth ** (DAYS_PER_YEAR / days) - 1.0 if growth > 0 else -1.0
+
+
+def annual_volatility(returns: pd.Series) -> float:
+    """Sample standard deviation (ddof=1) of daily returns times ``sqrt(252)``. NaN below two returns."""
+    r = _clean(returns)
+    return float(r.std(ddof=1) * math.sqrt(PERIODS_PER_YEAR)) if len(r) >= 2 else NAN
+
+
+def sharpe_ratio(returns: pd.Series, *, risk_free: pd.Series | None = None) -> float:
+    """``mean(r - rf) / std(r - rf, ddof=1) * sqrt(252)``. NaN below two returns or with zero volatility."""
+    ex = _excess(returns, risk_free)
+    if len(ex) < 2:
+        return NAN
+    sd = float(ex.std(ddof=1))
+    return float(ex.mean()) / sd * math.sqrt(PERIODS_PER_YEAR) if sd > _TINY else NAN
+
+
+def sortino_ratio(returns: pd.Series, *, risk_free: pd.Series | None = None) -> float:
+    """``mean(r - rf) / downside_deviation * sqrt(252)``.
+
+    The downside deviation is ``sqrt(mean(min(r - rf, 0) ** 2))`` over all days (target = risk-free).
+    NaN below two returns or when there is no day below the target (the ratio is unbounded).
+    """
+    ex = _excess(returns, risk_free)
+    if len(ex) < 2:
+        return NAN
+    downside = math.sqrt(float((ex.clip(upper=0.0) ** 2).mean()))
+    return float(ex.mean()) / downside * math.sqrt(PERIODS_PER_YEAR) if downside > _TINY else NAN
+
+
+def drawdown(returns: pd.Series) -> pd.Series:
+    """Underwater series: ``W / running_peak - 1`` (<= 0); the running peak starts at the value 1."""
+    w = wealth_index(returns)
+    return w / w.cummax().clip(lower=1.0) - 1.0
+
+
+def drawdown_table(returns: pd.Series) -> pd.DataFrame:
+    """Every drawdown episode, in time order.
+
+    Columns: ``peak`` (last date at the high-water mark), ``trough`` (lowest point), ``recovery`` (first date
+    back at the peak, NaT if still under water), ``depth`` (fraction, <= 0), ``days`` (calendar days from
+    peak to recovery, or to the last date if not recovered), ``recovery_days`` (trough to recovery, NaN if
+    not recovered).
+    """
+    dd = drawdown(returns)
+    cols = ["peak", "trough", "recovery", "depth", "days", "recovery_days"]
+    rows: list[tuple] = []
+    idx = dd.index
+    under = (dd.to_numpy() < -_TINY).astype(np.int8)
+    edges = np.diff(np.concatenate([[0], under, [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        peak = idx[start - 1] if start > 0 else idx[0]
+        seg = dd.iloc[start:stop]
+        trough = seg.idxmin()
+        recovery = idx[stop] if stop < len(idx) else pd.NaT
+        end = recovery if stop < len(idx) else idx[-1]
+        rec_days = float((recovery - trough).days) if stop < len(idx) else NAN
+        rows.append((peak, trough, recovery, float(seg.min()), float((end - peak).days), rec_days))
+    table = pd.DataFrame(rows, columns=cols)
+    for c in ("peak", "trough", "recovery"):
+        table[c] = pd.to_datetime(table[c])
+    return table.astype({"depth": float, "days": float, "recovery_days": float})
+
+
+def top_drawdowns(returns: pd.Series, n: int = 5) -> pd.DataFrame:
+    """The ``n`` deepest episodes of :func:`drawdown_table`, deepest first, index 1..n."""
+    table = drawdown_table(returns).sort_values(["depth", "peak"], kind="stable").head(n)
+    return table.set_axis(pd.RangeIndex(1, len(table) + 1))
+
+
+def max_drawdown(returns: pd.Series) -> float:
+    """Deepest drawdown (<= 0). NaN for an empty series."""
+    dd = drawdown(returns)
+    return float(dd.min()) if len(dd) else NAN
+
+
+def calmar_ratio(returns: pd.Series) -> float:
+    """``cagr / |max_drawdown|``. NaN when there is no drawdown or CAGR is undefined."""
+    mdd = max_drawdown(returns)
+    return cagr(returns) / abs(mdd) if mdd < -_TINY else NAN
+
+
+def period_returns(returns: pd.Series, freq: str = "M") -> pd.Series:
+    """Compounded returns per calendar period (``"M"`` month, ``"Y"`` year), indexed by Period.
+
+    First and last periods may be partial (they cover only the dates in the series).
+    """
+    r = _clean(returns)
+    if r.empty:
+        return pd.Series(dtype=float, index=pd.PeriodIndex([], freq=freq))
+    return (1.0 + r).groupby(r.index.to_period(freq)).prod() - 1.0
+
+
+def annual_returns(returns: pd.Series) -> pd.Series:
+    """Calendar-year returns indexed by year (int)."""
+    y = period_returns(returns, "Y")
+    return y.set_axis(pd.Index([p.year for p in y.index], name="year"))
+
+
+def monthly_returns_table(returns: pd.Series) -> pd.DataFrame:
+    """Monthly returns as a year x month (1..12) table; NaN where the series has no data."""
+    m = period_returns(returns, "M")
+    frame = pd.DataFrame({"year": [p.year for p in m.index], "month": [p.month for p in m.index],
+                          "ret": m.to_numpy()})
+    table = frame.pivot(index="year", columns="month", values="ret")
+    return table.reindex(columns=range(1, 13))
+
+
+def _extreme(series: pd.Series, best: bool) -> float:
+    if series.empty:
+        return NAN
+    return float(series.max() if best else series.min())
+
+
+def best_period(returns: pd.Series, freq: str = "D") -> float:
+    """Best daily (``"D"``), monthly (``"M"``) or calendar-year (``"Y"``) return. NaN if empty."""
+    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq), True)
+
+
+def worst_period(returns: pd.Series, freq: str = "D") -> float:
+    """Worst daily (``"D"``), monthly (``"M"``) or calendar-year (``"Y"``) return. NaN if empty."""
+    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq), False)
+
+
+def pct_positive_months(returns: pd.Series) -> float:
+    """Fraction of calendar months with a return > 0. NaN if there are no months."""
+    m = period_returns(returns, "M")
+    return float((m > 0).mean()) if len(m) else NAN
+
+
+def skewness(returns: pd.Series) -> float:
+    """Population skewness ``m3 / m2 ** 1.5`` (central moments). NaN below three returns or zero variance."""
+    r = _clean(returns).to_numpy()
+    if len(r) < 3:
+        return NAN
+    d = r - r.mean()
+    m2 = float(np.mean(d**2))
+    return float(np.mean(d**3)) / m2**1.5 if math.sqrt(m2) > _TINY else NAN
+
+
+def kurtosis(returns: pd.Series) -> float:
+    """Excess kurtosis ``m4 / m2 ** 2 - 3`` (population moments). NaN below four returns or zero variance."""
+    r = _clean(returns).to_numpy()
+    if len(r) < 4:
+        return NAN
+    d = r - r.mean()
+    m2 = float(np.mean(d**2))
+    return float(np.mean(d**4)) / m2**2 - 3.0 if math.sqrt(m2) > _TINY else NAN
+
+
+def value_at_risk(returns: pd.Series, *, level: float = 0.95) -> float:
+    """Historical daily VaR: the ``1 - level`` quantile of daily returns (linear interpolation). NaN if empty."""
+    r = _clean(returns).to_numpy()
+    return float(np.quantile(r, 1.0 - level)) if len(r) else NAN
+
+
+def conditional_value_at_risk(returns: pd.Series, *, level: float = 0.95) -> float:
+    """Historical daily CVaR (expected shortfall): mean of the returns at or below the VaR. NaN if empty."""
+    r = _clean(returns).to_numpy()
+    if not len(r):
+        return NAN
+    var = np.quantile(r, 1.0 - level)
+    return float(r[r <= var].mean())
+
+
+TRAILING_YEARS = (1, 3, 5, 10)
+
+
+def trailing_returns(returns: pd.Series) -> dict[str, float]:
+    """Returns as of the last date: ``ytd``, ``1y`` (cumulative) and ``3y``/``5y``/``10y`` (annualised).
+
+    The base is the value on the last date at or before the anchor (31 Dec of the previous year for YTD,
+    the same calendar day n years earlier otherwise). NaN where the series starts after the anchor.
+    Annualised as ``(1 + R) ** (365.25 / days) - 1`` over the calendar days from base to last date.
+    """
+    w = wealth_index(returns)
+    keys = ["trailing_ytd"] + [f"trailing_{n}y" + ("_ann" if n > 1 else "") for n in TRAILING_YEARS]
+    out = dict.fromkeys(keys, NAN)
+    if w.empty:
+        return out
+    last = w.index[-1]
+    anchors = [pd.Timestamp(last.year - 1, 12, 31)] + [last - pd.DateOffset(years=n) for n in TRAILING_YEARS]
+    for key, anchor, years in zip(keys, anchors, (0, *TRAILING_YEARS), strict=True):
+        if w.index[0] > anchor:
+            continue
+        base = w.loc[:anchor]
+        ret = float(w.iloc[-1] / base.iloc[-1] - 1.0)
+        days = (last - base.index[-1]).days
+        out[key] = (1.0 + ret) ** (DAYS_PER_YEAR / days) - 1.0 if years > 1 else ret
+    return out
+
+
+# --- against a benchmark -------------------------------------------------------------------------------
+
+
+def _aligned(returns: pd.Series, benchmark_returns: pd.Series) -> tuple[pd.Series, pd.Series]:
+    both = pd.concat([_clean(returns), _clean(benchmark_returns)], axis=1, join="inner").dropna()
+    return both.iloc[:, 0], both.iloc[:, 1]
+
+
+def excess_return(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+    """Annualised excess return: ``cagr(r) - cagr(b)`` on the common dates."""
+    r, b = _aligned(returns, benchmark_returns)
+    return cagr(r) - cagr(b)
+
+
+def beta(returns: pd.Series, benchmark_returns: pd.Series, *, risk_free: pd.Series | None = None) -> float:
+    """``cov(r - rf, b - rf) / var(b - rf)`` (ddof=1). NaN below two common dates or a flat benchmark."""
+    r, b = _aligned(returns, benchmark_returns)
+    r, b = _excess(r, risk_free), _excess(b, risk_free)
+    if len(r) < 2 or float(b.std(ddof=1)) <= _TINY:
+        return NAN
+    return float(np.cov(r, b, ddof=1)[0, 1] / b.var(ddof=1))
+
+
+def alpha(returns: pd.Series, benchmark_returns: pd.Series, *, risk_free: pd.Series | None = None) -> float:
+    """Jensen's alpha, annualised arithmetically: ``(mean(r - rf) - beta * mean(b - rf)) * 252``."""
+    r, b = _aligned(returns, benchmark_returns)
+    bt = beta(r, b, risk_free=risk_free)
+    r, b = _excess(r, risk_free), _excess(b, risk_free)
+    return (float(r.mean()) - bt * float(b.mean())) * PERIODS_PER_YEAR if not math.isnan(bt) else NAN
+
+
+def correlation(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+    """Pearson correlation of daily returns. NaN below two common dates or zero variance."""
+    r, b = _aligned(returns, benchmark_returns)
+    if len(r) < 2 or float(r.std(ddof=1)) <= _TINY or float(b.std(ddof=1)) <= _TINY:
+        return NAN
+    return float(np.corrcoef(r, b)[0, 1])
+
+
+def r_squared(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+    """Square of :func:`correlation`."""
+    return correlation(returns, benchmark_returns) ** 2
+
+
+def tracking_error(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+    """``std(r - b, ddof=1) * sqrt(252)``. NaN below two common dates."""
+    r, b = _aligned(returns, benchmark_returns)
+    return float((r - b).std(ddof=1) * math.sqrt(PERIODS_PER_YEAR)) if len(r) >= 2 else NAN
+
+
+def information_ratio(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+    """``mean(r - b) * 252 / tracking_error``. NaN when the tracking error is zero or undefined."""
+    r, b = _aligned(returns, benchmark_returns)
+    te = tracking_error(r, b)
+    return float((r - b).mean()) * PERIODS_PER_YEAR / te if te > _TINY else NAN
+
+
+def _geo_mean(x: pd.Series) -> float:
+    return float((1.0 + x).prod() ** (1.0 / len(x)) - 1.0)
+
+
+def _capture(returns: pd.Series, benchmark_returns: pd.Series, up: bool) -> float:
+    r, b = _aligned(returns, benchmark_returns)
+    rm, bm = period_returns(r, "M"), period_returns(b, "M")
+    mask = bm > 0 if up else bm < 0
+    if not mask.any():
+        return NAN
+    denom = _geo_mean(bm[mask])
+    return _geo_mean(rm[mask]) / denom if abs(denom) > _TINY else NAN
+
+
+def up_capture(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+    """Geometric-mean monthly return of the strategy over the benchmark's up months, divided by the
+    benchmark's. NaN without up months."""
+    return _capture(returns, benchmark_returns, True)
+
+
+def down_capture(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+    """As :func:`up_capture` over the benchmark's down months (below 1 = loses less than the benchmark)."""
+    return _capture(returns, benchmark_returns, False)
+
+
+# --- rolling (12 months = 252 trading days) --------------------------------------------------------------
+
+
+def rolling_return(returns: pd.Series, *, window: int = ROLLING_WINDOW) -> pd.Series:
+    """Compounded return over the trailing ``window`` days; NaN for the first ``window - 1`` dates."""
+    return np.expm1(np.log1p(_clean(returns)).rolling(window).sum())
+
+
+def rolling_volatility(returns: pd.Series, *, window: int = ROLLING_WINDOW) -> pd.Series:
+    """Annualised volatility over the trailing ``window`` days."""
+    return _clean(returns).rolling(window).std(ddof=1) * math.sqrt(PERIODS_PER_YEAR)
+
+
+def rolling_sharpe(returns: pd.Series, *, risk_free: pd.Series | None = None,
+                   window: int = ROLLING_WINDOW) -> pd.Series:
+    """Annualised Sharpe ratio over the trailing ``window`` days; NaN where volatility is zero."""
+    ex = _excess(returns, risk_free)
+    sd = ex.rolling(window).std(ddof=1)
+    return (ex.rolling(window).mean() / sd.where(sd > _TINY)) * math.sqrt(PERIODS_PER_YEAR)
+
+
+def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *, window: int = ROLLING_WINDOW) -> pd.Series:
+    """Beta against the benchmark over the trailing ``window`` days (common dates)."""
+    r, b = _aligned(returns, benchmark_returns)
+    var = b.rolling(window).var(ddof=1)
+    return r.rolling(window).cov(b, ddof=1) / var.where(var > _TINY**2)
+
+
+# --- trading activity (from the engine's turnover and fees) -----------------------------------------------
+
+
+def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
+                    equity: pd.Series | None = None) -> dict[str, float]:
+    """Turnover, rebalances and fees.
+
+    ``turnover``: one-sided turnover per rebalance date (fraction of portfolio value); ``fees``: daily fees
+    paid (currency); ``equity``: daily portfolio value, for the annualisation and the fee drag.
+    ``n_rebalances`` counts rebalance dates with non-zero turnover. NaN where an input is missing.
+    """
+    years = _years(equity.index) if equity is not None else NAN
+    out = dict.fromkeys(["total_turnover", "annual_turnover", "n_rebalances", "fees_paid", "fee_drag"], NAN)
+    if turnover is not None:
+        t = turnover.astype(float).dropna()
+        out["total_turnover"] = float(t.sum())
+        out["annual_turnover"] = float(t.sum()) / years if years > 0 else NAN
+        out["n_rebalances"] = float((t > 0).sum())
+    if fees is not None:
+        f = fees.astype(float).fillna(0.0)
+        out["fees_paid"] = float(f.sum())
+        if equity is not None and years > 0:
+            out["fee_drag"] = float((f / equity.reindex(f.index)).sum()) / years
+    return out
+
+
+def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = None,
+                    risk_free: pd.Series | None = None, *, turnover: pd.Series | None = None,
+                    fees: pd.Series | None = None, equity: pd.Series | None = None) -> dict[str, float | str]:
+    """Every metric of one series, in a fixed key order (see docs/report.md for the definitions).
+
+    Dates (``start``, ``end``, ``max_drawdown_peak/trough/recovery``) are ISO strings, NaN when undefined;
+    every other value is a float (fractions, not percent). Benchmark-relative keys are NaN when
+    ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None.
+    """
+    r = _clean(returns)
+
+    def day(ts) -> float | str:
+        return ts.strftime("%Y-%m-%d") if not pd.isna(ts) else NAN
+
+    top = top_drawdowns(r, 1)
+    table = drawdown_table(r)
+    worst = top.iloc[0] if len(top) else None
+    m: dict[str, float | str] = {
+        "start": day(r.index[0]) if len(r) else NAN,
+        "end": day(r.index[-1]) if len(r) else NAN,
+        "years": _years(r.index),
+        "total_return": total_return(r),
+        "cagr": cagr(r),
+        "volatility": annual_volatility(r),
+        "sharpe": sharpe_ratio(r, risk_free=risk_free),
+        "sortino": sortino_ratio(r, risk_free=risk_free),
+        "max_drawdown": max_drawdown(r),
+        "max_drawdown_peak": day(worst["peak"]) if worst is not None else NAN,
+        "max_drawdown_trough": day(worst["trough"]) if worst is not None else NAN,
+        "max_drawdown_recovery": day(worst["recovery"]) if worst is not None else NAN,
+        "max_drawdown_days": float(worst["days"]) if worst is not None else NAN,
+        "max_drawdown_recovery_days": float(worst["recovery_days"]) if worst is not None else NAN,
+        "longest_drawdown_days": float(table["days"].max()) if len(table) else (0.0 if len(r) else NAN),
+        "longest_recovery_days": float(table["recovery_days"].max()) if len(table) else NAN,
+        "calmar": calmar_ratio(r),
+        "best_day": best_period(r, "D"),
+        "worst_day": worst_period(r, "D"),
+        "best_month": best_period(r, "M"),
+        "worst_month": worst_period(r, "M"),
+        "best_year": best_period(r, "Y"),
+        "worst_year": worst_period(r, "Y"),
+        "pct_positive_months": pct_positive_months(r),
+        "skew": skewness(r),
+        "kurtosis": kurtosis(r),
+        "var_95": value_at_risk(r, level=0.95),
+        "cvar_95": conditional_value_at_risk(r, level=0.95),
+    }
+    m.update(trailing_returns(r))
+    m.update(trading_metrics(turnover, fees, equity))
+    has_b = benchmark_returns is not None
+    m.update({
+        "excess_return": excess_return(r, benchmark_returns) if has_b else NAN,
+        "beta": beta(r, benchmark_returns, risk_free=risk_free) if has_b else NAN,
+        "alpha": alpha(r, benchmark_returns, risk_free=risk_free) if has_b else NAN,
+        "correlation": correlation(r, benchmark_returns) if has_b else NAN,
+        "r_squared": r_squared(r, benchmark_returns) if has_b else NAN,
+        "tracking_error": tracking_error(r, benchmark_returns) if has_b else NAN,
+        "information_ratio": information_ratio(r, benchmark_returns) if has_b else NAN,
+        "up_capture": up_capture(r, benchmark_returns) if has_b else NAN,
+        "down_capture": down_capture(r, benchmark_returns) if has_b else NAN,
+    })
+    return m
