@@ -1,0 +1,151 @@
+"""Target weights for every strategy at its rebalance dates: the "target weights" arrow of the pipeline.
+
+For each strategy: schedule -> (each date) universe at that date -> strategy weights from data up to that
+date only -> optional drift-band filter -> `StrategyPlan` for the engine. Pure: inputs in, plans out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .engine import StrategyPlan
+from .errors import DataError
+from .schedule import apply_drift_bands, calendar_dates
+
+
+@dataclass
+class Built:
+    """Everything the engine needs, plus what the report shows about how the weights were formed."""
+
+    prices: pd.DataFrame                       # run calendar x columns traded (spliced columns included)
+    plans: dict[str, StrategyPlan]
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # e.g. cap_basis
+
+
+def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestamp | None]:
+    """Extend `primary` back in time with `proxy`'s returns before `primary` starts.
+
+    Returns the spliced series (levels chained so the first real price is unchanged) and the first date of
+    the real series (None when the primary has no data, in which case the proxy is used throughout).
+    Mixing through returns, never levels: the two series sit on different bases.
+    """
+    first = primary.first_valid_index()
+    if first is None:
+        return proxy.copy(), None
+    before = proxy.loc[:first].dropna()
+    if before.empty or before.index[-1] != first:
+        return primary.copy(), first
+    scaled = before * (primary.loc[first] / before.iloc[-1])
+    out = primary.copy()
+    out.loc[scaled.index[:-1]] = scaled.iloc[:-1]
+    return out, first
+
+
+def build_plans(cfg, inputs) -> Built:
+    """Compute target weights of every strategy in `cfg` on `inputs` (a `runner.Inputs`)."""
+    prices = inputs.prices
+    extra: dict[str, pd.Series] = {}
+    notes: dict[str, list[str]] = {}
+    plans: dict[str, StrategyPlan] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    shares = _shares_frame(cfg, inputs)
+    for spec in cfg.strategies:
+        notes[spec.name] = []
+        aliases = {}
+        for ticker, proxy in spec.proxies:
+            col = f"{ticker}~{proxy}"
+            series, first = splice(prices[ticker], prices[proxy])
+            extra[col] = series
+            aliases[ticker] = col
+            if first is not None and first > inputs.calendar[0]:
+                notes[spec.name].append(f"{spec.name}: {ticker} starts {first:%Y-%m-%d}; before that its "
+                                        f"returns are {proxy}'s (spliced proxy, column {col})")
+        px = prices.assign(**extra) if extra else prices
+        targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name])
+        plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
+                                        slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio)
+        if basis is not None:
+            tables[f"cap_basis_{_slug(spec.name)}"] = basis
+    all_prices = prices.assign(**extra) if extra else prices
+    used = sorted({c for p in plans.values() for c in p.targets.columns})
+    return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
+
+
+def _slug(name: str) -> str:
+    return "".join(c.lower() if c.isalnum() else "_" for c in name).strip("_")[:40] or "strategy"
+
+
+def _shares_frame(cfg, inputs):
+    """Shares as of each trading day for cap-weighted runs (held constant between known dates)."""
+    if inputs.shares is None:
+        return None
+    from .marketcap import shares_asof
+
+    return shares_asof(inputs.shares, inputs.calendar, list(inputs.prices.columns))
+
+
+def _targets(spec, cfg, inputs, px, shares, aliases, notes):
+    from strategies import REGISTRY
+    from strategies.base import DecisionInputs
+
+    from .universe import resolve_universe
+
+    weigh = REGISTRY[spec.weighting]
+    groups = dict(cfg.groups)
+    missing = Counter()
+    strategy_notes = Counter()
+    basis_rows = []
+    shares_frame, basis_frame = (shares if isinstance(shares, tuple) else (shares, None)) if shares is not None \
+        else (None, None)
+
+    def target_at(date):
+        available = px.loc[date]
+        if spec.weighting == "fixed":
+            universe = tuple(aliases.get(t, t) for t in dict(spec.weights))
+        else:
+            u = resolve_universe(spec.universe, date, inputs.membership, groups, available)
+            universe = tuple(u.tickers)
+            missing.update(u.missing)
+            if not universe:
+                raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} (no member has "
+                                f"a price); fix: start later or widen the universe")
+        sh = shares_frame.loc[date] if shares_frame is not None else pd.Series(dtype=float)
+        if spec.weighting == "cap" and basis_frame is not None:
+            used = basis_frame.loc[date, [t for t in universe if t in basis_frame.columns]]
+            basis_rows.append({"date": date, "shares_as_of_median": used.dropna().median(),
+                               "names": len(universe)})
+        inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe, groups=groups)
+        out = weigh(_alias_spec(spec, aliases), inputs_)
+        w, extra_notes = (out, ()) if isinstance(out, pd.Series) else (out.weights, tuple(out.notes))
+        strategy_notes.update(extra_notes)
+        return w
+
+    candidates = calendar_dates(inputs.calendar, spec.rebalance)
+    if spec.rebalance.drift is not None:
+        dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
+        notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
+    else:
+        dates, by_date = candidates, {d: target_at(d) for d in candidates}
+    targets = pd.DataFrame([by_date[d] for d in dates], index=dates).fillna(0.0)
+    targets = targets.reindex(columns=sorted(targets.columns))
+    if missing:
+        top = ", ".join(f"{t} ({n})" for t, n in missing.most_common(30))
+        notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
+                     f"out there (dates missed in brackets): {top}{' ...' if len(missing) > 30 else ''}")
+    for text, n in strategy_notes.items():
+        notes.append(f"{spec.name}: {text}" + (f" (on {n} rebalance dates)" if n > 1 else ""))
+    basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
+    return targets, basis
+
+
+def _alias_spec(spec, aliases):
+    """For fixed weights with spliced proxies, point the weights at the spliced columns."""
+    if not aliases or not spec.weights:
+        return spec
+    from dataclasses import replace
+
+    return replace(spec, weights={aliases.get(t, t): w for t, w in dict(spec.weights).items()})

@@ -1,0 +1,271 @@
+"""One run, end to end: config -> universe -> prices -> target weights -> simulation -> results folder.
+
+Everything the CLI does is callable from here in a notebook::
+
+    from backtest.runner import run_config
+    folder = run_config("configs/rotation.yaml", offline=True)
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+LOOKBACK_DAYS = 400     # price history loaded before `start` (for year-to-date windows and splices)
+
+
+@dataclass
+class Inputs:
+    """Market data for one run, loaded once. Frames indexed by trading date, one column per ticker."""
+
+    prices: pd.DataFrame                 # adjusted closes from start - LOOKBACK_DAYS to end (not ffilled)
+    calendar: pd.DatetimeIndex           # the run's trading days (benchmark has a price)
+    membership: pd.DataFrame | None      # intervals; None when no strategy needs an index
+    shares: pd.DataFrame | None          # long date, ticker, shares, source; None when no cap weighting
+    warnings: list[str] = field(default_factory=list)
+
+
+def _needs_index(cfg) -> bool:
+    return any(s.universe is not None and s.universe.index for s in cfg.strategies)
+
+
+def required_tickers(cfg, membership: pd.DataFrame | None) -> list[str]:
+    """Every ticker the run reads: benchmark, explicit tickers, groups, proxies, index members in range."""
+    names = {cfg.benchmark}
+    groups = dict(cfg.groups)
+    for s in cfg.strategies:
+        if s.weights:
+            names |= set(dict(s.weights))
+        names |= {t for pair in s.proxies for t in pair}
+        if s.cash_yield:
+            names.add(s.cash_yield)
+        if s.universe is not None:
+            for t in (*s.universe.tickers, *s.universe.exclude):
+                names |= set(groups.get(t, (t,)))
+        if s.tilt is not None:
+            names |= set(groups.get(s.tilt.group, ()))
+    if isinstance(cfg.risk_free, str) and cfg.risk_free != "irx":
+        names.add(cfg.risk_free)
+    if cfg.analytics is not None:
+        names |= set(cfg.analytics.snapshot)
+    if membership is not None:
+        names |= set(members_in_range(membership, cfg.start, cfg.end))
+    return sorted(names)
+
+
+def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
+    """Price columns of every index member whose membership overlaps [start, end]."""
+    s = pd.Timestamp(start)
+    e = pd.Timestamp(end) if end is not None else pd.Timestamp.max
+    m = membership
+    live = (m["start_date"] <= e) & (m["end_date"].isna() | (m["end_date"] > s))
+    return sorted(m.loc[live, "price_column"].dropna().unique())
+
+
+def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lambda m: None) -> Inputs:
+    """Read (and, unless offline, fetch) everything the run needs; validate the period against the data."""
+    from .universe import load_membership
+
+    warnings: list[str] = []
+    membership = load_membership(store, cfg.membership_source) if _needs_index(cfg) else None
+    tickers = required_tickers(cfg, membership)
+    if not offline:
+        from .data.yahoo import fetch_prices
+
+        report = fetch_prices(store, tickers, cfg.start - pd.Timedelta(days=LOOKBACK_DAYS), cfg.end)
+        warnings += list(getattr(report, "warnings", []))
+    start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
+    prices = store.prices(tickers, start=start, end=cfg.end)
+    missing = sorted(set(tickers) - set(prices.columns[prices.notna().any()]))
+    bench = prices.get(cfg.benchmark)
+    if bench is None or bench.dropna().empty:
+        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
+                        f"../shared/market-data` or run without --offline to download it")
+    bench = bench.dropna()
+    calendar = bench.loc[cfg.start:cfg.end].index if cfg.end is not None else bench.loc[cfg.start:].index
+    if len(calendar) < 2:
+        raise DataError(f"start/end: the period {cfg.start:%Y-%m-%d} .. "
+                        f"{'latest' if cfg.end is None else format(cfg.end, '%Y-%m-%d')} is outside the data: "
+                        f"{cfg.benchmark} has prices from {bench.index[0]:%Y-%m-%d} to {bench.index[-1]:%Y-%m-%d};"
+                        f" fix: choose dates inside that range")
+    if cfg.end is not None and calendar[-1] < cfg.end - pd.Timedelta(days=5):
+        warnings.append(f"end {cfg.end:%Y-%m-%d} is after the last price ({calendar[-1]:%Y-%m-%d}); "
+                        f"the run stops there")
+    explicit = _explicit_tickers(cfg)
+    hard_missing = sorted(set(missing) & explicit)
+    if hard_missing:
+        raise DataError(f"no prices in the store for {', '.join(hard_missing)} (named in the config); fix: "
+                        f"check the spelling, `bt data import FILE`, or run without --offline")
+    if missing:
+        warnings.append(f"{len(missing)} index member(s) have no price series at all and are left out "
+                        f"(survivorship gap in the data): {', '.join(missing)}")
+    shares = store.shares() if any(s.weighting == "cap" for s in cfg.strategies) else None
+    prices = prices.reindex(prices.index.union(calendar)).loc[:calendar[-1]]
+    return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings)
+
+
+def _explicit_tickers(cfg) -> set[str]:
+    names = {cfg.benchmark}
+    for s in cfg.strategies:
+        if s.weights:
+            names |= set(dict(s.weights))
+        names |= {p for _, p in s.proxies}
+        if s.cash_yield:
+            names.add(s.cash_yield)
+    return names
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("bt-rotation-backtester", "vectorbt", "numba", "pandas", "numpy", "pyarrow", "yfinance",
+                 "plotly", "index-constitution", "PyYAML", "click"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_config(config_path, *, store=None, results_dir=Path("results"), offline: bool = False,
+               start: str | None = None, end: str | None = None,
+               echo: Callable[[str], None] = lambda m: None) -> Path:
+    """Load, validate, run and save. Returns the run folder."""
+    from .config import apply_overrides, load_config
+    from .data.store import PriceStore, default_store_dir
+    from .results import write_run
+
+    t0 = time.perf_counter()
+    cfg = load_config(Path(config_path))
+    cfg = apply_overrides(cfg, start=start, end=end)
+    results_dir = _check_results_dir(Path(results_dir))
+    store = store if store is not None else PriceStore(default_store_dir())
+    result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0)
+    folder = write_run(result, results_dir)
+    return folder
+
+
+def _check_results_dir(path: Path) -> Path:
+    from .errors import UsageError
+
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out: {path} is a file, expected a folder; fix: pass a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{np.random.randint(1 << 30)}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write to {path} ({exc.strerror}); fix: choose a writable folder")
+    return path
+
+
+def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], None] = lambda m: None,
+                 t0: float | None = None):
+    """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written)."""
+    from .config import config_to_dict
+    from .engine import simulate
+    from .plans import build_plans
+    from .results import RunResult, StrategyResult
+
+    t0 = t0 if t0 is not None else time.perf_counter()
+    timings: dict[str, float] = {}
+    echo(f"loading data for {cfg.name!r} ...")
+    inputs = load_inputs(cfg, store, offline=offline, echo=echo)
+    timings["load"] = time.perf_counter() - t0
+    built = build_plans(cfg, inputs)
+    timings["weights"] = time.perf_counter() - t0 - timings["load"]
+    echo(f"simulating {len(built.plans)} strateg{'y' if len(built.plans) == 1 else 'ies'} on "
+         f"{len(inputs.calendar)} days ...")
+    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill)
+    timings["simulate"] = time.perf_counter() - t0 - sum(timings.values())
+    bench = inputs.prices[cfg.benchmark].loc[inputs.calendar]
+    benchmark = cfg.capital * bench / bench.iloc[0]
+    strategies = tuple(
+        StrategyResult(name=name, equity=sim.equity, targets=built.plans[name].targets, holdings=sim.holdings,
+                       trades=sim.trades, fees=sim.fees, turnover=sim.turnover,
+                       notes=tuple(built.notes.get(name, ())) + sim.notes)
+        for name, sim in sims.items())
+    analytics = dict(built.tables)
+    analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
+    warnings = inputs.warnings + [n for s in strategies for n in s.notes]
+    manifest = {
+        "name": cfg.name,
+        "config_path": str(cfg.source_path) if cfg.source_path else None,
+        "period": {"start": f"{inputs.calendar[0]:%Y-%m-%d}", "end": f"{inputs.calendar[-1]:%Y-%m-%d}",
+                   "trading_days": int(len(inputs.calendar))},
+        "fill": cfg.fill,
+        "offline": offline,
+        "membership_source": cfg.membership_source if inputs.membership is not None else None,
+        "data": _coverage(store, built.prices, inputs.calendar),
+        "warnings": warnings,
+        "versions": package_versions(),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
+                     benchmark_name=cfg.benchmark, benchmark=benchmark,
+                     risk_free=_risk_free(cfg, inputs), manifest=manifest, analytics=analytics)
+
+
+def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
+    if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
+        return {}
+    from .analytics import rotation_analytics
+
+    echo("computing rotation analytics ...")
+    holdings = {name: sim.holdings for name, sim in sims.items()}
+    return rotation_analytics(prices=inputs.prices, membership=inputs.membership, shares=inputs.shares,
+                              groups=dict(cfg.groups), benchmark=cfg.benchmark, calendar=inputs.calendar,
+                              holdings=holdings, analytics=cfg.analytics)
+
+
+def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:
+    """Daily simple risk-free returns on the run calendar, or None for a zero rate."""
+    if cfg.risk_free is None:
+        return None
+    cal = inputs.calendar
+    if cfg.risk_free == "irx":
+        raise DataError("risk_free: 'irx' needs the T-bill yield series, which the store does not hold yet; "
+                        "fix: use a cash ETF such as risk_free: BIL")
+    px = inputs.prices[cfg.risk_free].reindex(cal)
+    return px.pct_change().fillna(0.0)
+
+
+def _coverage(store, prices: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict:
+    """Per ticker used: first/last price date inside the run and the store's source."""
+    window = prices.loc[calendar[0]:calendar[-1]]
+    firsts = window.apply(pd.Series.first_valid_index)
+    lasts = window.apply(pd.Series.last_valid_index)
+    try:
+        cat = store.catalog()
+        src = cat.groupby("ticker")["source"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
+    except Exception:  # noqa: BLE001 - coverage is informative; a store without a catalog still runs
+        src = pd.Series(dtype=str)
+    out = {}
+    for t in window.columns:
+        f, last = firsts[t], lasts[t]
+        out[t] = {"first": None if pd.isna(f) else f"{f:%Y-%m-%d}",
+                  "last": None if pd.isna(last) else f"{last:%Y-%m-%d}",
+                  "source": src.get(t.split("<")[0], "unknown")}
+    return out
+
+
+def snapshot_table(store, tickers: list[str], *, asof: str | None, since: str) -> str:
+    """Text table of total returns of `tickers` over a window ending at `asof` (for `bt snapshot`)."""
+    from .analytics import asset_snapshot, format_snapshot
+
+    prices = store.prices(tickers)
+    missing = [t for t in tickers if t not in prices.columns or prices[t].dropna().empty]
+    if len(missing) == len(tickers):
+        raise DataError(f"no prices in the store for {', '.join(missing)}; fix: `bt data import "
+                        f"../shared/market-data` or `bt data fetch {' '.join(missing)}`")
+    when = pd.Timestamp(asof) if asof else prices.dropna(how="all").index[-1]
+    return format_snapshot(asset_snapshot(prices, tickers, when, since))
