@@ -73,7 +73,7 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     """Build the targetpercent size matrix (NaN = no order) for one strategy."""
     cal = prices.index
     targets = plan.targets.fillna(0.0)
-    tickers = [t for t in targets.columns if (targets[t] > 0).any()]
+    tickers = list(targets.columns[(targets.to_numpy() > 0).any(axis=0)])
     targets = targets[tickers]
     real = prices[tickers].notna()
     size = pd.DataFrame(np.nan, index=cal, columns=tickers)
@@ -91,8 +91,10 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
                          f"({names}); {row[lost].sum():.2%} of the portfolio stays in cash")
         size.loc[executed] = np.where(has_price, row, np.nan)
     # Delistings: sell at the last real close when prices end before the run does.
-    last_real = real[::-1].idxmax()
-    ends = last_real[(last_real < cal[-1]) & real.any()]
+    mask = real.to_numpy()
+    last_pos = len(cal) - 1 - np.argmax(mask[::-1], axis=0)
+    ended = mask.any(axis=0) & (last_pos < len(cal) - 1)
+    ends = pd.Series(cal[last_pos[ended]], index=np.asarray(tickers)[ended])
     for ticker, last in ends.items():
         size.loc[last, ticker] = 0.0
     if len(ends):
@@ -132,19 +134,26 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         keys.append((name, list(size.columns)))
     close = np.concatenate(blocks, axis=1)
     size = np.concatenate(sizes, axis=1)
+    # Positions only change on rows with orders, so vectorbt simulates just those rows (the kernel's cost is
+    # rows x columns); daily values are then positions held constant times daily prices, plus cash.
+    rows = np.flatnonzero(~np.isnan(size).all(axis=1))
     columns = pd.MultiIndex.from_tuples([(n, t) for n, ts in keys for t in ts], names=["strategy", "ticker"])
-    close_df = pd.DataFrame(close, index=prices.index, columns=columns)
-    size_df = pd.DataFrame(size, index=prices.index, columns=columns)
     pf = vbt.Portfolio.from_orders(
-        close_df, size_df, size_type="targetpercent", group_by=np.asarray(groups), cash_sharing=True,
+        pd.DataFrame(close[rows], index=prices.index[rows], columns=columns),
+        pd.DataFrame(size[rows], index=prices.index[rows], columns=columns),
+        size_type="targetpercent", group_by=np.asarray(groups), cash_sharing=True,
         call_seq="auto", fees=np.asarray(fees)[None, :], slippage=np.asarray(slips)[None, :],
         init_cash=float(capital), freq="1D", ffill_val_price=True,
     )
-    value = pf.value().to_numpy().reshape(len(prices.index), -1)
-    cash = pf.cash().to_numpy().reshape(len(prices.index), -1)
+    # step[i] = index of the last order row at or before day i (-1 before the first one)
+    step = np.searchsorted(rows, np.arange(len(prices.index)), side="right") - 1
+    assets = _held_daily(pf.assets().to_numpy().reshape(len(rows), -1), step, 0.0)
+    cash = _held_daily(pf.cash().to_numpy().reshape(len(rows), -1), step, float(capital))
     if np.nanmin(cash) < -1e-6 * capital:
         raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
-    asset_value = pf.asset_value(group_by=False).to_numpy()
+    asset_value = assets * close
+    group_ids = np.asarray(groups)
+    value = cash + np.stack([asset_value[:, group_ids == g].sum(axis=1) for g in range(len(keys))], axis=1)
     records = pf.orders.records
     out: dict[str, Simulation] = {}
     start = 0
@@ -154,7 +163,7 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         start += len(tickers)
         val = pd.Series(value[:, g], index=prices.index, name=name)
         hold = pd.DataFrame(asset_value[:, cols] / value[:, g][:, None], index=prices.index, columns=tickers)
-        trades = _trades(records, cols, tickers, prices.index)
+        trades = _trades(records, cols, tickers, prices.index[rows])
         daily_fees = trades.groupby("date")["fees"].sum().reindex(prices.index, fill_value=0.0)
         traded = trades.groupby("date")["value"].sum()
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
@@ -164,6 +173,14 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
                                turnover=turnover, cash=pd.Series(cash[:, g] * drag, index=prices.index),
                                notes=tuple(notes[name]))
+    return out
+
+
+def _held_daily(at_rows: np.ndarray, step: np.ndarray, before: float) -> np.ndarray:
+    """Expand a rows-with-orders array to every day, holding each row until the next; `before` fills the
+    days before the first order row."""
+    out = at_rows[np.maximum(step, 0)]
+    out[step < 0] = before
     return out
 
 
