@@ -1,0 +1,147 @@
+"""Market-cap weights, with an optional tilt of one group (e.g. Mag 7 overweight) and optional caps.
+
+The steps, each a plain function on a weight Series indexed by ticker::
+
+    caps, notes = market_caps(inputs)          # select: universe names with a share count
+    weights = normalise(caps)                  # weigh: cap weights
+    weights = tilt_multiplier(...) | tilt_group_weight(...)   # tilt, if the spec has one
+    weights = apply_caps(weights, spec.caps, inputs.groups)   # constrain, last: caps always win
+
+Caps are applied after the tilt, so a group cap can undo part of a tilt on the same group (``tilt`` to 40%
+with a 25% cap on the group gives 25%); that is deliberate: a cap is a hard limit.
+
+Market cap is ``shares * price on the date`` (shares in the store's adjusted-price units). Universe tickers
+without a positive share count are left out of the weights and reported in the notes, never silently.
+GOOG and GOOGL are separate share classes with separate share counts; if the share source gives each class
+the whole company's count (the snapshot's ``marketcap_snapshots`` does), Alphabet is double counted: fix
+that in the share data, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from backtest.errors import ConfigError, DataError, Problem
+from strategies.base import DecisionInputs, Weights, finalise, normalise
+from strategies.capping import apply_caps
+
+
+def market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
+    """Market caps of the universe on ``inputs.date``: Series indexed by ticker (sorted) and notes.
+
+    Tickers without a positive, finite share count are excluded and named in a note.
+
+    Raises
+    ------
+    DataError
+        No universe ticker has a share count (nothing to weigh).
+    """
+    universe = sorted(set(inputs.universe))
+    prices = inputs.last_prices().reindex(universe)
+    shares = inputs.shares.reindex(universe)
+    caps = (shares * prices).astype("float64")
+    ok = caps.notna() & (caps > 0)
+    missing = [t for t in universe if not ok[t]]
+    notes = ()
+    if missing:
+        notes = (
+            f"{inputs.date:%Y-%m-%d}: cap weights: {len(missing)} of {len(universe)} universe tickers have "
+            f"no share count and were left out: {', '.join(missing)}",
+        )
+    if not ok.any():
+        raise DataError(
+            f"cap weights on {inputs.date:%Y-%m-%d}: none of the {len(universe)} universe tickers has a "
+            "share count; import share data (bt data import) or choose dates the share data covers"
+        )
+    return caps[ok], notes
+
+
+def tilt_multiplier(weights: pd.Series, members: Sequence[str], multiplier: float) -> pd.Series:
+    """Multiply the weights of ``members`` (those present in ``weights``) by ``multiplier``, renormalise.
+
+    ``weights``: Series indexed by ticker summing to 1. Returns the same index.
+    """
+    if multiplier < 0:
+        raise ValueError(f"tilt multiplier must be >= 0, got {multiplier!r}")
+    inside = weights.index.isin(list(members))
+    return normalise(weights.where(~inside, weights * multiplier))
+
+
+def tilt_group_weight(
+    weights: pd.Series, members: Sequence[str], total: float, inside: str = "cap"
+) -> pd.Series:
+    """Give the ``members`` present in ``weights`` exactly ``total`` together; the rest get ``1 - total``.
+
+    Inside the group the split is by cap weight (``inside="cap"``) or equal (``"equal"``); outside, names keep
+    their cap-weight proportions. ``weights``: Series indexed by ticker summing to 1, with at least one member
+    and (if ``total < 1``) one non-member present. Returns the same index.
+    """
+    if not 0 <= total <= 1:
+        raise ValueError(f"tilt weight must be in [0, 1], got {total!r}")
+    if inside not in ("cap", "equal"):
+        raise ValueError(f"tilt inside must be 'cap' or 'equal', got {inside!r}")
+    mask = weights.index.isin(list(members))
+    group = weights[mask] if inside == "cap" else pd.Series(1.0, index=weights.index[mask])
+    rest = weights[~mask]
+    out = pd.concat([normalise(group) * total, normalise(rest) * (1 - total) if len(rest) else rest])
+    return out.reindex(weights.index)
+
+
+def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
+    """Apply a ``Tilt`` spec (``group``, ``multiplier`` or ``weight``, ``inside``) to cap ``weights``.
+
+    Group members not in ``weights`` (not in the universe, or without shares) are ignored and noted; if no
+    member is present the weights are returned unchanged with a note.
+    """
+    day = f"{inputs.date:%Y-%m-%d}"
+    if tilt.group not in inputs.groups:
+        known = ", ".join(sorted(inputs.groups)) or "none"
+        raise ConfigError(Problem("tilt.group", f"unknown group {tilt.group!r}; defined groups: {known}"))
+    members = tuple(inputs.groups[tilt.group])
+    present = [t for t in members if t in weights.index]
+    absent = [t for t in members if t not in weights.index]
+    notes: list[str] = []
+    if absent:
+        notes.append(f"{day}: tilt: {len(absent)} member(s) of group {tilt.group} not weighted "
+                     f"(not in the universe or no share count), ignored: {', '.join(absent)}")
+    if not present:
+        notes.append(f"{day}: tilt: no member of group {tilt.group} is in the weights; no tilt applied")
+        return weights, tuple(notes)
+    if tilt.multiplier is not None:
+        return tilt_multiplier(weights, present, tilt.multiplier), tuple(notes)
+    if len(present) == len(weights) and tilt.weight < 1:
+        notes.append(f"{day}: tilt: every weighted name is in group {tilt.group}; it gets 100%, "
+                     f"not {tilt.weight:g}")
+        return weights, tuple(notes)
+    return tilt_group_weight(weights, present, tilt.weight, tilt.inside), tuple(notes)
+
+
+def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
+    """Cap weights of ``inputs.universe``, tilted by ``spec.tilt``, capped by ``spec.caps`` (both optional).
+
+    Returns
+    -------
+    Weights
+        ``weights`` indexed by ticker (sorted, zero weights dropped), summing to 1; ``notes`` name the tickers
+        left out for lack of a share count and any tilt-group members that could not be tilted.
+
+    Raises
+    ------
+    DataError
+        No universe ticker has a share count.
+    InfeasibleCapsError
+        The caps cannot be met over the weighted names (a ``DataError``).
+    """
+    caps, notes = market_caps(inputs)
+    weights = normalise(caps)
+    tilt = getattr(spec, "tilt", None)
+    if tilt is not None:
+        weights, tilt_notes = apply_tilt(weights, tilt, inputs)
+        notes += tilt_notes
+    caps_spec = getattr(spec, "caps", None)
+    if caps_spec is not None:
+        weights = apply_caps(weights, caps_spec, inputs.groups)
+    return Weights(finalise(weights), notes)
