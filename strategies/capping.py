@@ -139,6 +139,8 @@ def cap_groups(
     wv = x.to_numpy()[held]
     upper = np.full(len(wv), 1.0 if single is None else float(single))
     resolved = _resolve_groups(groups, labels)
+    if not resolved:
+        return x if single is None else cap_single(x, single)
     if not _group_violations(x, resolved, single):
         return x
     members = np.zeros(len(wv), dtype=int)
@@ -226,7 +228,8 @@ def apply_caps(
 
     Order (fixed): single-name and group caps together (:func:`cap_groups`), then the aggregate rule
     (:func:`cap_aggregate`, whose ``single`` is the tighter of ``caps.single`` and ``aggregate.single``);
-    repeated until :func:`cap_violations` finds nothing, at most ``max_rounds`` times.
+    repeated until :func:`cap_violations` finds nothing, at most ``max_rounds`` times. A ``caps.single`` at
+    or below ``aggregate.threshold`` implies the aggregate rule, which is then skipped.
 
     Parameters
     ----------
@@ -248,8 +251,9 @@ def apply_caps(
     single = caps.single
     group_caps = resolve_group_caps(caps.groups, groups)
     rule = None
-    if caps.aggregate is not None:
-        agg = caps.aggregate
+    agg = caps.aggregate
+    if agg is not None and (single is None or single > agg.threshold):
+        # a single cap at or below the threshold already implies the rule: no name is above the threshold
         rule = (agg.threshold, agg.limit, agg.single if single is None else min(single, agg.single))
     x = _prepare(w)
     if single is None and not group_caps and rule is None:
