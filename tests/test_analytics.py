@@ -392,3 +392,91 @@ def test_rotation_analytics_reports_rather_than_hides(assembled, raw):
     conc = assembled["concentration"]
     assert set(conc["portfolio"]) == {"sp500_cap"} and conc["date"].max() == pd.Timestamp(ASOF)
     assert assembled["breadth"].at["ytd", "n"] > 400
+
+
+# ------------------------------------------------------------------------------------------- report
+HOSTILE = "<script>window.__pwned = 1</script>"
+
+
+def _hostile(analytics: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    out = dict(analytics)
+    snap = out["snapshot_ytd"].copy()
+    snap.loc[HOSTILE] = snap.iloc[0]
+    snap.loc[HOSTILE, "note"] = HOSTILE
+    out["snapshot_ytd"] = snap
+    out["notes"] = pd.concat([out["notes"], pd.DataFrame({"note": [HOSTILE]})], ignore_index=True)
+    conc = out["concentration"].copy()
+    conc.loc[len(conc)] = conc.iloc[-1]
+    conc.loc[len(conc) - 1, "portfolio"] = HOSTILE
+    out["concentration"] = conc
+    return out
+
+
+def _csv_round_trip(analytics: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """What the run folder hands back: dated frames parsed, others with their first column as index."""
+    back = {}
+    for key, frame in analytics.items():
+        text = frame.to_csv(lineterminator="\n", date_format="%Y-%m-%d")
+        if isinstance(frame.index, pd.DatetimeIndex):
+            table = pd.read_csv(io.StringIO(text), index_col=0, parse_dates=[0])
+        else:
+            table = pd.read_csv(io.StringIO(text))
+            table = table.set_index(table.columns[0])
+        table.index.name = frame.index.name
+        back[key] = table
+    return back
+
+
+def test_render_analytics_section_escapes_and_survives_the_csv_round_trip(assembled):
+    from backtest.report.analytics_section import render_analytics_section
+
+    assert render_analytics_section({}) == ""
+    html = render_analytics_section(_hostile(assembled))
+    assert html.startswith('<section id="rotation">')
+    for heading in ("Asset-class snapshot", "Concentration over time", "Mag 7 vs the rest of the S&amp;P 500",
+                    "Return attribution", "Dispersion of the Mag 7", "Breadth", "Data caveats"):
+        assert heading in html, heading
+    assert "<script>window.__pwned" not in html and "&lt;script&gt;window.__pwned" in html
+    assert html.count('class="bt-fig"') == 5  # 2 concentration, 2 Mag 7 vs rest, 1 breadth
+    assert "plotly-graph-div" not in html and "Plotly.newPlot" not in html  # the page script draws
+    again = render_analytics_section(_csv_round_trip(assembled))
+    assert again.count('class="bt-fig"') == 5
+    assert "2025-12-31" in again and "+" in again
+
+
+@pytest.mark.browser
+def test_analytics_section_draws_in_chromium(assembled, tmp_path):
+    import os
+    import shutil
+
+    from backtest.report.analytics_section import render_analytics_section
+    from backtest.report.page import render_page
+
+    chromium = Path("/usr/bin/chromium")
+    if shutil.which(str(chromium)) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{chromium} not found and CI=true: install Debian's chromium package")
+        pytest.skip(f"{chromium} not found (install Debian's chromium to run the browser tests)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    body = render_analytics_section(_hostile(assembled))
+    page_file = tmp_path / "page.html"
+    page_file.write_text(render_page(title="analytics", header="<h1>analytics</h1>",
+                                     nav=[("rotation", "Rotation")], body=body, footer=""), encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium),
+                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(page_file.as_uri())
+            page.wait_for_function("document.querySelectorAll('div.plot .main-svg').length >= 5", timeout=15000)
+            assert errors == []
+            plots = page.locator("div.plot")
+            assert plots.count() == 5
+            for i in range(plots.count()):
+                assert plots.nth(i).locator(".main-svg").count() > 0, f"plot {i} not drawn"
+            assert page.evaluate("window.__pwned === undefined")
+            assert page.locator("#rotation table").count() >= 8
+        finally:
+            browser.close()

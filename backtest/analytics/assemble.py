@@ -119,7 +119,12 @@ def rotation_analytics(
             if note:
                 notes.append(f"snapshot {label}: {ticker}: {note}")
         try:
-            out[f"attribution_{label}"] = attribution(prices, shares_asof, m, {focus: focus_cols}, start, end)
+            attr = attribution(prices, shares_asof, m, {focus: focus_cols}, start, end)
+            out[f"attribution_{label}"] = attr
+            days, weighted = int(attr["days"].iloc[0]), int(attr["days_weighted"].iloc[0])
+            if weighted < days:
+                notes.append(f"attribution {label}: cap weights exist on {weighted} of {days} trading days "
+                             "(shares unknown on the others); the total covers the weighted days only")
         except BacktestError as exc:
             notes.append(f"attribution {label}: skipped: {exc}")
         disp = dispersion(prices, focus_cols, start, end)

@@ -200,7 +200,10 @@ def attribution(prices: pd.DataFrame, shares_asof: pd.DataFrame, membership: pd.
     DataFrame indexed by ``group`` (each group, ``<rest_name>``, ``compounding``, ``total``) with
     ``contribution``, ``contribution_arithmetic``, ``share_of_total`` (contribution / total),
     ``group_return`` (the group's own cap-weighted compounded return), ``weight_start`` (its weight on
-    the first day), ``weight_avg``, ``n_names`` (names weighted at least one day), ``start_date``, ``end_date``.
+    the first day), ``weight_avg`` (mean over weighted days), ``n_names`` (names weighted at least one
+    day), ``start_date``, ``end_date``, ``days`` (trading days in the window) and ``days_weighted`` (days
+    with cap weights: fewer when shares are unknown early in the window; the other days count as 0% and
+    the total covers only the weighted days, which ``rotation_analytics`` notes).
     """
     returns, held = cap_holdings(prices, shares_asof, membership, start, end)
     weights = held.div(held.sum(axis=1, min_count=1), axis=0)
@@ -221,9 +224,10 @@ def attribution(prices: pd.DataFrame, shares_asof: pd.DataFrame, membership: pd.
     baskets[rest_name] = [c for c in returns.columns if c not in seen]
     rows = {}
     days = weights.index[1:]
+    weighted = weights.notna().any(axis=1)
     for gname, cols in baskets.items():
         c_t = contrib[cols].sum(axis=1)
-        w_t = weights[cols].sum(axis=1, min_count=1)
+        w_t = weights[cols].sum(axis=1).where(weighted)
         with np.errstate(invalid="ignore", divide="ignore"):
             g_ret = (c_t / w_t).where(w_t > 0, 0.0).fillna(0.0)
         g_ret.iloc[0] = 0.0
@@ -232,15 +236,17 @@ def attribution(prices: pd.DataFrame, shares_asof: pd.DataFrame, membership: pd.
             "contribution_arithmetic": float(c_t.sum()),
             "group_return": float((1.0 + g_ret).prod() - 1.0),
             "weight_start": float(w_t.loc[days].iloc[0]) if len(days) else np.nan,
-            "weight_avg": float(w_t.loc[days].fillna(0.0).mean()) if len(days) else np.nan,
+            "weight_avg": float(w_t.loc[days].mean()) if len(days) else np.nan,
             "n_names": int(weights[cols].loc[days].notna().any(axis=0).sum()),
         }
     arith = sum(r["contribution_arithmetic"] for r in rows.values())
     linked = sum(r["contribution"] for r in rows.values())
     rows["compounding"] = {"contribution": total - linked, "contribution_arithmetic": total - arith,
                            "group_return": np.nan, "weight_start": np.nan, "weight_avg": np.nan, "n_names": 0}
+    weighted = weighted.loc[days]
     rows["total"] = {"contribution": total, "contribution_arithmetic": total, "group_return": total,
-                     "weight_start": 1.0 if len(days) else np.nan, "weight_avg": 1.0 if len(days) else np.nan,
+                     "weight_start": 1.0 if len(days) and weighted.iloc[0] else np.nan,
+                     "weight_avg": 1.0 if weighted.any() else np.nan,
                      "n_names": int(weights.loc[days].notna().any(axis=0).sum())}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "group"
@@ -248,6 +254,8 @@ def attribution(prices: pd.DataFrame, shares_asof: pd.DataFrame, membership: pd.
         out["share_of_total"] = out["contribution"] / total if total != 0 else np.nan
     out["start_date"] = returns.index[0]
     out["end_date"] = returns.index[-1]
+    out["days"] = len(days)
+    out["days_weighted"] = int(weighted.sum())
     cols = ["contribution", "contribution_arithmetic", "share_of_total", "group_return", "weight_start",
-            "weight_avg", "n_names", "start_date", "end_date"]
+            "weight_avg", "n_names", "start_date", "end_date", "days", "days_weighted"]
     return out[cols]
