@@ -1,0 +1,295 @@
+"""YAML config -> frozen, validated `RunConfig`; every problem reported at once, with key path and line.
+
+Public API
+----------
+load_config(path)            read and validate a YAML file
+parse_config(text, source)   validate YAML text
+config_to_dict(cfg)          the resolved config as plain YAML-safe data (reads back to an equal config)
+apply_overrides(cfg, ...)    the config with a new start/end (e.g. from ``bt run --start``), re-validated
+expand_sweep(cfg)            the sweep's strategy variants, [(base strategy name, StrategyConfig), ...]
+swept_config(cfg)            the config with each swept strategy replaced by its variants
+
+The objects are defined in `backtest.config_schema` (re-exported here); the keys are documented in
+docs/config.md. Loading is safe: YAML is composed with `yaml.SafeLoader` and only plain data tags are
+accepted (see `backtest.config_yaml`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+from backtest.config_blocks import parse_costs, parse_groups, parse_schedule, ticker_list
+from backtest.config_check import (
+    BAD, MISSING, Ctx, check_keys, choice, date, mapping, number, require, safe_name, sequence, show, suggest,
+    text, ticker,
+)
+from backtest.config_dump import (
+    analytics_dict, costs_dict, day_text, schedule_dict, strategy_dict, sweep_dict,
+)
+from backtest.config_schema import (
+    DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Caps, Costs, Drift,
+    RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
+)
+from backtest.config_strategy import STRATEGY_KEYS, parse_strategy
+from backtest.config_sweep import expand, parse_sweep
+from backtest.config_yaml import load_yaml
+from backtest.errors import ConfigError, Problem, UsageError
+
+__all__ = [
+    "AggregateCap", "Analytics", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig", "Sweep",
+    "Tilt", "UniverseSpec", "apply_overrides", "config_to_dict", "expand_sweep", "load_config",
+    "parse_config", "swept_config",
+]
+
+TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "rebalance", "costs", "fill",
+            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep")
+TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
+                 for k in STRATEGY_KEYS if k not in TOP_KEYS}
+ANALYTICS_KEYS = ("asof", "windows", "snapshot")
+WINDOW_KEYS = ("start", "end")
+MAX_CAPITAL = 1e13
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """Read and validate the YAML config at `path`.
+
+    Raises
+    ------
+    UsageError
+        The file is missing, a directory or unreadable.
+    ConfigError
+        The file is not UTF-8, not valid YAML, or the config is invalid (every problem listed).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {p}; check the path (e.g. configs/rotation.yaml)") from None
+    except IsADirectoryError:
+        raise UsageError(f"{p} is a directory, not a config file; pass a YAML file inside it") from None
+    except PermissionError:
+        raise UsageError(f"cannot read config file {p}: permission denied; check its permissions") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(Problem("", f"is not UTF-8 text (bad byte at offset {exc.start}); a config is a YAML "
+                                      "text file: save it as UTF-8"), source=str(p)) from None
+    return dataclasses.replace(parse_config(content, source=str(p)), source_path=p)
+
+
+def parse_config(text: str, source: str = "<string>") -> RunConfig:
+    """Validate YAML `text`; `source` names it in messages. Raises ConfigError listing every problem."""
+    ctx = Ctx({})
+    data = load_yaml(text, ctx)
+    if data is None and ctx.items:  # unreadable YAML: nothing more to check
+        raise ConfigError(ctx.problems(), source)
+    return _build(data, ctx, source)
+
+
+def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
+    if data is None:
+        ctx.error((), "is empty; a config needs at least name, start and strategies (see docs/config.md)")
+    elif not isinstance(data, dict) and data is not BAD:
+        ctx.error((), f"must be a mapping of keys (name:, start:, strategies:, ...), got {show(data)}")
+    if not isinstance(data, dict):
+        raise ConfigError(ctx.problems(), source)
+    check_keys(ctx, data, (), TOP_KEYS, elsewhere=TOP_ELSEWHERE)
+
+    name = require(ctx, data, (), "name", "name: rotation")
+    name = safe_name(ctx, name, ("name",), "run") if name is not MISSING else None
+    description = text(ctx, data["description"], ("description",)) if data.get("description") is not None else None
+    start = require(ctx, data, (), "start", "start: 2016-01-01")
+    start = date(ctx, start, ("start",)) if start is not MISSING else None
+    end = date(ctx, data["end"], ("end",)) if data.get("end") is not None else None
+    if start is not None and end is not None and end <= start:
+        ctx.error(("end",), f"must be after start ({start.date()}), got {end.date()}; swap them or leave end "
+                            "out to run to the latest data")
+    capital = 1_000_000.0
+    if "capital" in data:
+        capital = number(ctx, data["capital"], ("capital",), lo=0, hi=MAX_CAPITAL, lo_open=True, hi_open=True,
+                         hint="; the starting value in dollars, e.g. 1000000")
+    benchmark = ticker(ctx, data["benchmark"], ("benchmark",)) if "benchmark" in data else "SPY"
+    rebalance = Schedule()
+    if "rebalance" in data:
+        rebalance = parse_schedule(ctx, data["rebalance"], ("rebalance",)) or Schedule()
+    costs = Costs()
+    if "costs" in data:
+        costs = parse_costs(ctx, data["costs"], ("costs",)) or Costs()
+    fill = choice(ctx, data["fill"], ("fill",), FILLS) if "fill" in data else "next_close"
+    risk_free = _risk_free(ctx, data.get("risk_free"))
+    groups = parse_groups(ctx, data["groups"], ("groups",)) if "groups" in data else dict(DEFAULT_GROUPS)
+    membership_source = "snapshot"
+    if "membership_source" in data:
+        membership_source = choice(ctx, data["membership_source"], ("membership_source",), MEMBERSHIP_SOURCES)
+
+    strategies: list[StrategyConfig | None] = []
+    raw = require(ctx, data, (), "strategies", "strategies: [{name: SPY only, weighting: fixed, "
+                                               "weights: {SPY: 1}}]")
+    items = sequence(ctx, raw, ("strategies",), "a list of strategies (each `- name: ...`)") \
+        if raw is not MISSING else None
+    seen: dict[str, int] = {}
+    written: list[str] = []
+    for i, item in enumerate(items or []):
+        strategies.append(parse_strategy(ctx, item, ("strategies", i), groups=groups, rebalance=rebalance,
+                                         costs=costs))
+        raw_name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(raw_name, str) and raw_name.strip():
+            key = raw_name.strip().lower()
+            written.append(raw_name.strip())
+            if key in seen:
+                ctx.error(("strategies", i, "name"), f"duplicate strategy name {raw_name!r} (also strategies"
+                                                     f"[{seen[key]}]); names must differ ignoring case, as each "
+                                                     "names a results file")
+            seen.setdefault(key, i)
+
+    analytics = Analytics()
+    if data.get("analytics") is not None:
+        analytics = _analytics(ctx, data["analytics"], ("analytics",), start, end)
+    sweep = None
+    if data.get("sweep") is not None:
+        sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
+    if ctx.items:
+        raise ConfigError(ctx.problems(), source)
+    return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
+                     costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
+                     membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
+                     sweep=sweep, description=description)
+
+
+def _risk_free(ctx: Ctx, value: Any) -> str | None:
+    """None (a zero rate), "irx" (13-week T-bill yield; ``^IRX`` means the same) or a ticker such as BIL."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("irx", "^irx"):
+        return "irx"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        ctx.error(("risk_free",), f"must be a ticker (e.g. BIL), irx or null, got {show(value)}; a constant "
+                                  "rate is not supported: use a cash ETF such as BIL")
+        return None
+    return ticker(ctx, value, ("risk_free",))
+
+
+def _analytics(ctx: Ctx, value: Any, path: tuple, start: pd.Timestamp | None,
+               end: pd.Timestamp | None) -> Analytics:
+    default = Analytics()
+    data = mapping(ctx, value, path, "a mapping {asof, windows, snapshot}")
+    if data is None:
+        return default
+    check_keys(ctx, data, path, ANALYTICS_KEYS)
+    asof = None
+    if data.get("asof") is not None:
+        asof = date(ctx, data["asof"], (*path, "asof"))
+        if asof is not None and start is not None and asof < start:
+            ctx.error((*path, "asof"), f"must not be before start ({start.date()}), got {asof.date()}")
+        if asof is not None and end is not None and asof > end:
+            ctx.error((*path, "asof"), f"must not be after end ({end.date()}), got {asof.date()}; leave it "
+                                       "out to use the last date")
+    windows: list = list(default.windows)
+    if "windows" in data:
+        items = sequence(ctx, data["windows"], (*path, "windows"),
+                         f"a list of windows ({', '.join(WINDOWS)} or {{start, end}})") or []
+        windows = []
+        for i, item in enumerate(items):
+            w = _window(ctx, item, (*path, "windows", i))
+            if w is not None and w in windows:
+                ctx.error((*path, "windows", i), f"repeats window {item!r}; remove the repeat")
+            elif w is not None:
+                windows.append(w)
+    snapshot = default.snapshot
+    if "snapshot" in data:
+        items = sequence(ctx, data["snapshot"], (*path, "snapshot"), "a list of tickers", nonempty=False)
+        snapshot = ticker_list(ctx, items, (*path, "snapshot"), groups={}) if items is not None else None
+    return Analytics(asof=asof, windows=tuple(windows), snapshot=snapshot or ())
+
+
+def _window(ctx: Ctx, value: Any, path: tuple) -> str | tuple | None:
+    """A window name (ytd, mtd, full, <n>m, <n>y) or ``{start, end}`` -> ``(start, end or None)``."""
+    if isinstance(value, str) and re.fullmatch(r"\s*(ytd|mtd|full|\d{1,3}[my])\s*", value.lower()):
+        name = value.strip().lower()
+        if name[:-1].isdigit() and not 0 < int(name[:-1]) <= (1200 if name[-1] == "m" else 100):
+            ctx.error(path, f"must be a trailing window of 1 to 1200 months or 1 to 100 years, got {show(value)}")
+            return None
+        return name
+    if value is BAD:
+        return None
+    if not isinstance(value, dict):
+        tip = suggest(value.strip().lower(), WINDOWS) if isinstance(value, str) else ""
+        ctx.error(path, f"must be a window name ({', '.join(WINDOWS)}, or any <n>m / <n>y) or a mapping "
+                        f"{{start, end}}, got {show(value)}{tip}")
+        return None
+    check_keys(ctx, value, path, WINDOW_KEYS)
+    raw = require(ctx, value, path, "start", "{start: 2020-02-19, end: 2020-03-23}")
+    start = date(ctx, raw, (*path, "start")) if raw is not MISSING else None
+    end = date(ctx, value["end"], (*path, "end")) if value.get("end") is not None else None
+    if start is not None and end is not None and end <= start:
+        ctx.error((*path, "end"), f"must be after start ({start.date()}), got {end.date()}")
+        return None
+    return (start, end) if start is not None else None
+
+
+def config_to_dict(cfg: RunConfig) -> dict:
+    """The resolved config as plain data (dicts, lists, str, float, int, None): `yaml.safe_dump` writes it
+    and `parse_config` reads it back to a config equal to `cfg` (``source_path`` aside). Each strategy's
+    rebalance and costs are written out in full."""
+    out: dict[str, Any] = {"name": cfg.name}
+    if cfg.description is not None:
+        out["description"] = cfg.description
+    out.update({
+        "start": day_text(cfg.start), "end": day_text(cfg.end), "capital": cfg.capital,
+        "benchmark": cfg.benchmark, "rebalance": schedule_dict(cfg.rebalance), "costs": costs_dict(cfg.costs),
+        "fill": cfg.fill, "risk_free": cfg.risk_free, "groups": {k: list(v) for k, v in cfg.groups.items()},
+        "membership_source": cfg.membership_source,
+        "strategies": [strategy_dict(s) for s in cfg.strategies],
+        "analytics": analytics_dict(cfg.analytics),
+    })
+    if cfg.sweep is not None:
+        out["sweep"] = sweep_dict(cfg.sweep)
+    return out
+
+
+def apply_overrides(cfg: RunConfig, start: Any = None, end: Any = None) -> RunConfig:
+    """`cfg` with `start`/`end` replaced (None keeps the config's), re-validated as a whole.
+
+    `start`/`end` may be ``"YYYY-MM-DD"`` text, `datetime.date` or `pandas.Timestamp`. Raises ConfigError
+    (paths ``start``/``end``) when a date is invalid or the range is empty.
+    """
+    if start is None and end is None:
+        return cfg
+    data = config_to_dict(cfg)
+    for key, value in (("start", start), ("end", end)):
+        if value is not None:
+            data[key] = value.date() if isinstance(value, pd.Timestamp) and not pd.isna(value) else value
+    base = str(cfg.source_path) if cfg.source_path else "config"
+    new = _build(data, Ctx({}), f"{base} with --start/--end")
+    return dataclasses.replace(new, source_path=cfg.source_path)
+
+
+def expand_sweep(cfg: RunConfig) -> list[tuple[str, StrategyConfig]]:
+    """The sweep's variants as ``[(base strategy name, variant), ...]``; ``[]`` when there is no sweep.
+
+    Variants follow the strategies' order, then the grid's cartesian product with the first key varying
+    slowest. A variant is the base strategy with the values applied, named like
+    ``Cap-weighted, 5% cap [caps.single=0.03, rebalance=monthly]``.
+    """
+    return expand(cfg.sweep, cfg.strategies, cfg.groups)
+
+
+def swept_config(cfg: RunConfig) -> RunConfig:
+    """`cfg` with every swept strategy replaced, in place, by its variants, and ``sweep`` cleared."""
+    if cfg.sweep is None:
+        return cfg
+    by_base: dict[str, list[StrategyConfig]] = {}
+    for base, variant in expand_sweep(cfg):
+        by_base.setdefault(base, []).append(variant)
+    strategies = [v for s in cfg.strategies for v in by_base.get(s.name, [s])]
+    return dataclasses.replace(cfg, strategies=tuple(strategies), sweep=None)
+

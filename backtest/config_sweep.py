@@ -1,0 +1,261 @@
+"""Parameter sweeps: ``sweep: {strategy, grid: {key.path: [values]}}`` validated and expanded.
+
+A variant is made by writing the value into the strategy's resolved dict (`config_dump.strategy_dict`) at
+the key path and validating the result with the very rules of a hand-written strategy, so a swept value can
+never be something a config could not say directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import math
+from typing import Any, Iterator, Sequence
+
+from backtest.config_blocks import Groups
+from backtest.config_check import (
+    BAD, MISSING, Ctx, check_keys, format_path, mapping, num, require, sequence, show, suggest,
+)
+from backtest.config_dump import freeze, strategy_dict, thaw
+from backtest.config_schema import StrategyConfig, Sweep
+from backtest.config_strategy import ONLY_FOR, parse_strategy
+from backtest.errors import ConfigError
+
+ANY = "<key>"  # any ticker or group name at this level
+_LEAF = None
+SCHEMA: dict = {
+    "name": _LEAF, "weighting": _LEAF,
+    "universe": {"index": _LEAF, "tickers": _LEAF, "exclude": _LEAF, "membership": _LEAF},
+    "weights": ANY,
+    "tilt": {"group": _LEAF, "multiplier": _LEAF, "weight": _LEAF, "inside": _LEAF},
+    "caps": {"single": _LEAF, "groups": ANY, "rule": _LEAF,
+             "aggregate": {"threshold": _LEAF, "limit": _LEAF, "single": _LEAF}},
+    "rebalance": {"every": _LEAF, "day": _LEAF, "weekday": _LEAF, "nth": _LEAF,
+                  "drift": {"absolute": _LEAF, "relative": _LEAF}},
+    "costs": {"commission_bps": _LEAF, "slippage_bps": _LEAF},
+    "expense_ratio": _LEAF, "cash_yield": _LEAF, "proxies": ANY,
+}
+# Setting one of these keys removes its alternatives, so a swept value replaces rather than conflicts.
+ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule",),
+                ("tilt", "multiplier"): ("weight", "inside"), ("tilt", "weight"): ("multiplier",),
+                ("rebalance", "weekday"): ("day",), ("rebalance", "day"): ("weekday", "nth")}
+MAX_VARIANTS = 1000
+MAX_VARIANT_NAME = 250
+
+
+def _all_paths(node: Any = SCHEMA, prefix: str = "") -> list[str]:
+    if not isinstance(node, dict):
+        return [prefix] if node is _LEAF else [prefix, f"{prefix}.{ANY}"]
+    out = [prefix] if prefix else []
+    for key, sub in node.items():
+        out += _all_paths(sub, f"{prefix}.{key}" if prefix else key)
+    return out
+
+
+def applies(key: str, weighting: str) -> bool:
+    """Whether a strategy with this weighting has the (top-level part of the) key path."""
+    return weighting in ONLY_FOR.get(key.split(".")[0], (weighting,))
+
+
+def _check_key(ctx: Ctx, key: str, path: tuple) -> bool:
+    segs = key.split(".")
+    if any(not s.strip() for s in segs):
+        ctx.error(path, f"{key!r} is not a key path; write dotted strategy keys such as caps.single",
+                  at_key=True)
+        return False
+    if segs[0] == "name":
+        ctx.error(path, "name cannot be swept: variants are named after their strategy and values", at_key=True)
+        return False
+    node: Any = SCHEMA
+    for i, seg in enumerate(segs):
+        if node is ANY:
+            node = _LEAF
+            continue
+        if node is _LEAF:
+            ctx.error(path, f"{'.'.join(segs[:i])} takes a single value and has no key {seg!r}; sweep "
+                            f"{'.'.join(segs[:i])} itself", at_key=True)
+            return False
+        if seg not in node:
+            ctx.error(path, f"unknown strategy key path {key!r}"
+                            f"{suggest(key, _all_paths()) or '; e.g. caps.single, rebalance, tilt.multiplier'}",
+                      at_key=True)
+            return False
+        node = node[seg]
+    return True
+
+
+def label(value: Any) -> str:
+    """A value as it appears in a variant name (no path separators, no control characters)."""
+    if isinstance(value, dict):
+        out = "{" + ", ".join(f"{k}: {label(v)}" for k, v in value.items()) + "}"
+    elif isinstance(value, list):
+        out = "[" + ", ".join(label(v) for v in value) + "]"
+    elif isinstance(value, bool) or value is None:
+        out = show(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        out = num(value)
+    elif isinstance(value, dt.date):
+        out = value.isoformat()
+    else:
+        out = str(value)
+    return "".join(c if c.isprintable() else " " for c in out).replace("/", "-").replace("\\", "-")
+
+
+def _deep_set(data: dict, segs: Sequence[str], value: Any) -> None:
+    cur = data
+    for seg in segs[:-1]:
+        if not isinstance(cur.get(seg), dict):
+            cur[seg] = {}
+        cur = cur[seg]
+    for alt in ALTERNATIVES.get(tuple(segs[-2:]), ()):
+        cur.pop(alt, None)
+    cur[segs[-1]] = value
+
+
+def variants(base: StrategyConfig, sweep: Sweep, groups: Groups
+             ) -> Iterator[tuple[tuple[int, ...], StrategyConfig | None, Ctx]]:
+    """Every combination for `base`: (value indexes, variant or None, the problems found), in grid order."""
+    base_dict = strategy_dict(base)
+    for idx in itertools.product(*(range(len(values)) for _, values in sweep.grid)):
+        data = copy.deepcopy(base_dict)
+        parts = []
+        for (key, values), i in zip(sweep.grid, idx):
+            value = thaw(values[i])
+            _deep_set(data, key.split("."), value)
+            parts.append(f"{key}={label(value)}")
+        data["name"] = f"{base.name} [{', '.join(parts)}]"
+        sub = Ctx()
+        variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
+                                 max_name=MAX_VARIANT_NAME)
+        yield idx, variant, sub
+
+
+def targets(sweep: Sweep, strategies: Sequence[StrategyConfig]) -> list[StrategyConfig]:
+    """The strategies a sweep varies: the named one, or every one all grid keys apply to."""
+    if sweep.strategy is not None:
+        return [s for s in strategies if s.name.lower() == sweep.strategy.lower()]
+    return [s for s in strategies if all(applies(k, s.weighting) for k, _ in sweep.grid)]
+
+
+def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyConfig | None],
+                groups: Groups, names: Sequence[str] = ()) -> Sweep | None:
+    """Validate the ``sweep:`` block, including every variant it makes.
+
+    `strategies` holds None for entries that failed validation; `names` the names written for all
+    entries, so a sweep naming an invalid strategy is not reported as naming an unknown one.
+    """
+    data = mapping(ctx, raw, path, "a mapping {strategy, grid}, e.g. {grid: {caps.single: [0.03, 0.05]}}")
+    if data is None:
+        return None
+    check_keys(ctx, data, path, ("strategy", "grid"))
+    valid = [s for s in strategies if s is not None]
+    ok = True
+    target = None
+    if data.get("strategy") is not None:
+        raw_name = data["strategy"]
+        key = raw_name.strip().lower() if isinstance(raw_name, str) else None
+        match = [s.name for s in valid if s.name.lower() == key]
+        if raw_name is BAD:
+            ok = False
+        elif match:
+            target = match[0]
+        else:
+            if key not in [n.lower() for n in names]:
+                listed = [s.name for s in valid] or list(names)
+                ctx.error((*path, "strategy"), f"must name one of the strategies ({', '.join(map(repr, listed))}), "
+                                               f"got {show(raw_name)}{suggest(str(raw_name), listed)}")
+            ok = False
+    grid_raw = require(ctx, data, path, "grid", "grid: {caps.single: [0.03, 0.05, 0.10]}")
+    grid = mapping(ctx, grid_raw, (*path, "grid"), "a mapping of strategy key path to a list of values, "
+                                                   "e.g. {caps.single: [0.03, 0.05]}") if grid_raw is not MISSING else None
+    if grid == {}:
+        ctx.error((*path, "grid"), "must not be empty; e.g. {caps.single: [0.03, 0.05]}")
+        grid = None
+    if grid is None:
+        return None
+    cells = []
+    count = 1
+    for key, raw_values in grid.items():
+        kpath = (*path, "grid", key)
+        key_ok = _check_key(ctx, key, kpath)
+        values = sequence(ctx, raw_values, kpath, "a non-empty list of values, e.g. [0.03, 0.05]")
+        if values is not None:
+            frozen = [freeze(v) for v in values]
+            for i, v in enumerate(frozen):
+                if v in frozen[:i]:
+                    ctx.error((*kpath, i), f"repeats value {label(values[i])} (item {frozen.index(v)}); "
+                                           "remove the repeat")
+                    values = None
+                    break
+        if not key_ok or values is None:
+            ok = False
+            continue
+        count *= len(values)
+        cells.append((key.strip(), tuple(frozen)))
+    if ok and count > MAX_VARIANTS:
+        ctx.error((*path, "grid"), f"makes {count} variants per strategy; at most {MAX_VARIANTS}: sweep fewer "
+                                   "values or keys")
+        ok = False
+    if not ok:
+        return None
+    sweep = Sweep(grid=tuple(cells), strategy=target)
+    chosen = targets(sweep, valid)
+    if target is not None:
+        base = chosen[0]
+        for key, _ in sweep.grid:
+            if not applies(key, base.weighting):
+                ctx.error((*path, "grid", key), f"does not apply to {base.name!r} (weighting: {base.weighting}); "
+                                                f"{key.split('.')[0]} needs weighting "
+                                                f"{' or '.join(ONLY_FOR[key.split('.')[0]])}", at_key=True)
+                return None
+    elif not chosen and len(valid) == len(strategies):
+        ctx.error((*path, "grid"), "applies to no strategy: no strategy has all of "
+                                   f"{', '.join(k for k, _ in sweep.grid)}; name one with sweep.strategy or "
+                                   "sweep fewer keys")
+        return None
+    names = [s.name.lower() for s in valid if s not in chosen]
+    for base in chosen:
+        for idx, variant, sub in variants(base, sweep, groups):
+            _report(ctx, path, sweep, idx, sub, base.name)
+            if variant is not None and variant.name.lower() in names:
+                ctx.error((*path, "grid"), f"variant name {variant.name!r} is already a strategy name; rename "
+                                           "that strategy")
+            elif variant is not None:
+                names.append(variant.name.lower())
+    return sweep
+
+
+def _report(ctx: Ctx, path: tuple, sweep: Sweep, idx: tuple[int, ...], sub: Ctx, base: str) -> None:
+    """Re-home a variant's problems onto the sweep value (or key) that caused them."""
+    for item in sub.items:
+        for (key, _), i in zip(sweep.grid, idx):
+            segs = tuple(key.split("."))
+            if item.path[:len(segs)] == segs:
+                rest = item.path[len(segs):]
+                if item.at_key and not rest:
+                    ctx.error((*path, "grid", key), item.message, at_key=True)
+                else:
+                    ctx.error((*path, "grid", key, i, *rest), item.message)
+                break
+        else:
+            combo = ", ".join(f"{k}={label(thaw(v[i]))}" for (k, v), i in zip(sweep.grid, idx))
+            ctx.error((*path, "grid"), f"variant of {base!r} with {combo}: "
+                                       f"{format_path(item.path) or 'strategy'}: {item.message}")
+
+
+def expand(sweep: Sweep | None, strategies: Sequence[StrategyConfig], groups: Groups
+           ) -> list[tuple[str, StrategyConfig]]:
+    """(base strategy name, variant) for every swept strategy and combination, in a fixed order."""
+    if sweep is None:
+        return []
+    out: list[tuple[str, StrategyConfig]] = []
+    ctx = Ctx()
+    for base in targets(sweep, strategies):
+        for idx, variant, sub in variants(base, sweep, groups):
+            _report(ctx, ("sweep",), sweep, idx, sub, base.name)
+            if variant is not None:
+                out.append((base.name, variant))
+    if ctx.items:
+        raise ConfigError(ctx.problems(), "sweep")
+    return out
