@@ -18,7 +18,7 @@ from backtest.config_check import (
     BAD, MISSING, Ctx, check_keys, format_path, mapping, num, require, sequence, show, suggest,
 )
 from backtest.config_dump import freeze, strategy_dict, thaw
-from backtest.config_schema import StrategyConfig, Sweep
+from backtest.config_schema import WEIGHTINGS, StrategyConfig, Sweep
 from backtest.config_strategy import ONLY_FOR, parse_strategy
 from backtest.errors import ConfigError
 
@@ -53,9 +53,18 @@ def _all_paths(node: Any = SCHEMA, prefix: str = "") -> list[str]:
     return out
 
 
-def applies(key: str, weighting: str) -> bool:
-    """Whether a strategy with this weighting has the (top-level part of the) key path."""
+def allowed(key: str, weighting: str) -> bool:
+    """Whether the weighting has the key's block at all (caps and tilt: cap; weights: fixed; ...)."""
     return weighting in ONLY_FOR.get(key.split(".")[0], (weighting,))
+
+
+def applies(key: str, strategy: StrategyConfig) -> bool:
+    """Whether an unnamed sweep varies `key` on `strategy`: its weighting has the block and, for the optional
+    blocks tilt and caps, the strategy already uses it (a sweep never adds a tilt or caps unasked)."""
+    top = key.split(".")[0]
+    if not allowed(key, strategy.weighting):
+        return False
+    return top not in ("tilt", "caps") or getattr(strategy, top) is not None
 
 
 def _check_key(ctx: Ctx, key: str, path: tuple) -> bool:
@@ -113,14 +122,17 @@ def _deep_set(data: dict, segs: Sequence[str], value: Any) -> None:
     cur[segs[-1]] = value
 
 
-def variants(base: StrategyConfig, sweep: Sweep, groups: Groups
+Grid = tuple  # ((key, (value, ...)), ...)
+
+
+def variants(base: StrategyConfig, grid: Grid, groups: Groups
              ) -> Iterator[tuple[tuple[int, ...], StrategyConfig | None, Ctx]]:
-    """Every combination for `base`: (value indexes, variant or None, the problems found), in grid order."""
+    """Every combination of `grid` on `base`: (value indexes, variant or None, its problems), in order."""
     base_dict = strategy_dict(base)
-    for idx in itertools.product(*(range(len(values)) for _, values in sweep.grid)):
+    for idx in itertools.product(*(range(len(values)) for _, values in grid)):
         data = copy.deepcopy(base_dict)
         parts = []
-        for (key, values), i in zip(sweep.grid, idx):
+        for (key, values), i in zip(grid, idx):
             value = thaw(values[i])
             _deep_set(data, key.split("."), value)
             parts.append(f"{key}={label(value)}")
@@ -131,11 +143,20 @@ def variants(base: StrategyConfig, sweep: Sweep, groups: Groups
         yield idx, variant, sub
 
 
-def targets(sweep: Sweep, strategies: Sequence[StrategyConfig]) -> list[StrategyConfig]:
-    """The strategies a sweep varies: the named one, or every one all grid keys apply to."""
+def plan(sweep: Sweep, strategies: Sequence[StrategyConfig]) -> list[tuple[StrategyConfig, Grid]]:
+    """Each swept strategy with the part of the grid it varies, in strategy order.
+
+    A named strategy varies every key; otherwise each strategy varies the keys that apply to it (see
+    `applies`) and strategies no key applies to are left alone.
+    """
     if sweep.strategy is not None:
-        return [s for s in strategies if s.name.lower() == sweep.strategy.lower()]
-    return [s for s in strategies if all(applies(k, s.weighting) for k, _ in sweep.grid)]
+        return [(s, sweep.grid) for s in strategies if s.name.lower() == sweep.strategy.lower()]
+    out = []
+    for s in strategies:
+        grid = tuple(cell for cell in sweep.grid if applies(cell[0], s))
+        if grid:
+            out.append((s, grid))
+    return out
 
 
 def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyConfig | None],
@@ -200,24 +221,30 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
     if not ok:
         return None
     sweep = Sweep(grid=tuple(cells), strategy=target)
-    chosen = targets(sweep, valid)
+    chosen = plan(sweep, valid)
     if target is not None:
-        base = chosen[0]
+        base = chosen[0][0]
         for key, _ in sweep.grid:
-            if not applies(key, base.weighting):
+            if not allowed(key, base.weighting):
                 ctx.error((*path, "grid", key), f"does not apply to {base.name!r} (weighting: {base.weighting}); "
                                                 f"{key.split('.')[0]} needs weighting "
                                                 f"{' or '.join(ONLY_FOR[key.split('.')[0]])}", at_key=True)
                 return None
-    elif not chosen and len(valid) == len(strategies):
-        ctx.error((*path, "grid"), "applies to no strategy: no strategy has all of "
-                                   f"{', '.join(k for k, _ in sweep.grid)}; name one with sweep.strategy or "
-                                   "sweep fewer keys")
-        return None
-    names = [s.name.lower() for s in valid if s not in chosen]
-    for base in chosen:
-        for idx, variant, sub in variants(base, sweep, groups):
-            _report(ctx, path, sweep, idx, sub, base.name)
+    elif len(valid) == len(strategies):
+        used = {key for _, grid in chosen for key, _ in grid}
+        for key, _ in sweep.grid:
+            if key not in used:
+                top = key.split(".")[0]
+                ctx.error((*path, "grid", key), f"applies to no strategy (none has {top} with weighting "
+                                                f"{' or '.join(ONLY_FOR.get(top, WEIGHTINGS))}); name the "
+                                                "strategy to vary with sweep.strategy, or remove the key",
+                          at_key=True)
+        if len(used) < len(sweep.grid):
+            return None
+    names = [s.name.lower() for s in valid if s not in [c[0] for c in chosen]]
+    for base, grid in chosen:
+        for idx, variant, sub in variants(base, grid, groups):
+            _report(ctx, path, grid, idx, sub, base.name)
             if variant is not None and variant.name.lower() in names:
                 ctx.error((*path, "grid"), f"variant name {variant.name!r} is already a strategy name; rename "
                                            "that strategy")
@@ -226,10 +253,10 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
     return sweep
 
 
-def _report(ctx: Ctx, path: tuple, sweep: Sweep, idx: tuple[int, ...], sub: Ctx, base: str) -> None:
+def _report(ctx: Ctx, path: tuple, grid: Grid, idx: tuple[int, ...], sub: Ctx, base: str) -> None:
     """Re-home a variant's problems onto the sweep value (or key) that caused them."""
     for item in sub.items:
-        for (key, _), i in zip(sweep.grid, idx):
+        for (key, _), i in zip(grid, idx):
             segs = tuple(key.split("."))
             if item.path[:len(segs)] == segs:
                 rest = item.path[len(segs):]
@@ -239,7 +266,7 @@ def _report(ctx: Ctx, path: tuple, sweep: Sweep, idx: tuple[int, ...], sub: Ctx,
                     ctx.error((*path, "grid", key, i, *rest), item.message)
                 break
         else:
-            combo = ", ".join(f"{k}={label(thaw(v[i]))}" for (k, v), i in zip(sweep.grid, idx))
+            combo = ", ".join(f"{k}={label(thaw(v[i]))}" for (k, v), i in zip(grid, idx))
             ctx.error((*path, "grid"), f"variant of {base!r} with {combo}: "
                                        f"{format_path(item.path) or 'strategy'}: {item.message}")
 
@@ -251,9 +278,9 @@ def expand(sweep: Sweep | None, strategies: Sequence[StrategyConfig], groups: Gr
         return []
     out: list[tuple[str, StrategyConfig]] = []
     ctx = Ctx()
-    for base in targets(sweep, strategies):
-        for idx, variant, sub in variants(base, sweep, groups):
-            _report(ctx, ("sweep",), sweep, idx, sub, base.name)
+    for base, grid in plan(sweep, strategies):
+        for idx, variant, sub in variants(base, grid, groups):
+            _report(ctx, ("sweep",), grid, idx, sub, base.name)
             if variant is not None:
                 out.append((base.name, variant))
     if ctx.items:

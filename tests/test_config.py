@@ -340,8 +340,9 @@ BAD = [
      "sweep.strategy (line 7): must name one of the strategies ('C'), got 'D'"),
     ("sweep-key-not-applicable", HEAD + FIXED + "sweep: {strategy: F, grid: {caps.single: [0.03]}}\n",
      "sweep.grid['caps.single'] (line 5): does not apply to 'F' (weighting: fixed); caps needs weighting cap"),
-    ("sweep-applies-to-none", HEAD + FIXED + "sweep: {grid: {tilt.multiplier: [2]}}\n",
-     "sweep.grid (line 5): applies to no strategy: no strategy has all of tilt.multiplier"),
+    ("sweep-applies-to-none", cap() + "sweep: {grid: {tilt.multiplier: [2]}}\n",
+     "sweep.grid['tilt.multiplier'] (line 7): applies to no strategy (none has tilt with weighting cap); name "
+     "the strategy to vary with sweep.strategy, or remove the key"),
     ("sweep-values-not-list", cap() + "sweep: {grid: {caps.single: 0.05}}\n",
      "sweep.grid['caps.single'] (line 7): must be a non-empty list of values, e.g. [0.03, 0.05], got 0.05"),
     ("sweep-empty-grid", cap() + "sweep: {grid: {}}\n", "sweep.grid (line 7): must not be empty"),
@@ -349,7 +350,7 @@ BAD = [
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
     ("sweep-combination-conflict", cap("tilt: {group: mag7, weight: 0.4}") +
-     "sweep: {grid: {caps.groups.mag7: [0.5, 0.3]}}\n",
+     "sweep: {strategy: C, grid: {caps.groups.mag7: [0.5, 0.3]}}\n",
      "sweep.grid['caps.groups.mag7'][1] (line 8): cap 0.3 on 'mag7' is below tilt.weight 0.4"),
 ]
 
@@ -678,13 +679,24 @@ def test_sweep_expands_to_the_cartesian_product_in_order():
     assert expand_sweep(cfg) == variants                     # deterministic
 
 
-def test_sweep_without_strategy_applies_where_every_key_fits():
-    cfg = parse_config(ROTATION + "sweep: {grid: {caps.single: [0.05, 0.1]}}\n")
+def test_unnamed_sweep_varies_each_strategy_on_the_keys_it_uses():
+    cfg = parse_config(ROTATION + "sweep: {grid: {caps.single: [0.05, 0.1], tilt.multiplier: [2], "
+                                  "rebalance: [monthly, yearly]}}\n")
     assert [v.name for _, v in expand_sweep(cfg)] == [
-        "Mag 7 overweight [caps.single=0.05]", "Mag 7 overweight [caps.single=0.1]",
-        "Cap-weighted, 5% cap [caps.single=0.05]", "Cap-weighted, 5% cap [caps.single=0.1]"]
+        "Mag 7 overweight [tilt.multiplier=2, rebalance=monthly]",
+        "Mag 7 overweight [tilt.multiplier=2, rebalance=yearly]",
+        "Equal-weight S&P 493 [rebalance=monthly]", "Equal-weight S&P 493 [rebalance=yearly]",
+        "Small-cap value tilt [rebalance=monthly]", "Small-cap value tilt [rebalance=yearly]",
+        *(f"Cap-weighted, 5% cap [caps.single={c}, rebalance={r}]" for c in ("0.05", "0.1")
+          for r in ("monthly", "yearly"))]
     cfg = parse_config(ROTATION + "sweep: {grid: {costs.slippage_bps: [0, 5]}}\n")
     assert len(expand_sweep(cfg)) == 8                       # costs apply to every strategy
+
+
+def test_named_sweep_may_add_a_block_the_strategy_lacks():
+    cfg = parse_config(ROTATION + "sweep: {strategy: mag 7 overweight, grid: {caps.single: [0.05]}}\n")
+    ((base, variant),) = expand_sweep(cfg)
+    assert base == "Mag 7 overweight" and variant.caps == Caps(single=0.05) and variant.tilt.multiplier == 1.5
 
 
 def test_sweep_values_replace_alternatives_and_names_stay_file_safe():
