@@ -802,3 +802,11 @@ def test_character_edits_of_a_valid_config_load_or_raise_config_error(edits):
     for pos, cut, char in edits:
         text = text[:pos] + char + text[pos + cut:]
     _load_or_config_error(text)
+
+
+def test_the_complete_example_in_the_docs_is_valid():
+    doc = (HERE.parent / "docs" / "config.md").read_text()
+    example = doc.split("## A complete example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = parse_config(example)
+    assert [s.name for s in cfg.strategies][0] == "Mag 7 overweight"
+    assert len(expand_sweep(cfg)) == 6
