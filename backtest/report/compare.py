@@ -1,0 +1,225 @@
+"""Comparing saved runs (`bt compare`) and listing them (`bt list`): library functions for a thin CLI."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .. import __version__
+from .. import metrics as M
+from ..errors import UsageError
+from . import figures as F
+from .html import bench_label, metric_columns, metrics_table
+from .page import BENCHMARK_COLOR, SharedDates, esc, figure_fragment, render_page, section
+
+if TYPE_CHECKING:
+    from ..results import SavedRun, SavedRunSummary
+
+_MISSING = object()
+
+
+def flatten(obj, prefix: str = "") -> dict[str, object]:
+    """Nested dicts/lists as dotted keys: ``{"a": {"b": [1]}}`` -> ``{"a.b[0]": 1}``. Empty containers
+    are kept as values so that their presence still differs from absence."""
+    out: dict[str, object] = {}
+    if isinstance(obj, dict) and obj:
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(obj, list | tuple) and obj:
+        for i, v in enumerate(obj):
+            out.update(flatten(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = obj
+    return out
+
+
+def config_differences(configs: Sequence[dict]) -> tuple[list[str], dict[str, list[object]], int]:
+    """(differing keys in first-seen order, key -> value per run (or _MISSING), number of equal keys)."""
+    flat = [flatten(c) for c in configs]
+    keys: list[str] = []
+    for f in flat:
+        keys += [k for k in f if k not in keys]
+    values = {k: [f.get(k, _MISSING) for f in flat] for k in keys}
+    differing = [k for k in keys if any(v != values[k][0] for v in values[k][1:])]
+    return differing, values, len(keys) - len(differing)
+
+
+def run_labels(runs: Sequence[SavedRun]) -> list[str]:
+    """A unique label per run: its folder name, numbered if two folders share a name."""
+    labels: list[str] = []
+    for run in runs:
+        label, n = run.folder, 1
+        while label in labels:
+            n += 1
+            label = f"{run.folder} #{n}"
+        labels.append(label)
+    return labels
+
+
+def _common_values(runs: Sequence[SavedRun], labels: list[str]) -> tuple[list[tuple[str, pd.Series]], set[int]]:
+    """Every strategy (and each distinct benchmark) rebased to 1 on the first common date."""
+    common = runs[0].benchmark.index
+    for run in runs[1:]:
+        common = common.intersection(run.benchmark.index)
+    series: list[tuple[str, pd.Series]] = []
+    bench_rows: set[int] = set()
+    seen_bench: list[pd.Series] = []
+    for label, run in zip(labels, runs, strict=True):
+        for s in run.strategies:
+            v = s.equity.reindex(common)
+            series.append((f"{label} / {s.name}", v / v.iloc[0] if len(v) else v))
+        b = run.benchmark.reindex(common)
+        b = b / b.iloc[0] if len(b) else b
+        if not any(len(b) == len(o) and ((b - o).abs() < 1e-9).all() for o in seen_bench):
+            seen_bench.append(b)
+            bench_rows.add(len(series))
+            series.append((f"{label} / {bench_label(run)}", b))
+    return series, bench_rows
+
+
+def _overlay(series: list[tuple[str, pd.Series]], bench_rows: set[int], shared: SharedDates):
+    growth = F.growth_figure(series, None, shared=shared, title="Growth of 1", yformat=".2f")
+    under = F.drawdown_figure([(lab, M.simple_returns(s)) for lab, s in series], None, shared=shared)
+    for fig in (growth, under):
+        for i in bench_rows:
+            fig.data[i].line.dash = "dash"
+            fig.data[i].line.color = BENCHMARK_COLOR
+    return growth, under
+
+
+def _config_section(runs: Sequence[SavedRun], labels: list[str]) -> str:
+    differing, values, same = config_differences([r.config for r in runs])
+    if not differing:
+        return f'<p class="ok">The configs are identical ({same} settings).</p>'
+    head = "<tr><th>Setting</th>" + "".join(f"<th>{esc(lab)}</th>" for lab in labels) + "</tr>"
+    rows = []
+    for key in differing:
+        vals = values[key]
+        cells = "".join(
+            f'<td class="{"diff" if v != vals[0] else ""}">{esc("(absent)" if v is _MISSING else v)}</td>'
+            for v in vals)
+        rows.append(f"<tr><td class=\"label\">{esc(key)}</td>{cells}</tr>")
+    return (f'<p class="intro">{len(differing)} setting(s) differ, {same} are the same. Highlighted cells '
+            f"differ from the first run.</p><div class=\"tbl-wrap\"><table class=\"tbl\"><thead>{head}</thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def render_comparison(runs: Sequence[SavedRun]) -> str:
+    """One self-contained HTML page comparing saved runs: metrics side by side (run / strategy), value
+    curves rebased to 1 on the common dates, and the config settings that differ."""
+    runs = list(runs)
+    labels = run_labels(runs)
+    columns, spans, starts = [], [], set()
+    for label, run in zip(labels, runs, strict=True):
+        cols = metric_columns(run)
+        starts.add(len(columns))
+        columns += cols
+        spans.append((label, len(cols)))
+    top = "<tr><th></th>" + "".join(
+        f'<th colspan="{n}" class="num run-start">{esc(lab)}</th>' for lab, n in spans)
+    sub = "<tr><th>Metric</th>" + "".join(
+        f'<th class="num{" bench" if b else ""}{" run-start" if j in starts else ""}">{esc(lab)}</th>'
+        for j, (lab, _, b) in enumerate(columns)) + "</tr>"
+    series, bench_rows = _common_values(runs, labels)
+    common = series[0][1].index if series else pd.DatetimeIndex([])
+    shared = SharedDates()
+    growth, under = _overlay(series, bench_rows, shared)
+    period = f"{common[0]:%Y-%m-%d} – {common[-1]:%Y-%m-%d}" if len(common) else "no common dates"
+    runs_rows = "".join(
+        f"<tr><td>{esc(lab)}</td><td>{esc(r.name)}</td><td>{esc(r.created)}</td>"
+        f"<td>{r.benchmark.index[0]:%Y-%m-%d} – {r.benchmark.index[-1]:%Y-%m-%d}</td>"
+        f"<td>{esc(', '.join(s.name for s in r.strategies))}</td><td>{esc(r.path)}</td></tr>"
+        for lab, r in zip(labels, runs, strict=True))
+    runs_table = ('<div class="tbl-wrap"><table class="tbl"><thead><tr><th>Run</th><th>Name</th><th>Created'
+                  "</th><th>Period</th><th>Strategies</th><th>Folder</th></tr></thead>"
+                  f"<tbody>{runs_rows}</tbody></table></div>")
+    body = "".join([
+        section("runs", "Runs", runs_table),
+        section("growth", "Growth of 1", figure_fragment(growth),
+                intro=f"Common dates {period}, every curve rebased to 1 on the first; benchmarks dashed."),
+        section("drawdowns", "Drawdowns", figure_fragment(under), intro="On the common dates."),
+        section("metrics", "Metrics", metrics_table(columns, header_html=top + "</tr>" + sub,
+                                                            run_starts=frozenset(starts)),
+                intro="Each run's metrics over its own full period, as saved in metrics.json."),
+        section("config", "Config differences", _config_section(runs, labels)),
+    ])
+    nav = [("runs", "Runs"), ("growth", "Growth"), ("drawdowns", "Drawdowns"), ("metrics", "Metrics"),
+           ("config", "Config")]
+    header = (f"<h1>Comparison of {len(runs)} runs</h1><div class=\"sub\">"
+              + "".join(f"<span>{esc(lab)}</span>" for lab in labels) + "</div>")
+    return render_page(title=f"Comparison: {', '.join(labels)}", header=header, nav=nav, body=body,
+                       footer=f"bt-rotation-backtester {esc(__version__)}", shared=shared.arrays)
+
+
+def compare_runs(paths: Sequence[Path | str], out: Path | str) -> Path:
+    """Load the run folders, render the comparison and write it atomically to ``out`` (a file; if ``out``
+    is an existing folder, ``compare-<YYYYmmdd-HHMMSS>.html`` inside it). Returns the written path."""
+    from ..results import load_run
+
+    if len(paths) < 2:
+        raise UsageError(f"compare: needs at least two run folders, got {len(paths)}; "
+                         "fix: pass two or more folders listed by `bt list`")
+    runs = [load_run(Path(p)) for p in paths]
+    out = Path(out)
+    if out.is_dir():
+        out = out / f"compare-{datetime.now():%Y%m%d-%H%M%S}.html"
+    html = render_comparison(runs)
+    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(temp, "w", encoding="utf-8") as fh:
+            fh.write(html)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, out)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise UsageError(f"--out: cannot write {out} ({exc.strerror}); fix: choose a writable path") from exc
+    return out
+
+
+def _printable(text: object) -> str:
+    """Text safe for a terminal: control characters shown as escapes."""
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else repr(ch)[1:-1] for ch in str(text))
+
+
+def format_run_list(summaries: Sequence[SavedRunSummary]) -> str:
+    """`bt list` output: one block per run (folder, created, period, strategies) with headline metrics."""
+    if not summaries:
+        return "no saved runs"
+    lines = []
+    cols = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown")
+    heads = ("total", "CAGR", "vol", "Sharpe", "max DD")
+    for s in summaries:
+        if s.problem:
+            lines += [f"{_printable(s.path.name)}  INCOMPLETE: {_printable(s.problem)}", ""]
+            continue
+        n = len(s.strategies)
+        lines.append(f"{_printable(s.path.name)}  {_printable(s.name)}  {s.start} – {s.end}  "
+                     f"{n} strateg{'y' if n == 1 else 'ies'} vs {_printable(s.benchmark_name)}  "
+                     f"created {_printable(s.created)}")
+        rows = [(name, s.headline.get(name, {})) for name in s.strategies]
+        rows.append((f"{s.benchmark_name} (benchmark)", s.benchmark_headline))
+        width = min(40, max(len(_printable(name)) for name, _ in rows))
+        lines.append("    " + " " * width + "".join(f"{h:>10}" for h in heads))
+        for name, m in rows:
+            cells = []
+            for key in cols:
+                v = m.get(key, float("nan"))
+                if v is None or v != v:
+                    cells.append(f"{'–':>10}")
+                elif key == "sharpe":
+                    cells.append(f"{v:>10.2f}")
+                else:
+                    cells.append(f"{v:>10.1%}")
+            label = _printable(name)
+            label = label if len(label) <= width else label[: width - 1] + "…"
+            lines.append(f"    {label:<{width}}{''.join(cells)}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,184 @@
+"""The report's plotly figures, built from value and return series (no I/O).
+
+Series are passed as ``[(label, series), ...]`` with the benchmark last and flagged, so every figure
+colours a strategy the same way. Labels are plain text; they are escaped here for plotly.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from .. import metrics as M
+from .page import BENCHMARK_COLOR, SharedDates, color, dates, f4, new_figure, ptext, xcoords
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKLY = 5  # rolling statistics are drawn on every 5th trading day (and the last)
+TOP_HOLDINGS = 10
+
+Labelled = list[tuple[str, pd.Series]]
+
+
+def _line_style(i: int, is_bench: bool) -> dict:
+    if is_bench:
+        return dict(color=BENCHMARK_COLOR, width=1.6, dash="dash")
+    return dict(color=color(i), width=1.8)
+
+
+def _traces(fig: go.Figure, series: Labelled, bench: int | None, *, shared: SharedDates | None,
+            hover: str) -> None:
+    for i, (label, s) in enumerate(series):
+        fig.add_trace(go.Scatter(**xcoords(s.index, shared), y=f4(s.to_numpy()), name=ptext(label),
+                                 mode="lines", line=_line_style(i, i == bench), hovertemplate=hover))
+
+
+def log_toggle(axis: str = "yaxis") -> list[dict]:
+    """An updatemenus entry with Linear / Log buttons for ``axis``."""
+    return [dict(type="buttons", direction="left", x=1.0, xanchor="right", y=1.12, yanchor="bottom",
+                 showactive=True, bgcolor="#f8f9fa", bordercolor="#ced4da", font=dict(size=11),
+                 buttons=[dict(label="Linear", method="relayout", args=[{f"{axis}.type": "linear"}]),
+                          dict(label="Log", method="relayout", args=[{f"{axis}.type": "log"}])])]
+
+
+RANGE_BUTTONS = dict(buttons=[dict(count=1, label="1y", step="year", stepmode="backward"),
+                              dict(count=3, label="3y", step="year", stepmode="backward"),
+                              dict(count=5, label="5y", step="year", stepmode="backward"),
+                              dict(step="all", label="All")],
+                     x=0, y=1.12, yanchor="bottom", font=dict(size=11), bgcolor="#f8f9fa")
+
+
+def growth_figure(values: Labelled, bench: int | None, *, shared: SharedDates | None = None,
+                  title: str = "Portfolio value", yformat: str = ",.0f") -> go.Figure:
+    """Value curves (strategies, benchmark dashed) with a Linear/Log toggle and range buttons."""
+    fig = new_figure(height=440, updatemenus=log_toggle(), margin=dict(l=70, r=20, t=80, b=40),
+                     legend=dict(orientation="h", yanchor="top", y=-0.08, x=0))
+    _traces(fig, values, bench, shared=shared, hover=f"%{{y:{yformat}}}")
+    fig.update_xaxes(rangeselector=RANGE_BUTTONS, type="date")
+    fig.update_yaxes(tickformat=yformat if yformat != ",.0f" else "~s", title_text=ptext(title))
+    return fig
+
+
+def drawdown_figure(returns: Labelled, bench: int | None, *, shared: SharedDates | None = None) -> go.Figure:
+    """Underwater curves: the fall from the running peak, in percent."""
+    fig = new_figure(height=340)
+    _traces(fig, [(lab, M.drawdown(r)) for lab, r in returns], bench, shared=shared, hover="%{y:.1%}")
+    fig.update_yaxes(tickformat=".0%", title_text="Drawdown")
+    fig.update_xaxes(type="date")
+    return fig
+
+
+def _weekly(s: pd.Series) -> pd.Series:
+    if len(s) <= 1:
+        return s
+    picks = list(range(len(s) - 1, -1, -WEEKLY))[::-1]
+    return s.iloc[picks]
+
+
+def rolling_figures(returns: Labelled, bench: int | None, risk_free: pd.Series | None,
+                    *, shared: SharedDates | None = None) -> list[tuple[str, go.Figure]]:
+    """Rolling 12-month return, volatility, Sharpe and beta (vs the benchmark, strategies only)."""
+    out = []
+    specs = [("Rolling 12-month return", lambda r: M.rolling_return(r), ".0%", True),
+             ("Rolling 12-month volatility", lambda r: M.rolling_volatility(r), ".0%", True),
+             ("Rolling 12-month Sharpe ratio", lambda r: M.rolling_sharpe(r, risk_free=risk_free), ".2f", True)]
+    if bench is not None:
+        bench_r = returns[bench][1]
+        specs.append(("Rolling 12-month beta vs benchmark", lambda r: M.rolling_beta(r, bench_r), ".2f", False))
+    for title, fn, tick, with_bench in specs:
+        fig = new_figure(height=300, margin=dict(l=55, r=15, t=60, b=30),
+                         title=dict(text=ptext(title), font=dict(size=13), x=0, xanchor="left"),
+                         legend=dict(orientation="h", yanchor="top", y=-0.1, x=0, font=dict(size=11)))
+        rows = [(lab, _weekly(fn(r))) for i, (lab, r) in enumerate(returns) if with_bench or i != bench]
+        _traces(fig, rows, bench if with_bench else None, shared=shared, hover=f"%{{y:{tick}}}")
+        fig.update_yaxes(tickformat=tick)
+        fig.update_xaxes(type="date")
+        out.append((title, fig))
+    return out
+
+
+def calendar_figure(returns: Labelled, bench: int | None) -> go.Figure:
+    """Calendar-year returns, grouped bars (the first and last years may be partial)."""
+    fig = new_figure(height=360, barmode="group", bargap=0.25, bargroupgap=0.05, hovermode="x")
+    for i, (label, r) in enumerate(returns):
+        years = M.annual_returns(r)
+        fig.add_trace(go.Bar(x=[str(y) for y in years.index], y=f4(years.to_numpy()), name=ptext(label),
+                             marker_color=BENCHMARK_COLOR if i == bench else color(i),
+                             hovertemplate="%{x}: %{y:.1%}"))
+    fig.update_yaxes(tickformat=".0%", title_text="Return")
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def _selector(labels: list[str], trace_groups: list[int], *, y: float = 1.04) -> list[dict]:
+    """A dropdown showing one group of traces at a time; ``trace_groups[k]`` is the group of trace k."""
+    buttons = []
+    for g, label in enumerate(labels):
+        visible = [tg == g for tg in trace_groups]
+        buttons.append(dict(label=ptext(label), method="restyle", args=[{"visible": visible}]))
+    return [dict(type="dropdown", buttons=buttons, x=0, xanchor="left", y=y, yanchor="bottom",
+                 showactive=True, bgcolor="#f8f9fa", bordercolor="#ced4da", font=dict(size=12))]
+
+
+def monthly_heatmap(returns: Labelled) -> go.Figure:
+    """Monthly returns, year x month, one heatmap per series with a dropdown to choose it."""
+    fig = new_figure(hovermode="closest", margin=dict(l=50, r=20, t=56, b=30))
+    n_years = 1
+    for g, (label, r) in enumerate(returns):
+        table = M.monthly_returns_table(r)
+        n_years = max(n_years, len(table))
+        z = [[None if pd.isna(v) else round(float(v), 6) for v in row] for row in table.to_numpy()]
+        fig.add_trace(go.Heatmap(
+            z=z, x=list(MONTHS), y=[str(y) for y in table.index], visible=g == 0, name=ptext(label),
+            colorscale=[[0, "#c92a2a"], [0.5, "#f8f9fa"], [1, "#2b8a3e"]], zmid=0,
+            texttemplate="%{z:.1%}", textfont=dict(size=10), xgap=2, ygap=2,
+            hovertemplate="%{y} %{x}: %{z:.2%}<extra></extra>", colorbar=dict(tickformat=".0%", len=0.9)))
+    fig.update_layout(height=max(280, 110 + 28 * n_years),
+                      updatemenus=_selector([lab for lab, _ in returns], list(range(len(returns)))))
+    fig.update_yaxes(autorange="reversed", type="category", showgrid=False)
+    fig.update_xaxes(showgrid=False)
+    return fig
+
+
+def top_weights(holdings: pd.DataFrame, n: int = TOP_HOLDINGS) -> pd.DataFrame:
+    """Holdings reduced to the ``n`` names with the highest average weight, ``Rest`` and ``Cash``
+    (1 - sum of weights, shown only when it ever exceeds 0.1%)."""
+    h = holdings.fillna(0.0)
+    top = h.mean().sort_values(ascending=False, kind="stable").index[:n]
+    out = h[top].copy()
+    out["Rest"] = h.drop(columns=top).sum(axis=1)
+    cash = 1.0 - h.sum(axis=1)
+    if (cash > 1e-3).any():
+        out["Cash"] = cash.clip(lower=0.0)
+    return out
+
+
+def weights_figure(holdings: list[tuple[str, pd.DataFrame]], *, shared: SharedDates | None = None) -> go.Figure:
+    """Stacked areas of the top holdings per strategy (month-end sample), a dropdown to choose the strategy."""
+    fig = new_figure(height=440, hovermode="x unified", margin=dict(l=55, r=20, t=56, b=40),
+                     legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top",
+                                 font=dict(size=11), traceorder="reversed"))
+    groups = []
+    for g, (label, frame) in enumerate(holdings):
+        top = top_weights(frame)
+        for j, col in enumerate(top.columns):
+            grey = {"Rest": "#ced4da", "Cash": "#e9ecef"}.get(col)
+            fig.add_trace(go.Scatter(
+                **xcoords(top.index, shared), y=f4(top[col].to_numpy()), name=ptext(col), stackgroup=f"s{g}",
+                mode="lines", line=dict(width=0.5, color=grey or color(j)), visible=g == 0,
+                hovertemplate="%{y:.1%}"))
+            groups.append(g)
+    fig.update_layout(updatemenus=_selector([lab for lab, _ in holdings], groups))
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.0], title_text="Weight")
+    fig.update_xaxes(type="date")
+    return fig
+
+
+def line_figure(frame: pd.DataFrame, *, shared: SharedDates | None = None) -> go.Figure:
+    """Numeric columns (at most 20) of a date-indexed table as lines (generic analytics tables)."""
+    fig = new_figure(height=320, margin=dict(l=55, r=20, t=40, b=30))
+    numeric = frame.select_dtypes("number")
+    for i, col in enumerate(numeric.columns[:20]):
+        fig.add_trace(go.Scatter(**xcoords(numeric.index, shared), y=f4(numeric[col].to_numpy()), name=ptext(col),
+                                 mode="lines", line=dict(color=color(i), width=1.5)))
+    fig.update_xaxes(type="date")
+    return fig

@@ -1,0 +1,219 @@
+"""`render_report(saved) -> str`: the run's single self-contained HTML page (plotly.js inlined once)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import yaml
+
+from .. import __version__
+from .. import metrics as M
+from . import figures as F
+from .labels import GROUPS, INFO, info
+from .page import SharedDates, esc, figure_fragment, fmt, render_page, section, table, td_class
+
+if TYPE_CHECKING:
+    from ..results import SavedRun
+
+OVERVIEW = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown", "excess_return", "beta")
+_MANIFEST_SHOWN = {"data", "warnings", "versions", "timings", "timings_s", "run_folder"}
+
+
+def bench_label(saved: SavedRun) -> str:
+    return f"{saved.benchmark_name} (benchmark)"
+
+
+def labelled_series(saved: SavedRun) -> tuple[list[tuple[str, pd.Series]], list[tuple[str, pd.Series]], int]:
+    """(values, returns, benchmark position): strategies in order, the benchmark last."""
+    values = [(s.name, s.equity) for s in saved.strategies] + [(bench_label(saved), saved.benchmark)]
+    returns = [(lab, M.simple_returns(v)) for lab, v in values]
+    return values, returns, len(values) - 1
+
+
+def metric_columns(saved: SavedRun) -> list[tuple[str, dict, bool]]:
+    """(label, metrics, is_benchmark) for every strategy, then the benchmark."""
+    cols = [(s.name, saved.metrics.get("strategies", {}).get(s.name, {}), False) for s in saved.strategies]
+    return cols + [(bench_label(saved), saved.metrics.get("benchmark", {}), True)]
+
+
+def metrics_table(columns: list[tuple[str, dict, bool]], *, keys: tuple[str, ...] | None = None,
+                  grouped: bool = True, header_html: str | None = None,
+                  run_starts: frozenset[int] = frozenset()) -> str:
+    """Metrics side by side: one row per metric, one column per series; labels carry the definition.
+    ``run_starts``: column positions that begin a new run (a separator line, for comparisons)."""
+    present: list[str] = []
+    for _, m, _ in columns:
+        present += [k for k in m if k not in present]
+    wanted = list(keys) if keys else present
+    groups = GROUPS + [("Other", {k: info(k) for k in wanted if k not in INFO})]
+    head = header_html or ("<tr><th>Metric</th>" + "".join(
+        f'<th class="num{" bench" if b else ""}">{esc(lab)}</th>' for lab, _, b in columns) + "</tr>")
+    body = []
+    for group, entries in groups:
+        rows = [k for k in entries if k in wanted]
+        if not rows:
+            continue
+        if grouped:
+            body.append(f'<tr class="group"><td colspan="{len(columns) + 1}">{esc(group)}</td></tr>')
+        for key in rows:
+            label, kind, definition = info(key)
+            cells = []
+            for j, (_, m, is_b) in enumerate(columns):
+                value = m.get(key)
+                classes = td_class(value, kind) + (" bench" if is_b else "") + (
+                    " run-start" if j in run_starts else "")
+                cells.append(f'<td class="{classes}">{esc(fmt(value, kind))}</td>')
+            title = f' title="{esc(definition)}"' if definition else ""
+            body.append(f'<tr><td class="label"><abbr{title}>{esc(label)}</abbr></td>{"".join(cells)}</tr>')
+    return (f'<div class="tbl-wrap"><table class="tbl metrics"><thead>{head}</thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _drawdowns_table(returns: list[tuple[str, pd.Series]]) -> str:
+    rows = []
+    for label, r in returns:
+        top = M.top_drawdowns(r, 5)
+        if top.empty:
+            rows.append([label, "–", "no drawdown", "", "", "", "", ""])
+        for i, row in zip(top.index, top.itertuples(), strict=True):
+            rows.append([label if i == 1 else "", str(i), fmt(row.depth, "pct"), fmt(_day(row.peak)),
+                         fmt(_day(row.trough)), fmt(_day(row.recovery)), fmt(row.days, "days"),
+                         fmt(row.recovery_days, "days")])
+    return table(["Series", "#", "Depth", "Peak", "Trough", "Recovery", "Days", "Recovery days"], rows,
+                 css_class="tbl drawdowns")
+
+
+def _day(ts) -> str | float:
+    return float("nan") if pd.isna(ts) else ts.strftime("%Y-%m-%d")
+
+
+def _warnings(saved: SavedRun) -> list[str]:
+    """The manifest's warnings (duplicates once), a strategy note prefixed with the strategies that have it,
+    then any strategy note the manifest does not list."""
+    raw = saved.manifest.get("warnings") or []
+    listed = list(dict.fromkeys(str(w) for w in (raw if isinstance(raw, list) else [raw])))
+    owners: dict[str, list[str]] = {}
+    for s in saved.strategies:
+        for n in s.notes:
+            owners.setdefault(n, []).append(s.name)
+    out = []
+    for w in [*listed, *(n for n in owners if n not in listed)]:
+        names = owners.get(w, [])
+        out.append(f"{', '.join(names)}: {w}" if names and not any(w.startswith(n) for n in names) else w)
+    return out
+
+
+def _kv(mapping: dict) -> str:
+    items = []
+    for k, v in mapping.items():
+        shown = v if isinstance(v, str | int | float | bool) or v is None else yaml.safe_dump(
+            v, sort_keys=False, allow_unicode=True, default_flow_style=True).strip()
+        items.append(f"<dt>{esc(k)}</dt><dd>{esc('–' if v is None else shown)}</dd>")
+    return f'<dl class="kv">{"".join(items)}</dl>'
+
+
+def _coverage(saved: SavedRun) -> str:
+    data = saved.manifest.get("data")
+    if not data:
+        return '<p class="note">The manifest records no data coverage.</p>'
+    if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+        frame = pd.DataFrame.from_dict(data, orient="index")
+        frame.index.name = "ticker"
+    elif isinstance(data, list) and all(isinstance(v, dict) for v in data):
+        frame = pd.DataFrame(data)
+    else:
+        return f'<pre class="yaml">{esc(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))}</pre>'
+    start, end = saved.benchmark.index[0], saved.benchmark.index[-1]
+    partial = []
+    if {"first", "last"} <= set(frame.columns):
+        first = pd.to_datetime(frame["first"], errors="coerce")
+        last = pd.to_datetime(frame["last"], errors="coerce")
+        partial = list(frame.index[(first > start) | (last < end) | first.isna()])
+    summary = (f"{len(frame)} series; {len(frame) - len(partial)} cover the whole period "
+               f"{start:%Y-%m-%d} – {end:%Y-%m-%d}")
+    summary += f"; {len(partial)} do not: {', '.join(map(str, partial[:30]))}" if partial else "."
+    if len(partial) > 30:
+        summary += f" and {len(partial) - 30} more"
+    rows = [[str(i), *[("–" if pd.isna(v) else str(v)) for v in row]]
+            for i, row in zip(frame.index, frame.itertuples(index=False), strict=True)]
+    tbl = table([str(frame.index.name or ""), *map(str, frame.columns)], rows)
+    return f'<p class="intro">{esc(summary)}</p><details><summary>Every series</summary>{tbl}</details>'
+
+
+def _extra_sections(saved: SavedRun, sections: Sequence[Callable[[SavedRun], str]]) -> str:
+    parts = []
+    for fn in sections:
+        try:
+            parts.append(fn(saved))
+        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the whole report
+            name = getattr(fn, "__name__", repr(fn))
+            parts.append(f'<div class="section-error">Section {esc(name)} failed: '
+                         f"{esc(type(exc).__name__)}: {esc(exc)}</div>")
+    return "".join(p for p in parts if p)
+
+
+def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], str]] | None = None) -> str:
+    """The run's report: one HTML string, self-contained (plotly.js inlined once, no network).
+
+    ``sections``: extra section functions, default `backtest.report.sections.SECTIONS`.
+    """
+    if sections is None:
+        from .sections import SECTIONS as sections
+    values, returns, b = labelled_series(saved)
+    shared = SharedDates()
+    warnings = _warnings(saved)
+    parts: list[tuple[str, str, str]] = []  # (anchor, nav label, html)
+
+    def add(anchor: str, nav: str, title: str, body: str, intro: str = "") -> None:
+        parts.append((anchor, nav, section(anchor, title, body, intro=intro)))
+
+    cols = metric_columns(saved)
+    warn_note = (f'<p class="note"><a href="#warnings">{len(warnings)} warning'
+                 f'{"s" if len(warnings) != 1 else ""}</a> recorded for this run.</p>') if warnings else ""
+    add("overview", "Overview", "Overview", metrics_table(cols, keys=OVERVIEW, grouped=False) + warn_note)
+    add("growth", "Growth", "Growth of capital",
+        figure_fragment(F.growth_figure(values, b, shared=shared)),
+        "Portfolio value of each strategy and the buy-and-hold benchmark (dashed), same starting capital.")
+    add("drawdowns", "Drawdowns", "Drawdowns",
+        figure_fragment(F.drawdown_figure(returns, b, shared=shared)) + "<h3>Top 5 drawdowns</h3>" + _drawdowns_table(returns),
+        "Fall from the running peak. Days are calendar days; recovery is the first date back at the peak.")
+    rolling = "".join(figure_fragment(fig) for _, fig in F.rolling_figures(returns, b, saved.risk_free, shared=shared))
+    add("rolling", "Rolling", "Rolling 12 months", f'<div class="grid2">{rolling}</div>',
+        "Trailing 252 trading days, drawn weekly.")
+    add("calendar", "Years", "Calendar-year returns", figure_fragment(F.calendar_figure(returns, b)))
+    add("monthly", "Months", "Monthly returns", figure_fragment(F.monthly_heatmap(returns)),
+        "Choose the strategy with the menu.")
+    held = [(s.name, s.holdings) for s in saved.strategies if not s.holdings.empty]
+    if held:
+        add("weights", "Weights", "Weights over time", figure_fragment(F.weights_figure(held, shared=shared)),
+            f"Month-end weights held: the {F.TOP_HOLDINGS} largest names on average, the rest, and cash.")
+    add("metrics", "Metrics", "Metrics", metrics_table(cols), "Hover a metric for its definition.")
+    extra = _extra_sections(saved, sections)
+    if extra:
+        parts.append(("analytics", "Analytics", f'<div id="analytics">{extra}</div>'))
+    warn_body = ('<ul class="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>") \
+        if warnings else '<p class="ok">No warnings.</p>'
+    add("warnings", f"Warnings ({len(warnings)})", "Warnings", warn_body)
+    config_text = yaml.safe_dump(saved.config, sort_keys=False, allow_unicode=True)
+    add("config", "Config", "Config as run", f'<pre class="yaml">{esc(config_text)}</pre>')
+    details = {k: v for k, v in saved.manifest.items() if k not in _MANIFEST_SHOWN}
+    add("data", "Data", "Data coverage", _coverage(saved) + "<h3>Run details</h3>" + _kv(details))
+    versions = saved.manifest.get("versions") or {}
+    timings = saved.manifest.get("timings_s") or saved.manifest.get("timings") or {}
+    env = _kv(versions) if isinstance(versions, dict) else esc(versions)
+    if timings:
+        env += "<h3>Timings (seconds)</h3>" + (_kv(timings) if isinstance(timings, dict) else esc(timings))
+    add("versions", "Versions", "Package versions", env)
+
+    idx = saved.benchmark.index
+    period = f"{idx[0]:%Y-%m-%d} – {idx[-1]:%Y-%m-%d}" if len(idx) else "empty"
+    n = len(saved.strategies)
+    header = (f"<h1>{esc(saved.name)}</h1><div class=\"sub\"><span>{esc(period)}</span>"
+              f"<span>{n} strateg{'y' if n == 1 else 'ies'} vs {esc(saved.benchmark_name)}</span>"
+              f"<span>run {esc(saved.created)}</span><span>{esc(saved.folder)}</span></div>")
+    footer = f"bt-rotation-backtester {esc(__version__)} · report of {esc(saved.folder)}"
+    return render_page(title=f"{saved.name} – backtest report", header=header,
+                       nav=[(a, label) for a, label, _ in parts], body="".join(h for _, _, h in parts),
+                       footer=footer, shared=shared.arrays)

@@ -1,0 +1,76 @@
+"""How each metric is shown: group, label, format kind and a one-line definition (docs/report.md has
+the formulas). Metrics without an entry are still shown, under "Other", with a generic number format."""
+
+from __future__ import annotations
+
+# key: (label, kind, definition); kinds are those of `page.fmt`
+GROUPS: list[tuple[str, dict[str, tuple[str, str, str]]]] = [
+    ("Period", {
+        "start": ("Start", "date", "First date of the series (the starting value)"),
+        "end": ("End", "date", "Last date of the series"),
+        "years": ("Years", "years", "Calendar days between start and end / 365.25"),
+    }),
+    ("Returns", {
+        "total_return": ("Total return", "pct", "Final value / starting value - 1"),
+        "cagr": ("CAGR", "pct", "(1 + total return) ^ (365.25 / calendar days) - 1"),
+        "trailing_ytd": ("YTD", "pct", "Return since 31 Dec of the previous year"),
+        "trailing_1y": ("1 year", "pct", "Return over the last year"),
+        "trailing_3y_ann": ("3 years, annualised", "pct", "Annualised return over the last 3 years"),
+        "trailing_5y_ann": ("5 years, annualised", "pct", "Annualised return over the last 5 years"),
+        "trailing_10y_ann": ("10 years, annualised", "pct", "Annualised return over the last 10 years"),
+        "best_day": ("Best day", "pct", "Highest daily return"),
+        "worst_day": ("Worst day", "pct", "Lowest daily return"),
+        "best_month": ("Best month", "pct", "Highest calendar-month return"),
+        "worst_month": ("Worst month", "pct", "Lowest calendar-month return"),
+        "best_year": ("Best year", "pct", "Highest calendar-year return (first/last may be partial)"),
+        "worst_year": ("Worst year", "pct", "Lowest calendar-year return (first/last may be partial)"),
+        "pct_positive_months": ("Positive months", "pct", "Share of calendar months with a return > 0"),
+    }),
+    ("Risk", {
+        "volatility": ("Volatility", "pct", "Standard deviation of daily returns x sqrt(252)"),
+        "sharpe": ("Sharpe ratio", "ratio", "Mean daily excess return / its std x sqrt(252)"),
+        "sortino": ("Sortino ratio", "ratio", "Mean daily excess return / downside deviation x sqrt(252)"),
+        "calmar": ("Calmar ratio", "ratio", "CAGR / |max drawdown|"),
+        "var_95": ("Daily VaR 95%", "pct", "5th percentile of daily returns (historical)"),
+        "cvar_95": ("Daily CVaR 95%", "pct", "Mean of the daily returns at or below the VaR"),
+        "skew": ("Skew", "ratio", "Skewness of daily returns"),
+        "kurtosis": ("Excess kurtosis", "ratio", "Kurtosis of daily returns minus 3"),
+    }),
+    ("Drawdowns", {
+        "max_drawdown": ("Max drawdown", "pct", "Deepest fall from a running peak"),
+        "max_drawdown_peak": ("Max drawdown peak", "date", "Last date at the peak before the max drawdown"),
+        "max_drawdown_trough": ("Max drawdown trough", "date", "Date of the lowest point"),
+        "max_drawdown_recovery": ("Max drawdown recovery", "date", "First date back at the peak (– if not yet)"),
+        "max_drawdown_days": ("Max drawdown length (days)", "days", "Calendar days from peak to recovery or end"),
+        "max_drawdown_recovery_days": ("Max drawdown recovery (days)", "days",
+                                       "Calendar days from trough to recovery"),
+        "longest_drawdown_days": ("Longest drawdown (days)", "days", "Longest time under a previous peak"),
+        "longest_recovery_days": ("Longest recovery (days)", "days", "Longest time from a trough to recovery"),
+    }),
+    ("Against the benchmark", {
+        "excess_return": ("Excess return, annualised", "pct_signed", "CAGR - benchmark CAGR"),
+        "alpha": ("Alpha (Jensen), annualised", "pct_signed",
+                  "(mean excess return - beta x mean benchmark excess return) x 252"),
+        "beta": ("Beta", "ratio", "cov(excess, benchmark excess) / var(benchmark excess)"),
+        "correlation": ("Correlation", "ratio", "Correlation of daily returns"),
+        "r_squared": ("R²", "ratio", "Correlation squared"),
+        "tracking_error": ("Tracking error", "pct", "Std of daily return differences x sqrt(252)"),
+        "information_ratio": ("Information ratio", "ratio", "Mean daily return difference x 252 / tracking error"),
+        "up_capture": ("Up capture", "pct", "Geometric mean return in the benchmark's up months / its own"),
+        "down_capture": ("Down capture", "pct", "Geometric mean return in the benchmark's down months / its own"),
+    }),
+    ("Trading", {
+        "n_rebalances": ("Rebalances", "count", "Rebalance dates with non-zero turnover"),
+        "total_turnover": ("Turnover, total", "pct", "Sum of one-sided turnover over all rebalances"),
+        "annual_turnover": ("Turnover, per year", "pct", "Total turnover / years"),
+        "fees_paid": ("Fees paid", "money", "Commission and slippage paid, in currency"),
+        "fee_drag": ("Fee drag, per year", "pct", "Sum of daily fees / portfolio value, per year"),
+    }),
+]
+
+INFO: dict[str, tuple[str, str, str]] = {k: v for _, group in GROUPS for k, v in group.items()}
+
+
+def info(key: str) -> tuple[str, str, str]:
+    """(label, kind, definition) of a metric key; unknown keys get their key as label."""
+    return INFO.get(key, (key.replace("_", " ").capitalize(), "num", ""))

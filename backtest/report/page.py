@@ -1,0 +1,212 @@
+"""Building blocks of a self-contained HTML page: escaping, embedded plotly figures, tables, the template.
+
+Every piece of text that may come from a config or data goes through `esc` (HTML) or `ptext` (plotly
+labels, which plotly.js reads as pseudo-HTML). JSON inside ``<script>`` is made inert with `script_json`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib import resources
+from string import Template
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
+
+COLORS = ("#2563eb", "#e8590c", "#0ca678", "#ae3ec9", "#f59f00", "#1098ad", "#d6336c", "#5c940d",
+          "#7048e8", "#868e96")
+BENCHMARK_COLOR = "#495057"
+FONT = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+BASE_LAYOUT = dict(
+    template=go.layout.Template(layout=dict(
+        font=dict(family=FONT, size=12, color="#212529"),
+        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
+        xaxis=dict(gridcolor="#edf0f3", linecolor="#ced4da", zeroline=False, automargin=True),
+        yaxis=dict(gridcolor="#edf0f3", linecolor="#ced4da", zerolinecolor="#ced4da", automargin=True),
+        hoverlabel=dict(namelength=-1),
+    )),
+    margin=dict(l=60, r=20, t=40, b=40),
+    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+    hovermode="x unified",
+    height=380,
+)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def visible(text: object) -> str:
+    """Control characters (other than tab and newlines) shown as escapes, e.g. ``\\x07``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def esc(text: object) -> str:
+    """HTML-escape any value for element text or a quoted attribute (control characters made visible)."""
+    return html.escape(visible(text), quote=True)
+
+
+def ptext(text: object) -> str:
+    """Text for a plotly label (trace name, title, button): plotly renders a subset of HTML, so escape it."""
+    return html.escape(visible(text), quote=False)
+
+
+def script_json(text: str) -> str:
+    """Make JSON text inert inside ``<script>``: no ``</script>``, ``<!--`` or ``]]>`` can appear."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace(
+        "\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def color(i: int) -> str:
+    return COLORS[i % len(COLORS)]
+
+
+def f4(values: Iterable[float] | pd.Series) -> np.ndarray:
+    """Plot data as float32 (compact base64 in the page; ample precision for a chart)."""
+    return np.asarray(values, dtype="float32")
+
+
+def dates(index: pd.Index) -> list[str]:
+    return [d.strftime("%Y-%m-%d") for d in pd.DatetimeIndex(index)]
+
+
+class SharedDates:
+    """Date arrays written once per page (``arrays``); traces point at them with ``meta.xref``."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, list[str]] = {}
+        self._keys: dict[tuple[str, ...], str] = {}
+
+    def x(self, index: pd.Index) -> dict:
+        """Trace keywords for x = ``index``: a reference to a shared array."""
+        labels = dates(index)
+        key = self._keys.setdefault(tuple(labels), f"d{len(self._keys)}")
+        self.arrays.setdefault(key, labels)
+        return {"meta": {"xref": key}}
+
+
+def xcoords(index: pd.Index, shared: SharedDates | None) -> dict:
+    """Trace keywords for the x coordinates: shared when a `SharedDates` is given, inline otherwise."""
+    return shared.x(index) if shared is not None else {"x": dates(index)}
+
+
+def new_figure(**layout) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(**BASE_LAYOUT)
+    fig.update_layout(**layout)
+    return fig
+
+
+def figure_fragment(fig: go.Figure, *, css_class: str = "plot") -> str:
+    """A ``<div>`` and its figure as inert JSON; the page script draws it with Plotly.newPlot.
+
+    A trace may carry ``meta={"xref": key}`` instead of ``x`` to use the page's shared date array ``key``.
+    For extra report sections (`backtest.report.sections`).
+    """
+    spec = to_json_plotly(fig.to_plotly_json())
+    return (f'<div class="{esc(css_class)}"></div>'
+            f'<script type="application/json" class="bt-fig">{script_json(spec)}</script>')
+
+
+# --- formatting ------------------------------------------------------------------------------------------
+
+
+def is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt(value: object, kind: str = "num") -> str:
+    """Format a metric value: kinds ``pct``, ``pct_signed``, ``ratio``, ``days``, ``count``, ``money``,
+    ``years``, ``date``, ``num``. Missing values show as an en dash."""
+    if is_missing(value):
+        return "–"
+    if isinstance(value, str):
+        return value
+    v = float(value)
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if kind == "pct":
+        return f"{v:.2%}".replace("-", "−")
+    if kind == "pct_signed":
+        return f"{v:+.2%}".replace("-", "−")
+    if kind == "ratio":
+        return f"{v:.2f}".replace("-", "−")
+    if kind in ("days", "count"):
+        return f"{v:,.0f}"
+    if kind == "money":
+        return f"{v:,.0f}"
+    if kind == "years":
+        return f"{v:.1f}"
+    return f"{v:,.4g}"
+
+
+def td_class(value: object, kind: str) -> str:
+    """CSS classes of a metric cell: ``num``, plus ``neg`` for a negative percentage or ratio."""
+    if kind in ("pct", "pct_signed", "ratio") and not is_missing(value) and not isinstance(value, str):
+        return "num neg" if float(value) < 0 else "num"
+    return "num"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]], *, css_class: str = "tbl",
+          raw: bool = False) -> str:
+    """An HTML table; cells are escaped unless ``raw`` (then they must already be HTML)."""
+    cell = (lambda c: c) if raw else esc
+    head = "".join(f"<th>{cell(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<div class="tbl-wrap"><table class="{esc(css_class)}"><thead><tr>{head}</tr></thead>' \
+           f"<tbody>{body}</tbody></table></div>"
+
+
+def frame_table(frame: pd.DataFrame, *, max_rows: int = 60, tail: bool = False) -> str:
+    """A DataFrame as an escaped HTML table (numbers to 4 significant digits), at most ``max_rows`` rows."""
+    shown = frame.tail(max_rows) if tail else frame.head(max_rows)
+    index = shown.index
+    labels = dates(index) if isinstance(index, pd.DatetimeIndex) else [str(i) for i in index]
+    rows = [[lab, *[fmt(v) if isinstance(v, float | int | np.number) else str(v) for v in row]]
+            for lab, row in zip(labels, shown.itertuples(index=False), strict=True)]
+    note = ""
+    if len(frame) > max_rows:
+        which = "last" if tail else "first"
+        note = f'<p class="note">Showing the {which} {max_rows} of {len(frame)} rows.</p>'
+    return table([str(index.name or ""), *map(str, shown.columns)], rows) + note
+
+
+def section(anchor: str, title: str, body: str, *, intro: str = "") -> str:
+    intro_html = f'<p class="intro">{esc(intro)}</p>' if intro else ""
+    return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{intro_html}{body}</section>'
+
+
+# --- the page ------------------------------------------------------------------------------------------
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("backtest.report").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+@cache
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    if "</script" in js.lower():  # never true for the shipped bundle; keep the page well-formed anyway
+        js = js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+    return js
+
+
+def render_page(*, title: str, header: str, nav: Sequence[tuple[str, str]], body: str, footer: str,
+                shared: dict[str, list] | None = None) -> str:
+    """Assemble the self-contained page. ``header``/``body``/``footer`` are HTML; ``title`` and ``nav``
+    labels are plain text. ``shared`` holds date arrays that traces reference with ``meta.xref``."""
+    nav_html = "".join(f'<a href="#{esc(a)}">{esc(label)}</a>' for a, label in nav)
+    return Template(_asset("page.html")).substitute(
+        title=esc(title), css=_asset("report.css"), header=header, nav=nav_html, body=body, footer=footer,
+        plotlyjs=_plotly_js(), shared=script_json(json.dumps(shared or {}, separators=(",", ":"))),
+        js=_asset("report.js"))

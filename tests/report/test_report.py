@@ -1,0 +1,160 @@
+"""The report and comparison pages as HTML text: self-contained, complete, escaped (no browser needed)."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from plotly.offline import get_plotlyjs
+
+from backtest.errors import UsageError
+from backtest.report import compare_runs, format_run_list, render_comparison, render_report
+from backtest.report.compare import config_differences, flatten
+from backtest.report.page import fmt
+from backtest.results import list_runs, load_run
+
+from .synthetic import HOSTILE_NAMES
+
+SECTION_IDS = ("overview", "growth", "drawdowns", "rolling", "calendar", "monthly", "weights", "metrics",
+               "rotation-analytics", "warnings", "config", "data", "versions")
+
+
+class _Scripts(HTMLParser):
+    """Collects every <script> (attributes, text) and the external resources the page would fetch."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=False)
+        self.scripts: list[tuple[dict, str]] = []
+        self.external: list[str] = []
+        self._open: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script":
+            self._open = attrs
+            self.scripts.append((attrs, ""))
+        for key in ("src", "href"):
+            value = attrs.get(key) or ""
+            if re.match(r"^(https?:)?//", value):
+                self.external.append(value)
+
+    def handle_data(self, data):
+        if self._open is not None:
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._open = None
+
+
+@pytest.fixture(scope="module")
+def report(saved_dir) -> str:
+    return (saved_dir / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def hostile_report(hostile_dir) -> str:
+    return (hostile_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_self_contained_single_plotly(report):
+    parser = _Scripts()
+    parser.feed(report)
+    assert parser.external == []  # no CDN, no remote stylesheet or image
+    assert [a.get("src") for a, _ in parser.scripts if a.get("src")] == []
+    assert report.count(get_plotlyjs()[:200]) == 1  # plotly.js inlined exactly once
+    assert len(report.encode()) < 5.5e6
+
+
+def test_every_section_and_figure(report):
+    for anchor in SECTION_IDS:
+        assert f'<section id="{anchor}">' in report, anchor
+    figures = report.count('class="bt-fig"')
+    assert figures == report.count('<div class="plot"></div>') == 10
+    assert 'class="section-error"' not in report
+
+
+def test_metrics_table_in_percent(report):
+    row = re.search(r"<abbr[^>]*>Total return</abbr></td>(.*?)</tr>", report).group(1)
+    assert re.findall(r">(−?[\d.,]+%)<", row)  # fractions shown as percent
+    assert "Sharpe ratio" in report and "Up capture" in report and "Daily CVaR 95%" in report
+
+
+def test_warnings_config_coverage_versions(report):
+    assert "T19: no prices before 2021-02-01, spliced proxy T18" in report
+    assert report.count("Equal weight, Tilted: T07 has no shares data") == 1  # notes attributed, once
+    assert "commission_bps: 5.0" in report
+    assert "1 do not: T19" in report
+    assert re.search(r"<dt>pandas</dt><dd>\d", report)
+
+
+def test_hostile_text_is_escaped(hostile_report):
+    for name in HOSTILE_NAMES[:1] + HOSTILE_NAMES[3:]:
+        assert name not in hostile_report
+    assert "<script>window.__pwned" not in hostile_report
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in hostile_report
+    assert "ctl\\x07\\x1b[31mred" in hostile_report  # control characters shown, not emitted
+    parser = _Scripts()
+    parser.feed(hostile_report)
+    assert len(parser.scripts) == 3 + hostile_report.count('class="bt-fig"')  # nothing injected
+    for attrs, text in parser.scripts:
+        if attrs.get("type") == "application/json":
+            assert "<" not in text  # JSON in <script> carries no markup at all
+
+
+def test_extra_sections_hook(saved_dir):
+    saved = load_run(saved_dir)
+
+    def custom(run):
+        return f'<section id="custom"><h2>Custom for {len(run.strategies)}</h2></section>'
+
+    def broken(run):
+        raise KeyError("missing frame")
+
+    page = render_report(saved, sections=[custom, broken])
+    assert "Custom for 2" in page
+    assert "Section broken failed: KeyError" in page and 'class="section-error"' in page
+
+
+def test_fmt():
+    assert fmt(0.12345, "pct") == "12.35%" and fmt(-0.5, "pct") == "−50.00%"
+    assert fmt(float("nan"), "pct") == "–" and fmt(None) == "–"
+    assert fmt(1.234, "ratio") == "1.23" and fmt(1234.4, "days") == "1,234"
+    assert fmt("2021-01-04", "date") == "2021-01-04"
+
+
+# --- comparison ----------------------------------------------------------------------------------------
+
+
+def test_flatten_and_differences():
+    a = {"name": "x", "costs": {"bps": 1}, "strategies": [{"name": "s", "caps": {"single": 0.05}}]}
+    b = {"name": "x", "costs": {"bps": 2}, "strategies": [{"name": "s"}], "extra": []}
+    assert flatten(a) == {"name": "x", "costs.bps": 1, "strategies[0].name": "s",
+                          "strategies[0].caps.single": 0.05}
+    differing, values, same = config_differences([a, b])
+    assert differing == ["costs.bps", "strategies[0].caps.single", "extra"]
+    assert values["costs.bps"] == [1, 2] and same == 2
+
+
+def test_comparison_page(saved_dir, hostile_dir, tmp_path):
+    runs = [load_run(saved_dir), load_run(hostile_dir)]
+    page = render_comparison(runs)
+    assert page.count('class="bt-fig"') == 2 and "<script>window.__pwned" not in page
+    assert "Config differences" in page and 'class="diff"' in page and "strategies[0].name" in page
+    out = compare_runs([saved_dir, hostile_dir], tmp_path / "sub" / "cmp.html")
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    in_dir = compare_runs([saved_dir, saved_dir], tmp_path)
+    assert in_dir.parent == tmp_path and in_dir.name.startswith("compare-")
+    assert "#2" in in_dir.read_text(encoding="utf-8")  # the same folder twice gets distinct labels
+    with pytest.raises(UsageError, match="at least two run folders"):
+        compare_runs([saved_dir], tmp_path / "x.html")
+
+
+def test_format_run_list(saved_dir, hostile_dir):
+    text = format_run_list(list_runs(saved_dir.parent) + list_runs(hostile_dir.parent))
+    assert saved_dir.name in text and "Equal weight" in text and "SPY (benchmark)" in text
+    assert "\x1b" not in text and "\x07" not in text and "\\x1b" in text  # terminal-safe
+    assert re.search(r"Tilted\s+−?-?\d+\.\d%", text)
+    assert format_run_list([]) == "no saved runs"
