@@ -1,4 +1,4 @@
-"""Rotation analytics on the real offline snapshot, each figure against an independent plain-pandas calculation.
+"""Rotation analytics on the real offline snapshot, each figure against an independent plain-pandas check.
 
 The "expected" side of every test reads the raw files itself and recomputes the figure with loops and
 ``.loc`` lookups, sharing no code with ``backtest.analytics``.
@@ -93,10 +93,11 @@ def shares(raw) -> pd.DataFrame:
 def raw_members(raw, date) -> list[tuple[str, str | None]]:
     """(ticker, price_column) of intervals with start <= date < end, straight from the CSV."""
     if "intervals" not in raw:  # parse once: plain tuples of (ticker, start, end or None, column or None)
+        table = raw["membership"][["ticker", "start_date", "end_date", "price_column"]]
         raw["intervals"] = [
-            (t, pd.Timestamp(s), pd.Timestamp(e) if isinstance(e, str) else None, c if isinstance(c, str) else None)
-            for t, s, e, c in raw["membership"][["ticker", "start_date", "end_date", "price_column"]].itertuples(
-                index=False)
+            (t, pd.Timestamp(s), pd.Timestamp(e) if isinstance(e, str) else None,
+             c if isinstance(c, str) else None)
+            for t, s, e, c in table.itertuples(index=False)
         ]
     date = pd.Timestamp(date)
     return [(t, c) for t, s, e, c in raw["intervals"] if s <= date and (e is None or date < e)]
@@ -141,8 +142,9 @@ def test_resolve_window_named_windows_use_the_close_before_the_window(raw):
     assert resolve_window(idx, ASOF, "3y") == (idx[idx <= "2023-06-22"][-1], on_asof)
     assert resolve_window(idx, ASOF, "full") == (idx[0], on_asof)
     # explicit: the first day of the window, base = the close before it; end replaces asof
-    assert resolve_window(idx, None, ("2026-01-01", "2026-03-31")) == (before_2026, pd.Timestamp("2026-03-31"))
-    assert resolve_window(idx, ASOF, "2026-01-02:2026-03-31") == (before_2026, pd.Timestamp("2026-03-31"))
+    end_q1 = pd.Timestamp("2026-03-31")
+    assert resolve_window(idx, None, ("2026-01-01", "2026-03-31")) == (before_2026, end_q1)
+    assert resolve_window(idx, ASOF, "2026-01-02:2026-03-31") == (before_2026, end_q1)
 
 
 def test_resolve_window_weekend_asof_and_empty_window(raw):
@@ -345,12 +347,13 @@ def test_breadth_count_rederived(raw):
     bench = spy[ASOF] / spy["2025-12-31"] - 1
     count = n = 0
     missing = set()
+    p0, p1 = px.loc["2025-12-31"], px.loc[ASOF]
     for ticker, col in raw_members(raw, first_day):
-        if col is None or pd.isna(px.at[pd.Timestamp("2025-12-31"), col]) or pd.isna(px.at[pd.Timestamp(ASOF), col]):
+        if col is None or pd.isna(p0[col]) or pd.isna(p1[col]):
             missing.add(ticker)
             continue
         n += 1
-        count += px.at[pd.Timestamp(ASOF), col] / px.at[pd.Timestamp("2025-12-31"), col] - 1 > bench
+        count += p1[col] / p0[col] - 1 > bench
     assert (b.count, b.n, set(b.missing)) == (count, n, missing)
     assert b.members_date == first_day and b.share == pytest.approx(count / n)
     assert b.benchmark_return == pytest.approx(bench)
@@ -361,8 +364,8 @@ def test_breadth_count_rederived(raw):
 @pytest.fixture(scope="module")
 def assembled(raw, shares) -> dict[str, pd.DataFrame]:
     prices = raw["stocks"].join(raw["etf"], how="outer")
-    return rotation_analytics(prices, shares, raw["membership"], asof=ASOF,
-                              windows=("ytd", "full", ("2026-06-22", "2026-06-22"), ("1990-01-01", "1990-12-31")))
+    windows = ("ytd", "full", ("2026-06-22", "2026-06-22"), ("1990-01-01", "1990-12-31"))
+    return rotation_analytics(prices, shares, raw["membership"], asof=ASOF, windows=windows)
 
 
 def test_rotation_analytics_keys_are_filesystem_safe_and_frames_csv_friendly(assembled):
@@ -471,7 +474,8 @@ def test_analytics_section_draws_in_chromium(assembled, tmp_path):
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(page_file.as_uri())
-            page.wait_for_function("document.querySelectorAll('div.plot .main-svg').length >= 5", timeout=15000)
+            page.wait_for_function("document.querySelectorAll('div.plot .main-svg').length >= 5",
+                                   timeout=15000)
             assert errors == []
             plots = page.locator("div.plot")
             assert plots.count() == 5

@@ -133,7 +133,8 @@ def rotation_analytics(
         disp_rows.append({
             "window": label, "start_date": start, "end_date": end, "n": len(valid),
             "best": valid.idxmax() if len(valid) else "", "best_return": valid.max() if len(valid) else None,
-            "worst": valid.idxmin() if len(valid) else "", "worst_return": valid.min() if len(valid) else None,
+            "worst": valid.idxmin() if len(valid) else "",
+            "worst_return": valid.min() if len(valid) else None,
             "spread": disp.spread, "std": disp.std,
         })
         if bench is None:
@@ -170,9 +171,9 @@ def rotation_analytics(
         out["coverage"] = cov
         last = cov.iloc[-1]
         if last["n_capped"] < last["n_members"]:
-            notes.append(f"cap weights on {cov.index[-1]:%Y-%m-%d}: {last['n_capped']} of {last['n_members']} "
-                         f"members have a price and shares; without price: {last['no_price'] or '-'}; "
-                         f"without shares: {last['no_shares'] or '-'}")
+            notes.append(f"cap weights on {cov.index[-1]:%Y-%m-%d}: {last['n_capped']} of "
+                         f"{last['n_members']} members have a price and shares; without price: "
+                         f"{last['no_price'] or '-'}; without shares: {last['no_shares'] or '-'}")
         changed = _membership_last_change(m)
         if end > changed:
             notes.append(f"membership intervals record no change after {changed:%Y-%m-%d}; index changes "

@@ -1,4 +1,4 @@
-"""Cross-sectional analytics over one window: dispersion of a group's returns, breadth vs a benchmark (pure)."""
+"""Cross-sectional analytics over one window: dispersion of a group's returns, breadth vs a benchmark."""
 
 from __future__ import annotations
 

@@ -227,7 +227,8 @@ def format_snapshot(df: pd.DataFrame) -> str:
     left = {0, 1, 3}
 
     def fmt(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     out = [fmt(header)] + [fmt(r) for r in lines]
     out.append("total return = end price / start price - 1 (adjusted closes: dividends reinvested)")

@@ -86,9 +86,10 @@ def _snapshot(analytics: dict[str, pd.DataFrame]) -> str:
     out = []
     for label in _windows(analytics, "snapshot"):
         frame = analytics[f"snapshot_{label}"]
-        rows = [[str(t), _day(r.get("start_date")), _num(r.get("start_price"), "ratio"), _day(r.get("end_date")),
-                 _num(r.get("end_price"), "ratio"), _num(r.get("total_return"), "pct_signed"),
-                 _text(r.get("note"))] for t, r in frame.iterrows()]
+        rows = [[str(t), _day(r.get("start_date")), _num(r.get("start_price"), "ratio"),
+                 _day(r.get("end_date")), _num(r.get("end_price"), "ratio"),
+                 _num(r.get("total_return"), "pct_signed"), _text(r.get("note"))]
+                for t, r in frame.iterrows()]
         out.append(f"<h4>{esc(_window_title(analytics, label))}</h4>" + table(
             ["Ticker", "Start close", "Start price", "End close", "End price", "Total return", "Note"], rows))
     if not out:
@@ -228,7 +229,8 @@ def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
     return _part(f"{nice} vs the rest of the S&P 500",
                  summary + f'<div class="grid2">{figure_fragment(cum)}{figure_fragment(rel)}</div>',
                  "Point-in-time members only (a name counts from the day it joins the index). Cap-weighted "
-                 "baskets drift with prices daily; the equal-weighted rest is reset to equal weights monthly. "
+                 "baskets drift with prices daily; the equal-weighted rest is reset to equal weights "
+                 "monthly. "
                  "Relative return over 12 months = (1 + group return) / (1 + rest return) − 1: above zero, "
                  "the group led.")
 
@@ -242,7 +244,8 @@ def _breadth(analytics: dict[str, pd.DataFrame]) -> str:
     fig = _titled("Share of members beating the benchmark", height=320, hovermode="closest", showlegend=False)
     fig.add_trace(go.Bar(
         x=[ptext(w) for w in labels], y=f4(share), marker_color=color(0),
-        text=[ptext(f"{_num(c, 'count')} of {_num(n, 'count')}") for c, n in zip(summary["count"], summary["n"])],
+        text=[ptext(f"{_num(c, 'count')} of {_num(n, 'count')}")
+              for c, n in zip(summary["count"], summary["n"], strict=True)],
         textposition="outside", hovertemplate="%{y:.1%}<extra></extra>"))
     fig.add_hline(y=0.5, line=dict(color="#868e96", width=1, dash="dot"))
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
