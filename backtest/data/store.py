@@ -1,0 +1,511 @@
+"""The price store: an embedded on-disk folder of Parquet files (no server).
+
+Layout under ``root`` (default ``$BT_DATA_DIR``, else ``~/.local/share/bt-backtest``)::
+
+    meta.json                 {"format_version": 1}
+    prices_adj_close.parquet  wide: column ``date`` + one float64 column per ticker (total-return adjusted close)
+    prices_close.parquet      same shape, raw close (only where a source provides it)
+    catalog.parquet           one row per (ticker, field, source): start, end, rows, covered_start,
+                              covered_end, written_at
+    membership.parquet        index membership intervals: index, ticker, start_date, end_date, price_column,
+                              source
+    shares.parquet            long: date, ticker, shares (adjusted-price units), source
+    .lock                     the write lock (filelock)
+
+Every write takes the lock, re-reads the current file inside it, merges, writes a temporary file beside the
+target, fsyncs it and renames it over the target (``os.replace``), so a reader sees the old file or the new
+one, never half of one, and two writers never lose each other's data. A crash between the price file and the
+catalog leaves the catalog one write behind: the next fetch merely asks again for that range.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from backtest.errors import DataError
+from backtest.universe import normalize_ticker
+
+FORMAT_VERSION = 1
+FIELDS = ("adj_close", "close")
+CATALOG_COLUMNS = ("ticker", "field", "source", "start", "end", "rows", "covered_start", "covered_end",
+                   "written_at")
+MEMBERSHIP_COLUMNS = ("index", "ticker", "start_date", "end_date", "price_column", "source")
+SHARES_COLUMNS = ("date", "ticker", "shares", "source")
+MAX_LISTED = 10  # problems listed in one DataError before "... and N more"
+
+
+def default_store_dir() -> Path:
+    """``$BT_DATA_DIR`` if set, else ``~/.local/share/bt-backtest``."""
+    env = os.environ.get("BT_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "bt-backtest"
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``path`` atomically: ``write(fh)`` fills a temporary file beside it, which is fsynced and renamed
+    over ``path``. On any error the temporary file is removed and ``path`` is untouched."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    atomic_write(path, lambda fh: pq.write_table(table, fh))
+
+
+def _show(value) -> str:
+    """A cell for a message: strings quoted, numbers plain (no numpy reprs)."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _problems_message(head: str, problems: list[str], fix: str) -> str:
+    lines = [head] + [f"  - {p}" for p in problems[:MAX_LISTED]]
+    if len(problems) > MAX_LISTED:
+        lines.append(f"  ... and {len(problems) - MAX_LISTED} more")
+    lines.append(fix)
+    return "\n".join(lines)
+
+
+def validate_prices(frame: pd.DataFrame, where: str, row_labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """Check a wide price frame and return it as float64 with a normalised ``DatetimeIndex`` named ``date``
+    and normalised ticker columns. ``where`` names the file or source in messages; ``row_labels`` (one per
+    row) names rows, e.g. ``"line 12"`` of a CSV. Raises DataError listing every problem found: dates that are
+    not dates, duplicated or unsorted dates, duplicated tickers, non-numeric cells, zero, negative or infinite
+    prices. NaN cells are allowed (no price that day)."""
+    labels = list(row_labels) if row_labels is not None else [f"row {i + 1}" for i in range(len(frame))]
+    problems: list[str] = []
+    try:
+        idx = pd.DatetimeIndex(pd.to_datetime(frame.index))
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{where}: the date column has values that are not dates ({exc}); "
+                        "write dates as YYYY-MM-DD") from None
+    if idx.tz is not None:
+        idx = idx.tz_convert("America/New_York").tz_localize(None)
+    idx = idx.normalize()
+    if idx.hasnans:
+        bad = [labels[i] for i in np.flatnonzero(idx.isna())]
+        problems.append(f"missing date on {', '.join(bad[:5])}")
+    dup = idx.duplicated(keep=False) & ~idx.isna()
+    if dup.any():
+        for d in pd.unique(idx[dup])[:MAX_LISTED]:
+            rows = [labels[i] for i in np.flatnonzero(idx == d)]
+            problems.append(f"date {d:%Y-%m-%d} appears more than once ({', '.join(rows)})")
+    elif not idx.hasnans and not idx.is_monotonic_increasing:
+        i = int(np.flatnonzero(np.diff(idx.asi8) < 0)[0]) + 1
+        problems.append(f"dates are not in ascending order: {idx[i]:%Y-%m-%d} on {labels[i]} comes after "
+                        f"{idx[i - 1]:%Y-%m-%d}")
+    cols = [normalize_ticker(c) for c in frame.columns]
+    dcols = sorted({c for c in cols if cols.count(c) > 1})
+    if dcols:
+        problems.append(f"ticker columns appear more than once: {', '.join(dcols)}")
+    columns = []
+    for name, col in zip(cols, frame.columns):
+        s = frame[col]
+        if pd.api.types.is_float_dtype(s) or pd.api.types.is_integer_dtype(s):
+            columns.append(s.to_numpy(dtype="float64"))
+            continue
+        num = pd.to_numeric(s, errors="coerce").astype("float64")
+        text = s.astype(object)
+        filled = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
+        for i in np.flatnonzero(num.isna().to_numpy() & filled)[:3]:
+            problems.append(f"{name} on {labels[i]}: {_show(s.iloc[i])} is not a number")
+        columns.append(num.to_numpy())
+    values = np.column_stack(columns) if columns else np.empty((len(idx), 0))
+    for kind, bad in (("infinite price", np.isinf(values)), ("not positive", values <= 0)):
+        rows, cidx = np.nonzero(bad)
+        for i, j in list(zip(rows, cidx))[:MAX_LISTED]:
+            day = f" ({idx[i]:%Y-%m-%d})" if not pd.isna(idx[i]) else ""
+            problems.append(f"{cols[j]} on {labels[i]}{day}: price {values[i, j]:g} is {kind}"
+                            if kind == "not positive" else f"{cols[j]} on {labels[i]}{day}: {kind}")
+    if problems:
+        raise DataError(_problems_message(
+            f"{where}: {len(problems)} problem{'s' if len(problems) != 1 else ''} in the price data:",
+            problems, "Fix the file (one row per date, ascending, positive numbers, empty cell for no price) "
+            "and import it again; nothing was written."))
+    out = pd.DataFrame(values, index=pd.DatetimeIndex(idx, name="date"), columns=cols, dtype="float64")
+    return out
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What one ``write_prices`` call did. ``rebased``: ticker -> factor applied to the new adjusted closes so
+    they continue the stored series (different sources sit on different bases). ``unanchored``: tickers whose
+    new range adjoins stored data without a common date, so the seam could not be checked. ``empty``: columns
+    with no value, not written."""
+
+    field: str
+    source: str
+    tickers: tuple[str, ...]
+    cells: int
+    rebased: dict[str, float] = dc_field(default_factory=dict)
+    unanchored: tuple[str, ...] = ()
+    empty: tuple[str, ...] = ()
+
+
+class PriceStore:
+    """Daily prices, membership and shares on disk under ``root``. Construction touches nothing on disk."""
+
+    def __init__(self, root: str | os.PathLike | None = None, *, lock_timeout: float = 120.0):
+        self.root = Path(root).expanduser() if root is not None else default_store_dir()
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"PriceStore({str(self.root)!r})"
+
+    # ---------------------------------------------------------------- paths and plumbing
+    def _prices_path(self, field: str) -> Path:
+        if field not in FIELDS:
+            raise ValueError(f"field must be one of {FIELDS}, got {field!r}")
+        return self.root / f"prices_{field}.parquet"
+
+    @property
+    def _catalog_path(self) -> Path:
+        return self.root / "catalog.parquet"
+
+    def _lock(self) -> FileLock:
+        return FileLock(str(self.root / ".lock"), timeout=self.lock_timeout)
+
+    @contextmanager
+    def _locked(self):
+        """Create the folder, check its format and hold the write lock for the ``with`` block."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"cannot create the price store folder {self.root}: {exc.strerror}; "
+                            "choose a writable folder with --data-dir or BT_DATA_DIR") from None
+        self._check_format()
+        lock = self._lock()
+        try:
+            lock.acquire()
+        except Timeout:
+            raise DataError(
+                f"the price store {self.root} is locked by another process (lock file {self.root / '.lock'}) "
+                f"for more than {self.lock_timeout:g}s; wait for the other bt command to finish and try "
+                "again") from None
+        try:
+            for stale in self.root.glob(".*.tmp"):  # left by a writer that was killed: none is live now
+                stale.unlink(missing_ok=True)
+            if not (self.root / "meta.json").exists():
+                meta = json.dumps({"format_version": FORMAT_VERSION}).encode()
+                atomic_write(self.root / "meta.json", lambda fh: fh.write(meta))
+            yield
+        finally:
+            lock.release()
+
+    def _check_format(self) -> None:
+        meta = self.root / "meta.json"
+        if not meta.exists():
+            return
+        try:
+            version = json.loads(meta.read_text()).get("format_version")
+        except (OSError, ValueError):
+            raise DataError(f"{meta} is unreadable; move the folder aside and re-import the data "
+                            "(bt data import ../shared/market-data)") from None
+        if version != FORMAT_VERSION:
+            raise DataError(f"the price store {self.root} has format version {version}, this bt reads "
+                            f"version {FORMAT_VERSION}; upgrade bt or use another --data-dir")
+
+    def _read_wide(self, field: str, columns: list[str] | None = None) -> pd.DataFrame:
+        path = self._prices_path(field)
+        if not path.exists():
+            return pd.DataFrame(index=pd.DatetimeIndex([], name="date"), dtype="float64")
+        cols = None if columns is None else ["date", *columns]
+        df = pq.read_table(path, columns=cols).to_pandas()
+        df = df.set_index("date")
+        df.index = pd.DatetimeIndex(df.index, name="date")
+        return df
+
+    # ---------------------------------------------------------------- reads
+    def exists(self) -> bool:
+        """True when the store holds any adjusted prices."""
+        return self._prices_path("adj_close").exists()
+
+    def tickers(self, field: str = "adj_close") -> list[str]:
+        """Tickers with a column in the store (sorted); reads only the file's schema."""
+        path = self._prices_path(field)
+        if not path.exists():
+            return []
+        self._check_format()
+        return sorted(n for n in pq.read_schema(path).names if n != "date")
+
+    def missing(self, tickers: Iterable[str], field: str = "adj_close") -> list[str]:
+        """The requested tickers (normalised) that the store has no prices for, in the order given."""
+        have = set(self.tickers(field))
+        seen: dict[str, None] = {}
+        for t in tickers:
+            seen.setdefault(normalize_ticker(t), None)
+        return [t for t in seen if t not in have]
+
+    def prices(self, tickers: Iterable[str] | None = None, start=None, end=None,
+               field: str = "adj_close") -> pd.DataFrame:
+        """Wide frame: ``DatetimeIndex`` named ``date`` (inclusive ``start``..``end``), one float64 column per
+        requested ticker that the store has, in the order requested; NaN where there is no price, never
+        forward-filled. Tickers the store lacks are absent (see ``missing``). Rows where none of the returned
+        tickers has a price are dropped."""
+        self._check_format()
+        if tickers is None:
+            cols = None
+        else:
+            have = set(self.tickers(field))
+            want: dict[str, None] = {}
+            for t in ([tickers] if isinstance(tickers, str) else tickers):
+                want.setdefault(normalize_ticker(t), None)
+            cols = [t for t in want if t in have]
+        df = self._read_wide(field, cols)
+        if start is not None or end is not None:
+            lo = 0 if start is None else df.index.searchsorted(pd.Timestamp(start).normalize(), "left")
+            hi = len(df) if end is None else df.index.searchsorted(pd.Timestamp(end).normalize(), "right")
+            df = df.iloc[lo:hi]
+        if df.shape[1]:
+            df = df.loc[df.notna().any(axis=1).to_numpy()]
+        else:
+            df = df.iloc[0:0]
+        return df.astype("float64")
+
+    def catalog(self) -> pd.DataFrame:
+        """One row per (ticker, field, source): ``start``, ``end`` (first/last date written by that source),
+        ``rows`` (prices in the store within that range), ``covered_start``/``covered_end`` (the range the
+        source was asked about: no price outside start..end inside it means the source has none),
+        ``written_at`` (UTC)."""
+        self._check_format()
+        if not self._catalog_path.exists():
+            return _empty_catalog()
+        return pd.read_parquet(self._catalog_path)
+
+    def membership(self, index: str = "sp500") -> pd.DataFrame:
+        """Membership intervals ``ticker, start_date, end_date, price_column, source`` (end NaT = member)."""
+        self._check_format()
+        path = self.root / "membership.parquet"
+        if not path.exists():
+            return pd.DataFrame({c: pd.Series(dtype="datetime64[us]" if c.endswith("_date") else object)
+                                 for c in MEMBERSHIP_COLUMNS[1:]})
+        df = pd.read_parquet(path)
+        return df.loc[df["index"] == index, list(MEMBERSHIP_COLUMNS[1:])].reset_index(drop=True)
+
+    def shares(self, tickers: Iterable[str] | None = None) -> pd.DataFrame:
+        """Long frame ``date, ticker, shares, source``; ``shares`` in the adjusted-price units of the store, so
+        ``market cap = shares * adj_close`` on any date."""
+        self._check_format()
+        path = self.root / "shares.parquet"
+        if not path.exists():
+            return pd.DataFrame({"date": pd.Series(dtype="datetime64[us]"), "ticker": pd.Series(dtype=object),
+                                 "shares": pd.Series(dtype="float64"), "source": pd.Series(dtype=object)})
+        df = pd.read_parquet(path)
+        if tickers is not None:
+            df = df.loc[df["ticker"].isin({normalize_ticker(t) for t in tickers})].reset_index(drop=True)
+        return df
+
+    # ---------------------------------------------------------------- writes
+    def write_prices(self, frame: pd.DataFrame, source: str, field: str = "adj_close", *,
+                     covered: tuple | None = None, rebase: bool = True) -> WriteReport:
+        """Merge a wide frame (dates x tickers) into the store atomically, under the lock.
+
+        New non-NaN values replace stored ones; NaN never erases. With ``rebase`` (adjusted closes only), a
+        ticker whose new range shares dates with stored prices is scaled by the median stored/new ratio on the
+        common dates, so the series continues without a jump (sources adjust to different bases; returns are
+        what must agree). ``covered`` = (start, end) is the range the source was asked about (default: the
+        frame's first and last date); it lets the next fetch skip ranges where the source has nothing.
+        Raises DataError (naming ``source``) on malformed data; nothing is written then."""
+        self._prices_path(field)
+        new = validate_prices(frame, source)
+        empty = tuple(c for c in new.columns if not new[c].notna().any())
+        new = new.drop(columns=list(empty))
+        if new.shape[1] == 0:
+            return WriteReport(field, source, (), 0, empty=empty)
+        cov = _covered(new, covered)
+        with self._locked():
+            old = self._read_wide(field)
+            rebased: dict[str, float] = {}
+            unanchored: list[str] = []
+            if rebase and field == "adj_close":
+                new, rebased, unanchored = _rebase(old, new)
+            merged = _merge(old, new)
+            _write_parquet(self._prices_path(field), merged.reset_index())
+            cat = _update_catalog(self.catalog(), merged, new, field, source, cov)
+            _write_parquet(self._catalog_path, cat)
+        return WriteReport(field, source, tuple(new.columns), int(new.notna().to_numpy().sum()),
+                           rebased, tuple(unanchored), empty)
+
+    def write_membership(self, frame: pd.DataFrame, source: str, index: str = "sp500") -> int:
+        """Replace the membership intervals of ``index``. ``frame`` needs ``ticker, start_date`` and may have
+        ``end_date, price_column, source`` (per-row source; default ``source``). Returns the row count."""
+        df = _validate_membership(frame, source)
+        df.insert(0, "index", index)
+        with self._locked():
+            path = self.root / "membership.parquet"
+            if path.exists():
+                old = pd.read_parquet(path)
+                df = pd.concat([old.loc[old["index"] != index], df], ignore_index=True)
+            _write_parquet(path, df)
+        return int((df["index"] == index).sum())
+
+    def write_shares(self, frame: pd.DataFrame, source: str) -> int:
+        """Merge long shares ``date, ticker, shares`` (adjusted-price units) for ``source``: rows of the same
+        source and (date, ticker) are replaced. Returns the number of rows written."""
+        df = _validate_shares(frame, source)
+        with self._locked():
+            path = self.root / "shares.parquet"
+            if path.exists():
+                old = pd.read_parquet(path)
+                key = pd.MultiIndex.from_frame(df[["date", "ticker", "source"]])
+                okey = pd.MultiIndex.from_frame(old[["date", "ticker", "source"]])
+                df = pd.concat([old.loc[~okey.isin(key)], df], ignore_index=True)
+            df = df.sort_values(["ticker", "date", "source"], kind="stable").reset_index(drop=True)
+            _write_parquet(path, df)
+        return len(frame)
+
+
+# -------------------------------------------------------------------- helpers (pure)
+def _empty_catalog() -> pd.DataFrame:
+    return pd.DataFrame({
+        "ticker": pd.Series(dtype=object), "field": pd.Series(dtype=object), "source": pd.Series(dtype=object),
+        "start": pd.Series(dtype="datetime64[us]"), "end": pd.Series(dtype="datetime64[us]"),
+        "rows": pd.Series(dtype="int64"), "covered_start": pd.Series(dtype="datetime64[us]"),
+        "covered_end": pd.Series(dtype="datetime64[us]"), "written_at": pd.Series(dtype="datetime64[us, UTC]")})
+
+
+def _covered(new: pd.DataFrame, covered) -> tuple[pd.Timestamp, pd.Timestamp]:
+    lo, hi = new.index.min(), new.index.max()
+    if covered is not None:
+        a, b = covered
+        lo = min(lo, pd.Timestamp(a).normalize()) if a is not None else lo
+        hi = max(hi, pd.Timestamp(b).normalize()) if b is not None else hi
+    return lo, hi
+
+
+def _rebase(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float], list[str]]:
+    """Scale new adjusted closes onto the stored base: factor = median(stored / new) on common dates."""
+    cols = [c for c in new.columns if c in old.columns and old[c].notna().any()]
+    if not cols:
+        return new, {}, []
+    common = new.index.intersection(old.index)
+    ratio = (old.loc[common, cols] / new.loc[common, cols]).median(skipna=True)
+    unanchored = [c for c in cols if not np.isfinite(ratio[c])]
+    scale = ratio[[c for c in cols if np.isfinite(ratio[c]) and abs(ratio[c] - 1.0) > 1e-12]]
+    if len(scale) == 0:
+        return new, {}, unanchored
+    out = new.copy()
+    out[list(scale.index)] = new[list(scale.index)] * scale
+    return out, {c: float(f) for c, f in scale.items()}, unanchored
+
+
+def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """New non-NaN values win; NaN never erases a stored price. Columns sorted, index the union of dates."""
+    idx = old.index.union(new.index)
+    cols = sorted(set(old.columns) | set(new.columns))
+    values = old.reindex(index=idx, columns=cols).to_numpy(dtype="float64", copy=True)
+    incoming = new.reindex(index=idx, columns=cols).to_numpy(dtype="float64")
+    have = ~np.isnan(incoming)
+    values[have] = incoming[have]
+    merged = pd.DataFrame(values, index=pd.DatetimeIndex(idx, name="date"), columns=cols)
+    return merged
+
+
+def _update_catalog(cat: pd.DataFrame, merged: pd.DataFrame, new: pd.DataFrame, field: str, source: str,
+                    cov: tuple[pd.Timestamp, pd.Timestamp]) -> pd.DataFrame:
+    now = pd.Timestamp.now(tz="UTC")
+    notna = new.notna()
+    first = notna.idxmax()
+    last = notna[::-1].idxmax()
+    key = (cat["field"] == field) & (cat["source"] == source)
+    prev = cat.loc[key & cat["ticker"].isin(new.columns)].set_index("ticker")
+    sub = merged[list(new.columns)].notna().to_numpy()
+    counts = np.vstack([np.zeros((1, sub.shape[1]), dtype=np.int64), sub.cumsum(axis=0)])
+    rows = []
+    for j, t in enumerate(new.columns):
+        s, e, cs, ce = first[t], last[t], cov[0], cov[1]
+        if t in prev.index:
+            p = prev.loc[t]
+            s, e = min(s, p["start"]), max(e, p["end"])
+            cs, ce = min(cs, p["covered_start"]), max(ce, p["covered_end"])
+        lo, hi = merged.index.searchsorted(s, "left"), merged.index.searchsorted(e, "right")
+        rows.append((t, field, source, s, e, int(counts[hi, j] - counts[lo, j]), cs, ce, now))
+    add = pd.DataFrame(rows, columns=list(CATALOG_COLUMNS))
+    keep = cat.loc[~(key & cat["ticker"].isin(new.columns))]
+    out = pd.concat([keep, add], ignore_index=True) if len(keep) else add
+    for c in ("start", "end", "covered_start", "covered_end"):
+        out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+    return out.sort_values(["ticker", "field", "source"], kind="stable").reset_index(drop=True)
+
+
+def _validate_membership(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    absent = [c for c in ("ticker", "start_date") if c not in frame.columns]
+    if absent:
+        raise DataError(f"{source}: membership table lacks columns {absent}; expected ticker, start_date, "
+                        "end_date, price_column")
+    df = pd.DataFrame({"ticker": frame["ticker"].astype(str).map(normalize_ticker)})
+    problems = []
+    for c in ("start_date", "end_date"):
+        raw = frame[c] if c in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+        parsed = pd.to_datetime(raw, errors="coerce")
+        bad = parsed.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        for i in np.flatnonzero(bad.to_numpy())[:5]:
+            problems.append(f"row {i + 1} ({df['ticker'].iloc[i]}): {c} {_show(raw.iloc[i])} is not a date")
+        df[c] = parsed.dt.normalize().astype("datetime64[us]").to_numpy()
+    for i in np.flatnonzero(df["start_date"].isna().to_numpy())[:5]:
+        problems.append(f"row {i + 1} ({df['ticker'].iloc[i]}): start_date is missing")
+    inverted = df["end_date"].notna() & (df["end_date"] < df["start_date"])
+    for i in np.flatnonzero(inverted.to_numpy())[:5]:
+        problems.append(f"row {i + 1} ({df['ticker'].iloc[i]}): end_date before start_date")
+    if problems:
+        raise DataError(_problems_message(f"{source}: bad membership rows:", problems,
+                                          "Fix the membership file; nothing was written."))
+    pc = frame["price_column"] if "price_column" in frame.columns else frame["ticker"]
+    df["price_column"] = [normalize_ticker(x) if isinstance(x, str) and x.strip() else None for x in pc]
+    df["source"] = (frame["source"].astype(object).where(frame["source"].notna(), source).astype(str).to_numpy()
+                    if "source" in frame.columns else source)
+    return df.reset_index(drop=True)
+
+
+def _validate_shares(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    absent = [c for c in ("date", "ticker", "shares") if c not in frame.columns]
+    if absent:
+        raise DataError(f"{source}: shares table lacks columns {absent}; expected date, ticker, shares")
+    df = pd.DataFrame({
+        "date": pd.to_datetime(frame["date"], errors="coerce").dt.normalize().astype("datetime64[us]").to_numpy(),
+        "ticker": frame["ticker"].astype(str).map(normalize_ticker).to_numpy(),
+        "shares": pd.to_numeric(frame["shares"], errors="coerce").astype("float64").to_numpy(),
+        "source": source})
+    problems = []
+    for i in np.flatnonzero(df["date"].isna().to_numpy())[:5]:
+        problems.append(f"row {i + 1}: date {_show(frame['date'].iloc[i])} is not a date")
+    badv = ~(np.isfinite(df["shares"].to_numpy()) & (df["shares"].to_numpy() > 0))
+    for i in np.flatnonzero(badv)[:5]:
+        problems.append(f"row {i + 1} ({df['ticker'].iloc[i]}): shares {_show(frame['shares'].iloc[i])} is "
+                        "not a positive number")
+    dup = df.duplicated(["date", "ticker"], keep=False)
+    for i in np.flatnonzero(dup.to_numpy())[:5]:
+        problems.append(f"row {i + 1}: ({df['ticker'].iloc[i]}, {df['date'].iloc[i]:%Y-%m-%d}) appears twice")
+    if problems:
+        raise DataError(_problems_message(f"{source}: bad shares rows:", problems,
+                                          "Fix the shares data; nothing was written."))
+    return df
