@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the project into ./.venv (idempotent). With --test: test extras and Debian's chromium too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [ "${1:-}" = "--test" ]; then
+  .venv/bin/python -m pip install -q -e '.[test,dist]'
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser tests ..." >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+else
+  .venv/bin/python -m pip install -q -e .
+fi
