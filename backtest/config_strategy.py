@@ -35,10 +35,11 @@ WHY = {
             "directly); remove caps or set weighting: cap",
 }
 WEIGHT_TOLERANCE = 1e-6
+MAX_NAME = 80
 
 
 def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance: Schedule, costs: Costs,
-                   max_name: int = 80) -> StrategyConfig | None:
+                   max_name: int = MAX_NAME) -> StrategyConfig | None:
     """One ``strategies:`` entry -> StrategyConfig, with `rebalance`/`costs` as the run-level defaults."""
     data = mapping(ctx, raw, path, "a mapping with name, weighting and its settings")
     if data is None:

@@ -19,7 +19,7 @@ from backtest.config_check import (
 )
 from backtest.config_dump import freeze, strategy_dict, thaw
 from backtest.config_schema import WEIGHTINGS, StrategyConfig, Sweep
-from backtest.config_strategy import ONLY_FOR, parse_strategy
+from backtest.config_strategy import MAX_NAME, ONLY_FOR, parse_strategy
 from backtest.errors import ConfigError
 
 ANY = "<key>"  # any ticker or group name at this level
@@ -41,7 +41,6 @@ ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule"
                 ("tilt", "multiplier"): ("weight", "inside"), ("tilt", "weight"): ("multiplier",),
                 ("rebalance", "weekday"): ("day",), ("rebalance", "day"): ("weekday", "nth")}
 MAX_VARIANTS = 1000
-MAX_VARIANT_NAME = 250
 
 
 def _all_paths(node: Any = SCHEMA, prefix: str = "") -> list[str]:
@@ -136,10 +135,14 @@ def variants(base: StrategyConfig, grid: Grid, groups: Groups
             value = thaw(values[i])
             _deep_set(data, key.split("."), value)
             parts.append(f"{key}={label(value)}")
-        data["name"] = f"{base.name} [{', '.join(parts)}]"
+        data["name"] = name = f"{base.name} [{', '.join(parts)}]"
         sub = Ctx()
+        if len(name) > MAX_NAME:
+            sub.error(("name",), f"the variant name {name!r} has {len(name)} characters, more than the "
+                                 f"{MAX_NAME} a strategy name may have; shorten the strategy's name")
         variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
-                                 max_name=MAX_VARIANT_NAME)
+                                 max_name=len(name))
+        variant = None if sub.items else variant
         yield idx, variant, sub
 
 

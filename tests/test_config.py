@@ -349,6 +349,9 @@ BAD = [
     ("sweep-name", cap() + "sweep: {grid: {name: [a, b]}}\n", "sweep.grid.name (line 7): name cannot be swept"),
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
+    ("sweep-variant-name-too-long", strat("name: " + "x" * 70, "weighting: equal", "universe: sp500") +
+     "sweep: {grid: {rebalance: [monthly]}}\n",
+     "sweep.grid (line 7): variant of '" + "x" * 70 + "' with rebalance=monthly: name: the variant name '"),
     ("sweep-combination-conflict", cap("tilt: {group: mag7, weight: 0.4}") +
      "sweep: {strategy: C, grid: {caps.groups.mag7: [0.5, 0.3]}}\n",
      "sweep.grid['caps.groups.mag7'][1] (line 8): cap 0.3 on 'mag7' is below tilt.weight 0.4"),
