@@ -196,7 +196,7 @@ def _dated(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
 
 def month_end_sample(holdings: pd.DataFrame) -> pd.DataFrame:
     """The last row of each calendar month (so the final date is always kept)."""
-    if holdings.empty:
+    if len(holdings.index) == 0:
         return holdings
     return holdings.groupby(holdings.index.to_period("M")).tail(1)
 

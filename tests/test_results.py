@@ -14,6 +14,7 @@ from backtest.errors import DataError, UsageError
 from backtest.results import (
     REQUIRED_FILES,
     RunResult,
+    StrategyResult,
     compute_run_metrics,
     list_runs,
     load_run,
@@ -203,3 +204,18 @@ def test_run_without_risk_free_or_analytics(tmp_path):
     saved = load_run(write_run(make_run(names=("Only",), risk_free=False, analytics=False), tmp_path))
     assert saved.risk_free is None and saved.analytics == {}
     assert not (saved.path / "risk_free.csv").exists()
+
+
+def test_strategy_that_never_trades(tmp_path):
+    run = make_run(names=("A",), analytics=False)
+    s = run.strategies[0]
+    idle = StrategyResult(name="Idle", equity=s.equity * 0 + 1e6, targets=pd.DataFrame(),
+                          holdings=pd.DataFrame(index=s.equity.index), trades=pd.DataFrame(), fees=s.fees * 0,
+                          turnover=pd.Series(dtype=float))
+    saved = load_run(write_run(RunResult(**{**run.__dict__, "strategies": (s, idle)}), tmp_path))
+    got = saved.strategies[1]
+    assert got.targets.empty and got.trades.empty and got.turnover.empty
+    assert list(got.trades.columns) == ["date", "ticker", "side", "shares", "price", "value", "fees"]
+    assert len(got.holdings) == len(saved.strategies[0].holdings)  # month-end sample as well
+    m = saved.metrics["strategies"]["Idle"]
+    assert m["total_return"] == 0 and m["n_rebalances"] == 0 and math.isnan(m["sharpe"])

@@ -161,7 +161,7 @@ def weights_figure(holdings: list[tuple[str, pd.DataFrame]], *, shared: SharedDa
     for g, (label, frame) in enumerate(holdings):
         top = top_weights(frame)
         for j, col in enumerate(top.columns):
-            grey = {"Rest": "#ced4da", "Cash": "#e9ecef"}.get(col)
+            grey = {"Rest": "#adb5bd", "Cash": "#dee2e6"}.get(col)
             fig.add_trace(go.Scatter(
                 **xcoords(top.index, shared), y=f4(top[col].to_numpy()), name=ptext(col), stackgroup=f"s{g}",
                 mode="lines", line=dict(width=0.5, color=grey or color(j)), visible=g == 0,

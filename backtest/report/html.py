@@ -105,6 +105,24 @@ def _warnings(saved: SavedRun) -> list[str]:
     return out
 
 
+WARNINGS_SHOWN = 12
+
+
+def _warnings_html(warnings: list[str]) -> str:
+    """Every warning; past the first WARNINGS_SHOWN they fold into a <details>."""
+    if not warnings:
+        return '<p class="ok">No warnings.</p>'
+
+    def items(ws: list[str]) -> str:
+        return '<ul class="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in ws) + "</ul>"
+
+    html = items(warnings[:WARNINGS_SHOWN])
+    rest = warnings[WARNINGS_SHOWN:]
+    if rest:
+        html += f"<details><summary>{len(rest)} more warnings</summary>{items(rest)}</details>"
+    return html
+
+
 def _kv(mapping: dict) -> str:
     items = []
     for k, v in mapping.items():
@@ -193,8 +211,7 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
     extra = _extra_sections(saved, sections)
     if extra:
         parts.append(("analytics", "Analytics", f'<div id="analytics">{extra}</div>'))
-    warn_body = ('<ul class="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>") \
-        if warnings else '<p class="ok">No warnings.</p>'
+    warn_body = _warnings_html(warnings)
     add("warnings", f"Warnings ({len(warnings)})", "Warnings", warn_body)
     config_text = yaml.safe_dump(saved.config, sort_keys=False, allow_unicode=True)
     add("config", "Config", "Config as run", f'<pre class="yaml">{esc(config_text)}</pre>')
