@@ -153,11 +153,8 @@ def parse_groups(ctx: Ctx, value: Any, path: tuple) -> dict[str, tuple[str, ...]
                       at_key=True)
             continue
         items = sequence(ctx, members, (*path, name), "a list of tickers, e.g. [AAPL, MSFT]")
-        if items is None:
-            continue
-        tickers = ticker_list(ctx, items, (*path, name), groups={})
-        if tickers is not None:
-            out[key] = tickers
+        tickers = ticker_list(ctx, items, (*path, name), groups={}) if items is not None else None
+        out[key] = tickers or ()  # an invalid group still exists, so references to it are not reported too
     return out
 
 

@@ -18,7 +18,6 @@ import pandas as pd
 
 from backtest.errors import Problem
 
-KeyPath = tuple  # tuple[str | int, ...]
 MISSING: Any = object()
 
 
@@ -125,7 +124,7 @@ class Ctx:
             at_key = True
 
     def problems(self) -> list[Problem]:
-        """Deduplicated problems, in line order (document order for problems without a line)."""
+        """Deduplicated problems in line order; those without a line (a missing top-level key) first."""
         seen: set = set()
         out: list[tuple[float, int, Problem]] = []
         for i, item in enumerate(self.items):
@@ -135,7 +134,7 @@ class Ctx:
             if (p.path, p.message) in seen:
                 continue
             seen.add((p.path, p.message))
-            out.append((p.line if p.line is not None else math.inf, i, p))
+            out.append((p.line if p.line is not None else 0, i, p))
         return [p for _, _, p in sorted(out, key=lambda t: (t[0], t[1]))]
 
 

@@ -197,7 +197,7 @@ def _feasibility(ctx: Ctx, path: tuple, universe: UniverseSpec, tilt: Tilt | Non
     if caps is not None:
         limits = [x for x in (caps.single, caps.aggregate.single if caps.aggregate else None) if x is not None]
         single = min(limits) if limits else None
-    if tilt is not None:
+    if tilt is not None and groups[tilt.group]:
         members = set(groups[tilt.group])
         if tilt.group in universe.exclude or members <= excluded:
             ctx.error((*path, "tilt", "group"), f"{tilt.group!r} is excluded from the universe "

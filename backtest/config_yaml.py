@@ -50,7 +50,8 @@ class _Walker:
         line = node.start_mark.line + 1
         self.ctx.lines[path] = (key_line, line)
         if depth > MAX_DEPTH:
-            self.ctx.error(path, f"is nested more than {MAX_DEPTH} levels deep; a config never needs that")
+            self.ctx.error(path[:1], f"is nested more than {MAX_DEPTH} levels deep; a config never needs that",
+                           line=line)
             return BAD
         if not self._tag_ok(node, path):
             return BAD
@@ -111,6 +112,9 @@ class _Walker:
             if key_node.tag == _TAG + "merge":
                 sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
                 for src in sources:
+                    self.count += len(getattr(src, "value", ())) + 1
+                    if self.count > MAX_NODES:
+                        raise _TooBig(f"the merge keys (<<) expand to more than {MAX_NODES} values")
                     if not isinstance(src, MappingNode) or src.tag != _TAG + "map":
                         self.ctx.error((*path, "<<"), "a merge key (<<) needs an alias to a mapping, "
                                                       "e.g. `<<: *defaults`", line=key_line)

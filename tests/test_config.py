@@ -101,6 +101,16 @@ BAD = [
      "strategies[0].caps.single (line 7): duplicate key 'single' (first given on line 7)"),
     ("recursive-alias", top("description: &d [*d]"),
      "description[0] (line 5): is a recursive alias (an anchor that contains itself)", 2),
+    ("alias-bomb", "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 8))
+     .replace("[*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]", "[1]"),
+     "<document> (line 1): the document expands to more than 100000 values (aliases?); a config is small"),
+    ("merge-bomb", "a0: &a0 {x: 1}\n" + "".join(f"a{i}: &a{i} {{<<: [{', '.join([f'*a{i - 1}'] * 10)}]}}\n"
+                                                 for i in range(1, 8)),
+     "<document> (line 1): the merge keys (<<) expand to more than 100000 values"),
+    ("deep-nesting", top("description: " + "[" * 60 + "]" * 60),
+     "description (line 5): is nested more than 50 levels deep; a config never needs that", 2),
+    ("too-deep-to-parse", "name: " + "[" * 1000 + "]" * 1000 + "\n",
+     "<document>: is nested too deeply to read; a config never needs that"),
     # --- required keys and unknown keys
     ("missing-name", "start: 2016-01-01\nstrategies:\n" + FIXED, "name: is required; add e.g. `name: rotation`"),
     ("missing-start", "name: t\nstrategies:\n" + FIXED, "start: is required; add e.g. `start: 2016-01-01`"),
