@@ -335,25 +335,47 @@ class PriceStore:
         what must agree). ``covered`` = (start, end) is the range the source was asked about (default: the
         frame's first and last date); it lets the next fetch skip ranges where the source has nothing.
         Raises DataError (naming ``source``) on malformed data; nothing is written then."""
+        return self.write_prices_many([(frame, source, covered)], field, rebase=rebase)[0]
+
+    def write_prices_many(self, parts: Sequence[tuple], field: str = "adj_close", *,
+                          rebase: bool = True) -> list[WriteReport]:
+        """``write_prices`` for several ``(frame, source, covered)`` parts with distinct tickers, in one
+        locked merge (one rewrite of the price file instead of one per part)."""
         self._prices_path(field)
-        new = validate_prices(frame, source)
-        empty = tuple(c for c in new.columns if not new[c].notna().any())
-        new = new.drop(columns=list(empty))
-        if new.shape[1] == 0:
-            return WriteReport(field, source, (), 0, empty=empty)
-        cov = _covered(new, covered)
+        checked = []
+        seen: set[str] = set()
+        for frame, source, covered in parts:
+            new = validate_prices(frame, source)
+            empty = tuple(c for c in new.columns if not new[c].notna().any())
+            new = new.drop(columns=list(empty))
+            if seen & set(new.columns):
+                raise ValueError(f"parts share tickers: {sorted(seen & set(new.columns))}")
+            seen |= set(new.columns)
+            checked.append((new, source, _covered(new, covered) if new.shape[1] else None, empty))
+        if not seen:
+            return [WriteReport(field, src, (), 0, empty=empty) for _, src, _, empty in checked]
+        reports = []
         with self._locked():
             old = self._read_wide(field)
-            rebased: dict[str, float] = {}
-            unanchored: list[str] = []
-            if rebase and field == "adj_close":
-                new, rebased, unanchored = _rebase(old, new)
-            merged = _merge(old, new)
+            done = []
+            for new, source, cov, empty in checked:
+                rebased: dict[str, float] = {}
+                unanchored: list[str] = []
+                if rebase and field == "adj_close" and new.shape[1]:
+                    new, rebased, unanchored = _rebase(old, new)
+                done.append((new, source, cov))
+                reports.append(WriteReport(field, source, tuple(new.columns), int(new.notna().to_numpy().sum()),
+                                           rebased, tuple(unanchored), empty))
+            incoming = [n for n, _, _ in done if n.shape[1]]
+            combined = incoming[0] if len(incoming) == 1 else pd.concat(incoming, axis=1, sort=True)
+            merged = _merge(old, combined)
             _write_parquet(self._prices_path(field), merged.reset_index())
-            cat = _update_catalog(self.catalog(), merged, new, field, source, cov)
+            cat = self.catalog()
+            for new, source, cov in done:
+                if new.shape[1]:
+                    cat = _update_catalog(cat, merged, new, field, source, cov)
             _write_parquet(self._catalog_path, cat)
-        return WriteReport(field, source, tuple(new.columns), int(new.notna().to_numpy().sum()),
-                           rebased, tuple(unanchored), empty)
+        return reports
 
     def write_membership(self, frame: pd.DataFrame, source: str, index: str = "sp500") -> int:
         """Replace the membership intervals of ``index``. ``frame`` needs ``ticker, start_date`` and may have
