@@ -1,0 +1,148 @@
+"""User price files: CSV/Parquet, wide/long layouts detected; every bad file rejected with a message naming
+the file, the row and the fix, and nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.data.files import import_files, import_path, import_paths, read_price_file
+from backtest.data.listing import format_catalog
+from backtest.data.store import PriceStore
+from backtest.errors import DataError
+
+WIDE = "date,AAPL,BRK.B\n2024-01-02,185.6,362.5\n2024-01-03,184.2,\n2024-01-04,181.9,364.0\n"
+LONG = ("date,ticker,close,adj_close\n2024-01-02,AAPL,185.6,184.9\n2024-01-03,AAPL,184.2,183.5\n"
+        "2024-01-02,SPY,472.6,466.1\n2024-01-03,SPY,468.8,462.3\n")
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return p
+
+
+def test_wide_csv(tmp_path):
+    store = PriceStore(tmp_path / "store")
+    report = import_files(store, [write(tmp_path, "p.csv", WIDE)])
+    got = store.prices()
+    assert list(got.columns) == ["AAPL", "BRK-B"]
+    assert got["AAPL"].tolist() == [185.6, 184.2, 181.9] and np.isnan(got.loc["2024-01-03", "BRK-B"])
+    assert "p.csv: 2 tickers, 5 adj_close prices" in report.summary()
+    assert store.catalog()["source"].iloc[0] == f"file:{(tmp_path / 'p.csv').resolve()}"
+
+
+def test_missing_value_spellings(tmp_path):
+    frames = read_price_file(write(tmp_path, "na.csv", "date,A,B,C\n2024-01-02,1,NA,NaN\n2024-01-03,#N/A,null,2\n"))
+    got = frames["adj_close"]
+    assert got.notna().values.tolist() == [[True, False, False], [False, False, True]]
+
+
+def test_long_csv_with_both_fields(tmp_path):
+    store = PriceStore(tmp_path / "store")
+    import_files(store, [write(tmp_path, "long.csv", LONG)])
+    assert store.prices(["SPY"])["SPY"].tolist() == [466.1, 462.3]
+    assert store.prices(["SPY"], field="close")["SPY"].tolist() == [472.6, 468.8]
+
+
+def test_long_close_only_is_the_series_to_backtest(tmp_path):
+    frames = read_price_file(write(tmp_path, "c.csv", "Date,Symbol,Close\n2024-01-02,aapl,1.5\n2024-01-03,aapl,2\n"))
+    assert list(frames) == ["adj_close"] and frames["adj_close"]["AAPL"].tolist() == [1.5, 2.0]
+
+
+def test_adj_close_spellings(tmp_path):
+    frames = read_price_file(write(tmp_path, "y.csv", "Date,Ticker,Adj Close\n2024-01-02,X,3\n"))
+    assert frames["adj_close"]["X"].tolist() == [3.0]
+
+
+def test_parquet_wide_with_date_index_and_long(tmp_path):
+    idx = pd.DatetimeIndex(["2024-01-02", "2024-01-03"], name="date")
+    pd.DataFrame({"SPY": [1.0, 2.0]}, index=idx).to_parquet(tmp_path / "w.parquet")
+    pd.DataFrame({"date": idx, "ticker": ["QQQ", "QQQ"], "close": [3.0, 4.0]}).to_parquet(tmp_path / "l.pq")
+    store = PriceStore(tmp_path / "store")
+    import_files(store, [tmp_path / "w.parquet", tmp_path / "l.pq"])
+    assert store.prices()[["SPY", "QQQ"]].values.tolist() == [[1.0, 3.0], [2.0, 4.0]]
+
+
+def test_import_paths_folder_and_snapshot_dispatch(tmp_path, market_data_dir):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    write(folder, "a.csv", WIDE)
+    write(folder, "notes.md", "ignored")
+    store = PriceStore(tmp_path / "store")
+    lines = import_paths(store, [folder])
+    assert len(lines) == 1 and lines[0].startswith(f"imported {folder / 'a.csv'}: 2 tickers")
+    assert "AAPL" in format_catalog(store)
+    assert type(import_path(store, folder / "a.csv")).__name__ == "FilesReport"
+
+
+def test_import_onto_stored_series_is_rebased_and_says_so(tmp_path):
+    store = PriceStore(tmp_path / "store")
+    import_files(store, [write(tmp_path, "a.csv", "date,X\n2024-01-02,10\n2024-01-03,11\n")])
+    report = import_files(store, [write(tmp_path, "b.csv", "date,X\n2024-01-03,22\n2024-01-04,24.2\n")])
+    assert "rebased onto stored series: X" in report.summary()
+    assert store.prices()["X"].tolist() == pytest.approx([10.0, 11.0, 12.1])
+
+
+PARQUET_BYTES = b"PAR1" + b"\x00" * 64
+BAD_FILES = [
+    ("parquet named csv", "p.csv", PARQUET_BYTES,
+     r"p.csv: the extension .csv says CSV text but the file holds a Parquet file; rename it"),
+    ("csv named parquet", "p.parquet", WIDE,
+     r"p.parquet: the extension .parquet says Parquet but the file holds text \(CSV\?\)"),
+    ("binary named csv", "p.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+     r"the extension .csv says CSV text but the file holds binary data"),
+    ("unknown binary", "p.xlsx", b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00",
+     r"not a CSV or Parquet file \(unknown extension .xlsx, binary content\)"),
+    ("damaged parquet", "p.parquet", PARQUET_BYTES, r"p.parquet: a damaged Parquet file .*; re-export it"),
+    ("non-numeric cell", "p.csv", "date,AAPL\n2024-01-02,1.0\n2024-01-03,n/a?\n",
+     r"AAPL on line 3: 'n/a\?' is not a number"),
+    ("negative price", "p.csv", "date,AAPL\n2024-01-02,1.0\n2024-01-03,-2\n",
+     r"AAPL on line 3 \(2024-01-03\): price -2 is not positive"),
+    ("zero price", "p.csv", "date,AAPL\n2024-01-02,0\n", r"AAPL on line 2 \(2024-01-02\): price 0 is not positive"),
+    ("duplicated date", "p.csv", "date,AAPL\n2024-01-02,1\n2024-01-02,1\n",
+     r"date 2024-01-02 appears more than once \(line 2, line 3\)"),
+    ("unsorted dates", "p.csv", "date,AAPL\n2024-01-03,1\n2024-01-02,1\n",
+     r"dates are not in ascending order: 2024-01-02 on line 3 comes after 2024-01-03"),
+    ("bad date", "p.csv", "date,AAPL\n2024-01-02,1\nsoon,2\n", r"1 value\(s\) in the date column are not dates "
+                                                              r"\(line 3: 'soon'\); write dates as YYYY-MM-DD"),
+    ("long duplicate", "p.csv", "date,ticker,close\n2024-01-02,A,1\n2024-01-02,A,2\n",
+     r"the same \(ticker, date\) appears more than once: line 2 \(A 2024-01-02\), line 3"),
+    ("long unsorted", "p.csv", "date,ticker,close\n2024-01-03,A,1\n2024-01-02,A,2\n",
+     r"dates of A are not in ascending order \(line 3: 2024-01-02 after 2024-01-03\)"),
+    ("long text price", "p.csv", "date,ticker,close\n2024-01-02,A,one\n",
+     r"1 value\(s\) in 'close' are not numbers \(line 2 \(A\): 'one'\)"),
+    ("long negative", "p.csv", "date,ticker,close\n2024-01-02,A,-1\n",
+     r"1 price\(s\) in 'close' are zero or negative \(line 2 \(A 2024-01-02\): -1\)"),
+    ("long without prices", "p.csv", "date,ticker,volume\n2024-01-02,A,100\n",
+     r"long layout \(a 'ticker' column\) but no close or adj_close column"),
+    ("header only", "p.csv", "date,AAPL\n", r"no price data \(need a date column and at least one price column\)"),
+    ("one column", "p.csv", "date\n2024-01-02\n", r"no price data"),
+]
+
+
+@pytest.mark.parametrize("case,name,content,message", BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_bad_files_rejected_with_the_fix(tmp_path, case, name, content, message):
+    good = write(tmp_path, "good.csv", WIDE)
+    bad = write(tmp_path, name, content)
+    store = PriceStore(tmp_path / "store")
+    with pytest.raises(DataError, match=message) as err:
+        import_files(store, [good, bad])  # the good file comes first: still nothing may be written
+    assert name in str(err.value)
+    assert not store.exists()
+
+
+def test_missing_file_and_folder(tmp_path):
+    store = PriceStore(tmp_path / "store")
+    with pytest.raises(DataError, match=r"nope.csv is missing; pass a CSV or Parquet price file"):
+        import_files(store, [tmp_path / "nope.csv"])
+    with pytest.raises(DataError, match=r"is a folder; pass a CSV or Parquet price file"):
+        read_price_file(tmp_path)
+    with pytest.raises(DataError, match=r"does not exist; pass the snapshot folder"):
+        import_paths(store, [tmp_path / "nowhere"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"holds no .csv or .parquet files and is not a market-data snapshot"):
+        import_paths(store, [tmp_path / "empty"])
