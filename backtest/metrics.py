@@ -231,7 +231,9 @@ def kurtosis(returns: pd.Series) -> float:
 
 
 def value_at_risk(returns: pd.Series, *, level: float = 0.95) -> float:
-    """Historical daily VaR: the ``1 - level`` quantile of daily returns (linear interpolation). NaN if empty."""
+    """Historical daily VaR: the ``1 - level`` quantile of daily returns (linear interpolation).
+
+    NaN if empty."""
     r = _clean(returns).to_numpy()
     return float(np.quantile(r, 1.0 - level)) if len(r) else NAN
 
@@ -375,7 +377,8 @@ def rolling_sharpe(returns: pd.Series, *, risk_free: pd.Series | None = None,
     return (ex.rolling(window).mean() / sd.where(sd > _TINY)) * math.sqrt(PERIODS_PER_YEAR)
 
 
-def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *, window: int = ROLLING_WINDOW) -> pd.Series:
+def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *,
+                 window: int = ROLLING_WINDOW) -> pd.Series:
     """Beta against the benchmark over the trailing ``window`` days (common dates)."""
     r, b = _aligned(returns, benchmark_returns)
     var = b.rolling(window).var(ddof=1)

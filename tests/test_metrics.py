@@ -98,7 +98,8 @@ def test_best_worst_day(a):
 def test_drawdown_table_two_episodes():
     # values 1, 1.1, 0.99, 1.2, 0.9, 1.0: episode 1 peak 1.1 -> 0.99 (-10%), recovered at 1.2;
     # episode 2 peak 1.2 -> 0.9 (-25%), still under water at the end
-    dates = pd.to_datetime(["2021-01-01", "2021-01-05", "2021-01-10", "2021-01-20", "2021-02-01", "2021-03-01"])
+    dates = pd.to_datetime(["2021-01-01", "2021-01-05", "2021-01-10", "2021-01-20", "2021-02-01",
+                            "2021-03-01"])
     r = M.simple_returns(series([1, 1.1, 0.99, 1.2, 0.9, 1.0], dates))
     table = M.drawdown_table(r)
     assert table["depth"].tolist() == pytest.approx([-0.1, -0.25])
@@ -152,7 +153,8 @@ def test_trailing_returns():
     t = M.trailing_returns(M.simple_returns(values))
     assert t["trailing_ytd"] == pytest.approx(165 / 150 - 1)  # base 31 Dec 2019
     assert t["trailing_1y"] == pytest.approx(165 / 120 - 1)  # as-of base: last value on/before 2019-06-30
-    assert t["trailing_3y_ann"] == pytest.approx((165 / 120) ** (365.25 / 1096) - 1)  # 2017-06-30 -> 2020-06-30
+    # 2017-06-30 -> 2020-06-30 is 1096 days
+    assert t["trailing_3y_ann"] == pytest.approx((165 / 120) ** (365.25 / 1096) - 1)
     assert t["trailing_5y_ann"] == pytest.approx((165 / 100) ** (365.25 / 1827) - 1)
     assert math.isnan(t["trailing_10y_ann"])  # history starts in 2015
 
@@ -264,7 +266,8 @@ def test_flat_prices():
     flat = M.simple_returns(series([100.0] * 10, pd.bdate_range("2020-01-01", periods=10)))
     m = M.compute_metrics(flat, flat)
     assert m["volatility"] == 0 and m["cagr"] == 0 and m["max_drawdown"] == 0
-    for key in ("sharpe", "sortino", "calmar", "skew", "kurtosis", "beta", "correlation", "information_ratio"):
+    for key in ("sharpe", "sortino", "calmar", "skew", "kurtosis", "beta", "correlation",
+                "information_ratio"):
         assert math.isnan(m[key]), key
     assert m["longest_drawdown_days"] == 0
 

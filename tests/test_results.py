@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -50,7 +54,8 @@ def test_layout(folder, result):
         assert (folder / name).is_file(), name
     for sub in ("weights", "holdings", "trades"):
         assert sorted(p.name for p in (folder / sub).iterdir()) == ["equal-weight.csv", "tilted.csv"]
-    assert sorted(p.name for p in (folder / "analytics").iterdir()) == ["concentration.csv", "group-summary.csv"]
+    assert sorted(p.name for p in (folder / "analytics").iterdir()) == ["concentration.csv",
+                                                                        "group-summary.csv"]
     equity = pd.read_csv(folder / "equity.csv", index_col="date", parse_dates=True)
     assert list(equity.columns) == ["equal-weight", "tilted", "benchmark"]
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -67,7 +72,8 @@ def test_round_trip(folder, result):
     saved = load_run(folder)
     assert saved.name == result.name and saved.benchmark_name == "SPY"
     assert saved.config == result.config
-    assert {k: v for k, v in saved.manifest.items() if k != "run_folder"} == json.loads(json.dumps(result.manifest))
+    as_json = json.loads(json.dumps(result.manifest))
+    assert {k: v for k, v in saved.manifest.items() if k != "run_folder"} == as_json
     pd.testing.assert_series_equal(saved.benchmark, result.benchmark, **CHECK)
     pd.testing.assert_series_equal(saved.risk_free, result.risk_free, **CHECK)
     for got, want in zip(saved.strategies, result.strategies, strict=True):
@@ -192,7 +198,8 @@ def test_list_runs(tmp_path, result):
     summaries = list_runs(tmp_path)
     assert [s.path for s in summaries] == [older, newer, broken]
     first = summaries[0]
-    assert (first.name, first.start, first.strategies) == ("synthetic", "2021-01-04", ("Equal weight", "Tilted"))
+    assert (first.name, first.start) == ("synthetic", "2021-01-04")
+    assert first.strategies == ("Equal weight", "Tilted")
     assert first.problem is None and set(first.headline["Tilted"]) == {
         "total_return", "cagr", "volatility", "sharpe", "max_drawdown"}
     assert first.benchmark_name == "SPY" and first.benchmark_headline["cagr"] > -1
@@ -219,3 +226,41 @@ def test_strategy_that_never_trades(tmp_path):
     assert len(got.holdings) == len(saved.strategies[0].holdings)  # month-end sample as well
     m = saved.metrics["strategies"]["Idle"]
     assert m["total_return"] == 0 and m["n_rebalances"] == 0 and math.isnan(m["sharpe"])
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _child(results: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.report.write_child", str(results), *args], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+
+
+def test_killed_writers_never_leave_a_complete_looking_folder(tmp_path):
+    """SIGKILL real writer processes at random points of write_run: only complete runs get a final name."""
+    rng = random.Random(1234)
+    for attempt in range(6):
+        proc = _child(tmp_path, f"run-{attempt}")
+        assert proc.stdout.readline().strip() == "writing"
+        time.sleep(rng.uniform(0.0, 1.5))
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    for summary in list_runs(tmp_path):
+        assert summary.problem is None, summary.problem
+        load_run(summary.path)  # complete: every file present and readable
+    finals = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(finals) == len(list_runs(tmp_path))
+
+
+def test_bytes_identical_across_processes(tmp_path):
+    """Same inputs in two fresh interpreters (different hash seeds) give byte-identical files."""
+    procs = [_child(tmp_path / name, env={"PYTHONHASHSEED": seed}) for name, seed in (("a", "1"), ("b", "2"))]
+    folders = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0
+        folders.append(Path(out.split()[-1]))
+    for name in ("metrics.json", "equity.csv", "returns.csv", "fees.csv", "turnover.csv",
+                 "weights/tilted.csv"):
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name

@@ -62,7 +62,8 @@ def run_labels(runs: Sequence[SavedRun]) -> list[str]:
     return labels
 
 
-def _common_values(runs: Sequence[SavedRun], labels: list[str]) -> tuple[list[tuple[str, pd.Series]], set[int]]:
+def _common_values(runs: Sequence[SavedRun],
+                   labels: list[str]) -> tuple[list[tuple[str, pd.Series]], set[int]]:
     """Every strategy (and each distinct benchmark) rebased to 1 on the first common date."""
     common = runs[0].benchmark.index
     for run in runs[1:]:
@@ -106,7 +107,8 @@ def _config_section(runs: Sequence[SavedRun], labels: list[str]) -> str:
             for v in vals)
         rows.append(f"<tr><td class=\"label\">{esc(key)}</td>{cells}</tr>")
     return (f'<p class="intro">{len(differing)} setting(s) differ, {same} are the same. Highlighted cells '
-            f"differ from the first run.</p><div class=\"tbl-wrap\"><table class=\"tbl\"><thead>{head}</thead>"
+            f"differ from the first run.</p><div class=\"tbl-wrap\"><table class=\"tbl\">"
+            f"<thead>{head}</thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 

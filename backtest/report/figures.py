@@ -80,10 +80,12 @@ def rolling_figures(returns: Labelled, bench: int | None, risk_free: pd.Series |
     out = []
     specs = [("Rolling 12-month return", lambda r: M.rolling_return(r), ".0%", True),
              ("Rolling 12-month volatility", lambda r: M.rolling_volatility(r), ".0%", True),
-             ("Rolling 12-month Sharpe ratio", lambda r: M.rolling_sharpe(r, risk_free=risk_free), ".2f", True)]
+             ("Rolling 12-month Sharpe ratio", lambda r: M.rolling_sharpe(r, risk_free=risk_free), ".2f",
+              True)]
     if bench is not None:
         bench_r = returns[bench][1]
-        specs.append(("Rolling 12-month beta vs benchmark", lambda r: M.rolling_beta(r, bench_r), ".2f", False))
+        specs.append(("Rolling 12-month beta vs benchmark", lambda r: M.rolling_beta(r, bench_r), ".2f",
+                      False))
     for title, fn, tick, with_bench in specs:
         fig = new_figure(height=300, margin=dict(l=55, r=15, t=60, b=30),
                          title=dict(text=ptext(title), font=dict(size=13), x=0, xanchor="left"),
@@ -152,8 +154,9 @@ def top_weights(holdings: pd.DataFrame, n: int = TOP_HOLDINGS) -> pd.DataFrame:
     return out
 
 
-def weights_figure(holdings: list[tuple[str, pd.DataFrame]], *, shared: SharedDates | None = None) -> go.Figure:
-    """Stacked areas of the top holdings per strategy (month-end sample), a dropdown to choose the strategy."""
+def weights_figure(holdings: list[tuple[str, pd.DataFrame]], *,
+                   shared: SharedDates | None = None) -> go.Figure:
+    """Stacked areas of the top holdings per strategy (month-end sample); a dropdown chooses the strategy."""
     fig = new_figure(height=440, hovermode="x unified", margin=dict(l=55, r=20, t=56, b=40),
                      legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top",
                                  font=dict(size=11), traceorder="reversed"))
@@ -178,7 +181,8 @@ def line_figure(frame: pd.DataFrame, *, shared: SharedDates | None = None) -> go
     fig = new_figure(height=320, margin=dict(l=55, r=20, t=40, b=30))
     numeric = frame.select_dtypes("number")
     for i, col in enumerate(numeric.columns[:20]):
-        fig.add_trace(go.Scatter(**xcoords(numeric.index, shared), y=f4(numeric[col].to_numpy()), name=ptext(col),
+        fig.add_trace(go.Scatter(**xcoords(numeric.index, shared), y=f4(numeric[col].to_numpy()),
+                                 name=ptext(col),
                                  mode="lines", line=dict(color=color(i), width=1.5)))
     fig.update_xaxes(type="date")
     return fig

@@ -195,9 +195,11 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
         figure_fragment(F.growth_figure(values, b, shared=shared)),
         "Portfolio value of each strategy and the buy-and-hold benchmark (dashed), same starting capital.")
     add("drawdowns", "Drawdowns", "Drawdowns",
-        figure_fragment(F.drawdown_figure(returns, b, shared=shared)) + "<h3>Top 5 drawdowns</h3>" + _drawdowns_table(returns),
+        figure_fragment(F.drawdown_figure(returns, b, shared=shared)) + "<h3>Top 5 drawdowns</h3>"
+        + _drawdowns_table(returns),
         "Fall from the running peak. Days are calendar days; recovery is the first date back at the peak.")
-    rolling = "".join(figure_fragment(fig) for _, fig in F.rolling_figures(returns, b, saved.risk_free, shared=shared))
+    rolling = "".join(figure_fragment(fig)
+                      for _, fig in F.rolling_figures(returns, b, saved.risk_free, shared=shared))
     add("rolling", "Rolling", "Rolling 12 months", f'<div class="grid2">{rolling}</div>',
         "Trailing 252 trading days, drawn weekly.")
     add("calendar", "Years", "Calendar-year returns", figure_fragment(F.calendar_figure(returns, b)))

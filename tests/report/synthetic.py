@@ -70,7 +70,8 @@ def _simulate(name: str, px: pd.DataFrame, targets: pd.DataFrame, capital: float
 
 def make_run(*, name: str = "synthetic", names: tuple[str, ...] = ("Equal weight", "Tilted"), seed: int = 4,
              capital: float = 1_000_000.0, risk_free: bool = True, analytics: bool = True,
-             warnings: tuple[str, ...] = ("T19: no prices before 2021-02-01, spliced proxy T18",)) -> RunResult:
+             warnings: tuple[str, ...] = ("T19: no prices before 2021-02-01, spliced proxy T18",),
+             ) -> RunResult:
     """A run of len(names) strategies over 3 years of 20 random-walk tickers against SPY."""
     px = prices(seed)
     stocks = px[list(TICKERS)]
@@ -90,7 +91,8 @@ def make_run(*, name: str = "synthetic", names: tuple[str, ...] = ("Equal weight
         "name": name, "config_path": "configs/synthetic.yaml",
         "period": {"start": f"{px.index[0]:%Y-%m-%d}", "end": f"{px.index[-1]:%Y-%m-%d}",
                    "trading_days": len(px)},
-        "fill": "next_close", "offline": True, "data": coverage, "warnings": [*warnings, *(n for st in strategies for n in st.notes)],
+        "fill": "next_close", "offline": True, "data": coverage,
+        "warnings": [*warnings, *(n for st in strategies for n in st.notes)],  # as the runner lists them
         "versions": {"python": "3.11", "pandas": pd.__version__, "numpy": np.__version__},
         "timings_s": {"load": 0.1, "simulate": 0.2},
     }
