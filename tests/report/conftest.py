@@ -48,11 +48,17 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def browser():
     """A headless Debian chromium through Playwright; skipped if absent unless CI=true."""
+    ci = os.environ.get("CI") == "true"
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-        if os.environ.get("CI") == "true":
+        if ci:
             pytest.fail(f"{CHROMIUM} not found and CI=true: install Debian's chromium package")
         pytest.skip(f"{CHROMIUM} not found (install Debian's chromium to run the browser tests)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        if ci:
+            pytest.fail("playwright is not installed and CI=true: pip install -e .[test]")
+        pytest.skip("playwright is not installed (pip install -e .[test])")
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
