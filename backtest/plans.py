@@ -80,7 +80,7 @@ def _slug(name: str) -> str:
 
 
 def _shares_frame(cfg, inputs):
-    """Shares as of each trading day for cap-weighted runs (held constant between known dates)."""
+    """`SharesAsOf` on each trading day for cap-weighted runs (held constant between known dates)."""
     if inputs.shares is None:
         return None
     from .marketcap import shares_asof
@@ -99,8 +99,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes):
     missing = Counter()
     strategy_notes = Counter()
     basis_rows = []
-    shares_frame, basis_frame = (shares if isinstance(shares, tuple) else (shares, None)) if shares is not None \
-        else (None, None)
+    shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
 
     def target_at(date):
         available = px.loc[date]
@@ -113,11 +112,9 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes):
             if not universe:
                 raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} (no member has "
                                 f"a price); fix: start later or widen the universe")
-        sh = shares_frame.loc[date] if shares_frame is not None else pd.Series(dtype=float)
-        if spec.weighting == "cap" and basis_frame is not None:
-            used = basis_frame.loc[date, [t for t in universe if t in basis_frame.columns]]
-            basis_rows.append({"date": date, "shares_as_of_median": used.dropna().median(),
-                               "names": len(universe)})
+        sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
+        if spec.weighting == "cap" and observed is not None:
+            basis_rows.append(_cap_basis_row(date, observed.loc[date].reindex(list(universe))))
         inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe, groups=groups)
         out = weigh(_alias_spec(spec, aliases), inputs_)
         w, extra_notes = (out, ()) if isinstance(out, pd.Series) else (out.weights, tuple(out.notes))
@@ -140,6 +137,16 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes):
         notes.append(f"{spec.name}: {text}" + (f" (on {n} rebalance dates)" if n > 1 else ""))
     basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
     return targets, basis
+
+
+def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:
+    """Which share-count observations the caps of one rebalance rest on (shown in the report)."""
+    seen = observed.dropna()
+    return {"date": date, "names": len(observed), "without_shares": int(observed.isna().sum()),
+            "oldest_observation": seen.min() if len(seen) else pd.NaT,
+            "newest_observation": seen.max() if len(seen) else pd.NaT,
+            "typical_observation": seen.mode().iloc[0] if len(seen) else pd.NaT,
+            "backfilled_names": int((seen > date).sum())}
 
 
 def _alias_spec(spec, aliases):

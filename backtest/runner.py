@@ -219,12 +219,16 @@ def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFra
     if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
         return {}
     from .analytics import rotation_analytics
+    from .marketcap import shares_asof
 
     echo("computing rotation analytics ...")
-    holdings = {name: sim.holdings for name, sim in sims.items()}
-    return rotation_analytics(prices=inputs.prices, membership=inputs.membership, shares=inputs.shares,
-                              groups=dict(cfg.groups), benchmark=cfg.benchmark, calendar=inputs.calendar,
-                              holdings=holdings, analytics=cfg.analytics)
+    a = cfg.analytics
+    shares = shares_asof(inputs.shares, inputs.prices.index, list(inputs.prices.columns)).shares
+    return rotation_analytics(inputs.prices, shares, inputs.membership,
+                              asof=a.asof if a.asof is not None else inputs.calendar[-1], windows=a.windows,
+                              groups=dict(cfg.groups), benchmark=cfg.benchmark, snapshot=a.snapshot,
+                              full_start=inputs.calendar[0],
+                              portfolios={name: sim.holdings for name, sim in sims.items()})
 
 
 def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:
