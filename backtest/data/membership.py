@@ -85,12 +85,15 @@ class PriceColumnResolver:
     """Maps a symbol as spelled on a date to the store's price column: ``resolver(symbol, date)``.
 
     Uses the membership interval of ``symbol`` covering ``date`` (else its nearest interval); a symbol with
-    no interval maps to itself. Gives None when the result is not one of ``price_columns`` (including an
-    interval whose company has no price series: a recycled ticker must not borrow another's prices).
+    no interval goes through ``aliases`` (old ticker -> later ticker of the same company) when listed there,
+    else maps to itself. Gives None when the result is not one of ``price_columns`` (including an interval
+    whose company has no price series: a recycled ticker must not borrow another's prices).
     """
 
-    def __init__(self, membership: pd.DataFrame, price_columns: Iterable[str]):
+    def __init__(self, membership: pd.DataFrame, price_columns: Iterable[str],
+                 aliases: dict[str, str] | None = None):
         self.have = set(price_columns)
+        self.aliases = {normalize_ticker(k): normalize_ticker(v) for k, v in (aliases or {}).items()}
         self.intervals: dict[str, list[tuple]] = {}
         for t, s, e, pc in zip(membership["ticker"], pd.to_datetime(membership["start_date"]),
                                pd.to_datetime(membership["end_date"]), membership["price_column"]):
@@ -102,6 +105,8 @@ class PriceColumnResolver:
         sym = normalize_ticker(symbol)
         rows = self.intervals.get(sym)
         if rows is None:
+            if sym in self.aliases and self.aliases[sym] != sym:
+                return self(self.aliases[sym], date)
             return sym if sym in self.have else None
         if sym in self.constant:
             pc = self.constant[sym]
@@ -125,7 +130,7 @@ class PriceColumnResolver:
         out = []
         for s, d in zip(symbols, dates):
             sym = normalize_ticker(s)
-            if sym not in self.intervals or sym in self.constant:
+            if (sym not in self.intervals and sym not in self.aliases) or sym in self.constant:
                 if sym not in cache:
                     cache[sym] = self(sym, d)
                 out.append(cache[sym])

@@ -43,6 +43,16 @@ MEMBERSHIP_SOURCE = f"snapshot:{INTERVALS_FILE}"
 # Listed share classes of one company. Yahoo's snapshot gives each class the whole company's cap.
 DUAL_CLASS = (("GOOGL", "GOOG"), ("FOXA", "FOX"), ("NWSA", "NWS"))
 SAME_COMPANY_TOLERANCE = 0.02  # two classes' caps (or implied share counts) this close = one company number
+# Snapshot symbols that the membership file spells differently (it names a company by a later ticker):
+# old ticker -> the ticker or price column the membership file uses for the same company. Each was checked
+# for continuity of the implied share count and of Yahoo's raw/adjusted price ratio across the change.
+# Deliberately absent: TYC (JCI's Yahoo history is Tyco's; both were members in 2016) and CSC (DXC is a
+# different series).
+SYMBOL_ALIASES = {
+    "PCLN": "BKNG", "DLPH": "APTV", "LUK": "JEF", "WYN": "WYND", "HCN": "WELL", "MHFI": "SPGI", "MHP": "SPGI",
+    "CBG": "CBRE", "COH": "TPR", "DPS": "KDP", "ZMH": "ZBH", "NU": "ES", "WAG": "WBA", "ACE": "CB",
+    "BHI": "BHGE", "AA": "ARNC", "KFT": "MDLZ", "TSO": "ANDV", "ACT": "AGN",
+}
 KNOWN_BAD_CAPS = {"BRK-B": "Yahoo's BRK-B cap in this file is wrong or missing (see the snapshot README)"}
 
 
@@ -103,7 +113,7 @@ def import_snapshot(store: PriceStore, path) -> SnapshotReport:
     report.membership_notes = notes
     snap_adj = pd.concat(list(files.values()), axis=1, sort=True)
     store_adj = store.prices()
-    resolve = PriceColumnResolver(membership, columns)
+    resolve = PriceColumnResolver(membership, columns, SYMBOL_ALIASES)
     if (folder / SHARES_FILE).exists():
         long = shares_sp500_long(_read_parquet(folder / SHARES_FILE), resolve, snap_adj, store_adj)
         report.shares_rows[SHARES_SOURCE] = store.write_shares(long, SHARES_SOURCE)

@@ -72,6 +72,14 @@ def test_shares_are_in_adjusted_units(snapshot_store, market_data_dir):
     assert sh.loc[("BNY", pd.Timestamp("2025-06-04")), "shares"] == pytest.approx(raw.loc["2025-06-04", "BK"])
 
 
+def test_old_snapshot_symbols_reach_the_company_column(snapshot_store):
+    """The snapshot spells Booking PCLN until 2018; the membership file knows only BKNG: the alias table
+    carries those caps over (checked by share-count continuity, see SYMBOL_ALIASES)."""
+    caps = snapshot_store.shares(["BKNG", "SPGI"]).query("source == @CAPS_SOURCE")
+    assert caps.loc[caps["ticker"] == "BKNG", "date"].min() < pd.Timestamp("2018-02-27")
+    assert caps.loc[caps["ticker"] == "SPGI", "date"].min() < pd.Timestamp("2016-04-28")  # MHFI era
+
+
 def test_no_cap_shares_for_brk_b(snapshot_store):
     sources = set(snapshot_store.shares(["BRK-B"])["source"])
     assert sources == {SHARES_SOURCE}
@@ -182,11 +190,13 @@ def test_resolver_handles_recycled_and_unknown_tickers():
                       "start_date": pd.to_datetime(["2013-12-23", "2022-06-09", "2000-01-03", "2019-01-02"]),
                       "end_date": pd.to_datetime(["2022-06-09", None, "2010-01-04", None]),
                       "price_column": ["META", "META", None, "OLDCO"]})
-    r = PriceColumnResolver(m, ["META", "OLDCO", "SPY"])
+    r = PriceColumnResolver(m, ["META", "OLDCO", "SPY"], aliases={"FBOOK": "FB", "GONE": "OLDCO"})
     assert r("FB", "2016-01-04") == "META"
     assert r("OLDCO", "2005-06-01") is None  # the earlier company has no prices: do not borrow the new one's
     assert r("OLDCO", "2020-06-01") == "OLDCO"
     assert r("spy", "2020-06-01") == "SPY" and r("ZZZ", "2020-06-01") is None
+    assert r("FBOOK", "2016-01-04") == "META"  # alias of a symbol without an interval, then the interval
+    assert r("GONE", "2005-06-01") is None and r("GONE", "2020-06-01") == "OLDCO"
     assert r.many(["FB", "OLDCO", "OLDCO"], pd.to_datetime(["2016-01-04", "2005-06-01", "2020-06-01"])) == \
         ["META", None, "OLDCO"]
 
