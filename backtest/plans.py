@@ -6,6 +6,7 @@ date only -> optional drift-band filter -> `StrategyPlan` for the engine. Pure: 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -97,7 +98,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes):
     weigh = REGISTRY[spec.weighting]
     groups = dict(cfg.groups)
     missing = Counter()
-    strategy_notes = Counter()
+    strategy_notes: list[str] = []
     basis_rows = []
     shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
 
@@ -118,7 +119,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes):
         inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe, groups=groups)
         out = weigh(_alias_spec(spec, aliases), inputs_)
         w, extra_notes = (out, ()) if isinstance(out, pd.Series) else (out.weights, tuple(out.notes))
-        strategy_notes.update(extra_notes)
+        strategy_notes.extend(extra_notes)
         return w
 
     candidates = calendar_dates(inputs.calendar, spec.rebalance)
@@ -133,10 +134,41 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes):
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common(30))
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
                      f"out there (dates missed in brackets): {top}{' ...' if len(missing) > 30 else ''}")
-    for text, n in strategy_notes.items():
-        notes.append(f"{spec.name}: {text}" + (f" (on {n} rebalance dates)" if n > 1 else ""))
+    notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
     basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
     return targets, basis
+
+
+_DATED = re.compile(r"(\d{4}-\d{2}-\d{2}): (.*)", re.S)
+_NAMES = re.compile(r"[A-Z0-9.~\-]+(, [A-Z0-9.~\-]+)*")
+
+
+def summarize_notes(notes: list[str]) -> list[str]:
+    """Fold per-date strategy notes ("2016-01-04: cap weights: 3 of 430 ... left out: JEF, TNL") into one
+    line per kind of note: how many dates, the first and last, and every name with its count of dates."""
+    kinds: dict[str, dict] = {}
+    for note in notes:
+        m = _DATED.fullmatch(note)
+        date, text = m.groups() if m else ("", note)
+        head, sep, names = text.rpartition(": ")
+        if not (sep and _NAMES.fullmatch(names)):
+            head, names = text, ""
+        key = re.sub(r"\d+", "#", head)
+        k = kinds.setdefault(key, {"head": head, "dates": [], "names": Counter()})
+        k["dates"].append(date)
+        k["names"].update(n for n in names.split(", ") if n)
+    out = []
+    for k in kinds.values():
+        dates = sorted(d for d in k["dates"] if d)
+        line = k["head"]
+        if len(dates) > 1:
+            line += f" [on {len(dates)} rebalance dates, {dates[0]} .. {dates[-1]}; counts as on {dates[0]}]"
+        elif dates:
+            line = f"{dates[0]}: {line}"
+        if k["names"]:
+            line += ": " + ", ".join(f"{n} ({c})" if len(dates) > 1 else n for n, c in k["names"].most_common())
+        out.append(line)
+    return out
 
 
 def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:

@@ -86,16 +86,17 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
     prices = store.prices(tickers, start=start, end=cfg.end)
     missing = sorted(set(tickers) - set(prices.columns[prices.notna().any()]))
-    bench = prices.get(cfg.benchmark)
-    if bench is None or bench.dropna().empty:
+    everything = store.prices([cfg.benchmark])
+    full = everything[cfg.benchmark].dropna() if cfg.benchmark in everything.columns else pd.Series(dtype=float)
+    if full.empty:
         raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
                         f"../shared/market-data` or run without --offline to download it")
-    bench = bench.dropna()
-    calendar = bench.loc[cfg.start:cfg.end].index if cfg.end is not None else bench.loc[cfg.start:].index
+    bench = full.loc[cfg.start:cfg.end] if cfg.end is not None else full.loc[cfg.start:]
+    calendar = bench.index
     if len(calendar) < 2:
         raise DataError(f"start/end: the period {cfg.start:%Y-%m-%d} .. "
                         f"{'latest' if cfg.end is None else format(cfg.end, '%Y-%m-%d')} is outside the data: "
-                        f"{cfg.benchmark} has prices from {bench.index[0]:%Y-%m-%d} to {bench.index[-1]:%Y-%m-%d};"
+                        f"{cfg.benchmark} has prices from {full.index[0]:%Y-%m-%d} to {full.index[-1]:%Y-%m-%d};"
                         f" fix: choose dates inside that range")
     if cfg.end is not None and calendar[-1] < cfg.end - pd.Timedelta(days=5):
         warnings.append(f"end {cfg.end:%Y-%m-%d} is after the last price ({calendar[-1]:%Y-%m-%d}); "

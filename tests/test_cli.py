@@ -1,0 +1,144 @@
+"""The `bt` command end to end on the real snapshot: exit codes, output, files written (and not written)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from backtest.cli import main
+from tests.conftest import REPO
+
+CONFIGS = sorted((REPO / "configs").rglob("*.yaml"))
+
+
+def bt(capsys, *args):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def rotation_run(snapshot_store, tmp_path_factory):
+    """configs/rotation.yaml run once, offline, on the imported snapshot."""
+    out = tmp_path_factory.mktemp("results")
+    code = main(["--data-dir", str(snapshot_store.root), "run", str(REPO / "configs" / "rotation.yaml"),
+                 "--offline", "--out", str(out)])
+    assert code == 0
+    (folder,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    return folder
+
+
+def test_rotation_run_writes_the_whole_folder(rotation_run):
+    names = {p.name for p in rotation_run.iterdir()}
+    assert {"report.html", "metrics.json", "equity.csv", "weights", "config.yaml", "manifest.json"} <= names
+    metrics = json.loads((rotation_run / "metrics.json").read_text())
+    assert set(metrics["strategies"]) == {"Mag 7 overweight", "Equal-weight S&P 493", "Small-cap value tilt",
+                                          "Cap-weighted, 5% cap"}
+    for m in [*metrics["strategies"].values(), metrics["benchmark"]]:
+        for key in ("total_return", "cagr", "volatility", "sharpe", "max_drawdown"):
+            assert isinstance(m[key], float)
+        assert -1 < m["max_drawdown"] <= 0 and 0 < m["volatility"] < 1, "fractions, not percent"
+    equity = pd.read_csv(rotation_run / "equity.csv", index_col=0, parse_dates=True)
+    assert equity.index[0] == pd.Timestamp("2016-01-04") and equity.index[-1] == pd.Timestamp("2026-06-30")
+    assert (equity.iloc[0] <= 1_000_000).all() and (equity.iloc[0] > 999_000).all()
+    assert len(list((rotation_run / "weights").glob("*.csv"))) == 4
+    manifest = json.loads((rotation_run / "manifest.json").read_text())
+    assert manifest["versions"]["vectorbt"] and manifest["data"]["SPY"]["first"] == "2016-01-04"
+    assert any("no price on some rebalance dates" in w for w in manifest["warnings"]), "missing members named"
+
+
+def test_benchmark_is_spy_buy_and_hold_on_the_same_dates(rotation_run, market_data_dir):
+    equity = pd.read_csv(rotation_run / "equity.csv", index_col=0, parse_dates=True)
+    spy = pd.read_parquet(market_data_dir / "prices_etf.parquet")["SPY"].loc["2016-01-04":"2026-06-30"]
+    bench = equity.iloc[:, -1]
+    pd.testing.assert_index_equal(bench.index, spy.index, check_names=False)
+    assert bench.iloc[-1] / bench.iloc[0] == pytest.approx(spy.iloc[-1] / spy.iloc[0], rel=1e-9)
+
+
+def test_cli_prints_where_the_report_is(snapshot_store, tmp_path, capsys):
+    code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "run", REPO / "configs" / "rotation.yaml",
+                        "--offline", "--out", tmp_path, "--start", "2025-01-01")
+    assert code == 0, err
+    assert out.startswith("report: ") and out.strip().endswith("report.html")
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_validates(config, capsys):
+    code, out, err = bt(capsys, "validate", config)
+    assert code == 0, err
+    assert "OK" in out
+
+
+def test_bad_config_exits_2_with_every_problem_and_writes_nothing(tmp_path, capsys, snapshot_store):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("name: bad\nstart: 2020-01-01\nend: 2019-01-01\nstrategies:\n"
+                   "  - name: x\n    weighting: fixed\n    weights: {SPY: 0.6, IWM: 0.3}\n    rebalnce: monthly\n")
+    out_dir = tmp_path / "results"
+    code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "run", cfg, "--offline", "--out", out_dir)
+    assert code == 2
+    assert "Traceback" not in err
+    assert "end (line 3)" in err and "must sum to 1" in err and "did you mean 'rebalance'" in err
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "no/such/file.yaml"], "not found"),
+    (["run", "."], "directory"),
+    (["validate", "no/such.yaml"], "not found"),
+])
+def test_cli_usage_errors_exit_2_without_traceback(args, message, capsys):
+    code, out, err = bt(capsys, *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_period_outside_the_data_is_a_clear_error(snapshot_store, tmp_path, capsys):
+    cfg = tmp_path / "late.yaml"
+    cfg.write_text("name: late\nstart: 2030-01-01\nstrategies:\n  - {name: s, weighting: fixed, weights: {SPY: 1}}\n")
+    code, _, err = bt(capsys, "--data-dir", snapshot_store.root, "run", cfg, "--offline", "--out", tmp_path)
+    assert code == 2 and "outside the data" in err and "SPY has prices from" in err
+
+
+def test_out_folder_that_is_a_file_is_rejected(snapshot_store, tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    code, _, err = bt(capsys, "--data-dir", snapshot_store.root, "run", REPO / "configs" / "rotation.yaml",
+                      "--offline", "--out", f)
+    assert code == 2 and "is a file" in err
+
+
+def test_verbose_shows_the_traceback(capsys):
+    code, _, err = bt(capsys, "-v", "run", "no/such/file.yaml")
+    assert code == 2 and "Traceback" in err
+
+
+def test_list_and_compare_saved_runs(rotation_run, tmp_path, capsys):
+    code, out, err = bt(capsys, "list", "--results", rotation_run.parent)
+    assert code == 0 and "rotation" in out
+    html = tmp_path / "cmp.html"
+    code, out, err = bt(capsys, "compare", rotation_run, rotation_run, "--out", html)
+    assert code == 0, err
+    assert html.exists() and "Mag 7 overweight" in html.read_text()
+
+
+def test_snapshot_command(snapshot_store, capsys):
+    code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "snapshot", "IWM", "AVUV", "VTV", "SPY",
+                        "--asof", "2026-06-22", "--since", "ytd")
+    assert code == 0, err
+    assert "2025-12-31" in out and "2026-06-22" in out and "IWM" in out
+
+
+def test_data_ls_lists_tickers_with_sources(snapshot_store, capsys):
+    code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "data", "ls", "--ticker", "SPY")
+    assert code == 0 and "SPY" in out and "snapshot" in out
+
+
+def test_help_is_fast():
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "from backtest.cli import main; main(['--help'])"], check=True,
+                   capture_output=True)
+    assert time.perf_counter() - t < 3.0   # generous bound for a loaded CI box; benchmarks/ measures it

@@ -1,0 +1,93 @@
+"""Plan building: proxy splicing, note folding, weights only from data up to the decision date."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.config import parse_config
+from backtest.plans import build_plans, splice, summarize_notes
+from backtest.runner import load_inputs
+
+
+def test_splice_chains_proxy_returns_before_the_primary_starts():
+    idx = pd.bdate_range("2020-01-01", periods=5)
+    primary = pd.Series([np.nan, np.nan, 10.0, 11.0, 12.0], index=idx)
+    proxy = pd.Series([50.0, 55.0, 60.0, 60.0, 63.0], index=idx)
+    out, first = splice(primary, proxy)
+    assert first == idx[2]
+    assert out.iloc[2:].tolist() == [10.0, 11.0, 12.0], "real prices untouched"
+    assert out.iloc[1] / out.iloc[0] == pytest.approx(55 / 50), "proxy returns before the start"
+    assert out.iloc[2] / out.iloc[1] == pytest.approx(60 / 55)
+
+
+def test_summarize_notes_folds_dates_and_counts_names():
+    lines = summarize_notes([
+        "2016-01-04: cap weights: 3 of 430 universe tickers have no share count and were left out: A, B, C",
+        "2016-04-01: cap weights: 2 of 436 universe tickers have no share count and were left out: B, C",
+        "2017-01-03: tilt: no member of group mag7 is in the weights; no tilt applied",
+    ])
+    assert lines[0].startswith("cap weights: 3 of 430")
+    assert "on 2 rebalance dates, 2016-01-04 .. 2016-04-01" in lines[0]
+    assert lines[0].endswith("B (2), C (2), A (1)")
+    assert lines[1] == "2017-01-03: tilt: no member of group mag7 is in the weights; no tilt applied"
+
+
+CONFIG = """
+name: t
+start: 2020-06-01
+end: 2021-06-30
+rebalance: monthly
+strategies:
+  - name: Mag 7 x2
+    weighting: cap
+    universe: sp500
+    tilt: {group: mag7, multiplier: 2}
+  - name: EW 493
+    weighting: equal
+    universe: {index: sp500, exclude: [mag7]}
+"""
+
+
+@pytest.fixture(scope="module")
+def built(snapshot_store):
+    cfg = parse_config(CONFIG)
+    inputs = load_inputs(cfg, snapshot_store, offline=True)
+    return cfg, inputs, build_plans(cfg, inputs)
+
+
+def test_weights_sum_to_one_and_follow_point_in_time_membership(built):
+    _, _, b = built
+    for plan in b.plans.values():
+        np.testing.assert_allclose(plan.targets.sum(axis=1), 1.0, atol=1e-12)
+        assert (plan.targets >= 0).all().all()
+    ew = b.plans["EW 493"].targets
+    assert "TSLA" not in ew.columns or (ew["TSLA"] == 0).all(), "Mag 7 excluded"
+    cap = b.plans["Mag 7 x2"].targets
+    assert (cap.loc[:"2020-12-18", "TSLA"] == 0).all(), "TSLA is not a member before 2020-12-21"
+    assert (cap.loc["2021-01-01":, "TSLA"] > 0).all()
+    n = (ew > 0).sum(axis=1)
+    assert n.between(430, 500).all(), n.describe()
+
+
+def test_no_look_ahead_weights_ignore_prices_after_the_decision(built):
+    cfg, inputs, b = built
+    d = b.plans["Mag 7 x2"].targets.index[5]
+    shaken = inputs.prices.copy()
+    later = shaken.index > d
+    shaken.loc[later] = shaken.loc[later] * np.random.default_rng(0).uniform(0.5, 2.0, size=shaken.loc[later].shape)
+    from dataclasses import replace
+
+    b2 = build_plans(cfg, replace(inputs, prices=shaken))
+    for name in b.plans:
+        before = b.plans[name].targets.loc[:d]
+        pd.testing.assert_frame_equal(before, b2.plans[name].targets.loc[:d].reindex(columns=before.columns,
+                                                                                     fill_value=0.0))
+
+
+def test_cap_basis_table_shows_which_share_dates_caps_rest_on(built):
+    _, _, b = built
+    basis = next(v for k, v in b.tables.items() if k.startswith("cap_basis"))
+    assert {"oldest_observation", "newest_observation", "backfilled_names", "names"} <= set(basis.columns)
+    assert (basis["names"] > 400).all()
