@@ -20,20 +20,40 @@ if TYPE_CHECKING:
     from ..results import SavedRun
 
 
+ROTATION_KEYS = ("windows", "snapshot", "attribution", "dispersion", "breadth", "mag7_vs_rest", "concentration",
+                 "coverage", "notes")
+
+
+def _is_rotation_key(key: str) -> bool:
+    k = key.replace("-", "_")
+    return any(k == r or k.startswith(r + "_") for r in ROTATION_KEYS)
+
+
+def rotation_section(saved: SavedRun) -> str:
+    """The rotation analytics (snapshot, concentration, Mag 7 vs rest, attribution, dispersion, breadth)."""
+    from .analytics_section import render_analytics_section
+
+    tables = {k.replace("-", "_"): v for k, v in saved.analytics.items() if _is_rotation_key(k)}
+    return render_analytics_section(tables) if tables else ""
+
+
 def analytics_tables(saved: SavedRun) -> str:
-    """Every ``saved.analytics`` table generically: a line plot when it is date-indexed, and the table."""
-    if not saved.analytics:
+    """Every other ``saved.analytics`` table (e.g. the market-cap basis of cap-weighted strategies)
+    generically: a line plot when it is date-indexed, and the table."""
+    rest = {k: v for k, v in (saved.analytics or {}).items() if not _is_rotation_key(k)}
+    if not rest:
         return ""
     parts = []
-    for key, frame in saved.analytics.items():
+    for key, frame in rest.items():
         body = f"<h3>{esc(key)}</h3>"
         dated = isinstance(frame.index, pd.DatetimeIndex)
         if dated and not frame.select_dtypes("number").empty and len(frame) > 1:
             body += figure_fragment(line_figure(frame))
         body += frame_table(frame, max_rows=12 if dated else 60, tail=dated)
         parts.append(body)
-    return section("rotation-analytics", "Rotation analytics", "".join(parts),
-                   intro="Tables computed by the run; each is also saved as analytics/<name>.csv.")
+    return section("run-tables", "How the weights were formed", "".join(parts),
+                   intro="Tables computed by the run (e.g. which share-count dates the market caps rest on); "
+                         "each is also saved as analytics/<name>.csv.")
 
 
-SECTIONS: list[Callable[[SavedRun], str]] = [analytics_tables]
+SECTIONS: list[Callable[[SavedRun], str]] = [rotation_section, analytics_tables]
