@@ -105,7 +105,7 @@ def make_run(*, name: str = "synthetic", names: tuple[str, ...] = ("Equal weight
         top = pd.DataFrame({"top10_share": stocks.div(stocks.sum(axis=1), axis=0).apply(
             lambda row: row.nlargest(10).sum(), axis=1)})
         top["dispersion"] = stocks.pct_change().std(axis=1).fillna(0.0)
-        tables["concentration"] = top.rename_axis("date")
+        tables["top_holdings_share"] = top.rename_axis("date")
         tables["group <summary>"] = pd.DataFrame({"weight": [0.3, 0.7], "return": [0.12, 0.05]},
                                                  index=pd.Index(["mag7", "rest"], name="group"))
     return RunResult(name=name, config=config, strategies=tuple(strategies), benchmark_name="SPY",

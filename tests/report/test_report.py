@@ -17,7 +17,7 @@ from backtest.results import list_runs, load_run
 from .synthetic import HOSTILE_NAMES
 
 SECTION_IDS = ("overview", "growth", "drawdowns", "rolling", "calendar", "monthly", "weights", "metrics",
-               "rotation-analytics", "warnings", "config", "data", "versions")
+               "run-tables", "warnings", "config", "data", "versions")
 
 
 class _Scripts(HTMLParser):
