@@ -36,12 +36,17 @@ class StrategyPlan:
         remainder is held as cash).
     commission_bps, slippage_bps : per side, on traded value.
     expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
+    cash_ticker : optional ticker (e.g. "BIL") that holds the unallocated share of each rebalance (targets
+        summing below 1, or target names without a price on the execution day) instead of idle cash; traded
+        free of commission and slippage. Proceeds of a mid-period delisting wait in cash until the next
+        rebalance, as without it.
     """
 
     targets: pd.DataFrame
     commission_bps: float = 0.0
     slippage_bps: float = 0.0
     expense_ratio: float = 0.0
+    cash_ticker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
             notes.append(f"{name}: on {executed:%Y-%m-%d} no price for {int(lost.sum())} target name(s) "
                          f"({names}); {row[lost].sum():.2%} of the portfolio stays in cash")
         size.loc[executed] = np.where(has_price, row, np.nan)
+    if plan.cash_ticker:
+        _cash_sleeve(name, plan.cash_ticker, size, prices, exec_map, notes)
     # Delistings: sell at the last real close when prices end before the run does.
     mask = real.to_numpy()
     last_pos = len(cal) - 1 - np.argmax(mask[::-1], axis=0)
@@ -102,6 +109,24 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
         notes.append(f"{name}: prices end mid-run for {len(ends)} name(s), sold at their last close if held: "
                      f"{listed}{' ...' if len(ends) > 20 else ''}")
     return size, exec_map
+
+
+def _cash_sleeve(name: str, cash: str, size: pd.DataFrame, prices: pd.DataFrame, exec_map: pd.Series,
+                 notes: list[str]) -> None:
+    """Add the cash-yield column: at each execution, the share not allocated to priced targets."""
+    if cash in size.columns:
+        raise SimulationError(f"strategies[{name!r}].cash_yield: {cash} is also a target holding; fix: choose a "
+                              f"cash ticker the strategy does not hold (e.g. BIL or SGOV)")
+    rows = exec_map.to_numpy()
+    allocated = size.loc[rows].fillna(0.0).sum(axis=1).to_numpy()
+    col = np.full(len(size), np.nan)
+    priced = prices[cash].reindex(size.index).notna().to_numpy()
+    where = size.index.get_indexer(rows)
+    col[where] = np.where(priced[where], np.clip(1.0 - allocated, 0.0, 1.0), np.nan)
+    if not priced[where].all():
+        notes.append(f"{name}: cash yield {cash} has no price on {int((~priced[where]).sum())} rebalance day(s); "
+                     f"idle cash earns nothing there")
+    size[cash] = col
 
 
 def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital: float,
@@ -129,8 +154,9 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         sizes.append(size.to_numpy())
         n = size.shape[1]
         groups += [g] * n
-        fees += [plan.commission_bps / 1e4] * n
-        slips += [plan.slippage_bps / 1e4] * n
+        free = np.asarray(size.columns) == plan.cash_ticker      # the cash sleeve trades free of costs
+        fees += list(np.where(free, 0.0, plan.commission_bps / 1e4))
+        slips += list(np.where(free, 0.0, plan.slippage_bps / 1e4))
         keys.append((name, list(size.columns)))
     close = np.concatenate(blocks, axis=1)
     size = np.concatenate(sizes, axis=1)

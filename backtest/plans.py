@@ -65,14 +65,21 @@ def build_plans(cfg, inputs) -> Built:
             if first is not None and first > inputs.calendar[0]:
                 notes[spec.name].append(f"{spec.name}: {ticker} starts {first:%Y-%m-%d}; before that its "
                                         f"returns are {proxy}'s (spliced proxy, column {col})")
+        if spec.universe is not None and spec.universe.membership == "current":
+            notes[spec.name].append(
+                f"{spec.name}: SURVIVORSHIP BIAS: universe uses today's {spec.universe.index} members for every "
+                f"date (membership: current), so past winners are picked with hindsight; use point_in_time "
+                f"for an honest backtest")
         px = prices.assign(**extra) if extra else prices
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name])
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
-                                        slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio)
+                                        slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
+                                        cash_ticker=spec.cash_yield)
         if basis is not None:
             tables[f"cap_basis_{_slug(spec.name)}"] = basis
     all_prices = prices.assign(**extra) if extra else prices
-    used = sorted({c for p in plans.values() for c in p.targets.columns})
+    used = sorted({c for p in plans.values() for c in p.targets.columns}
+                  | {p.cash_ticker for p in plans.values() if p.cash_ticker})
     return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
 
 

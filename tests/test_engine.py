@@ -97,3 +97,15 @@ def test_turnover_and_holdings_sum_to_invested_share():
     assert sim.turnover.iloc[0] == pytest.approx(0.5)
     assert sim.holdings.loc[IDX[2]].sum() == pytest.approx(1.0)
     assert sim.holdings.loc[IDX[2], "C"] == pytest.approx(0.7)
+
+
+def test_cash_yield_sleeve_holds_the_unallocated_share_free_of_costs():
+    p = _prices().assign(BIL=[100, 100.01, 100.02, 100.03, 100.04, 100.05, 100.06, 100.07])
+    targets = pd.DataFrame({"A": [0.5], "B": [0.5]}, index=IDX[[0]])     # B unpriced on day 1 -> 50% idle
+    res = simulate(p, {"cash": StrategyPlan(targets, commission_bps=10), "bil": StrategyPlan(
+        targets, commission_bps=10, cash_ticker="BIL")}, capital=1000, fill="close")
+    bil = res["bil"]
+    assert bil.holdings.loc[IDX[0], "BIL"] == pytest.approx(0.5, rel=1e-3)
+    assert bil.trades.loc[bil.trades.ticker == "BIL", "fees"].sum() == 0.0
+    gain = res["bil"].equity.iloc[-1] - res["cash"].equity.iloc[-1]
+    assert gain == pytest.approx(bil.holdings.loc[IDX[0], "BIL"] * 999.5 * (100.07 / 100 - 1), rel=1e-3)
