@@ -18,11 +18,12 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
-MEMBERSHIP_SOURCES = ("snapshot", "index-constitution")
+MembershipSource = Literal["snapshot", "index-constitution"]
+MEMBERSHIP_SOURCES: tuple[MembershipSource, ...] = ("snapshot", "index-constitution")
 MEMBERSHIP_MODES = ("point_in_time", "current")
 
 MAG7 = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA")
@@ -134,7 +135,8 @@ def resolve_universe(spec: Any, date, membership: pd.DataFrame | None,
     """Resolve a universe spec on ``date``.
 
     ``spec`` is any object with attributes ``index`` (``"sp500"`` or None), ``tickers`` (tickers and/or group
-    names), ``exclude`` (tickers and/or group names) and ``membership`` (``"point_in_time"`` or ``"current"``).
+    names), ``exclude`` (tickers and/or group names) and ``membership`` (``"point_in_time"`` or
+    ``"current"``).
     ``membership`` is the intervals frame (needed only when ``spec.index`` is set). ``available`` is a Series
     indexed by ticker: booleans, or the prices on ``date`` (NaN = no price).
 
@@ -164,7 +166,7 @@ def resolve_universe(spec: Any, date, membership: pd.DataFrame | None,
                     excluded=excluded)
 
 
-def load_membership(store, source: str = "snapshot", index: str = "sp500") -> pd.DataFrame:
+def load_membership(store, source: MembershipSource = "snapshot", index: str = "sp500") -> pd.DataFrame:
     """The membership intervals from ``source`` (``"snapshot"``: the store's table; ``"index-constitution"``:
     the package). A thin delegate to ``backtest.data.membership.load_membership``, which does the reading."""
     from backtest.data.membership import load_membership as _load

@@ -48,7 +48,8 @@ def test_observation_on_a_non_trading_day_applies_from_that_day_on():
 
 
 def test_one_source_per_ticker_by_preference():
-    rows = long([(D[0], "A", 100.0, "snapshot:marketcap_snapshots"), (D[4], "A", 107.0, "snapshot:shares_sp500"),
+    rows = long([(D[0], "A", 100.0, "snapshot:marketcap_snapshots"),
+                 (D[4], "A", 107.0, "snapshot:shares_sp500"),
                  (D[0], "B", 50.0, "snapshot:shares_sp500")])
     a = shares_asof(rows, D, ["A", "B"])
     assert a.shares["A"].tolist() == [100.0] * 8  # the float-adjusted source is not mixed into A

@@ -5,9 +5,11 @@ Two layouts are recognised, whatever the extension:
 - wide: a ``date`` column (or the first column, or a Parquet date index) and one column per ticker;
   the values are taken as adjusted closes (``field="close"`` for raw closes);
 - long: columns ``date``, ``ticker`` (or ``symbol``) and ``close`` and/or ``adj_close`` (``Adj Close`` and
-  similar spellings accepted). Empty cells (or NA, NaN, null, #N/A) mean no price that day. ``adj_close`` goes to the adjusted field; ``close`` to the raw field when
+  similar spellings accepted). ``adj_close`` goes to the adjusted field; ``close`` to the raw field when
   ``adj_close`` is present too, otherwise it is the only price given and is used as the adjusted
   (total-return) series: supply ``adj_close`` when your closes ignore dividends.
+
+Empty cells (or NA, NaN, null, #N/A) mean no price that day.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ def import_paths(store: PriceStore, paths: Iterable) -> list[str]:
 
 def _files_of(p: Path) -> list[Path]:
     if not p.exists():
-        raise DataError(f"{p} does not exist; pass the snapshot folder (../shared/market-data) or a CSV/Parquet "
-                        "price file")
+        raise DataError(f"{p} does not exist; pass the snapshot folder (../shared/market-data) or a "
+                        "CSV/Parquet price file")
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix.lower() in CSV_EXT + PARQUET_EXT)
         if not files:
@@ -170,8 +172,8 @@ def _to_wide(frame: pd.DataFrame, path: Path, lines, field: str) -> dict[str, pd
     date_col = next((names[n] for n in DATE_NAMES if n in names), frame.columns[0])
     if ticker_col is not None:
         if not price_cols:
-            raise DataError(f"{path}: long layout (a {ticker_col!r} column) but no close or adj_close column; "
-                            f"found columns {list(frame.columns)}")
+            raise DataError(f"{path}: long layout (a {ticker_col!r} column) but no close or adj_close "
+                            f"column; found columns {list(frame.columns)}")
         return _long_to_wide(frame, path, lines, date_col, ticker_col, price_cols)
     wide = frame.set_index(date_col)
     wide.index.name = "date"
@@ -185,8 +187,8 @@ def _parse_dates(frame: pd.DataFrame, where: str, lines) -> pd.DataFrame:
     if bad.any():
         labels = lines or [f"row {i + 1}" for i in range(len(frame))]
         shown = [f"{labels[i]}: {frame.index[i]!r}" for i in bad.nonzero()[0][:5]]
-        raise DataError(f"{where}: {int(bad.sum())} value(s) in the date column are not dates ({'; '.join(shown)})"
-                        "; write dates as YYYY-MM-DD")
+        raise DataError(f"{where}: {int(bad.sum())} value(s) in the date column are not dates "
+                        f"({'; '.join(shown)}); write dates as YYYY-MM-DD")
     out = frame.copy()
     out.index = pd.DatetimeIndex(parsed, name="date")
     return out
@@ -199,23 +201,24 @@ def _long_to_wide(frame, path: Path, lines, date_col, ticker_col, price_cols) ->
     bad = dates.isna().to_numpy()
     if bad.any():
         shown = [f"{labels[i]}: {frame[date_col].iloc[i]!r}" for i in bad.nonzero()[0][:5]]
-        raise DataError(f"{where}: {int(bad.sum())} value(s) in {date_col!r} are not dates ({'; '.join(shown)}); "
-                        "write dates as YYYY-MM-DD")
+        raise DataError(f"{where}: {int(bad.sum())} value(s) in {date_col!r} are not dates "
+                        f"({'; '.join(shown)}); write dates as YYYY-MM-DD")
     tickers = frame[ticker_col].astype(str).map(normalize_ticker)
     key = pd.DataFrame({"date": dates.dt.normalize(), "ticker": tickers})
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
-        shown = [f"{labels[i]} ({tickers.iloc[i]} {key['date'].iloc[i]:%Y-%m-%d})" for i in dup.nonzero()[0][:6]]
-        raise DataError(f"{where}: the same (ticker, date) appears more than once: {', '.join(shown)}; keep one "
-                        "row per ticker and date")
+        shown = [f"{labels[i]} ({tickers.iloc[i]} {key['date'].iloc[i]:%Y-%m-%d})"
+                 for i in dup.nonzero()[0][:6]]
+        raise DataError(f"{where}: the same (ticker, date) appears more than once: {', '.join(shown)}; keep "
+                        "one row per ticker and date")
     for t, pos in key.groupby("ticker").indices.items():
         d = key["date"].to_numpy()[pos]
         down = (d[1:] < d[:-1]).nonzero()[0]
         if len(down):
             i = pos[down[0] + 1]
             raise DataError(f"{where}: dates of {t} are not in ascending order ({labels[i]}: "
-                            f"{key['date'].iloc[i]:%Y-%m-%d} after {pd.Timestamp(d[down[0]]):%Y-%m-%d}); sort the file by "
-                            "ticker and date")
+                            f"{key['date'].iloc[i]:%Y-%m-%d} after {pd.Timestamp(d[down[0]]):%Y-%m-%d}); "
+                            "sort the file by ticker and date")
     fields = dict(price_cols)
     if "adj_close" not in fields:  # only a close: it is the series to backtest on
         fields = {"adj_close": fields.pop("close")}
@@ -225,7 +228,8 @@ def _long_to_wide(frame, path: Path, lines, date_col, ticker_col, price_cols) ->
         num = pd.to_numeric(values, errors="coerce")
         text_bad = (num.isna() & values.notna()).to_numpy()
         if text_bad.any():
-            shown = [f"{labels[i]} ({tickers.iloc[i]}): {values.iloc[i]!r}" for i in text_bad.nonzero()[0][:5]]
+            shown = [f"{labels[i]} ({tickers.iloc[i]}): {values.iloc[i]!r}"
+                     for i in text_bad.nonzero()[0][:5]]
             raise DataError(f"{where}: {int(text_bad.sum())} value(s) in {col!r} are not numbers "
                             f"({'; '.join(shown)}); fix the cells or leave them empty for no price")
         nonpos = (num <= 0).to_numpy()

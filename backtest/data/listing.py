@@ -37,7 +37,8 @@ def format_catalog(store: PriceStore, tickers: Iterable[str] | None = None) -> s
     lines = [f"{store.root}: {table['ticker'].nunique()} tickers"]
     lines.append(f"{'ticker':<8} {'field':<9} {'first':<10} {'last':<10} {'rows':>6}  sources")
     for r in table.itertuples(index=False):
-        lines.append(f"{r.ticker:<8} {r.field:<9} {r.start:%Y-%m-%d} {r.end:%Y-%m-%d} {r.rows:>6}  {r.sources}")
+        lines.append(f"{r.ticker:<8} {r.field:<9} {r.start:%Y-%m-%d} {r.end:%Y-%m-%d} {r.rows:>6}  "
+                     f"{r.sources}")
     absent = [t for t in wanted if t not in set(table["ticker"])]
     if absent:
         lines.append(f"not in the store: {', '.join(absent)}")

@@ -51,8 +51,8 @@ def load_index_constitution(index: str = "sp500", price_columns: Iterable[str] |
     except ValueError as exc:
         raise DataError(f"index-constitution has no index {index!r}: {exc}") from None
     changes = events.loc[events["event_type"] == "ticker_change"].dropna(subset=["old_symbol", "new_symbol"])
-    forward = {normalize_ticker(o): normalize_ticker(n) for o, n in zip(changes["old_symbol"],
-                                                                         changes["new_symbol"])}
+    forward = {normalize_ticker(o): normalize_ticker(n)
+               for o, n in zip(changes["old_symbol"], changes["new_symbol"])}
     backward = {n: o for o, n in forward.items()}
     have = None if price_columns is None else set(price_columns)
 
@@ -99,7 +99,8 @@ class PriceColumnResolver:
                                pd.to_datetime(membership["end_date"]), membership["price_column"]):
             self.intervals.setdefault(normalize_ticker(t), []).append(
                 (s, None if pd.isna(e) else e, pc if isinstance(pc, str) and pc else None))
-        self.constant = {t: rows[0][2] for t, rows in self.intervals.items() if len({r[2] for r in rows}) == 1}
+        self.constant = {t: rows[0][2] for t, rows in self.intervals.items()
+                         if len({r[2] for r in rows}) == 1}
 
     def __call__(self, symbol: str, date) -> str | None:
         sym = normalize_ticker(symbol)

@@ -66,8 +66,8 @@ class SnapshotReport:
     membership_notes: list[str] = field(default_factory=list)
     shares_rows: dict[str, int] = field(default_factory=dict)
     class_fractions: dict[str, float] = field(default_factory=dict)
-    skipped_caps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["date", "symbol",
-                                                                                        "reason"]))
+    skipped_caps: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["date", "symbol", "reason"]))
 
     def summary(self) -> str:
         lines = [f"imported the snapshot {self.folder}:"]
@@ -187,7 +187,8 @@ def snapshot_membership(folder: Path, price_columns) -> tuple[pd.DataFrame, list
         if out is not None and last_change < out <= list_date:
             df.loc[i, ["end_date", "source"]] = [out, "index-constitution:sp500 (removal date)"]
         else:
-            df.loc[i, ["end_date", "source"]] = [list_date, f"snapshot:{list_path.name} (removal date unknown)"]
+            why = f"snapshot:{list_path.name} (removal date unknown)"
+            df.loc[i, ["end_date", "source"]] = [list_date, why]
             unknown.append(row["ticker"])
     if added:
         df = pd.concat([df, pd.DataFrame(added, columns=df.columns)], ignore_index=True)
@@ -241,8 +242,8 @@ def shares_sp500_long(wide: pd.DataFrame, resolve, snap_adj: pd.DataFrame, store
 def class_fractions(shares: pd.DataFrame, tickers) -> dict[str, float]:
     """Each listed class's share of its company's float-adjusted shares, averaged over the dates of
     ``snapshot:shares_sp500``; a pair without data there splits half and half."""
-    s = shares.loc[shares["source"] == SHARES_SOURCE].pivot_table(index="date", columns="ticker",
-                                                                 values="shares")
+    own = shares.loc[shares["source"] == SHARES_SOURCE]
+    s = own.pivot_table(index="date", columns="ticker", values="shares")
     out: dict[str, float] = {}
     for a, b in DUAL_CLASS:
         if a in s.columns and b in s.columns:
@@ -286,8 +287,8 @@ def shares_from_marketcaps(caps: pd.DataFrame, adj: pd.DataFrame, resolve, fract
     """Shares in adjusted-price units from Yahoo market-cap snapshots: ``cap / adj_close(session)``.
 
     Dual-class pairs (``DUAL_CLASS``) carry a company-wide cap on each class (``_split_dual_class`` detects
-    it); each class then keeps ``fractions[class]`` of it. Returns (long ``date, ticker, shares``, skipped ``date, symbol,
-    reason``); the latest snapshot wins when several reflect the same session.
+    it); each class then keeps ``fractions[class]`` of it. Returns (long ``date, ticker, shares``, skipped
+    ``date, symbol, reason``); the latest snapshot wins when several reflect the same session.
     """
     df = caps.copy()
     df["symbol"] = df["symbol"].astype(str).map(normalize_ticker)
@@ -310,7 +311,8 @@ def shares_from_marketcaps(caps: pd.DataFrame, adj: pd.DataFrame, resolve, fract
     tick = df["ticker"].fillna("")
     df["first"] = pd.to_datetime(tick.map(first))
     df["last"] = pd.to_datetime(tick.map(last))
-    df.loc[df["reason"].isna() & (df["session"] < df["first"]), "reason"] = "before the ticker's price history"
+    open_ = df["reason"].isna()
+    df.loc[open_ & (df["session"] < df["first"]), "reason"] = "before the ticker's price history"
     df.loc[df["reason"].isna() & (df["session"] > df["last"]), "reason"] = "after the ticker's price history"
     df.loc[df["reason"].isna() & df["adj"].isna(), "reason"] = "no adjusted close on that session"
     _split_dual_class(df, fractions)

@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 import yfinance as yf
 from tqdm import tqdm
 
 from backtest.data.calendar import CALENDAR_START, sessions_between, sessions_closed_by
 from backtest.data.store import PriceStore
-from backtest.errors import DataError, NetworkError
+from backtest.errors import NetworkError
 from backtest.universe import normalize_ticker
 
 SOURCE = "yahoo"
@@ -32,12 +31,13 @@ OFFLINE_FIX = ("run with --offline to use only the prices already stored, or imp
 FIELD_LABELS = {"adj_close": "Adj Close", "close": "Close"}
 DNS_MARKERS = ("could not resolve", "dnserror", "name resolution", "name or service not known",
                "nodename nor servname", "getaddrinfo", "curl: (6)")
-NETWORK_MARKERS = DNS_MARKERS + ("connectionerror", "connection refused", "connection reset", "failed to establish",
-                                 "network is unreachable", "timed out", "timeout", "curl: (7)", "curl: (28)",
-                                 "curl: (35)", "max retries exceeded", "failed to perform", "ssl")
+NETWORK_MARKERS = DNS_MARKERS + (
+    "connectionerror", "connection refused", "connection reset", "failed to establish",
+    "network is unreachable", "timed out", "timeout", "curl: (7)", "curl: (28)", "curl: (35)",
+    "max retries exceeded", "failed to perform", "ssl")
 RATE_MARKERS = ("too many requests", "rate limit", "ratelimit", "429")
-ANCHOR_GAP = pd.Timedelta(days=10)
-CALENDAR_FIRST = pd.Timestamp(CALENDAR_START)  # before it the calendar cannot tell: assume sessions  # re-download the last stored day to splice when the gap is this short
+ANCHOR_GAP = pd.Timedelta(days=10)  # re-download the last stored day to splice when the gap is this short
+CALENDAR_FIRST = pd.Timestamp(CALENDAR_START)  # before it the calendar cannot tell: assume sessions
 
 
 @dataclass
@@ -219,7 +219,7 @@ def _exception_reason(exc: BaseException) -> str:
 
 
 def short_reason(reason: str, limit: int = 160) -> str:
-    """One readable line: unwrap ``DNSError('...')``, drop libcurl's "See https://..." tail, cap the length."""
+    """One readable line: unwrap ``DNSError('...')``, drop libcurl's "See https://..." tail, cap length."""
     r = reason.strip()
     m = re.match(r"^\w+\((['\"])(.*)\1\)$", r, flags=re.S)
     if m:
@@ -246,8 +246,8 @@ def fetch_prices(store: PriceStore, tickers: Iterable[str], start, end=None, *, 
     last = last_complete_session()
     end = last if end is None else min(pd.Timestamp(end).normalize(), last)
     ranges = missing_ranges(store.catalog(), tickers, start, end)
-    known = store.catalog().query("field == 'adj_close'").groupby("ticker").agg(lo=("start", "min"),
-                                                                                 hi=("end", "max"))
+    adj_rows = store.catalog().query("field == 'adj_close'")
+    known = adj_rows.groupby("ticker").agg(lo=("start", "min"), hi=("end", "max"))
     jobs: dict[tuple, list[str]] = {}
     for t, parts in ranges.items():
         if not parts:
@@ -338,8 +338,8 @@ def _fetch_batch(store, batch, cover, window, report, *, session, downloader, re
             if r.rows == 0:
                 report.results[t] = TickerResult("failed", r.ranges, 0, short_reason(reasons[t]))
             else:  # another range of this ticker arrived: keep it, say what is still missing
-                report.results[t] = TickerResult("fetched", r.ranges, r.rows,
-                                                 f"{window[0]:%Y-%m-%d}..{window[1]:%Y-%m-%d} failed: {reasons[t]}")
+                span = f"{window[0]:%Y-%m-%d}..{window[1]:%Y-%m-%d}"
+                report.results[t] = TickerResult("fetched", r.ranges, r.rows, f"{span} failed: {reasons[t]}")
     return bool(arrived)
 
 
@@ -419,8 +419,8 @@ def _fetch_one_shares(store, t, start, end, session, ticker_factory, retries, ba
             close = store.prices([t], field="close")
             adj = store.prices([t], field="adj_close")
             if t not in close.columns or t not in adj.columns:
-                return TickerResult("failed", reason="no raw and adjusted closes in the store to convert share "
-                                                     "counts to adjusted units; fetch prices from Yahoo first")
+                return TickerResult("failed", reason="no raw and adjusted closes in the store to convert "
+                                    "share counts to adjusted units; fetch prices from Yahoo first")
             shares = shares_to_adjusted_units(raw, close[t], adj[t])
             if shares.empty:
                 return TickerResult("failed", reason="share counts predate every stored close; fetch earlier "

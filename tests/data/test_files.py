@@ -36,7 +36,8 @@ def test_wide_csv(tmp_path):
 
 
 def test_missing_value_spellings(tmp_path):
-    frames = read_price_file(write(tmp_path, "na.csv", "date,A,B,C\n2024-01-02,1,NA,NaN\n2024-01-03,#N/A,null,2\n"))
+    text = "date,A,B,C\n2024-01-02,1,NA,NaN\n2024-01-03,#N/A,null,2\n"
+    frames = read_price_file(write(tmp_path, "na.csv", text))
     got = frames["adj_close"]
     assert got.notna().values.tolist() == [[True, False, False], [False, False, True]]
 
@@ -49,7 +50,8 @@ def test_long_csv_with_both_fields(tmp_path):
 
 
 def test_long_close_only_is_the_series_to_backtest(tmp_path):
-    frames = read_price_file(write(tmp_path, "c.csv", "Date,Symbol,Close\n2024-01-02,aapl,1.5\n2024-01-03,aapl,2\n"))
+    text = "Date,Symbol,Close\n2024-01-02,aapl,1.5\n2024-01-03,aapl,2\n"
+    frames = read_price_file(write(tmp_path, "c.csv", text))
     assert list(frames) == ["adj_close"] and frames["adj_close"]["AAPL"].tolist() == [1.5, 2.0]
 
 
@@ -102,13 +104,14 @@ BAD_FILES = [
      r"AAPL on line 3: 'n/a\?' is not a number"),
     ("negative price", "p.csv", "date,AAPL\n2024-01-02,1.0\n2024-01-03,-2\n",
      r"AAPL on line 3 \(2024-01-03\): price -2 is not positive"),
-    ("zero price", "p.csv", "date,AAPL\n2024-01-02,0\n", r"AAPL on line 2 \(2024-01-02\): price 0 is not positive"),
+    ("zero price", "p.csv", "date,AAPL\n2024-01-02,0\n",
+     r"AAPL on line 2 \(2024-01-02\): price 0 is not positive"),
     ("duplicated date", "p.csv", "date,AAPL\n2024-01-02,1\n2024-01-02,1\n",
      r"date 2024-01-02 appears more than once \(line 2, line 3\)"),
     ("unsorted dates", "p.csv", "date,AAPL\n2024-01-03,1\n2024-01-02,1\n",
      r"dates are not in ascending order: 2024-01-02 on line 3 comes after 2024-01-03"),
-    ("bad date", "p.csv", "date,AAPL\n2024-01-02,1\nsoon,2\n", r"1 value\(s\) in the date column are not dates "
-                                                              r"\(line 3: 'soon'\); write dates as YYYY-MM-DD"),
+    ("bad date", "p.csv", "date,AAPL\n2024-01-02,1\nsoon,2\n",
+     r"1 value\(s\) in the date column are not dates \(line 3: 'soon'\); write dates as YYYY-MM-DD"),
     ("long duplicate", "p.csv", "date,ticker,close\n2024-01-02,A,1\n2024-01-02,A,2\n",
      r"the same \(ticker, date\) appears more than once: line 2 \(A 2024-01-02\), line 3"),
     ("long unsorted", "p.csv", "date,ticker,close\n2024-01-03,A,1\n2024-01-02,A,2\n",
@@ -119,7 +122,8 @@ BAD_FILES = [
      r"1 price\(s\) in 'close' are zero or negative \(line 2 \(A 2024-01-02\): -1\)"),
     ("long without prices", "p.csv", "date,ticker,volume\n2024-01-02,A,100\n",
      r"long layout \(a 'ticker' column\) but no close or adj_close column"),
-    ("header only", "p.csv", "date,AAPL\n", r"no price data \(need a date column and at least one price column\)"),
+    ("header only", "p.csv", "date,AAPL\n",
+     r"no price data \(need a date column and at least one price column\)"),
     ("one column", "p.csv", "date\n2024-01-02\n", r"no price data"),
 ]
 

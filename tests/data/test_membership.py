@@ -38,9 +38,11 @@ def test_load_membership_sources(snapshot_store):
 
 def test_load_membership_errors(tmp_path):
     empty = PriceStore(tmp_path)
-    with pytest.raises(DataError, match=r"has no sp500 membership table; run `bt data import \.\./shared/market-data`"):
+    with pytest.raises(DataError,
+                       match=r"has no sp500 membership table; run `bt data import \.\./shared/market-data`"):
         load_membership(empty, "snapshot")
-    with pytest.raises(DataError, match=r"membership_source must be one of snapshot, index-constitution, got 'wiki'"):
+    with pytest.raises(DataError,
+                       match=r"membership_source must be one of snapshot, index-constitution, got 'wiki'"):
         load_membership(empty, "wiki")
     with pytest.raises(DataError, match=r"index-constitution has no index 'ftse'"):
         load_index_constitution("ftse")

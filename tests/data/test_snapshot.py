@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +42,8 @@ def test_report_summarises_what_was_skipped(snapshot_import):
     assert "640 tickers" in text and "66 tickers" in text
     assert "Yahoo's BRK-B cap in this file is wrong or missing" in text
     reasons = set(report.skipped_caps["reason"])
-    assert {"market cap missing", "no price series in the store", "after the ticker's price history"} <= reasons
+    assert {"market cap missing", "no price series in the store", "after the ticker's price history"} \
+        <= reasons
     assert report.class_fractions["GOOGL"] == pytest.approx(1 - report.class_fractions["GOOG"])
 
 
@@ -67,9 +67,10 @@ def test_membership_completed_after_the_intervals_end(snapshot_store):
 def test_shares_are_in_adjusted_units(snapshot_store, market_data_dir):
     """shares_sp500 is already in the price file's adjusted units and is stored unchanged (BK -> BNY)."""
     raw = pd.read_parquet(market_data_dir / "shares_sp500.parquet")
-    sh = snapshot_store.shares(["AAPL", "BNY"]).query("source == @SHARES_SOURCE").set_index(["ticker", "date"])
-    assert sh.loc[("AAPL", pd.Timestamp("2025-06-04")), "shares"] == pytest.approx(raw.loc["2025-06-04", "AAPL"])
-    assert sh.loc[("BNY", pd.Timestamp("2025-06-04")), "shares"] == pytest.approx(raw.loc["2025-06-04", "BK"])
+    sh = snapshot_store.shares(["AAPL", "BNY"]).query("source == @SHARES_SOURCE")
+    on = sh.loc[sh["date"] == pd.Timestamp("2025-06-04")].set_index("ticker")["shares"]
+    assert on["AAPL"] == pytest.approx(raw.loc["2025-06-04", "AAPL"])
+    assert on["BNY"] == pytest.approx(raw.loc["2025-06-04", "BK"])
 
 
 def test_old_snapshot_symbols_reach_the_company_column(snapshot_store):
@@ -126,7 +127,8 @@ def mini_snapshot(src: Path, dst: Path) -> Path:
     pd.read_parquet(src / "prices_sp500.parquet")[keep].to_parquet(dst / "prices_sp500.parquet")
     pd.read_parquet(src / "prices_etf.parquet")[["SPY", "AVUV"]].to_parquet(dst / "prices_etf.parquet")
     iv = pd.read_csv(src / "sp500_membership_intervals.csv")
-    iv.loc[iv["ticker"].isin(keep + ["FB", "BRK.B"])].to_csv(dst / "sp500_membership_intervals.csv", index=False)
+    iv = iv.loc[iv["ticker"].isin(keep + ["FB", "BRK.B"])]
+    iv.to_csv(dst / "sp500_membership_intervals.csv", index=False)
     sh = pd.read_parquet(src / "shares_sp500.parquet")
     sh[[c for c in keep if c in sh.columns]].to_parquet(dst / "shares_sp500.parquet")
     mc = pd.read_parquet(src / "marketcap_snapshots.parquet")

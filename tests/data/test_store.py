@@ -71,7 +71,8 @@ def test_incremental_merge_keeps_old_and_extends(tmp_path):
     assert got["AAPL"].tolist()[:4] == [1.0, 2.0, 3.0, 4.0] and np.isnan(got["AAPL"].iloc[4])
     cat = store.catalog().set_index("ticker").loc["AAPL"]
     assert (cat["start"], cat["end"]) == (pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-05"))
-    assert (cat["covered_start"], cat["covered_end"]) == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08"))
+    assert cat["covered_start"] == pd.Timestamp("2024-01-01")
+    assert cat["covered_end"] == pd.Timestamp("2024-01-08")
     assert cat["rows"] == 4
 
 
@@ -259,7 +260,8 @@ def test_membership_and_shares_tables(tmp_path):
                                              "price_column": ["META", "META", "BRK-B"]}), "test")
     m = store.membership()
     assert n == 3 and list(m.columns) == ["ticker", "start_date", "end_date", "price_column", "source"]
-    assert m["ticker"].tolist() == ["FB", "META", "BRK-B"] and m["end_date"].isna().tolist() == [False, True, True]
+    assert m["ticker"].tolist() == ["FB", "META", "BRK-B"]
+    assert m["end_date"].isna().tolist() == [False, True, True]
     with pytest.raises(DataError, match=r"row 1 \(X\): end_date before start_date"):
         store.write_membership(pd.DataFrame({"ticker": ["X"], "start_date": ["2020-01-02"],
                                              "end_date": ["2019-01-01"]}), "bad")

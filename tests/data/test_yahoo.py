@@ -68,7 +68,8 @@ def test_ticker_errors_from_yfinance_log_lines():
     got = ticker_errors(msgs, ["AAPL", "MSFT", "ZZZ", "QQQ", "SPY"])
     assert set(got) == {"AAPL", "MSFT", "ZZZ", "QQQ"}
     assert "Could not resolve host" in got["ZZZ"]  # the network reason wins over "possibly delisted"
-    assert short_reason(got["AAPL"]) == "DNSError: curl: (6) Could not resolve host: query2.finance.yahoo.com."
+    want = "DNSError: curl: (6) Could not resolve host: query2.finance.yahoo.com."
+    assert short_reason(got["AAPL"]) == want
 
 
 # ------------------------------------------------------------------------------------------ fetching
@@ -84,7 +85,8 @@ def test_many_tickers_both_fields_stored(tmp_path, fake):
     assert adj.index[-1] == pd.Timestamp("2024-01-31") and adj.loc["2024-01-02", "MSFT"] == 300.0
     assert close.loc["2024-01-02", "AAPL"] == pytest.approx(102.0)
     cat = store.catalog().query("field == 'adj_close'").set_index("ticker")
-    assert cat.loc["AAPL", "source"] == "yahoo" and cat.loc["AAPL", "covered_start"] == pd.Timestamp("2024-01-02")
+    assert cat.loc["AAPL", "source"] == "yahoo"
+    assert cat.loc["AAPL", "covered_start"] == pd.Timestamp("2024-01-02")
     assert report.results["AAPL"].rows == len(DAYS[DAYS <= "2024-01-31"])
 
 
@@ -133,7 +135,8 @@ def test_weekend_only_gap_is_not_fetched():
     cat = pd.DataFrame({"ticker": ["A"], "field": ["adj_close"], "source": ["yahoo"],
                         "start": [pd.Timestamp("2024-01-02")], "end": [pd.Timestamp("2024-01-05")],
                         "rows": [4], "covered_start": [pd.Timestamp("2024-01-02")],
-                        "covered_end": [pd.Timestamp("2024-01-05")], "written_at": [pd.Timestamp.now(tz="UTC")]})
+                        "covered_end": [pd.Timestamp("2024-01-05")],
+                        "written_at": [pd.Timestamp.now(tz="UTC")]})
     assert missing_ranges(cat, ["A"], "2024-01-02", "2024-01-07") == {"A": []}  # Sat+Sun
     assert missing_ranges(cat, ["A"], "2024-01-02", "2024-01-08") == {
         "A": [(pd.Timestamp("2024-01-06"), pd.Timestamp("2024-01-08"))]}
@@ -200,7 +203,8 @@ def test_non_positive_price_from_yahoo_is_not_stored(tmp_path):
 
 def test_never_stores_today_before_the_close():
     assert last_complete_session(pd.Timestamp("2024-07-03 16:59", tz="UTC")) == pd.Timestamp("2024-07-02")
-    assert last_complete_session(pd.Timestamp("2024-07-03 17:00", tz="UTC")) == pd.Timestamp("2024-07-03")  # 13:00 ET
+    # 2024-07-03 was an early close (13:00 ET = 17:00 UTC)
+    assert last_complete_session(pd.Timestamp("2024-07-03 17:00", tz="UTC")) == pd.Timestamp("2024-07-03")
     assert last_complete_session(pd.Timestamp("2024-07-06 12:00", tz="UTC")) == pd.Timestamp("2024-07-05")
 
 
@@ -234,13 +238,17 @@ def shares_series(values: dict[str, float]) -> pd.Series:
 def test_fetch_shares_converts_to_adjusted_units_and_caches(tmp_path, fake):
     store = PriceStore(tmp_path)
     fetch(store, ["AAPL"], "2024-01-02", "2024-01-31", fake)  # close = 1.02 x adjusted close
-    series = shares_series({"2024-01-10 09:00": 1000.0, "2024-01-10 18:00": 1100.0, "2024-01-13 10:00": 1200.0})
+    series = shares_series({"2024-01-10 09:00": 1000.0, "2024-01-10 18:00": 1100.0,
+                            "2024-01-13 10:00": 1200.0})
     FakeTicker.calls = []
-    factory = lambda t, session=None: FakeTicker(t, session, series=series)  # noqa: E731
+
+    def factory(t, session=None):
+        return FakeTicker(t, session, series=series)
+
     report = fetch_shares(store, ["AAPL"], ticker_factory=factory, backoff=0.0, progress=False)
     assert report.fetched == ["AAPL"]
     sh = store.shares(["AAPL"])
-    assert sh["date"].tolist() == [pd.Timestamp("2024-01-10"), pd.Timestamp("2024-01-13")]  # last count per day
+    assert sh["date"].tolist() == [pd.Timestamp("2024-01-10"), pd.Timestamp("2024-01-13")]  # last per day
     assert sh["shares"].tolist() == pytest.approx([1100.0 * 1.02, 1200.0 * 1.02])
     adj = store.prices(["AAPL"])["AAPL"]
     close = store.prices(["AAPL"], field="close")["AAPL"]
@@ -252,17 +260,24 @@ def test_fetch_shares_converts_to_adjusted_units_and_caches(tmp_path, fake):
 def test_fetch_shares_needs_raw_closes(tmp_path):
     store = PriceStore(tmp_path)
     store.write_prices(pd.DataFrame({"X": [1.0]}, index=DAYS[:1]), "snapshot:x")
-    factory = lambda t, session=None: FakeTicker(t, series=shares_series({"2024-01-02 12:00": 5.0}))  # noqa: E731
+
+    def factory(t, session=None):
+        return FakeTicker(t, series=shares_series({"2024-01-02 12:00": 5.0}))
+
     report = fetch_shares(store, ["X"], ticker_factory=factory, backoff=0.0, progress=False)
     assert "no raw and adjusted closes in the store" in report.failed["X"]
 
 
 def test_fetch_shares_offline(tmp_path):
     err = ConnectionError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com")
-    factory = lambda t, session=None: FakeTicker(t, error=err)  # noqa: E731
+
+    def factory(t, session=None):
+        return FakeTicker(t, error=err)
+
     FakeTicker.calls = []
     with pytest.raises(NetworkError, match=r"share counts .*Could not resolve host.*--offline"):
-        fetch_shares(PriceStore(tmp_path), ["A", "B", "C"], ticker_factory=factory, backoff=0.0, progress=False)
+        fetch_shares(PriceStore(tmp_path), ["A", "B", "C"], ticker_factory=factory, backoff=0.0,
+                     progress=False)
     assert FakeTicker.calls == ["A"]  # stops at the first DNS failure
 
 
