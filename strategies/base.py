@@ -117,8 +117,8 @@ def decision_inputs(
         )
     history = prices.loc[:date]
     universe = tuple(universe)
-    on_date = history.loc[date]
-    unpriced = [t for t in universe if t not in history.columns or pd.isna(on_date.get(t))]
+    on_date = history.loc[date].reindex(pd.Index(universe).unique())
+    unpriced = on_date.index[on_date.isna()].tolist()
     if unpriced:
         raise DataError(
             f"{len(unpriced)} universe ticker(s) have no price on {date:%Y-%m-%d}: {', '.join(unpriced)}; "

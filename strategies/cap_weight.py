@@ -44,7 +44,7 @@ def market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
     shares = inputs.shares.reindex(universe)
     caps = (shares * prices).astype("float64")
     ok = caps.notna() & (caps > 0)
-    missing = [t for t in universe if not ok[t]]
+    missing = ok.index[~ok].tolist()
     notes = ()
     if missing:
         notes = (

@@ -30,9 +30,12 @@ other name <= ``threshold``" exactly and keeps the ``k`` with the smallest KL (t
 
 Composition: :func:`apply_caps` runs, in this fixed order, (1) single-name and group caps together
 (:func:`cap_groups`), then (2) the aggregate rule (:func:`cap_aggregate`, with the tighter of the two single
-caps), and repeats until every constraint holds within ``TOL``. Each step is a minimal-change projection, so
-the combined result is feasible and close to ``w``, but the minimal-change guarantee holds per solver, not for
-the combination (the cycle can stop at a feasible point that is not the joint KL projection).
+caps), and while a constraint is broken repeats (1) with per-name bounds read off (2) (names (2) left above
+the threshold at most its ``single``, the others at most the threshold) and (2) again, until every constraint
+holds within ``TOL``. The bounds stop the two steps from handing the same weight back and forth: a group's
+cut can no longer push names over the threshold. Each step is a minimal-change projection, so the combined
+result is feasible and close to ``w``, but the minimal-change guarantee holds per solver, not for the
+combination (the cycle can stop at a feasible point that is not the joint KL projection).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import ConfigError, DataError, Problem
+from strategies.projection import project
 
 TOL = 1e-12
 """Absolute tolerance of every constraint and of the sum to one."""
@@ -92,13 +96,13 @@ def cap_single(w: pd.Series, cap: float) -> pd.Series:
         )
     if x.max() <= cap + TOL:
         return x
-    return _assemble(x, held, _project(x.to_numpy()[held], np.full(n, float(cap)), []))
+    return _assemble(x, held, project(x.to_numpy()[held], np.full(n, float(cap)), []))
 
 
 def cap_groups(
     w: pd.Series,
     groups: Mapping[str, tuple[Iterable[str], float]],
-    single: float | None = None,
+    single: float | pd.Series | None = None,
     *,
     max_rounds: int = 1000,
 ) -> pd.Series:
@@ -113,8 +117,9 @@ def cap_groups(
         Weights indexed by ticker, non-negative, positive sum.
     groups : Mapping[str, tuple[Iterable[str], float]]
         ``{name: (members, max_total)}``. Members absent from ``w`` (or with zero weight) are ignored.
-    single : float | None
-        Optional single-name cap in (0, 1].
+    single : float | pd.Series | None
+        Optional single-name cap in (0, 1], or per-name caps (Series indexed by ticker; names it does not list
+        are uncapped).
     max_rounds : int
         Only for overlapping groups (see below).
 
@@ -131,15 +136,20 @@ def cap_groups(
         The caps leave less than 100% to place (message lists what each part can hold), or overlapping groups
         could not all be met in ``max_rounds`` rounds.
     """
-    if single is not None:
-        _check_fraction("single", single)
     x = _prepare(w)
     held = x.to_numpy() > 0
     labels = x.index[held]
     wv = x.to_numpy()[held]
-    upper = np.full(len(wv), 1.0 if single is None else float(single))
+    if isinstance(single, pd.Series):
+        upper = single.reindex(labels).fillna(1.0).to_numpy(dtype="float64")
+        if not ((upper > 0) & (upper <= 1)).all():
+            raise ValueError("per-name caps must be in (0, 1]")
+    else:
+        if single is not None:
+            _check_fraction("single", single)
+        upper = np.full(len(wv), 1.0 if single is None else float(single))
     resolved = _resolve_groups(groups, labels)
-    if not resolved:
+    if not resolved and not isinstance(single, pd.Series):
         return x if single is None else cap_single(x, single)
     if not _group_violations(x, resolved, single):
         return x
@@ -147,12 +157,12 @@ def cap_groups(
     for _, idx, _ in resolved:
         members[idx] += 1
     if (members <= 1).all():
-        _check_group_feasible(resolved, upper, members == 0, single)
+        _check_group_feasible(resolved, upper, members == 0)
         spec = [(idx, cap) for _, idx, cap in resolved]
-        return _assemble(x, held, _project(wv, upper, spec))
+        return _assemble(x, held, project(wv, upper, spec))
     for _ in range(max_rounds):
         for _, idx, cap in resolved:
-            wv = _project(wv, upper, [(idx, cap)])
+            wv = project(wv, upper, [(idx, cap)])
         if not _group_violations(_assemble(x, held, wv), resolved, single):
             return _assemble(x, held, wv)
     shared = sorted(labels[members > 1])
@@ -206,7 +216,7 @@ def cap_aggregate(
             continue
         upper = np.full(n, float(threshold))
         upper[order[:k]] = single
-        candidate = _project(wv, upper, [(order[:k], float(limit))] if k else [])
+        candidate = project(wv, upper, [(order[:k], float(limit))] if k else [])
         divergence = float(np.sum(candidate * np.log(candidate / wv)))
         if best is None or divergence < best[0] - 1e-14:
             best = (divergence, candidate)
@@ -228,8 +238,10 @@ def apply_caps(
 
     Order (fixed): single-name and group caps together (:func:`cap_groups`), then the aggregate rule
     (:func:`cap_aggregate`, whose ``single`` is the tighter of ``caps.single`` and ``aggregate.single``);
-    repeated until :func:`cap_violations` finds nothing, at most ``max_rounds`` times. A ``caps.single`` at
-    or below ``aggregate.threshold`` implies the aggregate rule, which is then skipped.
+    then, while a constraint is broken (at most ``max_rounds`` times), the group caps again with per-name
+    bounds taken from the aggregate step (names it left above the threshold at most its ``single``, every
+    other name at most the threshold), then the aggregate rule again. A ``caps.single`` at or below
+    ``aggregate.threshold`` implies the aggregate rule, which is then skipped.
 
     Parameters
     ----------
@@ -258,13 +270,22 @@ def apply_caps(
     x = _prepare(w)
     if single is None and not group_caps and rule is None:
         return x
-    for _ in range(max_rounds):
-        if single is not None or group_caps:
-            x = cap_groups(x, group_caps, single)
-        if rule is not None:
-            x = cap_aggregate(x, *rule)
+    x = cap_groups(x, group_caps, single)
+    for _ in range(max_rounds if rule is not None else 0):
+        x = cap_aggregate(x, *rule)
         if not cap_violations(x, single=single, groups=group_caps, aggregate=rule):
             return x
+        # the aggregate step left some names above the threshold: in the group step keep those at most
+        # rule-single and every other name at most the threshold, so the weight cut from a group is not pushed
+        # straight back over the aggregate limit (without this the two steps can bounce for many rounds)
+        threshold, _, agg_single = rule
+        bounds = pd.Series(np.where(x > threshold + TOL, agg_single, threshold), index=x.index)
+        try:
+            x = cap_groups(x, group_caps, bounds)
+        except InfeasibleCapsError:
+            x = cap_groups(x, group_caps, single)
+    if not cap_violations(x, single=single, groups=group_caps, aggregate=rule):
+        return x
     problems = cap_violations(x, single=single, groups=group_caps, aggregate=rule)
     raise InfeasibleCapsError(
         f"the caps could not all be met together after {max_rounds} rounds ({'; '.join(problems)}); "
@@ -289,14 +310,15 @@ def resolve_group_caps(
 def cap_violations(
     w: pd.Series,
     *,
-    single: float | None = None,
+    single: float | pd.Series | None = None,
     groups: Mapping[str, tuple[Iterable[str], float]] | None = None,
     aggregate: AggregateRule | None = None,
     tol: float = TOL,
 ) -> list[str]:
     """Every broken constraint of ``w`` (as it is, not normalised), one readable line each; empty if all hold.
 
-    Checks: non-negative, sums to 1, no name above ``single``, each group total <= its max, and
+    Checks: non-negative, sums to 1, no name above ``single`` (a number, or per-name caps as a Series), each
+    group total <= its max, and
     ``aggregate = (threshold, limit, single)``: no name above ``single``, names above ``threshold`` together
     at most ``limit``. Every comparison allows ``tol``.
     """
@@ -306,7 +328,12 @@ def cap_violations(
         out.append("weights must be non-negative and finite")
     if abs(float(values.sum()) - 1) > tol:
         out.append(f"weights sum to {values.sum()!r}, not 1")
-    if single is not None and values.max() > single + tol:
+    if isinstance(single, pd.Series):
+        excess = values - single.reindex(values.index).fillna(1.0)
+        if excess.max() > tol:
+            name = excess.idxmax()
+            out.append(f"{name} at {values[name]:.6g} > its cap {single[name]:g}")
+    elif single is not None and values.max() > single + tol:
         out.append(f"{values.idxmax()} at {values.max():.6g} > single cap {single:g}")
     for name, (members, cap) in (groups or {}).items():
         total = float(values.reindex(list(members)).fillna(0).sum())
@@ -315,68 +342,6 @@ def cap_violations(
     if aggregate is not None:
         out += _aggregate_violations(values, aggregate, tol)
     return out
-
-
-# ------------------------------------------------------------------------------------------------ the kernel
-
-
-def _level(w: np.ndarray, upper: np.ndarray, total: float) -> float:
-    """Smallest ``t >= 0`` with ``sum(min(upper, t * w)) == total``; ``w > 0``, ``total <= sum(upper)``.
-
-    Exact: with the breakpoints ``b = upper / w`` sorted,
-    ``S(b_j) = sum_{i<=j} upper_i + b_j * sum_{i>j} w_i``; on the first segment where ``S`` reaches
-    ``total`` it is linear in ``t``.
-    """
-    b = upper / w
-    order = np.argsort(b, kind="stable")
-    b, cu, cw = b[order], np.cumsum(upper[order]), np.cumsum(w[order])
-    reached = cu + b * (cw[-1] - cw) >= total
-    if not reached.any():
-        return float(b[-1])
-    j = int(np.argmax(reached))
-    saturated = cu[j - 1] if j else 0.0
-    free = cw[-1] - (cw[j - 1] if j else 0.0)
-    return float((total - saturated) / free)
-
-
-def _project(w: np.ndarray, upper: np.ndarray, groups: list[tuple[np.ndarray, float]]) -> np.ndarray:
-    """KL projection of ``w > 0`` onto ``{x: sum x = 1, x <= upper, sum_g x <= cap_g}``, groups disjoint.
-
-    Returns ``x`` with ``x_i = min(upper_i, t * w_i)`` outside binding groups and ``min(upper_i, t_g * w_i)``
-    inside a binding group ``g`` (``t_g <= t`` puts the group exactly at its cap). The caller has checked
-    feasibility; if the caps hold just under 1 (within TOL) every name ends at its bound.
-    """
-    free = np.ones(len(w), dtype=bool)
-    binding_at = []
-    for idx, cap in groups:
-        free[idx] = False
-        binding_at.append(_level(w[idx], upper[idx], cap) if upper[idx].sum() > cap else np.inf)
-
-    def total(t: float) -> float:
-        x = np.minimum(upper, t * w)
-        return float(x[free].sum() + sum(min(cap, x[idx].sum()) for idx, cap in groups))
-
-    points = np.unique(np.concatenate([upper / w, [t for t in binding_at if np.isfinite(t)]]))
-    # invariant: total(points[lo]) < 1 <= total(points[hi]); lo = -1 stands for t = 0
-    lo, hi = -1, len(points) - 1
-    if total(points[hi]) < 1:
-        t = float(points[hi])
-    else:
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if total(points[mid]) < 1:
-                lo = mid
-            else:
-                hi = mid
-        a = 0.0 if lo < 0 else float(points[lo])
-        b = float(points[hi])
-        ta, tb = total(a), total(b)
-        t = a + (1 - ta) * (b - a) / (tb - ta)  # T is linear on [a, b]: no breakpoint inside
-    x = np.minimum(upper, t * w)
-    for (idx, _), t_g in zip(groups, binding_at):
-        if t > t_g:
-            x[idx] = np.minimum(upper[idx], t_g * w[idx])
-    return x
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -423,7 +388,7 @@ def _resolve_groups(
 
 
 def _group_violations(
-    x: pd.Series, resolved: list[tuple[str, np.ndarray, float]], single: float | None
+    x: pd.Series, resolved: list[tuple[str, np.ndarray, float]], single: float | pd.Series | None
 ) -> list[str]:
     held = x[x > 0]
     groups = {name: (held.index[idx], cap) for name, idx, cap in resolved}
@@ -434,14 +399,13 @@ def _check_group_feasible(
     resolved: list[tuple[str, np.ndarray, float]],
     upper: np.ndarray,
     outside: np.ndarray,
-    single: float | None,
 ) -> None:
-    """Raise if disjoint group caps and the single cap cannot hold 100% of the portfolio."""
+    """Raise if disjoint group caps and the per-name caps cannot hold 100% of the portfolio."""
     parts = [(f"group {name} <= {cap:g} ({len(idx)} names)", min(cap, float(upper[idx].sum())))
              for name, idx, cap in resolved]
     n_out = int(outside.sum())
-    parts.append((f"{n_out} names outside the groups <= {1 if single is None else single:g} each",
-                  float(upper[outside].sum())))
+    each = f"{upper[0]:g} each" if (upper == upper[0]).all() else "their caps"
+    parts.append((f"{n_out} names outside the groups <= {each}", float(upper[outside].sum())))
     capacity = sum(c for _, c in parts)
     if capacity < 1 - TOL:
         raise InfeasibleCapsError(

@@ -16,13 +16,13 @@ import pytest
 from backtest.errors import ConfigError, DataError
 from strategies.capping import (
     InfeasibleCapsError,
-    _project,
     apply_caps,
     cap_aggregate,
     cap_groups,
     cap_single,
     cap_violations,
 )
+from strategies.projection import project
 
 from .specs import AggregateCap, Caps
 
@@ -209,7 +209,7 @@ def test_aggregate_top_k_is_the_best_set_among_all_subsets():
                 upper[idx] = single
                 if min(limit, k * single) + (8 - k) * threshold < 1:
                     continue
-                x = _project(w.to_numpy(), upper, [(idx, limit)] if k else [])
+                x = project(w.to_numpy(), upper, [(idx, limit)] if k else [])
                 best = min(best, kl(series(x), w))
         assert kl(out, w) <= best + 1e-12
 
