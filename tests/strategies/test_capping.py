@@ -273,3 +273,26 @@ def test_apply_caps_infeasible_combination_raises():
     # 20 names: a 4% single cap holds at most 80%
     with pytest.raises(InfeasibleCapsError, match=r"single-name cap 0.04 is infeasible for 20 names"):
         apply_caps(series([0.05] * 20), Caps(single=0.04, aggregate=AggregateCap()), {})
+
+
+def test_apply_caps_group_and_aggregate_that_conflict_raise_after_max_rounds():
+    # 20 equal names, 5/10/40 and a 25% cap on ten of them: the other ten must hold 75%, but under the rule
+    # ten names hold at most 4 x 10% + 6 x 5% = 70%. Each cap alone is feasible; together they are not.
+    w = series([0.05] * 20, [f"N{i:02d}" for i in range(20)])
+    caps = Caps(groups=(("half", 0.25),), aggregate=AggregateCap())
+    message = r"caps could not all be met together after 20 rounds \(.*\); the group maximum and the aggregate"
+    with pytest.raises(InfeasibleCapsError, match=message):
+        apply_caps(w, caps, {"half": tuple(w.index[:10])}, max_rounds=20)
+
+
+def test_apply_caps_group_against_35_20_converges_quickly():
+    # found by hypothesis: a group cap and the 35/20 rule used to hand weight back and forth for hundreds
+    # of rounds (each round shrinking the excess by only ~16%)
+    big = {"T002": 18.5, "T006": 30.0, "T007": 47.0, "T008": 47.0, "T009": 83.0, "T046": 1.0}
+    rest = {**{f"T{i:03d}": 0.5 for i in range(28, 46)}, **{f"T{i:03d}": 0.0183 for i in range(47, 53)}}
+    w = pd.Series({**big, **rest})
+    caps = Caps(groups=(("big", 0.40625),), aggregate=AggregateCap(0.20, 0.35, 0.35))
+    groups = {"big": ("T002", "T006", "T007")}
+    out = apply_caps(w, caps, groups, max_rounds=3)
+    assert cap_violations(out, groups={"big": (groups["big"], 0.40625)}, aggregate=(0.20, 0.35, 0.35)) == []
+    assert out["T009"] == pytest.approx(0.35, abs=1e-12) and out["T008"] == pytest.approx(0.2, abs=1e-12)
