@@ -280,7 +280,7 @@ def test_apply_caps_group_and_aggregate_that_conflict_raise_after_max_rounds():
     # ten names hold at most 4 x 10% + 6 x 5% = 70%. Each cap alone is feasible; together they are not.
     w = series([0.05] * 20, [f"N{i:02d}" for i in range(20)])
     caps = Caps(groups=(("half", 0.25),), aggregate=AggregateCap())
-    message = r"caps could not all be met together after 20 rounds \(.*\); the group maximum and the aggregate"
+    message = r"caps could not all be met together after 20 rounds \(.*\); the group maximum and the"
     with pytest.raises(InfeasibleCapsError, match=message):
         apply_caps(w, caps, {"half": tuple(w.index[:10])}, max_rounds=20)
 
