@@ -54,8 +54,8 @@ def test_layout(folder, result):
         assert (folder / name).is_file(), name
     for sub in ("weights", "holdings", "trades"):
         assert sorted(p.name for p in (folder / sub).iterdir()) == ["equal-weight.csv", "tilted.csv"]
-    assert sorted(p.name for p in (folder / "analytics").iterdir()) == ["concentration.csv",
-                                                                        "group-summary.csv"]
+    assert sorted(p.name for p in (folder / "analytics").iterdir()) == ["group-summary.csv",
+                                                                        "top-holdings-share.csv"]
     equity = pd.read_csv(folder / "equity.csv", index_col="date", parse_dates=True)
     assert list(equity.columns) == ["equal-weight", "tilted", "benchmark"]
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -84,7 +84,7 @@ def test_round_trip(folder, result):
         pd.testing.assert_frame_equal(got.targets, want.targets, check_freq=False)
         pd.testing.assert_frame_equal(got.holdings, month_end_sample(want.holdings), check_freq=False)
         pd.testing.assert_frame_equal(got.trades, want.trades, check_dtype=False)
-    pd.testing.assert_frame_equal(saved.analytics["concentration"], result.analytics["concentration"],
+    pd.testing.assert_frame_equal(saved.analytics["top_holdings_share"], result.analytics["top_holdings_share"],
                                   check_freq=False)
     pd.testing.assert_frame_equal(saved.analytics["group <summary>"], result.analytics["group <summary>"],
                                   check_index_type=False)
