@@ -37,6 +37,7 @@ NETWORK_MARKERS = DNS_MARKERS + (
     "max retries exceeded", "failed to perform", "ssl")
 RATE_MARKERS = ("too many requests", "rate limit", "ratelimit", "429")
 ANCHOR_GAP = pd.Timedelta(days=10)  # re-download the last stored day to splice when the gap is this short
+PROBE_BATCH = 5  # tickers in the first request, before anything has arrived
 CALENDAR_FIRST = pd.Timestamp(CALENDAR_START)  # before it the calendar cannot tell: assume sessions
 
 
@@ -268,19 +269,30 @@ def fetch_prices(store: PriceStore, tickers: Iterable[str], start, end=None, *, 
     got_any = False
     try:
         for (a, b, dl_a, dl_b), names in sorted(jobs.items()):
-            for i in range(0, len(names), batch_size):
-                batch = names[i:i + batch_size]
+            for batch in _batches(names, batch_size, probe=0 if got_any else PROBE_BATCH):
                 got_any |= _fetch_batch(store, batch, (a, b), (dl_a, dl_b), report, session=session,
                                         downloader=downloader, retries=retries, backoff=backoff,
                                         offline_if_dns=not got_any)
                 bar.update(len(batch))
+                if not got_any:  # nothing has ever arrived: stop at the first batch that shows no network
+                    _raise_if_offline(report)
     finally:
         bar.close()
+    return report
+
+
+def _batches(names: list[str], size: int, probe: int) -> list[list[str]]:
+    """Chunks of ``size``; the first only ``probe`` long when given, so a dead network shows up fast."""
+    head = names[:probe] if 0 < probe < size else []
+    rest = names[len(head):]
+    return ([head] if head else []) + [rest[i:i + size] for i in range(0, len(rest), size)]
+
+
+def _raise_if_offline(report: FetchReport) -> None:
     failed = report.failed
-    if todo and not got_any and failed and all(is_network(w) for w in failed.values()):
+    if failed and all(is_network(w) for w in failed.values()):
         raise NetworkError(f"cannot reach Yahoo Finance ({short_reason(next(iter(failed.values())))}); "
                            f"{OFFLINE_FIX}")
-    return report
 
 
 def _fetch_batch(store, batch, cover, window, report, *, session, downloader, retries, backoff,

@@ -171,6 +171,21 @@ def test_offline_dns_failure_raises_network_error_naming_the_fix(tmp_path):
     assert not store.exists()
 
 
+def test_offline_stops_after_the_first_batch(tmp_path):
+    names = [f"T{i}" for i in range(12)]
+    offline = FakeDownloader(fail={t: DNS for t in names})
+    with pytest.raises(NetworkError):
+        fetch(PriceStore(tmp_path), names, "2024-01-02", "2024-01-31", offline, batch_size=10)
+    assert [len(c["tickers"]) for c in offline.calls] == [5]  # a small probe batch, then stop
+
+
+def test_network_failure_after_some_data_is_a_per_ticker_failure(tmp_path, fake):
+    fake.script = [None, {"MSFT": DNS}, {"MSFT": DNS}]
+    report = fetch(PriceStore(tmp_path), ["AAPL", "MSFT"], "2024-01-02", "2024-01-31", fake, batch_size=1,
+                   retries=1)
+    assert report.fetched == ["AAPL"] and "Could not resolve host" in report.failed["MSFT"]
+
+
 def test_connection_errors_are_retried_then_reported_offline(tmp_path):
     refused = FakeDownloader(script=[ConnectionError("Connection refused")] * 4)
     with pytest.raises(NetworkError, match=r"ConnectionError: Connection refused.*--offline"):
