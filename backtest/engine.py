@@ -73,64 +73,81 @@ def execution_dates(decisions: pd.DatetimeIndex, calendar: pd.DatetimeIndex, fil
     return pd.Series(calendar[pos[keep]], index=decisions[keep])
 
 
+@dataclass(frozen=True)
+class _Orders:
+    """One strategy's targetpercent orders, stored only on the days that have one."""
+
+    columns: list[str]       # tickers traded: target names, then the cash sleeve if any
+    days: np.ndarray         # calendar positions of the days with an order row, increasing
+    size: np.ndarray         # (len(days), len(columns)) target share of the value; NaN = no order
+    exec_days: np.ndarray    # calendar position of each execution (one per kept decision)
+
+
 def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str,
-                  notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
-    """Build the targetpercent size matrix (NaN = no order) for one strategy."""
+                  notes: list[str]) -> _Orders:
+    """Build the targetpercent size rows (NaN = no order) of one strategy: its execution days and the days
+    a held name's prices end. Vectorised over dates; loops only over the names and dates it reports."""
     cal = prices.index
     targets = plan.targets.fillna(0.0)
     tickers = list(targets.columns[(targets.to_numpy() > 0).any(axis=0)])
     targets = targets[tickers]
-    real = prices[tickers].notna()
-    size = pd.DataFrame(np.nan, index=cal, columns=tickers)
+    real = prices[tickers].notna().to_numpy()
     exec_map = execution_dates(pd.DatetimeIndex(targets.index), cal, fill)
     dropped = len(targets) - len(exec_map)
     if dropped:
         notes.append(f"{name}: {dropped} rebalance decision(s) on the last day have no later day to fill; skipped")
-    for decided, executed in exec_map.items():
-        row = targets.loc[decided].to_numpy(dtype=float)
-        has_price = real.loc[executed].to_numpy()
-        lost = (row > 0) & ~has_price
-        if lost.any():
-            names = ", ".join(np.asarray(tickers)[lost][:10])
-            notes.append(f"{name}: on {executed:%Y-%m-%d} no price for {int(lost.sum())} target name(s) "
-                         f"({names}); {row[lost].sum():.2%} of the portfolio stays in cash")
-        size.loc[executed] = np.where(has_price, row, np.nan)
-    if plan.cash_ticker:
-        _cash_sleeve(name, plan.cash_ticker, size, prices, exec_map, notes)
+    exec_days = cal.get_indexer(pd.DatetimeIndex(exec_map.to_numpy()))
+    if (exec_days < 0).any():
+        bad = pd.DatetimeIndex(exec_map.to_numpy()[exec_days < 0])
+        raise SimulationError(f"{name}: targets dated {', '.join(f'{d:%Y-%m-%d}' for d in bad[:5])} are not "
+                              f"trading days of the price calendar; fix: decide on trading days only")
     # Delistings: sell at the last real close when prices end before the run does.
-    mask = real.to_numpy()
-    last_pos = len(cal) - 1 - np.argmax(mask[::-1], axis=0)
-    ended = mask.any(axis=0) & (last_pos < len(cal) - 1)
-    ends = pd.Series(cal[last_pos[ended]], index=np.asarray(tickers)[ended])
-    for ticker, last in ends.items():
-        size.loc[last, ticker] = 0.0
-    if len(ends):
-        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in list(ends.items())[:20])
+    last_pos = len(cal) - 1 - np.argmax(real[::-1], axis=0)
+    ended = real.any(axis=0) & (last_pos < len(cal) - 1)
+    days = np.union1d(exec_days, last_pos[ended])
+    size = np.full((len(days), len(tickers)), np.nan)
+    at = np.searchsorted(days, exec_days)
+    rows = targets.loc[exec_map.index].to_numpy(dtype=float)
+    has_price = real[exec_days]
+    lost = (rows > 0) & ~has_price
+    for k in np.flatnonzero(lost.any(axis=1)):
+        names = ", ".join(np.asarray(tickers)[lost[k]][:10])
+        notes.append(f"{name}: on {cal[exec_days[k]]:%Y-%m-%d} no price for {int(lost[k].sum())} target name(s) "
+                     f"({names}); {rows[k][lost[k]].sum():.2%} of the portfolio stays in cash")
+    size[at] = np.where(has_price, rows, np.nan)
+    columns = tickers
+    if plan.cash_ticker:
+        size = np.column_stack([size, _cash_sleeve(name, plan.cash_ticker, tickers, size, at, days, prices,
+                                                   notes)])
+        columns = [*tickers, plan.cash_ticker]
+    size[np.searchsorted(days, last_pos[ended]), np.flatnonzero(ended)] = 0.0
+    if ended.any():
+        ends = list(zip(np.asarray(tickers)[ended], cal[last_pos[ended]]))
+        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends[:20])
         notes.append(f"{name}: prices end mid-run for {len(ends)} name(s), sold at their last close if held: "
                      f"{listed}{' ...' if len(ends) > 20 else ''}")
-    return size, exec_map
+    return _Orders(columns=columns, days=days, size=size, exec_days=exec_days)
 
 
-def _cash_sleeve(name: str, cash: str, size: pd.DataFrame, prices: pd.DataFrame, exec_map: pd.Series,
-                 notes: list[str]) -> None:
-    """Add the cash-yield column: at each execution, the share not allocated to priced targets."""
-    if cash in size.columns:
+def _cash_sleeve(name: str, cash: str, tickers: list[str], size: np.ndarray, at: np.ndarray, days: np.ndarray,
+                 prices: pd.DataFrame, notes: list[str]) -> np.ndarray:
+    """The cash-yield column: at each execution, the share not allocated to priced targets."""
+    if cash in tickers:
         raise SimulationError(f"strategies[{name!r}].cash_yield: {cash} is also a target holding; fix: choose a "
                               f"cash ticker the strategy does not hold (e.g. BIL or SGOV)")
-    rows = exec_map.to_numpy()
-    allocated = size.loc[rows].fillna(0.0).sum(axis=1).to_numpy()
-    col = np.full(len(size), np.nan)
-    priced = prices[cash].reindex(size.index).notna().to_numpy()
-    where = size.index.get_indexer(rows)
-    col[where] = np.where(priced[where], np.clip(1.0 - allocated, 0.0, 1.0), np.nan)
-    if not priced[where].all():
-        notes.append(f"{name}: cash yield {cash} has no price on {int((~priced[where]).sum())} rebalance day(s); "
+    executed = size[at]
+    allocated = np.where(np.isnan(executed), 0.0, executed).sum(axis=1)
+    col = np.full(len(days), np.nan)
+    priced = prices[cash].notna().to_numpy()[days[at]]
+    col[at] = np.where(priced, np.clip(1.0 - allocated, 0.0, 1.0), np.nan)
+    if not priced.all():
+        notes.append(f"{name}: cash yield {cash} has no price on {int((~priced).sum())} rebalance day(s); "
                      f"idle cash earns nothing there")
-    size[cash] = col
+    return col
 
 
 def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital: float,
-             fill: str = "next_close") -> dict[str, Simulation]:
+             fill: str = "next_close", detail: bool = True) -> dict[str, Simulation]:
     """Simulate every plan in one vectorbt run, one cash pool per strategy.
 
     Parameters
@@ -140,64 +157,63 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     plans : strategy name -> StrategyPlan.
     capital : starting cash of each strategy.
     fill : "close" or "next_close".
+    detail : False leaves ``holdings`` empty (no columns), for sweeps of many variants; every other field
+        is the same.
     """
-    import vectorbt as vbt  # heavy import kept out of module import time
+    from .vbt_kernel import from_orders
 
     if not plans:
         return {}
+    cal = prices.index
     notes: dict[str, list[str]] = {n: [] for n in plans}
-    blocks, sizes, groups, fees, slips, keys = [], [], [], [], [], []
-    for g, (name, plan) in enumerate(plans.items()):
-        size, _ = _order_matrix(name, plan, prices, fill, notes[name])
-        close = prices[size.columns].ffill().bfill()   # bfill only fills days before listing: never traded
-        blocks.append(close.to_numpy())
-        sizes.append(size.to_numpy())
-        n = size.shape[1]
-        groups += [g] * n
-        free = np.asarray(size.columns) == plan.cash_ticker      # the cash sleeve trades free of costs
-        fees += list(np.where(free, 0.0, plan.commission_bps / 1e4))
-        slips += list(np.where(free, 0.0, plan.slippage_bps / 1e4))
-        keys.append((name, list(size.columns)))
-    close = np.concatenate(blocks, axis=1)
-    size = np.concatenate(sizes, axis=1)
+    orders = {name: _order_matrix(name, plan, prices, fill, notes[name]) for name, plan in plans.items()}
+    used = list(dict.fromkeys(t for o in orders.values() for t in o.columns))
+    where = {t: j for j, t in enumerate(used)}
+    filled = prices[used].ffill().bfill().to_numpy()   # bfill only fills days before listing: never traded
     # Positions only change on rows with orders, so vectorbt simulates just those rows (the kernel's cost is
     # rows x columns); daily values are then positions held constant times daily prices, plus cash.
-    rows = np.flatnonzero(~np.isnan(size).all(axis=1))
-    columns = pd.MultiIndex.from_tuples([(n, t) for n, ts in keys for t in ts], names=["strategy", "ticker"])
-    pf = vbt.Portfolio.from_orders(
-        pd.DataFrame(close[rows], index=prices.index[rows], columns=columns),
-        pd.DataFrame(size[rows], index=prices.index[rows], columns=columns),
-        size_type="targetpercent", group_by=np.asarray(groups), cash_sharing=True,
-        call_seq="auto", fees=np.asarray(fees)[None, :], slippage=np.asarray(slips)[None, :],
-        init_cash=float(capital), freq="1D", ffill_val_price=True,
-    )
-    # step[i] = index of the last order row at or before day i (-1 before the first one)
-    step = np.searchsorted(rows, np.arange(len(prices.index)), side="right") - 1
-    assets = _held_daily(pf.assets().to_numpy().reshape(len(rows), -1), step, 0.0)
-    cash = _held_daily(pf.cash().to_numpy().reshape(len(rows), -1), step, float(capital))
-    if np.nanmin(cash) < -1e-6 * capital:
+    active = [o.days[~np.isnan(o.size).all(axis=1)] for o in orders.values()]
+    rows = np.unique(np.concatenate(active)) if active else np.array([], dtype=np.int64)
+    lens = np.array([len(o.columns) for o in orders.values()], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lens)])
+    size = np.full((len(rows), int(lens.sum())), np.nan)
+    fees, slips, take = [], [], []
+    for g, (o, plan) in enumerate(zip(orders.values(), plans.values())):
+        keep = ~np.isnan(o.size).all(axis=1)
+        size[np.searchsorted(rows, o.days[keep]), starts[g]:starts[g + 1]] = o.size[keep]
+        free = np.asarray(o.columns) == plan.cash_ticker      # the cash sleeve trades free of costs
+        fees.append(np.where(free, 0.0, plan.commission_bps / 1e4))
+        slips.append(np.where(free, 0.0, plan.slippage_bps / 1e4))
+        take += [where[t] for t in o.columns]
+    close = filled[rows][:, take] if len(rows) else np.empty((0, len(take)))
+    records, assets, cash = from_orders(close, size, lens, np.full(len(lens), float(capital)),
+                                        np.concatenate(fees)[None, :], np.concatenate(slips)[None, :])
+    if len(rows) and np.nanmin(cash) < -1e-6 * capital:
         raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
-    asset_value = assets * close
-    group_ids = np.asarray(groups)
-    value = cash + np.stack([asset_value[:, group_ids == g].sum(axis=1) for g in range(len(keys))], axis=1)
-    records = pf.orders.records
+    # step[i] = index of the last order row at or before day i (-1 before the first one)
+    step = np.searchsorted(rows, np.arange(len(cal)), side="right") - 1
     out: dict[str, Simulation] = {}
-    start = 0
-    for g, (name, tickers) in enumerate(keys):
+    for g, (name, o) in enumerate(orders.items()):
         plan = plans[name]
-        cols = slice(start, start + len(tickers))
-        start += len(tickers)
-        val = pd.Series(value[:, g], index=prices.index, name=name)
-        hold = pd.DataFrame(asset_value[:, cols] / value[:, g][:, None], index=prices.index, columns=tickers)
-        trades = _trades(records, cols, tickers, prices.index[rows])
-        daily_fees = trades.groupby("date")["fees"].sum().reindex(prices.index, fill_value=0.0)
+        cols = slice(int(starts[g]), int(starts[g + 1]))
+        # Column-major values: the sum over names then adds them one name at a time, as it always has.
+        asset_value = np.multiply(_held_daily(assets[:, cols], step, 0.0), filled[:, take[cols]], order="F")
+        cash_g = _held_daily(cash[:, g], step, float(capital))
+        value = cash_g + asset_value.sum(axis=1)
+        val = pd.Series(value, index=cal, name=name)
+        weights = np.divide(asset_value, value[:, None], order="C")
+        trades = _trades(records, cols, o.columns, cal[rows])
+        daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
         traded = trades.groupby("date")["value"].sum()
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
-        drag = _expense_drag(prices.index, plan.expense_ratio)
+        drag = _expense_drag(cal, plan.expense_ratio)
         equity = val * drag
-        _check_fills(name, plan, hold, fill, prices.index, notes[name])
+        executed = pd.DataFrame(weights[o.exec_days], index=cal[o.exec_days], columns=o.columns)
+        _check_fills(name, plan, executed, fill, cal, notes[name])
+        hold = (pd.DataFrame(weights, index=cal, columns=o.columns) if detail
+                else pd.DataFrame(index=cal, columns=pd.Index([], dtype=object), dtype=float))
         out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
-                               turnover=turnover, cash=pd.Series(cash[:, g] * drag, index=prices.index),
+                               turnover=turnover, cash=pd.Series(cash_g * drag, index=cal),
                                notes=tuple(notes[name]))
     return out
 
@@ -205,6 +221,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
 def _held_daily(at_rows: np.ndarray, step: np.ndarray, before: float) -> np.ndarray:
     """Expand a rows-with-orders array to every day, holding each row until the next; `before` fills the
     days before the first order row."""
+    if len(at_rows) == 0:
+        return np.full((len(step), *at_rows.shape[1:]), before)
     out = at_rows[np.maximum(step, 0)]
     out[step < 0] = before
     return out
