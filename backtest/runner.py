@@ -18,9 +18,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .data.snapshot import TBILL_TICKER
 from .errors import DataError
 
-LOOKBACK_DAYS = 400     # price history loaded before `start` (for year-to-date windows and splices)
+LOOKBACK_DAYS = 400     # price history read before `start` if stored (trailing analytics windows, splices)
+FETCH_LOOKBACK_DAYS = 10   # downloaded before `start`: the last close before the first day
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Inputs:
     membership: pd.DataFrame | None      # intervals; None when no strategy needs an index
     shares: pd.DataFrame | None          # long date, ticker, shares, source; None when no cap weighting
     warnings: list[str] = field(default_factory=list)
+    shares_daily: object = None          # SharesAsOf on every date of `prices` (from `shares`), or None
 
 
 def _needs_index(cfg) -> bool:
@@ -53,8 +56,8 @@ def required_tickers(cfg, membership: pd.DataFrame | None) -> list[str]:
                 names |= set(groups.get(t, (t,)))
         if s.tilt is not None:
             names |= set(groups.get(s.tilt.group, ()))
-    if isinstance(cfg.risk_free, str) and cfg.risk_free != "irx":
-        names.add(cfg.risk_free)
+    if cfg.risk_free is not None:
+        names.add(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free)
     if cfg.analytics is not None:
         names |= set(cfg.analytics.snapshot)
     if membership is not None:
@@ -81,7 +84,8 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     if not offline:
         from .data.yahoo import fetch_prices
 
-        report = fetch_prices(store, tickers, cfg.start - pd.Timedelta(days=LOOKBACK_DAYS), cfg.end)
+        online = [t for t in tickers if t != TBILL_TICKER]     # built from the snapshot, not on Yahoo
+        report = fetch_prices(store, online, cfg.start - pd.Timedelta(days=FETCH_LOOKBACK_DAYS), cfg.end)
         warnings += list(getattr(report, "warnings", []))
     start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
     prices = store.prices(tickers, start=start, end=cfg.end)
@@ -111,7 +115,18 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
                         f"(survivorship gap in the data): {', '.join(missing)}")
     shares = store.shares() if any(s.weighting == "cap" for s in cfg.strategies) else None
     prices = prices.reindex(prices.index.union(calendar)).loc[:calendar[-1]]
-    return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings)
+    return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
+                  shares_daily=daily_shares(shares, prices) if shares is not None else None)
+
+
+def daily_shares(shares: pd.DataFrame, prices: pd.DataFrame):
+    """`marketcap.shares_asof` on every date and column of `prices`, computed once for the weights and the
+    analytics. Each frame is stored as a single block: per-date row reads and whole-frame arithmetic on the
+    pivoted frame (one block per ticker run) are several times slower."""
+    from .marketcap import SharesAsOf, shares_asof
+
+    daily = shares_asof(shares, prices.index, list(prices.columns))
+    return SharesAsOf(*(pd.DataFrame(f.to_numpy(), index=f.index, columns=f.columns) for f in daily))
 
 
 def _explicit_tickers(cfg) -> set[str]:
@@ -220,11 +235,11 @@ def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFra
     if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
         return {}
     from .analytics import rotation_analytics
-    from .marketcap import shares_asof
 
     echo("computing rotation analytics ...")
     a = cfg.analytics
-    shares = shares_asof(inputs.shares, inputs.prices.index, list(inputs.prices.columns)).shares
+    daily = inputs.shares_daily if inputs.shares_daily is not None else daily_shares(inputs.shares, inputs.prices)
+    shares = daily.shares
     return rotation_analytics(inputs.prices, shares, inputs.membership,
                               asof=a.asof if a.asof is not None else inputs.calendar[-1], windows=a.windows,
                               groups=dict(cfg.groups), benchmark=cfg.benchmark, snapshot=a.snapshot,
@@ -237,11 +252,13 @@ def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:
     if cfg.risk_free is None:
         return None
     cal = inputs.calendar
-    if cfg.risk_free == "irx":
-        raise DataError("risk_free: 'irx' needs the T-bill yield series, which the store does not hold yet; "
-                        "fix: use a cash ETF such as risk_free: BIL")
-    px = inputs.prices[cfg.risk_free].reindex(cal)
-    return px.pct_change().fillna(0.0)
+    ticker = TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
+    px = inputs.prices[ticker].reindex(cal)
+    if px.isna().all():
+        raise DataError(f"risk_free: no prices for {ticker} in the run's period; fix: `bt data import "
+                        f"../shared/market-data` (it builds {TBILL_TICKER} from the T-bill yield) or use a cash "
+                        f"ETF such as risk_free: BIL")
+    return px.ffill().pct_change().fillna(0.0)
 
 
 def _coverage(store, prices: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict:

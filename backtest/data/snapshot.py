@@ -88,6 +88,25 @@ class SnapshotReport:
         return "\n".join(lines)
 
 
+TBILL_TICKER = "^IRX-TR"
+"""Total-return index of the 13-week T-bill built from the snapshot's yields (``risk_free: irx``)."""
+RATES_FILE = "rates_irx_tnx.parquet"
+
+
+def tbill_index(discount_yield_pct: pd.Series) -> pd.Series:
+    """Total-return index (starts at 100) of rolling 13-week T-bills from their discount yield in percent.
+
+    The bank-discount yield d is turned into a bond-equivalent yield ``365 d / (360 - 91 d)``, which accrues
+    over the calendar days to the next observation: ``r_t = y_{t-1} * days / 365``. Using yesterday's yield
+    keeps the index free of look-ahead.
+    """
+    d = discount_yield_pct.dropna().astype("float64") / 100.0
+    bey = 365.0 * d / (360.0 - 91.0 * d)
+    days = d.index.to_series().diff().dt.days.fillna(0.0)
+    growth = 1.0 + bey.shift(1).fillna(0.0) * days / 365.0
+    return (100.0 * growth.cumprod()).rename(TBILL_TICKER)
+
+
 def is_snapshot(path) -> bool:
     """True when ``path`` is a folder laid out like ``../shared/market-data``."""
     p = Path(path)
@@ -106,7 +125,12 @@ def import_snapshot(store: PriceStore, path) -> SnapshotReport:
     report = SnapshotReport(folder=folder)
     files = {name: _read_parquet(folder / name) for name in PRICE_FILES}
     parts = [(f, f"snapshot:{name}", (f.index.min(), f.index.max())) for name, f in files.items()]
-    report.prices = dict(zip(files, store.write_prices_many(parts)))
+    if (folder / RATES_FILE).exists():
+        rates = _read_parquet(folder / RATES_FILE)
+        index = tbill_index(rates.iloc[:, 0]).to_frame()
+        parts.append((index, f"snapshot:{RATES_FILE} (13-week T-bill index)", (index.index.min(),
+                                                                               index.index.max())))
+    report.prices = dict(zip([*files, RATES_FILE][:len(parts)], store.write_prices_many(parts)))
     columns = store.tickers()
     membership, notes = snapshot_membership(folder, columns)
     report.membership_rows = store.write_membership(membership, MEMBERSHIP_SOURCE)
