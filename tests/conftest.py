@@ -34,3 +34,28 @@ def snapshot_store(snapshot_import):
     """A PriceStore holding the whole offline snapshot (prices, membership, shares), imported once per
     session. Shared by many tests: read it, never write to it (build your own `PriceStore(tmp_path)`)."""
     return snapshot_import[0]
+
+
+@pytest.fixture(scope="session")
+def results_root(tmp_path_factory) -> Path:
+    """One results folder for the runs shared by the session."""
+    return tmp_path_factory.mktemp("results")
+
+
+def _run(store, config: Path, out: Path) -> Path:
+    from backtest.runner import run_config
+
+    return run_config(config, store=store, results_dir=out, offline=True)
+
+
+@pytest.fixture(scope="session")
+def rotation_run(snapshot_store, results_root) -> Path:
+    """configs/rotation.yaml run once per session, offline, on the imported snapshot; its run folder."""
+    return _run(snapshot_store, REPO / "configs" / "rotation.yaml", results_root)
+
+
+@pytest.fixture(scope="session")
+def example_runs(snapshot_store, results_root) -> dict[str, Path]:
+    """Two worked examples (caps, small-cap value) run once per session: name -> run folder."""
+    return {name: _run(snapshot_store, REPO / "configs" / "examples" / f"{name}.yaml", results_root)
+            for name in ("caps", "small_cap_value")}

@@ -22,17 +22,6 @@ def bt(capsys, *args):
     return code, out.out, out.err
 
 
-@pytest.fixture(scope="module")
-def rotation_run(snapshot_store, tmp_path_factory):
-    """configs/rotation.yaml run once, offline, on the imported snapshot."""
-    out = tmp_path_factory.mktemp("results")
-    code = main(["--data-dir", str(snapshot_store.root), "run", str(REPO / "configs" / "rotation.yaml"),
-                 "--offline", "--out", str(out)])
-    assert code == 0
-    (folder,) = [p for p in out.iterdir() if not p.name.startswith(".")]
-    return folder
-
-
 def test_rotation_run_writes_the_whole_folder(rotation_run):
     names = {p.name for p in rotation_run.iterdir()}
     assert {"report.html", "metrics.json", "equity.csv", "weights", "config.yaml", "manifest.json"} <= names
