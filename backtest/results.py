@@ -262,7 +262,7 @@ def _write_contents(result: RunResult, root: Path, layout: dict) -> None:
     fees = _dated(pd.concat([s.fees.astype(float) for s in result.strategies], axis=1, keys=slugs)
                   if slugs else pd.DataFrame(index=equity.index))
     _write(root / "fees.csv", _csv_bytes(fees))
-    turnover = (pd.concat([s.turnover.astype(float) for s in result.strategies], axis=1, keys=slugs)
+    turnover = (pd.concat([s.turnover.astype(float) for s in result.strategies], axis=1, keys=slugs, sort=True)
                 if slugs else pd.DataFrame(index=pd.DatetimeIndex([])))
     _write(root / "turnover.csv", _csv_bytes(_dated(turnover.sort_index())))
     if result.risk_free is not None:
