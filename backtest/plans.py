@@ -91,9 +91,11 @@ def _shares_frame(cfg, inputs):
     """`SharesAsOf` on each trading day for cap-weighted runs (held constant between known dates)."""
     if inputs.shares is None:
         return None
-    from .marketcap import shares_asof
+    if getattr(inputs, "shares_daily", None) is not None:   # computed once by the runner, on every price date
+        return inputs.shares_daily
+    from .runner import daily_shares
 
-    return shares_asof(inputs.shares, inputs.calendar, list(inputs.prices.columns))
+    return daily_shares(inputs.shares, inputs.prices)
 
 
 def _targets(spec, cfg, inputs, px, shares, aliases, notes):
