@@ -19,3 +19,12 @@ def test_every_config_in_configs_is_mentioned_in_the_readme():
     readme = (REPO / "README.md").read_text()
     for path in sorted((REPO / "configs").rglob("*.yaml")):
         assert str(path.relative_to(REPO)) in readme, f"{path.name} is not documented in the README"
+
+
+def test_readme_config_reference_is_docs_config_md():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_readme", REPO / "scripts" / "sync_readme.py")
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    assert sync.reference_block() in (REPO / "README.md").read_text(), "run scripts/sync_readme.py"
