@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from backtest.analytics import (
-    MAG7,
     asset_snapshot,
     attribution,
     breadth,

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import metrics as M
-from .page import BENCHMARK_COLOR, SharedDates, color, dates, f4, new_figure, ptext, xcoords
+from .page import BENCHMARK_COLOR, SharedDates, color, f4, new_figure, ptext, xcoords
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 WEEKLY = 5  # rolling statistics are drawn on every 5th trading day (and the last)
