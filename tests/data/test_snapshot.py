@@ -29,7 +29,7 @@ def test_prices_imported_as_is(snapshot_store, market_data_dir):
                                    check_index_type=False, check_freq=False)
     assert got["SPY"].first_valid_index() == pd.Timestamp("1993-01-29")
     cat = snapshot_store.catalog().set_index("ticker")
-    assert len(cat) == 706
+    assert len(cat) == 706 + 1, "640 members, 66 ETFs and the T-bill index ^IRX-TR"
     assert cat.loc["AAPL", "source"] == "snapshot:prices_sp500.parquet"
     assert cat.loc["SPY", "source"] == "snapshot:prices_etf.parquet"
     # a late listing is "covered" from the file's first date: nobody will ask Yahoo for its pre-IPO years
