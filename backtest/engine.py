@@ -112,7 +112,8 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     lost = (rows > 0) & ~has_price
     for k in np.flatnonzero(lost.any(axis=1)):
         names = ", ".join(np.asarray(tickers)[lost[k]][:10])
-        notes.append(f"{name}: on {cal[exec_days[k]]:%Y-%m-%d} no price for {int(lost[k].sum())} target name(s) "
+        executed = cal[exec_days[k]]
+        notes.append(f"{name}: on {executed:%Y-%m-%d} no price for {int(lost[k].sum())} target name(s) "
                      f"({names}); {rows[k][lost[k]].sum():.2%} of the portfolio stays in cash")
     size[at] = np.where(has_price, rows, np.nan)
     columns = tickers

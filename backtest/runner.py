@@ -264,19 +264,19 @@ def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:
 def _coverage(store, prices: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict:
     """Per ticker used: first/last price date inside the run and the store's source."""
     window = prices.loc[calendar[0]:calendar[-1]]
-    firsts = window.apply(pd.Series.first_valid_index)
-    lasts = window.apply(pd.Series.last_valid_index)
+    priced = window.notna().to_numpy()
+    days = np.datetime_as_string(window.index.to_numpy().astype("datetime64[D]"), unit="D")
+    has = priced.any(axis=0)
+    firsts = np.where(has, days[np.argmax(priced, axis=0)], None) if len(days) else [None] * len(has)
+    lasts = np.where(has, days[len(days) - 1 - np.argmax(priced[::-1], axis=0)], None) if len(days) else firsts
     try:
         cat = store.catalog()
         src = cat.groupby("ticker")["source"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
     except Exception:  # noqa: BLE001 - coverage is informative; a store without a catalog still runs
         src = pd.Series(dtype=str)
     out = {}
-    for t in window.columns:
-        f, last = firsts[t], lasts[t]
-        out[t] = {"first": None if pd.isna(f) else f"{f:%Y-%m-%d}",
-                  "last": None if pd.isna(last) else f"{last:%Y-%m-%d}",
-                  "source": src.get(t.split("<")[0], "unknown")}
+    for t, first, last in zip(window.columns, firsts, lasts):
+        out[t] = {"first": first, "last": last, "source": src.get(t.split("<")[0], "unknown")}
     return out
 
 

@@ -85,7 +85,7 @@ def _run(nb, rnb, close, size, group_lens, init_cash, fees, slippage):
         np.asarray(SIZE_TYPE_TARGET_PERCENT), np.asarray(DIRECTION_BOTH),
         fees, np.asarray(0.0), slippage,         # fees, fixed_fees, slippage
         np.asarray(MIN_SIZE), np.asarray(np.inf), np.asarray(np.nan),   # min_size, max_size, granularity
-        np.asarray(0.0), np.asarray(False), np.asarray(True),           # reject_prob, lock_cash, allow_partial
+        np.asarray(0.0), np.asarray(False), np.asarray(True),    # reject_prob, lock_cash, allow_partial
         np.asarray(False), np.asarray(False),    # raise_reject, log
         np.asarray(np.inf), close,               # val_price: the close
         auto_call_seq=True, ffill_val_price=True, update_value=False, max_orders=shape[0] * shape[1],
@@ -139,8 +139,9 @@ def _light() -> tuple[types.ModuleType, types.ModuleType]:
             stand_in.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
             stand_in.__package__ = name
             sys.modules[name] = stand_in
-        importlib.import_module("vectorbt.base.array_wrapper")  # first, as vectorbt.base does (an import cycle)
-        found = (importlib.import_module("vectorbt.portfolio.nb"), importlib.import_module("vectorbt.records.nb"))
+        importlib.import_module("vectorbt.base.array_wrapper")  # first, as vectorbt.base does: an import cycle
+        found = (importlib.import_module("vectorbt.portfolio.nb"),
+                 importlib.import_module("vectorbt.records.nb"))
         _warm_up_and_seal(*found)
     except Exception:  # noqa: BLE001 - vectorbt's layout changed: fall back to the complete import below
         found = None

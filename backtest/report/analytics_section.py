@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .figures import log_toggle
-from .page import color, dates, esc, f4, figure_fragment, fmt, new_figure, ptext, section, table
+from .page import color, date_array, esc, f4, figure_fragment, fmt, new_figure, ptext, section, table
 
 INDEX_LABEL = "sp500_cap"
 _LEVELS = {"cap": "cap-weighted", "equal": "equal-weighted"}
@@ -163,12 +163,12 @@ def _concentration(analytics: dict[str, pd.DataFrame]) -> str:
         label = "S&P 500 (cap, point-in-time)" if name == INDEX_LABEL else name
         for j, col in enumerate([c for c in (top, *shares) if c]):
             share_fig.add_trace(go.Scatter(
-                x=dates(part["date"]), y=f4(pd.to_numeric(part[col], errors="coerce")),
+                x=date_array(part["date"]), y=f4(pd.to_numeric(part[col], errors="coerce")),
                 name=ptext(f"{label}: {col.removesuffix('_share').replace('top', 'top ')}"), mode="lines",
                 line=dict(color=color(i), width=1.8, dash=("solid", "dot", "dash", "dashdot")[j % 4]),
                 hovertemplate="%{y:.1%}"))
         eff_fig.add_trace(go.Scatter(
-            x=dates(part["date"]), y=f4(pd.to_numeric(part["effective_n"], errors="coerce")),
+            x=date_array(part["date"]), y=f4(pd.to_numeric(part["effective_n"], errors="coerce")),
             name=ptext(label), mode="lines", line=dict(color=color(i), width=1.8), hovertemplate="%{y:.1f}"))
     share_fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     eff_fig.update_yaxes(rangemode="tozero")
@@ -203,7 +203,8 @@ def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
     cum = _titled("Growth of 1", height=420, updatemenus=log_toggle())
     for i, (col, label) in enumerate(levels):
         if col in frame.columns:
-            cum.add_trace(go.Scatter(x=dates(frame.index), y=f4(frame[col]), name=ptext(label), mode="lines",
+            cum.add_trace(go.Scatter(x=date_array(frame.index), y=f4(frame[col]), name=ptext(label),
+                                     mode="lines",
                                      line=dict(color=color(i), width=1.2 if col == "index_cap" else 1.8,
                                                dash="dash" if col == "index_cap" else "solid"),
                                      hovertemplate="%{y:.3f}"))
@@ -211,7 +212,7 @@ def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
     for i, kind in enumerate(("cap", "equal")):
         col = f"{name}_vs_rest_{kind}_12m"
         if col in frame.columns and frame[col].notna().any():
-            rel.add_trace(go.Scatter(x=dates(frame.index), y=f4(frame[col]), mode="lines",
+            rel.add_trace(go.Scatter(x=date_array(frame.index), y=f4(frame[col]), mode="lines",
                                      name=ptext(f"vs rest, {_LEVELS[kind]}"),
                                      line=dict(color=color(i), width=1.8), hovertemplate="%{y:+.1%}"))
     rel.add_hline(y=0, line=dict(color="#868e96", width=1))
