@@ -55,6 +55,7 @@ TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
 WINDOW_KEYS = ("start", "end")
 MAX_CAPITAL = 1e13
+MAX_CONFIG_BYTES = 1_000_000   # a config is a few KB; refuse anything near this
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
@@ -69,7 +70,10 @@ def load_config(path: str | os.PathLike) -> RunConfig:
     """
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        if p.exists() and not p.is_dir() and not p.is_file():  # reading a FIFO or device would block
+            raise UsageError(f"{p} is not a regular file (a pipe, socket or device); pass a YAML config file")
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"config file not found: {p}; check the path (e.g. configs/rotation.yaml)") from None
     except IsADirectoryError:
@@ -78,6 +82,9 @@ def load_config(path: str | os.PathLike) -> RunConfig:
         raise UsageError(f"cannot read config file {p}: permission denied; check its permissions") from None
     except OSError as exc:
         raise UsageError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise UsageError(f"{p} is larger than {MAX_CONFIG_BYTES // 1_000_000} MB, which no config needs; "
+                         "pass the YAML config file (is this a data file?)")
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

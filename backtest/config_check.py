@@ -32,7 +32,8 @@ BAD: Any = _Bad()
 
 TICKER_RE = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# control characters, and invisible or text-direction ones (a name that displays as something else)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _NUMBER_TEXT_RE = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*%?\s*$")
 MIN_DATE = pd.Timestamp("1900-01-01")
 MAX_DATE = pd.Timestamp("2100-12-31")
@@ -307,7 +308,8 @@ def safe_name(ctx: Ctx, value: Any, path: Sequence, what: str, *, max_len: int =
                         f"name), got {show(value)}; use another character such as '-'")
         return None
     if _CONTROL_RE.search(value):
-        ctx.error(path, f"must not contain control characters (tabs, newlines, ...), got {show(value)}")
+        ctx.error(path, f"must not contain control characters (tabs, newlines, invisible or "
+                        f"text-direction marks, ...), got {show(value)}")
         return None
     if value.strip() in (".", ".."):
         ctx.error(path, f"must not be {value.strip()!r} (the {what} name becomes a folder name)")
