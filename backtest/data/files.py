@@ -39,16 +39,34 @@ class FilesReport:
     """One entry per file: the write reports (one per field) keyed by path."""
 
     written: dict[Path, list[WriteReport]] = field(default_factory=dict)
+    gaps: dict[tuple[Path, str], dict[str, int]] = field(default_factory=dict)  # (file, field) -> {ticker: n}
 
     def summary(self) -> str:
         lines = []
         for path, reps in self.written.items():
             for r in reps:
+                gaps = self.gaps.get((path, r.field), {})
+                shown = ", ".join(f"{t} ({n})" for t, n in list(gaps.items())[:20])
+                shown += " ..." if len(gaps) > 20 else ""
                 lines.append(f"imported {path}: {len(r.tickers)} tickers, {r.cells} {r.field} prices"
                              + (f"; rebased onto stored series: {', '.join(r.rebased)}" if r.rebased else "")
                              + (f"; no overlap with stored data (seam unchecked): {', '.join(r.unanchored)}"
-                                if r.unanchored else ""))
+                                if r.unanchored else "")
+                             + (f"; empty cells inside the history of {len(gaps)} ticker(s), stored as no "
+                                f"price (not filled; runs name them): {shown}" if gaps else ""))
         return "\n".join(lines)
+
+
+def interior_gaps(frame: pd.DataFrame) -> dict[str, int]:
+    """Per column of a wide price frame, the rows without a price between its first and last price."""
+    out = {}
+    for t in frame.columns:
+        s = frame[t]
+        first, last = s.first_valid_index(), s.last_valid_index()
+        n = int(s.loc[first:last].isna().sum()) if first is not None else 0
+        if n:
+            out[str(t)] = n
+    return out
 
 
 def import_paths(store: PriceStore, paths: Iterable) -> list[str]:
@@ -106,6 +124,9 @@ def import_files(store: PriceStore, paths: Iterable, *, field: str = "adj_close"
     for path, frames in parsed:
         source = f"file:{path.resolve()}"
         report.written[path] = [store.write_prices(frame, source, fld) for fld, frame in frames.items()]
+        for fld, frame in frames.items():
+            if gaps := interior_gaps(frame):
+                report.gaps[(path, fld)] = gaps
     return report
 
 
@@ -113,7 +134,8 @@ def read_price_file(path: Path, *, field: str = "adj_close") -> dict[str, pd.Dat
     """Parse one file into validated wide frames keyed by field (``adj_close``, ``close``)."""
     path = Path(path)
     if not path.is_file():
-        what = "a folder" if path.is_dir() else "missing"
+        what = ("a folder" if path.is_dir() else
+                "not a regular file (a pipe, socket or device)" if path.exists() else "missing")
         raise DataError(f"{path} is {what}; pass a CSV or Parquet price file")
     kind = _sniff(path)
     ext = path.suffix.lower()

@@ -150,6 +150,18 @@ class PriceStore:
         finally:
             lock.release()
 
+    @contextmanager
+    def _reading(self, path: Path):
+        """Turn a store file that cannot be read (damaged outside bt: bt itself only renames complete files
+        into place) into a DataError naming the file and the fix."""
+        try:
+            yield
+        except (pa.ArrowException, OSError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise DataError(f"{path}: cannot read this store file ({reason}); the store is damaged: move "
+                            f"{self.root} aside and import the data again (bt data import "
+                            "../shared/market-data, or your own files)") from None
+
     def _check_format(self) -> None:
         meta = self.root / "meta.json"
         if not meta.exists():
@@ -168,7 +180,8 @@ class PriceStore:
         if not path.exists():
             return pd.DataFrame(index=pd.DatetimeIndex([], name="date"), dtype="float64")
         cols = None if columns is None else ["date", *columns]
-        df = pq.read_table(path, columns=cols).to_pandas()
+        with self._reading(path):
+            df = pq.read_table(path, columns=cols).to_pandas()
         df = df.set_index("date")
         df.index = pd.DatetimeIndex(df.index, name="date")
         return df
@@ -184,7 +197,8 @@ class PriceStore:
         if not path.exists():
             return []
         self._check_format()
-        return sorted(n for n in pq.read_schema(path).names if n != "date")
+        with self._reading(path):
+            return sorted(n for n in pq.read_schema(path).names if n != "date")
 
     def missing(self, tickers: Iterable[str], field: str = "adj_close") -> list[str]:
         """The requested tickers (normalised) that the store has no prices for, in the order given."""
@@ -228,7 +242,8 @@ class PriceStore:
         self._check_format()
         if not self._catalog_path.exists():
             return _empty_catalog()
-        return pd.read_parquet(self._catalog_path)
+        with self._reading(self._catalog_path):
+            return pd.read_parquet(self._catalog_path)
 
     def membership(self, index: str = "sp500") -> pd.DataFrame:
         """Membership intervals ``ticker, start_date, end_date, price_column, source`` (end NaT = member)."""
@@ -237,7 +252,8 @@ class PriceStore:
         if not path.exists():
             return pd.DataFrame({c: pd.Series(dtype="datetime64[us]" if c.endswith("_date") else object)
                                  for c in MEMBERSHIP_COLUMNS[1:]})
-        df = pd.read_parquet(path)
+        with self._reading(path):
+            df = pd.read_parquet(path)
         return df.loc[df["index"] == index, list(MEMBERSHIP_COLUMNS[1:])].reset_index(drop=True)
 
     def shares(self, tickers: Iterable[str] | None = None) -> pd.DataFrame:
@@ -248,7 +264,8 @@ class PriceStore:
         if not path.exists():
             return pd.DataFrame({"date": pd.Series(dtype="datetime64[us]"), "ticker": pd.Series(dtype=object),
                                  "shares": pd.Series(dtype="float64"), "source": pd.Series(dtype=object)})
-        df = pd.read_parquet(path)
+        with self._reading(path):
+            df = pd.read_parquet(path)
         if tickers is not None:
             df = df.loc[df["ticker"].isin({normalize_ticker(t) for t in tickers})].reset_index(drop=True)
         return df
@@ -286,6 +303,7 @@ class PriceStore:
         reports = []
         with self._locked():
             old = self._read_wide(field)
+            cat = self.catalog()    # read before anything is written: a damaged catalog stops the write here
             done = []
             for new, source, cov, empty in checked:
                 rebased: dict[str, float] = {}
@@ -300,7 +318,6 @@ class PriceStore:
             combined = incoming[0] if len(incoming) == 1 else pd.concat(incoming, axis=1, sort=True)
             merged = _merge(old, combined)
             _write_parquet(self._prices_path(field), merged.reset_index())
-            cat = self.catalog()
             for new, source, cov in done:
                 if new.shape[1]:
                     cat = _update_catalog(cat, merged, new, field, source, cov)
@@ -315,7 +332,8 @@ class PriceStore:
         with self._locked():
             path = self.root / "membership.parquet"
             if path.exists():
-                old = pd.read_parquet(path)
+                with self._reading(path):
+                    old = pd.read_parquet(path)
                 df = pd.concat([old.loc[old["index"] != index], df], ignore_index=True)
             _write_parquet(path, df)
         return int((df["index"] == index).sum())
@@ -327,7 +345,8 @@ class PriceStore:
         with self._locked():
             path = self.root / "shares.parquet"
             if path.exists():
-                old = pd.read_parquet(path)
+                with self._reading(path):
+                    old = pd.read_parquet(path)
                 key = pd.MultiIndex.from_frame(df[["date", "ticker", "source"]])
                 okey = pd.MultiIndex.from_frame(old[["date", "ticker", "source"]])
                 df = pd.concat([old.loc[~okey.isin(key)], df], ignore_index=True)
