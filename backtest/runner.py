@@ -108,11 +108,22 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     explicit = _explicit_tickers(cfg)
     hard_missing = sorted(set(missing) & explicit)
     if hard_missing:
-        raise DataError(f"no prices in the store for {', '.join(hard_missing)} (named in the config); fix: "
-                        f"check the spelling, `bt data import FILE`, or run without --offline")
-    if missing:
-        warnings.append(f"{len(missing)} index member(s) have no price series at all and are left out "
-                        f"(survivorship gap in the data): {', '.join(missing)}")
+        absent = set(store.missing(hard_missing))
+        period = f"{start:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}"
+        named = [f"{t} ({'not in the store' if t in absent else f'no price in {period}'})"
+                 for t in hard_missing]
+        raise DataError(f"no prices for {', '.join(named)}, named in the config; fix: check the spelling, "
+                        f"choose dates its prices cover, `bt data import FILE`, or run without --offline")
+    members = set(members_in_range(membership, cfg.start, cfg.end)) if membership is not None else set()
+    gone = [t for t in missing if t in members]
+    if gone:
+        warnings.append(f"{len(gone)} index member(s) have no price series at all and are left out "
+                        f"(survivorship gap in the data): {', '.join(gone)}")
+    unused = set() if _has_analytics(cfg) else _analytics_only(cfg)    # snapshot tickers of analytics not run
+    others = [t for t in missing if t not in members and t not in unused]
+    if others:
+        warnings.append(f"{len(others)} ticker(s) named through groups or analytics.snapshot have no price "
+                        f"series and are left out: {', '.join(others)}")
     shares = store.shares() if any(s.weighting == "cap" for s in cfg.strategies) else None
     prices = prices.reindex(prices.index.union(calendar)).loc[:calendar[-1]]
     return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
@@ -129,14 +140,30 @@ def daily_shares(shares: pd.DataFrame, prices: pd.DataFrame):
     return SharesAsOf(*(pd.DataFrame(f.to_numpy(), index=f.index, columns=f.columns) for f in daily))
 
 
+def _has_analytics(cfg) -> bool:
+    """Whether the run computes rotation analytics (they need an index universe and cap weights)."""
+    return (cfg.analytics is not None and _needs_index(cfg)
+            and any(s.weighting == "cap" for s in cfg.strategies))
+
+
+def _analytics_only(cfg) -> set[str]:
+    return set(cfg.analytics.snapshot) if cfg.analytics is not None else set()
+
+
 def _explicit_tickers(cfg) -> set[str]:
+    """Tickers the config names directly (not through an index or a group): each must have prices."""
     names = {cfg.benchmark}
+    groups = dict(cfg.groups)
     for s in cfg.strategies:
         if s.weights:
             names |= set(dict(s.weights))
+        if s.universe is not None:
+            names |= {t for t in s.universe.tickers if t not in groups}
         names |= {p for _, p in s.proxies}
         if s.cash_yield:
             names.add(s.cash_yield)
+    if cfg.risk_free is not None and cfg.risk_free != "irx":
+        names.add(cfg.risk_free)
     return names
 
 
@@ -162,18 +189,28 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     t0 = time.perf_counter()
     cfg = load_config(Path(config_path))
     cfg = apply_overrides(cfg, start=start, end=end)
-    results_dir = _check_results_dir(Path(results_dir))
-    store = store if store is not None else PriceStore(default_store_dir())
-    result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0)
-    folder = write_run(result, results_dir)
-    return folder
+    results_dir = Path(results_dir)
+    created = [d for d in (results_dir, *results_dir.parents) if not d.exists()]
+    results_dir = _check_results_dir(results_dir)
+    try:
+        store = store if store is not None else PriceStore(default_store_dir())
+        result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0)
+        return write_run(result, results_dir)
+    except BaseException:
+        for d in created:  # a failed run leaves nothing behind, not even the empty folders it made
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def _check_results_dir(path: Path) -> Path:
     from .errors import UsageError
 
     if path.exists() and not path.is_dir():
-        raise UsageError(f"--out: {path} is a file, expected a folder; fix: pass a folder path")
+        what = "a file" if path.is_file() else "not a folder"
+        raise UsageError(f"--out: {path} is {what}, expected a folder; fix: pass a folder path")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{np.random.randint(1 << 30)}"
@@ -212,7 +249,7 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         for name, sim in sims.items())
     analytics = dict(built.tables)
     analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
-    warnings = inputs.warnings + [n for s in strategies for n in s.notes]
+    warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     manifest = {
         "name": cfg.name,
         "config_path": str(cfg.source_path) if cfg.source_path else None,
@@ -229,6 +266,29 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     return RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
                      benchmark_name=cfg.benchmark, benchmark=benchmark,
                      risk_free=_risk_free(cfg, inputs), manifest=manifest, analytics=analytics)
+
+
+def gap_warnings(prices: pd.DataFrame) -> list[str]:
+    """Name the traded tickers with no price on some trading days inside their history (gaps in the data).
+
+    `prices`: run calendar x traded columns, NaN where the store has no price. The engine values a holding
+    at its last close across such a gap; the store never fills it, and this says where it happened."""
+    values = prices.to_numpy()
+    real = ~np.isnan(values)
+    started = np.maximum.accumulate(real, axis=0)
+    ongoing = np.maximum.accumulate(real[::-1], axis=0)[::-1]
+    holes = started & ongoing & ~real
+    cols = np.flatnonzero(holes.any(axis=0))
+    if not len(cols):
+        return []
+    listed = []
+    for j in cols[:30]:
+        days = prices.index[holes[:, j]]
+        listed.append(f"{prices.columns[j]} ({len(days)} day{'s' if len(days) > 1 else ''}, "
+                      f"{days[0]:%Y-%m-%d}{f' .. {days[-1]:%Y-%m-%d}' if len(days) > 1 else ''})")
+    return [f"{len(cols)} traded ticker(s) have no price on some trading days inside their history (gaps in "
+            f"the data); holdings are valued at their last close there and no order fills on those days: "
+            f"{', '.join(listed)}{' ...' if len(cols) > 30 else ''}"]
 
 
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
@@ -253,7 +313,8 @@ def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:
         return None
     cal = inputs.calendar
     ticker = TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
-    px = inputs.prices[ticker].reindex(cal)
+    px = inputs.prices[ticker] if ticker in inputs.prices.columns else pd.Series(np.nan, index=cal)
+    px = px.reindex(cal)
     if px.isna().all():
         raise DataError(f"risk_free: no prices for {ticker} in the run's period; fix: `bt data import "
                         f"../shared/market-data` (it builds {TBILL_TICKER} from the T-bill yield) or use a cash "

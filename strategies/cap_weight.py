@@ -26,7 +26,7 @@ import pandas as pd
 
 from backtest.errors import ConfigError, DataError, Problem
 from strategies.base import DecisionInputs, Weights, finalise, normalise
-from strategies.capping import apply_caps
+from strategies.capping import InfeasibleCapsError, apply_caps
 
 
 def market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
@@ -143,5 +143,10 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
         notes += tilt_notes
     caps_spec = getattr(spec, "caps", None)
     if caps_spec is not None:
-        weights = apply_caps(weights, caps_spec, inputs.groups)
+        try:
+            weights = apply_caps(weights, caps_spec, inputs.groups)
+        except InfeasibleCapsError as exc:  # say which strategy and which date, as the run reports it
+            name = getattr(spec, "name", None)
+            who = f"strategy {name!r}" if name else "cap weights"
+            raise InfeasibleCapsError(f"{who} on {inputs.date:%Y-%m-%d}: {exc}") from None
     return Weights(finalise(weights), notes)

@@ -31,15 +31,22 @@ def require_prices(tickers: pd.Index, inputs: DecisionInputs, strategy: str | No
     missing = [t for t in tickers if pd.isna(on_date.get(t))]
     if not missing:
         return
-    details = []
+    details, not_yet, stopped = [], [], []
     for t in missing:
         seen = history[t].last_valid_index() if t in history.columns else None
         details.append(f"{t} (last price {seen:%Y-%m-%d})" if seen is not None else f"{t} (no price yet)")
+        (stopped if seen is not None else not_yet).append(t)
+    fixes = []
+    if not_yet:
+        fixes.append(f"choose a later start date, or splice a proxy with a longer history "
+                     f"(e.g. proxies: {{{not_yet[0]}: <PROXY>}})")
+    if stopped:  # its prices ended (delisting) or have a gap on this date: a later start would not help
+        fixes.append(f"{', '.join(stopped)}: prices stop or have a gap there; end the run before that date, "
+                     "import the missing prices (bt data import FILE), or take it out of the weights")
     who = f"strategy {strategy!r}: " if strategy else ""
     raise DataError(
         f"{who}fixed weights name {len(missing)} ticker(s) without a price on {inputs.date:%Y-%m-%d}: "
-        f"{', '.join(details)}; choose a later start date, or splice a proxy with a longer history "
-        f"(e.g. proxies: {{{missing[0]}: <PROXY>}})"
+        f"{', '.join(details)}; {'; '.join(fixes)}"
     )
 
 
