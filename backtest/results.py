@@ -39,7 +39,8 @@ HEADLINE = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown")
 REQUIRED_FILES = ("manifest.json", "metrics.json", "equity.csv", "returns.csv", "fees.csv", "turnover.csv",
                   "config.yaml", "report.html")
 TRADE_COLUMNS = ("date", "ticker", "side", "shares", "price", "value", "fees")
-_RESERVED = {BENCHMARK_SLUG, "date", "risk-free", "con", "prn", "aux", "nul"}
+_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
+_RESERVED = {BENCHMARK_SLUG, "date", "risk-free", *_WINDOWS_DEVICES}   # slugs never used as file names
 _DATE_FMT = "%Y-%m-%d"
 
 
@@ -69,6 +70,7 @@ class RunResult:
     risk_free: pd.Series | None  # daily simple risk-free returns on the same dates, or None (= 0)
     manifest: dict  # versions, data ranges and sources, warnings list, timings
     analytics: dict[str, pd.DataFrame] = field(default_factory=dict)  # saved as analytics/<slug>.csv
+    metrics: dict | None = None  # metrics.json content if already computed (sweeps: on the workers), else None
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ def _ascii(text: str) -> str:
 def safe_folder_name(text: str, *, default: str = "run") -> str:
     """One path component from any text: ascii letters, digits, ``.``, ``_``, ``-``; no leading dot."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", _ascii(text)).strip(".-_")[:80].strip(".-_")
+    if name.split(".")[0].lower() in _WINDOWS_DEVICES:  # CON, COM1.x, ... cannot be folders on Windows
+        name = f"{default}-{name}"
     return name or default
 
 
@@ -280,7 +284,8 @@ def _write_contents(result: RunResult, root: Path, layout: dict) -> None:
     for entry, table in zip(layout["analytics"], result.analytics.values(), strict=True):
         table = table.to_frame() if isinstance(table, pd.Series) else table
         _write(root / "analytics" / f"{entry['slug']}.csv", _csv_bytes(table))
-    _write(root / "metrics.json", _json_bytes(compute_run_metrics(result)))
+    metrics = result.metrics if result.metrics is not None else compute_run_metrics(result)
+    _write(root / "metrics.json", _json_bytes(metrics))
     config_text = yaml.safe_dump(_jsonable(result.config), sort_keys=False, allow_unicode=True)
     _write(root / "config.yaml", config_text.encode("utf-8"))
     _write(root / "manifest.json", _json_bytes({**result.manifest, "run_folder": layout}))
