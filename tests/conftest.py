@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MARKET_DATA = REPO.parent / "shared" / "market-data"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +64,25 @@ def example_runs(snapshot_store, results_root) -> dict[str, Path]:
     """Two worked examples (caps, small-cap value) run once per session: name -> run folder."""
     return {name: _run(snapshot_store, REPO / "configs" / "examples" / f"{name}.yaml", results_root)
             for name in ("caps", "small_cap_value")}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Debian chromium through Playwright; skipped if absent unless CI=true."""
+    ci = os.environ.get("CI") == "true"
+    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
+        if ci:
+            pytest.fail(f"{CHROMIUM} not found and CI=true: install Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium to run the browser tests)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        if ci:
+            pytest.fail("playwright is not installed and CI=true: pip install -e .[test]")
+        pytest.skip("playwright is not installed (pip install -e .[test])")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
