@@ -1,0 +1,207 @@
+"""The catalogue of bad input met at run time or on the command line, as data.
+
+Each `Case` is one `bt` command on files written into a fresh temporary folder, with the exit code and the
+pieces of the message the user must see (the key or file, the value, what was expected, the fix).
+`tests/reliability/test_bad_input.py` runs every case through `backtest.cli.main`; `catalogue.py` prints
+them, with the config and data-file catalogues of the other test modules, into docs/reliability.md.
+
+Placeholders in ``args``: ``{tmp}`` the case's folder (its files are written there), ``{store}`` the
+imported snapshot store (read only), ``{fresh}`` a store folder that does not exist yet, ``{out}`` a results
+folder that does not exist yet (they are formatted into file contents too). A file whose content is
+`FIFO` is created as a named pipe, `FOLDER` as an empty folder, `Link(target)` as a symbolic link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FIFO = object()          # file content: make a named pipe instead of a file
+FOLDER = object()        # file content: make an empty folder
+
+
+@dataclass(frozen=True)
+class Link:
+    """File content: make a symbolic link to `target` (relative to the case's folder)."""
+
+    target: str
+OUT = ("--offline", "--out", "{out}")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    area: str                                   # "config", "run time", "command line", "data store"
+    input: str                                  # what the user did, for the catalogue
+    args: tuple[str, ...]                       # argv after `bt`
+    message: tuple[str, ...]                    # each must appear in stderr
+    files: dict[str, object] = field(default_factory=dict)
+    code: int = 2
+
+
+def config(*strategies: str, head: str = "", start: str = "2024-01-01",
+           end: str | None = "2024-06-30") -> str:
+    """A run config: `head` lines after the dates, then one strategy per flow mapping."""
+    text = f"name: t\nstart: {start}\n" + (f"end: {end}\n" if end else "") + head + "strategies:\n"
+    return text + "".join(f"  - {s}\n" for s in strategies)
+
+
+def run(name: str = "c.yaml", *extra: str) -> tuple[str, ...]:
+    return ("--data-dir", "{store}", "run", f"{{tmp}}/{name}", *OUT, *extra)
+
+
+SPY = "{name: s, weighting: fixed, weights: {SPY: 1}}"
+HELD = "{name: Held, weighting: fixed, weights: {SPY: 0.5, TWTR: 0.5}, rebalance: yearly}"
+
+CASES = [
+    # --- names that display as something else (the loader's other name rules: tests/test_config.py)
+    Case("strategy-name-bidi-override", "config", "a strategy name with U+202E (right-to-left override)",
+         ("validate", "{tmp}/c.yaml"), ("strategies[0].name (line 5): must not contain control characters",
+                                        "text-direction marks", "got 'evil\\u202etxt.exe'"),
+         {"c.yaml": config('{name: "evil\\u202etxt.exe", weighting: fixed, weights: {SPY: 1}}')}),
+    Case("strategy-name-zero-width", "config", "two strategy names that differ by a zero-width space",
+         ("validate", "{tmp}/c.yaml"), ("strategies[1].name (line 6): must not contain control characters",),
+         {"c.yaml": config(SPY, '{name: "s\\u200b", weighting: fixed, weights: {SPY: 1}}')}),
+    # --- the config is valid, the data refutes it (checked when the run reads the store)
+    Case("infeasible-single-cap", "run time", "`caps: {single: 0.001}` on the S&P 500 (about 500 names)",
+         run(), ("strategy 'Tiny cap' on 2024-01-02", "single-name cap 0.001 is infeasible for",
+                 "the minimum feasible cap is 1/", "raise caps.single to at least that"),
+         {"c.yaml": config("{name: Tiny cap, weighting: cap, universe: sp500, caps: {single: 0.001}}")}),
+    Case("empty-universe-at-a-date", "run time", "equal weights of `[AVUV]` from 2016 (AVUV lists in 2019)",
+         run(), ("strategies['Young ETF'].universe: empty on 2016-01-04 (no member has a price)",
+                 "fix: start later or widen the universe"),
+         {"c.yaml": config("{name: Young ETF, weighting: equal, universe: [AVUV]}", start="2016-01-01",
+                           end="2020-06-30")}),
+    Case("unknown-ticker-in-weights", "run time", "a fixed weight on `ZZZQ`, a ticker the store lacks",
+         run(), ("no prices for ZZZQ (not in the store), named in the config", "check the spelling",
+                 "bt data import FILE"),
+         {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 0.5, ZZZQ: 0.5}}")}),
+    Case("unknown-ticker-in-universe", "run time", "`universe: [AAPL, MSFT, ZZZQ]`", run(),
+         ("no prices for ZZZQ (not in the store), named in the config",),
+         {"c.yaml": config("{name: s, weighting: equal, universe: [AAPL, MSFT, ZZZQ]}")}),
+    Case("unknown-benchmark", "run time", "`benchmark: ZZZQ`", run(),
+         ("benchmark: no prices for 'ZZZQ' in the store", "bt data import ../shared/market-data"),
+         {"c.yaml": config(SPY, head="benchmark: ZZZQ\n")}),
+    Case("unknown-proxy", "run time", "`proxies: {AVUV: ZZZQ}`", run(),
+         ("no prices for ZZZQ (not in the store), named in the config",),
+         {"c.yaml": config("{name: s, weighting: fixed, weights: {AVUV: 1}, proxies: {AVUV: ZZZQ}}")}),
+    Case("unknown-cash-yield", "run time", "`cash_yield: ZZZQ`", run(),
+         ("no prices for ZZZQ (not in the store), named in the config",),
+         {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 1}, cash_yield: ZZZQ}")}),
+    Case("unknown-risk-free", "run time", "`risk_free: ZZZQ`", run(),
+         ("no prices for ZZZQ (not in the store), named in the config",),
+         {"c.yaml": config(SPY, head="risk_free: ZZZQ\n")}),
+    Case("ticker-without-prices-in-the-period", "run time",
+         "a fixed weight on TWTR (prices end 2021-04-21) in 2024", run(),
+         ("no prices for TWTR (no price in 2022-11-27 .. 2024-06-28), named in the config",
+          "choose dates its prices cover"),
+         {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 0.5, TWTR: 0.5}}")}),
+    Case("history-stops-before-a-rebalance", "run time",
+         "a fixed weight on TWTR, rebalanced in 2022 after its prices end", run(),
+         ("strategy 'Held': fixed weights name 1 ticker(s) without a price on 2022-01-03",
+          "TWTR (last price 2021-04-21)", "prices stop or have a gap there; end the run before that date"),
+         {"c.yaml": config(HELD, start="2020-01-01", end="2022-06-30")}),
+    Case("period-before-the-data", "run time", "`start: 1980-01-01`, `end: 1990-12-31`", run(),
+         ("start/end: the period 1980-01-01 .. 1990-12-31 is outside the data", "SPY has prices from",
+          "fix: choose dates inside that range"),
+         {"c.yaml": config(SPY, start="1980-01-01", end="1990-12-31")}),
+    Case("override-end-before-start", "run time", "`bt run --start 2024-06-01 --end 2024-01-01`",
+         run("c.yaml", "--start", "2024-06-01", "--end", "2024-01-01"),
+         ("with --start/--end: 1 problem in the config",
+          "end: must be after start (2024-06-01), got 2024-01-01"),
+         {"c.yaml": config(SPY)}),
+    Case("override-impossible-date", "run time", "`bt run --start 2024-02-30`",
+         run("c.yaml", "--start", "2024-02-30"),
+         ("start: is not a valid calendar date, got '2024-02-30'; use YYYY-MM-DD",), {"c.yaml": config(SPY)}),
+    Case("python-object-tag", "run time", "`!!python/object/apply:os.system` in a config given to `bt run`",
+         run(), ("description (line 3): uses the YAML tag '!!python/object/apply:os.system', which would "
+                 "create a Python object", "remove the tag"),
+         {"c.yaml": "name: t\nstart: 2024-01-01\n"
+                    "description: !!python/object/apply:os.system ['touch {tmp}/pwned']\n"
+                    f"strategies:\n  - {SPY}\n"}),
+    # --- the command line: files that are not config files, folders that cannot be written
+    Case("config-is-a-fifo", "command line", "`bt run PIPE` (a named pipe: reading it would block)",
+         run("pipe.yaml"),
+         ("pipe.yaml is not a regular file (a pipe, socket or device); pass a YAML config file",),
+         {"pipe.yaml": FIFO}),
+    Case("config-is-a-device", "command line", "`bt validate /dev/zero` (endless)", ("validate", "/dev/zero"),
+         ("/dev/zero is not a regular file",)),
+    Case("config-is-huge", "command line", "`bt validate` on a 2 MB file", ("validate", "{tmp}/big.yaml"),
+         ("big.yaml is larger than 1 MB, which no config needs",), {"big.yaml": "# " + "x" * 2_000_000}),
+    Case("config-symlink-loop", "command line", "`bt validate LINK` where LINK points to itself",
+         ("validate", "{tmp}/loop.yaml"), ("cannot read config file", "loop.yaml", "symbolic links"),
+         {"loop.yaml": Link("loop.yaml")}),
+    Case("config-is-parquet", "command line", "`bt run prices.parquet` (a data file, not a config)",
+         run("prices.parquet"), ("is not UTF-8 text", "save it as UTF-8"),
+         {"prices.parquet": b"PAR1\x15\x04\x15\xf0\xff\x00\x00PAR1"}),
+    Case("out-under-a-file", "command line", "`bt run --out FILE/results` (a folder below a regular file)",
+         ("--data-dir", "{store}", "run", "{tmp}/c.yaml", "--offline", "--out", "{tmp}/file/results"),
+         ("--out: cannot write to", "file/results (Not a directory)", "fix: choose a writable folder"),
+         {"c.yaml": config(SPY), "file": "not a folder\n"}),
+    Case("out-is-a-fifo", "command line", "`bt run --out PIPE`",
+         ("--data-dir", "{store}", "run", "{tmp}/c.yaml", "--offline", "--out", "{tmp}/pipe"),
+         ("--out:", "pipe is not a folder, expected a folder; fix: pass a folder path"),
+         {"c.yaml": config(SPY), "pipe": FIFO}),
+    Case("data-dir-is-a-file", "command line", "`bt --data-dir FILE run ...`",
+         ("--data-dir", "{tmp}/file", "run", "{tmp}/c.yaml", *OUT),
+         ("Invalid value for '--data-dir'", "file' is a file"), {"c.yaml": config(SPY), "file": "x\n"}),
+    Case("list-results-is-a-file", "command line", "`bt list --results FILE`",
+         ("list", "--results", "{tmp}/file"), ("Invalid value for '--results'", "file' is a file"),
+         {"file": "x\n"}),
+    Case("compare-missing-run", "command line", "`bt compare` of a folder that does not exist",
+         ("compare", "{tmp}/no-such-run", "{tmp}/no-such-run"),
+         ("no-such-run: not a run folder (it does not exist or is not a directory)",
+          "fix: pass a folder printed by `bt run` or listed by `bt list`")),
+    Case("import-missing-file", "command line", "`bt data import nope.csv`",
+         ("--data-dir", "{fresh}", "data", "import", "{tmp}/nope.csv"),
+         ("nope.csv does not exist; pass the snapshot folder (../shared/market-data) or a CSV/Parquet",)),
+    Case("import-fifo", "command line", "`bt data import PIPE.csv`",
+         ("--data-dir", "{fresh}", "data", "import", "{tmp}/pipe.csv"),
+         ("pipe.csv is not a regular file (a pipe, socket or device); pass a CSV or Parquet price file",),
+         {"pipe.csv": FIFO}),
+    Case("import-empty-folder", "command line", "`bt data import FOLDER` without price files",
+         ("--data-dir", "{fresh}", "data", "import", "{tmp}/empty"),
+         ("holds no .csv or .parquet files and is not a market-data snapshot",), {"empty": FOLDER}),
+    # --- a store damaged outside bt (bt itself only renames complete files into place)
+    Case("damaged-store-run", "data store", "`bt run` on a store whose price file is not Parquet",
+         ("--data-dir", "{tmp}/store", "run", "{tmp}/c.yaml", *OUT),
+         ("prices_adj_close.parquet: cannot read this store file", "the store is damaged: move",
+          "aside and import the data again"),
+         {"c.yaml": config(SPY), "store/meta.json": '{"format_version": 1}',
+          "store/prices_adj_close.parquet": "date,SPY\n"}),
+    Case("damaged-store-import", "data store", "`bt data import` into a store whose catalog is truncated",
+         ("--data-dir", "{tmp}/store", "data", "import", "{tmp}/p.csv"),
+         ("catalog.parquet: cannot read this store file", "the store is damaged"),
+         {"p.csv": "date,SPY\n2024-01-02,1\n", "store/meta.json": '{"format_version": 1}',
+          "store/catalog.parquet": b"PAR1\x00\x00"}),
+    Case("store-unreadable-meta", "data store", "`bt run` on a store whose meta.json is not JSON",
+         ("--data-dir", "{tmp}/store", "run", "{tmp}/c.yaml", *OUT),
+         ("meta.json is unreadable; move the folder aside and re-import the data",),
+         {"c.yaml": config(SPY), "store/meta.json": "{"}),
+]
+
+
+@dataclass(frozen=True)
+class Reported:
+    """Input that is accepted but must be reported, never silently repaired: the message, where it shows."""
+
+    id: str
+    input: str
+    where: str          # "import output" or "run warnings"
+    message: tuple[str, ...]
+
+
+REPORTED = [
+    Reported("import-nan-gap", "a price file with 10 empty cells inside IWM's history", "import output",
+             ("empty cells inside the history of 1 ticker(s), stored as no price (not filled; runs name "
+              "them)",
+              "IWM (10)")),
+    Reported("run-nan-gap", "a run holding IWM across those 10 days", "run warnings",
+             ("1 traded ticker(s) have no price on some trading days inside their history",
+              "valued at their last close there", "IWM (10 days, 2023-05-26 .. 2023-06-09)")),
+    Reported("run-history-stops", "a run holding TWTR, whose prices end on 2021-04-21, until 2021-12",
+             "run warnings", ("Held: prices end mid-run for 1 name(s), sold at their last close if held: "
+                              "TWTR (2021-04-21)",)),
+    Reported("run-group-ticker-unknown", "a group `banks: [JPM, ZZZQ]` used as a universe", "run warnings",
+             ("1 ticker(s) named through groups or analytics.snapshot have no price series and are left "
+              "out: ZZZQ",)),
+]

@@ -1,0 +1,65 @@
+"""Fixtures for the reliability tests: `bt` in-process and as real processes, writable stores, the browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from backtest.cli import main
+from tests.conftest import REPO
+
+
+@dataclass(frozen=True)
+class Done:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def bt(capsys):
+    """`bt ARGS...` in this process through `backtest.cli.main` (the console entry point)."""
+    def call(*args) -> Done:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Done(code, captured.out, captured.err)
+    return call
+
+
+def bt_process(*args, env: dict | None = None) -> subprocess.Popen:
+    """A real `bt ARGS...` process (`python -m backtest.cli`), text pipes for stdout and stderr."""
+    return subprocess.Popen([sys.executable, "-m", "backtest.cli", *map(str, args)], cwd=REPO,
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def bt_finished(*args, env: dict | None = None, timeout: float = 120) -> Done:
+    proc = bt_process(*args, env=env)
+    out, err = proc.communicate(timeout=timeout)
+    return Done(proc.returncode, out, err)
+
+
+def copy_store(store_root: Path, dest: Path) -> Path:
+    """A private, writable copy of a store folder (the shared snapshot store is read only)."""
+    shutil.copytree(store_root, dest, ignore=shutil.ignore_patterns(".lock"))
+    return dest
+
+
+@pytest.fixture
+def store_copy(snapshot_store, tmp_path) -> Path:
+    return copy_store(snapshot_store.root, tmp_path / "store")
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under `root` with its bytes (None for folders and special files)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        out[rel] = p.read_bytes() if p.is_file() and not p.is_symlink() else None
+    return out
