@@ -147,14 +147,17 @@ def snapshot(ctx, tickers: tuple[str, ...], asof: str | None, since: str) -> Non
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler (tcp://host:8786).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Variants simulated together in one vectorised chunk.")
+@click.option("--metric", default="sharpe", show_default=True,
+              help="Metric of the report's heatmaps and ranking (a metrics.json key: cagr, sortino, ...).")
 @click.pass_context
 def sweep(ctx, config: Path, out_dir: Path, offline: bool, workers: int, scheduler: str | None,
-          chunk_size: int) -> None:
+          chunk_size: int, metric: str) -> None:
     """Expand the config's `sweep:` grid into variants and simulate them all."""
     from .sweep import run_sweep
 
     folder = run_sweep(config, store=_store(ctx), results_dir=out_dir, offline=offline, workers=workers,
-                       scheduler=scheduler, chunk_size=chunk_size, echo=lambda m: click.echo(m, err=True))
+                       scheduler=scheduler, chunk_size=chunk_size, metric=metric,
+                       echo=lambda m: click.echo(m, err=True))
     click.echo(f"report: {folder / 'report.html'}")
 
 

@@ -1,0 +1,291 @@
+"""Parameter sweeps: a config's ``sweep:`` grid expanded into variants, simulated in memory-bounded chunks
+(in this process or on a Dask cluster), saved as one run folder with a sweep report.
+
+    from backtest.sweep import run_sweep
+    folder = run_sweep("configs/examples/sweep.yaml", offline=True, workers=2)
+
+A chunk is ``chunk_size`` strategies of the swept config (`config.swept_config`: each swept strategy replaced
+by its variants, the others kept as they are). For each chunk, `simulate_chunk` computes the target weights
+on the rebalance dates, runs one vectorised simulation with one cash pool per strategy
+(`engine.simulate(..., detail=False)`: no daily holdings frame) and the metrics of every strategy. Memory
+is bounded by the chunk, not by the number of variants.
+
+A chunk travels as plain data: the chunk's config as a dict, the market data (`runner.Inputs`, sent to each
+Dask worker once), the benchmark's returns and the risk-free rate. Workers need neither the store nor the
+config file, and a chunk's result does not depend on where it runs or on which other strategies share its
+chunk (tests/test_sweep.py checks both, byte for byte).
+
+The run folder has the layout of `bt run` (docs/report.md) with every variant as a strategy: metrics.json,
+equity.csv, returns.csv, fees.csv and turnover.csv hold every variant; weights/, holdings/ and trades/ hold
+an empty file per variant (the detail of one variant: `bt run` a config with that variant). The manifest's
+``sweep`` entry lists the variants with their parameters; report.html is the sweep report
+(`backtest.report.sweep`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import UsageError
+
+DEFAULT_METRIC = "sharpe"
+DIST_INSTALL = "pip install -e '.[dist]'"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One strategy of the swept config: its name, the strategy it varies (None for a strategy the sweep
+    leaves alone) and the swept values as ``(key path, value as in the name)`` pairs, in grid order."""
+
+    name: str
+    base: str | None
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One strategy's result from a chunk (plain, pickle-able data). Series are indexed by trading date."""
+
+    name: str
+    equity: pd.Series
+    fees: pd.Series
+    turnover: pd.Series
+    notes: tuple[str, ...]
+    metrics: dict
+
+
+def expand_variants(cfg) -> tuple[object, list[Variant], dict[str, list[tuple[str, list[str]]]]]:
+    """``(swept config, one Variant per strategy of it in order, grid per swept strategy)``.
+
+    The grid maps each swept strategy's name to ``[(key path, [value labels in grid order]), ...]``.
+    Raises UsageError when the config has no ``sweep:`` block.
+    """
+    from .config import expand_sweep, swept_config
+    from .config_dump import thaw
+    from .config_sweep import label, plan
+
+    if cfg.sweep is None:
+        where = cfg.source_path or "the config"
+        raise UsageError(f"{where}: has no sweep: block, so there is nothing to sweep; fix: add one (see "
+                         f"docs/config.md and configs/examples/sweep.yaml) or run it with `bt run`")
+    grids: dict[str, list[tuple[str, list[str]]]] = {}
+    combos: dict[str, list[tuple[tuple[str, str], ...]]] = {}
+    for base, grid in plan(cfg.sweep, cfg.strategies):
+        grids[base.name] = [(key, [label(thaw(v)) for v in values]) for key, values in grid]
+        combos[base.name] = [tuple((key, label(thaw(v))) for (key, _), v in zip(grid, combo, strict=True))
+                             for combo in itertools.product(*(values for _, values in grid))]
+    params: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    taken = {name: 0 for name in combos}
+    for base_name, variant in expand_sweep(cfg):
+        params[variant.name] = (base_name, combos[base_name][taken[base_name]])
+        taken[base_name] += 1
+    swept = swept_config(cfg)
+    variants = [Variant(s.name, *params.get(s.name, (None, ()))) for s in swept.strategies]
+    return swept, variants, grids
+
+
+def chunk_payloads(swept, chunk_size: int) -> list[dict]:
+    """The swept config cut into chunks of ``chunk_size`` strategies, each as a plain config dict."""
+    from .config import config_to_dict
+    from .config_dump import strategy_dict
+
+    top = config_to_dict(dataclasses.replace(swept, sweep=None))
+    strategies = [strategy_dict(s) for s in swept.strategies]
+    return [{**top, "strategies": strategies[i:i + chunk_size]}
+            for i in range(0, len(strategies), chunk_size)]
+
+
+def simulate_chunk(payload: dict, inputs, benchmark_returns: pd.Series,
+                   risk_free: pd.Series | None) -> list[Outcome]:
+    """Weights, simulation and metrics of one chunk (``payload``: a config dict from `chunk_payloads`;
+    ``inputs``: `runner.Inputs`). Pure: runs the same in this process and on a Dask worker."""
+    import yaml
+
+    from . import metrics as M
+    from .config import parse_config
+    from .engine import simulate
+    from .plans import build_plans
+
+    cfg = parse_config(yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), source="sweep chunk")
+    built = build_plans(cfg, inputs)
+    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill, detail=False)
+    out = []
+    for name, sim in sims.items():
+        metrics = M.compute_metrics(M.simple_returns(sim.equity), benchmark_returns, risk_free,
+                                    turnover=sim.turnover, fees=sim.fees, equity=sim.equity)
+        out.append(Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
+                           notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics))
+    return out
+
+
+def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool = False, workers: int = 0,
+              scheduler: str | None = None, chunk_size: int = 32, metric: str = DEFAULT_METRIC,
+              echo: Callable[[str], None] = lambda m: None) -> Path:
+    """Expand, simulate and save the sweep of the config file ``config``; returns the run folder.
+
+    ``workers``: 0 runs the chunks in this process; N > 0 on a local Dask cluster of N single-threaded
+    worker processes. ``scheduler``: address of an existing Dask scheduler (``tcp://host:8786``) instead.
+    ``chunk_size``: the most strategies per vectorised simulation (bounds memory); with several workers,
+    chunks are made smaller when needed so that every worker gets one. ``metric``: the metric the report's
+    heatmaps and ranking show.
+    """
+    from . import metrics as M
+    from .config import config_to_dict, load_config
+    from .data.store import PriceStore, default_store_dir
+    from .report.sweep import check_metric, render_sweep
+    from .results import write_run
+    from .runner import _check_results_dir, _coverage, _risk_free, load_inputs, package_versions
+
+    t0 = time.perf_counter()
+    if chunk_size < 1:
+        raise UsageError(f"--chunk-size: must be at least 1, got {chunk_size}")
+    if workers < 0:
+        raise UsageError(f"--workers: must be 0 (this process) or more, got {workers}")
+    if workers and scheduler:
+        raise UsageError("--workers and --scheduler: give one, not both (--workers starts a local cluster, "
+                         "--scheduler uses an existing one)")
+    check_metric(metric)
+    cfg = load_config(Path(config))
+    swept, variants, grids = expand_variants(cfg)
+    results_dir = _check_results_dir(Path(results_dir))
+    store = store if store is not None else PriceStore(default_store_dir())
+    n_variants = sum(v.base is not None for v in variants)
+    echo(f"sweep {cfg.name!r}: {n_variants} variants of {len(grids)} "
+         f"strateg{'y' if len(grids) == 1 else 'ies'}, {len(variants)} strategies in all")
+    inputs = load_inputs(swept, store, offline=offline, echo=echo)
+    bench = inputs.prices[swept.benchmark].loc[inputs.calendar]
+    benchmark = swept.capital * bench / bench.iloc[0]
+    bench_returns = M.simple_returns(benchmark)
+    risk_free = _risk_free(swept, inputs)
+    timings = {"load": time.perf_counter() - t0}
+    with _runner(workers, scheduler, echo) as (run_chunks, where, n_workers):
+        timings["cluster_start"] = time.perf_counter() - t0 - timings["load"]
+        size = min(chunk_size, -(-len(variants) // n_workers))
+        payloads = chunk_payloads(swept, size)
+        echo(f"simulating {len(payloads)} chunk{'s' if len(payloads) > 1 else ''} of up to {size} "
+             f"strategies {where} ...")
+        t1 = time.perf_counter()
+        outcomes = run_chunks(payloads, inputs, bench_returns, risk_free, len(variants))
+        timings["simulate"] = time.perf_counter() - t1
+    rate = len(variants) / timings["simulate"] if timings["simulate"] > 0 else float("nan")
+    echo(f"simulated {len(variants)} strategies in {timings['simulate']:.2f} s ({rate:.2f} per second)")
+    manifest = {
+        "name": swept.name,
+        "config_path": str(cfg.source_path) if cfg.source_path else None,
+        "period": {"start": f"{inputs.calendar[0]:%Y-%m-%d}", "end": f"{inputs.calendar[-1]:%Y-%m-%d}",
+                   "trading_days": len(inputs.calendar)},
+        "fill": swept.fill,
+        "offline": offline,
+        "membership_source": swept.membership_source if inputs.membership is not None else None,
+        "data": _coverage(store, inputs.prices, inputs.calendar),
+        "warnings": list(dict.fromkeys([*inputs.warnings, *(n for o in outcomes for n in o.notes)])),
+        "versions": package_versions(),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "sweep": {"metric": metric, "variants": n_variants, "strategies": len(variants),
+                  "chunk_size": size, "chunks": len(payloads), "workers": n_workers, "where": where,
+                  "strategies_per_second": round(rate, 3),
+                  "grids": {base: [[key, labels] for key, labels in grid] for base, grid in grids.items()},
+                  "table": [{"name": v.name, "base": v.base, "params": dict(v.params)} for v in variants]},
+    }
+    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg))
+    return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric))
+
+
+def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench_returns: pd.Series,
+                 risk_free: pd.Series | None, manifest: dict, config: dict):
+    """The sweep as a `RunResult`: metrics as the chunks computed them, no per-variant detail frames."""
+    from . import metrics as M
+    from .results import TRADE_COLUMNS, RunResult, StrategyResult
+
+    no_dates = pd.DatetimeIndex([], name="date")
+    strategies = tuple(
+        StrategyResult(name=o.name, equity=o.equity, targets=pd.DataFrame(index=no_dates),
+                       holdings=pd.DataFrame(index=no_dates),
+                       trades=pd.DataFrame(columns=list(TRADE_COLUMNS)),
+                       fees=o.fees, turnover=o.turnover, notes=o.notes)
+        for o in outcomes)
+    metrics = {"strategies": {o.name: o.metrics for o in outcomes},
+               "benchmark": M.compute_metrics(bench_returns, bench_returns, risk_free)}
+    return RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
+                     benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics)
+
+
+# --- where the chunks run ---------------------------------------------------------------------------------
+
+
+def _progress(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="strategy", desc="sweep", file=sys.stderr, disable=None, leave=False)
+
+
+def _in_process(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
+    out: list[Outcome] = []
+    with _progress(total) as bar:
+        for payload in payloads:
+            part = simulate_chunk(payload, inputs, bench_returns, risk_free)
+            out += part
+            bar.update(len(part))
+    return out
+
+
+def _on_dask(client):
+    def run(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
+        from distributed import as_completed
+
+        shared = client.scatter([inputs, bench_returns, risk_free], broadcast=True, hash=False)
+        token = uuid.uuid4().hex[:8]
+        futures = [client.submit(simulate_chunk, p, *shared, key=f"bt-sweep-{token}-{i}", pure=False)
+                   for i, p in enumerate(payloads)]
+        position = {f.key: i for i, f in enumerate(futures)}
+        parts: list[list[Outcome] | None] = [None] * len(futures)
+        with _progress(total) as bar:
+            for future in as_completed(futures):
+                part = future.result()      # re-raises a chunk's error here, with its own type and message
+                parts[position[future.key]] = part
+                bar.update(len(part))
+        client.cancel(shared)
+        return [o for part in parts for o in part]
+    return run
+
+
+@contextmanager
+def _runner(workers: int, scheduler: str | None, echo) -> Iterator[tuple[Callable, str, int]]:
+    """``(run_chunks, where, number of workers)`` for this process, a local cluster or a scheduler."""
+    if not workers and not scheduler:
+        yield _in_process, "in this process", 1
+        return
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError(f"{'--scheduler' if scheduler else '--workers'}: needs Dask distributed, which is "
+                         f"not installed; fix: {DIST_INSTALL}, or run without it (one process)") from None
+    if scheduler:
+        echo(f"connecting to the Dask scheduler at {scheduler} ...")
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); fix: "
+                             f"start one (`dask scheduler`, then `dask worker {scheduler}`) or check the "
+                             f"address") from None
+        with client:
+            n = max(1, len(client.scheduler_info().get("workers", {})))
+            yield _on_dask(client), f"on the Dask cluster at {scheduler} ({n} workers)", n
+        return
+    echo(f"starting a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''} ...")
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
+        yield _on_dask(client), where, workers

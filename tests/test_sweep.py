@@ -1,0 +1,188 @@
+"""Sweeps: the grid expanded into variants, all simulated; chunking and Dask workers never change a result."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from backtest.config import expand_sweep, load_config
+from backtest.errors import UsageError
+from backtest.results import load_run
+from backtest.sweep import expand_variants, run_sweep
+
+REPO = Path(__file__).resolve().parents[1]
+SWEEP = textwrap.dedent("""\
+    name: tiny-sweep
+    start: 2019-01-01
+    end: 2020-12-31
+    benchmark: SPY
+    rebalance: monthly
+    costs: {commission_bps: 1, slippage_bps: 2}
+    strategies:
+      - name: Core
+        weighting: fixed
+        weights: {SPY: 0.6, IWN: 0.4}
+      - name: Capped
+        weighting: cap
+        universe: sp500
+        caps: {single: 0.05}
+      - name: Equal
+        weighting: equal
+        universe: {index: sp500, exclude: [mag7]}
+    sweep:
+      grid:
+        caps.single: [0.03, 0.1]
+        caps.groups.mag7: [0.2, 0.3]
+        universe.exclude: [[], [mag7]]
+    """)
+SAME_FILES = ("metrics.json", "equity.csv", "returns.csv", "fees.csv", "turnover.csv", "config.yaml")
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sweep") / "sweep.yaml"
+    path.write_text(SWEEP)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(config, snapshot_store, tmp_path_factory) -> dict[str, Path]:
+    """The sweep run three ways: one chunk in this process, one strategy per chunk, 2 Dask workers."""
+    out = tmp_path_factory.mktemp("sweep-runs")
+    kw = dict(store=snapshot_store, offline=True)
+    return {"one chunk": run_sweep(config, results_dir=out / "a", chunk_size=64, **kw),
+            "chunks of 1": run_sweep(config, results_dir=out / "b", chunk_size=1, **kw),
+            "dask x2": run_sweep(config, results_dir=out / "c", chunk_size=64, workers=2, **kw)}
+
+
+def test_every_variant_is_simulated_with_its_parameters(config, runs):
+    cfg = load_config(config)
+    expanded = [v.name for _, v in expand_sweep(cfg)]
+    assert len(expanded) == 2 * 2 * 2 + 2          # Capped: every key; Equal: universe.exclude only
+    saved = load_run(runs["one chunk"])
+    names = [s.name for s in saved.strategies]
+    assert names[0] == "Core" and names[1:] == expanded     # unswept strategies stay, variants in order
+    assert set(saved.metrics["strategies"]) == set(names)
+    assert all(len(s.equity) == len(saved.benchmark) and s.equity.notna().all() for s in saved.strategies)
+    table = {row["name"]: row for row in saved.manifest["sweep"]["table"]}
+    row = table["Capped [caps.single=0.1, caps.groups.mag7=0.3, universe.exclude=[mag7]]"]
+    assert row["base"] == "Capped"
+    assert row["params"] == {"caps.single": "0.1", "caps.groups.mag7": "0.3", "universe.exclude": "[mag7]"}
+    assert table["Core"] == {"name": "Core", "base": None, "params": {}}
+    m = saved.metrics["strategies"]
+    assert m["Equal [universe.exclude=[]]"]["cagr"] != m["Equal [universe.exclude=[mag7]]"]["cagr"]
+
+
+def test_variant_equals_the_same_strategy_run_on_its_own(config, runs, snapshot_store, tmp_path):
+    """A variant in a sweep is exactly `bt run` of a config holding that strategy."""
+    from backtest.runner import run_config
+
+    single = tmp_path / "one.yaml"
+    single.write_text(SWEEP.split("sweep:")[0].replace(
+        "    caps: {single: 0.05}", "    caps: {single: 0.03, groups: {mag7: 0.2}}"))
+    run = load_run(run_config(single, store=snapshot_store, results_dir=tmp_path / "out", offline=True))
+    swept = load_run(runs["one chunk"])
+    name = "Capped [caps.single=0.03, caps.groups.mag7=0.2, universe.exclude=[]]"
+    a = run.metrics["strategies"]["Capped"]
+    b = swept.metrics["strategies"][name]
+    assert json.dumps(a) == json.dumps(b)     # (NaN written as NaN: equal here, unlike in ==)
+    assert (run.strategies[1].equity.to_numpy() == swept.strategies[[s.name for s in swept.strategies]
+                                                                    .index(name)].equity.to_numpy()).all()
+
+
+@pytest.mark.parametrize("other", ["chunks of 1", "dask x2"])
+def test_chunking_and_workers_give_identical_bytes(runs, other):
+    for name in SAME_FILES:
+        assert (runs["one chunk"] / name).read_bytes() == (runs[other] / name).read_bytes(), name
+    a, b = (json.loads((runs[k] / "manifest.json").read_text())["sweep"] for k in ("one chunk", other))
+    assert a["table"] == b["table"] and a["grids"] == b["grids"]
+    assert b["chunks"] == (11 if other == "chunks of 1" else 2)   # two workers: the work is split in two
+    assert b["workers"] == (2 if other == "dask x2" else 1)
+
+
+def test_sweep_report_has_the_sortable_table_and_the_heatmaps(runs):
+    html = (runs["one chunk"] / "report.html").read_text(encoding="utf-8")
+    assert '<table class="tbl sortable" id="variants">' in html
+    assert "table.sortable" in html and "aria-sort" in html        # the sorting script, inlined
+    assert len(re.findall(r'<tr(?: class=bench)?><td title=', html)) == 11 + 1   # every strategy + benchmark
+    figures = [json.loads(m.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&"))
+               for m in re.findall(r'<script type="application/json" class="bt-fig">(.*?)</script>', html)]
+    heat = [f for f in figures if f["data"] and f["data"][0]["type"] == "heatmap"]
+    assert len(heat) == 2                                           # Capped and Equal
+    capped = heat[0]
+    assert capped["layout"]["xaxis"]["title"]["text"] == "caps.single"
+    assert capped["layout"]["yaxis"]["title"]["text"] == "caps.groups.mag7"
+    assert len(capped["data"]) == 2                     # one trace per universe.exclude value, and a menu
+    assert len(capped["layout"]["updatemenus"][0]["buttons"]) == 2
+    assert "Sharpe ratio over the swept values" in html and "http" not in html.split("<script>")[0][:2000]
+
+
+def test_report_metric_option(config, snapshot_store, tmp_path):
+    folder = run_sweep(config, store=snapshot_store, results_dir=tmp_path, offline=True, metric="max_drawdown")
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Max drawdown over the swept values" in html
+    assert json.loads((folder / "manifest.json").read_text())["sweep"]["metric"] == "max_drawdown"
+
+
+def test_cli_sweep_prints_the_report(config, snapshot_store, tmp_path, capsys):
+    from backtest.cli import main
+
+    code = main(["--data-dir", str(snapshot_store.root), "sweep", str(config), "--offline", "--out", str(tmp_path),
+                 "--chunk-size", "5"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("report: ") and out.strip().endswith("report.html")
+    assert "10 variants" in err and "simulated 11 strategies" in err
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"workers": 2, "scheduler": "tcp://127.0.0.1:1"}, "give one, not both"),
+    ({"chunk_size": 0}, "--chunk-size: must be at least 1"),
+    ({"metric": "sharp"}, "unknown metric 'sharp'.*did you mean 'sharpe'"),
+])
+def test_usage_errors(config, snapshot_store, tmp_path, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        run_sweep(config, store=snapshot_store, results_dir=tmp_path, offline=True, **kwargs)
+    assert not any(tmp_path.iterdir())
+
+
+def test_config_without_a_sweep_block_is_a_usage_error(snapshot_store, tmp_path):
+    with pytest.raises(UsageError, match=r"rotation.yaml: has no sweep: block.*fix: add one"):
+        run_sweep(REPO / "configs" / "rotation.yaml", store=snapshot_store, results_dir=tmp_path, offline=True)
+
+
+def test_unreachable_scheduler_is_a_usage_error(config, snapshot_store, tmp_path):
+    with pytest.raises(UsageError, match=r"--scheduler: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'"):
+        run_sweep(config, store=snapshot_store, results_dir=tmp_path, offline=True, scheduler="tcp://127.0.0.1:9")
+
+
+def test_missing_dask_names_the_extra(config, snapshot_store, tmp_path):
+    """Without `distributed` installed (simulated in a child process), --workers says how to install it."""
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["distributed"] = None        # as if the package were not installed
+        from backtest.data.store import PriceStore
+        from backtest.errors import UsageError
+        from backtest.sweep import run_sweep
+        try:
+            run_sweep({str(config)!r}, store=PriceStore({str(snapshot_store.root)!r}),
+                      results_dir={str(tmp_path)!r}, offline=True, workers=2)
+        except UsageError as exc:
+            print(exc)
+        """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert "needs Dask distributed, which is not installed; fix: pip install -e '.[dist]'" in done.stdout, done.stderr
+
+
+def test_expand_variants_rejects_nothing_and_keeps_order(config):
+    swept, variants, grids = expand_variants(load_config(config))
+    assert [v.name for v in variants] == [s.name for s in swept.strategies]
+    assert grids["Capped"] == [("caps.single", ["0.03", "0.1"]), ("caps.groups.mag7", ["0.2", "0.3"]),
+                               ("universe.exclude", ["[]", "[mag7]"])]
+    assert grids["Equal"] == [("universe.exclude", ["[]", "[mag7]"])]
