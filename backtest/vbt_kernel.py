@@ -4,7 +4,7 @@
 size_type="targetpercent", group_by=..., cash_sharing=True, call_seq="auto", ...)`` runs, with every setting
 written out (never read from vectorbt's global ``settings``), and returns the order records, positions and
 cash that ``pf.orders.values``, ``pf.assets()`` and ``pf.cash()`` would: the same numba functions on the
-same arrays (tests/test_engine.py checks equality against the `Portfolio` path).
+same arrays (tests/test_vbt_kernel.py checks equality against the `Portfolio` path).
 
 Why not ``import vectorbt``: the package ``__init__`` imports every accessor, the indicator factory, plotly
 express and scipy.stats, about 2.5 s of a 5 s run. The kernels live in `vectorbt.portfolio.nb` and
