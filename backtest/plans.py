@@ -54,6 +54,7 @@ def build_plans(cfg, inputs) -> Built:
     plans: dict[str, StrategyPlan] = {}
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
+    memo: dict = {}     # per-date results shared by strategies with the same universe (sweep variants)
     for spec in cfg.strategies:
         notes[spec.name] = []
         aliases = {}
@@ -71,7 +72,8 @@ def build_plans(cfg, inputs) -> Built:
                 f"date (membership: current), so past winners are picked with hindsight; use point_in_time "
                 f"for an honest backtest")
         px = prices.assign(**extra) if extra else prices
-        targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name])
+        targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
+                                  memo=memo, px_key=tuple(sorted(extra)))
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
                                         cash_ticker=spec.cash_yield)
@@ -98,7 +100,14 @@ def _shares_frame(cfg, inputs):
     return daily_shares(inputs.shares, inputs.prices)
 
 
-def _targets(spec, cfg, inputs, px, shares, aliases, notes):
+def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key=()):
+    """Target weights of one strategy on its rebalance dates, and its cap-basis table (cap weighting).
+
+    ``memo``: a dict shared by the strategies of one `build_plans` call. The universe on a date and the
+    share-count basis of a cap-weighted universe depend only on the universe spec, the date and the price
+    columns (``px_key``: the spliced columns added to the prices), so strategies that share them (the
+    variants of a sweep) compute them once.
+    """
     from strategies import REGISTRY
     from strategies.base import DecisionInputs
 
@@ -110,13 +119,16 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes):
     strategy_notes: list[str] = []
     basis_rows = []
     shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
+    memo = {} if memo is None else memo
 
     def target_at(date):
-        available = px.loc[date]
         if spec.weighting == "fixed":
             universe = tuple(aliases.get(t, t) for t in dict(spec.weights))
         else:
-            u = resolve_universe(spec.universe, date, inputs.membership, groups, available)
+            key = ("universe", spec.universe, date, px_key)
+            if key not in memo:
+                memo[key] = resolve_universe(spec.universe, date, inputs.membership, groups, px.loc[date])
+            u = memo[key]
             universe = tuple(u.tickers)
             missing.update(u.missing)
             if not universe:
@@ -124,7 +136,10 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes):
                                 f"a price); fix: start later or widen the universe")
         sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
         if spec.weighting == "cap" and observed is not None:
-            basis_rows.append(_cap_basis_row(date, observed.loc[date].reindex(list(universe))))
+            key = ("basis", date, universe)
+            if key not in memo:
+                memo[key] = _cap_basis_row(date, observed.loc[date].reindex(list(universe)))
+            basis_rows.append(dict(memo[key]))
         inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe, groups=groups)
         out = weigh(_alias_spec(spec, aliases), inputs_)
         w, extra_notes = (out, ()) if isinstance(out, pd.Series) else (out.weights, tuple(out.notes))
