@@ -1,0 +1,132 @@
+"""End to end: `bt run configs/rotation.yaml --offline` in a subprocess, cold and warm; `bt --help`.
+
+* cold: the first run with an empty numba cache (a fresh NUMBA_CACHE_DIR in a temporary folder), so numba
+  compiles vectorbt's kernels, as on a fresh install;
+* warm: ``--repeat`` further runs with that cache (the everyday case);
+* wall time and peak RSS of each run (``os.wait4`` rusage of that child), median of the warm runs;
+* `bt --help` wall time, median of ``--help-repeat`` runs;
+* where a warm run spends its time: the same pipeline in this process, stage by stage (``--no-breakdown``
+  skips it).
+
+The price store must hold the snapshot: ``export BT_DATA_DIR=...``, ``bt data import ../shared/market-data``.
+
+    python benchmarks/end_to_end.py [--config configs/rotation.yaml] [--repeat 5] [--help-repeat 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import REPO, header, median, table
+
+
+def bt_command() -> list[str]:
+    script = Path(sys.executable).with_name("bt")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "backtest.cli"]
+
+
+def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MiB, exit code) of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode:
+        sys.exit(f"command failed ({proc.returncode}): {' '.join(argv)}\n{err}")
+    return wall, usage.ru_maxrss / 1024, proc.returncode
+
+
+def breakdown(config: Path) -> list[list[str]]:
+    """Stage timings of one warm run inside this process (uses the library's internal steps)."""
+    stages: list[tuple[str, float]] = []
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        stages.append((name, now - t))
+        t = now
+
+    from backtest import runner
+    from backtest.config import load_config
+    from backtest.data.store import PriceStore, default_store_dir
+    lap("import backtest (pandas, numpy)")
+    cfg = load_config(config)
+    store = PriceStore(default_store_dir())
+    lap("load config")
+    inputs = runner.load_inputs(cfg, store, offline=True)
+    lap("load prices, membership, shares")
+    from backtest.plans import build_plans
+    built = build_plans(cfg, inputs)
+    lap("target weights (rebalance dates only)")
+    from backtest.engine import simulate
+    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill)
+    lap("simulate (incl. loading the numba kernels)")
+    runner._rotation_analytics(cfg, inputs, sims, lambda m: None)
+    lap("rotation analytics")
+    result = runner.run_backtest(cfg, store, offline=True)
+    lap("(whole run_backtest again, for reference)")
+    from backtest import results
+    from backtest.report import render_report
+    out = Path(tempfile.mkdtemp(prefix="bt-e2e-"))
+    try:
+        layout = results._layout(result, "now", "bench")
+        lap("-")
+        results._write_contents(result, out, layout)
+        lap("write CSV/JSON files (metrics included)")
+        saved = results._load(out, require_report=False)
+        lap("read the folder back")
+        html = render_report(saved)
+        lap(f"render report.html ({len(html) / 1e6:.1f} MB)")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return [[name, f"{sec:.3f}"] for name, sec in stages if name != "-"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, default=REPO / "configs" / "rotation.yaml")
+    ap.add_argument("--repeat", type=int, default=5, help="warm runs")
+    ap.add_argument("--help-repeat", type=int, default=10)
+    ap.add_argument("--no-breakdown", action="store_true")
+    args = ap.parse_args(argv)
+    header(f"end_to_end: bt run {args.config.name} --offline")
+    if not os.environ.get("BT_DATA_DIR"):
+        print("note: BT_DATA_DIR is not set; using the default store folder\n")
+    work = Path(tempfile.mkdtemp(prefix="bt-e2e-"))
+    try:
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(work / "numba-cache"))
+        run = [*bt_command(), "run", str(args.config), "--offline", "--out", str(work / "results")]
+        rows = []
+        wall, rss, _ = measure(run, env)
+        rows.append(["cold (empty numba cache: compiles)", f"{wall:.2f}", f"{rss:.0f}"])
+        walls, rsss = [], []
+        for _ in range(args.repeat):
+            wall, rss, _ = measure(run, env)
+            walls.append(wall)
+            rsss.append(rss)
+        rows.append([f"warm, median of {args.repeat}", f"{median(walls):.2f}", f"{median(rsss):.0f}"])
+        rows.append(["warm, min / max", f"{min(walls):.2f} / {max(walls):.2f}", f"{max(rsss):.0f} (max)"])
+        helps = [measure([*bt_command(), "--help"], env)[0] for _ in range(args.help_repeat)]
+        rows.append([f"bt --help, median of {args.help_repeat}", f"{median(helps):.3f}", ""])
+        print(table(["run", "wall s", "peak RSS MiB"], rows))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not args.no_breakdown:
+        print("\nwhere a warm run's time goes (in this process, one pass):")
+        print(table(["stage", "s"], breakdown(args.config)))
+
+
+if __name__ == "__main__":
+    main()
