@@ -197,36 +197,52 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     for g, (name, o) in enumerate(orders.items()):
         plan = plans[name]
         cols = slice(int(starts[g]), int(starts[g + 1]))
-        # Column-major values: the sum over names then adds them one name at a time, as it always has.
-        asset_value = np.multiply(_held_daily(assets[:, cols], step, 0.0), filled[:, take[cols]], order="F")
+        # Column-major (days x names, F order): the sum over names adds them one name at a time, as it always
+        # has, and the holdings frame takes the weights without a copy (pandas stores a frame that way).
+        asset_value = _held_daily(assets[:, cols], step, 0.0, order="F")
+        np.multiply(asset_value, _columns(filled, take[cols]), out=asset_value)
         cash_g = _held_daily(cash[:, g], step, float(capital))
         value = cash_g + asset_value.sum(axis=1)
         val = pd.Series(value, index=cal, name=name)
-        weights = np.divide(asset_value, value[:, None], order="C")
         trades = _trades(records, cols, o.columns, cal[rows])
         daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
         traded = trades.groupby("date")["value"].sum()
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
         drag = _expense_drag(cal, plan.expense_ratio)
         equity = val * drag
-        executed = pd.DataFrame(weights[o.exec_days], index=cal[o.exec_days], columns=o.columns)
+        if detail:
+            weights = np.divide(asset_value, value[:, None], order="F")
+            hold = pd.DataFrame(weights, index=cal, columns=o.columns, copy=False)
+            executed = weights[o.exec_days]
+        else:   # weights on the execution days only (for the fill check)
+            hold = pd.DataFrame(index=cal, columns=pd.Index([], dtype=object), dtype=float)
+            executed = asset_value[o.exec_days] / value[o.exec_days][:, None]
+        del asset_value
+        executed = pd.DataFrame(executed, index=cal[o.exec_days], columns=o.columns)
         _check_fills(name, plan, executed, fill, cal, notes[name])
-        hold = (pd.DataFrame(weights, index=cal, columns=o.columns) if detail
-                else pd.DataFrame(index=cal, columns=pd.Index([], dtype=object), dtype=float))
         out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
                                turnover=turnover, cash=pd.Series(cash_g * drag, index=cal),
                                notes=tuple(notes[name]))
     return out
 
 
-def _held_daily(at_rows: np.ndarray, step: np.ndarray, before: float) -> np.ndarray:
+def _held_daily(at_rows: np.ndarray, step: np.ndarray, before: float, order: str = "C") -> np.ndarray:
     """Expand a rows-with-orders array to every day, holding each row until the next; `before` fills the
-    days before the first order row."""
+    days before the first order row. A new array in memory order `order`."""
+    shape = (len(step), *at_rows.shape[1:])
     if len(at_rows) == 0:
-        return np.full((len(step), *at_rows.shape[1:]), before)
-    out = at_rows[np.maximum(step, 0)]
+        return np.full(shape, before, order=order)
+    out = np.empty(shape, order=order)
+    np.take(at_rows, np.maximum(step, 0), axis=0, out=out, mode="clip")
     out[step < 0] = before
     return out
+
+
+def _columns(values: np.ndarray, positions: list[int]) -> np.ndarray:
+    """``values[:, positions]``: a view when the positions are consecutive, else a copy."""
+    if positions and positions == list(range(positions[0], positions[0] + len(positions))):
+        return values[:, positions[0]:positions[0] + len(positions)]
+    return values[:, positions]
 
 
 def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
