@@ -6,6 +6,7 @@ date only -> optional drift-band filter -> `StrategyPlan` for the engine. Pure: 
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -85,6 +86,20 @@ def build_plans(cfg, inputs) -> Built:
     return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
 
 
+def _weighting_key(spec) -> str | None:
+    """What a strategy's weights on a date depend on besides the date and the data: every key but the name,
+    costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing)."""
+    from .config_dump import strategy_dict
+
+    try:
+        data = strategy_dict(spec)
+    except (AttributeError, TypeError):
+        return None
+    for key in ("name", "costs", "expense_ratio", "cash_yield"):
+        data.pop(key, None)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
 def _slug(name: str) -> str:
     return "".join(c.lower() if c.isalnum() else "_" for c in name).strip("_")[:40] or "strategy"
 
@@ -105,8 +120,9 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
 
     ``memo``: a dict shared by the strategies of one `build_plans` call. The universe on a date and the
     share-count basis of a cap-weighted universe depend only on the universe spec, the date and the price
-    columns (``px_key``: the spliced columns added to the prices), so strategies that share them (the
-    variants of a sweep) compute them once.
+    columns (``px_key``: the spliced columns added to the prices); the weights on a date, on those and the
+    strategy's weighting keys (everything but its name, costs, expense ratio and cash yield, which act only
+    when trading). Strategies that share them (the variants of a sweep) compute them once.
     """
     from strategies import REGISTRY
     from strategies.base import DecisionInputs
@@ -120,6 +136,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     basis_rows = []
     shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     memo = {} if memo is None else memo
+    weighting = _weighting_key(spec)
 
     def target_at(date):
         if spec.weighting == "fixed":
@@ -134,14 +151,18 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             if not universe:
                 raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} (no member has "
                                 f"a price); fix: start later or widen the universe")
-        sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
         if spec.weighting == "cap" and observed is not None:
             key = ("basis", date, universe)
             if key not in memo:
                 memo[key] = _cap_basis_row(date, observed.loc[date].reindex(list(universe)))
             basis_rows.append(dict(memo[key]))
-        inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe, groups=groups)
-        out = weigh(_alias_spec(spec, aliases), inputs_)
+        key = ("weights", weighting, date, px_key, universe)
+        if weighting is None or key not in memo:
+            sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
+            inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
+                                     groups=groups)
+            memo[key] = weigh(_alias_spec(spec, aliases), inputs_)
+        out = memo[key]
         w, extra_notes = (out, ()) if isinstance(out, pd.Series) else (out.weights, tuple(out.notes))
         strategy_notes.extend(extra_notes)
         return w

@@ -124,7 +124,8 @@ def test_sweep_report_has_the_sortable_table_and_the_heatmaps(runs):
 
 
 def test_report_metric_option(config, snapshot_store, tmp_path):
-    folder = run_sweep(config, store=snapshot_store, results_dir=tmp_path, offline=True, metric="max_drawdown")
+    folder = run_sweep(config, store=snapshot_store, results_dir=tmp_path, offline=True,
+                       metric="max_drawdown")
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "Max drawdown over the swept values" in html
     assert json.loads((folder / "manifest.json").read_text())["sweep"]["metric"] == "max_drawdown"
@@ -133,8 +134,8 @@ def test_report_metric_option(config, snapshot_store, tmp_path):
 def test_cli_sweep_prints_the_report(config, snapshot_store, tmp_path, capsys):
     from backtest.cli import main
 
-    code = main(["--data-dir", str(snapshot_store.root), "sweep", str(config), "--offline", "--out", str(tmp_path),
-                 "--chunk-size", "5"])
+    code = main(["--data-dir", str(snapshot_store.root), "sweep", str(config), "--offline",
+                 "--out", str(tmp_path), "--chunk-size", "5"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.startswith("report: ") and out.strip().endswith("report.html")
@@ -154,12 +155,15 @@ def test_usage_errors(config, snapshot_store, tmp_path, kwargs, message):
 
 def test_config_without_a_sweep_block_is_a_usage_error(snapshot_store, tmp_path):
     with pytest.raises(UsageError, match=r"rotation.yaml: has no sweep: block.*fix: add one"):
-        run_sweep(REPO / "configs" / "rotation.yaml", store=snapshot_store, results_dir=tmp_path, offline=True)
+        run_sweep(REPO / "configs" / "rotation.yaml", store=snapshot_store, results_dir=tmp_path,
+                  offline=True)
 
 
 def test_unreachable_scheduler_is_a_usage_error(config, snapshot_store, tmp_path):
-    with pytest.raises(UsageError, match=r"--scheduler: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'"):
-        run_sweep(config, store=snapshot_store, results_dir=tmp_path, offline=True, scheduler="tcp://127.0.0.1:9")
+    unreachable = r"--scheduler: cannot reach a Dask scheduler at 'tcp://127\.0\.0\.1:9'"
+    with pytest.raises(UsageError, match=unreachable):
+        run_sweep(config, store=snapshot_store, results_dir=tmp_path, offline=True,
+                  scheduler="tcp://127.0.0.1:9")
 
 
 def test_missing_dask_names_the_extra(config, snapshot_store, tmp_path):
@@ -176,8 +180,10 @@ def test_missing_dask_names_the_extra(config, snapshot_store, tmp_path):
         except UsageError as exc:
             print(exc)
         """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert "needs Dask distributed, which is not installed; fix: pip install -e '.[dist]'" in done.stdout, done.stderr
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          check=False)
+    expected = "needs Dask distributed, which is not installed; fix: pip install -e '.[dist]'"
+    assert expected in done.stdout, done.stderr
 
 
 def test_expand_variants_rejects_nothing_and_keeps_order(config):
@@ -186,3 +192,30 @@ def test_expand_variants_rejects_nothing_and_keeps_order(config):
     assert grids["Capped"] == [("caps.single", ["0.03", "0.1"]), ("caps.groups.mag7", ["0.2", "0.3"]),
                                ("universe.exclude", ["[]", "[mag7]"])]
     assert grids["Equal"] == [("universe.exclude", ["[]", "[mag7]"])]
+
+
+def test_variants_sharing_weights_match_their_own_runs(snapshot_store, tmp_path):
+    """Variants that differ only in costs share their weights (computed once); each equals its own run."""
+    from backtest.runner import run_config
+
+    base = textwrap.dedent("""\
+        name: costs
+        start: 2019-01-01
+        end: 2020-12-31
+        rebalance: monthly
+        strategies:
+          - name: Core
+            weighting: fixed
+            weights: {SPY: 0.6, IWN: 0.4}
+            costs: {commission_bps: COMMISSION, slippage_bps: 2}
+        """)
+    swept = tmp_path / "sweep.yaml"
+    swept.write_text(base.replace("COMMISSION", "0") + "sweep: {grid: {costs.commission_bps: [0, 10]}}\n")
+    folder = load_run(run_sweep(swept, store=snapshot_store, results_dir=tmp_path / "s", offline=True))
+    for bps in (0, 10):
+        single = tmp_path / f"single{bps}.yaml"
+        single.write_text(base.replace("COMMISSION", str(bps)))
+        out = run_config(single, store=snapshot_store, results_dir=tmp_path / f"r{bps}", offline=True)
+        run = load_run(out)
+        mine = folder.metrics["strategies"][f"Core [costs.commission_bps={bps}]"]
+        assert json.dumps(mine) == json.dumps(run.metrics["strategies"]["Core"])

@@ -54,7 +54,8 @@ def test_light_load_leaves_vectorbt_unimported_and_importable():
         import vectorbt as vbt
         print("full import:", hasattr(vbt, "Portfolio"), vbt.portfolio.nb.simulate_from_orders_nb is not None)
         """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert "left: []" in done.stdout
     assert "one order: 1 100.0" in done.stdout        # one record: the array layout numba types apart
