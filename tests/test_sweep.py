@@ -108,7 +108,7 @@ def test_chunking_and_workers_give_identical_bytes(runs, other):
 
 def test_sweep_report_has_the_sortable_table_and_the_heatmaps(runs):
     html = (runs["one chunk"] / "report.html").read_text(encoding="utf-8")
-    assert '<table class="tbl sortable" id="variants">' in html
+    assert '<table class="tbl sortable" id="variants-table">' in html
     assert "table.sortable" in html and "aria-sort" in html        # the sorting script, inlined
     assert len(re.findall(r'<tr(?: class=bench)?><td title=', html)) == 11 + 1   # every strategy + benchmark
     figures = [json.loads(m.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&"))
@@ -219,3 +219,57 @@ def test_variants_sharing_weights_match_their_own_runs(snapshot_store, tmp_path)
         run = load_run(out)
         mine = folder.metrics["strategies"][f"Core [costs.commission_bps={bps}]"]
         assert json.dumps(mine) == json.dumps(run.metrics["strategies"]["Core"])
+
+
+@pytest.mark.browser
+def test_sweep_report_draws_and_sorts_in_chromium(runs, tmp_path):
+    """Debian's chromium loads the sweep report: every figure drawn, no script error, and a click on a
+    column heading sorts the table (numbers by value, the empty cells of the benchmark row last)."""
+    import os
+    import shutil
+
+    chromium = Path("/usr/bin/chromium")
+    if shutil.which(str(chromium)) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{chromium} not found and CI=true: install Debian's chromium package")
+        pytest.skip(f"{chromium} not found (install Debian's chromium to run the browser tests)")
+    probe = textwrap.dedent("""
+        <script>
+        var h = document.documentElement;
+        window.addEventListener('error', function (e) {
+          h.setAttribute('data-js-errors', (h.getAttribute('data-js-errors') || '') + e.message + '|'); });
+        window.addEventListener('load', function () {
+          var t = document.getElementById('variants-table');
+          var th = t.tHead.rows[0].cells, r = t.tBodies[0].rows;
+          var col = -1;
+          for (var i = 0; i < th.length; i++) { if (th[i].textContent.indexOf('Sharpe') === 0) { col = i; } }
+          th[col].click();
+          var up = [r[0].cells[col].getAttribute('data-v'),
+                    r[r.length - 1].cells[col].getAttribute('data-v')];
+          th[1].click(); th[1].click();
+          h.setAttribute('data-sorted', up.join('|') + '#' + r[0].cells[1].textContent + '#'
+                         + r[r.length - 1].cells[1].textContent + '#' + th[1].getAttribute('aria-sort'));
+        });
+        </script>
+        """)
+    page = tmp_path / "report.html"
+    page.write_text((runs["one chunk"] / "report.html").read_text(encoding="utf-8")
+                    .replace("<body>", "<body>" + probe, 1), encoding="utf-8")
+    done = subprocess.run(
+        [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+         page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    dom = done.stdout
+    assert done.returncode == 0 and "<html" in dom, done.stderr[-2000:]
+    head = dom[:dom.index(">", dom.index("<html")) + 1]
+    assert "data-js-errors" not in head, head
+    assert dom.count('class="plot-container plotly"') == 3          # two heatmaps and the growth chart
+    sharpe = sorted(json.loads((runs["one chunk"] / "metrics.json").read_text().replace("NaN", "null"))
+                    ["strategies"].values(), key=lambda m: m["sharpe"])
+    low, high = re.search(r'data-sorted="([^"|]*)\|([^"#]*)#', head).groups()
+    assert float(low) <= sharpe[0]["sharpe"] + 1e-12
+    assert float(high) >= sharpe[-1]["sharpe"] - 1e-12
+    first, last, order = re.search(r'data-sorted="[^#]*#([^#]*)#([^#]*)#([a-z]*)"', head).groups()
+    assert (first, last, order) == ("0.1", "", "descending")      # caps.single, descending; empty cells last

@@ -56,6 +56,13 @@ def ranked(saved: SavedRun, metric: str) -> list[str]:
                                          0.0 if math.isnan(values[n]) else sign * values[n]))
 
 
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
 def _rows(saved: SavedRun) -> list[dict]:
     table = (saved.manifest.get("sweep") or {}).get("table")
     if table:
@@ -120,8 +127,9 @@ def variants_table(saved: SavedRun, metric: str) -> str:
     keys = list(dict.fromkeys(k for r in rows for k in r["params"]))
     metrics = list(dict.fromkeys((metric, *TABLE_METRICS)))
     strat = saved.metrics.get("strategies", {})
+    numeric = {k: all(_number(r["params"][k]) is not None for r in rows if k in r["params"]) for k in keys}
     head = ['<th data-type="text">Strategy</th>',
-            *(f'<th class="param" data-type="text">{esc(k)}</th>' for k in keys)]
+            *(f'<th class="param" data-type="{"num" if numeric[k] else "text"}">{esc(k)}</th>' for k in keys)]
     for key in metrics:
         label, _, definition = info(key)
         head.append(f'<th class="num" data-type="num" title="{esc(definition)}">{esc(label)}</th>')
@@ -132,7 +140,8 @@ def variants_table(saved: SavedRun, metric: str) -> str:
                     saved.metrics.get("benchmark", {}), True))
     for name, shown, params, m, is_bench in entries:
         cells = [f'<td title="{esc(name)}">{esc(shown)}</td>']
-        cells += [f"<td>{esc(params.get(k, ''))}</td>" for k in keys]
+        cells += [f'<td data-v="{_number(params[k]) if k in params and numeric[k] else ""}">'
+                  f"{esc(params.get(k, ''))}</td>" for k in keys]
         for key in metrics:
             v = _value(m, key)
             kind = info(key)[1]
@@ -141,8 +150,9 @@ def variants_table(saved: SavedRun, metric: str) -> str:
             shown = fmt(None if math.isnan(v) else v, kind)
             cells.append(f'<td class="num{neg}" data-v="{sort}">{esc(shown)}</td>')
         body.append(f'<tr{" class=bench" if is_bench else ""}>{"".join(cells)}</tr>')
-    return (f'<div class="tbl-wrap"><table class="tbl sortable" id="variants"><thead><tr>{"".join(head)}</tr>'
-            f'</thead><tbody>{"".join(body)}</tbody></table></div><script>{_asset("sweep.js")}</script>')
+    return (f'<div class="tbl-wrap"><table class="tbl sortable" id="variants-table"><thead>'
+            f'<tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+            f'<script>{_asset("sweep.js")}</script>')
 
 
 def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:

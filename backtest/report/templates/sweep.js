@@ -1,10 +1,10 @@
 /* Sortable tables: a click on a heading of table.sortable sorts its body rows by that column, again to
-   reverse. Numeric columns (th data-type="num") sort by the cell's data-v value, empty values last. */
+   reverse. Numeric columns (th data-type="num") sort by the cell's data-v value; empty cells go last. */
 (function () {
   "use strict";
   function key(row, col, num) {
     var cell = row.cells[col];
-    if (!num) { return (cell.textContent || "").toLowerCase(); }
+    if (!num) { var text = (cell.textContent || "").toLowerCase(); return text === "" ? null : text; }
     var v = cell.getAttribute("data-v");
     return v === null || v === "" ? null : parseFloat(v);
   }
