@@ -226,13 +226,21 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
         env += "<h3>Timings (seconds)</h3>" + (_kv(timings) if isinstance(timings, dict) else esc(timings))
     add("versions", "Versions", "Package versions", env)
 
+    n = len(saved.strategies)
+    return run_page(saved, parts, shared, kind="backtest report",
+                    count=f"{n} strateg{'y' if n == 1 else 'ies'}")
+
+
+def run_page(saved: SavedRun, parts, shared: SharedDates, *, kind: str, count: str, suffix: str = "") -> str:
+    """The page around a run's sections: header (name, period, `count` vs the benchmark, run, folder),
+    navigation from `parts` ((anchor, label, html) triples) and footer. Shared by the run and sweep reports."""
     idx = saved.benchmark.index
     period = f"{idx[0]:%Y-%m-%d} – {idx[-1]:%Y-%m-%d}" if len(idx) else "empty"
-    n = len(saved.strategies)
-    header = (f"<h1>{esc(saved.name)}</h1><div class=\"sub\"><span>{esc(period)}</span>"
-              f"<span>{n} strateg{'y' if n == 1 else 'ies'} vs {esc(saved.benchmark_name)}</span>"
+    header = (f"<h1>{esc(saved.name)}{esc(suffix)}</h1><div class=\"sub\"><span>{esc(period)}</span>"
+              f"<span>{esc(count)} vs {esc(saved.benchmark_name)}</span>"
               f"<span>run {esc(saved.created)}</span><span>{esc(saved.folder)}</span></div>")
-    footer = f"bt-rotation-backtester {esc(__version__)} · report of {esc(saved.folder)}"
-    return render_page(title=f"{saved.name} – backtest report", header=header,
+    label = kind.replace("backtest ", "")
+    footer = f"bt-rotation-backtester {esc(__version__)} · {esc(label)} of {esc(saved.folder)}"
+    return render_page(title=f"{saved.name} – {kind}", header=header,
                        nav=[(a, label) for a, label, _ in parts], body="".join(h for _, _, h in parts),
                        footer=footer, shared=shared.arrays)

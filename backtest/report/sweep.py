@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 import yaml
 
-from .. import __version__
 from ..errors import UsageError
 from . import figures as F
 from .labels import INFO, info
-from .page import SharedDates, _asset, esc, figure_fragment, fmt, new_figure, ptext, render_page, section
+from .page import SharedDates, _asset, esc, figure_fragment, fmt, new_figure, ptext, section
 
 if TYPE_CHECKING:
     from ..results import SavedRun
@@ -204,12 +203,6 @@ def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:
     add("warnings", f"Warnings ({len(warnings)})", "Warnings", _warnings_html(warnings))
     config_text = yaml.safe_dump(saved.config, sort_keys=False, allow_unicode=True)
     add("config", "Config", "Config as run", f'<pre class="yaml">{esc(config_text)}</pre>')
-    idx = saved.benchmark.index
-    period = f"{idx[0]:%Y-%m-%d} – {idx[-1]:%Y-%m-%d}" if len(idx) else "empty"
-    header = (f"<h1>{esc(saved.name)} (sweep)</h1><div class=\"sub\"><span>{esc(period)}</span>"
-              f"<span>{n_var} variants vs {esc(saved.benchmark_name)}</span>"
-              f"<span>run {esc(saved.created)}</span><span>{esc(saved.folder)}</span></div>")
-    footer = f"bt-rotation-backtester {esc(__version__)} · sweep report of {esc(saved.folder)}"
-    return render_page(title=f"{saved.name} – sweep report", header=header,
-                       nav=[(a, lab) for a, lab, _ in parts], body="".join(h for _, _, h in parts),
-                       footer=footer, shared=shared.arrays)
+    from .html import run_page
+
+    return run_page(saved, parts, shared, kind="sweep report", count=f"{n_var} variants", suffix=" (sweep)")
