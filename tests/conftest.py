@@ -86,3 +86,25 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+def dump_dom(page: Path, profile: Path) -> str:
+    """The DOM of `page` after its scripts ran, from plain ``chromium --dump-dom`` (no Playwright event loop).
+
+    Skips when Debian's chromium is absent, except under CI=true, where that fails.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which(str(CHROMIUM)) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} not found and CI=true: install Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium to run the browser tests)")
+    done = subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+         "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "<html" in done.stdout, done.stderr[-2000:]
+    return done.stdout

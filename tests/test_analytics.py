@@ -30,6 +30,7 @@ from backtest.analytics import (
 )
 from backtest.analytics.groups import cap_holdings
 from backtest.errors import DataError, UsageError
+from tests.conftest import dump_dom
 
 ASOF = "2026-06-22"
 M7 = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA"]
@@ -453,18 +454,9 @@ def test_analytics_section_draws_in_chromium(assembled, tmp_path):
 
     Plain ``chromium --dump-dom`` rather than Playwright, so this test never shares an event loop with the
     report tests' Playwright session. Script errors and a hostile payload are recorded on <html>."""
-    import os
-    import shutil
-    import subprocess
-
     from backtest.report.analytics_section import render_analytics_section
     from backtest.report.page import render_page
 
-    chromium = Path("/usr/bin/chromium")
-    if shutil.which(str(chromium)) is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{chromium} not found and CI=true: install Debian's chromium package")
-        pytest.skip(f"{chromium} not found (install Debian's chromium to run the browser tests)")
     probe = ("<script>var h = document.documentElement;"
              "window.addEventListener('error', function (e) {"
              " h.setAttribute('data-js-errors', (h.getAttribute('data-js-errors') || '') + e.message + '|'); });"
@@ -475,14 +467,7 @@ def test_analytics_section_draws_in_chromium(assembled, tmp_path):
     page_file = tmp_path / "page.html"
     page_file.write_text(render_page(title="analytics", header="<h1>analytics</h1>",
                                      nav=[("rotation", "Rotation")], body=body, footer=""), encoding="utf-8")
-    done = subprocess.run(
-        [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
-         page_file.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
-    dom = done.stdout
-    assert done.returncode == 0 and "<html" in dom, done.stderr[-2000:]
+    dom = dump_dom(page_file, tmp_path / "profile")
     head = dom[:dom.index(">", dom.index("<html")) + 1]
     assert "data-js-errors" not in head, head
     assert "data-pwned" not in head, head

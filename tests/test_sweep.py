@@ -15,6 +15,7 @@ from backtest.config import expand_sweep, load_config
 from backtest.errors import UsageError
 from backtest.results import load_run
 from backtest.sweep import expand_variants, run_sweep
+from tests.conftest import dump_dom
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = textwrap.dedent("""\
@@ -225,14 +226,6 @@ def test_variants_sharing_weights_match_their_own_runs(snapshot_store, tmp_path)
 def test_sweep_report_draws_and_sorts_in_chromium(runs, tmp_path):
     """Debian's chromium loads the sweep report: every figure drawn, no script error, and a click on a
     column heading sorts the table (numbers by value, the empty cells of the benchmark row last)."""
-    import os
-    import shutil
-
-    chromium = Path("/usr/bin/chromium")
-    if shutil.which(str(chromium)) is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{chromium} not found and CI=true: install Debian's chromium package")
-        pytest.skip(f"{chromium} not found (install Debian's chromium to run the browser tests)")
     probe = textwrap.dedent("""
         <script>
         var h = document.documentElement;
@@ -255,14 +248,7 @@ def test_sweep_report_draws_and_sorts_in_chromium(runs, tmp_path):
     page = tmp_path / "report.html"
     page.write_text((runs["one chunk"] / "report.html").read_text(encoding="utf-8")
                     .replace("<body>", "<body>" + probe, 1), encoding="utf-8")
-    done = subprocess.run(
-        [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
-         page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
-    dom = done.stdout
-    assert done.returncode == 0 and "<html" in dom, done.stderr[-2000:]
+    dom = dump_dom(page, tmp_path / "profile")
     head = dom[:dom.index(">", dom.index("<html")) + 1]
     assert "data-js-errors" not in head, head
     assert dom.count('class="plot-container plotly"') == 3          # two heatmaps and the growth chart
