@@ -41,8 +41,9 @@ def _needs_index(cfg) -> bool:
     return any(s.universe is not None and s.universe.index for s in cfg.strategies)
 
 
-def required_tickers(cfg, membership: pd.DataFrame | None) -> list[str]:
-    """Every ticker the run reads: benchmark, explicit tickers, groups, proxies, index members in range."""
+def required_tickers(cfg, members: set[str]) -> list[str]:
+    """Every ticker the run reads: benchmark, explicit tickers, groups, proxies, and `members` (the index
+    members in the run's period, see `members_in_range`)."""
     names = {cfg.benchmark}
     groups = dict(cfg.groups)
     for s in cfg.strategies:
@@ -60,9 +61,7 @@ def required_tickers(cfg, membership: pd.DataFrame | None) -> list[str]:
         names.add(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free)
     if cfg.analytics is not None:
         names |= set(cfg.analytics.snapshot)
-    if membership is not None:
-        names |= set(members_in_range(membership, cfg.start, cfg.end))
-    return sorted(names)
+    return sorted(names | members)
 
 
 def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
@@ -80,7 +79,8 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
 
     warnings: list[str] = []
     membership = load_membership(store, cfg.membership_source) if _needs_index(cfg) else None
-    tickers = required_tickers(cfg, membership)
+    members = set(members_in_range(membership, cfg.start, cfg.end)) if membership is not None else set()
+    tickers = required_tickers(cfg, members)
     if not offline:
         from .data.yahoo import fetch_prices
 
@@ -114,7 +114,6 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
                  for t in hard_missing]
         raise DataError(f"no prices for {', '.join(named)}, named in the config; fix: check the spelling, "
                         f"choose dates its prices cover, `bt data import FILE`, or run without --offline")
-    members = set(members_in_range(membership, cfg.start, cfg.end)) if membership is not None else set()
     gone = [t for t in missing if t in members]
     if gone:
         warnings.append(f"{len(gone)} index member(s) have no price series at all and are left out "
