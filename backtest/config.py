@@ -30,6 +30,7 @@ from backtest.config_check import (
     BAD, MISSING, Ctx, check_keys, choice, date, mapping, number, require, safe_name, sequence, show, suggest,
     text, ticker,
 )
+from backtest.config_evidence import Evidence, evidence_dict, parse_evidence
 from backtest.config_dump import (
     analytics_dict, costs_dict, day_text, schedule_dict, strategy_dict, sweep_dict,
 )
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "rebalance", "costs", "fill",
-            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep")
+            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep", "evidence")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
@@ -164,12 +165,13 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     sweep = None
     if data.get("sweep") is not None:
         sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
+    evidence = parse_evidence(ctx, data["evidence"]) if "evidence" in data else Evidence()
     if ctx.items:
         raise ConfigError(ctx.problems(), source)
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
                      membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
-                     sweep=sweep, description=description)
+                     sweep=sweep, description=description, evidence=evidence)
 
 
 def _risk_free(ctx: Ctx, value: Any) -> str | None:
@@ -260,6 +262,8 @@ def config_to_dict(cfg: RunConfig) -> dict:
     })
     if cfg.sweep is not None:
         out["sweep"] = sweep_dict(cfg.sweep)
+    if cfg.evidence != Evidence():
+        out["evidence"] = evidence_dict(cfg.evidence)
     return out
 
 

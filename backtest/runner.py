@@ -262,9 +262,34 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
-    return RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
-                     benchmark_name=cfg.benchmark, benchmark=benchmark,
-                     risk_free=_risk_free(cfg, inputs), manifest=manifest, analytics=analytics)
+    result = RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
+                       benchmark_name=cfg.benchmark, benchmark=benchmark,
+                       risk_free=_risk_free(cfg, inputs), manifest=manifest, analytics=analytics)
+    return _with_evidence(cfg, store, result, echo, t0)
+
+
+def _with_evidence(cfg, store, result, echo, t0: float):
+    """`result` with metrics.json's ``evidence`` entry and the ``evidence_*`` tables (docs/evidence.md)."""
+    import dataclasses
+
+    from .results import compute_run_metrics
+
+    if not cfg.evidence.enabled or not result.strategies:
+        return result
+    from .analytics.evidence import run_evidence
+    from .data.factors import load_factors
+
+    echo("computing the evidence (factor regressions, robustness) ...")
+    t1 = time.perf_counter()
+    factors = {k: load_factors(store, k) for k in ("ff3_daily", "ff5_mom_monthly")} if cfg.evidence.factors else {}
+    summary, tables = run_evidence({s.name: s.equity for s in result.strategies}, result.benchmark,
+                                   benchmark_name=result.benchmark_name, risk_free=result.risk_free,
+                                   factors=factors, spec=cfg.evidence)
+    metrics = {**compute_run_metrics(result), "evidence": summary}
+    manifest = dict(result.manifest)
+    manifest["timings_s"] = {**manifest["timings_s"], "evidence": round(time.perf_counter() - t1, 3)}
+    return dataclasses.replace(result, metrics=metrics, analytics={**result.analytics, **tables},
+                               manifest=manifest)
 
 
 def gap_warnings(prices: pd.DataFrame) -> list[str]:
