@@ -265,10 +265,10 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     result = RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
                        benchmark_name=cfg.benchmark, benchmark=benchmark,
                        risk_free=_risk_free(cfg, inputs), manifest=manifest, analytics=analytics)
-    return _with_evidence(cfg, store, result, echo, t0)
+    return _with_evidence(cfg, store, result, echo, built.prices)
 
 
-def _with_evidence(cfg, store, result, echo, t0: float):
+def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame):
     """`result` with metrics.json's ``evidence`` entry and the ``evidence_*`` tables (docs/evidence.md)."""
     import dataclasses
 
@@ -278,16 +278,19 @@ def _with_evidence(cfg, store, result, echo, t0: float):
         return result
     from .analytics.evidence import run_evidence
     from .data.factors import load_factors
+    from .data.sectors import load_sectors
 
     echo("computing the evidence (factor regressions, robustness) ...")
     t1 = time.perf_counter()
     factors = {k: load_factors(store, k) for k in ("ff3_daily", "ff5_mom_monthly")} if cfg.evidence.factors else {}
     summary, tables = run_evidence({s.name: s.equity for s in result.strategies}, result.benchmark,
                                    benchmark_name=result.benchmark_name, risk_free=result.risk_free,
-                                   factors=factors, spec=cfg.evidence)
-    metrics = {**compute_run_metrics(result), "evidence": summary}
+                                   factors=factors, spec=cfg.evidence,
+                                   holdings={s.name: s.holdings for s in result.strategies}, prices=prices,
+                                   groups=dict(cfg.groups), sectors=load_sectors(store))
     manifest = dict(result.manifest)
     manifest["timings_s"] = {**manifest["timings_s"], "evidence": round(time.perf_counter() - t1, 3)}
+    metrics = {**compute_run_metrics(result), "evidence": summary}   # computed here rather than in write_run
     return dataclasses.replace(result, metrics=metrics, analytics={**result.analytics, **tables},
                                manifest=manifest)
 

@@ -327,9 +327,15 @@ def test_rotation_run_reports_the_evidence(rotation_run):
         assert boot["cagr"]["estimate"] == pytest.approx(m["cagr"], rel=1e-9)
         assert boot["excess_return"]["estimate"] == pytest.approx(m["excess_return"], rel=1e-9)
         assert boot["cagr"]["low"] < m["cagr"] < boot["cagr"]["high"]
-    assert {"evidence_factors", "evidence_rolling_excess", "evidence_stress"} <= set(saved.analytics)
+    risk = ev["strategies"]["Mag 7 overweight"]["risk"]
+    assert sum(v["risk"] for v in risk["group"].values()) == pytest.approx(1.0)
+    assert sum(v["weight"] for v in risk["sector"].values()) == pytest.approx(1.0)
+    assert risk["group"]["mag7"]["risk"] > risk["group"]["mag7"]["weight"] > 0.25   # the volatile end
+    assert risk["asof"].startswith("2026-06-30") and "Information Technology" in risk["sector"]
+    assert {"evidence_factors", "evidence_rolling_excess", "evidence_stress", "evidence_risk"} <= set(saved.analytics)
     html = (rotation_run / "report.html").read_text()
     assert 'id="evidence"' in html and "Factor loadings" in html and "Stress periods" in html
+    assert "Where the risk comes from" in html and "By GICS sector" in html
     assert "failed" not in html.split('id="evidence"')[1].split("</section>")[0]
     assert "evidence_factors" not in html                 # not repeated as a raw table
     assert saved.manifest["timings_s"]["evidence"] > 0
@@ -403,3 +409,28 @@ def test_sweep_reports_psr_dsr_pbo_and_walk_forward(snapshot_store, tmp_path):
     assert wf["summary"]["benchmark"]["total_return"] == pytest.approx(spy.iloc[-1] / spy.iloc[0] - 1)
     html = (folder / "report.html").read_text()
     assert 'id="evidence"' in html and "Probabilistic Sharpe ratio" in html and "walk-forward" in html
+
+
+def test_risk_shares_add_up_and_equal_the_covariance_formula(raw):
+    from backtest.analytics.risk import month_ends, risk_shares
+
+    etf, _, _ = raw
+    px = etf[["SPY", "QQQ", "IWN", "TLT"]].loc["2018-01-01":"2020-12-31"]
+    rets = px.pct_change(fill_method=None)
+    held = pd.DataFrame({"SPY": 0.4, "QQQ": 0.3, "IWN": 0.2, "TLT": 0.05}, index=px.index)
+    labels = {"group": {"QQQ": "growth"}, "sector": {"SPY": "equity", "QQQ": "equity", "IWN": "equity"}}
+    dates = month_ends(px.index, start_after=252)
+    out = risk_shares(held, rets, labels, dates, window=252, other={"group": "rest", "sector": "bonds"})
+    d = dates[-1]
+    last = out.loc[out["date"] == d].set_index(["grouping", "group"])
+    # independent: the covariance matrix of the trailing 252 returns
+    x = rets.loc[:d].iloc[-252:]
+    cov = x.cov().to_numpy()
+    w = held.loc[d].to_numpy()
+    contrib = w * (cov @ w) / (w @ cov @ w)
+    assert last.loc[("group", "growth"), "risk"] == pytest.approx(contrib[1], rel=1e-10)
+    assert last.loc[("sector", "bonds"), "risk"] == pytest.approx(contrib[3], rel=1e-10)
+    assert last.loc[("group", "Cash"), "weight"] == pytest.approx(0.05) and last.loc[("group", "Cash"), "risk"] == 0
+    for kind in ("group", "sector"):
+        assert last.loc[kind, "risk"].sum() == pytest.approx(1.0) and last.loc[kind, "weight"].sum() == pytest.approx(1)
+    assert out["date"].min() == dates[0] and len(dates) == 24       # 2019-01 .. 2020-12

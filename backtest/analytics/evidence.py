@@ -8,7 +8,7 @@ of metrics.json, ``tables`` the frames saved as ``analytics/evidence_*.csv`` and
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -48,7 +48,10 @@ def _factor_rows(name: str, r_daily: pd.Series, b_daily: pd.Series | None, facto
 
 
 def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, benchmark_name: str,
-                 risk_free: pd.Series | None, factors: Mapping[str, pd.DataFrame | None], spec) -> tuple[dict, dict]:
+                 risk_free: pd.Series | None, factors: Mapping[str, pd.DataFrame | None], spec,
+                 holdings: Mapping[str, pd.DataFrame] | None = None, prices: pd.DataFrame | None = None,
+                 groups: Mapping[str, Sequence[str]] | None = None, sectors: pd.Series | None = None
+                 ) -> tuple[dict, dict]:
     """Factor regressions, rolling excess returns, stress table and bootstrap intervals of every strategy.
 
     Parameters
@@ -59,6 +62,9 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
         regressions use the factor files' own RF.
     factors : ``{"ff3_daily": frame | None, "ff5_mom_monthly": frame | None}`` (`backtest.data.factors`).
     spec : `backtest.config_evidence.Evidence`.
+    holdings, prices : strategy name -> end-of-day weights held (date x ticker), and the traded prices
+        (date x ticker, adjusted closes): for the risk decomposition (skipped when absent).
+    groups : group name -> tickers (the config's ``groups``); ``sectors``: ticker -> GICS sector.
     """
     notes: list[str] = []
     bench = M.simple_returns(benchmark)
@@ -100,6 +106,9 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
                     rolls[f"{name}|{col}"] = load[col]
             if rolls:
                 tables[PREFIX + "rolling_loadings"] = pd.DataFrame(rolls).rename_axis("date")
+    # ---- risk decomposition
+    if holdings and prices is not None:
+        _risk(summary, tables, notes, holdings, prices, groups or {}, sectors, spec)
     # ---- robustness
     stress = spec.stress if spec.stress is not None else STRESS_PERIODS
     b = spec.bootstrap
@@ -156,6 +165,51 @@ def finite(x) -> float:
     except (TypeError, ValueError):
         return math.nan
     return v if math.isfinite(v) else math.nan
+
+
+NO_SECTOR = "No sector (ETF or former member)"
+
+
+def _risk(summary, tables, notes, holdings, prices, groups, sectors, spec) -> None:
+    from backtest.analytics.risk import month_ends, risk_shares
+
+    window = 252
+    held_cols = sorted({c for h in holdings.values() if h is not None for c in h.columns} & set(prices.columns))
+    rets = prices[held_cols].pct_change(fill_method=None)
+    labels = {"group": {}}
+    for g, members in groups.items():
+        for t in members:
+            labels["group"].setdefault(t, g)
+    other = {"group": "rest", "sector": NO_SECTOR}
+    if sectors is not None:
+        labels["sector"] = sectors.to_dict()
+    else:
+        notes.append("sectors are not in the store: no risk by sector; fix: `bt data import ../shared/market-data`")
+    frames = []
+    for name, held in holdings.items():
+        if held is None or held.empty:
+            continue
+        dates = month_ends(held.index, start_after=window)
+        shares = risk_shares(held, rets.reindex(columns=held.columns), labels, dates, window=window, other=other)
+        if shares.empty:
+            continue
+        frames.append(shares.assign(strategy=name))
+        s = summary["strategies"].setdefault(name, {})
+        last = shares.loc[shares["date"] == shares["date"].max()]
+        mean = shares.groupby(["grouping", "group"])[["weight", "risk"]].sum() / shares["date"].nunique()
+        s["risk"] = {"asof": shares["date"].max(), "window_days": window,
+                     **{kind: {g: {"weight": r["weight"], "risk": r["risk"],
+                                   "average_weight": mean.loc[(kind, g), "weight"],
+                                   "average_risk": mean.loc[(kind, g), "risk"]}
+                               for g, r in last.loc[last["grouping"] == kind].set_index("group").iterrows()}
+                        for kind in labels}}
+    if frames:
+        frame = pd.concat(frames, ignore_index=True)[["date", "strategy", "grouping", "group", "weight", "risk"]]
+        frame.index = pd.RangeIndex(len(frame), name="row")
+        tables[PREFIX + "risk"] = frame
+        if sectors is not None:
+            notes.append("sectors: today's GICS classification (snapshot universe file) applied to every date; "
+                         f"former members and ETFs are shown as '{NO_SECTOR}'")
 
 
 def run_sweep_evidence(returns: pd.DataFrame, benchmark: pd.Series, *, risk_free: pd.Series | None,

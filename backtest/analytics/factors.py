@@ -82,7 +82,7 @@ def regress(returns: pd.Series, factors: pd.DataFrame, *, names: Sequence[str] =
     ``beta_<name>``, ``t_<name>``. Every figure NaN (and ``n`` the count) when there are fewer observations
     than regressors + 2.
     """
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS    # not statsmodels.api: that imports everything
 
     names = list(names)
     data = _align(returns, factors[[*names, "RF"]], monthly)
@@ -93,9 +93,9 @@ def regress(returns: pd.Series, factors: pd.DataFrame, *, names: Sequence[str] =
     if n < len(names) + 3:
         return {**out, "lags": None, **dict.fromkeys(keys, math.nan)}
     y = data["__y__"] - (data["RF"] if excess else 0.0)
-    x = sm.add_constant(data[names], has_constant="add")
+    x = np.column_stack([np.ones(n), data[names].to_numpy()])
     lags = newey_west_lags(n) if lags is None else int(lags)
-    fit = sm.OLS(y.to_numpy(), x.to_numpy()).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    fit = OLS(y.to_numpy(), x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
     params, tvalues = np.asarray(fit.params), np.asarray(fit.tvalues)
     out.update(lags=lags, alpha=float(params[0]) * periods_per_year, alpha_t=float(tvalues[0]),
                alpha_p=float(np.asarray(fit.pvalues)[0]), r2=float(fit.rsquared), adj_r2=float(fit.rsquared_adj),
@@ -113,15 +113,14 @@ def rolling_loadings(returns: pd.Series, factors: pd.DataFrame, *, names: Sequen
     Returns a DataFrame indexed by the window's last date, one column per factor plus ``alpha``; empty when
     there are fewer than ``window`` observations."""
     from statsmodels.regression.rolling import RollingOLS
-    import statsmodels.api as sm
 
     names = list(names)
     data = _align(returns, factors[[*names, "RF"]], monthly)
     if len(data) < window:
         return pd.DataFrame(columns=["alpha", *names], index=pd.DatetimeIndex([], name="date"))
     y = data["__y__"] - (data["RF"] if excess else 0.0)
-    x = sm.add_constant(data[names], has_constant="add")
-    params = RollingOLS(y, x, window=window).fit().params.dropna(how="all")
-    params = params.rename(columns={"const": "alpha"})
+    x = data[names].copy()
+    x.insert(0, "alpha", 1.0)
+    params = RollingOLS(y, x, window=window).fit(params_only=True).params.dropna(how="all")
     params.index.name = "date"
     return params

@@ -153,6 +153,33 @@ def bootstrap_html(frame: pd.DataFrame) -> str:
     return table(header, rows)
 
 
+def risk_figure(frame: pd.DataFrame, grouping: str, group: str) -> go.Figure:
+    """``group``'s share of weight (dashed) and of risk (solid) over time, one colour per strategy."""
+    sub = frame.loc[(frame["grouping"] == grouping) & (frame["group"] == group)]
+    fig = new_figure(height=360, yaxis=dict(tickformat=".0%"), legend=dict(orientation="h", y=-0.15, x=0))
+    for i, (name, rows) in enumerate(sub.groupby("strategy", sort=False)):
+        x = date_array(pd.DatetimeIndex(pd.to_datetime(rows["date"])))
+        fig.add_trace(go.Scatter(x=x, y=rows["risk"].astype(float).to_numpy(), mode="lines",
+                                 name=ptext(f"{name}: risk"), line=dict(color=color(i), width=2)))
+        fig.add_trace(go.Scatter(x=x, y=rows["weight"].astype(float).to_numpy(), mode="lines",
+                                 name=ptext(f"{name}: weight"), line=dict(color=color(i), width=1.2, dash="dash")))
+    return fig
+
+
+def risk_table(frame: pd.DataFrame, grouping: str) -> str:
+    """Latest date: share of weight and of risk per group (rows) and strategy (columns)."""
+    sub = frame.loc[frame["grouping"] == grouping]
+    names = list(dict.fromkeys(sub["strategy"]))
+    last = {n: sub.loc[(sub["strategy"] == n) & (sub["date"] == sub.loc[sub["strategy"] == n, "date"].max())]
+            .set_index("group") for n in names}
+    groups = sorted({g for t in last.values() for g in t.index})
+    header = ["Group", *(f"{n}: weight / risk" for n in names)]
+    rows = [[g, *(f"{fmt(_f(last[n].loc[g, 'weight']), 'pct')} / {fmt(_f(last[n].loc[g, 'risk']), 'pct')}"
+                  if g in last[n].index else "–" for n in names)] for g in groups]
+    when = ", ".join(sorted({_day(t["date"].iloc[0]) for t in last.values() if len(t)}))
+    return f'<p class="note">As of {esc(when)}.</p>' + table(header, rows)
+
+
 def evidence_section(saved: SavedRun) -> str:
     """The run report's evidence section; "" when the run computed none."""
     ev = (saved.metrics or {}).get("evidence")
@@ -170,6 +197,18 @@ def evidence_section(saved: SavedRun) -> str:
     loads = _table(saved, "rolling_loadings")
     if loads is not None and len(loads):
         parts.append(figure_fragment(rolling_loadings_figure(loads, int(settings.get("rolling_loadings", 36)))))
+    risk = _table(saved, "risk")
+    if risk is not None and len(risk):
+        groups = [g for g in dict.fromkeys(risk.loc[risk["grouping"] == "group", "group"]) if g not in ("rest", "Cash")]
+        intro = ("Share of the portfolio's variance (Euler contributions w_i cov(r_i, p) / var(p) over the trailing "
+                 "252 days, month ends) next to the share of its value; cash carries no risk.")
+        body = _h3("Where the risk comes from", intro)
+        for g in groups[:1]:
+            body += figure_fragment(risk_figure(risk, "group", g))
+        body += risk_table(risk, "group")
+        if (risk["grouping"] == "sector").any():
+            body += "<h3>By GICS sector</h3>" + risk_table(risk, "sector")
+        parts.append(body)
     summary = _table(saved, "rolling_summary")
     if summary is not None and len(summary):
         parts.append(_h3("Every start date", "Annualised excess return over the benchmark (CAGR difference) of "
