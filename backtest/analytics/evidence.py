@@ -61,7 +61,7 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
     risk_free : daily simple risk-free returns (metrics.json's), used by the bootstrap's Sharpe; the factor
         regressions use the factor files' own RF.
     factors : ``{"ff3_daily": frame | None, "ff5_mom_monthly": frame | None}`` (`backtest.data.factors`).
-    spec : `backtest.config_evidence.Evidence`.
+    spec : `backtest.config.evidence.Evidence`.
     holdings, prices : strategy name -> end-of-day weights held (date x ticker), and the traded prices
         (date x ticker, adjusted closes): for the risk decomposition (skipped when absent).
     groups : group name -> tickers (the config's ``groups``); ``sectors``: ticker -> GICS sector.

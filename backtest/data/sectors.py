@@ -24,7 +24,7 @@ def import_sectors(store: PriceStore, folder: Path) -> int:
     path = Path(folder) / UNIVERSE_FILE
     if not path.exists():
         return 0
-    from backtest.universe import normalize_ticker
+    from backtest.tickers import normalize_ticker
 
     u = pd.read_csv(path, dtype=str, keep_default_na=False)
     if "GICS Sector" not in u.columns or "price_column" not in u.columns:

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from backtest.config_evidence import Evidence
+from backtest.config.evidence import Evidence
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "never")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")

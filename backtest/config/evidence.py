@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config_check import Ctx, check_keys, choice, date, integer, mapping, number, sequence, show, text
+from backtest.config.check import Ctx, check_keys, choice, date, integer, mapping, number, sequence, show, text
 
 EVIDENCE_KEYS = ("factors", "rolling_loadings", "rolling_years", "stress", "bootstrap", "pbo_blocks",
                  "walk_forward")
