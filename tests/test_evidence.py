@@ -332,10 +332,21 @@ def test_rotation_run_reports_the_evidence(rotation_run):
     assert sum(v["weight"] for v in risk["sector"].values()) == pytest.approx(1.0)
     assert risk["group"]["mag7"]["risk"] > risk["group"]["mag7"]["weight"] > 0.25   # the volatile end
     assert risk["asof"].startswith("2026-06-30") and "Information Technology" in risk["sector"]
-    assert {"evidence_factors", "evidence_rolling_excess", "evidence_stress", "evidence_risk"} <= set(saved.analytics)
+    for name in ("Mag 7 overweight", "Equal-weight S&P 493", "Cap-weighted, 5% cap"):
+        a = ev["strategies"][name]["attribution"]
+        parts = a["allocation"] + a["selection"] + a["interaction"] + a["trading"]
+        assert parts == pytest.approx(a["excess"], abs=1e-10)
+        assert a["excess"] == pytest.approx(a["portfolio"] - a["benchmark_return"], abs=1e-12)
+        eq = saved.strategies[[s.name for s in saved.strategies].index(name)].equity
+        assert a["portfolio"] == pytest.approx(eq.loc["2026-06-30"] / eq.loc["2016-01-29"] - 1, rel=1e-9)
+        assert sum(v["total"] for v in a["by_sector"].values()) + a["trading"] == pytest.approx(a["excess"])
+    assert "attribution" not in ev["strategies"]["Small-cap value tilt"]       # ETFs: no sectors
+    assert {"evidence_factors", "evidence_rolling_excess", "evidence_stress", "evidence_risk",
+            "evidence_attribution"} <= set(saved.analytics)
     html = (rotation_run / "report.html").read_text()
     assert 'id="evidence"' in html and "Factor loadings" in html and "Stress periods" in html
     assert "Where the risk comes from" in html and "By GICS sector" in html
+    assert "Attribution against the cap-weighted S&amp;P 500" in html
     assert "failed" not in html.split('id="evidence"')[1].split("</section>")[0]
     assert "evidence_factors" not in html                 # not repeated as a raw table
     assert saved.manifest["timings_s"]["evidence"] > 0
@@ -434,3 +445,34 @@ def test_risk_shares_add_up_and_equal_the_covariance_formula(raw):
     for kind in ("group", "sector"):
         assert last.loc[kind, "risk"].sum() == pytest.approx(1.0) and last.loc[kind, "weight"].sum() == pytest.approx(1)
     assert out["date"].min() == dates[0] and len(dates) == 24       # 2019-01 .. 2020-12
+
+
+def test_brinson_fachler_effects_add_up_to_the_excess_return(raw):
+    from backtest.analytics.brinson import brinson_fachler
+
+    etf, _, _ = raw
+    tickers = ["XLK", "TLT", "GLD", "IWN"]
+    px = etf[tickers].loc["2019-12-31":"2020-12-31"]
+    ends = px.groupby(px.index.to_period("M")).apply(lambda f: f.index[-1])
+    ends = pd.DatetimeIndex(ends.to_numpy())
+    sectors = {"XLK": "Tech", "TLT": "Bonds", "GLD": "Gold", "IWN": "Small value"}   # ETFs as 'sectors'
+    port = pd.DataFrame({"XLK": 0.5, "TLT": 0.2, "GLD": 0.0, "IWN": 0.28}, index=px.index)    # 2% cash
+    bench = pd.DataFrame({"XLK": 0.3, "TLT": 0.3, "GLD": 0.2, "IWN": 0.2}, index=px.index)
+    held = (px[tickers].loc[ends].pct_change().iloc[1:] * port.iloc[0]).sum(axis=1)
+    actual = held + 0.001                      # as if trading and costs added 0.1% a month
+    periods, summary, linked = brinson_fachler(port, bench, px, sectors, ends, actual)
+    for d, rows in periods.groupby("date"):
+        row = summary.set_index("date").loc[d]
+        effects = rows[["allocation", "selection", "interaction"]].to_numpy().sum()
+        assert effects == pytest.approx(row["held"] - row["benchmark"], abs=1e-12)
+        assert row["held"] == pytest.approx(held[d], abs=1e-12)
+        r = px.loc[ends[ends.get_loc(d) - 1]:d].iloc[[0, -1]].pct_change().iloc[-1]
+        assert row["benchmark"] == pytest.approx((bench.iloc[0] * r[list(sectors)]).sum(), abs=1e-12)
+        assert row["trading"] == pytest.approx(0.001, abs=1e-12)
+    tech = periods.loc[periods["sector"] == "Tech"].iloc[0]
+    assert tech["allocation"] == pytest.approx((0.5 - 0.3) * (tech["r_b"] - summary["benchmark"].iloc[0]))
+    cum_p = np.prod(1 + summary["portfolio"]) - 1
+    cum_b = np.prod(1 + summary["benchmark"]) - 1
+    assert linked.loc["TOTAL", "total"] == pytest.approx(cum_p - cum_b, abs=1e-12)
+    assert linked.drop("TOTAL")["total"].sum() == pytest.approx(cum_p - cum_b, abs=1e-12)
+    assert linked.loc["Cash", "total"] != 0 and len(summary) == 12

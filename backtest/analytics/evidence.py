@@ -50,8 +50,8 @@ def _factor_rows(name: str, r_daily: pd.Series, b_daily: pd.Series | None, facto
 def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, benchmark_name: str,
                  risk_free: pd.Series | None, factors: Mapping[str, pd.DataFrame | None], spec,
                  holdings: Mapping[str, pd.DataFrame] | None = None, prices: pd.DataFrame | None = None,
-                 groups: Mapping[str, Sequence[str]] | None = None, sectors: pd.Series | None = None
-                 ) -> tuple[dict, dict]:
+                 groups: Mapping[str, Sequence[str]] | None = None, sectors: pd.Series | None = None,
+                 index_weights: pd.DataFrame | None = None) -> tuple[dict, dict]:
     """Factor regressions, rolling excess returns, stress table and bootstrap intervals of every strategy.
 
     Parameters
@@ -65,6 +65,8 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
     holdings, prices : strategy name -> end-of-day weights held (date x ticker), and the traded prices
         (date x ticker, adjusted closes): for the risk decomposition (skipped when absent).
     groups : group name -> tickers (the config's ``groups``); ``sectors``: ticker -> GICS sector.
+    index_weights : the point-in-time cap-weighted S&P 500's weights at month ends (date x ticker), for the
+        Brinson-Fachler attribution of stock strategies (``prices`` must hold the members' closes).
     """
     notes: list[str] = []
     bench = M.simple_returns(benchmark)
@@ -109,6 +111,8 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
     # ---- risk decomposition
     if holdings and prices is not None:
         _risk(summary, tables, notes, holdings, prices, groups or {}, sectors, spec)
+    if holdings and prices is not None and index_weights is not None and sectors is not None:
+        _attribution(summary, tables, notes, equity, holdings, prices, sectors, index_weights)
     # ---- robustness
     stress = spec.stress if spec.stress is not None else STRESS_PERIODS
     b = spec.bootstrap
@@ -210,6 +214,50 @@ def _risk(summary, tables, notes, holdings, prices, groups, sectors, spec) -> No
         if sectors is not None:
             notes.append("sectors: today's GICS classification (snapshot universe file) applied to every date; "
                          f"former members and ETFs are shown as '{NO_SECTOR}'")
+
+
+def _attribution(summary, tables, notes, equity, holdings, prices, sectors, index_weights) -> None:
+    from backtest.analytics.brinson import EFFECTS, brinson_fachler
+
+    ends = index_weights.index
+    secs = sectors.to_dict()
+    linked_rows, period_rows = [], []
+    for name, held in holdings.items():
+        if held is None or held.empty or len(ends) < 2:
+            continue
+        sample = held.reindex(ends).fillna(0.0)
+        invested = sample.sum(axis=1)
+        classified = sample[[c for c in sample.columns if str(c).split("~")[0] in secs]].sum(axis=1)
+        if float(classified.sum()) < 0.5 * float(invested.sum()):
+            notes.append(f"attribution: {name} holds mostly names without a GICS sector (ETFs); no sector "
+                         "attribution")
+            continue
+        value = equity[name].reindex(ends)
+        actual = (value / value.shift(1) - 1.0).iloc[1:]
+        periods, per, linked = brinson_fachler(sample, index_weights, prices, secs, ends, actual,
+                                               other=NO_SECTOR)
+        if linked.empty:
+            continue
+        sums = periods.groupby("date")[list(EFFECTS)].sum()
+        per = per.set_index("date").join(sums)
+        period_rows.append(per.reset_index().assign(strategy=name))
+        linked_rows.append(linked.reset_index().assign(strategy=name))
+        total = linked.loc["TOTAL"]
+        summary["strategies"].setdefault(name, {})["attribution"] = {
+            "benchmark": "S&P 500, cap-weighted, rebuilt from the store", "start": ends[0], "end": ends[-1],
+            "periods": int(len(per)), "portfolio": linked.attrs["portfolio"],
+            "benchmark_return": linked.attrs["benchmark"], "excess": linked.attrs["excess"],
+            **{e: float(total[e]) for e in EFFECTS},
+            "trading": float(linked.loc["trading and costs", "total"]),
+            "by_sector": {s: {e: float(r[e]) for e in (*EFFECTS, "total")}
+                          for s, r in linked.drop(["TOTAL", "trading and costs"]).iterrows()}}
+    if linked_rows:
+        frame = pd.concat(linked_rows, ignore_index=True)
+        frame.index = pd.RangeIndex(len(frame), name="row")
+        tables[PREFIX + "attribution"] = frame
+        frame = pd.concat(period_rows, ignore_index=True)
+        frame.index = pd.RangeIndex(len(frame), name="row")
+        tables[PREFIX + "attribution_periods"] = frame
 
 
 def run_sweep_evidence(returns: pd.DataFrame, benchmark: pd.Series, *, risk_free: pd.Series | None,

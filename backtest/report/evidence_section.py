@@ -180,6 +180,44 @@ def risk_table(frame: pd.DataFrame, grouping: str) -> str:
     return f'<p class="note">As of {esc(when)}.</p>' + table(header, rows)
 
 
+def attribution_html(ev: dict, frame: pd.DataFrame) -> str:
+    """Summary per strategy, a bar chart of linked effects by sector (menu), and each sector's effects."""
+    rows = []
+    for name, s in (ev.get("strategies") or {}).items():
+        a = s.get("attribution")
+        if not a:
+            continue
+        rows.append([name, f"{_day(a.get('start'))} – {_day(a.get('end'))}",
+                     *(fmt(_f(a.get(k)), "pct_signed") for k in ("portfolio", "benchmark_return", "excess",
+                                                                "allocation", "selection", "interaction",
+                                                                "trading"))])
+    out = table(["Strategy", "Period", "Strategy return", "Index return", "Excess", "Allocation", "Selection",
+                 "Interaction", "Trading and costs"], rows)
+    body = frame.loc[~frame["sector"].isin(["TOTAL"])]
+    names = list(dict.fromkeys(body["strategy"]))
+    fig = new_figure(height=420, barmode="relative", hovermode="closest", yaxis=dict(tickformat=".1%"),
+                     margin=dict(l=60, r=20, t=70, b=120))
+    groups = []
+    for g, name in enumerate(names):
+        sub = body.loc[body["strategy"] == name]
+        for j, effect in enumerate(("allocation", "selection", "interaction", "total")):
+            if effect == "total":
+                continue
+            fig.add_trace(go.Bar(x=[ptext(x) for x in sub["sector"]], y=sub[effect].astype(float).to_numpy(),
+                                 name=ptext(effect), marker_color=color(j), visible=g == 0))
+            groups.append(g)
+    fig.update_layout(updatemenus=_selector(names, groups))
+    out += figure_fragment(fig)
+    for name in names:
+        sub = body.loc[body["strategy"] == name]
+        out += (f"<details><summary>{esc(name)}: effects by sector (linked)</summary>"
+                + table(["Sector", "Allocation", "Selection", "Interaction", "Total"],
+                        [[str(r["sector"]), *(fmt(_f(r[k]), "pct_signed")
+                                              for k in ("allocation", "selection", "interaction", "total"))]
+                         for _, r in sub.iterrows()]) + "</details>")
+    return out
+
+
 def evidence_section(saved: SavedRun) -> str:
     """The run report's evidence section; "" when the run computed none."""
     ev = (saved.metrics or {}).get("evidence")
@@ -209,6 +247,13 @@ def evidence_section(saved: SavedRun) -> str:
         if (risk["grouping"] == "sector").any():
             body += "<h3>By GICS sector</h3>" + risk_table(risk, "sector")
         parts.append(body)
+    attr = _table(saved, "attribution")
+    if attr is not None and len(attr):
+        parts.append(_h3("Attribution against the cap-weighted S&P 500", "Brinson-Fachler by GICS sector, month by "
+                         "month against the point-in-time cap-weighted S&P 500 rebuilt from the same prices and "
+                         "share counts, linked over time (Carino): allocation + selection + interaction + "
+                         "trading and costs add up to the excess return over that index (cumulative, not "
+                         "annualised).") + attribution_html(ev, attr))
     summary = _table(saved, "rolling_summary")
     if summary is not None and len(summary):
         parts.append(_h3("Every start date", "Annualised excess return over the benchmark (CAGR difference) of "
