@@ -63,12 +63,19 @@ def probabilistic_sharpe_frame(returns: pd.DataFrame, threshold: float = 0.0, *,
         x = x.iloc[1:]
     if risk_free is not None:
         x = x.sub(risk_free.astype(float).reindex(x.index).fillna(0.0), axis=0)
-    out = {}
-    for c in x.columns:
+    full = x.columns[x.notna().all().to_numpy()]
+    out = pd.Series(math.nan, index=x.columns, dtype=float)
+    if len(full) and len(x) >= 3:             # columns without gaps: the moments at once
+        v = x[full].to_numpy()
+        sd = v.std(axis=0, ddof=1)
+        sr = np.where(sd > 1e-12, v.mean(axis=0) / np.where(sd > 1e-12, sd, 1.0), np.nan)
+        g3, g4 = stats.skew(v, axis=0), stats.kurtosis(v, axis=0, fisher=False)
+        out[full] = [psr_from_stats(float(a), len(v), float(b), float(c), threshold) for a, b, c in zip(sr, g3, g4)]
+    for c in x.columns.difference(full):
         v = x[c].dropna().to_numpy()
         out[c] = (psr_from_stats(_sharpe(v), len(v), float(stats.skew(v)), float(stats.kurtosis(v, fisher=False)),
                                  threshold) if len(v) >= 3 else math.nan)
-    return pd.Series(out, dtype=float)
+    return out
 
 
 def _excess_array(returns, risk_free) -> np.ndarray:
