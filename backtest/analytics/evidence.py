@@ -28,8 +28,7 @@ MODELS = (("ff3_daily", FF3, "daily", 252), ("ff5_mom_monthly", FF5_MOM, "monthl
 PREFIX = "evidence_"
 
 
-def _factor_rows(name: str, r_daily: pd.Series, b_daily: pd.Series | None, factors: Mapping,
-                 notes: list[str], run_end: pd.Timestamp) -> list[dict]:
+def _factor_rows(name: str, r_daily: pd.Series, b_daily: pd.Series | None, factors: Mapping) -> list[dict]:
     rows = []
     for key, names, freq, ppy in MODELS:
         f = factors.get(key)
@@ -86,9 +85,9 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
             if f.index[-1] < idx[-1] - pd.Timedelta(days=31 if key.endswith("monthly") else 3):
                 notes.append(f"{key}: the factor data end on {f.index[-1]:%Y-%m-%d}, before the run's end "
                              f"({idx[-1]:%Y-%m-%d}); its regressions cover the run only up to that date")
-        rows = _factor_rows(benchmark_name, bench, None, avail, notes, idx[-1])
+        rows = _factor_rows(benchmark_name, bench, None, avail)
         for name, r in returns.items():
-            rows += _factor_rows(name, r, bench, avail, notes, idx[-1])
+            rows += _factor_rows(name, r, bench, avail)
         if rows:
             frame = pd.DataFrame(rows)
             frame.index = pd.RangeIndex(len(frame), name="row")
