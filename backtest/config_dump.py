@@ -59,6 +59,8 @@ def universe_dict(u: UniverseSpec) -> dict:
     if u.index is not None:
         out["index"] = u.index
         out["membership"] = u.membership
+    elif u.membership != "point_in_time":
+        out["membership"] = u.membership
     if u.tickers:
         out["tickers"] = list(u.tickers)
     if u.exclude:
@@ -99,6 +101,8 @@ def strategy_dict(s: StrategyConfig) -> dict:
         out["tilt"] = tilt_dict(s.tilt)
     if s.caps is not None:
         out["caps"] = caps_dict(s.caps)
+    if s.weighting == "equal" or (s.tilt is not None and s.tilt.weight is not None and s.tilt.inside == "equal"):
+        out["per"] = s.per
     out["rebalance"] = schedule_dict(s.rebalance)
     out["costs"] = costs_dict(s.costs)
     out["expense_ratio"] = s.expense_ratio
