@@ -173,3 +173,41 @@ def test_class_split_uses_no_share_count_observed_after_the_decision(built):
 
     old, new = b.plans["Mag 7 at 40%, equal inside"].targets, again.plans["Mag 7 at 40%, equal inside"].targets
     pd.testing.assert_series_equal(split(new).loc[:d], split(old).loc[:d], rtol=0, atol=0)
+
+
+def test_rotation_run_says_funds_are_not_looked_through(rotation_run):
+    """SPY 70% + AVUV 30%: the concentration table shows the whole portfolio in funds, a top-10 share of
+    100% and a Mag 7 share of 0, and the notes and the report say the funds are not looked through."""
+    conc = pd.read_csv(rotation_run / "analytics" / "concentration.csv")
+    tilt = conc[conc["portfolio"] == "Small-cap value tilt"].dropna(subset=["top10_share"])  # days invested
+    assert len(tilt) > 2500
+    np.testing.assert_allclose(tilt["funds_not_looked_through"], 1.0, atol=1e-12)
+    np.testing.assert_allclose(tilt["top10_share"], 1.0, atol=1e-12)
+    assert (tilt["mag7_share"] == 0).all()
+    for name in ("sp500_cap", "Equal-weight S&P 493", "Mag 7 overweight"):
+        part = conc.loc[conc["portfolio"] == name].dropna(subset=["top10_share"])
+        assert len(part) > 100 and (part["funds_not_looked_through"] == 0).all(), name
+    notes = pd.read_csv(rotation_run / "analytics" / "notes.csv")["note"].tolist()
+    said = [n for n in notes if "not looked through" in n]
+    assert len(said) == 1 and said[0].startswith("concentration Small-cap value tilt: holds funds not looked "
+                                                 "through (AVUV~IWN, SPY; 100% of the portfolio)")
+    assert "are not looked through: each counts as one security" in (rotation_run / "report.html").read_text()
+
+
+def test_rotation_run_equal_weight_493_counts_companies_as_the_readme_says(rotation_run):
+    """The S&P 493 of configs/rotation.yaml is per company: its figure is the README's, and the warnings
+    name the classes whose slot was split equally for lack of a share count."""
+    import json
+    import re
+    from pathlib import Path
+
+    metrics = json.loads((rotation_run / "metrics.json").read_text())["strategies"]["Equal-weight S&P 493"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    m = re.search(r"returns \*\*\+([\d.]+)% \(([\d.]+)%/yr, Sharpe ([\d.]+)\)\*\* per\s+company", readme)
+    assert m, "the README states the S&P 493 figure per company"
+    assert round(metrics["total_return"] * 100, 2) == float(m.group(1))
+    assert round(metrics["cagr"] * 100, 2) == float(m.group(2))
+    assert round(metrics["sharpe"], 3) == float(m.group(3))
+    warnings = json.loads((rotation_run / "manifest.json").read_text())["warnings"]
+    split = [w for w in warnings if w.startswith("Equal-weight S&P 493: per company:")]
+    assert len(split) == 1 and "FOX (23), FOXA (23)" in split[0]
