@@ -101,8 +101,8 @@ def strategy_dict(s: StrategyConfig) -> dict:
         out["tilt"] = tilt_dict(s.tilt)
     if s.caps is not None:
         out["caps"] = caps_dict(s.caps)
-    if s.weighting == "equal" or (s.tilt is not None and s.tilt.weight is not None and s.tilt.inside == "equal"):
-        out["per"] = s.per
+    if s.weighting == "equal" or s.per != "company":   # a cap strategy's default stays implicit, so that a
+        out["per"] = s.per                              # swept tilt.inside: cap stays valid
     out["rebalance"] = schedule_dict(s.rebalance)
     out["costs"] = costs_dict(s.costs)
     out["expense_ratio"] = s.expense_ratio

@@ -104,8 +104,8 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         tilt = parts.get("tilt")
         equal_tilt = tilt is not None and tilt.weight is not None and tilt.inside == "equal"
         if weighting == "fixed" or (weighting == "cap" and tilt is not None and not equal_tilt):
-            ctx.error((*path, "per"), "applies only to equal splits (weighting: equal, or a tilt with weight and "
-                                      "inside: equal), where it says whether a company's share classes share "
+            ctx.error((*path, "per"), "applies only to equal splits (weighting: equal, or a tilt with weight "
+                                      "and inside: equal), where it says whether a company's share classes share "
                                       "one slot (company) or each get one (line); remove it", at_key=True)
             ok = False
         elif weighting == "cap" and tilt is None:

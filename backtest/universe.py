@@ -105,7 +105,8 @@ def company_of(ticker: str, classes: Mapping[str, str] = SHARE_CLASSES) -> str:
     return classes.get(ticker, ticker)
 
 
-def companies(tickers: Iterable[str], classes: Mapping[str, str] = SHARE_CLASSES) -> dict[str, tuple[str, ...]]:
+def companies(tickers: Iterable[str],
+              classes: Mapping[str, str] = SHARE_CLASSES) -> dict[str, tuple[str, ...]]:
     """The companies of ``tickers``: ``{company key: (its tickers present, sorted)}``, keys in first-seen
     order. ``companies(["GOOG", "AAPL", "GOOGL"]) == {"GOOGL": ("GOOG", "GOOGL"), "AAPL": ("AAPL",)}``."""
     out: dict[str, list[str]] = {}

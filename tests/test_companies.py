@@ -160,7 +160,8 @@ def test_class_split_uses_no_share_count_observed_after_the_decision(built):
     later = pd.to_datetime(shaken["date"]) > d
     shaken.loc[later, "shares"] = shaken.loc[later, "shares"] * rng.uniform(0.5, 2.0, size=int(later.sum()))
     shaken_daily = daily_shares(shaken, inputs.prices)
-    backfilled = shaken_daily.shares.loc[:d, ["FOX", "FOXA"]] / inputs.shares_daily.shares.loc[:d, ["FOX", "FOXA"]]
+    fox = ["FOX", "FOXA"]
+    backfilled = shaken_daily.shares.loc[:d, fox] / inputs.shares_daily.shares.loc[:d, fox]
     assert ((backfilled - 1).abs() > 1e-3).all().all(), "the perturbation reaches what a backfill would read"
     again = build_plans(cfg, replace(inputs, shares=shaken, shares_daily=shaken_daily))
     for name in ("Mag 7 EW", "EW 493"):

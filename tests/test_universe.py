@@ -165,7 +165,8 @@ def test_mag7_universe_excludes_tsla_before_it_joins_the_index(snapshot_store):
     not before; `membership: static` holds it on both dates."""
     m = snapshot_store.membership()
     for date, has_tsla in (("2020-12-18", False), ("2020-12-21", True), ("2016-01-04", False)):
-        u = resolve_universe(Spec(tickers=("mag7",)), date, m, {"mag7": MAG7}, available_on(snapshot_store, date))
+        on = available_on(snapshot_store, date)
+        u = resolve_universe(Spec(tickers=("mag7",)), date, m, {"mag7": MAG7}, on)
         assert ("TSLA" in u.tickers) is has_tsla
         assert u.outside == (() if has_tsla else ("TSLA",))
         assert set(u.tickers) == set(MAG7) - ({"TSLA"} if not has_tsla else set())

@@ -46,8 +46,8 @@ def _funds_note(name: str, held: pd.DataFrame, stocks: Sequence[str], conc: pd.D
     lo, hi = f"{share.min():.0%}", f"{share.max():.0%}"
     return [f"concentration {name}: holds funds not looked through ({', '.join(funds)}; "
             f"{lo if lo == hi else lo + '-' + hi} of the portfolio): each fund counts as one security in the "
-            f"top-10 share, HHI and effective N, and the stocks inside it (the Mag 7 inside SPY) are not counted "
-            f"in the group shares, so these figures understate the portfolio's stock concentration"]
+            "top-10 share, HHI and effective N, and the stocks inside it (the Mag 7 inside SPY) are not "
+            f"counted in the group shares, so these figures understate the portfolio's stock concentration"]
 
 
 def _membership_last_change(membership: pd.DataFrame) -> pd.Timestamp:
