@@ -13,7 +13,8 @@ import pytest
 
 from backtest.config import parse_config
 from backtest.plans import build_plans
-from backtest.runner import daily_shares, load_inputs
+from backtest.data.inputs import load_inputs
+from backtest.marketcap import daily_shares
 from backtest.universe import MAG7, SHARE_CLASSES
 
 CONFIG = """
