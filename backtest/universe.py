@@ -43,9 +43,6 @@ SHARE_CLASSES: Mapping[str, str] = {
     "CMCSK": "CMCSA", "CMCSA": "CMCSA",         # Comcast: K and A (both members until 2015-12-14)
 }
 
-# One share-class letter after a dot or slash: BRK.B, BF/B -> BRK-B, BF-B. Exchange suffixes of two or more
-# letters (VOD.L is the exception we cannot tell apart; see docs/data.md) are left alone.
-
 MEMBERSHIP_COLUMNS = ("ticker", "start_date", "end_date", "price_column")
 
 
