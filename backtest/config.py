@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import unicodedata
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -150,12 +151,15 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                                          costs=costs))
         raw_name = item.get("name") if isinstance(item, dict) else None
         if isinstance(raw_name, str) and raw_name.strip():
-            key = raw_name.strip().lower()
+            key = unicodedata.normalize("NFC", raw_name.strip()).casefold()
             written.append(raw_name.strip())
             if key in seen:
                 ctx.error(("strategies", i, "name"), f"duplicate strategy name {raw_name!r} (also strategies"
-                                                     f"[{seen[key]}]); names must differ ignoring case, as each "
-                                                     "names a results file")
+                                                     f"[{seen[key]}]); names must differ ignoring case and "
+                                                     "Unicode spelling (NFC), as each names a results file")
+            elif key.rstrip().endswith("(benchmark)"):
+                ctx.error(("strategies", i, "name"), f"{raw_name!r} ends in '(benchmark)', the label the "
+                                                     "report gives the benchmark's column; rename the strategy")
             seen.setdefault(key, i)
 
     analytics = Analytics()

@@ -332,6 +332,43 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
     return final
 
 
+_TEMP_FOLDER_RE = re.compile(r"^\.(?P<base>.+)\.tmp-(?P<pid>\d+)$")
+
+
+def sweep_stale_temporaries(results_dir: Path | str) -> list[Path]:
+    """Remove the temporary run folders (``.<name>.tmp-<pid>``, each holding a manifest.json or nothing but
+    run files) and comparison pages (``.<file>.html.tmp-<pid>``) of processes that no longer exist: left by a
+    process killed outright. Returns what was removed; anything else is never touched."""
+    from .data.store import pid_alive
+
+    results_dir = Path(results_dir)
+    removed: list[Path] = []
+    try:
+        children = list(results_dir.iterdir()) if results_dir.is_dir() else []
+    except OSError:
+        return removed
+    for child in children:
+        m = _TEMP_FOLDER_RE.match(child.name)
+        if not m or child.is_symlink() or pid_alive(int(m.group("pid"))):
+            continue
+        try:
+            if child.is_dir():
+                names = {p.name for p in child.iterdir()}
+                if names and not names <= set(REQUIRED_FILES) | {"weights", "holdings", "trades", "analytics",
+                                                                 "risk_free.csv", "config.yaml", "fees.csv",
+                                                                 "turnover.csv", "equity.csv"}:
+                    continue  # not only run files: not ours
+                shutil.rmtree(child)
+            elif child.is_file() and m.group("base").endswith(".html"):
+                child.unlink()
+            else:
+                continue
+        except OSError:
+            continue
+        removed.append(child)
+    return removed
+
+
 def _rename_into_place(temp: Path, results_dir: Path, base: str) -> Path:
     for n in range(1, 1000):
         final = results_dir / (base if n == 1 else f"{base}-{n}")
@@ -401,8 +438,15 @@ def _check_folder(path: Path, require_report: bool) -> dict:
 
 
 def load_run(path: Path | str) -> SavedRun:
-    """Read a run folder back into pandas. Raises DataError naming the problem if it is not a complete run."""
-    return _load(Path(path), require_report=True)
+    """Read a run folder back into pandas. Raises DataError naming the problem if it is not a complete run
+    or is damaged (a missing or null entry in its JSON files, a column missing from a CSV)."""
+    path = Path(path)
+    try:
+        return _load(path, require_report=True)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"unexpected content ({exc})"
+        raise DataError(f"{path}: damaged run folder: a file has a {what}; fix: re-run the config, or leave "
+                        "this folder out") from None
 
 
 def _load(path: Path, *, require_report: bool) -> SavedRun:
@@ -449,21 +493,40 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
 
 
 def summarize_run(path: Path) -> SavedRunSummary:
-    """The `bt list` line of one folder, from manifest.json and metrics.json only (no CSV parsing)."""
+    """The `bt list` line of one folder, from manifest.json and metrics.json only (no CSV parsing). A folder
+    that is incomplete or damaged (a file that is not JSON, a missing or null entry) is returned with
+    ``problem`` set, so one bad folder never stops the listing of the others."""
     try:
         layout = _check_folder(path, require_report=True)
         metrics = _nan_for_null(_read_json(path / "metrics.json"))
+        return _summary(path, layout, metrics)
     except DataError as exc:
-        return SavedRunSummary(path=path, name=path.name, created="", start="", end="", strategies=(),
-                               benchmark_name="", headline={}, benchmark_headline={}, problem=str(exc))
-    names = tuple(e["name"] for e in layout["strategies"])
-    bench = layout["benchmark"]["name"]
-    headline = {n: {k: metrics.get("strategies", {}).get(n, {}).get(k, float("nan")) for k in HEADLINE}
-                for n in names}
-    headline_bench = {k: metrics.get("benchmark", {}).get(k, float("nan")) for k in HEADLINE}
-    return SavedRunSummary(path=path, name=layout["name"], created=layout.get("created", ""),
+        problem = str(exc)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"unexpected content ({exc})"
+        problem = (f"{path}: damaged run folder: manifest.json or metrics.json has a {what}; "
+                   "fix: re-run the config")
+    return SavedRunSummary(path=path, name=path.name, created="", start="", end="", strategies=(),
+                           benchmark_name="", headline={}, benchmark_headline={}, problem=problem)
+
+
+def _summary(path: Path, layout: dict, metrics: dict) -> SavedRunSummary:
+    names = tuple(str(e["name"]) for e in layout["strategies"])
+    bench = str(layout["benchmark"]["name"])
+    per = metrics["strategies"]
+    if not isinstance(per, dict) or not isinstance(metrics["benchmark"], dict):
+        raise TypeError("'strategies' and 'benchmark' in metrics.json must be objects")
+    headline = {n: {k: _metric(per.get(n), k) for k in HEADLINE} for n in names}
+    headline_bench = {k: _metric(metrics["benchmark"], k) for k in HEADLINE}
+    return SavedRunSummary(path=path, name=str(layout["name"]), created=str(layout.get("created", "")),
                            start=layout.get("start") or "", end=layout.get("end") or "", strategies=names,
                            benchmark_name=bench, headline=headline, benchmark_headline=headline_bench)
+
+
+def _metric(block, key: str) -> float:
+    """One headline number; NaN (shown as a dash) when the block or the key is absent or not a number."""
+    value = block.get(key) if isinstance(block, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
 def list_runs(results_dir: Path | str) -> list[SavedRunSummary]:
