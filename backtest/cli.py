@@ -149,10 +149,41 @@ def compare(runs: tuple[Path, ...], out: Path | None) -> None:
               help="ytd, mtd, 1m, 3m, 6m, 1y, 3y, 5y, or a start date YYYY-MM-DD.")
 @click.pass_context
 def snapshot(ctx, tickers: tuple[str, ...], asof: str | None, since: str) -> None:
-    """Total return of TICKERS over a window ending at --asof (e.g. YTD for IWM AVUV VTV SPY)."""
+    """Total return of TICKERS (or groups such as mag7) over a window ending at --asof (e.g. YTD for IWM AVUV
+    VTV SPY)."""
+    from .config_schema import DEFAULT_GROUPS
     from .runner import snapshot_table
+    from .universe import expand
 
-    click.echo(snapshot_table(_store(ctx), [t.upper() for t in tickers], asof=asof, since=since))
+    store = _store(ctx)
+    names = expand(tickers, DEFAULT_GROUPS)
+    if asof is not None:
+        asof = _snapshot_asof(store, names, asof)
+    click.echo(snapshot_table(store, names, asof=asof, since=since))
+
+
+def _snapshot_asof(store, names: list[str], asof: str) -> str:
+    """--asof checked: a real calendar date YYYY-MM-DD, on or before the last price of every ticker asked
+    for (a later date would price the window's end with stale closes and show +0.00%)."""
+    import datetime as dt
+
+    from .errors import UsageError
+
+    try:
+        day = dt.date.fromisoformat(asof.strip())
+    except ValueError:
+        raise UsageError(f"--asof: {asof!r} is not a calendar date; expected YYYY-MM-DD, e.g. 2026-02-27") \
+            from None
+    prices = store.prices(names)
+    last = {t: prices[t].last_valid_index() for t in prices.columns if prices[t].notna().any()}
+    stale = {t: d for t, d in last.items() if d is not None and d.date() < day}
+    if stale:
+        shown = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in sorted(stale.items(), key=lambda x: x[1])[:8])
+        newest = min(stale.values())
+        raise UsageError(f"--asof {day}: after the last price of {shown}; a window ending there would show no "
+                         f"change; fix: --asof {newest:%Y-%m-%d} or earlier, or import newer prices (bt data "
+                         "import FILE)")
+    return day.isoformat()
 
 
 @cli.command()

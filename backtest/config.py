@@ -56,6 +56,7 @@ TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
 WINDOW_KEYS = ("start", "end")
 MAX_CAPITAL = 1e13
+MIN_CAPITAL = 1.0  # dollars: below that every price rounds the portfolio away (1e-300 "ran" to -100%)
 MAX_CONFIG_BYTES = 1_000_000   # a config is a few KB; refuse anything near this
 
 
@@ -123,7 +124,7 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                             "out to run to the latest data")
     capital = 1_000_000.0
     if "capital" in data:
-        capital = number(ctx, data["capital"], ("capital",), lo=0, hi=MAX_CAPITAL, lo_open=True, hi_open=True,
+        capital = number(ctx, data["capital"], ("capital",), lo=MIN_CAPITAL, hi=MAX_CAPITAL, hi_open=True,
                          hint="; the starting value in dollars, e.g. 1000000")
     benchmark = ticker(ctx, data["benchmark"], ("benchmark",)) if "benchmark" in data else "SPY"
     rebalance = Schedule()

@@ -92,8 +92,15 @@ def parse_dates(values: Sequence, where: str, labels: Sequence[str], date_format
     numeric = text.map(_NUMERIC.match)
     if numeric.map(bool).all():
         return _from_numeric(numeric, text, where, labels)
-    if (iso.map(bool) | numeric.map(bool)).any():
-        i = int(np.flatnonzero(~(iso.map(bool) | numeric.map(bool)).to_numpy())[0])
+    known = (iso.map(bool) | numeric.map(bool)).to_numpy()
+    if known.any():
+        rest = pd.to_datetime(text[~known], errors="coerce", format="mixed")
+        if rest.isna().any():
+            bad = np.flatnonzero(~known)[rest.isna().to_numpy()]
+            shown = [f"{labels[i]}: {text.iloc[i]!r}" for i in bad[:5]]
+            raise DataError(f"{where}: {len(bad)} value(s) in the date column are not dates "
+                            f"({'; '.join(shown)}); write dates as YYYY-MM-DD")
+        i = int(np.flatnonzero(~known)[0])
         raise DataError(f"{where}: the date column mixes forms ({labels[i]}: {text.iloc[i]!r} next to "
                         f"{text.iloc[0]!r}); write every date as YYYY-MM-DD")
     parsed = pd.to_datetime(text, errors="coerce", format="mixed")  # month names: "Jan 2, 2024", "2 Jan 2024"
