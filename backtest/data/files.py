@@ -267,7 +267,7 @@ def _sniff(path: Path) -> tuple[str, str]:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a multi-byte character cut at the boundary
+        if exc.start < len(head) - 4 or len(head) < 65536:  # not a character cut at the read boundary
             line = head.count(b"\n", 0, exc.start) + 1
             text = head.decode("latin-1")
             printable = sum(c.isprintable() or c in "\r\n\t" for c in text) / max(len(text), 1)
