@@ -453,6 +453,11 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
     layout = _check_folder(path, require_report)
     manifest = _read_json(path / "manifest.json")
     metrics = _nan_for_null(_read_json(path / "metrics.json"))
+    for key in ("strategies", "benchmark"):
+        if not isinstance(metrics.get(key), dict):
+            raise DataError(f"{path / 'metrics.json'}: damaged run folder: {key!r} is "
+                            f"{'missing' if key not in metrics else 'not an object'}; fix: re-run the config, "
+                            "or leave this folder out")
     try:
         config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
