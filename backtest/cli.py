@@ -31,6 +31,44 @@ def _store(ctx: click.Context):
     return store
 
 
+HEARTBEAT_SECONDS = 30.0
+
+
+class _Progress:
+    """Stage messages on stderr, and every HEARTBEAT_SECONDS a line saying the command is still at work on
+    the last stage (a long simulation otherwise prints nothing for minutes)."""
+
+    def __init__(self, every: float = HEARTBEAT_SECONDS):
+        import threading
+
+        self.every = every
+        self.last = "starting"
+        self.started = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def echo(self, message: str) -> None:
+        self.last = message.rstrip(". ")
+        click.echo(message, err=True)
+
+    def _beat(self) -> None:
+        import time
+
+        while not self.stop.wait(self.every):
+            click.echo(f"  ... still {self.last} ({time.monotonic() - self.started:.0f} s)", err=True)
+
+    def __enter__(self):
+        import time
+
+        self.started = time.monotonic()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(timeout=1)
+
+
 def _tidy_results(folder: Path) -> None:
     from .results import sweep_stale_temporaries
 
@@ -62,8 +100,9 @@ def run(ctx, config: Path, out_dir: Path, offline: bool, start: str | None, end:
     from .runner import run_config
 
     _tidy_results(out_dir)
-    folder = run_config(config, store=_store(ctx), results_dir=out_dir, offline=offline, start=start, end=end,
-                        echo=lambda m: click.echo(m, err=True))
+    with _Progress() as progress:
+        folder = run_config(config, store=_store(ctx), results_dir=out_dir, offline=offline, start=start,
+                            end=end, echo=progress.echo)
     click.echo(f"report: {folder / 'report.html'}")
 
 
@@ -205,9 +244,9 @@ def sweep(ctx, config: Path, out_dir: Path, offline: bool, workers: int, schedul
     from .sweep import run_sweep
 
     _tidy_results(out_dir)
-    folder = run_sweep(config, store=_store(ctx), results_dir=out_dir, offline=offline, workers=workers,
-                       scheduler=scheduler, chunk_size=chunk_size, metric=metric,
-                       echo=lambda m: click.echo(m, err=True))
+    with _Progress() as progress:
+        folder = run_sweep(config, store=_store(ctx), results_dir=out_dir, offline=offline, workers=workers,
+                           scheduler=scheduler, chunk_size=chunk_size, metric=metric, echo=progress.echo)
     click.echo(f"report: {folder / 'report.html'}")
 
 

@@ -58,6 +58,7 @@ WINDOW_KEYS = ("start", "end")
 MAX_CAPITAL = 1e13
 MIN_CAPITAL = 1.0  # dollars: below that every price rounds the portfolio away (1e-300 "ran" to -100%)
 MAX_CONFIG_BYTES = 1_000_000   # a config is a few KB; refuse anything near this
+MAX_STRATEGIES = 200  # one run simulates them together; more is a grid: `bt sweep` chunks it and shows progress
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
@@ -145,6 +146,12 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                                                "weights: {SPY: 1}}]")
     items = sequence(ctx, raw, ("strategies",), "a list of strategies (each `- name: ...`)") \
         if raw is not MISSING else None
+    if items is not None and len(items) > MAX_STRATEGIES:
+        ctx.error(("strategies",), f"lists {len(items)} strategies; a run takes at most {MAX_STRATEGIES} (each is "
+                                   "simulated and reported on one page); fix: split the config, or write one "
+                                   "strategy with a `sweep:` grid and run it with `bt sweep` (chunked, parallel, "
+                                   "with progress)")
+        items = items[:MAX_STRATEGIES]
     seen: dict[str, int] = {}
     written: list[str] = []
     for i, item in enumerate(items or []):

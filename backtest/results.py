@@ -326,47 +326,28 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
                 _fsync_dir(temp / sub)
         final = _rename_into_place(temp, results_dir, base)
         _fsync_dir(results_dir)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: a user error, nothing left
+        shutil.rmtree(temp, ignore_errors=True)
+        why = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+               errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
+            exc.errno, exc.strerror or type(exc).__name__)
+        raise UsageError(f"results folder {results_dir}: cannot write the run ({why}: {exc.filename or temp}); "
+                         "nothing was written; fix: free space or choose a writable folder with --out") from exc
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return final
 
 
-_TEMP_FOLDER_RE = re.compile(r"^\.(?P<base>.+)\.tmp-(?P<pid>\d+)$")
+RUN_ENTRIES = (*REQUIRED_FILES, "risk_free.csv", "weights", "holdings", "trades", "analytics")
 
 
 def sweep_stale_temporaries(results_dir: Path | str) -> list[Path]:
-    """Remove the temporary run folders (``.<name>.tmp-<pid>``, each holding a manifest.json or nothing but
-    run files) and comparison pages (``.<file>.html.tmp-<pid>``) of processes that no longer exist: left by a
-    process killed outright. Returns what was removed; anything else is never touched."""
-    from .data.store import pid_alive
+    """Remove the temporary run folders and comparison pages of processes killed outright (see
+    `backtest.tempfiles.sweep_dead_temporaries`); returns what was removed."""
+    from .tempfiles import sweep_dead_temporaries
 
-    results_dir = Path(results_dir)
-    removed: list[Path] = []
-    try:
-        children = list(results_dir.iterdir()) if results_dir.is_dir() else []
-    except OSError:
-        return removed
-    for child in children:
-        m = _TEMP_FOLDER_RE.match(child.name)
-        if not m or child.is_symlink() or pid_alive(int(m.group("pid"))):
-            continue
-        try:
-            if child.is_dir():
-                names = {p.name for p in child.iterdir()}
-                if names and not names <= set(REQUIRED_FILES) | {"weights", "holdings", "trades", "analytics",
-                                                                 "risk_free.csv", "config.yaml", "fees.csv",
-                                                                 "turnover.csv", "equity.csv"}:
-                    continue  # not only run files: not ours
-                shutil.rmtree(child)
-            elif child.is_file() and m.group("base").endswith(".html"):
-                child.unlink()
-            else:
-                continue
-        except OSError:
-            continue
-        removed.append(child)
-    return removed
+    return sweep_dead_temporaries(results_dir, RUN_ENTRIES)
 
 
 def _rename_into_place(temp: Path, results_dir: Path, base: str) -> Path:

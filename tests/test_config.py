@@ -161,6 +161,10 @@ BAD = [
     ("ticker-look-alike-long-s", strat("name: s", "weighting: fixed", "weights: {\u017fpy: 1}"),
      "strategies[0].weights['ſpy'] (line 6): must be a ticker in plain ASCII letters, got 'ſpy': 'ſ' (U+017F) "
      "only looks like a letter of a ticker"),
+    ("too-many-strategies", HEAD + "".join(f"  - {{name: s{i}, weighting: fixed, weights: {{SPY: 1}}}}\n"
+                                           for i in range(201)),
+     "strategies (line 4): lists 201 strategies; a run takes at most 200 (each is simulated and reported on one "
+     "page); fix: split the config, or write one strategy with a `sweep:` grid and run it with `bt sweep`"),
     # --- YAML 1.1 number forms (YAML 1.2 reads them as decimal or text): refused by name
     ("capital-octal", top("capital: 010000000"), "capital (line 5): '010000000' is a YAML 1.1 octal (a leading "
                                                  "zero) number (it would read as 2.09715e+06); write it in "

@@ -31,7 +31,6 @@ import errno
 import json
 import os
 import re
-import uuid
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field as dc_field
@@ -45,6 +44,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from backtest.data.validate import validate_membership, validate_prices, validate_shares
+from backtest.tempfiles import atomic_write, fsync_dir as _fsync_dir, pid_alive, write_temp as _write_temp
 from backtest.errors import DataError
 from backtest.universe import normalize_ticker
 
@@ -69,61 +69,6 @@ STORE_FILES = ("meta.json", "prices_adj_close.parquet", "prices_close.parquet", 
                "membership.parquet", "shares.parquet", COMMIT_FILE)
 _TEMP_RE = re.compile(r"^\.(?P<name>" + "|".join(re.escape(f) for f in STORE_FILES)
                       + r")\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process ``pid`` exists on this machine (possibly another user's)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def _write_temp(path: Path, write: Callable[[BinaryIO], None]) -> Path:
-    """A complete, fsynced temporary file beside ``path`` holding what ``write(fh)`` wrote."""
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` atomically: ``write(fh)`` fills a temporary file beside it, which is fsynced and renamed
-    over ``path``. On any error the temporary file is removed and ``path`` is untouched."""
-    path = Path(path)
-    tmp = _write_temp(path, write)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _parquet_writer(frame: pd.DataFrame) -> Callable[[BinaryIO], None]:

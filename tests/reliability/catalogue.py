@@ -80,6 +80,10 @@ ELSEWHERE = [
     ("dates at midnight UTC, a Parquet index in Europe/Berlin or Asia/Tokyo, New York close stamps",
      "tests/data/test_file_layouts.py::test_parquet_with_a_time_zone_keeps_the_trading_date",
      "stored on the file's trading dates (a copy of SPY equals SPY)"),
+    ("a full disk under the store or the results folder (a 64 KB tmpfs; skipped without mount)",
+     "tests/reliability/test_output_safety.py::test_a_full_disk_is_a_clear_error_and_leaves_nothing",
+     "cannot write to the price store S: the disk is full ...; nothing was changed / results folder R: cannot "
+     "write the run (the disk is full ...); nothing was written"),
     ("`--verbose` shows the traceback",
      "tests/reliability/test_bad_input.py::test_verbose_adds_the_traceback_to_the_same_message",
      "the same message, with the traceback"),

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from backtest.results import list_runs, sweep_stale_temporaries, write_run
@@ -152,3 +154,29 @@ def test_interrupts_exit_cleanly_and_leave_nothing(snapshot_store, tmp_path, sig
     assert returncode == code and err.rstrip().endswith(word), err[-2000:]
     assert "Traceback" not in err and "internal error" not in err and "SystemError" not in err
     assert list(results.iterdir()) == []  # no run folder, no `.name.tmp-PID` left behind
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KB tmpfs: a real file system that fills up (needs root and mount; skipped otherwise)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (not root, or no mount)")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_nothing(bt, full_disk, tmp_path, snapshot_store):
+    big = tmp_path / "big.csv"
+    idx = pd.bdate_range("2000-01-03", periods=3000, name="date")
+    pd.DataFrame(np.linspace(1, 2, 3000 * 10).reshape(3000, 10), index=idx,
+                 columns=[f"T{i}" for i in range(10)]).to_csv(big)
+    done = bt("--data-dir", full_disk / "store", "data", "import", big)
+    assert done.code == 2 and "the disk is full" in done.err and "nothing was changed" in done.err, done.err
+    assert sorted(p.name for p in (full_disk / "store").iterdir()) == [".lock", "meta.json"]
+    done = bt("--data-dir", snapshot_store.root, "run", REPO / "configs" / "rotation.yaml", "--offline",
+              "--out", full_disk / "results", "--start", "2025-01-01")
+    assert done.code == 2 and "cannot write the run (the disk is full" in done.err, done.err
+    assert not (full_disk / "results").exists() or list((full_disk / "results").iterdir()) == []
