@@ -147,10 +147,10 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     items = sequence(ctx, raw, ("strategies",), "a list of strategies (each `- name: ...`)") \
         if raw is not MISSING else None
     if items is not None and len(items) > MAX_STRATEGIES:
-        ctx.error(("strategies",), f"lists {len(items)} strategies; a run takes at most {MAX_STRATEGIES} (each is "
-                                   "simulated and reported on one page); fix: split the config, or write one "
-                                   "strategy with a `sweep:` grid and run it with `bt sweep` (chunked, parallel, "
-                                   "with progress)")
+        ctx.error(("strategies",), f"lists {len(items)} strategies; a run takes at most {MAX_STRATEGIES} "
+                                   "(each is simulated and reported on one page); fix: split the config, or "
+                                   "write one strategy with a `sweep:` grid and run it with `bt sweep` "
+                                   "(chunked, parallel)")
         items = items[:MAX_STRATEGIES]
     seen: dict[str, int] = {}
     written: list[str] = []

@@ -180,3 +180,14 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing(bt, full_disk, tmp_path
               "--out", full_disk / "results", "--start", "2025-01-01")
     assert done.code == 2 and "cannot write the run (the disk is full" in done.err, done.err
     assert not (full_disk / "results").exists() or list((full_disk / "results").iterdir()) == []
+
+
+def test_long_commands_say_they_are_still_working(capsys):
+    from backtest.cli import _Progress
+
+    with _Progress(every=0.05) as progress:
+        progress.echo("simulating 2000 strategies on 2515 days ...")
+        time.sleep(0.3)
+    err = capsys.readouterr().err
+    assert err.startswith("simulating 2000 strategies on 2515 days ...\n")
+    assert "  ... still simulating 2000 strategies on 2515 days (0 s)" in err
