@@ -146,3 +146,11 @@ def test_snapshot_plus_bad_file_writes_nothing(tmp_path, market_data_dir, capsys
     err = capsys.readouterr().err
     assert code == 2 and "'Apple Inc.' contains spaces" in err and "nothing was written" in err
     assert not store.exists()
+
+
+def test_frames_written_from_python_follow_the_same_date_rule(tmp_path):
+    """`PriceStore.write_prices` of a UTC-midnight frame (a notebook's tz-aware data) keeps its dates."""
+    idx = pd.DatetimeIndex(["2024-01-02", "2024-01-03"], name="date").tz_localize("UTC")
+    store = PriceStore(tmp_path / "store")
+    store.write_prices(pd.DataFrame({"X": [1.0, 2.0]}, index=idx), "notebook")
+    assert [f"{d:%Y-%m-%d}" for d in store.prices(["X"]).index] == ["2024-01-02", "2024-01-03"]
