@@ -46,7 +46,7 @@ from filelock import FileLock, Timeout
 from backtest.data.validate import validate_membership, validate_prices, validate_shares
 from backtest.tempfiles import atomic_write, fsync_dir as _fsync_dir, pid_alive, write_temp as _write_temp
 from backtest.errors import DataError
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 __all__ = ["PriceStore", "WriteReport", "atomic_write", "default_store_dir", "validate_prices"]
 

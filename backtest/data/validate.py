@@ -10,7 +10,7 @@ import pandas as pd
 
 from backtest.data.dates import exchange_dates
 from backtest.errors import DataError
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 MAX_LISTED = 10  # problems listed in one DataError before "... and N more"
 
