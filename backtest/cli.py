@@ -190,7 +190,7 @@ def compare(runs: tuple[Path, ...], out: Path | None) -> None:
 def snapshot(ctx, tickers: tuple[str, ...], asof: str | None, since: str) -> None:
     """Total return of TICKERS (or groups such as mag7) over a window ending at --asof (e.g. YTD for IWM AVUV
     VTV SPY)."""
-    from .config_schema import DEFAULT_GROUPS
+    from .config.schema import DEFAULT_GROUPS
     from .runner import snapshot_table
     from .universe import expand
 
