@@ -84,6 +84,9 @@ ELSEWHERE = [
      "tests/reliability/test_output_safety.py::test_a_full_disk_is_a_clear_error_and_leaves_nothing",
      "cannot write to the price store S: the disk is full ...; nothing was changed / results folder R: cannot "
      "write the run (the disk is full ...); nothing was written"),
+    ("`bt snapshot mag7` (a group name)", "tests/reliability/test_snapshot_command.py::"
+     "test_snapshot_of_a_group_lists_its_members_with_their_returns",
+     "one row per member (AAPL ... TSLA) with its return; never `bt data fetch MAG7`"),
     ("`--verbose` shows the traceback",
      "tests/reliability/test_bad_input.py::test_verbose_adds_the_traceback_to_the_same_message",
      "the same message, with the traceback"),

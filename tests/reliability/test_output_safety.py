@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.results import list_runs, sweep_stale_temporaries, write_run
+from backtest.results import list_runs, sweep_stale_temporaries
+from backtest.runner import save_run
 from tests.conftest import REPO
 from tests.report.synthetic import make_run
 
@@ -33,8 +34,8 @@ def _digest(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("runs")
-    a = write_run(make_run(), root, folder_name="a")
-    b = write_run(make_run(name="other", names=("Only",), seed=3), root, folder_name="b")
+    a = save_run(make_run(), root, folder_name="a")
+    b = save_run(make_run(name="other", names=("Only",), seed=3), root, folder_name="b")
     return a, b
 
 
