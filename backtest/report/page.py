@@ -111,18 +111,29 @@ def new_figure(**layout) -> go.Figure:
     return fig
 
 
-LEGEND_ROWS = 8  # a horizontal legend with more entries moves to the right, where it scrolls
+LEGEND_ROWS = 8  # a horizontal legend with more entries than this is moved out of the plot's way
+LEGEND_SIDE_CHARS = 28  # ... to the right (where it scrolls) if its names are this short, else below
 
 
 def keep_plot_area(fig: go.Figure) -> None:
     """A legend with many entries must not squeeze the plot: a horizontal legend (which wraps into rows and
-    takes the plot's height) of more than LEGEND_ROWS entries becomes a vertical one on the right, which
-    plotly scrolls when it is taller than the plot."""
-    names = {t.name for t in fig.data if t.showlegend is not False and t.name}
+    takes the plot's height) of more than LEGEND_ROWS entries becomes a vertical one, on the right when the
+    names are short (plotly scrolls it when it is taller than the plot), else below the plot with the figure
+    made taller by one line per entry."""
+    names = list(dict.fromkeys(t.name for t in fig.data if t.showlegend is not False and t.name))
     legend = fig.layout.legend
-    if len(names) > LEGEND_ROWS and legend.orientation in (None, "h") and fig.layout.showlegend is not False:
+    if len(names) <= LEGEND_ROWS or legend.orientation not in (None, "h") or fig.layout.showlegend is False:
+        return
+    if max(len(n) for n in names) <= LEGEND_SIDE_CHARS:
         fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top",
                                       font=dict(size=11)))
+        return
+    height = fig.layout.height or 380
+    extra = 19 * len(names) + 30
+    margin_b = (fig.layout.margin.b or 40) + extra
+    fig.update_layout(height=height + extra, margin=dict(b=margin_b),
+                      legend=dict(orientation="v", x=0, xanchor="left", y=-30 / (height - 100),
+                                  yanchor="top", yref="paper", font=dict(size=11)))
 
 
 def figure_fragment(fig: go.Figure, *, css_class: str = "plot") -> str:
