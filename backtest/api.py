@@ -64,10 +64,11 @@ class Result:
 
     def save(self, results_dir: Path | str = "results", *, folder_name: str | None = None) -> Path:
         """Write the run folder (report.html included) inside ``results_dir`` as `bt run` does, atomically;
-        returns its path. ``folder_name`` replaces the ``<name>-<timestamp>`` folder name."""
+        returns its absolute path. ``folder_name`` replaces the ``<name>-<timestamp>`` folder name."""
         from .report import render_report
 
-        return write_run(self._run, Path(results_dir), folder_name=folder_name, renderer=render_report)
+        return write_run(self._run, Path(results_dir).absolute(), folder_name=folder_name,
+                         renderer=render_report)
 
     def _repr_html_(self) -> str:
         from .report.notebook import result_html

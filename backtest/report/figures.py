@@ -42,11 +42,11 @@ MIN_TICK_PX = 28  # log-axis tick labels at least this far apart
 
 def _tick_label(v: float, yformat: str) -> str:
     if yformat != ",.0f":
-        return f"{v:.3g}" if v < 1000 else f"{v:,.0f}"
+        return f"{v:.4g}" if v < 1000 else f"{v:,.0f}"
     for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= div:
-            return f"{v / div:.3g}{unit}"
-    return f"{v:.3g}"
+            return f"{v / div:.4g}{unit}"
+    return f"{v:.4g}"
 
 
 def log_ticks(low: float, high: float, *, plot_px: float = 300.0, yformat: str = ",.0f") -> dict:
@@ -64,8 +64,13 @@ def log_ticks(low: float, high: float, *, plot_px: float = 300.0, yformat: str =
             chosen = steps
     vals = [m * 10 ** e for e in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in chosen]
     vals = [v for v in vals if low / 1.05 <= v <= high * 1.05]
-    if len(vals) < 2:
-        return {}
+    if len(vals) < 2:  # less than a factor ~1.2: evenly spaced round values (nearly linear at this scale)
+        raw = (high - low) / 4
+        step = min((m * 10 ** math.floor(math.log10(raw)) for m in (1, 2, 5, 10)
+                    if m * 10 ** math.floor(math.log10(raw)) >= raw), default=raw)
+        vals = [k * step for k in range(math.ceil(low / step), math.floor(high / step) + 1)]
+        if len(vals) < 2:
+            return {}
     return {"tickmode": "array", "tickvals": vals, "ticktext": [_tick_label(v, yformat) for v in vals]}
 
 
