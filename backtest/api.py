@@ -24,7 +24,7 @@ from .results import RunResult, SavedRun, compute_run_metrics, load_run, write_r
 __all__ = ["Result", "load", "run"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Result:
     """A backtest as pandas objects. Series and frames are indexed by trading date unless stated.
 
