@@ -19,7 +19,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .results import RunResult, SavedRun, compute_run_metrics, load_run, write_run
+from .results import RunResult, SavedRun, compute_run_metrics, load_run
 
 __all__ = ["Result", "load", "run"]
 
@@ -65,10 +65,9 @@ class Result:
     def save(self, results_dir: Path | str = "results", *, folder_name: str | None = None) -> Path:
         """Write the run folder (report.html included) inside ``results_dir`` as `bt run` does, atomically;
         returns its absolute path. ``folder_name`` replaces the ``<name>-<timestamp>`` folder name."""
-        from .report import render_report
+        from .runner import save_run
 
-        return write_run(self._run, Path(results_dir).absolute(), folder_name=folder_name,
-                         renderer=render_report)
+        return save_run(self._run, Path(results_dir).absolute(), folder_name=folder_name)
 
     def _repr_html_(self) -> str:
         from .report.notebook import result_html

@@ -17,7 +17,8 @@ from backtest.report.compare import convention_flags, format_run_list
 from backtest.report.figures import MIN_TICK_PX, growth_figure, log_ticks
 from backtest.report.page import LEGEND_ROWS, keep_plot_area, words
 from backtest.report.tearsheet import annual_table, histogram_counts, rebalance_activity, relative_series
-from backtest.results import list_runs, load_run, write_run
+from backtest.results import list_runs, load_run
+from backtest.runner import save_run
 
 from .synthetic import make_run
 
@@ -114,14 +115,14 @@ def test_rebalance_activity_counts_orders(saved):
 def test_long_warnings_fold_and_keep_every_character(tmp_path):
     names = ", ".join(f"T{i:03d} ({i})" for i in range(111))
     warning = f"111 member(s) had no price on some rebalance dates: {names}"
-    folder = write_run(make_run(warnings=(warning,)), tmp_path)
+    folder = save_run(make_run(warnings=(warning,)), tmp_path)
     html = render_report(load_run(folder))
     assert html.count(names) == 1 and "T110 (110)" in html
     assert re.search(r"<details><summary>111 member\(s\).*?show all", html)
 
 
 def test_comparison_flags_risk_free_and_nothing_when_alike(saved_dir, tmp_path):
-    other = load_run(write_run(make_run(name="no-rf", risk_free=False), tmp_path))
+    other = load_run(save_run(make_run(name="no-rf", risk_free=False), tmp_path))
     runs = [load_run(saved_dir), other]
     flags = convention_flags(runs, ["a", "b"])
     assert "Risk-free series differs" in flags and "a: a series" in flags and "b: none (0)" in flags
@@ -134,7 +135,7 @@ def test_comparison_flags_risk_free_and_nothing_when_alike(saved_dir, tmp_path):
 def test_bt_list_never_cuts_variant_names_into_identical_rows(tmp_path):
     names = tuple(f"Capped [caps.single=0.05, caps.groups.mag7=0.3, universe.exclude=[{x}]]"
                   for x in ("mag7", "none"))
-    write_run(make_run(names=names, analytics=False), tmp_path)
+    save_run(make_run(names=names, analytics=False), tmp_path)
     text = format_run_list(list_runs(tmp_path))
     for name in names:
         assert any(line.strip() == name for line in text.splitlines())
