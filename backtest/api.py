@@ -100,7 +100,8 @@ def _result(run: RunResult, metrics: dict, path: Path | None) -> Result:
 
     names = [s.name for s in run.strategies]
     bench = run.benchmark_name if run.benchmark_name not in names else f"{run.benchmark_name} (benchmark)"
-    equity = pd.concat([s.equity.rename(s.name) for s in run.strategies] + [run.benchmark.rename(bench)], axis=1)
+    equity = pd.concat([s.equity.rename(s.name) for s in run.strategies] + [run.benchmark.rename(bench)],
+                       axis=1)
     equity.index = pd.DatetimeIndex(equity.index, name="date")
     trades = [s.trades.assign(strategy=s.name) for s in run.strategies if len(s.trades)]
     trades = (pd.concat(trades, ignore_index=True) if trades else pd.DataFrame(
@@ -150,7 +151,8 @@ def load(run_dir: str | Path) -> Result:
 def from_saved(saved: SavedRun) -> Result:
     """A `Result` of a `SavedRun` (holdings are the saved month-end sample)."""
     run_ = RunResult(name=saved.name, config=saved.config, strategies=saved.strategies,
-                     benchmark_name=saved.benchmark_name, benchmark=saved.benchmark, risk_free=saved.risk_free,
+                     benchmark_name=saved.benchmark_name, benchmark=saved.benchmark,
+                     risk_free=saved.risk_free,
                      manifest={k: v for k, v in saved.manifest.items() if k != "run_folder"},
                      analytics=saved.analytics, metrics=saved.metrics)
     return _result(run_, saved.metrics, saved.path)

@@ -75,8 +75,9 @@ def _licences(work: Path, meta: dict) -> str:
         info = json.loads((folder / "package.json").read_text(encoding="utf-8"))
         text = next(((folder / f).read_text(encoding="utf-8", errors="replace").strip()
                      for f in LICENCE_NAMES if (folder / f).is_file()), None)
-        out.append(f"{'=' * 78}\n{name} {info.get('version', '')} ({info.get('license', 'licence unstated')})\n"
-                   f"{'=' * 78}\n{text or 'No licence file in the package; package.json says: ' + str(info.get('license'))}\n")
+        licence = info.get("license", "licence unstated")
+        text = text or f"No licence file in the package; package.json says: {licence}"
+        out.append(f"{'=' * 78}\n{name} {info.get('version', '')} ({licence})\n{'=' * 78}\n{text}\n")
     return "\n".join(out)
 
 

@@ -174,7 +174,8 @@ def render_comparison(runs: Sequence[SavedRun]) -> str:
         f"<td>{esc(', '.join(s.name for s in r.strategies))}</td><td>{esc(r.path)}</td></tr>"
         for lab, r in zip(labels, runs, strict=True))
     runs_table = ('<div class="tbl-wrap"><table class="tbl"><thead><tr><th>Run</th><th>Name</th><th>Created'
-                  "</th><th>Period</th><th>Benchmark</th><th>Risk-free</th><th>Fill</th><th>Strategies</th><th>Folder</th>"
+                  "</th><th>Period</th><th>Benchmark</th><th>Risk-free</th><th>Fill</th><th>Strategies</th>"
+                  "<th>Folder</th>"
                   "</tr></thead>"
                   f"<tbody>{runs_rows}</tbody></table></div>")
     body = "".join([

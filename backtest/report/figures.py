@@ -93,7 +93,8 @@ RANGE_BUTTONS = dict(buttons=[dict(count=1, label="1y", step="year", stepmode="b
 
 
 def growth_figure(values: Labelled, bench: int | None, *, shared: SharedDates | None = None,
-                  title: str = "Portfolio value", yformat: str = ",.0f", log: bool | None = None) -> go.Figure:
+                  title: str = "Portfolio value", yformat: str = ",.0f",
+                  log: bool | None = None) -> go.Figure:
     """Value curves (strategies, benchmark dashed) with a Linear/Log toggle and range buttons. ``log``:
     open on the log scale (default: when the series span LOG_YEARS or more)."""
     finite = [s[s > 0].dropna() for _, s in values]

@@ -234,9 +234,10 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
            "moves); Linear switches back." if _years(saved) >= F.LOG_YEARS else ""))
     if saved.strategies:
         relative = "".join(figure_fragment(fig) for _, fig in T.relative_figures(values, b, shared=shared))
-        add("relative", "Vs benchmark", f"Relative to {saved.benchmark_name}", f'<div class="grid2">{relative}</div>',
-            "Left: cumulative return minus the benchmark's (V/V0 - B/B0). Right: growth of the strategy divided "
-            "by the benchmark's ((V/V0) / (B/B0)); above 1 = ahead since the start. Drawn weekly.")
+        add("relative", "Vs benchmark", f"Relative to {saved.benchmark_name}",
+            f'<div class="grid2">{relative}</div>',
+            "Left: cumulative return minus the benchmark's (V/V0 - B/B0). Right: growth of the strategy "
+            "divided by the benchmark's ((V/V0) / (B/B0)); above 1 = ahead since the start. Drawn weekly.")
     add("drawdowns", "Drawdowns", "Drawdowns",
         figure_fragment(F.drawdown_figure(returns, b, shared=shared)) + "<h3>Top 5 drawdowns</h3>"
         + _drawdowns_table(returns),
@@ -250,8 +251,8 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
             "Trailing 252 trading days, drawn weekly.")
     else:
         add("rolling", "Rolling", "Rolling 12 months",
-            f'<p class="note">Not shown: the run has {days} trading days, and a rolling 12-month figure needs '
-            f"more than {M.ROLLING_WINDOW}.</p>")
+            f'<p class="note">Not shown: the run has {days} trading days, and a rolling 12-month figure '
+            f"needs more than {M.ROLLING_WINDOW}.</p>")
     add("calendar", "Years", "Calendar-year returns",
         figure_fragment(F.calendar_figure(returns, b)) + T.annual_table(returns, b),
         "The first year starts at the first date's close; a last year that ends before its last business day "
@@ -283,8 +284,8 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
     if activity:
         add("trading", "Trading", "Trades and turnover per rebalance",
             figure_fragment(T.trading_figure(activity)) + _activity_table(activity),
-            "Turnover is one-sided (the engine's), as a fraction of the portfolio's value; orders count every "
-            "buy and sell on that date. The menu chooses the strategy.")
+            "Turnover is one-sided (the engine's), as a fraction of the portfolio's value; orders count "
+            "every buy and sell on that date. The menu chooses the strategy.")
     add("metrics", "Metrics", "Metrics", metrics_table(cols), "Hover a metric for its definition.")
     extra = _extra_sections(saved, sections)
     if extra:

@@ -90,12 +90,14 @@ def _svg_growth(equity: pd.DataFrame, bench: str | None, *, width: int = 640, he
     scale = "log scale" if log else "linear scale"
     legend = "".join(
         f'<span style="margin-right:12px"><span style="display:inline-block;width:14px;height:3px;'
-        f'vertical-align:middle;background:{BENCHMARK_COLOR if c == bench else color(j)}"></span> {esc(c)}</span>'
+        f'vertical-align:middle;background:{BENCHMARK_COLOR if c == bench else color(j)}"></span> '
+        f"{esc(c)}</span>"
         for j, c in enumerate(rebased.columns))
     return (f'<div style="font-size:12px;color:#495057">Growth of 1 ({scale})</div>'
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'style="font-family:sans-serif;fill:#495057">'
-            f'<rect x="{pad_l}" y="{pad_t}" width="{width - pad_l - pad_r}" height="{height - pad_t - pad_b}" '
+            f'<rect x="{pad_l}" y="{pad_t}" width="{width - pad_l - pad_r}" '
+            f'height="{height - pad_t - pad_b}" '
             f'fill="none" stroke="#dee2e6"/>{labels}{"".join(parts)}</svg>'
             f'<div style="font-size:12px">{legend}</div>')
 

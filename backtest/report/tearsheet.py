@@ -60,7 +60,8 @@ def relative_figures(values: Labelled, bench: int, *, shared: SharedDates | None
         for i, (label, s) in enumerate(rows):
             w = _weekly(s)
             fig.add_trace(go.Scatter(**xcoords(w.index, shared), y=f4(w.to_numpy()), name=ptext(label),
-                                     mode="lines", line=_line_style(i, False), hovertemplate=f"%{{y:{tick}}}"))
+                                     mode="lines", line=_line_style(i, False),
+                                     hovertemplate=f"%{{y:{tick}}}"))
         fig.add_hline(y=level, line=dict(color=BENCHMARK_COLOR, width=1, dash="dash"))
         fig.update_yaxes(tickformat=tick)
         fig.update_xaxes(type="date")
@@ -123,7 +124,8 @@ def histogram_figure(returns: Labelled, *, freq: str) -> go.Figure:
         mids = (edges[:-1] + edges[1:]) / 2
         fig.add_trace(go.Bar(x=f4(mids), y=counts.astype(int), width=float(edges[1] - edges[0]),
                              name=ptext(f"{label}: observed"), visible=g == 0, marker_color=color(g),
-                             hovertemplate="%{x:.2%}: %{y} " + ("months" if monthly else "days") + "<extra></extra>"))
+                             hovertemplate="%{x:.2%}: %{y} " + ("months" if monthly else "days")
+                             + "<extra></extra>"))
         fig.add_trace(go.Scatter(x=f4(mids), y=f4(normal), name=ptext(f"{label}: normal fit"), mode="lines",
                                  visible=g == 0, line=dict(color=BENCHMARK_COLOR, width=1.5, dash="dot"),
                                  hovertemplate="normal: %{y:.1f}<extra></extra>"))

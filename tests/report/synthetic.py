@@ -109,7 +109,8 @@ def make_run(*, name: str = "synthetic", names: tuple[str, ...] = ("Equal weight
         top["dispersion"] = stocks.pct_change().std(axis=1).fillna(0.0)
         tables["top_holdings_share"] = top.rename_axis("date")
     if analytics and sectors:
-        tables["sectors"] = pd.DataFrame({"sector": [SECTORS[i % len(SECTORS)] for i in range(len(TICKERS) - 1)]},
+        sectors_ = [SECTORS[i % len(SECTORS)] for i in range(len(TICKERS) - 1)]
+        tables["sectors"] = pd.DataFrame({"sector": sectors_},
                                          index=pd.Index(TICKERS[:-1], name="ticker"))  # T19 has none
     if analytics:
         tables["group <summary>"] = pd.DataFrame({"weight": [0.3, 0.7], "return": [0.12, 0.05]},

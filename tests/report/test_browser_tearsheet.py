@@ -40,7 +40,8 @@ def _data(page, selector: str, i: int = 0) -> list[dict]:
 def _plot_heights(page) -> list[float]:
     """Height in pixels of every figure's plot area (its drag surface)."""
     return page.evaluate("""Array.from(document.querySelectorAll('.js-plotly-plot'),
-        d => d.querySelector('.nsewdrag') ? d.querySelector('.nsewdrag').getBoundingClientRect().height : 999)""")
+        d => d.querySelector('.nsewdrag') ? d.querySelector('.nsewdrag').getBoundingClientRect().height
+                                          : 999)""")
 
 
 def _tick_overlaps(page, selector: str) -> list[tuple[str, str]]:

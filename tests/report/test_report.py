@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +16,9 @@ from backtest.results import list_runs, load_run
 
 from .synthetic import HOSTILE_NAMES
 
-SECTION_IDS = ("overview", "growth", "relative", "drawdowns", "rolling", "calendar", "monthly", "distribution",
-               "holdings", "weights", "trading", "metrics", "run-tables", "warnings", "config", "data", "versions")
+SECTION_IDS = ("overview", "growth", "relative", "drawdowns", "rolling", "calendar", "monthly",
+               "distribution", "holdings", "weights", "trading", "metrics", "run-tables", "warnings",
+               "config", "data", "versions")
 FIGURES = 16  # growth, 2 relative, drawdowns, 4 rolling, years, months, 2 distributions, sectors, weights,
 # trading, and the generic analytics table's line plot
 
@@ -160,3 +162,19 @@ def test_format_run_list(saved_dir, hostile_dir):
     assert "\x1b" not in text and "\x07" not in text and "\\x1b" in text  # terminal-safe
     assert re.search(r"Tilted\s+−?-?\d+\.\d%", text)
     assert format_run_list([]) == "no saved runs"
+
+
+def test_the_partial_plotly_bundle_matches_the_python_package_and_ships_its_licence():
+    """The bundle is plotly.js at the version the Python package writes figures for (else rebuild it with
+    scripts/build_plotly_bundle.py), is packaged with its licence, and is a fraction of the full library."""
+    from importlib import resources
+
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    head = _plotly_js()[:300]
+    assert f"plotly.js v{get_plotlyjs_version()} (partial bundle: scatter, bar, heatmap)" in head
+    licence = resources.files("backtest.report").joinpath("assets", "LICENSE-plotly.txt").read_text()
+    assert licence.startswith("=") and "plotly.js" in licence.split("\n")[1] and "MIT" in licence[:400]
+    assert len(_plotly_js()) < 0.3 * len(get_plotlyjs())
+    setup = (Path(__file__).resolve().parents[2] / "setup.cfg").read_text()
+    assert "assets/*.js, assets/*.txt" in setup
