@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.data.store import PriceStore, _write_parquet
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from backtest.data.store import PriceStore, atomic_write
 from backtest.errors import DataError
 
 #: set name -> snapshot file
@@ -29,6 +32,11 @@ FACTOR_FILES = {
 #: canonical column names (the files spell the market factor and momentum differently)
 FACTOR_NAMES = {"Mkt-RF": "MKT_RF", "MKT_RF": "MKT_RF", "Mkt_RF": "MKT_RF", "SMB": "SMB", "HML": "HML",
                 "RMW": "RMW", "CMA": "CMA", "Mom": "MOM", "MOM": "MOM", "UMD": "MOM", "RF": "RF"}
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    atomic_write(path, lambda fh: pq.write_table(table, fh))
 
 
 def _path(store: PriceStore, name: str) -> Path:

@@ -11,11 +11,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.data.store import PriceStore, _write_parquet
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from backtest.data.store import PriceStore, atomic_write
 from backtest.errors import DataError
 
 UNIVERSE_FILE = "sp500_universe_and_sources.csv"
 SECTORS_FILE = "sectors.parquet"
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    atomic_write(path, lambda fh: pq.write_table(table, fh))
 
 
 def import_sectors(store: PriceStore, folder: Path) -> int:

@@ -94,14 +94,20 @@ def rolling_loadings_figure(frame: pd.DataFrame, window: int) -> go.Figure:
 
 
 def rolling_excess_figure(summary: pd.DataFrame) -> go.Figure:
-    """Distribution of rolling excess returns: per horizon, a box per strategy (whiskers 5th-95th pct)."""
-    fig = new_figure(height=380, hovermode="closest", boxmode="group", yaxis=dict(tickformat=".1%"))
+    """Distribution of rolling excess returns: per window length and strategy, the median (marker), the 25th
+    to 75th percentile (thick bar) and the 5th to 95th (thin whiskers). Scatter traces with error bars (the
+    report's plotly.js bundle has no box traces)."""
+    fig = new_figure(height=380, hovermode="closest", scattermode="group", yaxis=dict(tickformat=".1%"))
     for i, (name, rows) in enumerate(summary.groupby("strategy", sort=False)):
-        fig.add_trace(go.Box(
-            x=[str(h) for h in rows["horizon"]], name=ptext(name), marker_color=color(i),
-            q1=rows["p25"].astype(float).tolist(), median=rows["median"].astype(float).tolist(),
-            q3=rows["p75"].astype(float).tolist(), lowerfence=rows["p05"].astype(float).tolist(),
-            upperfence=rows["p95"].astype(float).tolist(), boxpoints=False))
+        med = rows["median"].astype(float).to_numpy()
+        x = [str(h) for h in rows["horizon"]]
+        for lo, hi, width, show in (("p05", "p95", 1.2, False), ("p25", "p75", 6, True)):
+            fig.add_trace(go.Scatter(
+                x=x, y=med, mode="markers", name=ptext(name), legendgroup=ptext(name), showlegend=show,
+                marker=dict(color=color(i), size=9 if show else 1),
+                error_y=dict(type="data", symmetric=False, array=rows[hi].astype(float).to_numpy() - med,
+                             arrayminus=med - rows[lo].astype(float).to_numpy(), thickness=width, width=0,
+                             color=color(i))))
     fig.update_layout(xaxis_title="window length", yaxis_title="annualised excess return")
     return fig
 
@@ -257,8 +263,8 @@ def evidence_section(saved: SavedRun) -> str:
     summary = _table(saved, "rolling_summary")
     if summary is not None and len(summary):
         parts.append(_h3("Every start date", "Annualised excess return over the benchmark (CAGR difference) of "
-                         "every window of 1, 3 and 5 years, one window per trading day it could start; boxes span "
-                         "the 25th to 75th percentile, whiskers the 5th to 95th.")
+                         "every window of 1, 3 and 5 years, one window per trading day it could start; the marker is "
+                         "the median, the thick bar the 25th to 75th percentile, the thin one the 5th to 95th.")
                      + figure_fragment(rolling_excess_figure(summary)) + rolling_table(summary))
     stress = _table(saved, "stress")
     if stress is not None and len(stress):
