@@ -97,9 +97,48 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
-    return RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
-                     benchmark_name=cfg.benchmark, benchmark=benchmark,
-                     risk_free=risk_free_returns(cfg, inputs), manifest=manifest, analytics=analytics)
+    result = RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
+                       benchmark_name=cfg.benchmark, benchmark=benchmark,
+                       risk_free=risk_free_returns(cfg, inputs), manifest=manifest, analytics=analytics)
+    return _with_evidence(cfg, store, result, echo, built.prices, inputs)
+
+
+def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame, inputs: Inputs):
+    """`result` with metrics.json's ``evidence`` entry and the ``evidence_*`` tables (docs/evidence.md)."""
+    import dataclasses
+
+    from .results import compute_run_metrics
+
+    if not cfg.evidence.enabled or not result.strategies:
+        return result
+    from .analytics.evidence import run_evidence
+    from .data.factors import load_factors
+    from .data.sectors import load_sectors
+
+    echo("computing the evidence (factor regressions, robustness) ...")
+    t1 = time.perf_counter()
+    factors = {k: load_factors(store, k) for k in ("ff3_daily", "ff5_mom_monthly")} if cfg.evidence.factors else {}
+    sectors = load_sectors(store)
+    index_weights = None
+    if inputs.membership is not None and inputs.shares_daily is not None and sectors is not None:
+        from .analytics.pit import index_cap_weights
+        from .analytics.risk import month_ends
+
+        m = inputs.membership
+        members = [c for c in m["price_column"].dropna().unique() if c in inputs.prices.columns]
+        ends = month_ends(inputs.calendar)
+        index_weights = index_cap_weights(inputs.prices[members], inputs.shares_daily.shares, m, ends)
+        prices = prices.join(inputs.prices.loc[inputs.calendar, [c for c in members if c not in prices.columns]])
+    summary, tables = run_evidence({s.name: s.equity for s in result.strategies}, result.benchmark,
+                                   benchmark_name=result.benchmark_name, risk_free=result.risk_free,
+                                   factors=factors, spec=cfg.evidence,
+                                   holdings={s.name: s.holdings for s in result.strategies}, prices=prices,
+                                   groups=dict(cfg.groups), sectors=sectors, index_weights=index_weights)
+    manifest = dict(result.manifest)
+    manifest["timings_s"] = {**manifest["timings_s"], "evidence": round(time.perf_counter() - t1, 3)}
+    metrics = {**compute_run_metrics(result), "evidence": summary}   # computed here rather than in write_run
+    return dataclasses.replace(result, metrics=metrics, analytics={**result.analytics, **tables},
+                               manifest=manifest)
 
 
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:

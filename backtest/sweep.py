@@ -198,6 +198,15 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
                   "table": [{"name": v.name, "base": v.base, "params": dict(v.params)} for v in variants]},
     }
     result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg))
+    if cfg.evidence.enabled:
+        from .analytics.evidence import run_sweep_evidence
+
+        echo("computing PSR, DSR, PBO and the walk-forward selection ...")
+        returns = pd.DataFrame({o.name: M.simple_returns(o.equity) for o in outcomes})
+        groups = {base: [v.name for v in variants if v.base == base] for base in grids}
+        evidence = run_sweep_evidence(returns, bench_returns, risk_free=risk_free, variants=groups,
+                                      spec=cfg.evidence)
+        result = dataclasses.replace(result, metrics={**result.metrics, "evidence": evidence})
     return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric))
 
 

@@ -25,6 +25,7 @@ from backtest.config.check import (
 from backtest.config.dump import (
     analytics_dict, costs_dict, day_text, schedule_dict, strategy_dict, sweep_dict,
 )
+from backtest.config.evidence import Evidence, evidence_dict, parse_evidence
 from backtest.config.schema import (
     DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Caps, Costs, Drift,
     RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "rebalance", "costs", "fill",
-            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep")
+            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep", "evidence")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
@@ -167,12 +168,13 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     sweep = None
     if data.get("sweep") is not None:
         sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
+    evidence = parse_evidence(ctx, data["evidence"]) if "evidence" in data else Evidence()
     if ctx.items:
         raise ConfigError(ctx.problems(), source)
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
                      membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
-                     sweep=sweep, description=description)
+                     sweep=sweep, description=description, evidence=evidence)
 
 
 def _risk_free(ctx: Ctx, value: Any) -> str | None:
@@ -263,6 +265,8 @@ def config_to_dict(cfg: RunConfig) -> dict:
     })
     if cfg.sweep is not None:
         out["sweep"] = sweep_dict(cfg.sweep)
+    if cfg.evidence != Evidence():
+        out["evidence"] = evidence_dict(cfg.evidence)
     return out
 
 

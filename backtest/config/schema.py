@@ -19,6 +19,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from backtest.config.evidence import Evidence
+
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "never")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 WEIGHTINGS = ("fixed", "equal", "cap")
@@ -210,3 +212,4 @@ class RunConfig(_Frozen):
     sweep: Sweep | None = None
     description: str | None = None
     source_path: Path | None = None
+    evidence: Evidence = Evidence()

@@ -48,7 +48,8 @@ def rotation_section(saved: SavedRun) -> str:
 def analytics_tables(saved: SavedRun) -> str:
     """Every other ``saved.analytics`` table (e.g. the market-cap basis of cap-weighted strategies)
     generically: a line plot when it is date-indexed, and the table."""
-    rest = {k: v for k, v in (saved.analytics or {}).items() if not _is_rotation_key(k) and k not in OWN_KEYS}
+    rest = {k: v for k, v in (saved.analytics or {}).items()
+            if not _is_rotation_key(k) and k not in OWN_KEYS and not k.replace("-", "_").startswith("evidence_")}
     if not rest:
         return ""
     parts = []
@@ -64,4 +65,11 @@ def analytics_tables(saved: SavedRun) -> str:
                          "each is also saved as analytics/<name>.csv.")
 
 
-SECTIONS: list[Callable[[SavedRun], str]] = [rotation_section, analytics_tables]
+def evidence(saved: SavedRun) -> str:
+    """Factor loadings, rolling and stress tables, bootstrap intervals (`report.evidence_section`)."""
+    from .evidence_section import evidence_section
+
+    return evidence_section(saved)
+
+
+SECTIONS: list[Callable[[SavedRun], str]] = [rotation_section, evidence, analytics_tables]

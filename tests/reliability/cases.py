@@ -214,6 +214,14 @@ CASES = [
          ("--data-dir", "{tmp}/store", "run", "{tmp}/c.yaml", *OUT),
          ("meta.json is unreadable; move the folder aside and re-import the data",),
          {"c.yaml": config(SPY), "store/meta.json": "{"}),
+    # --- the evidence block (docs/evidence.md)
+    Case("evidence-bad-settings", "config", "an `evidence:` block with a misspelt metric, an odd number of CSCV "
+         "blocks and a stress period without an end", ("validate", "{tmp}/c.yaml"),
+         ("evidence.walk_forward.metric (line 5): must be one of sharpe, sortino, cagr", "did you mean 'sharpe'?",
+          "evidence.pbo_blocks (line 6): must be an even number, got 7; fix: use 8",
+          "evidence.stress[0] (line 7): missing end; each stress period needs a name, a start and an end"),
+         {"c.yaml": config(SPY, head="evidence:\n  walk_forward: {metric: sharp}\n  pbo_blocks: 7\n"
+                                     "  stress: [{name: crash, start: 2020-02-19}]\n")}),
 ]
 
 
