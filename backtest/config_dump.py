@@ -106,6 +106,9 @@ def strategy_dict(s: StrategyConfig) -> dict:
         out["cash_yield"] = s.cash_yield
     if s.proxies:
         out["proxies"] = dict(s.proxies)
+    for key in ("lookback", "covariance"):
+        if getattr(s, key, None) is not None:
+            out[key] = getattr(s, key)
     return out
 
 

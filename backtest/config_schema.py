@@ -21,7 +21,9 @@ import pandas as pd
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "never")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
-WEIGHTINGS = ("fixed", "equal", "cap")
+WEIGHTINGS = ("fixed", "equal", "cap", "inverse_vol", "min_variance", "risk_parity", "hrp")
+RISK_WEIGHTINGS = ("inverse_vol", "min_variance", "risk_parity", "hrp")
+COVARIANCES = ("sample", "ledoit_wolf")
 INDEXES = ("sp500",)
 MEMBERSHIPS = ("point_in_time", "current")
 INSIDE = ("cap", "equal")
@@ -155,6 +157,8 @@ class StrategyConfig(_Frozen):
     expense_ratio: float = 0.0
     cash_yield: str | None = None
     proxies: tuple[tuple[str, str], ...] = ()
+    lookback: int | None = None          # risk weightings: trailing trading days of returns (None = 252)
+    covariance: str | None = None        # min_variance, risk_parity, hrp: "sample" | "ledoit_wolf" (None = sample)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ from backtest.config_blocks import (
     Groups, expand, parse_caps, parse_costs, parse_schedule, parse_tilt, parse_universe,
 )
 from backtest.config_check import (
-    MISSING, Ctx, check_keys, choice, mapping, num, number, require, safe_name, ticker,
+    MISSING, Ctx, check_keys, choice, integer, mapping, num, number, require, safe_name, ticker,
 )
-from backtest.config_schema import WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec
+from backtest.config_schema import (
+    COVARIANCES, RISK_WEIGHTINGS, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec,
+)
 
 STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "rebalance", "costs",
-                 "expense_ratio", "cash_yield", "proxies")
+                 "expense_ratio", "cash_yield", "proxies", "lookback", "covariance")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
                                                  "groups", "membership_source", "analytics", "sweep")}
@@ -26,16 +28,24 @@ STRATEGY_ELSEWHERE.update({
     "tickers": "did you mean universe.tickers? e.g. universe: [AAPL, MSFT]",
 })
 # Blocks a weighting allows, and why the others do not apply.
-ONLY_FOR = {"universe": ("equal", "cap"), "weights": ("fixed",), "tilt": ("cap",), "caps": ("cap",)}
+UNIVERSE_WEIGHTINGS = ("equal", "cap", *RISK_WEIGHTINGS)
+ONLY_FOR = {"universe": UNIVERSE_WEIGHTINGS, "weights": ("fixed",), "tilt": ("cap",),
+            "caps": ("cap", *RISK_WEIGHTINGS), "lookback": RISK_WEIGHTINGS,
+            "covariance": ("min_variance", "risk_parity", "hrp")}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
+    "lookback": "lookback is the window of returns of the risk-based weightings (inverse_vol, min_variance, "
+                "risk_parity, hrp); remove it",
+    "covariance": "covariance is the estimator of min_variance, risk_parity and hrp (inverse_vol uses each "
+                  "name's own standard deviation); remove it",
     "weights": "weights are only for weighting: fixed (equal and cap compute their own); remove weights",
     "tilt": "a tilt scales market-cap weights, so it needs weighting: cap; remove tilt or set weighting: cap",
-    "caps": "caps limit market-cap weights, so they need weighting: cap (equal and fixed weights are set "
-            "directly); remove caps or set weighting: cap",
+    "caps": "caps limit computed weights, so they need weighting: cap or a risk-based weighting (equal and "
+            "fixed weights are set directly); remove caps or set weighting: cap",
 }
 WEIGHT_TOLERANCE = 1e-6
 MAX_NAME = 80
+MAX_LOOKBACK = 2520   # ten years of trading days
 
 
 def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance: Schedule, costs: Costs,
@@ -48,7 +58,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     ok = True
     name = require(ctx, data, path, "name", "name: Equal-weight S&P 493")
     name = safe_name(ctx, name, (*path, "name"), "strategy", max_len=max_name) if name is not MISSING else None
-    weighting = require(ctx, data, path, "weighting", "weighting: cap   # fixed | equal | cap")
+    weighting = require(ctx, data, path, "weighting", "weighting: cap   # " + " | ".join(WEIGHTINGS))
     weighting = choice(ctx, weighting, (*path, "weighting"), WEIGHTINGS) if weighting is not MISSING else None
     ok &= name is not None and weighting is not None
 
@@ -58,6 +68,9 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         "weights": lambda v, p: _weights(ctx, v, p, groups),
         "tilt": lambda v, p: parse_tilt(ctx, v, p, groups),
         "caps": lambda v, p: parse_caps(ctx, v, p, groups),
+        "lookback": lambda v, p: integer(ctx, v, p, lo=2, hi=MAX_LOOKBACK,
+                                         hint="; trading days of daily returns, e.g. 252 for a year"),
+        "covariance": lambda v, p: choice(ctx, v, p, COVARIANCES),
     }
     for key, parse in parsers.items():
         if data.get(key) is not None:
@@ -69,7 +82,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     if weighting == "fixed" and data.get("weights") is None:
         ctx.error((*path, "weights"), "is required for weighting: fixed; add e.g. `weights: {SPY: 0.7, AVUV: 0.3}`")
         ok = False
-    if weighting in ("equal", "cap") and data.get("universe") is None:
+    if weighting in UNIVERSE_WEIGHTINGS and data.get("universe") is None:
         ctx.error((*path, "universe"), f"is required for weighting: {weighting}; add e.g. `universe: sp500` or "
                                        "`universe: [AAPL, MSFT]`")
         ok = False
@@ -98,12 +111,12 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         proxies = got or ()
     if not ok:
         return None
-    if weighting == "cap":
+    if weighting in ("cap", *RISK_WEIGHTINGS):
         _feasibility(ctx, path, parts["universe"], parts.get("tilt"), parts.get("caps"), groups)
     return StrategyConfig(name=name, weighting=weighting, universe=parts.get("universe"),
                           weights=parts.get("weights"), tilt=parts.get("tilt"), caps=parts.get("caps"),
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
-                          proxies=proxies)
+                          proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"))
 
 
 def _weights(ctx: Ctx, value: Any, path: tuple, groups: Groups) -> Mapping[str, float] | None:

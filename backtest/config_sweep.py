@@ -35,6 +35,7 @@ SCHEMA: dict = {
                   "drift": {"absolute": _LEAF, "relative": _LEAF}},
     "costs": {"commission_bps": _LEAF, "slippage_bps": _LEAF},
     "expense_ratio": _LEAF, "cash_yield": _LEAF, "proxies": ANY,
+    "lookback": _LEAF, "covariance": _LEAF,
 }
 # Setting one of these keys removes its alternatives, so a swept value replaces rather than conflicts.
 ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule",),

@@ -64,6 +64,15 @@ def required_tickers(cfg, members: set[str]) -> list[str]:
     return sorted(names | members)
 
 
+def history_days(cfg) -> int:
+    """Calendar days of prices read before `start`: LOOKBACK_DAYS, or more when a strategy's own lookback
+    (risk-based weights, selection signals) needs a longer trailing window on the first rebalance date."""
+    from strategies import history_needed
+
+    days = [history_needed(s) for s in cfg.strategies]
+    return max(LOOKBACK_DAYS, *(int(d * 365 / 252 * 1.1) + 20 for d in days))
+
+
 def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
     """Price columns of every index member whose membership overlaps [start, end]."""
     s = pd.Timestamp(start)
@@ -87,7 +96,7 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
         online = [t for t in tickers if t != TBILL_TICKER]     # built from the snapshot, not on Yahoo
         report = fetch_prices(store, online, cfg.start - pd.Timedelta(days=FETCH_LOOKBACK_DAYS), cfg.end)
         warnings += list(getattr(report, "warnings", []))
-    start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
+    start = cfg.start - pd.Timedelta(days=history_days(cfg))
     prices = store.prices(tickers, start=start, end=cfg.end)
     missing = sorted(set(tickers) - set(prices.columns[prices.notna().any()]))
     everything = store.prices([cfg.benchmark])

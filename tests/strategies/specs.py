@@ -45,6 +45,15 @@ class Spec:
     caps: Caps | None = None
 
 
+@dataclass(frozen=True)
+class RiskSpec:
+    name: str = "test"
+    weighting: str = "risk_parity"
+    lookback: int | None = None
+    covariance: str | None = None
+    caps: Caps | None = None
+
+
 def one_day_inputs(
     prices: Mapping[str, float],
     shares: Mapping[str, float] | None = None,

@@ -10,7 +10,7 @@ from backtest.errors import DataError
 from strategies import REGISTRY, DecisionInputs, Weights, decision_inputs
 from strategies.base import finalise
 
-from .specs import Caps, Spec, Tilt
+from .specs import Caps, RiskSpec, Spec, Tilt
 
 
 def _prices() -> pd.DataFrame:
@@ -72,8 +72,13 @@ def test_last_prices_refuses_a_history_without_the_date():
         Spec(weighting="equal"),
         Spec(weighting="cap"),
         Spec(weighting="cap", tilt=Tilt(group="g", multiplier=2.0), caps=Caps(single=0.4)),
+        *(RiskSpec(weighting=family, lookback=5, covariance=cov)
+          for family, cov in (("inverse_vol", None), ("min_variance", "sample"), ("risk_parity", "ledoit_wolf"),
+                              ("hrp", "sample"))),
+        RiskSpec(weighting="risk_parity", lookback=5, caps=Caps(single=0.45)),
     ],
-    ids=["fixed", "equal", "cap", "cap-tilt-capped"],
+    ids=["fixed", "equal", "cap", "cap-tilt-capped", "inverse_vol", "min_variance", "risk_parity", "hrp",
+         "risk_parity-capped"],
 )
 def test_no_look_ahead_perturbing_later_prices_changes_nothing(spec):
     prices = _prices()
