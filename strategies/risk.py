@@ -115,19 +115,22 @@ def _scaled(cov: pd.DataFrame) -> np.ndarray:
 
 
 def _solve(problem, what: str) -> None:
-    """Solve with Clarabel at tolerances 1e-10; an inaccurate or failed solve is an error, never used."""
+    """Solve with Clarabel at tolerances 1e-10, or if that ends inaccurate at its defaults (1e-8); an
+    inaccurate or failed solve is an error, never used."""
     import warnings
 
     import cvxpy as cp
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)   # cvxpy's "may be inaccurate": the status says it
-        problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, max_iter=500)
+    for tol in (1e-10, 1e-8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)   # cvxpy's "may be inaccurate": the status says it
+            problem.solve(solver=cp.CLARABEL, tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol, max_iter=500)
+        if problem.status == cp.OPTIMAL:
+            return
     if problem.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
         raise InfeasibleCapsError(f"{what}: the caps cannot all be met over the names weighted; loosen them")
-    if problem.status != cp.OPTIMAL:
-        raise DataError(f"{what}: the solver stopped with status {problem.status!r}; try covariance: "
-                        "ledoit_wolf or a longer lookback")
+    raise DataError(f"{what}: the solver stopped with status {problem.status!r}; try covariance: "
+                    "ledoit_wolf or a longer lookback")
 
 
 def _clean(values: np.ndarray, index: pd.Index) -> pd.Series:
