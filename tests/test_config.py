@@ -130,9 +130,9 @@ BAD = [
     ("unknown-nested-key", cap("caps: {singel: 0.05}"),
      "strategies[0].caps.singel (line 7): unknown key 'singel'; did you mean 'single'?"),
     ("missing-weighting", strat("name: X", "universe: sp500"),
-     "strategies[0].weighting (line 4): is required; add e.g. `weighting: cap   # fixed | equal | cap`"),
+     "strategies[0].weighting (line 4): is required; add e.g. `weighting: cap   # fixed | equal | cap | inverse_vol | min_variance | risk_parity | hrp`"),
     ("unknown-weighting", strat("name: X", "weighting: caps", "universe: sp500"),
-     "strategies[0].weighting (line 5): must be one of fixed, equal, cap, got 'caps'; did you mean 'cap'?"),
+     "strategies[0].weighting (line 5): must be one of fixed, equal, cap, inverse_vol, min_variance, risk_parity, hrp, got 'caps'; did you mean 'cap'?"),
     # --- names
     ("run-name-slash", "name: a/b\nstart: 2016-01-01\nstrategies:\n" + FIXED,
      "name (line 1): must not contain '/' (the run name becomes a file name), got 'a/b'"),
@@ -260,7 +260,7 @@ BAD = [
     ("caps-single-bool", cap("caps: {single: true}"), "strategies[0].caps.single (line 7): must be a number, "
                                                       "got true"),
     ("caps-on-equal", strat("name: X", "weighting: equal", "universe: sp500", "caps: {single: 0.05}"),
-     "strategies[0].caps (line 7): does not apply to weighting: equal; caps limit market-cap weights"),
+     "strategies[0].caps (line 7): does not apply to weighting: equal; caps limit computed weights, so they need weighting: cap or a risk-based"),
     ("caps-empty", cap("caps: {}"), "strategies[0].caps (line 7): sets no cap; give single, groups, aggregate "
                                     "or rule"),
     ("caps-unknown-group", cap("caps: {groups: {mag8: 0.25}}"),
@@ -357,6 +357,25 @@ BAD = [
      "sweep.grid['caps.single'] (line 7): must be a non-empty list of values, e.g. [0.03, 0.05], got 0.05"),
     ("sweep-empty-grid", cap() + "sweep: {grid: {}}\n", "sweep.grid (line 7): must not be empty"),
     ("sweep-name", cap() + "sweep: {grid: {name: [a, b]}}\n", "sweep.grid.name (line 7): name cannot be swept"),
+    # --- risk-based weightings (strategies.risk)
+    ("lookback-not-a-whole-number", strat("name: R", "weighting: risk_parity", "universe: sp500",
+                                          "lookback: 25.5"),
+     "strategies[0].lookback (line 7): must be a whole number, got 25.5; trading days of daily returns, e.g. 252"),
+    ("lookback-too-short", strat("name: R", "weighting: inverse_vol", "universe: sp500", "lookback: 1"),
+     "strategies[0].lookback (line 7): must be in [2, 2520], got 1"),
+    ("covariance-unknown", strat("name: R", "weighting: min_variance", "universe: sp500",
+                                 "covariance: ledoitwolf"),
+     "strategies[0].covariance (line 7): must be one of sample, ledoit_wolf, got 'ledoitwolf'; did you mean "
+     "'ledoit_wolf'?"),
+    ("covariance-on-inverse-vol", strat("name: R", "weighting: inverse_vol", "universe: sp500",
+                                        "covariance: sample"),
+     "strategies[0].covariance (line 7): does not apply to weighting: inverse_vol; covariance is the estimator "
+     "of min_variance, risk_parity and hrp"),
+    ("lookback-on-cap", cap("lookback: 252"),
+     "strategies[0].lookback (line 7): does not apply to weighting: cap; lookback is the window of returns of "
+     "the risk-based weightings"),
+    ("risk-weighting-without-universe", strat("name: R", "weighting: hrp"),
+     "strategies[0].universe (line 4): is required for weighting: hrp"),
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
     ("sweep-variant-name-too-long", strat("name: " + "x" * 70, "weighting: equal", "universe: sp500") +
