@@ -22,7 +22,7 @@ SCHEDULE_KEYS = ("every", "day", "weekday", "nth", "drift")
 DRIFT_KEYS = ("absolute", "relative")
 COSTS_KEYS = ("commission_bps", "slippage_bps")
 UNIVERSE_KEYS = ("index", "tickers", "exclude", "membership")
-TILT_KEYS = ("group", "multiplier", "weight", "inside")
+TILT_KEYS = ("group", "multiplier", "weight", "inside", "while_leading")
 CAPS_KEYS = ("single", "groups", "aggregate", "rule")
 AGGREGATE_KEYS = ("threshold", "limit", "single")
 # Most trading days a period can have: a larger `day` is surely a mistake (the schedule would clip it).
@@ -286,7 +286,14 @@ def parse_tilt(ctx: Ctx, value: Any, path: tuple, groups: Groups) -> Tilt | None
             ctx.error((*path, "inside"), "applies only with weight (how the group's fixed weight is split); "
                                          "remove it")
             ok = False
-    return Tilt(group=group, multiplier=multiplier, weight=weight, inside=inside) if ok else None
+    leading = None
+    if data.get("while_leading") is not None:
+        leading = integer(ctx, data["while_leading"], (*path, "while_leading"), lo=1, hi=2520,
+                          hint="; trading days, e.g. 126: tilt only while the group's 126-day return beats "
+                               "the rest's")
+        ok &= leading is not None
+    return Tilt(group=group, multiplier=multiplier, weight=weight, inside=inside,
+                while_leading=leading) if ok else None
 
 
 def group_ref(ctx: Ctx, value: Any, path: tuple, groups: Groups, *, at_key: bool = False) -> str | None:

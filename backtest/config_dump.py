@@ -73,6 +73,8 @@ def tilt_dict(t: Tilt) -> dict:
     if t.weight is not None:
         out["weight"] = t.weight
         out["inside"] = t.inside
+    if getattr(t, "while_leading", None) is not None:
+        out["while_leading"] = t.while_leading
     return out
 
 
@@ -109,6 +111,13 @@ def strategy_dict(s: StrategyConfig) -> dict:
     for key in ("lookback", "covariance"):
         if getattr(s, key, None) is not None:
             out[key] = getattr(s, key)
+    if getattr(s, "select", None) is not None:
+        sel = s.select
+        out["select"] = {"by": sel.by, "lookback": sel.lookback, **({"skip": sel.skip} if sel.by == "momentum"
+                                                                     else {}),
+                         **({"top": sel.top} if sel.top is not None else {"bottom": sel.bottom})}
+    if getattr(s, "trend", None) is not None:
+        out["trend"] = {"ticker": s.trend.ticker, "days": s.trend.days, "defensive": s.trend.defensive}
     return out
 
 

@@ -24,6 +24,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 WEIGHTINGS = ("fixed", "equal", "cap", "inverse_vol", "min_variance", "risk_parity", "hrp")
 RISK_WEIGHTINGS = ("inverse_vol", "min_variance", "risk_parity", "hrp")
 COVARIANCES = ("sample", "ledoit_wolf")
+SELECT_BY = ("momentum", "volatility")
 INDEXES = ("sp500",)
 MEMBERSHIPS = ("point_in_time", "current")
 INSIDE = ("cap", "equal")
@@ -122,6 +123,7 @@ class Tilt(_Frozen):
     multiplier: float | None = None
     weight: float | None = None
     inside: str = "cap"
+    while_leading: int | None = None     # apply only while the group's trailing N-day return beats the rest's
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,26 @@ class Caps(_Frozen):
 
 
 @dataclass(frozen=True)
+class Select(_Frozen):
+    """Keep the ``top`` (or ``bottom``) N universe names by trailing ``by`` before weighting them."""
+
+    by: str = "momentum"                 # momentum | volatility
+    lookback: int = 252
+    skip: int = 0                        # momentum only: the last `skip` days are left out (12-1: 21)
+    top: int | None = None
+    bottom: int | None = None
+
+
+@dataclass(frozen=True)
+class Trend(_Frozen):
+    """Hold ``defensive`` alone while ``ticker`` closes below its ``days``-day average."""
+
+    ticker: str = "SPY"
+    days: int = 200
+    defensive: str = "BIL"
+
+
+@dataclass(frozen=True)
 class StrategyConfig(_Frozen):
     """One strategy, with ``rebalance`` and ``costs`` already resolved (its own or the run's)."""
 
@@ -159,6 +181,8 @@ class StrategyConfig(_Frozen):
     proxies: tuple[tuple[str, str], ...] = ()
     lookback: int | None = None          # risk weightings: trailing trading days of returns (None = 252)
     covariance: str | None = None        # min_variance, risk_parity, hrp: "sample" | "ledoit_wolf" (None = sample)
+    select: Select | None = None
+    trend: Trend | None = None
 
 
 @dataclass(frozen=True)

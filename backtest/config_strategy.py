@@ -12,11 +12,13 @@ from backtest.config_check import (
     MISSING, Ctx, check_keys, choice, integer, mapping, num, number, require, safe_name, ticker,
 )
 from backtest.config_schema import (
-    COVARIANCES, RISK_WEIGHTINGS, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec,
+    COVARIANCES, RISK_WEIGHTINGS, SELECT_BY, WEIGHTINGS, Caps, Costs, Schedule, Select, StrategyConfig, Tilt,
+    Trend, UniverseSpec,
 )
 
 STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "rebalance", "costs",
-                 "expense_ratio", "cash_yield", "proxies", "lookback", "covariance")
+                 "expense_ratio", "cash_yield", "proxies", "lookback", "covariance",
+                 "select", "trend")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
                                                  "groups", "membership_source", "analytics", "sweep")}
@@ -31,13 +33,15 @@ STRATEGY_ELSEWHERE.update({
 UNIVERSE_WEIGHTINGS = ("equal", "cap", *RISK_WEIGHTINGS)
 ONLY_FOR = {"universe": UNIVERSE_WEIGHTINGS, "weights": ("fixed",), "tilt": ("cap",),
             "caps": ("cap", *RISK_WEIGHTINGS), "lookback": RISK_WEIGHTINGS,
-            "covariance": ("min_variance", "risk_parity", "hrp")}
+            "covariance": ("min_variance", "risk_parity", "hrp"), "select": UNIVERSE_WEIGHTINGS,
+            "trend": WEIGHTINGS}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
     "lookback": "lookback is the window of returns of the risk-based weightings (inverse_vol, min_variance, "
                 "risk_parity, hrp); remove it",
     "covariance": "covariance is the estimator of min_variance, risk_parity and hrp (inverse_vol uses each "
                   "name's own standard deviation); remove it",
+    "select": "select ranks the names of a universe, and a fixed strategy has none; remove select",
     "weights": "weights are only for weighting: fixed (equal and cap compute their own); remove weights",
     "tilt": "a tilt scales market-cap weights, so it needs weighting: cap; remove tilt or set weighting: cap",
     "caps": "caps limit computed weights, so they need weighting: cap or a risk-based weighting (equal and "
@@ -71,6 +75,8 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         "lookback": lambda v, p: integer(ctx, v, p, lo=2, hi=MAX_LOOKBACK,
                                          hint="; trading days of daily returns, e.g. 252 for a year"),
         "covariance": lambda v, p: choice(ctx, v, p, COVARIANCES),
+        "select": lambda v, p: _select(ctx, v, p),
+        "trend": lambda v, p: _trend(ctx, v, p),
     }
     for key, parse in parsers.items():
         if data.get(key) is not None:
@@ -116,7 +122,62 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     return StrategyConfig(name=name, weighting=weighting, universe=parts.get("universe"),
                           weights=parts.get("weights"), tilt=parts.get("tilt"), caps=parts.get("caps"),
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
-                          proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"))
+                          proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"),
+                          select=parts.get("select"), trend=parts.get("trend"))
+
+
+def _select(ctx: Ctx, value: Any, path: tuple) -> Select | None:
+    data = mapping(ctx, value, path, "a mapping such as {by: momentum, lookback: 252, skip: 21, top: 50}")
+    if data is None:
+        return None
+    check_keys(ctx, data, path, ("by", "lookback", "skip", "top", "bottom"))
+    by = choice(ctx, data.get("by", "momentum"), (*path, "by"), SELECT_BY)
+    lookback = integer(ctx, data.get("lookback", 252), (*path, "lookback"), lo=2, hi=MAX_LOOKBACK,
+                       hint="; trading days, e.g. 252")
+    ok = by is not None and lookback is not None
+    skip = 0
+    if data.get("skip") is not None:
+        if by == "volatility":
+            ctx.error((*path, "skip"), "applies only to by: momentum (the recent days left out of the return); "
+                                       "remove it", at_key=True)
+            ok = False
+        else:
+            skip = integer(ctx, data["skip"], (*path, "skip"), lo=0, hi=MAX_LOOKBACK,
+                           hint="; trading days left out at the end, e.g. 21 for 12-1 momentum")
+            ok &= skip is not None
+            if skip is not None and lookback is not None and skip >= lookback:
+                ctx.error((*path, "skip"), f"must be below lookback ({lookback}), got {skip}; e.g. lookback 252 "
+                                           "with skip 21")
+                ok = False
+    has_top, has_bottom = data.get("top") is not None, data.get("bottom") is not None
+    if has_top == has_bottom:
+        ctx.error(path, ("gives both top and bottom" if has_top else "needs top or bottom") + "; give exactly "
+                  "one: top: 50 keeps the 50 highest scores, bottom: 50 the 50 lowest")
+        return None
+    key = "top" if has_top else "bottom"
+    n = integer(ctx, data[key], (*path, key), lo=1, hi=5000, hint="; a number of names, e.g. 50")
+    if not ok or n is None:
+        return None
+    return Select(by=by, lookback=lookback, skip=skip, top=n if has_top else None, bottom=None if has_top else n)
+
+
+def _trend(ctx: Ctx, value: Any, path: tuple) -> Trend | None:
+    data = mapping(ctx, value, path, "a mapping such as {ticker: SPY, days: 200, defensive: BIL}")
+    if data is None:
+        return None
+    check_keys(ctx, data, path, ("ticker", "days", "defensive"))
+    ok = True
+    for key, example in (("ticker", "ticker: SPY"), ("defensive", "defensive: BIL")):
+        if data.get(key) is None:
+            ctx.error((*path, key), f"is required; add e.g. `{example}`")
+            ok = False
+    sym = ticker(ctx, data["ticker"], (*path, "ticker")) if data.get("ticker") is not None else None
+    safe = ticker(ctx, data["defensive"], (*path, "defensive")) if data.get("defensive") is not None else None
+    days = integer(ctx, data.get("days", 200), (*path, "days"), lo=2, hi=MAX_LOOKBACK,
+                   hint="; the moving average's length in trading days, e.g. 200")
+    if not ok or sym is None or safe is None or days is None:
+        return None
+    return Trend(ticker=sym, days=days, defensive=safe)
 
 
 def _weights(ctx: Ctx, value: Any, path: tuple, groups: Groups) -> Mapping[str, float] | None:

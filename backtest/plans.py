@@ -124,12 +124,11 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     strategy's weighting keys (everything but its name, costs, expense ratio and cash yield, which act only
     when trading). Strategies that share them (the variants of a sweep) compute them once.
     """
-    from strategies import REGISTRY
+    from strategies import weigh
     from strategies.base import DecisionInputs
 
     from .universe import resolve_universe
 
-    weigh = REGISTRY[spec.weighting]
     groups = dict(cfg.groups)
     missing = Counter()
     strategy_notes: list[str] = []

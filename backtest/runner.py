@@ -57,6 +57,8 @@ def required_tickers(cfg, members: set[str]) -> list[str]:
                 names |= set(groups.get(t, (t,)))
         if s.tilt is not None:
             names |= set(groups.get(s.tilt.group, ()))
+        if getattr(s, "trend", None) is not None:
+            names |= {s.trend.ticker, s.trend.defensive}
     if cfg.risk_free is not None:
         names.add(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free)
     if cfg.analytics is not None:
@@ -170,6 +172,8 @@ def _explicit_tickers(cfg) -> set[str]:
         names |= {p for _, p in s.proxies}
         if s.cash_yield:
             names.add(s.cash_yield)
+        if getattr(s, "trend", None) is not None:
+            names |= {s.trend.ticker, s.trend.defensive}
     if cfg.risk_free is not None and cfg.risk_free != "irx":
         names.add(cfg.risk_free)
     return names

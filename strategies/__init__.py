@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from strategies import cap_weight, equal_weight, fixed, risk
+from strategies import cap_weight, equal_weight, fixed, risk, signals
 from strategies.base import DecisionInputs, Weights, decision_inputs
 from strategies.capping import InfeasibleCapsError
 
@@ -15,11 +15,33 @@ REGISTRY = {"fixed": fixed.weigh, "equal": equal_weight.weigh, "cap": cap_weight
             **{family: risk.weigh for family in risk.FAMILIES}}
 
 
+def weigh(spec, inputs: DecisionInputs) -> Weights:
+    """A strategy's weights on one date, in steps: the trend filter (``spec.trend``: all in the defensive
+    ticker while the trend is down), the selection (``spec.select``: narrow the universe), then the family
+    (``REGISTRY[spec.weighting]``). Pure, like every family: ``(spec, DecisionInputs) -> Weights``."""
+    out = signals.defensive(spec, inputs)
+    if out is not None:
+        return out
+    notes: tuple[str, ...] = ()
+    if getattr(spec, "select", None) is not None:
+        inputs, notes = signals.select(spec.select, inputs)
+    result = REGISTRY[spec.weighting](spec, inputs)
+    return Weights(result.weights, notes + tuple(result.notes))
+
+
 def history_needed(spec) -> int:
     """Trading days of prices before its decision date that a strategy's weights read (0 = only that day)."""
+    days = [0]
     if spec.weighting in risk.FAMILIES:
-        return int(getattr(spec, "lookback", None) or risk.DEFAULT_LOOKBACK) + 1
-    return 0
+        days.append(int(getattr(spec, "lookback", None) or risk.DEFAULT_LOOKBACK) + 1)
+    if getattr(spec, "select", None) is not None:
+        days.append(spec.select.lookback + 1)
+    if getattr(spec, "trend", None) is not None:
+        days.append(spec.trend.days)
+    tilt = getattr(spec, "tilt", None)
+    if tilt is not None and getattr(tilt, "while_leading", None):
+        days.append(tilt.while_leading + 1)
+    return max(days)
 
 
-__all__ = ["history_needed", "REGISTRY", "DecisionInputs", "Weights", "decision_inputs", "InfeasibleCapsError"]
+__all__ = ["weigh", "history_needed", "REGISTRY", "DecisionInputs", "Weights", "decision_inputs", "InfeasibleCapsError"]

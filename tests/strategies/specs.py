@@ -20,6 +20,7 @@ class Tilt:
     multiplier: float | None = None
     weight: float | None = None
     inside: str = "cap"
+    while_leading: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,30 @@ class Caps:
 
 
 @dataclass(frozen=True)
+class Select:
+    by: str = "momentum"
+    lookback: int = 252
+    skip: int = 0
+    top: int | None = None
+    bottom: int | None = None
+
+
+@dataclass(frozen=True)
+class Trend:
+    ticker: str = "SPY"
+    days: int = 200
+    defensive: str = "BIL"
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str = "test"
     weighting: str = "cap"
     weights: Mapping[str, float] | None = None
     tilt: Tilt | None = None
     caps: Caps | None = None
+    select: Select | None = None
+    trend: Trend | None = None
 
 
 @dataclass(frozen=True)
