@@ -116,8 +116,8 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs) -> tuple[p
 
         leads, group, rest = group_leads(inputs, present, weights.index, lead_days)
         if not leads:
-            notes.append(f"{day}: tilt off: group {tilt.group}'s trailing {lead_days}-day return "
-                         f"{group:+.2%} does not beat the rest's {rest:+.2%} (equal-weighted)")
+            notes.append(f"{day}: tilt off: group {tilt.group}'s trailing {lead_days}-day return (equal-weighted) "
+                         "does not beat the rest's")
             return weights, tuple(notes)
     if tilt.multiplier is not None:
         return tilt_multiplier(weights, present, tilt.multiplier), tuple(notes)

@@ -76,3 +76,43 @@ def test_risk_example_report_shows_every_strategy(risk_run):
     html = (risk_run / "report.html").read_text()
     for s in cfg.strategies:
         assert s.name.replace("&", "&amp;") in html or s.name in html
+
+
+@pytest.fixture(scope="module")
+def signals_run(snapshot_store, tmp_path_factory) -> Path:
+    return run_config(EXAMPLES / "signals.yaml", store=snapshot_store,
+                      results_dir=tmp_path_factory.mktemp("signals"), offline=True)
+
+
+def test_signals_example_trend_filter_follows_the_200_day_average(signals_run, snapshot_store):
+    w = _weights(signals_run, "spy-with-200-day-trend-filter")
+    spy = snapshot_store.prices(["SPY"], start=pd.Timestamp("2017-06-01"), end=pd.Timestamp("2024-12-31"))["SPY"]
+    below = (spy < spy.rolling(200).mean()).reindex(w.index)
+    assert below.notna().all() and 3 < below.sum() < len(w) - 10
+    assert ((w["BIL"] == 1.0) == below).all()
+    assert ((w["SPY"] == 1.0) == ~below).all()
+
+
+def test_signals_example_momentum_holds_the_50_best_12_1_returns(signals_run, snapshot_store):
+    mom = _weights(signals_run, "momentum-12-1-top-50")
+    cap = _weights(signals_run, "mag-7-x1-5-while-leading")     # the S&P 500 names with a share count
+    date = mom.index[30]
+    chosen = set(mom.columns[mom.loc[date] > 0])
+    assert len(chosen) == 50 and np.allclose(mom.loc[date][list(chosen)], 0.02)
+    names = sorted(chosen | set(cap.columns[cap.loc[date] > 0]))
+    p = snapshot_store.prices(names, start=date - pd.Timedelta(days=500), end=date).loc[:date]
+    score = (p.iloc[-22] / p.iloc[-253] - 1).dropna()
+    assert chosen == set(score.nlargest(50).index)
+
+
+def test_signals_example_conditional_tilt_is_on_only_while_mag7_leads(signals_run, snapshot_store):
+    cap = _weights(signals_run, "mag-7-x1-5-while-leading")
+    mag7 = [t for t in ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA") if t in cap.columns]
+    states = []
+    for date in cap.index[::6]:
+        held = cap.columns[cap.loc[date] > 0]
+        p = snapshot_store.prices(list(held), start=date - pd.Timedelta(days=300), end=date).loc[:date]
+        change = (p.iloc[-1] / p.iloc[-127] - 1).dropna()
+        inside = change.index.isin(mag7)
+        states.append(bool(change[inside].mean() > change[~inside].mean()))
+    assert any(states) and not all(states), "the window has both regimes"
