@@ -37,7 +37,7 @@ from backtest.config_schema import (
     DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Caps, Costs, Drift,
     RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
 )
-from backtest.config_strategy import STRATEGY_KEYS, parse_strategy
+from backtest.config_strategy import STRATEGY_KEYS, check_sleeves, parse_strategy
 from backtest.config_sweep import expand, parse_sweep
 from backtest.config_yaml import load_yaml
 from backtest.errors import ConfigError, Problem, UsageError
@@ -158,6 +158,7 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                                                      "names a results file")
             seen.setdefault(key, i)
 
+    check_sleeves(ctx, strategies)
     analytics = Analytics()
     if data.get("analytics") is not None:
         analytics = _analytics(ctx, data["analytics"], ("analytics",), start, end)

@@ -116,6 +116,8 @@ def strategy_dict(s: StrategyConfig) -> dict:
         out["select"] = {"by": sel.by, "lookback": sel.lookback, **({"skip": sel.skip} if sel.by == "momentum"
                                                                      else {}),
                          **({"top": sel.top} if sel.top is not None else {"bottom": sel.bottom})}
+    if getattr(s, "sleeves", ()):
+        out["sleeves"] = dict(s.sleeves)
     if getattr(s, "trend", None) is not None:
         out["trend"] = {"ticker": s.trend.ticker, "days": s.trend.days, "defensive": s.trend.defensive}
     return out

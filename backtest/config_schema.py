@@ -21,7 +21,7 @@ import pandas as pd
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "never")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
-WEIGHTINGS = ("fixed", "equal", "cap", "inverse_vol", "min_variance", "risk_parity", "hrp")
+WEIGHTINGS = ("fixed", "equal", "cap", "inverse_vol", "min_variance", "risk_parity", "hrp", "sleeves")
 RISK_WEIGHTINGS = ("inverse_vol", "min_variance", "risk_parity", "hrp")
 COVARIANCES = ("sample", "ledoit_wolf")
 SELECT_BY = ("momentum", "volatility")
@@ -183,6 +183,7 @@ class StrategyConfig(_Frozen):
     covariance: str | None = None        # min_variance, risk_parity, hrp: "sample" | "ledoit_wolf" (None = sample)
     select: Select | None = None
     trend: Trend | None = None
+    sleeves: tuple[tuple[str, float], ...] = ()   # weighting sleeves: ((strategy name, weight), ...), sum 1
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from backtest.config_schema import (
 
 STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "rebalance", "costs",
                  "expense_ratio", "cash_yield", "proxies", "lookback", "covariance",
-                 "select", "trend")
+                 "select", "trend", "sleeves")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
                                                  "groups", "membership_source", "analytics", "sweep")}
@@ -34,7 +34,7 @@ UNIVERSE_WEIGHTINGS = ("equal", "cap", *RISK_WEIGHTINGS)
 ONLY_FOR = {"universe": UNIVERSE_WEIGHTINGS, "weights": ("fixed",), "tilt": ("cap",),
             "caps": ("cap", *RISK_WEIGHTINGS), "lookback": RISK_WEIGHTINGS,
             "covariance": ("min_variance", "risk_parity", "hrp"), "select": UNIVERSE_WEIGHTINGS,
-            "trend": WEIGHTINGS}
+            "trend": tuple(w for w in WEIGHTINGS if w != "sleeves"), "sleeves": ("sleeves",)}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
     "lookback": "lookback is the window of returns of the risk-based weightings (inverse_vol, min_variance, "
@@ -42,6 +42,9 @@ WHY = {
     "covariance": "covariance is the estimator of min_variance, risk_parity and hrp (inverse_vol uses each "
                   "name's own standard deviation); remove it",
     "select": "select ranks the names of a universe, and a fixed strategy has none; remove select",
+    "sleeves": "sleeves are only for weighting: sleeves (a strategy holding other strategies); remove sleeves "
+               "or set weighting: sleeves",
+    "trend": "a trend filter applies to each sleeve's own strategy, not to weighting: sleeves; remove trend",
     "weights": "weights are only for weighting: fixed (equal and cap compute their own); remove weights",
     "tilt": "a tilt scales market-cap weights, so it needs weighting: cap; remove tilt or set weighting: cap",
     "caps": "caps limit computed weights, so they need weighting: cap or a risk-based weighting (equal and "
@@ -77,6 +80,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         "covariance": lambda v, p: choice(ctx, v, p, COVARIANCES),
         "select": lambda v, p: _select(ctx, v, p),
         "trend": lambda v, p: _trend(ctx, v, p),
+        "sleeves": lambda v, p: _sleeves(ctx, v, p),
     }
     for key, parse in parsers.items():
         if data.get(key) is not None:
@@ -87,6 +91,14 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
                 ok = False
     if weighting == "fixed" and data.get("weights") is None:
         ctx.error((*path, "weights"), "is required for weighting: fixed; add e.g. `weights: {SPY: 0.7, AVUV: 0.3}`")
+        ok = False
+    if weighting == "sleeves" and data.get("sleeves") is None:
+        ctx.error((*path, "sleeves"), "is required for weighting: sleeves; add e.g. `sleeves: {Equal-weight S&P "
+                                      "493: 0.6, Small-cap value tilt: 0.4}` (names of other strategies)")
+        ok = False
+    if weighting == "sleeves" and schedule_has_drift(data):
+        ctx.error((*path, "rebalance", "drift"), "drift bands are not supported for weighting: sleeves; use a "
+                                                 "calendar schedule")
         ok = False
     if weighting in UNIVERSE_WEIGHTINGS and data.get("universe") is None:
         ctx.error((*path, "universe"), f"is required for weighting: {weighting}; add e.g. `universe: sp500` or "
@@ -123,7 +135,55 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
                           weights=parts.get("weights"), tilt=parts.get("tilt"), caps=parts.get("caps"),
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
                           proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"),
-                          select=parts.get("select"), trend=parts.get("trend"))
+                          select=parts.get("select"), trend=parts.get("trend"),
+                          sleeves=parts.get("sleeves") or ())
+
+
+def schedule_has_drift(data: dict) -> bool:
+    reb = data.get("rebalance")
+    return isinstance(reb, dict) and reb.get("drift") is not None
+
+
+def _sleeves(ctx: Ctx, value: Any, path: tuple) -> tuple | None:
+    data = mapping(ctx, value, path, "a mapping of strategy name to weight, e.g. {Equal-weight S&P 493: 0.6, "
+                                     "Small-cap value tilt: 0.4}")
+    if data is None:
+        return None
+    if not data:
+        ctx.error(path, "must name at least one strategy")
+        return None
+    out, ok = {}, True
+    for key, raw in data.items():
+        w = number(ctx, raw, (*path, key), lo=0, hi=1, lo_open=True, hint="; the sleeve's share, e.g. 0.6")
+        if w is None or not isinstance(key, str):
+            ok = False
+        else:
+            out[key.strip()] = w
+    total = sum(out.values())
+    if ok and abs(total - 1.0) > WEIGHT_TOLERANCE:
+        ctx.error(path, f"must sum to 1 (within {WEIGHT_TOLERANCE:g}), got {num(total)}; adjust the weights")
+        return None
+    return tuple(out.items()) if ok else None
+
+
+def check_sleeves(ctx: Ctx, strategies: list) -> None:
+    """Cross-strategy rules: each sleeve names another strategy of the config that is not itself sleeves."""
+    by_name = {s.name.lower(): s for s in strategies if s is not None}
+    for i, s in enumerate(strategies):
+        if s is None or s.weighting != "sleeves":
+            continue
+        for name, _ in s.sleeves:
+            path = ("strategies", i, "sleeves", name)
+            target = by_name.get(name.lower())
+            if target is None:
+                known = [x.name for x in by_name.values() if x.weighting != "sleeves"]
+                ctx.error(path, f"names no strategy of this config; sleeves are other strategies, one of: "
+                                f"{', '.join(known)}", at_key=True)
+            elif target is s:
+                ctx.error(path, "is this strategy itself; a sleeve must be another strategy", at_key=True)
+            elif target.weighting == "sleeves":
+                ctx.error(path, "is itself weighting: sleeves; sleeves cannot nest: name its sleeves directly",
+                          at_key=True)
 
 
 def _select(ctx: Ctx, value: Any, path: tuple) -> Select | None:

@@ -56,8 +56,11 @@ def build_plans(cfg, inputs) -> Built:
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
     memo: dict = {}     # per-date results shared by strategies with the same universe (sweep variants)
+    contexts: dict[str, tuple] = {}     # strategy name (lower case) -> (spec, prices, aliases, px_key)
     for spec in cfg.strategies:
         notes[spec.name] = []
+        if spec.weighting == "sleeves":
+            continue
         aliases = {}
         for ticker, proxy in spec.proxies:
             col = f"{ticker}~{proxy}"
@@ -73,6 +76,7 @@ def build_plans(cfg, inputs) -> Built:
                 f"date (membership: current), so past winners are picked with hindsight; use point_in_time "
                 f"for an honest backtest")
         px = prices.assign(**extra) if extra else prices
+        contexts[spec.name.lower()] = (spec, px, dict(aliases), tuple(sorted(extra)))
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
@@ -80,10 +84,44 @@ def build_plans(cfg, inputs) -> Built:
                                         cash_ticker=spec.cash_yield)
         if basis is not None:
             tables[f"cap_basis_{_slug(spec.name)}"] = basis
+    for spec in cfg.strategies:
+        if spec.weighting == "sleeves":
+            targets = sleeve_targets(spec, cfg, inputs, contexts, shares, notes[spec.name], memo)
+            plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
+                                            slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
+                                            cash_ticker=spec.cash_yield)
+    plans = {s.name: plans[s.name] for s in cfg.strategies}     # config order
     all_prices = prices.assign(**extra) if extra else prices
     used = sorted({c for p in plans.values() for c in p.targets.columns}
                   | {p.cash_ticker for p in plans.values() if p.cash_ticker})
     return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
+
+
+def sleeve_targets(spec, cfg, inputs, contexts, shares, notes, memo) -> pd.DataFrame:
+    """Target weights of a ``weighting: sleeves`` strategy, looked through to names.
+
+    On each of the parent's rebalance dates every sleeve's weights are computed as its own strategy computes
+    them on that date (weighting, universe, selection, signals), scaled by the sleeve's share and summed: the
+    parent holds the names directly, so holdings and concentration analytics see through the sleeves. The
+    whole mix is rebalanced on the parent's schedule; the sleeves' own schedules, costs, expense ratios and
+    cash yields are not used inside the parent (its own are).
+    """
+    from dataclasses import replace
+
+    parts = []
+    for name, share in spec.sleeves:
+        sleeve, px, aliases, px_key = contexts[name.lower()]
+        sub_notes: list[str] = []
+        targets, _ = _targets(replace(sleeve, rebalance=spec.rebalance), cfg, inputs, px, shares, aliases,
+                              sub_notes, memo=memo, px_key=px_key)
+        notes.extend(f"{spec.name}: sleeve {line}" for line in sub_notes)
+        parts.append(targets * share)
+    dates = parts[0].index
+    columns = sorted({c for p in parts for c in p.columns})
+    total = sum(p.reindex(index=dates, columns=columns, fill_value=0.0) for p in parts)
+    notes.append(f"{spec.name}: sleeves {', '.join(f'{n} {w:g}' for n, w in spec.sleeves)}, looked through to "
+                 f"{len(columns)} names, rebalanced together on {len(dates)} dates")
+    return total
 
 
 def _weighting_key(spec) -> str | None:

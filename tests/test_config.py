@@ -130,9 +130,9 @@ BAD = [
     ("unknown-nested-key", cap("caps: {singel: 0.05}"),
      "strategies[0].caps.singel (line 7): unknown key 'singel'; did you mean 'single'?"),
     ("missing-weighting", strat("name: X", "universe: sp500"),
-     "strategies[0].weighting (line 4): is required; add e.g. `weighting: cap   # fixed | equal | cap | inverse_vol | min_variance | risk_parity | hrp`"),
+     "strategies[0].weighting (line 4): is required; add e.g. `weighting: cap   # fixed | equal | cap | inverse_vol | min_variance | risk_parity | hrp | sleeves`"),
     ("unknown-weighting", strat("name: X", "weighting: caps", "universe: sp500"),
-     "strategies[0].weighting (line 5): must be one of fixed, equal, cap, inverse_vol, min_variance, risk_parity, hrp, got 'caps'; did you mean 'cap'?"),
+     "strategies[0].weighting (line 5): must be one of fixed, equal, cap, inverse_vol, min_variance, risk_parity, hrp, sleeves, got 'caps'; did you mean 'cap'?"),
     # --- names
     ("run-name-slash", "name: a/b\nstart: 2016-01-01\nstrategies:\n" + FIXED,
      "name (line 1): must not contain '/' (the run name becomes a file name), got 'a/b'"),
@@ -397,6 +397,20 @@ BAD = [
      "strategies[0].trend.defensive (line 7): is required; add e.g. `defensive: BIL`"),
     ("tilt-while-leading-zero", cap("tilt: {group: mag7, multiplier: 2, while_leading: 0}"),
      "strategies[0].tilt.while_leading (line 7): must be in [1, 2520], got 0; trading days, e.g. 126"),
+    # --- sleeves (a strategy of strategies)
+    ("sleeve-unknown-strategy", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.5, G: 0.5}}\n",
+     "strategies[1].sleeves.G (line 5): names no strategy of this config; sleeves are other strategies, one of: F"),
+    ("sleeve-is-itself", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.5, S: 0.5}}\n",
+     "strategies[1].sleeves.S (line 5): is this strategy itself; a sleeve must be another strategy"),
+    ("sleeves-nested", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 1}}\n"
+                       "  - {name: T, weighting: sleeves, sleeves: {F: 0.5, S: 0.5}}\n",
+     "strategies[2].sleeves.S (line 6): is itself weighting: sleeves; sleeves cannot nest"),
+    ("sleeves-sum", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.6}}\n",
+     "strategies[1].sleeves (line 5): must sum to 1 (within 1e-06), got 0.6; adjust the weights"),
+    ("sleeves-missing", strat("name: S", "weighting: sleeves"),
+     "strategies[0].sleeves (line 4): is required for weighting: sleeves"),
+    ("sleeves-on-equal", strat("name: S", "weighting: equal", "universe: sp500", "sleeves: {A: 1}"),
+     "strategies[0].sleeves (line 7): does not apply to weighting: equal; sleeves are only for weighting: sleeves"),
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
     ("sweep-variant-name-too-long", strat("name: " + "x" * 70, "weighting: equal", "universe: sp500") +

@@ -116,3 +116,24 @@ def test_signals_example_conditional_tilt_is_on_only_while_mag7_leads(signals_ru
         inside = change.index.isin(mag7)
         states.append(bool(change[inside].mean() > change[~inside].mean()))
     assert any(states) and not all(states), "the window has both regimes"
+
+
+@pytest.fixture(scope="module")
+def sleeves_run(snapshot_store, tmp_path_factory) -> Path:
+    return run_config(EXAMPLES / "sleeves.yaml", store=snapshot_store,
+                      results_dir=tmp_path_factory.mktemp("sleeves"), offline=True)
+
+
+def test_sleeves_example_is_the_weighted_sum_of_its_sleeves_looked_through(sleeves_run):
+    parent = _weights(sleeves_run, "60-40-of-the-two")
+    ew = _weights(sleeves_run, "equal-weight-s-p-493")
+    fixed = _weights(sleeves_run, "small-cap-value-tilt")
+    assert parent.index.year.tolist() == list(range(2019, 2025)), "rebalanced yearly, on its own schedule"
+    assert set(parent.index) <= set(ew.index), "the sleeves' own (quarterly) dates include the yearly ones"
+    cols = sorted(set(parent.columns) | set(ew.columns) | set(fixed.columns))
+    expected = (0.6 * ew.reindex(index=parent.index, columns=cols, fill_value=0.0)
+                + 0.4 * fixed.reindex(index=parent.index, columns=cols, fill_value=0.0))
+    pd.testing.assert_frame_equal(parent.reindex(columns=cols, fill_value=0.0), expected, check_exact=False,
+                                  rtol=0, atol=1e-15, check_freq=False)
+    assert parent.loc["2019-01-02", "SPY"] == pytest.approx(0.28) and parent.iloc[0].sum() == pytest.approx(1.0)
+    assert (parent > 0).sum(axis=1).min() > 400, "the parent holds the names, not the sleeves"
