@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config_blocks import parse_costs, parse_groups, parse_schedule, ticker_list
+from backtest.config_blocks import parse_cash_flows, parse_costs, parse_groups, parse_schedule, ticker_list
 from backtest.config_check import (
     BAD, MISSING, Ctx, check_keys, choice, date, mapping, number, require, safe_name, sequence, show, suggest,
     text, ticker,
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "rebalance", "costs", "fill",
-            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep")
+            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep", "cash_flows")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
@@ -165,12 +165,13 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     sweep = None
     if data.get("sweep") is not None:
         sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
+    cash_flows = parse_cash_flows(ctx, data["cash_flows"], ("cash_flows",)) if data.get("cash_flows") else ()
     if ctx.items:
         raise ConfigError(ctx.problems(), source)
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
                      membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
-                     sweep=sweep, description=description)
+                     sweep=sweep, description=description, cash_flows=cash_flows)
 
 
 def _risk_free(ctx: Ctx, value: Any) -> str | None:
@@ -261,6 +262,10 @@ def config_to_dict(cfg: RunConfig) -> dict:
     })
     if cfg.sweep is not None:
         out["sweep"] = sweep_dict(cfg.sweep)
+    if cfg.cash_flows:
+        out["cash_flows"] = [{k: (f"{v:%Y-%m-%d}" if k == "date" else v) for k, v in
+                              (("every", f.every), ("date", f.date), ("amount", f.amount), ("percent", f.percent))
+                              if v is not None} for f in cfg.cash_flows]
     return out
 
 

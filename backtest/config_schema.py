@@ -25,6 +25,7 @@ WEIGHTINGS = ("fixed", "equal", "cap", "inverse_vol", "min_variance", "risk_pari
 RISK_WEIGHTINGS = ("inverse_vol", "min_variance", "risk_parity", "hrp")
 COVARIANCES = ("sample", "ledoit_wolf")
 SELECT_BY = ("momentum", "volatility")
+FLOW_FREQUENCIES = ("weekly", "monthly", "quarterly", "yearly")
 INDEXES = ("sp500",)
 MEMBERSHIPS = ("point_in_time", "current")
 INSIDE = ("cap", "equal")
@@ -165,6 +166,17 @@ class Trend(_Frozen):
 
 
 @dataclass(frozen=True)
+class CashFlowRule(_Frozen):
+    """A contribution (+) or withdrawal (-): ``amount`` dollars or ``percent`` of the account value, either
+    on a schedule (``every``: the first trading day of each period) or once (``date``)."""
+
+    every: str | None = None
+    date: pd.Timestamp | None = None
+    amount: float | None = None
+    percent: float | None = None
+
+
+@dataclass(frozen=True)
 class StrategyConfig(_Frozen):
     """One strategy, with ``rebalance`` and ``costs`` already resolved (its own or the run's)."""
 
@@ -230,4 +242,5 @@ class RunConfig(_Frozen):
     analytics: Analytics = Analytics()
     sweep: Sweep | None = None
     description: str | None = None
+    cash_flows: tuple[CashFlowRule, ...] = ()
     source_path: Path | None = None

@@ -261,6 +261,8 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         for name, sim in sims.items())
     analytics = dict(built.tables)
     analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
+    if cfg.cash_flows:
+        analytics.update(cash_flow_tables(cfg, strategies, benchmark, inputs.calendar))
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     manifest = {
         "name": cfg.name,
@@ -278,6 +280,24 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     return RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
                      benchmark_name=cfg.benchmark, benchmark=benchmark,
                      risk_free=_risk_free(cfg, inputs), manifest=manifest, analytics=analytics)
+
+
+def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar) -> dict[str, pd.DataFrame]:
+    """The config's contributions/withdrawals applied to every strategy and the benchmark (see
+    `backtest.cashflows`): ``cash_flows`` (one row each: contributed, withdrawn, ending value, IRR) and
+    ``account_value`` (daily account value, one column each)."""
+    from .cashflows import account, flow_dates, summary
+
+    flows = flow_dates(pd.DatetimeIndex(calendar), cfg.cash_flows)
+    costs = {s.name: (s.costs.commission_bps + s.costs.slippage_bps) / 1e4 for s in cfg.strategies}
+    rows, values = [], {}
+    series = [(s.name, s.equity, costs.get(s.name, 0.0)) for s in strategies]
+    for name, equity, cost in [*series, (f"{cfg.benchmark} (benchmark)", benchmark, 0.0)]:
+        acct = account(equity, cfg.capital, flows, cost)
+        rows.append(summary(name, acct))
+        values[name] = acct["value"]
+    return {"cash_flows": pd.DataFrame(rows).set_index("strategy"),
+            "account_value": pd.DataFrame(values)}
 
 
 def gap_warnings(prices: pd.DataFrame) -> list[str]:

@@ -411,6 +411,18 @@ BAD = [
      "strategies[0].sleeves (line 4): is required for weighting: sleeves"),
     ("sleeves-on-equal", strat("name: S", "weighting: equal", "universe: sp500", "sleeves: {A: 1}"),
      "strategies[0].sleeves (line 7): does not apply to weighting: equal; sleeves are only for weighting: sleeves"),
+    # --- cash flows (backtest.cashflows)
+    ("cash-flow-every-and-date", top("cash_flows: [{every: monthly, date: 2020-01-02, amount: 100}]"),
+     "cash_flows[0] (line 5): gives both every and date; give exactly one: every: monthly (a schedule) or "
+     "date: 2022-01-03 (once)"),
+    ("cash-flow-no-amount", top("cash_flows: [{every: monthly}]"),
+     "cash_flows[0] (line 5): needs amount or percent; give exactly one: amount: 1000"),
+    ("cash-flow-daily", top("cash_flows: [{every: daily, amount: 100}]"),
+     "cash_flows[0].every (line 5): must be one of weekly, monthly, quarterly, yearly, got 'daily'"),
+    ("cash-flow-percent-below-minus-one", top("cash_flows: [{every: yearly, percent: -1.5}]"),
+     "cash_flows[0].percent (line 5): must be in [-1, 10], got -1.5; a fraction of the account value"),
+    ("cash-flow-zero", top("cash_flows: [{date: 2020-01-02, amount: 0}]"),
+     "cash_flows[0] (line 5): is zero; remove it or give a non-zero amount or percent"),
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
     ("sweep-variant-name-too-long", strat("name: " + "x" * 70, "weighting: equal", "universe: sp500") +

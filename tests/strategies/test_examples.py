@@ -137,3 +137,28 @@ def test_sleeves_example_is_the_weighted_sum_of_its_sleeves_looked_through(sleev
                                   rtol=0, atol=1e-15, check_freq=False)
     assert parent.loc["2019-01-02", "SPY"] == pytest.approx(0.28) and parent.iloc[0].sum() == pytest.approx(1.0)
     assert (parent > 0).sum(axis=1).min() > 400, "the parent holds the names, not the sleeves"
+
+
+def test_cash_flows_example_benchmark_account_is_the_sum_of_its_flows_grown(snapshot_store, tmp_path_factory):
+    run = run_config(EXAMPLES / "cash_flows.yaml", store=snapshot_store,
+                     results_dir=tmp_path_factory.mktemp("cash_flows"), offline=True)
+    table = pd.read_csv(run / "analytics" / "cash-flows.csv", index_col="strategy")
+    value = pd.read_csv(run / "analytics" / "account-value.csv", index_col="date", parse_dates=True)
+    spy = snapshot_store.prices(["SPY"], start=pd.Timestamp("2019-01-01"), end=pd.Timestamp("2024-12-31"))["SPY"]
+    spy = spy.reindex(value.index)
+    # closed form without costs: each dollar in (or out) on day d is worth P_T / P_d at the end
+    firsts = value.index.to_series().groupby(value.index.to_period("M")).min().iloc[1:]
+    grown = 100_000 * spy.iloc[-1] / spy.iloc[0] + sum(2000 * spy.iloc[-1] / spy.loc[d] for d in firsts)
+    grown -= 50_000 * spy.iloc[-1] / spy.loc["2022-06-01"]
+    bench = table.loc["SPY (benchmark)"]
+    assert bench["ending_value"] == pytest.approx(grown, rel=1e-9)
+    assert value["SPY (benchmark)"].iloc[-1] == pytest.approx(grown, rel=1e-9)
+    assert bench["contributed"] == 100_000 + 2000 * len(firsts) and bench["withdrawn"] == 50_000
+    assert table["irr"].between(0.05, 0.3).all()
+    # the money-weighted return of a strategy sets the NPV of its dated flows to zero
+    dates = [value.index[0], *firsts, pd.Timestamp("2022-06-01"), value.index[-1]]
+    for name, row in table.iterrows():
+        amounts = [-100_000, *[-2000] * len(firsts), 50_000, row["ending_value"]]
+        years = np.array([(d - dates[0]).days / 365.25 for d in dates])
+        assert abs(np.sum(np.array(amounts) * (1 + row["irr"]) ** -years)) < 1e-6, name
+    assert "cash_flows" in (run / "report.html").read_text()
