@@ -93,6 +93,8 @@ def caps_dict(c: Caps) -> dict:
 def strategy_dict(s: StrategyConfig) -> dict:
     """One resolved strategy (its rebalance and costs always written out)."""
     out: dict[str, Any] = {"name": s.name, "weighting": s.weighting}
+    if s.weighting == "python":
+        out["weighting"] = {"python": s.python}
     if s.universe is not None:
         out["universe"] = universe_dict(s.universe)
     if s.weights is not None:

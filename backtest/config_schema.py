@@ -196,6 +196,7 @@ class StrategyConfig(_Frozen):
     select: Select | None = None
     trend: Trend | None = None
     sleeves: tuple[tuple[str, float], ...] = ()   # weighting sleeves: ((strategy name, weight), ...), sum 1
+    python: str | None = None            # weighting python: "package.module:function" (runs only if allowed)
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,11 @@ STRATEGY_ELSEWHERE.update({
     "tickers": "did you mean universe.tickers? e.g. universe: [AAPL, MSFT]",
 })
 # Blocks a weighting allows, and why the others do not apply.
-UNIVERSE_WEIGHTINGS = ("equal", "cap", *RISK_WEIGHTINGS)
+UNIVERSE_WEIGHTINGS = ("equal", "cap", *RISK_WEIGHTINGS, "python")
 ONLY_FOR = {"universe": UNIVERSE_WEIGHTINGS, "weights": ("fixed",), "tilt": ("cap",),
             "caps": ("cap", *RISK_WEIGHTINGS), "lookback": RISK_WEIGHTINGS,
             "covariance": ("min_variance", "risk_parity", "hrp"), "select": UNIVERSE_WEIGHTINGS,
-            "trend": tuple(w for w in WEIGHTINGS if w != "sleeves"), "sleeves": ("sleeves",)}
+            "trend": (*(w for w in WEIGHTINGS if w != "sleeves"), "python"), "sleeves": ("sleeves",)}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
     "lookback": "lookback is the window of returns of the risk-based weightings (inverse_vol, min_variance, "
@@ -66,7 +66,13 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     name = require(ctx, data, path, "name", "name: Equal-weight S&P 493")
     name = safe_name(ctx, name, (*path, "name"), "strategy", max_len=max_name) if name is not MISSING else None
     weighting = require(ctx, data, path, "weighting", "weighting: cap   # " + " | ".join(WEIGHTINGS))
-    weighting = choice(ctx, weighting, (*path, "weighting"), WEIGHTINGS) if weighting is not MISSING else None
+    python = None
+    if isinstance(weighting, dict):
+        weighting, python = _python(ctx, weighting, (*path, "weighting"))
+    elif weighting is not MISSING:
+        weighting = choice(ctx, weighting, (*path, "weighting"), WEIGHTINGS)
+    else:
+        weighting = None
     ok &= name is not None and weighting is not None
 
     parts: dict[str, Any] = {}
@@ -136,7 +142,20 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
                           proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"),
                           select=parts.get("select"), trend=parts.get("trend"),
-                          sleeves=parts.get("sleeves") or ())
+                          sleeves=parts.get("sleeves") or (), python=python)
+
+
+def _python(ctx: Ctx, data: dict, path: tuple) -> tuple[str | None, str | None]:
+    """``weighting: {python: "package.module:function"}`` -> ("python", reference); never imports it."""
+    from strategies.custom import REFERENCE
+
+    check_keys(ctx, data, path, ("python",))
+    ref = data.get("python")
+    if not isinstance(ref, str) or not REFERENCE.fullmatch(ref.strip()):
+        ctx.error((*path, "python"), f"must be 'package.module:function', got {ref!r}; e.g. "
+                                     "python: mypkg.weights:low_beta")
+        return None, None
+    return "python", ref.strip()
 
 
 def schedule_has_drift(data: dict) -> bool:

@@ -190,10 +190,24 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def require_python_allowed(cfg, allow_python: bool) -> None:
+    """Refuse a config with ``weighting: {python: ...}`` unless running its code was asked for explicitly."""
+    from .errors import UsageError
+
+    found = [(i, s) for i, s in enumerate(cfg.strategies) if s.weighting == "python"]
+    if found and not allow_python:
+        i, s = found[0]
+        raise UsageError(f"strategies[{i}].weighting.python: {s.python} would run Python code named in the "
+                         f"config ({len(found)} strateg{'y' if len(found) == 1 else 'ies'}); configs are data, so "
+                         "this needs an explicit flag: bt run --allow-python CONFIG (run_config(..., "
+                         "allow_python=True)); use it only with configs and code you trust")
+
+
 def run_config(config_path, *, store=None, results_dir=Path("results"), offline: bool = False,
                start: str | None = None, end: str | None = None,
-               echo: Callable[[str], None] = lambda m: None) -> Path:
-    """Load, validate, run and save. Returns the run folder."""
+               echo: Callable[[str], None] = lambda m: None, allow_python: bool = False) -> Path:
+    """Load, validate, run and save. Returns the run folder. ``allow_python``: run the functions of
+    ``weighting: {python: ...}`` strategies (refused otherwise)."""
     from .config import apply_overrides, load_config
     from .data.store import PriceStore, default_store_dir
     from .results import write_run
@@ -206,7 +220,7 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     results_dir = _check_results_dir(results_dir)
     try:
         store = store if store is not None else PriceStore(default_store_dir())
-        result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0)
+        result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0, allow_python=allow_python)
         return write_run(result, results_dir)
     except BaseException:
         for d in created:  # a failed run leaves nothing behind, not even the empty folders it made
@@ -234,13 +248,14 @@ def _check_results_dir(path: Path) -> Path:
 
 
 def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], None] = lambda m: None,
-                 t0: float | None = None):
+                 t0: float | None = None, allow_python: bool = False):
     """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written)."""
     from .config import config_to_dict
     from .engine import simulate
     from .plans import build_plans
     from .results import RunResult, StrategyResult
 
+    require_python_allowed(cfg, allow_python)
     t0 = t0 if t0 is not None else time.perf_counter()
     timings: dict[str, float] = {}
     echo(f"loading data for {cfg.name!r} ...")

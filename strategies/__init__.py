@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-from strategies import cap_weight, equal_weight, fixed, risk, signals
+from strategies import cap_weight, custom, equal_weight, fixed, risk, signals
 from strategies.base import DecisionInputs, Weights, decision_inputs
 from strategies.capping import InfeasibleCapsError
 
 REGISTRY = {"fixed": fixed.weigh, "equal": equal_weight.weigh, "cap": cap_weight.weigh,
-            **{family: risk.weigh for family in risk.FAMILIES}}
+            **{family: risk.weigh for family in risk.FAMILIES}, "python": custom.weigh}
 
 
 def weigh(spec, inputs: DecisionInputs) -> Weights:

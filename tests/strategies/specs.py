@@ -73,6 +73,13 @@ class RiskSpec:
     caps: Caps | None = None
 
 
+@dataclass(frozen=True)
+class PySpec:
+    python: str = "tests.strategies.plugins.weights:cheapest_half"
+    name: str = "test"
+    weighting: str = "python"
+
+
 def one_day_inputs(
     prices: Mapping[str, float],
     shares: Mapping[str, float] | None = None,

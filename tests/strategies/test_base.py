@@ -10,7 +10,7 @@ from backtest.errors import DataError
 from strategies import DecisionInputs, Weights, decision_inputs, weigh
 from strategies.base import finalise
 
-from .specs import Caps, RiskSpec, Select, Spec, Tilt, Trend
+from .specs import Caps, PySpec, RiskSpec, Select, Spec, Tilt, Trend
 
 
 def _prices() -> pd.DataFrame:
@@ -82,10 +82,11 @@ def test_last_prices_refuses_a_history_without_the_date():
         Spec(weighting="fixed", weights={"A": 0.6, "B": 0.4}, trend=Trend(ticker="C", days=8, defensive="B")),
         Spec(weighting="cap", tilt=Tilt(group="g", multiplier=3.0, while_leading=5)),
         Spec(weighting="cap", tilt=Tilt(group="h", weight=0.7, while_leading=8)),
+        PySpec(),
     ],
     ids=["fixed", "equal", "cap", "cap-tilt-capped", "inverse_vol", "min_variance", "risk_parity", "hrp",
          "risk_parity-capped", "select-momentum", "select-volatility", "trend-equal", "trend-fixed",
-         "conditional-tilt-multiplier", "conditional-tilt-weight"],
+         "conditional-tilt-multiplier", "conditional-tilt-weight", "python"],
 )
 def test_no_look_ahead_perturbing_later_prices_changes_nothing(spec):
     prices = _prices()
