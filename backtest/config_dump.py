@@ -120,6 +120,8 @@ def strategy_dict(s: StrategyConfig) -> dict:
                          **({"top": sel.top} if sel.top is not None else {"bottom": sel.bottom})}
     if getattr(s, "sleeves", ()):
         out["sleeves"] = dict(s.sleeves)
+    if getattr(s, "borrow_fee", 0.0):
+        out["borrow_fee"] = s.borrow_fee
     if getattr(s, "trend", None) is not None:
         out["trend"] = {"ticker": s.trend.ticker, "days": s.trend.days, "defensive": s.trend.defensive}
     return out

@@ -197,6 +197,7 @@ class StrategyConfig(_Frozen):
     trend: Trend | None = None
     sleeves: tuple[tuple[str, float], ...] = ()   # weighting sleeves: ((strategy name, weight), ...), sum 1
     python: str | None = None            # weighting python: "package.module:function" (runs only if allowed)
+    borrow_fee: float = 0.0              # yearly fraction charged daily on the short market value (sleeves < 0)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from backtest.config_schema import (
 
 STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "rebalance", "costs",
                  "expense_ratio", "cash_yield", "proxies", "lookback", "covariance",
-                 "select", "trend", "sleeves")
+                 "select", "trend", "sleeves", "borrow_fee")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
                                                  "groups", "membership_source", "analytics", "sweep")}
@@ -53,6 +53,7 @@ WHY = {
 WEIGHT_TOLERANCE = 1e-6
 MAX_NAME = 80
 MAX_LOOKBACK = 2520   # ten years of trading days
+MAX_GROSS = 3.0       # sleeves: at most 300% gross exposure
 
 
 def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance: Schedule, costs: Costs,
@@ -102,6 +103,20 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         ctx.error((*path, "sleeves"), "is required for weighting: sleeves; add e.g. `sleeves: {Equal-weight S&P "
                                       "493: 0.6, Small-cap value tilt: 0.4}` (names of other strategies)")
         ok = False
+    borrow = 0.0
+    shorts = weighting == "sleeves" and any(w < 0 for _, w in (parts.get("sleeves") or ()))
+    if data.get("borrow_fee") is not None:
+        borrow = number(ctx, data["borrow_fee"], (*path, "borrow_fee"), lo=0, hi=0.5,
+                        hint="; a yearly fraction of the short market value, e.g. 0.005 for 0.5%")
+        if borrow is not None and not shorts:
+            ctx.error((*path, "borrow_fee"), "applies only to a sleeves strategy with a short (negative) sleeve; "
+                                             "remove it", at_key=True)
+            ok = False
+        ok &= borrow is not None
+    if shorts and data.get("cash_yield") is not None:
+        ctx.error((*path, "cash_yield"), "is not supported with short sleeves (the cash includes short "
+                                         "proceeds); remove it", at_key=True)
+        ok = False
     if weighting == "sleeves" and schedule_has_drift(data):
         ctx.error((*path, "rebalance", "drift"), "drift bands are not supported for weighting: sleeves; use a "
                                                  "calendar schedule")
@@ -142,7 +157,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
                           proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"),
                           select=parts.get("select"), trend=parts.get("trend"),
-                          sleeves=parts.get("sleeves") or (), python=python)
+                          sleeves=parts.get("sleeves") or (), python=python, borrow_fee=borrow or 0.0)
 
 
 def _python(ctx: Ctx, data: dict, path: tuple) -> tuple[str | None, str | None]:
@@ -173,16 +188,31 @@ def _sleeves(ctx: Ctx, value: Any, path: tuple) -> tuple | None:
         return None
     out, ok = {}, True
     for key, raw in data.items():
-        w = number(ctx, raw, (*path, key), lo=0, hi=1, lo_open=True, hint="; the sleeve's share, e.g. 0.6")
-        if w is None or not isinstance(key, str):
+        w = number(ctx, raw, (*path, key), lo=-MAX_GROSS, hi=MAX_GROSS,
+                   hint="; the sleeve's share of the value, e.g. 0.6 (negative = short, e.g. -0.3)")
+        if w == 0:
+            ctx.error((*path, key), "is 0; remove the sleeve or give it a share", at_key=True)
+            ok = False
+        elif w is None or not isinstance(key, str):
             ok = False
         else:
             out[key.strip()] = w
-    total = sum(out.values())
-    if ok and abs(total - 1.0) > WEIGHT_TOLERANCE:
-        ctx.error(path, f"must sum to 1 (within {WEIGHT_TOLERANCE:g}), got {num(total)}; adjust the weights")
+    if not ok:
         return None
-    return tuple(out.items()) if ok else None
+    net, gross = sum(out.values()), sum(abs(w) for w in out.values())
+    if all(w > 0 for w in out.values()) and abs(net - 1.0) > WEIGHT_TOLERANCE:
+        ctx.error(path, f"must sum to 1 (within {WEIGHT_TOLERANCE:g}), got {num(net)}; adjust the weights")
+        return None
+    if net < -WEIGHT_TOLERANCE or net > 1 + WEIGHT_TOLERANCE:
+        ctx.error(path, f"net exposure (the sum, shorts negative) must be in [0, 1], got {num(net)}: cash pays "
+                        "for the net long and margin is never borrowed; e.g. {A: 1.3, B: -0.3} (130/30) or "
+                        "{A: 1, B: -1} (dollar-neutral)")
+        return None
+    if gross > MAX_GROSS + WEIGHT_TOLERANCE:
+        ctx.error(path, f"gross exposure (the sum of absolute shares) must be at most {MAX_GROSS:g}, got "
+                        f"{num(gross)}; scale the shares down")
+        return None
+    return tuple(out.items())
 
 
 def check_sleeves(ctx: Ctx, strategies: list) -> None:

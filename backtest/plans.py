@@ -89,7 +89,7 @@ def build_plans(cfg, inputs) -> Built:
             targets = sleeve_targets(spec, cfg, inputs, contexts, shares, notes[spec.name], memo)
             plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                             slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
-                                            cash_ticker=spec.cash_yield)
+                                            cash_ticker=spec.cash_yield, borrow_fee=spec.borrow_fee)
     plans = {s.name: plans[s.name] for s in cfg.strategies}     # config order
     all_prices = prices.assign(**extra) if extra else prices
     used = sorted({c for p in plans.values() for c in p.targets.columns}
@@ -119,6 +119,7 @@ def sleeve_targets(spec, cfg, inputs, contexts, shares, notes, memo) -> pd.DataF
     dates = parts[0].index
     columns = sorted({c for p in parts for c in p.columns})
     total = sum(p.reindex(index=dates, columns=columns, fill_value=0.0) for p in parts)
+    total = total.loc[:, (total != 0).any()]
     notes.append(f"{spec.name}: sleeves {', '.join(f'{n} {w:g}' for n, w in spec.sleeves)}, looked through to "
                  f"{len(columns)} names, rebalanced together on {len(dates)} dates")
     return total

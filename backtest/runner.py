@@ -278,6 +278,9 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
     if cfg.cash_flows:
         analytics.update(cash_flow_tables(cfg, strategies, benchmark, inputs.calendar))
+    exposure = exposure_table(sims)
+    if exposure is not None:
+        analytics["exposure"] = exposure
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     manifest = {
         "name": cfg.name,
@@ -313,6 +316,18 @@ def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar) -> dict[st
         values[name] = acct["value"]
     return {"cash_flows": pd.DataFrame(rows).set_index("strategy"),
             "account_value": pd.DataFrame(values)}
+
+
+def exposure_table(sims) -> pd.DataFrame | None:
+    """Daily gross (sum of |weights|) and net (sum of weights) exposure of every strategy that holds a short
+    position at some point; None when none does."""
+    cols = {}
+    for name, sim in sims.items():
+        h = sim.holdings
+        if len(h.columns) and (h.to_numpy() < 0).any():
+            cols[f"{name} gross"] = h.abs().sum(axis=1)
+            cols[f"{name} net"] = h.sum(axis=1)
+    return pd.DataFrame(cols) if cols else None
 
 
 def gap_warnings(prices: pd.DataFrame) -> list[str]:
@@ -351,7 +366,8 @@ def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFra
                               asof=a.asof if a.asof is not None else inputs.calendar[-1], windows=a.windows,
                               groups=dict(cfg.groups), benchmark=cfg.benchmark, snapshot=a.snapshot,
                               full_start=inputs.calendar[0],
-                              portfolios={name: sim.holdings for name, sim in sims.items()})
+                              portfolios={name: sim.holdings for name, sim in sims.items()
+                                          if not (sim.holdings.to_numpy() < 0).any()})   # long-only
 
 
 def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:

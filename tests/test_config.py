@@ -423,6 +423,16 @@ BAD = [
      "cash_flows[0].percent (line 5): must be in [-1, 10], got -1.5; a fraction of the account value"),
     ("cash-flow-zero", top("cash_flows: [{date: 2020-01-02, amount: 0}]"),
      "cash_flows[0] (line 5): is zero; remove it or give a non-zero amount or percent"),
+    # --- long/short through sleeves
+    ("sleeves-net-above-one", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
+                              "  - {name: S, weighting: sleeves, sleeves: {F: 1.5, G: -0.2}}\n",
+     "strategies[2].sleeves (line 6): net exposure (the sum, shorts negative) must be in [0, 1], got 1.3"),
+    ("sleeves-gross-too-high", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
+                               "  - {name: S, weighting: sleeves, sleeves: {F: 2.5, G: -2}}\n",
+     "strategies[2].sleeves (line 6): gross exposure (the sum of absolute shares) must be at most 3, got 4.5"),
+    ("borrow-fee-without-short", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 1}, "
+                                 "borrow_fee: 0.01}\n",
+     "strategies[1].borrow_fee (line 5): applies only to a sleeves strategy with a short (negative) sleeve"),
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
     ("sweep-variant-name-too-long", strat("name: " + "x" * 70, "weighting: equal", "universe: sp500") +

@@ -162,3 +162,46 @@ def test_cash_flows_example_benchmark_account_is_the_sum_of_its_flows_grown(snap
         years = np.array([(d - dates[0]).days / 365.25 for d in dates])
         assert abs(np.sum(np.array(amounts) * (1 + row["irr"]) ** -years)) < 1e-6, name
     assert "cash_flows" in (run / "report.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def long_short_run(snapshot_store, tmp_path_factory) -> Path:
+    return run_config(EXAMPLES / "long_short.yaml", store=snapshot_store,
+                      results_dir=tmp_path_factory.mktemp("long_short"), offline=True)
+
+
+def test_long_short_example_weights_exposure_and_returns(long_short_run, snapshot_store):
+    run = long_short_run
+    slug, fee = "long-493-short-mag-7-dollar-neutral", 0.005
+    w = _weights(run, slug)
+    ew, mag7 = _weights(run, "equal-weight-s-p-493"), _weights(run, "cap-weighted-mag-7")
+    cols = sorted(set(ew.columns) | set(mag7.columns))
+    expected = ew.reindex(index=w.index, columns=cols, fill_value=0) - mag7.reindex(index=w.index, columns=cols,
+                                                                                   fill_value=0)
+    pd.testing.assert_frame_equal(w.reindex(columns=cols, fill_value=0.0), expected, check_exact=False, rtol=0,
+                                  atol=1e-15, check_freq=False)
+    exposure = pd.read_csv(run / "analytics" / "exposure.csv", index_col="date", parse_dates=True)
+    cal = exposure.index
+    traded = cal[cal.searchsorted(w.index, side="right")]      # fill: next_close after each decision
+    net = exposure["Long 493, short Mag 7 (dollar-neutral) net"]
+    gross = exposure["Long 493, short Mag 7 (dollar-neutral) gross"]
+    assert net.loc[traded].abs().max() < 1e-3 and (gross.loc[traded] - 2).abs().max() < 0.01, "at each rebalance"
+    assert net.abs().max() > 0.05, "between rebalances the legs drift apart"
+    assert (exposure["130-30 493 vs Mag 7 net"].loc[traded] - 1).abs().max() < 1e-3
+    # independent ledger: positions and cash rebuilt from the trades file, valued at the store's closes; the
+    # borrow fee is a daily drag on the previous close's short market value
+    trades = pd.read_csv(run / "trades" / f"{slug}.csv", parse_dates=["date"])
+    equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)[slug]
+    sign = np.where(trades["side"] == "buy", 1.0, -1.0)
+    trades = trades.assign(signed=sign * trades["shares"], spent=sign * trades["value"] + trades["fees"])
+    pos = trades.pivot_table(index="date", columns="ticker", values="signed", aggfunc="sum")
+    pos = pos.reindex(equity.index).fillna(0.0).cumsum()
+    cash = 1_000_000 - trades.groupby("date")["spent"].sum().reindex(equity.index, fill_value=0.0).cumsum()
+    prices = snapshot_store.prices(list(pos.columns), start=pd.Timestamp("2018-12-01"),
+                                   end=pd.Timestamp("2024-12-31")).ffill().reindex(equity.index)
+    held = pos * prices.fillna(0.0)
+    value = cash + held.sum(axis=1)
+    short = (-held.clip(upper=0)).sum(axis=1) / value
+    drag = np.concatenate([[1.0], np.cumprod(1 - fee / 252 * short.to_numpy())[:-1]])
+    np.testing.assert_allclose(equity.to_numpy(), value.to_numpy() * drag, rtol=1e-9)
+    assert cash.min() > 0, "short proceeds fund the longs: cash never goes negative"
