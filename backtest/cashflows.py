@@ -45,7 +45,7 @@ def flow_dates(calendar: pd.DatetimeIndex, rules) -> list[Flow]:
     Each rule has ``every`` (a frequency, or None for a one-off), ``date`` (one-off: the first trading day
     on or after it), ``amount`` or ``percent``. Sorted by date, in rule order within a day.
     """
-    from .config_schema import Schedule
+    from .config.schema import Schedule
     from .schedule import calendar_dates
 
     out: list[tuple[pd.Timestamp, int, Flow]] = []

@@ -29,19 +29,4 @@ def weigh(spec, inputs: DecisionInputs) -> Weights:
     return Weights(result.weights, notes + tuple(result.notes))
 
 
-def history_needed(spec) -> int:
-    """Trading days of prices before its decision date that a strategy's weights read (0 = only that day)."""
-    days = [0]
-    if spec.weighting in risk.FAMILIES:
-        days.append(int(getattr(spec, "lookback", None) or risk.DEFAULT_LOOKBACK) + 1)
-    if getattr(spec, "select", None) is not None:
-        days.append(spec.select.lookback + 1)
-    if getattr(spec, "trend", None) is not None:
-        days.append(spec.trend.days)
-    tilt = getattr(spec, "tilt", None)
-    if tilt is not None and getattr(tilt, "while_leading", None):
-        days.append(tilt.while_leading + 1)
-    return max(days)
-
-
-__all__ = ["weigh", "history_needed", "REGISTRY", "DecisionInputs", "Weights", "decision_inputs", "InfeasibleCapsError"]
+__all__ = ["weigh", "REGISTRY", "DecisionInputs", "Weights", "decision_inputs", "InfeasibleCapsError"]

@@ -15,7 +15,6 @@ only when asked explicitly (``bt run --allow-python``, or ``run_config(..., allo
 from __future__ import annotations
 
 import importlib
-import re
 from typing import Any, Callable
 
 import numpy as np
@@ -24,7 +23,6 @@ import pandas as pd
 from backtest.errors import DataError
 from strategies.base import DecisionInputs, Weights, finalise
 
-REFERENCE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 SUM_TOLERANCE = 1e-9
 
 

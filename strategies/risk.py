@@ -47,8 +47,8 @@ from backtest.errors import DataError
 from strategies.base import DecisionInputs, Weights, finalise, normalise
 from strategies.capping import InfeasibleCapsError, apply_caps, resolve_group_caps
 
-DEFAULT_LOOKBACK = 252
-COVARIANCES = ("sample", "ledoit_wolf")
+DEFAULT_LOOKBACK = 252                    # = backtest.config.schema.DEFAULT_LOOKBACK (a test checks)
+COVARIANCES = ("sample", "ledoit_wolf")   # = backtest.config.schema.COVARIANCES
 DUST = 1e-9
 FAMILIES = ("inverse_vol", "min_variance", "risk_parity", "hrp")
 

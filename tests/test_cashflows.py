@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from backtest.cashflows import Flow, account, flow_dates, summary, xirr
-from backtest.config_schema import CashFlowRule
+from backtest.config.schema import CashFlowRule
 
 
 def test_irr_without_flows_is_the_cagr():

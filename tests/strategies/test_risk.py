@@ -182,3 +182,9 @@ def test_caps_hold_on_every_risk_family(real_inputs, family):
 def test_infeasible_caps_name_strategy_and_date(real_inputs):
     with pytest.raises(InfeasibleCapsError, match=r"strategy 'risk' on 2019-12-31: .*"):
         REGISTRY["inverse_vol"](RiskSpec("inverse_vol", caps=Caps(single=0.01)), real_inputs)
+
+
+def test_risk_defaults_agree_with_the_config():
+    from backtest.config.schema import COVARIANCES, DEFAULT_LOOKBACK
+
+    assert risk.DEFAULT_LOOKBACK == DEFAULT_LOOKBACK and risk.COVARIANCES == COVARIANCES

@@ -23,6 +23,7 @@ FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "never")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 WEIGHTINGS = ("fixed", "equal", "cap", "inverse_vol", "min_variance", "risk_parity", "hrp", "sleeves")
 RISK_WEIGHTINGS = ("inverse_vol", "min_variance", "risk_parity", "hrp")
+DEFAULT_LOOKBACK = 252   # trading days of returns of the risk-based weightings when `lookback` is left out
 COVARIANCES = ("sample", "ledoit_wolf")
 SELECT_BY = ("momentum", "volatility")
 FLOW_FREQUENCIES = ("weekly", "monthly", "quarterly", "yearly")
@@ -246,3 +247,19 @@ class RunConfig(_Frozen):
     description: str | None = None
     cash_flows: tuple[CashFlowRule, ...] = ()
     source_path: Path | None = None
+
+
+def history_needed(spec: StrategyConfig) -> int:
+    """Trading days of prices up to its decision date that a strategy's weights read (1 = only that day):
+    the risk weightings' lookback + 1, a selection's lookback + 1, a trend's days, a conditional tilt's
+    lookback + 1 (the largest)."""
+    days = [1]
+    if spec.weighting in RISK_WEIGHTINGS:
+        days.append((spec.lookback or DEFAULT_LOOKBACK) + 1)
+    if spec.select is not None:
+        days.append(spec.select.lookback + 1)
+    if spec.trend is not None:
+        days.append(spec.trend.days)
+    if spec.tilt is not None and spec.tilt.while_leading:
+        days.append(spec.tilt.while_leading + 1)
+    return max(days)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from backtest.config_blocks import (
+from backtest.config.blocks import (
     Groups, expand, parse_caps, parse_costs, parse_schedule, parse_tilt, parse_universe,
 )
-from backtest.config_check import (
+from backtest.config.check import (
     MISSING, Ctx, check_keys, choice, integer, mapping, num, number, require, safe_name, ticker,
 )
-from backtest.config_schema import (
+from backtest.config.schema import (
     COVARIANCES, RISK_WEIGHTINGS, SELECT_BY, WEIGHTINGS, Caps, Costs, Schedule, Select, StrategyConfig, Tilt,
     Trend, UniverseSpec,
 )
@@ -54,6 +55,7 @@ WEIGHT_TOLERANCE = 1e-6
 MAX_NAME = 80
 MAX_LOOKBACK = 2520   # ten years of trading days
 MAX_GROSS = 3.0       # sleeves: at most 300% gross exposure
+REFERENCE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance: Schedule, costs: Costs,
@@ -162,8 +164,6 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
 
 def _python(ctx: Ctx, data: dict, path: tuple) -> tuple[str | None, str | None]:
     """``weighting: {python: "package.module:function"}`` -> ("python", reference); never imports it."""
-    from strategies.custom import REFERENCE
-
     check_keys(ctx, data, path, ("python",))
     ref = data.get("python")
     if not isinstance(ref, str) or not REFERENCE.fullmatch(ref.strip()):

@@ -1,7 +1,7 @@
 """Validators for the config's building blocks: schedule, costs, universe, tilt, caps, groups.
 
 Each ``parse_*`` takes the raw YAML value, its key path and the problem collector, and returns the frozen
-object or None (after recording problems). Cross-field checks between blocks live in `config_strategy`.
+object or None (after recording problems). Cross-field checks between blocks live in `config/strategy`.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from backtest.config_check import (
+from backtest.config.check import (
     BAD, Ctx, check_keys, choice, integer, mapping, num, number, sequence, show, suggest, ticker,
 )
-from backtest.config_schema import (
+from backtest.config.schema import (
     DEFAULT_GROUPS, FREQUENCIES, INDEXES, INSIDE, MEMBERSHIPS, WEEKDAYS, AggregateCap, CashFlowRule, Caps, Costs,
     Drift, Schedule, Tilt, UniverseSpec,
 )
@@ -398,8 +398,8 @@ def _aggregate(ctx: Ctx, value: Any, path: tuple, *, from_rule: bool = False) ->
 
 def parse_cash_flows(ctx: Ctx, value: Any, path: tuple) -> tuple[CashFlowRule, ...]:
     """``cash_flows:``: a list of ``{every | date, amount | percent}`` (contributions +, withdrawals -)."""
-    from backtest.config_check import date as parse_date
-    from backtest.config_schema import FLOW_FREQUENCIES
+    from backtest.config.check import date as parse_date
+    from backtest.config.schema import FLOW_FREQUENCIES
 
     items = sequence(ctx, value, path, "a list of flows, e.g. [{every: monthly, amount: 1000}]")
     out = []
