@@ -212,7 +212,7 @@ def _sleeves(ctx: Ctx, value: Any, path: tuple) -> tuple | None:
         ctx.error(path, f"gross exposure (the sum of absolute shares) must be at most {MAX_GROSS:g}, got "
                         f"{num(gross)}; scale the shares down")
         return None
-    return tuple(out.items())
+    return tuple(sorted(out.items()))   # by name: one order however the YAML lists them
 
 
 def check_sleeves(ctx: Ctx, strategies: list) -> None:

@@ -205,3 +205,14 @@ def test_long_short_example_weights_exposure_and_returns(long_short_run, snapsho
     drag = np.concatenate([[1.0], np.cumprod(1 - fee / 252 * short.to_numpy())[:-1]])
     np.testing.assert_allclose(equity.to_numpy(), value.to_numpy() * drag, rtol=1e-9)
     assert cash.min() > 0, "short proceeds fund the longs: cash never goes negative"
+
+
+@pytest.mark.parametrize("name", ["risk", "signals", "sleeves", "cash_flows", "long_short"])
+def test_family_examples_round_trip_through_the_saved_config(name):
+    import yaml
+
+    from backtest.config import config_to_dict, parse_config
+
+    cfg = load_config(EXAMPLES / f"{name}.yaml")
+    again = parse_config(yaml.safe_dump(config_to_dict(cfg)))
+    assert again.strategies == cfg.strategies and again.cash_flows == cfg.cash_flows
