@@ -13,11 +13,11 @@ from backtest.config.check import (
     MISSING, Ctx, check_keys, choice, integer, mapping, num, number, require, safe_name, ticker,
 )
 from backtest.config.schema import (
-    COVARIANCES, RISK_WEIGHTINGS, SELECT_BY, WEIGHTINGS, Caps, Costs, Schedule, Select, StrategyConfig, Tilt,
-    Trend, UniverseSpec,
+    COVARIANCES, PER, RISK_WEIGHTINGS, SELECT_BY, WEIGHTINGS, Caps, Costs, Schedule, Select, StrategyConfig,
+    Tilt, Trend, UniverseSpec,
 )
 
-STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "rebalance", "costs",
+STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "per", "rebalance", "costs",
                  "expense_ratio", "cash_yield", "proxies", "lookback", "covariance",
                  "select", "trend", "sleeves", "borrow_fee")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
@@ -35,7 +35,8 @@ UNIVERSE_WEIGHTINGS = ("equal", "cap", *RISK_WEIGHTINGS, "python")
 ONLY_FOR = {"universe": UNIVERSE_WEIGHTINGS, "weights": ("fixed",), "tilt": ("cap",),
             "caps": ("cap", *RISK_WEIGHTINGS), "lookback": RISK_WEIGHTINGS,
             "covariance": ("min_variance", "risk_parity", "hrp"), "select": UNIVERSE_WEIGHTINGS,
-            "trend": (*(w for w in WEIGHTINGS if w != "sleeves"), "python"), "sleeves": ("sleeves",)}
+            "trend": (*(w for w in WEIGHTINGS if w != "sleeves"), "python"), "sleeves": ("sleeves",),
+            "per": ("equal", "cap")}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
     "lookback": "lookback is the window of returns of the risk-based weightings (inverse_vol, min_variance, "
@@ -150,6 +151,27 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         got = _proxies(ctx, data["proxies"], (*path, "proxies"), parts.get("weights"))
         ok &= got is not None
         proxies = got or ()
+    per = "company"
+    if data.get("per") is not None:
+        per = choice(ctx, data["per"], (*path, "per"), PER)
+        ok &= per is not None
+        tilt = parts.get("tilt")
+        equal_tilt = tilt is not None and tilt.weight is not None and tilt.inside == "equal"
+        if weighting not in ("equal", "cap"):
+            ctx.error((*path, "per"), f"does not apply to weighting: {weighting}; it says how an equal split "
+                                      "counts share classes (weighting: equal, or a cap tilt with inside: "
+                                      "equal); remove it", at_key=True)
+            ok = False
+        elif weighting == "fixed" or (weighting == "cap" and tilt is not None and not equal_tilt):
+            ctx.error((*path, "per"), "applies only to equal splits (weighting: equal, or a tilt with weight "
+                                      "and inside: equal), where it says whether a company's share classes share "
+                                      "one slot (company) or each get one (line); remove it", at_key=True)
+            ok = False
+        elif weighting == "cap" and tilt is None:
+            ctx.error((*path, "per"), "applies only to equal splits: cap weights hold each share class at its "
+                                      "own cap; remove it, or add tilt: {group: mag7, weight: 0.4, inside: "
+                                      "equal}", at_key=True)
+            ok = False
     if not ok:
         return None
     if weighting in ("cap", *RISK_WEIGHTINGS):
@@ -159,7 +181,8 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
                           proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"),
                           select=parts.get("select"), trend=parts.get("trend"),
-                          sleeves=parts.get("sleeves") or (), python=python, borrow_fee=borrow or 0.0)
+                          sleeves=parts.get("sleeves") or (), python=python, borrow_fee=borrow or 0.0,
+                          per=per)
 
 
 def _python(ctx: Ctx, data: dict, path: tuple) -> tuple[str | None, str | None]:

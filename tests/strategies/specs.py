@@ -60,6 +60,7 @@ class Spec:
     weights: Mapping[str, float] | None = None
     tilt: Tilt | None = None
     caps: Caps | None = None
+    per: str = "company"
     select: Select | None = None
     trend: Trend | None = None
 

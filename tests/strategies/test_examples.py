@@ -98,7 +98,9 @@ def test_signals_example_momentum_holds_the_50_best_12_1_returns(signals_run, sn
     cap = _weights(signals_run, "mag-7-x1-5-while-leading")     # the S&P 500 names with a share count
     date = mom.index[30]
     chosen = set(mom.columns[mom.loc[date] > 0])
-    assert len(chosen) == 50 and np.allclose(mom.loc[date][list(chosen)], 0.02)
+    # equal weight per company (per: company): two share classes of one company share one slot
+    assert len(chosen) == 50 and mom.loc[date].sum() == pytest.approx(1.0)
+    assert mom.loc[date][list(chosen)].max() <= 1 / 49 + 1e-12
     names = sorted(chosen | set(cap.columns[cap.loc[date] > 0]))
     p = snapshot_store.prices(names, start=date - pd.Timedelta(days=500), end=date).loc[:date]
     score = (p.iloc[-22] / p.iloc[-253] - 1).dropna()
