@@ -390,6 +390,9 @@ BAD = [
      "the risk-based weightings"),
     ("risk-weighting-without-universe", strat("name: R", "weighting: hrp"),
      "strategies[0].universe (line 4): is required for weighting: hrp"),
+    ("per-on-a-risk-weighting", strat("name: R", "weighting: inverse_vol", "universe: sp500", "per: line"),
+     "strategies[0].per (line 7): does not apply to weighting: inverse_vol; it says how an equal split counts "
+     "share classes"),
     # --- selection and signals (strategies.signals)
     ("select-top-and-bottom", strat("name: M", "weighting: equal", "universe: sp500",
                                     "select: {by: momentum, top: 50, bottom: 50}"),
