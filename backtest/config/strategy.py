@@ -157,7 +157,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         ok &= per is not None
         tilt = parts.get("tilt")
         equal_tilt = tilt is not None and tilt.weight is not None and tilt.inside == "equal"
-        if weighting not in ("equal", "cap"):
+        if weighting not in ("equal", "cap", "fixed"):
             ctx.error((*path, "per"), f"does not apply to weighting: {weighting}; it says how an equal split "
                                       "counts share classes (weighting: equal, or a cap tilt with inside: "
                                       "equal); remove it", at_key=True)
