@@ -94,15 +94,18 @@ def cli(ctx: click.Context, verbose: bool, data_dir: Path | None) -> None:
 @click.option("--offline", is_flag=True, help="Never touch the network; use the store only.")
 @click.option("--start", help="Override the config's start date (YYYY-MM-DD).")
 @click.option("--end", help="Override the config's end date (YYYY-MM-DD).")
+@click.option("--allow-python", is_flag=True,
+              help="Run the functions named by weighting: {python: ...} (configs never run code without it).")
 @click.pass_context
-def run(ctx, config: Path, out_dir: Path, offline: bool, start: str | None, end: str | None) -> None:
+def run(ctx, config: Path, out_dir: Path, offline: bool, start: str | None, end: str | None,
+        allow_python: bool) -> None:
     """Run every strategy in CONFIG against the benchmark and write a report."""
     from .runner import run_config
 
     _tidy_results(out_dir)
     with _Progress() as progress:
         folder = run_config(config, store=_store(ctx), results_dir=out_dir, offline=offline, start=start,
-                            end=end, echo=progress.echo)
+                            end=end, echo=progress.echo, allow_python=allow_python)
     click.echo(_headline(folder), err=True)
     click.echo(f"report: {folder / 'report.html'}")
 

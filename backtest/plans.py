@@ -29,6 +29,8 @@ class StrategyPlan:
         summing below 1, or target names without a price on the execution day) instead of idle cash; traded
         free of commission and slippage. Proceeds of a mid-period delisting wait in cash until the next
         rebalance, as without it.
+    borrow_fee : yearly fraction charged daily on the short market value (negative targets: long/short
+        sleeves), a proportional drag on value.
     """
 
     targets: pd.DataFrame
@@ -36,6 +38,7 @@ class StrategyPlan:
     slippage_bps: float = 0.0
     expense_ratio: float = 0.0
     cash_ticker: str | None = None
+    borrow_fee: float = 0.0
 
 
 @dataclass
@@ -76,8 +79,11 @@ def build_plans(cfg, inputs) -> Built:
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
     memo: dict = {}     # per-date results shared by strategies with the same universe (sweep variants)
+    contexts: dict[str, tuple] = {}     # strategy name (lower case) -> (spec, prices, aliases, px_key)
     for spec in cfg.strategies:
         notes[spec.name] = []
+        if spec.weighting == "sleeves":
+            continue
         aliases = {}
         for ticker, proxy in spec.proxies:
             col = f"{ticker}~{proxy}"
@@ -94,6 +100,7 @@ def build_plans(cfg, inputs) -> Built:
                 f"for an honest backtest")
         notes[spec.name] += _group_membership_notes(spec, cfg.groups)
         px = prices.assign(**extra) if extra else prices
+        contexts[spec.name.lower()] = (spec, px, dict(aliases), tuple(sorted(extra)))
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
@@ -101,10 +108,45 @@ def build_plans(cfg, inputs) -> Built:
                                         cash_ticker=spec.cash_yield)
         if basis is not None:
             tables[f"cap_basis_{_slug(spec.name)}"] = basis
+    for spec in cfg.strategies:
+        if spec.weighting == "sleeves":
+            targets = sleeve_targets(spec, cfg, inputs, contexts, shares, notes[spec.name], memo)
+            plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
+                                            slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
+                                            cash_ticker=spec.cash_yield, borrow_fee=spec.borrow_fee)
+    plans = {s.name: plans[s.name] for s in cfg.strategies}     # config order
     all_prices = prices.assign(**extra) if extra else prices
     used = sorted({c for p in plans.values() for c in p.targets.columns}
                   | {p.cash_ticker for p in plans.values() if p.cash_ticker})
     return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
+
+
+def sleeve_targets(spec, cfg, inputs, contexts, shares, notes, memo) -> pd.DataFrame:
+    """Target weights of a ``weighting: sleeves`` strategy, looked through to names.
+
+    On each of the parent's rebalance dates every sleeve's weights are computed as its own strategy computes
+    them on that date (weighting, universe, selection, signals), scaled by the sleeve's share and summed: the
+    parent holds the names directly, so holdings and concentration analytics see through the sleeves. The
+    whole mix is rebalanced on the parent's schedule; the sleeves' own schedules, costs, expense ratios and
+    cash yields are not used inside the parent (its own are).
+    """
+    from dataclasses import replace
+
+    parts = []
+    for name, share in spec.sleeves:
+        sleeve, px, aliases, px_key = contexts[name.lower()]
+        sub_notes: list[str] = []
+        targets, _ = _targets(replace(sleeve, rebalance=spec.rebalance), cfg, inputs, px, shares, aliases,
+                              sub_notes, memo=memo, px_key=px_key)
+        notes.extend(f"{spec.name}: sleeve {line}" for line in sub_notes)
+        parts.append(targets * share)
+    dates = parts[0].index
+    columns = sorted({c for p in parts for c in p.columns})
+    total = sum(p.reindex(index=dates, columns=columns, fill_value=0.0) for p in parts)
+    total = total.loc[:, (total != 0).any()]
+    notes.append(f"{spec.name}: sleeves {', '.join(f'{n} {w:g}' for n, w in spec.sleeves)}, looked through to "
+                 f"{len(columns)} names, rebalanced together on {len(dates)} dates")
+    return total
 
 
 def _weighting_key(spec) -> str | None:
@@ -145,12 +187,11 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     strategy's weighting keys (everything but its name, costs, expense ratio and cash yield, which act only
     when trading). Strategies that share them (the variants of a sweep) compute them once.
     """
-    from strategies import REGISTRY
+    from strategies import weigh
     from strategies.base import DecisionInputs
 
     from .universe import resolve_universe
 
-    weigh = REGISTRY[spec.weighting]
     groups = dict(cfg.groups)
     missing = Counter()
     outside = Counter()

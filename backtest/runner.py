@@ -19,10 +19,24 @@ from backtest.data.inputs import Inputs, coverage, gap_warnings, load_inputs, ri
 from backtest.errors import DataError
 
 
+def require_python_allowed(cfg, allow_python: bool) -> None:
+    """Refuse a config with ``weighting: {python: ...}`` unless running its code was asked for explicitly."""
+    from .errors import UsageError
+
+    found = [(i, s) for i, s in enumerate(cfg.strategies) if s.weighting == "python"]
+    if found and not allow_python:
+        i, s = found[0]
+        raise UsageError(f"strategies[{i}].weighting.python: {s.python} would run Python code named in the "
+                         f"config ({len(found)} strateg{'y' if len(found) == 1 else 'ies'}); configs are data, so "
+                         "this needs an explicit flag: bt run --allow-python CONFIG (run_config(..., "
+                         "allow_python=True)); use it only with configs and code you trust")
+
+
 def run_config(config_path, *, store=None, results_dir=Path("results"), offline: bool = False,
                start: str | None = None, end: str | None = None,
-               echo: Callable[[str], None] = lambda m: None) -> Path:
-    """Load, validate, run and save. Returns the run folder."""
+               echo: Callable[[str], None] = lambda m: None, allow_python: bool = False) -> Path:
+    """Load, validate, run and save. Returns the run folder. ``allow_python``: run the functions of
+    ``weighting: {python: ...}`` strategies (refused otherwise)."""
     from .config import apply_overrides, load_config
     from .data.store import PriceStore, default_store_dir
     from .results import check_results_dir
@@ -35,7 +49,7 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     results_dir = check_results_dir(results_dir)
     try:
         store = store if store is not None else PriceStore(default_store_dir())
-        result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0)
+        result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0, allow_python=allow_python)
         return save_run(result, results_dir)
     except BaseException:
         for d in created:  # a failed run leaves nothing behind, not even the empty folders it made
@@ -56,13 +70,14 @@ def save_run(result, results_dir: Path, *, folder_name: str | None = None) -> Pa
 
 
 def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], None] = lambda m: None,
-                 t0: float | None = None):
+                 t0: float | None = None, allow_python: bool = False):
     """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written)."""
     from .config import config_to_dict
     from .engine import simulate
     from .plans import build_plans
     from .results import RunResult, StrategyResult, package_versions
 
+    require_python_allowed(cfg, allow_python)
     t0 = t0 if t0 is not None else time.perf_counter()
     timings: dict[str, float] = {}
     echo(f"loading data for {cfg.name!r} ...")
@@ -83,6 +98,11 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         for name, sim in sims.items())
     analytics = dict(built.tables)
     analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
+    if cfg.cash_flows:
+        analytics.update(cash_flow_tables(cfg, strategies, benchmark, inputs.calendar))
+    exposure = exposure_table(sims)
+    if exposure is not None:
+        analytics["exposure"] = exposure
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     manifest = {
         "name": cfg.name,
@@ -141,6 +161,36 @@ def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame, inputs: Input
                                manifest=manifest)
 
 
+def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar) -> dict[str, pd.DataFrame]:
+    """The config's contributions/withdrawals applied to every strategy and the benchmark (see
+    `backtest.cashflows`): ``cash_flows`` (one row each: contributed, withdrawn, ending value, IRR) and
+    ``account_value`` (daily account value, one column each)."""
+    from .cashflows import account, flow_dates, summary
+
+    flows = flow_dates(pd.DatetimeIndex(calendar), cfg.cash_flows)
+    costs = {s.name: (s.costs.commission_bps + s.costs.slippage_bps) / 1e4 for s in cfg.strategies}
+    rows, values = [], {}
+    series = [(s.name, s.equity, costs.get(s.name, 0.0)) for s in strategies]
+    for name, equity, cost in [*series, (f"{cfg.benchmark} (benchmark)", benchmark, 0.0)]:
+        acct = account(equity, cfg.capital, flows, cost)
+        rows.append(summary(name, acct))
+        values[name] = acct["value"]
+    return {"cash_flows": pd.DataFrame(rows).set_index("strategy"),
+            "account_value": pd.DataFrame(values)}
+
+
+def exposure_table(sims) -> pd.DataFrame | None:
+    """Daily gross (sum of |weights|) and net (sum of weights) exposure of every strategy that holds a short
+    position at some point; None when none does."""
+    cols = {}
+    for name, sim in sims.items():
+        h = sim.holdings
+        if len(h.columns) and (h.to_numpy() < 0).any():
+            cols[f"{name} gross"] = h.abs().sum(axis=1)
+            cols[f"{name} net"] = h.sum(axis=1)
+    return pd.DataFrame(cols) if cols else None
+
+
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
     if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
         return {}
@@ -159,7 +209,8 @@ def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFra
                               asof=a.asof if a.asof is not None else inputs.calendar[-1], windows=a.windows,
                               groups=dict(cfg.groups), benchmark=cfg.benchmark, snapshot=a.snapshot,
                               full_start=inputs.calendar[0],
-                              portfolios={name: sim.holdings for name, sim in sims.items()})
+                              portfolios={name: sim.holdings for name, sim in sims.items()
+                                          if not (sim.holdings.to_numpy() < 0).any()})   # long-only
 
 
 def snapshot_table(store, tickers: list[str], *, asof: str | None, since: str) -> str:

@@ -156,6 +156,11 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
                          "--scheduler uses an existing one)")
     check_metric(metric)
     cfg = load_config(Path(config))
+    python = [s.name for s in cfg.strategies if s.weighting == "python"]
+    if python:
+        raise UsageError(f"strategies: {', '.join(python)} use weighting: {{python: ...}}, which bt sweep does not "
+                         "run (its workers would import your code); sweep the other strategies, or loop over "
+                         "bt run --allow-python")
     swept, variants, grids = expand_variants(cfg)
     results_dir = check_results_dir(Path(results_dir))
     store = store if store is not None else PriceStore(default_store_dir())

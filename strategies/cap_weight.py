@@ -123,6 +123,15 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
     if not present:
         notes.append(f"{day}: tilt: no member of group {tilt.group} is in the weights; no tilt applied")
         return weights, tuple(notes)
+    lead_days = getattr(tilt, "while_leading", None)
+    if lead_days:
+        from strategies.signals import group_leads
+
+        leads, group, rest = group_leads(inputs, present, weights.index, lead_days)
+        if not leads:
+            notes.append(f"{day}: tilt off: group {tilt.group}'s trailing {lead_days}-day return (equal-weighted) "
+                         "does not beat the rest's")
+            return weights, tuple(notes)
     if tilt.multiplier is not None:
         return tilt_multiplier(weights, present, tilt.multiplier), tuple(notes)
     if len(present) == len(weights) and tilt.weight < 1:

@@ -130,9 +130,9 @@ BAD = [
     ("unknown-nested-key", cap("caps: {singel: 0.05}"),
      "strategies[0].caps.singel (line 7): unknown key 'singel'; did you mean 'single'?"),
     ("missing-weighting", strat("name: X", "universe: sp500"),
-     "strategies[0].weighting (line 4): is required; add e.g. `weighting: cap   # fixed | equal | cap`"),
+     "strategies[0].weighting (line 4): is required; add e.g. `weighting: cap   # fixed | equal | cap | inverse_vol | min_variance | risk_parity | hrp | sleeves`"),
     ("unknown-weighting", strat("name: X", "weighting: caps", "universe: sp500"),
-     "strategies[0].weighting (line 5): must be one of fixed, equal, cap, got 'caps'; did you mean 'cap'?"),
+     "strategies[0].weighting (line 5): must be one of fixed, equal, cap, inverse_vol, min_variance, risk_parity, hrp, sleeves, got 'caps'; did you mean 'cap'?"),
     # --- names
     ("run-name-slash", "name: a/b\nstart: 2016-01-01\nstrategies:\n" + FIXED,
      "name (line 1): must not contain '/' (the run name becomes a file name), got 'a/b'"),
@@ -298,7 +298,7 @@ BAD = [
     ("caps-single-bool", cap("caps: {single: true}"), "strategies[0].caps.single (line 7): must be a number, "
                                                       "got true"),
     ("caps-on-equal", strat("name: X", "weighting: equal", "universe: sp500", "caps: {single: 0.05}"),
-     "strategies[0].caps (line 7): does not apply to weighting: equal; caps limit market-cap weights"),
+     "strategies[0].caps (line 7): does not apply to weighting: equal; caps limit computed weights, so they need weighting: cap or a risk-based"),
     ("caps-empty", cap("caps: {}"), "strategies[0].caps (line 7): sets no cap; give single, groups, aggregate "
                                     "or rule"),
     ("caps-unknown-group", cap("caps: {groups: {mag8: 0.25}}"),
@@ -395,6 +395,85 @@ BAD = [
      "sweep.grid['caps.single'] (line 7): must be a non-empty list of values, e.g. [0.03, 0.05], got 0.05"),
     ("sweep-empty-grid", cap() + "sweep: {grid: {}}\n", "sweep.grid (line 7): must not be empty"),
     ("sweep-name", cap() + "sweep: {grid: {name: [a, b]}}\n", "sweep.grid.name (line 7): name cannot be swept"),
+    # --- risk-based weightings (strategies.risk)
+    ("lookback-not-a-whole-number", strat("name: R", "weighting: risk_parity", "universe: sp500",
+                                          "lookback: 25.5"),
+     "strategies[0].lookback (line 7): must be a whole number, got 25.5; trading days of daily returns, e.g. 252"),
+    ("lookback-too-short", strat("name: R", "weighting: inverse_vol", "universe: sp500", "lookback: 1"),
+     "strategies[0].lookback (line 7): must be in [2, 2520], got 1"),
+    ("covariance-unknown", strat("name: R", "weighting: min_variance", "universe: sp500",
+                                 "covariance: ledoitwolf"),
+     "strategies[0].covariance (line 7): must be one of sample, ledoit_wolf, got 'ledoitwolf'; did you mean "
+     "'ledoit_wolf'?"),
+    ("covariance-on-inverse-vol", strat("name: R", "weighting: inverse_vol", "universe: sp500",
+                                        "covariance: sample"),
+     "strategies[0].covariance (line 7): does not apply to weighting: inverse_vol; covariance is the estimator "
+     "of min_variance, risk_parity and hrp"),
+    ("lookback-on-cap", cap("lookback: 252"),
+     "strategies[0].lookback (line 7): does not apply to weighting: cap; lookback is the window of returns of "
+     "the risk-based weightings"),
+    ("risk-weighting-without-universe", strat("name: R", "weighting: hrp"),
+     "strategies[0].universe (line 4): is required for weighting: hrp"),
+    ("per-on-a-risk-weighting", strat("name: R", "weighting: inverse_vol", "universe: sp500", "per: line"),
+     "strategies[0].per (line 7): does not apply to weighting: inverse_vol; it says how an equal split counts "
+     "share classes"),
+    # --- selection and signals (strategies.signals)
+    ("select-top-and-bottom", strat("name: M", "weighting: equal", "universe: sp500",
+                                    "select: {by: momentum, top: 50, bottom: 50}"),
+     "strategies[0].select (line 7): gives both top and bottom; give exactly one: top: 50 keeps the 50 highest"),
+    ("select-skip-not-below-lookback", strat("name: M", "weighting: equal", "universe: sp500",
+                                             "select: {by: momentum, lookback: 21, skip: 21, top: 5}"),
+     "strategies[0].select.skip (line 7): must be below lookback (21), got 21"),
+    ("select-skip-on-volatility", strat("name: M", "weighting: equal", "universe: sp500",
+                                        "select: {by: volatility, skip: 5, bottom: 5}"),
+     "strategies[0].select.skip (line 7): applies only to by: momentum"),
+    ("select-unknown-measure", strat("name: M", "weighting: equal", "universe: sp500",
+                                     "select: {by: momentun, top: 5}"),
+     "strategies[0].select.by (line 7): must be one of momentum, volatility, got 'momentun'; did you mean "
+     "'momentum'?"),
+    ("select-on-fixed", strat("name: M", "weighting: fixed", "weights: {SPY: 1}", "select: {top: 5}"),
+     "strategies[0].select (line 7): does not apply to weighting: fixed; select ranks the names of a universe"),
+    ("trend-without-defensive", strat("name: M", "weighting: fixed", "weights: {SPY: 1}",
+                                      "trend: {ticker: SPY, days: 200}"),
+     "strategies[0].trend.defensive (line 7): is required; add e.g. `defensive: BIL`"),
+    ("tilt-while-leading-zero", cap("tilt: {group: mag7, multiplier: 2, while_leading: 0}"),
+     "strategies[0].tilt.while_leading (line 7): must be in [1, 2520], got 0; trading days, e.g. 126"),
+    # --- sleeves (a strategy of strategies)
+    ("sleeve-unknown-strategy", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.5, G: 0.5}}\n",
+     "strategies[1].sleeves.G (line 5): names no strategy of this config; sleeves are other strategies, one of: F"),
+    ("sleeve-is-itself", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.5, S: 0.5}}\n",
+     "strategies[1].sleeves.S (line 5): is this strategy itself; a sleeve must be another strategy"),
+    ("sleeves-nested", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 1}}\n"
+                       "  - {name: T, weighting: sleeves, sleeves: {F: 0.5, S: 0.5}}\n",
+     "strategies[2].sleeves.S (line 6): is itself weighting: sleeves; sleeves cannot nest"),
+    ("sleeves-sum", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.6}}\n",
+     "strategies[1].sleeves (line 5): must sum to 1 (within 1e-06), got 0.6; adjust the weights"),
+    ("sleeves-missing", strat("name: S", "weighting: sleeves"),
+     "strategies[0].sleeves (line 4): is required for weighting: sleeves"),
+    ("sleeves-on-equal", strat("name: S", "weighting: equal", "universe: sp500", "sleeves: {A: 1}"),
+     "strategies[0].sleeves (line 7): does not apply to weighting: equal; sleeves are only for weighting: sleeves"),
+    # --- cash flows (backtest.cashflows)
+    ("cash-flow-every-and-date", top("cash_flows: [{every: monthly, date: 2020-01-02, amount: 100}]"),
+     "cash_flows[0] (line 5): gives both every and date; give exactly one: every: monthly (a schedule) or "
+     "date: 2022-01-03 (once)"),
+    ("cash-flow-no-amount", top("cash_flows: [{every: monthly}]"),
+     "cash_flows[0] (line 5): needs amount or percent; give exactly one: amount: 1000"),
+    ("cash-flow-daily", top("cash_flows: [{every: daily, amount: 100}]"),
+     "cash_flows[0].every (line 5): must be one of weekly, monthly, quarterly, yearly, got 'daily'"),
+    ("cash-flow-percent-below-minus-one", top("cash_flows: [{every: yearly, percent: -1.5}]"),
+     "cash_flows[0].percent (line 5): must be in [-1, 10], got -1.5; a fraction of the account value"),
+    ("cash-flow-zero", top("cash_flows: [{date: 2020-01-02, amount: 0}]"),
+     "cash_flows[0] (line 5): is zero; remove it or give a non-zero amount or percent"),
+    # --- long/short through sleeves
+    ("sleeves-net-above-one", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
+                              "  - {name: S, weighting: sleeves, sleeves: {F: 1.5, G: -0.2}}\n",
+     "strategies[2].sleeves (line 6): net exposure (the sum, shorts negative) must be in [0, 1], got 1.3"),
+    ("sleeves-gross-too-high", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
+                               "  - {name: S, weighting: sleeves, sleeves: {F: 2.5, G: -2}}\n",
+     "strategies[2].sleeves (line 6): gross exposure (the sum of absolute shares) must be at most 3, got 4.5"),
+    ("borrow-fee-without-short", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 1}, "
+                                 "borrow_fee: 0.01}\n",
+     "strategies[1].borrow_fee (line 5): applies only to a sleeves strategy with a short (negative) sleeve"),
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
     ("sweep-variant-name-too-long", strat("name: " + "x" * 70, "weighting: equal", "universe: sp500") +

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config.blocks import parse_costs, parse_groups, parse_schedule, ticker_list
+from backtest.config.blocks import parse_cash_flows, parse_costs, parse_groups, parse_schedule, ticker_list
 from backtest.config.check import (
     BAD, MISSING, Ctx, check_keys, choice, date, mapping, number, require, safe_name, sequence, show, suggest,
     text, ticker,
@@ -30,7 +30,7 @@ from backtest.config.schema import (
     DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Caps, Costs, Drift,
     RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
 )
-from backtest.config.strategy import STRATEGY_KEYS, parse_strategy
+from backtest.config.strategy import STRATEGY_KEYS, check_sleeves, parse_strategy
 from backtest.config.sweep import expand, parse_sweep
 from backtest.config.yaml_reader import load_yaml
 from backtest.errors import ConfigError, Problem, UsageError
@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "rebalance", "costs", "fill",
-            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep", "evidence")
+            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep", "evidence",
+            "cash_flows")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
@@ -162,6 +163,7 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                                                      "report gives the benchmark's column; rename the strategy")
             seen.setdefault(key, i)
 
+    check_sleeves(ctx, strategies)
     analytics = Analytics()
     if data.get("analytics") is not None:
         analytics = _analytics(ctx, data["analytics"], ("analytics",), start, end)
@@ -169,12 +171,14 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     if data.get("sweep") is not None:
         sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
     evidence = parse_evidence(ctx, data["evidence"]) if "evidence" in data else Evidence()
+    cash_flows = parse_cash_flows(ctx, data["cash_flows"], ("cash_flows",)) if data.get("cash_flows") else ()
     if ctx.items:
         raise ConfigError(ctx.problems(), source)
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
                      membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
-                     sweep=sweep, description=description, evidence=evidence)
+                     sweep=sweep, description=description, evidence=evidence,
+                     cash_flows=cash_flows)
 
 
 def _risk_free(ctx: Ctx, value: Any) -> str | None:
@@ -267,6 +271,10 @@ def config_to_dict(cfg: RunConfig) -> dict:
         out["sweep"] = sweep_dict(cfg.sweep)
     if cfg.evidence != Evidence():
         out["evidence"] = evidence_dict(cfg.evidence)
+    if cfg.cash_flows:
+        out["cash_flows"] = [{k: (f"{v:%Y-%m-%d}" if k == "date" else v) for k, v in
+                              (("every", f.every), ("date", f.date), ("amount", f.amount), ("percent", f.percent))
+                              if v is not None} for f in cfg.cash_flows]
     return out
 
 

@@ -23,7 +23,12 @@ from backtest.config.evidence import Evidence
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "never")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
-WEIGHTINGS = ("fixed", "equal", "cap")
+WEIGHTINGS = ("fixed", "equal", "cap", "inverse_vol", "min_variance", "risk_parity", "hrp", "sleeves")
+RISK_WEIGHTINGS = ("inverse_vol", "min_variance", "risk_parity", "hrp")
+DEFAULT_LOOKBACK = 252   # trading days of returns of the risk-based weightings when `lookback` is left out
+COVARIANCES = ("sample", "ledoit_wolf")
+SELECT_BY = ("momentum", "volatility")
+FLOW_FREQUENCIES = ("weekly", "monthly", "quarterly", "yearly")
 INDEXES = ("sp500",)
 MEMBERSHIPS = ("point_in_time", "current", "static")
 PER = ("company", "line")
@@ -125,6 +130,7 @@ class Tilt(_Frozen):
     multiplier: float | None = None
     weight: float | None = None
     inside: str = "cap"
+    while_leading: int | None = None     # apply only while the group's trailing N-day return beats the rest's
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,37 @@ class Caps(_Frozen):
     single: float | None = None
     groups: tuple[tuple[str, float], ...] = ()
     aggregate: AggregateCap | None = None
+
+
+@dataclass(frozen=True)
+class Select(_Frozen):
+    """Keep the ``top`` (or ``bottom``) N universe names by trailing ``by`` before weighting them."""
+
+    by: str = "momentum"                 # momentum | volatility
+    lookback: int = 252
+    skip: int = 0                        # momentum only: the last `skip` days are left out (12-1: 21)
+    top: int | None = None
+    bottom: int | None = None
+
+
+@dataclass(frozen=True)
+class Trend(_Frozen):
+    """Hold ``defensive`` alone while ``ticker`` closes below its ``days``-day average."""
+
+    ticker: str = "SPY"
+    days: int = 200
+    defensive: str = "BIL"
+
+
+@dataclass(frozen=True)
+class CashFlowRule(_Frozen):
+    """A contribution (+) or withdrawal (-): ``amount`` dollars or ``percent`` of the account value, either
+    on a schedule (``every``: the first trading day of each period) or once (``date``)."""
+
+    every: str | None = None
+    date: pd.Timestamp | None = None
+    amount: float | None = None
+    percent: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +202,13 @@ class StrategyConfig(_Frozen):
     cash_yield: str | None = None
     proxies: tuple[tuple[str, str], ...] = ()
     per: str = "company"
+    lookback: int | None = None          # risk weightings: trailing trading days of returns (None = 252)
+    covariance: str | None = None        # min_variance, risk_parity, hrp: "sample" | "ledoit_wolf" (None = sample)
+    select: Select | None = None
+    trend: Trend | None = None
+    sleeves: tuple[tuple[str, float], ...] = ()   # weighting sleeves: ((strategy name, weight), ...), sum 1
+    python: str | None = None            # weighting python: "package.module:function" (runs only if allowed)
+    borrow_fee: float = 0.0              # yearly fraction charged daily on the short market value (sleeves < 0)
 
 
 @dataclass(frozen=True)
@@ -211,5 +255,22 @@ class RunConfig(_Frozen):
     analytics: Analytics = Analytics()
     sweep: Sweep | None = None
     description: str | None = None
+    cash_flows: tuple[CashFlowRule, ...] = ()
     source_path: Path | None = None
     evidence: Evidence = Evidence()
+
+
+def history_needed(spec: StrategyConfig) -> int:
+    """Trading days of prices up to its decision date that a strategy's weights read (1 = only that day):
+    the risk weightings' lookback + 1, a selection's lookback + 1, a trend's days, a conditional tilt's
+    lookback + 1 (the largest)."""
+    days = [1]
+    if spec.weighting in RISK_WEIGHTINGS:
+        days.append((spec.lookback or DEFAULT_LOOKBACK) + 1)
+    if spec.select is not None:
+        days.append(spec.select.lookback + 1)
+    if spec.trend is not None:
+        days.append(spec.trend.days)
+    if spec.tilt is not None and spec.tilt.while_leading:
+        days.append(spec.tilt.while_leading + 1)
+    return max(days)

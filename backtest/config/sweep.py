@@ -28,7 +28,7 @@ SCHEMA: dict = {
     "name": _LEAF, "weighting": _LEAF,
     "universe": {"index": _LEAF, "tickers": _LEAF, "exclude": _LEAF, "membership": _LEAF},
     "weights": ANY,
-    "tilt": {"group": _LEAF, "multiplier": _LEAF, "weight": _LEAF, "inside": _LEAF},
+    "tilt": {"group": _LEAF, "multiplier": _LEAF, "weight": _LEAF, "inside": _LEAF, "while_leading": _LEAF},
     "caps": {"single": _LEAF, "groups": ANY, "rule": _LEAF,
              "aggregate": {"threshold": _LEAF, "limit": _LEAF, "single": _LEAF}},
     "per": _LEAF,
@@ -36,11 +36,16 @@ SCHEMA: dict = {
                   "drift": {"absolute": _LEAF, "relative": _LEAF}},
     "costs": {"commission_bps": _LEAF, "slippage_bps": _LEAF},
     "expense_ratio": _LEAF, "cash_yield": _LEAF, "proxies": ANY,
+    "lookback": _LEAF, "covariance": _LEAF,
+    "select": {"by": _LEAF, "lookback": _LEAF, "skip": _LEAF, "top": _LEAF, "bottom": _LEAF},
+    "trend": {"ticker": _LEAF, "days": _LEAF, "defensive": _LEAF},
+    "sleeves": ANY, "borrow_fee": _LEAF,
 }
 # Setting one of these keys removes its alternatives, so a swept value replaces rather than conflicts.
 ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule",),
                 ("tilt", "multiplier"): ("weight", "inside"), ("tilt", "weight"): ("multiplier",),
-                ("rebalance", "weekday"): ("day",), ("rebalance", "day"): ("weekday", "nth")}
+                ("rebalance", "weekday"): ("day",), ("rebalance", "day"): ("weekday", "nth"),
+                ("select", "top"): ("bottom",), ("select", "bottom"): ("top",)}
 MAX_VARIANTS = 1000
 
 

@@ -79,11 +79,21 @@ def required_tickers(cfg, members: set[str]) -> list[str]:
                 names |= set(groups.get(t, (t,)))
         if s.tilt is not None:
             names |= set(groups.get(s.tilt.group, ()))
+        if s.trend is not None:
+            names |= {s.trend.ticker, s.trend.defensive}
     if cfg.risk_free is not None:
         names.add(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free)
     if cfg.analytics is not None:
         names |= set(cfg.analytics.snapshot)
     return sorted(names | members)
+
+
+def history_days(cfg) -> int:
+    """Calendar days of prices read before `start`: LOOKBACK_DAYS, or more when a strategy's own window
+    (risk-based weights, selection, trend, conditional tilt) needs a longer history on its first decision."""
+    from backtest.config.schema import history_needed
+
+    return max(LOOKBACK_DAYS, *(int(history_needed(s) * 365 / 252 * 1.1) + 20 for s in cfg.strategies))
 
 
 def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
@@ -107,7 +117,7 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
         online = [t for t in tickers if t != TBILL_TICKER]     # built from the snapshot, not on Yahoo
         report = fetch_prices(store, online, cfg.start - pd.Timedelta(days=FETCH_LOOKBACK_DAYS), cfg.end)
         warnings += list(getattr(report, "warnings", []))
-    start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
+    start = cfg.start - pd.Timedelta(days=history_days(cfg))
     prices = store.prices(tickers, start=start, end=cfg.end)
     missing = sorted(set(tickers) - set(prices.columns[prices.notna().any()]))
     everything = store.prices([cfg.benchmark])
@@ -171,6 +181,8 @@ def _explicit_tickers(cfg) -> set[str]:
         names |= {p for _, p in s.proxies}
         if s.cash_yield:
             names.add(s.cash_yield)
+        if s.trend is not None:
+            names |= {s.trend.ticker, s.trend.defensive}
     if cfg.risk_free is not None and cfg.risk_free != "irx":
         names.add(cfg.risk_free)
     return names

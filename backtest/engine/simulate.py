@@ -69,7 +69,7 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     a held name's prices end. Vectorised over dates; loops only over the names and dates it reports."""
     cal = prices.index
     targets = plan.targets.fillna(0.0)
-    tickers = list(targets.columns[(targets.to_numpy() > 0).any(axis=0)])
+    tickers = list(targets.columns[(targets.to_numpy() != 0).any(axis=0)])
     targets = targets[tickers]
     real = prices[tickers].notna().to_numpy()
     exec_map = execution_dates(pd.DatetimeIndex(targets.index), cal, fill)
@@ -89,7 +89,7 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     at = np.searchsorted(days, exec_days)
     rows = targets.loc[exec_map.index].to_numpy(dtype=float)
     has_price = real[exec_days]
-    lost = (rows > 0) & ~has_price
+    lost = (rows != 0) & ~has_price
     for k in np.flatnonzero(lost.any(axis=1)):
         names = ", ".join(np.asarray(tickers)[lost[k]][:10])
         executed = cal[exec_days[k]]
@@ -189,6 +189,11 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         traded = trades.groupby("date")["value"].sum()
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
         drag = _expense_drag(cal, plan.expense_ratio)
+        if plan.borrow_fee and (asset_value < 0).any():
+            drag = drag * _borrow_drag(asset_value, value, plan.borrow_fee)
+            notes[name].append(f"{name}: borrow fee {plan.borrow_fee:.2%}/yr on the short market value cost "
+                               f"{1 - drag[-1] / _expense_drag(cal, plan.expense_ratio)[-1]:.2%} of value "
+                               "over the run")
         equity = val * drag
         if detail:
             weights = np.divide(asset_value, value[:, None], order="F")
@@ -248,6 +253,15 @@ def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float) -> np.ndarray:
         return np.ones(len(index))
     daily = (1.0 - expense_ratio) ** (1.0 / TRADING_DAYS)
     return daily ** np.arange(len(index))
+
+
+def _borrow_drag(asset_value: np.ndarray, value: np.ndarray, fee: float) -> np.ndarray:
+    """Cumulative factor of a yearly borrow fee charged each trading day on the previous close's short
+    market value (as a fraction of the portfolio value), 252 days a year: a proportional drag like the
+    expense ratio's."""
+    short = -np.minimum(asset_value, 0.0).sum(axis=1) / np.where(value > 0, value, np.nan)
+    daily = 1.0 - fee / TRADING_DAYS * np.nan_to_num(short)
+    return np.concatenate([[1.0], np.cumprod(daily[:-1])])
 
 
 def _check_fills(name: str, plan: StrategyPlan, hold: pd.DataFrame, fill: str,

@@ -73,6 +73,20 @@ CASES = [
                  "fix: start later or widen the universe"),
          {"c.yaml": config("{name: Young ETF, weighting: equal, universe: [AVUV]}", start="2016-01-01",
                            end="2020-06-30")}),
+    Case("python-weighting-without-flag", "run time", "`weighting: {python: mypkg.w:f}` run without "
+         "`--allow-python`", run(), ("strategies[0].weighting.python: mypkg.w:f would run Python code named in "
+                                     "the config", "this needs an explicit flag: bt run --allow-python CONFIG"),
+         {"c.yaml": config("{name: P, weighting: {python: 'mypkg.w:f'}, universe: [AAPL, MSFT]}")}),
+    Case("risk-lookback-longer-than-history", "run time", "`lookback: 2000` for risk parity from 2016 (the "
+         "store's prices start in 2015)", run(), ("strategy 'RP': 2016-01-04: none of the 3 universe names has a full "
+                                                   "2000-day lookback", "start the run later or shorten lookback"),
+         {"c.yaml": config("{name: RP, weighting: risk_parity, universe: [AAPL, MSFT, KO], lookback: 2000}",
+                           start="2016-01-01", end="2016-06-30")}),
+    Case("trend-defensive-without-prices", "run time", "`trend: {defensive: AVUV}` before AVUV lists (2019)",
+         run(), ("trend: the defensive ticker AVUV has no price on the decision date",
+                 "choose one with prices over the whole run"),
+         {"c.yaml": config("{name: T, weighting: fixed, weights: {SPY: 1}, trend: {ticker: SPY, days: 200, "
+                           "defensive: AVUV}}", start="2018-10-01", end="2020-06-30")}),
     Case("group-never-in-the-index", "run time",
          "equal weights of a group of ETFs (`universe: [funds]`) without `membership: static`", run(),
          ("strategies['Funds'].universe: empty on 2024-01-02 (no group member is an S&P 500 member then: "
