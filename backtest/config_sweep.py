@@ -19,7 +19,7 @@ from backtest.config_check import (
 )
 from backtest.config_dump import freeze, strategy_dict, thaw
 from backtest.config_schema import WEIGHTINGS, StrategyConfig, Sweep
-from backtest.config_strategy import MAX_NAME, ONLY_FOR, parse_strategy
+from backtest.config_strategy import ONLY_FOR, parse_strategy
 from backtest.errors import ConfigError
 
 ANY = "<key>"  # any ticker or group name at this level
@@ -40,7 +40,7 @@ SCHEMA: dict = {
 ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule",),
                 ("tilt", "multiplier"): ("weight", "inside"), ("tilt", "weight"): ("multiplier",),
                 ("rebalance", "weekday"): ("day",), ("rebalance", "day"): ("weekday", "nth")}
-MAX_VARIANTS = 1000
+MAX_VARIANTS = 10_000
 
 
 def _all_paths(node: Any = SCHEMA, prefix: str = "") -> list[str]:
@@ -137,9 +137,8 @@ def variants(base: StrategyConfig, grid: Grid, groups: Groups
             parts.append(f"{key}={label(value)}")
         data["name"] = name = f"{base.name} [{', '.join(parts)}]"
         sub = Ctx()
-        if len(name) > MAX_NAME:
-            sub.error(("name",), f"the variant name {name!r} has {len(name)} characters, more than the "
-                                 f"{MAX_NAME} a strategy name may have; shorten the strategy's name")
+        # a generated name: no length limit (the base name has at most MAX_NAME characters; file names are
+        # slugs, shortened and made unique by the run folder)
         variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
                                  max_name=len(name))
         variant = None if sub.items else variant
