@@ -56,6 +56,10 @@ def build_plans(cfg, inputs) -> Built:
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
     memo: dict = {}     # per-date results shared by strategies with the same universe (sweep variants)
+    if len(cfg.strategies) > 1:     # cap weights of many variants on a date solved together (exact)
+        from .plans_batch import prefill
+
+        prefill(cfg, inputs, prices, shares, memo)
     for spec in cfg.strategies:
         notes[spec.name] = []
         aliases = {}
@@ -86,16 +90,18 @@ def build_plans(cfg, inputs) -> Built:
     return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
 
 
-def _weighting_key(spec) -> str | None:
+def weighting_key(spec) -> str | None:
     """What a strategy's weights on a date depend on besides the date and the data: every key but the name,
-    costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing)."""
+    schedule, costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing).
+    The schedule (``rebalance``, drift bands included) decides on which dates the weights are asked for, not
+    what they are on a date."""
     from .config_dump import strategy_dict
 
     try:
         data = strategy_dict(spec)
     except (AttributeError, TypeError):
         return None
-    for key in ("name", "costs", "expense_ratio", "cash_yield"):
+    for key in ("name", "rebalance", "costs", "expense_ratio", "cash_yield"):
         data.pop(key, None)
     return json.dumps(data, sort_keys=True, default=str)
 
@@ -136,7 +142,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     basis_rows = []
     shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     memo = {} if memo is None else memo
-    weighting = _weighting_key(spec)
+    weighting = weighting_key(spec)
 
     def target_at(date):
         if spec.weighting == "fixed":
@@ -168,19 +174,33 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         return w
 
     candidates = calendar_dates(inputs.calendar, spec.rebalance)
+    # strategies with the same weighting key and schedule (sweep variants differing only in costs) have the
+    # same targets, notes and cap basis: planned once, the frames shared (nothing downstream modifies them)
+    whole = ("targets", weighting, px_key, spec.rebalance, tuple(candidates))
+    if weighting is not None and whole in memo:
+        dates, targets, missing, strategy_notes, basis = memo[whole]
+        return _finish(spec, notes, dates, candidates, targets, missing, strategy_notes, basis)
     if spec.rebalance.drift is not None:
         dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
-        notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
     targets = pd.DataFrame([by_date[d] for d in dates], index=dates).fillna(0.0)
     targets = targets.reindex(columns=sorted(targets.columns))
+    basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
+    if weighting is not None:
+        memo[whole] = (dates, targets, missing, strategy_notes, basis)
+    return _finish(spec, notes, dates, candidates, targets, missing, strategy_notes, basis)
+
+
+def _finish(spec, notes, dates, candidates, targets, missing, strategy_notes, basis):
+    """Add one strategy's planning notes to ``notes``; return its targets and cap basis."""
+    if spec.rebalance.drift is not None:
+        notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     if missing:
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common(30))
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
                      f"out there (dates missed in brackets): {top}{' ...' if len(missing) > 30 else ''}")
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
-    basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
     return targets, basis
 
 
