@@ -11,11 +11,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .engine import StrategyPlan
 from .errors import DataError
-from .schedule import apply_drift_bands, calendar_dates
+from .schedule import apply_drift_bands, apply_drift_bands_fixed, calendar_dates
 
 
 @dataclass
@@ -180,7 +181,16 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     if weighting is not None and whole in memo:
         dates, targets, missing, strategy_notes, basis = memo[whole]
         return _finish(spec, notes, dates, candidates, targets, missing, strategy_notes, basis)
-    if spec.rebalance.drift is not None:
+    if spec.rebalance.drift is not None and spec.weighting == "fixed":
+        # the same target on every date: the band check runs on arrays (schedule.apply_drift_bands_fixed),
+        # after checking that every name has a price on every candidate (else target_at raises there)
+        target = target_at(candidates[0])
+        priced = px.reindex(index=candidates, columns=target.index).notna().all(axis=1).to_numpy()
+        if not priced.all():
+            target_at(candidates[int(np.argmin(priced))])
+        dates = apply_drift_bands_fixed(candidates, px, target, spec.rebalance.drift)
+        by_date = dict.fromkeys(dates, target)
+    elif spec.rebalance.drift is not None:
         dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
