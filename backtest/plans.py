@@ -48,15 +48,18 @@ def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestam
     return out, first
 
 
-def build_plans(cfg, inputs) -> Built:
-    """Compute target weights of every strategy in `cfg` on `inputs` (a `runner.Inputs`)."""
+def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
+    """Compute target weights of every strategy in `cfg` on `inputs` (a `runner.Inputs`).
+
+    ``memo``: per-date results to share with later calls on the same ``inputs`` (a sweep's chunks in one
+    process); its values depend only on the inputs and the keys, never on which strategies asked first."""
     prices = inputs.prices
     extra: dict[str, pd.Series] = {}
     notes: dict[str, list[str]] = {}
     plans: dict[str, StrategyPlan] = {}
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
-    memo: dict = {}     # per-date results shared by strategies with the same universe (sweep variants)
+    memo = {} if memo is None else memo     # per-date results shared by strategies (sweep variants)
     if len(cfg.strategies) > 1:     # cap weights of many variants on a date solved together (exact)
         from .plans_batch import prefill
 

@@ -17,6 +17,7 @@ calls it), so the weights are equal bit for bit; the notes come from the same fu
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import numpy as np
@@ -70,16 +71,24 @@ def prefill(cfg, inputs, px: pd.DataFrame, shares, memo: dict, *, min_group: int
                     if date in on and ("weights", key, date, (), universe) not in memo]
             if not todo:
                 continue
-            sh = shares.shares.loc[date].dropna()
-            decision = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
-                                      groups=groups)
-            try:
-                caps, notes = market_caps(decision)
-            except Exception:  # noqa: BLE001 - the general path raises it, with its own message
+            bkey = ("cap base", date, universe)
+            if bkey not in memo:
+                sh = shares.shares.loc[date].dropna()
+                decision = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
+                                          groups=groups)
+                try:
+                    caps, notes = market_caps(decision)
+                except Exception:  # noqa: BLE001 - the general path raises it, with its own message
+                    memo[bkey] = None
+                    continue
+                base = caps.astype("float64")
+                base = base / float(base.sum())                      # strategies.base.normalise
+                # apply_tilt reads only the date and the groups: keep no price history in the memo
+                light = dataclasses.replace(decision, history=px.iloc[:0], shares=sh.iloc[:0])
+                memo[bkey] = (light, base, notes, {})
+            if memo[bkey] is None:
                 continue
-            base = caps.astype("float64")
-            base = base / float(base.sum())                      # strategies.base.normalise
-            tilt_notes: dict = {}
+            decision, base, notes, tilt_notes = memo[bkey]
             for key, spec in todo:
                 weights = _weigh(spec, base, decision, tilt_notes, apply_tilt)
                 if weights is not None:

@@ -120,9 +120,11 @@ def chunk_order(swept) -> list[int]:
 
 
 def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
-                   risk_free: pd.Series | None) -> list[Outcome]:
+                   risk_free: pd.Series | None, memo: dict | None = None) -> list[Outcome]:
     """Weights, simulation and metrics of one chunk (``payload``: a `RunConfig` from `chunk_payloads`;
-    ``inputs``: `runner.Inputs`). Pure: runs the same in this process and on a Dask worker.
+    ``inputs``: `runner.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
+    per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
+    (`plans.build_plans`); the result does not depend on it.
 
     The metrics of the whole chunk are computed on its (days x strategies) value matrix at once
     (`metrics_matrix.compute_metrics_matrix`, equal to `metrics.compute_metrics` bit for bit)."""
@@ -130,7 +132,7 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
     from .metrics_matrix import compute_metrics_matrix
     from .plans import build_plans
 
-    built = build_plans(payload, inputs)
+    built = build_plans(payload, inputs, memo=memo)
     sims = simulate(built.prices, built.plans, capital=payload.capital, fill=payload.fill, detail=False)
     names = list(sims)
     equity = pd.DataFrame({i: sims[n].equity for i, n in enumerate(names)})
@@ -258,12 +260,24 @@ def _progress(total: int):
 
 def _in_process(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
     out: list[Outcome] = []
+    memo: dict = {}
     with _progress(total) as bar:
         for payload in payloads:
-            part = simulate_chunk(payload, inputs, bench_returns, risk_free)
+            part = simulate_chunk(payload, inputs, bench_returns, risk_free, memo)
             out += part
             bar.update(len(part))
     return out
+
+
+_WORKER_MEMO: dict[str, dict] = {}      # on a Dask worker: the per-date memo of the sweep it works for
+
+
+def _chunk_on_worker(payload, inputs, bench_returns, risk_free, token: str) -> list[Outcome]:
+    """`simulate_chunk` on a worker, sharing one memo between the chunks of sweep ``token`` it runs."""
+    if token not in _WORKER_MEMO:
+        _WORKER_MEMO.clear()                # one sweep at a time: drop an earlier sweep's memo
+        _WORKER_MEMO[token] = {}
+    return simulate_chunk(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token])
 
 
 def _on_dask(client):
@@ -272,7 +286,7 @@ def _on_dask(client):
 
         shared = client.scatter([inputs, bench_returns, risk_free], broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
-        futures = [client.submit(simulate_chunk, p, *shared, key=f"bt-sweep-{token}-{i}", pure=False)
+        futures = [client.submit(_chunk_on_worker, p, *shared, token, key=f"bt-sweep-{token}-{i}", pure=False)
                    for i, p in enumerate(payloads)]
         position = {f.key: i for i, f in enumerate(futures)}
         parts: list[list[Outcome] | None] = [None] * len(futures)
