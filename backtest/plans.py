@@ -63,7 +63,7 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     if len(cfg.strategies) > 1:     # cap weights of many variants on a date solved together (exact)
         from .plans_batch import prefill
 
-        prefill(cfg, inputs, prices, shares, memo)
+        prefill(cfg, inputs, prices, shares, memo, weighting_key)
     for spec in cfg.strategies:
         notes[spec.name] = []
         aliases = {}

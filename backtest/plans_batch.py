@@ -35,14 +35,14 @@ def covered(spec) -> bool:
     return caps is None or (not caps.groups and caps.aggregate is None)
 
 
-def prefill(cfg, inputs, px: pd.DataFrame, shares, memo: dict, *, min_group: int = 2) -> None:
+def prefill(cfg, inputs, px: pd.DataFrame, shares, memo: dict, key_of, *, min_group: int = 2) -> None:
     """Put ``("weights", weighting key, date, (), universe) -> Weights`` into ``memo`` for the covered
     cap-weighted strategies of ``cfg`` that share a universe with at least ``min_group - 1`` other distinct
-    weighting keys (a lone strategy gains nothing), on every date any of them rebalances on."""
+    weighting keys (a lone strategy gains nothing), on every date any of them rebalances on. ``key_of``:
+    `plans.weighting_key` (passed in: this module sits below `plans`)."""
     from strategies.base import DecisionInputs
     from strategies.cap_weight import apply_tilt, market_caps
 
-    from .plans import weighting_key
     from .schedule import calendar_dates
     from .universe import resolve_universe
 
@@ -51,7 +51,7 @@ def prefill(cfg, inputs, px: pd.DataFrame, shares, memo: dict, *, min_group: int
     by_universe: dict = defaultdict(dict)
     for spec in cfg.strategies:
         if covered(spec):
-            key = weighting_key(spec)
+            key = key_of(spec)
             if key is not None:
                 by_universe[spec.universe].setdefault(key, (spec, set()))[1].update(
                     calendar_dates(inputs.calendar, spec.rebalance))
