@@ -14,9 +14,29 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .engine import StrategyPlan
 from .errors import DataError
 from .schedule import apply_drift_bands, apply_drift_bands_fixed, calendar_dates
+
+
+@dataclass(frozen=True)
+class StrategyPlan:
+    """What to simulate for one strategy.
+
+    targets : DataFrame indexed by decision date, one column per ticker, rows summing to 1 (or less: the
+        remainder is held as cash).
+    commission_bps, slippage_bps : per side, on traded value.
+    expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
+    cash_ticker : optional ticker (e.g. "BIL") that holds the unallocated share of each rebalance (targets
+        summing below 1, or target names without a price on the execution day) instead of idle cash; traded
+        free of commission and slippage. Proceeds of a mid-period delisting wait in cash until the next
+        rebalance, as without it.
+    """
+
+    targets: pd.DataFrame
+    commission_bps: float = 0.0
+    slippage_bps: float = 0.0
+    expense_ratio: float = 0.0
+    cash_ticker: str | None = None
 
 
 @dataclass
@@ -49,7 +69,7 @@ def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestam
 
 
 def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
-    """Compute target weights of every strategy in `cfg` on `inputs` (a `runner.Inputs`).
+    """Compute target weights of every strategy in `cfg` on `inputs` (a `backtest.data.inputs.Inputs`).
 
     ``memo``: per-date results to share with later calls on the same ``inputs`` (a sweep's chunks in one
     process); its values depend only on the inputs and the keys, never on which strategies asked first."""
@@ -99,7 +119,7 @@ def weighting_key(spec) -> str | None:
     schedule, costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing).
     The schedule (``rebalance``, drift bands included) decides on which dates the weights are asked for, not
     what they are on a date."""
-    from .config_dump import strategy_dict
+    from .config.dump import strategy_dict
 
     try:
         data = strategy_dict(spec)
@@ -118,9 +138,9 @@ def _shares_frame(cfg, inputs):
     """`SharesAsOf` on each trading day for cap-weighted runs (held constant between known dates)."""
     if inputs.shares is None:
         return None
-    if getattr(inputs, "shares_daily", None) is not None:   # computed once by the runner, on every price date
+    if getattr(inputs, "shares_daily", None) is not None:   # computed once by `load_inputs`, on every price date
         return inputs.shares_daily
-    from .runner import daily_shares
+    from .marketcap import daily_shares
 
     return daily_shares(inputs.shares, inputs.prices)
 

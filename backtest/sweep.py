@@ -10,7 +10,7 @@ on the rebalance dates, runs one vectorised simulation with one cash pool per st
 (`engine.simulate(..., detail=False)`: no daily holdings frame) and the metrics of every strategy. Memory
 is bounded by the chunk, not by the number of variants.
 
-A chunk travels as plain data: the chunk's config (a frozen `RunConfig`), the market data (`runner.Inputs`, sent to each
+A chunk travels as plain data: the chunk's config (a frozen `RunConfig`), the market data (`backtest.data.inputs.Inputs`, sent to each
 Dask worker once), the benchmark's returns and the risk-free rate. Workers need neither the store nor the
 config file, and a chunk's result does not depend on where it runs or on which other strategies share its
 chunk (tests/test_sweep.py checks both, byte for byte).
@@ -71,8 +71,8 @@ def expand_variants(cfg) -> tuple[object, list[Variant], dict[str, list[tuple[st
     Raises UsageError when the config has no ``sweep:`` block.
     """
     from .config import expand_sweep, swept_config
-    from .config_dump import thaw
-    from .config_sweep import label, plan
+    from .config.dump import thaw
+    from .config.sweep import label, plan
 
     if cfg.sweep is None:
         where = cfg.source_path or "the config"
@@ -122,7 +122,7 @@ def chunk_order(swept) -> list[int]:
 def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
                    risk_free: pd.Series | None, memo: dict | None = None) -> list[Outcome]:
     """Weights, simulation and metrics of one chunk (``payload``: a `RunConfig` from `chunk_payloads`;
-    ``inputs``: `runner.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
+    ``inputs``: `backtest.data.inputs.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
     per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
     (`plans.build_plans`); the result does not depend on it.
 
@@ -157,10 +157,10 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     """
     from . import metrics as M
     from .config import config_to_dict, load_config
+    from .data.inputs import coverage, load_inputs, risk_free_returns
     from .data.store import PriceStore, default_store_dir
     from .report.sweep import check_metric, render_sweep
-    from .results import write_run
-    from .runner import _check_results_dir, _coverage, _risk_free, load_inputs, package_versions
+    from .results import check_results_dir, package_versions, write_run
 
     t0 = time.perf_counter()
     if chunk_size < 1:
@@ -173,7 +173,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     check_metric(metric)
     cfg = load_config(Path(config))
     swept, variants, grids = expand_variants(cfg)
-    results_dir = _check_results_dir(Path(results_dir))
+    results_dir = check_results_dir(Path(results_dir))
     store = store if store is not None else PriceStore(default_store_dir())
     n_variants = sum(v.base is not None for v in variants)
     echo(f"sweep {cfg.name!r}: {n_variants} variants of {len(grids)} "
@@ -182,7 +182,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     bench = inputs.prices[swept.benchmark].loc[inputs.calendar]
     benchmark = swept.capital * bench / bench.iloc[0]
     bench_returns = M.simple_returns(benchmark)
-    risk_free = _risk_free(swept, inputs)
+    risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
     with _runner(workers, scheduler, echo) as (run_chunks, where, n_workers):
         timings["start"] = time.perf_counter() - t0 - timings["load"]     # cluster start, warm-up
@@ -205,7 +205,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
         "fill": swept.fill,
         "offline": offline,
         "membership_source": swept.membership_source if inputs.membership is not None else None,
-        "data": _coverage(store, inputs.prices, inputs.calendar),
+        "data": coverage(store, inputs.prices, inputs.calendar),
         "warnings": list(dict.fromkeys([*inputs.warnings, *(n for o in outcomes for n in o.notes)])),
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
@@ -247,7 +247,7 @@ def warm_up() -> None:
     import strategies  # noqa: F401
 
     from . import engine, metrics, plans  # noqa: F401
-    from .vbt_kernel import kernels
+    from .engine.kernel import kernels
 
     kernels()
 

@@ -62,13 +62,14 @@ def breakdown(config: Path) -> list[list[str]]:
         t = now
 
     from backtest import runner
+    from backtest.data.inputs import load_inputs
     from backtest.config import load_config
     from backtest.data.store import PriceStore, default_store_dir
     lap("import backtest (pandas, numpy)")
     cfg = load_config(config)
     store = PriceStore(default_store_dir())
     lap("load config")
-    inputs = runner.load_inputs(cfg, store, offline=True)
+    inputs = load_inputs(cfg, store, offline=True)
     lap("load prices, membership, shares")
     from backtest.plans import build_plans
     built = build_plans(cfg, inputs)
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(["this version, cold (empty numba cache: compiles)", f"{wall:.2f}", f"{rss:.0f}"])
         # a fresh install: scripts/setup.sh compiles the kernels (its last step), then the first run
         fresh = env_for(None, NUMBA_CACHE_DIR=str(work / "numba-cache-setup"))
-        setup, _, _ = measure([sys.executable, "-c", "from backtest.vbt_kernel import kernels; kernels()"], fresh)
+        setup, _, _ = measure([sys.executable, "-c", "from backtest.engine.kernel import kernels; kernels()"], fresh)
         wall, rss, _ = measure(run, fresh)
         rows.append([f"this version, first run after setup.sh's warm-up step ({setup:.1f} s)", f"{wall:.2f}",
                      f"{rss:.0f}"])

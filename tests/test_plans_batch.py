@@ -10,7 +10,7 @@ import pytest
 from backtest.config import parse_config, swept_config
 from backtest.plans import build_plans
 from backtest.plans_batch import covered
-from backtest.runner import load_inputs
+from backtest.data.inputs import load_inputs
 
 CONFIG = textwrap.dedent("""\
     name: batch

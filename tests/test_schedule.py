@@ -101,7 +101,7 @@ def test_daily_drift_band_plan_on_the_snapshot_equals_the_day_by_day_check(snaps
 
     from backtest.config import parse_config
     from backtest.plans import build_plans
-    from backtest.runner import load_inputs
+    from backtest.data.inputs import load_inputs
 
     cfg = parse_config("name: d\nstart: 2019-01-01\nend: 2021-12-31\nstrategies:\n  - name: B\n"
                        "    weighting: fixed\n    weights: {SPY: 0.6, AGG: 0.4}\n"
