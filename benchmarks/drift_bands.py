@@ -29,7 +29,7 @@ start: {start}
 end: 2026-06-30
 benchmark: SPY
 strategies:
-  - name: 60/40
+  - name: 60-40
     weighting: fixed
     weights: {{SPY: 0.6, AGG: 0.4}}
     rebalance: {rebalance}
