@@ -209,8 +209,8 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     # same targets, notes and cap basis: planned once, the frames shared (nothing downstream modifies them)
     whole = ("targets", weighting, px_key, spec.rebalance, tuple(candidates))
     if weighting is not None and whole in memo:
-        dates, targets, missing, strategy_notes, basis = memo[whole]
-        return _finish(spec, notes, dates, candidates, targets, missing, strategy_notes, basis)
+        dates, targets, missing, outside, strategy_notes, basis = memo[whole]
+        return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
     if spec.rebalance.drift is not None and spec.weighting == "fixed":
         # the same target on every date: the band check runs on arrays (schedule.apply_drift_bands_fixed),
         # after checking that every name has a price on every candidate (else target_at raises there)
@@ -228,11 +228,11 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     targets = targets.reindex(columns=sorted(targets.columns))
     basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
     if weighting is not None:
-        memo[whole] = (dates, targets, missing, strategy_notes, basis)
-    return _finish(spec, notes, dates, candidates, targets, missing, strategy_notes, basis)
+        memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
+    return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
 
 
-def _finish(spec, notes, dates, candidates, targets, missing, strategy_notes, basis):
+def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis):
     """Add one strategy's planning notes to ``notes``; return its targets and cap basis."""
     if spec.rebalance.drift is not None:
         notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
