@@ -196,18 +196,61 @@ def render_comparison(runs: Sequence[SavedRun]) -> str:
                        footer=f"bt-rotation-backtester {esc(__version__)}", shared=shared.arrays)
 
 
-def compare_runs(paths: Sequence[Path | str], out: Path | str) -> Path:
-    """Load the run folders, render the comparison and write it atomically to ``out`` (a file; if ``out``
-    is an existing folder, ``compare-<YYYYmmdd-HHMMSS>.html`` inside it). Returns the written path."""
+DEFAULT_OUT_DIR = Path("results")
+_PAGE_MARKS = ("<h1>Comparison of ", "bt-rotation-backtester")  # what every comparison page holds
+
+
+def _is_comparison_page(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4_000_000).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return head.lstrip().lower().startswith("<!doctype html") and all(m in head for m in _PAGE_MARKS)
+
+
+def _protected_folder(folder: Path) -> str | None:
+    """What ``folder`` or one of its parents is, when writing there could damage bt's own data."""
+    for d in (folder, *folder.parents):
+        if (d / "manifest.json").is_file() and (d / "metrics.json").is_file():
+            return f"inside the run folder {d}"
+        if (d / "meta.json").is_file() and any((d / f).exists() for f in (
+                "prices_adj_close.parquet", "catalog.parquet", ".lock")):
+            return f"inside the price store {d}"
+    return None
+
+
+def check_out_path(out: Path | str | None, *, now: datetime | None = None) -> Path:
+    """The file ``bt compare`` may write: ``out``, or ``compare-<YYYYmmdd-HHMMSS>.html`` inside it when it is
+    a folder (default ``results/``). Raises UsageError for a path inside a run folder or the price store, and
+    for an existing file that is not an earlier comparison page (never overwritten)."""
+    stamp = f"compare-{(now or datetime.now()):%Y%m%d-%H%M%S}.html"
+    out = DEFAULT_OUT_DIR / stamp if out is None else Path(out)
+    if out.is_dir():
+        out = out / stamp
+    where = _protected_folder(out.parent.resolve())
+    if where:
+        raise UsageError(f"--out: {out} is {where}; a comparison page never goes there (it could replace the "
+                         "run's or the store's files); fix: choose a path outside it, e.g. "
+                         f"results/{stamp}")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise UsageError(f"--out: {out} exists and is not a regular file; fix: choose another path")
+    if out.exists() and not _is_comparison_page(out):
+        raise UsageError(f"--out: {out} exists and is not a page written by `bt compare`, so it is not "
+                         "overwritten; fix: choose another file name or remove it yourself")
+    return out
+
+
+def compare_runs(paths: Sequence[Path | str], out: Path | str | None = None) -> Path:
+    """Load the run folders, render the comparison and write it atomically to ``out`` (see
+    ``check_out_path``: default ``results/compare-<YYYYmmdd-HHMMSS>.html``). Returns the written path."""
     from ..results import load_run
 
     if len(paths) < 2:
         raise UsageError(f"compare: needs at least two run folders, got {len(paths)}; "
                          "fix: pass two or more folders listed by `bt list`")
+    out = check_out_path(out)
     runs = [load_run(Path(p)) for p in paths]
-    out = Path(out)
-    if out.is_dir():
-        out = out / f"compare-{datetime.now():%Y%m%d-%H%M%S}.html"
     html = render_comparison(runs)
     temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
@@ -220,6 +263,9 @@ def compare_runs(paths: Sequence[Path | str], out: Path | str) -> Path:
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise UsageError(f"--out: cannot write {out} ({exc.strerror}); fix: choose a writable path") from exc
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return out
 
 
@@ -237,7 +283,8 @@ def format_run_list(summaries: Sequence[SavedRunSummary]) -> str:
     heads = ("total", "CAGR", "vol", "Sharpe", "max DD")
     for s in summaries:
         if s.problem:
-            lines += [f"{_printable(s.path.name)}  INCOMPLETE: {_printable(s.problem)}", ""]
+            label = "DAMAGED" if "damaged" in s.problem else "INCOMPLETE"
+            lines += [f"{_printable(s.path.name)}  {label}: {_printable(s.problem)}", ""]
             continue
         n = len(s.strategies)
         lines.append(f"{_printable(s.path.name)}  {_printable(s.name)}  {s.start} – {s.end}  "
