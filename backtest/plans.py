@@ -11,10 +11,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .schedule import apply_drift_bands, calendar_dates
+from .schedule import apply_drift_bands, apply_drift_bands_fixed, calendar_dates
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,23 @@ def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestam
     return out, first
 
 
-def build_plans(cfg, inputs) -> Built:
-    """Compute target weights of every strategy in `cfg` on `inputs` (a `backtest.data.inputs.Inputs`)."""
+def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
+    """Compute target weights of every strategy in `cfg` on `inputs` (a `backtest.data.inputs.Inputs`).
+
+    ``memo``: per-date results to share with later calls on the same ``inputs`` (a sweep's chunks in one
+    process); its values depend only on the inputs and the keys, never on which strategies asked first."""
     prices = inputs.prices
     extra: dict[str, pd.Series] = {}
     notes: dict[str, list[str]] = {}
     plans: dict[str, StrategyPlan] = {}
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
-    memo: dict = {}     # per-date results shared by strategies with the same universe (sweep variants)
+    memo = {} if memo is None else memo     # per-date results shared by strategies (sweep variants)
     contexts: dict[str, tuple] = {}     # strategy name (lower case) -> (spec, prices, aliases, px_key)
+    if len(cfg.strategies) > 1:     # cap weights of many variants on a date solved together (exact)
+        from .plans_batch import prefill
+
+        prefill(cfg, inputs, prices, shares, memo, weighting_key)
     for spec in cfg.strategies:
         notes[spec.name] = []
         if spec.weighting == "sleeves":
@@ -149,16 +157,18 @@ def sleeve_targets(spec, cfg, inputs, contexts, shares, notes, memo) -> pd.DataF
     return total
 
 
-def _weighting_key(spec) -> str | None:
+def weighting_key(spec) -> str | None:
     """What a strategy's weights on a date depend on besides the date and the data: every key but the name,
-    costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing)."""
+    schedule, costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing).
+    The schedule (``rebalance``, drift bands included) decides on which dates the weights are asked for, not
+    what they are on a date."""
     from .config.dump import strategy_dict
 
     try:
         data = strategy_dict(spec)
     except (AttributeError, TypeError):
         return None
-    for key in ("name", "costs", "expense_ratio", "cash_yield"):
+    for key in ("name", "rebalance", "costs", "expense_ratio", "cash_yield"):
         data.pop(key, None)
     return json.dumps(data, sort_keys=True, default=str)
 
@@ -199,7 +209,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     basis_rows = []
     shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     memo = {} if memo is None else memo
-    weighting = _weighting_key(spec)
+    weighting = weighting_key(spec)
 
     def target_at(date):
         if spec.weighting == "fixed":
@@ -236,13 +246,37 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         return w
 
     candidates = calendar_dates(inputs.calendar, spec.rebalance)
-    if spec.rebalance.drift is not None:
+    # strategies with the same weighting key and schedule (sweep variants differing only in costs) have the
+    # same targets, notes and cap basis: planned once, the frames shared (nothing downstream modifies them)
+    whole = ("targets", weighting, px_key, spec.rebalance, tuple(candidates))
+    if weighting is not None and whole in memo:
+        dates, targets, missing, outside, strategy_notes, basis = memo[whole]
+        return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
+    if spec.rebalance.drift is not None and spec.weighting == "fixed":
+        # the same target on every date: the band check runs on arrays (schedule.apply_drift_bands_fixed),
+        # after checking that every name has a price on every candidate (else target_at raises there)
+        target = target_at(candidates[0])
+        priced = px.reindex(index=candidates, columns=target.index).notna().all(axis=1).to_numpy()
+        if not priced.all():
+            target_at(candidates[int(np.argmin(priced))])
+        dates = apply_drift_bands_fixed(candidates, px, target, spec.rebalance.drift)
+        by_date = dict.fromkeys(dates, target)
+    elif spec.rebalance.drift is not None:
         dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
-        notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
     targets = pd.DataFrame([by_date[d] for d in dates], index=dates).fillna(0.0)
     targets = targets.reindex(columns=sorted(targets.columns))
+    basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
+    if weighting is not None:
+        memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
+    return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
+
+
+def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis):
+    """Add one strategy's planning notes to ``notes``; return its targets and cap basis."""
+    if spec.rebalance.drift is not None:
+        notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     if missing:
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common(30))
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
@@ -253,7 +287,6 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
                      f"not in the S&P 500 on some of the {len(dates)} rebalance dates were left out there "
                      f"(dates missed in brackets; `membership: static` holds them): {top}")
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
-    basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
     return targets, basis
 
 

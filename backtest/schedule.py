@@ -130,3 +130,55 @@ def apply_drift_bands(
             targets[date] = target
             last_w, last_p = target, px
     return pd.DatetimeIndex(traded), targets
+
+
+def apply_drift_bands_fixed(
+    candidates: pd.DatetimeIndex,
+    prices: pd.DataFrame,
+    target: pd.Series,
+    drift,
+    *,
+    window: int = 512,
+) -> pd.DatetimeIndex:
+    """`apply_drift_bands` for a target that is the same on every candidate date (fixed weights), with no
+    Python work per day: the dates that trade, equal to what `apply_drift_bands` returns for
+    ``target_at = lambda d: target``.
+
+    From each trade, the drifted weights of up to ``window`` later candidates are computed at once (the
+    same operations as `drifted_weights` and `out_of_band`, row by row: ``w * (p / p0)``, NaN ratios as 1,
+    divided by the row sum; gaps compared with the bands), and the first out-of-band candidate is the next
+    trade. One numpy pass per trade (and per ``window`` candidates without one), not per day.
+    """
+    if len(candidates) == 0:
+        return pd.DatetimeIndex([])
+    names = target.index
+    px = prices.reindex(index=candidates, columns=names).to_numpy(dtype=float)
+    t = target.to_numpy(dtype=float)
+    traded = [0]
+    start = 0
+    n = len(candidates)
+    while True:
+        base = px[start]
+        lo = start + 1
+        hit = -1
+        while lo < n and hit < 0:
+            hi = min(n, lo + window)
+            rel = px[lo:hi] / base
+            rel[np.isnan(rel)] = 1.0
+            grown = t * rel
+            total = grown.sum(axis=1)          # row sums of a C-ordered block: each row as a 1-d sum
+            held = np.divide(grown, total[:, None], out=grown, where=(total > 0)[:, None])
+            gap = np.abs(held - t)
+            out = np.zeros(len(gap), dtype=bool)
+            if drift.absolute is not None:
+                out |= (gap > drift.absolute + 1e-12).any(axis=1)
+            if drift.relative is not None:
+                out |= (gap > drift.relative * t + 1e-12).any(axis=1)
+            if out.any():
+                hit = lo + int(np.argmax(out))
+            lo = hi
+        if hit < 0:
+            break
+        traded.append(hit)
+        start = hit
+    return candidates[np.asarray(traded)]

@@ -10,7 +10,7 @@ on the rebalance dates, runs one vectorised simulation with one cash pool per st
 (`engine.simulate(..., detail=False)`: no daily holdings frame) and the metrics of every strategy. Memory
 is bounded by the chunk, not by the number of variants.
 
-A chunk travels as plain data: the chunk's config as a dict, the market data (`runner.Inputs`, sent to each
+A chunk travels as plain data: the chunk's config (a frozen `RunConfig`), the market data (`backtest.data.inputs.Inputs`, sent to each
 Dask worker once), the benchmark's returns and the risk-free rate. Workers need neither the store nor the
 config file, and a chunk's result does not depend on where it runs or on which other strategies share its
 chunk (tests/test_sweep.py checks both, byte for byte).
@@ -94,38 +94,54 @@ def expand_variants(cfg) -> tuple[object, list[Variant], dict[str, list[tuple[st
     return swept, variants, grids
 
 
-def chunk_payloads(swept, chunk_size: int) -> list[dict]:
-    """The swept config cut into chunks of ``chunk_size`` strategies, each as a plain config dict."""
-    from .config import config_to_dict
-    from .config.dump import strategy_dict
+def chunk_payloads(swept, chunk_size: int) -> list:
+    """The swept config cut into chunks of ``chunk_size`` strategies, each a `RunConfig` (frozen, picklable:
+    a chunk is not parsed again, so generated variant names need no length limit).
 
-    top = config_to_dict(dataclasses.replace(swept, sweep=None))
-    strategies = [strategy_dict(s) for s in swept.strategies]
-    return [{**top, "strategies": strategies[i:i + chunk_size]}
+    Strategies whose target weights are the same computation (`plans.weighting_key`: they differ only in
+    schedule, costs, expense ratio or cash yield) are put in the same chunk, so each chunk solves the
+    weights on a date once for all of them; `chunk_order` gives the order the chunks' strategies come in.
+    """
+    strategies = [swept.strategies[i] for i in chunk_order(swept)]
+    return [dataclasses.replace(swept, strategies=tuple(strategies[i:i + chunk_size]), sweep=None)
             for i in range(0, len(strategies), chunk_size)]
 
 
-def simulate_chunk(payload: dict, inputs, benchmark_returns: pd.Series,
-                   risk_free: pd.Series | None) -> list[Outcome]:
-    """Weights, simulation and metrics of one chunk (``payload``: a config dict from `chunk_payloads`;
-    ``inputs``: `runner.Inputs`). Pure: runs the same in this process and on a Dask worker."""
-    import yaml
+def chunk_order(swept) -> list[int]:
+    """Positions of the swept config's strategies in chunk order: grouped by weighting key, in order of first
+    appearance, the config's order kept within a group."""
+    from .plans import weighting_key
 
-    from . import metrics as M
-    from .config import parse_config
+    first: dict = {}
+    keys = [weighting_key(s) for s in swept.strategies]
+    for i, key in enumerate(keys):
+        first.setdefault(key if key is not None else ("alone", i), i)
+    return sorted(range(len(keys)), key=lambda i: (first[keys[i] if keys[i] is not None else ("alone", i)], i))
+
+
+def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
+                   risk_free: pd.Series | None, memo: dict | None = None) -> list[Outcome]:
+    """Weights, simulation and metrics of one chunk (``payload``: a `RunConfig` from `chunk_payloads`;
+    ``inputs``: `backtest.data.inputs.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
+    per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
+    (`plans.build_plans`); the result does not depend on it.
+
+    The metrics of the whole chunk are computed on its (days x strategies) value matrix at once
+    (`metrics_matrix.compute_metrics_matrix`, equal to `metrics.compute_metrics` bit for bit)."""
     from .engine import simulate
+    from .metrics_matrix import compute_metrics_matrix
     from .plans import build_plans
 
-    cfg = parse_config(yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), source="sweep chunk")
-    built = build_plans(cfg, inputs)
-    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill, detail=False)
-    out = []
-    for name, sim in sims.items():
-        metrics = M.compute_metrics(M.simple_returns(sim.equity), benchmark_returns, risk_free,
-                                    turnover=sim.turnover, fees=sim.fees, equity=sim.equity)
-        out.append(Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
-                           notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics))
-    return out
+    built = build_plans(payload, inputs, memo=memo)
+    sims = simulate(built.prices, built.plans, capital=payload.capital, fill=payload.fill, detail=False)
+    names = list(sims)
+    equity = pd.DataFrame({i: sims[n].equity for i, n in enumerate(names)})
+    fees = pd.DataFrame({i: sims[n].fees for i, n in enumerate(names)})
+    metrics = compute_metrics_matrix(equity, benchmark_returns, risk_free,
+                                     turnover=[sims[n].turnover for n in names], fees=fees)
+    return [Outcome(name=name, equity=sims[name].equity, fees=sims[name].fees, turnover=sims[name].turnover,
+                    notes=tuple(built.notes.get(name, ())) + sims[name].notes, metrics=m)
+            for name, m in zip(names, metrics, strict=True)]
 
 
 def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool = False, workers: int = 0,
@@ -181,6 +197,8 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
              f"strategies {where} ...")
         t1 = time.perf_counter()
         outcomes = run_chunks(payloads, inputs, bench_returns, risk_free, len(variants))
+        at = {o.name: o for o in outcomes}
+        outcomes = [at[v.name] for v in variants]           # back in the config's order
         timings["simulate"] = time.perf_counter() - t1
     rate = len(variants) / timings["simulate"] if timings["simulate"] > 0 else float("nan")
     echo(f"simulated {len(variants)} strategies in {timings['simulate']:.2f} s ({rate:.2f} per second)")
@@ -256,12 +274,24 @@ def _progress(total: int):
 
 def _in_process(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
     out: list[Outcome] = []
+    memo: dict = {}
     with _progress(total) as bar:
         for payload in payloads:
-            part = simulate_chunk(payload, inputs, bench_returns, risk_free)
+            part = simulate_chunk(payload, inputs, bench_returns, risk_free, memo)
             out += part
             bar.update(len(part))
     return out
+
+
+_WORKER_MEMO: dict[str, dict] = {}      # on a Dask worker: the per-date memo of the sweep it works for
+
+
+def _chunk_on_worker(payload, inputs, bench_returns, risk_free, token: str) -> list[Outcome]:
+    """`simulate_chunk` on a worker, sharing one memo between the chunks of sweep ``token`` it runs."""
+    if token not in _WORKER_MEMO:
+        _WORKER_MEMO.clear()                # one sweep at a time: drop an earlier sweep's memo
+        _WORKER_MEMO[token] = {}
+    return simulate_chunk(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token])
 
 
 def _on_dask(client):
@@ -270,7 +300,7 @@ def _on_dask(client):
 
         shared = client.scatter([inputs, bench_returns, risk_free], broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
-        futures = [client.submit(simulate_chunk, p, *shared, key=f"bt-sweep-{token}-{i}", pure=False)
+        futures = [client.submit(_chunk_on_worker, p, *shared, token, key=f"bt-sweep-{token}-{i}", pure=False)
                    for i, p in enumerate(payloads)]
         position = {f.key: i for i, f in enumerate(futures)}
         parts: list[list[Outcome] | None] = [None] * len(futures)

@@ -476,9 +476,6 @@ BAD = [
      "strategies[1].borrow_fee (line 5): applies only to a sleeves strategy with a short (negative) sleeve"),
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
-    ("sweep-variant-name-too-long", strat("name: " + "x" * 70, "weighting: equal", "universe: sp500") +
-     "sweep: {grid: {rebalance: [monthly]}}\n",
-     "sweep.grid (line 7): variant of '" + "x" * 70 + "' with rebalance=monthly: name: the variant name '"),
     ("sweep-combination-conflict", cap("tilt: {group: mag7, weight: 0.4}") +
      "sweep: {strategy: C, grid: {caps.groups.mag7: [0.5, 0.3]}}\n",
      "sweep.grid['caps.groups.mag7'][1] (line 8): cap 0.3 on 'mag7' is below tilt.weight 0.4"),
@@ -836,6 +833,17 @@ def test_sweep_values_replace_alternatives_and_names_stay_file_safe():
     assert a.caps.aggregate == AggregateCap() and b.caps.aggregate.single == 0.35
     cfg = parse_config(cap("tilt: {multiplier: 2}") + "sweep: {grid: {tilt.weight: [0.3]}}\n")
     assert expand_sweep(cfg)[0][1].tilt == Tilt(group="mag7", weight=0.3)
+
+
+def test_variant_names_have_no_length_limit():
+    """A four-key grid on an 80-character strategy name: every variant is accepted, named in full."""
+    cfg = parse_config(strat("name: " + "x" * 80, "weighting: cap", "universe: sp500", "caps: {single: 0.05}",
+                             "tilt: {group: mag7, multiplier: 1.5}")
+                       + "sweep: {grid: {caps.single: [0.03], tilt.multiplier: [0.5], rebalance: [quarterly], "
+                         "costs.commission_bps: [10]}}\n")
+    ((_, variant),) = expand_sweep(cfg)
+    assert variant.name == ("x" * 80 + " [caps.single=0.03, tilt.multiplier=0.5, rebalance=quarterly, "
+                            "costs.commission_bps=10]")
 
 
 def test_swept_config_replaces_strategies_in_place():

@@ -109,3 +109,28 @@ def test_cash_yield_sleeve_holds_the_unallocated_share_free_of_costs():
     assert bil.trades.loc[bil.trades.ticker == "BIL", "fees"].sum() == 0.0
     gain = res["bil"].equity.iloc[-1] - res["cash"].equity.iloc[-1]
     assert gain == pytest.approx(bil.holdings.loc[IDX[0], "BIL"] * 999.5 * (100.07 / 100 - 1), rel=1e-3)
+
+
+def test_detail_false_gives_the_same_equity_fees_turnover_and_notes_bit_for_bit():
+    """Sweeps simulate with detail=False (no holdings or trades table): the other fields are unchanged."""
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2018-01-01", periods=400)
+    names = [f"T{i:02d}" for i in range(30)][::-1]                 # tickers not in sorted order
+    prices = pd.DataFrame(50 * np.exp(np.cumsum(rng.normal(0, 0.02, (400, 30)), axis=0)), index=days,
+                          columns=names)
+    prices.iloc[250:, 3] = np.nan                                   # a delisting
+    prices.iloc[:60, 7] = np.nan                                    # a late listing
+    decisions = days[::21]
+    plans = {}
+    for k, bps in enumerate((0.0, 5.0, 50.0)):
+        w = pd.DataFrame(rng.uniform(0, 1, (len(decisions), 30)), index=decisions, columns=names)
+        w = w.div(w.sum(axis=1), axis=0)
+        plans[f"s{k}"] = StrategyPlan(w, commission_bps=bps, slippage_bps=bps / 2, expense_ratio=0.001 * k)
+    full = simulate(prices, plans, capital=1e6)
+    lean = simulate(prices, plans, capital=1e6, detail=False)
+    for name in plans:
+        a, b = full[name], lean[name]
+        assert len(a.trades) > 100 and b.trades.empty and list(b.trades.columns) == list(a.trades.columns)
+        assert a.equity.equals(b.equity) and a.fees.equals(b.fees) and a.cash.equals(b.cash)
+        assert a.turnover.equals(b.turnover) and a.turnover.index.name == b.turnover.index.name
+        assert a.notes == b.notes

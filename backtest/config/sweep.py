@@ -19,7 +19,7 @@ from backtest.config.check import (
 )
 from backtest.config.dump import freeze, strategy_dict, thaw
 from backtest.config.schema import WEIGHTINGS, StrategyConfig, Sweep
-from backtest.config.strategy import MAX_NAME, ONLY_FOR, parse_strategy
+from backtest.config.strategy import ONLY_FOR, parse_strategy
 from backtest.errors import ConfigError
 
 ANY = "<key>"  # any ticker or group name at this level
@@ -46,7 +46,7 @@ ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule"
                 ("tilt", "multiplier"): ("weight", "inside"), ("tilt", "weight"): ("multiplier",),
                 ("rebalance", "weekday"): ("day",), ("rebalance", "day"): ("weekday", "nth"),
                 ("select", "top"): ("bottom",), ("select", "bottom"): ("top",)}
-MAX_VARIANTS = 1000
+MAX_VARIANTS = 10_000
 
 
 def _all_paths(node: Any = SCHEMA, prefix: str = "") -> list[str]:
@@ -143,9 +143,8 @@ def variants(base: StrategyConfig, grid: Grid, groups: Groups
             parts.append(f"{key}={label(value)}")
         data["name"] = name = f"{base.name} [{', '.join(parts)}]"
         sub = Ctx()
-        if len(name) > MAX_NAME:
-            sub.error(("name",), f"the variant name {name!r} has {len(name)} characters, more than the "
-                                 f"{MAX_NAME} a strategy name may have; shorten the strategy's name")
+        # a generated name: no length limit (the base name has at most MAX_NAME characters; file names are
+        # slugs, shortened and made unique by the run folder)
         variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
                                  max_name=len(name))
         variant = None if sub.items else variant

@@ -138,8 +138,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     plans : strategy name -> StrategyPlan.
     capital : starting cash of each strategy.
     fill : "close" or "next_close".
-    detail : False leaves ``holdings`` empty (no columns), for sweeps of many variants; every other field
-        is the same.
+    detail : False leaves ``holdings`` and ``trades`` empty (no rows), for sweeps of many variants; every
+        other field is the same (fees and turnover are summed exactly as from the trades table).
     """
     from backtest.engine.kernel import from_orders
 
@@ -173,10 +173,14 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
     # step[i] = index of the last order row at or before day i (-1 before the first one)
     step = np.searchsorted(rows, np.arange(len(cal)), side="right") - 1
+    # each strategy's records, found once (a scan of every record per strategy costs strategies^2)
+    by_col = np.argsort(records["col"], kind="stable")
+    col_edges = np.searchsorted(records["col"][by_col], starts)
     out: dict[str, Simulation] = {}
     for g, (name, o) in enumerate(orders.items()):
         plan = plans[name]
         cols = slice(int(starts[g]), int(starts[g + 1]))
+        own = records[by_col[col_edges[g]:col_edges[g + 1]]]
         # Column-major (days x names, F order): the sum over names adds them one name at a time, as it always
         # has, and the holdings frame takes the weights without a copy (pandas stores a frame that way).
         asset_value = _held_daily(assets[:, cols], step, 0.0, order="F")
@@ -184,9 +188,14 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         cash_g = _held_daily(cash[:, g], step, float(capital))
         value = cash_g + asset_value.sum(axis=1)
         val = pd.Series(value, index=cal, name=name)
-        trades = _trades(records, cols, o.columns, cal[rows])
-        daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
-        traded = trades.groupby("date")["value"].sum()
+        if detail:
+            trades = _trades(own, cols, o.columns, cal[rows])
+            daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
+            traded = trades.groupby("date")["value"].sum()
+        else:   # the same sums, in the same order, without building the trades table
+            trades = _trades(own[:0], cols, o.columns, cal[rows])
+            fees_by_date, traded = _sums_by_date(own, cols, o.columns, cal[rows])
+            daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
         drag = _expense_drag(cal, plan.expense_ratio)
         if plan.borrow_fee and (asset_value < 0).any():
@@ -245,6 +254,24 @@ def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.Date
     })
     df["_order"] = np.where(df["side"] == "sell", 0, 1)     # as executed: sells first
     return df.sort_values(["date", "_order", "ticker"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex
+                  ) -> tuple[pd.Series, pd.Series]:
+    """``(fees, traded value)`` per trade date, equal to ``_trades(...).groupby("date")[...].sum()``: the
+    records ordered as the trades table orders them (date, sells first, ticker) and summed by the same
+    pandas groupby (its compensated summation depends on that order)."""
+    sel = (records["col"] >= cols.start) & (records["col"] < cols.stop)
+    r = records[sel]
+    rank = np.argsort(np.argsort(np.asarray(tickers, dtype=object), kind="stable"), kind="stable")
+    order = np.lexsort((rank[r["col"] - cols.start], np.where(r["side"] == 0, 1, 0), r["idx"]))
+    day = r["idx"][order]
+    out = []
+    for values in (r["fees"][order], (r["size"] * r["price"])[order]):
+        sums = pd.Series(values).groupby(day).sum()
+        out.append(pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"),
+                             name="fees" if not out else "value"))
+    return out[0], out[1]
 
 
 def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float) -> np.ndarray:
