@@ -19,7 +19,7 @@ from backtest.config_check import (
 )
 from backtest.config_dump import freeze, strategy_dict, thaw
 from backtest.config_schema import WEIGHTINGS, StrategyConfig, Sweep
-from backtest.config_strategy import MAX_NAME, ONLY_FOR, parse_strategy
+from backtest.config_strategy import ONLY_FOR, parse_strategy
 from backtest.errors import ConfigError
 
 ANY = "<key>"  # any ticker or group name at this level
@@ -137,9 +137,6 @@ def variants(base: StrategyConfig, grid: Grid, groups: Groups
             parts.append(f"{key}={label(value)}")
         data["name"] = name = f"{base.name} [{', '.join(parts)}]"
         sub = Ctx()
-        if len(name) > MAX_NAME:
-            sub.error(("name",), f"the variant name {name!r} has {len(name)} characters, more than the "
-                                 f"{MAX_NAME} a strategy name may have; shorten the strategy's name")
         variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
                                  max_name=len(name))
         variant = None if sub.items else variant
