@@ -205,6 +205,7 @@ def _benchmarks(ctx: Ctx, value: Any, path: tuple, rebalance: Schedule, primary:
                 continue
             pairs = tuple(weights.items())
             name = name or " + ".join(f"{t} {w:.0%}" if len(pairs) > 1 else t for t, w in pairs)
+            pairs = tuple(sorted(pairs))
         else:
             sym = ticker(ctx, item, p)
             if sym is None:
