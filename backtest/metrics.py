@@ -7,7 +7,9 @@ Conventions (one place, see docs/report.md for the formulas):
 - The value (wealth) series is ``W[t] = prod(1 + returns[s] for s <= t)``. Returns built from a value
   series by :func:`simple_returns` start with ``0.0`` on the first date, so ``W`` equals the value series
   rebased to 1 **on its first date**: that first value is the starting value, and calendar spans run from
-  the first to the last date of the series.
+  the first to the last date of the series. A run's series start at its base close (`backtest.period`);
+  its strategies' returns are built with ``initial=capital``, so the first return is minus the opening
+  fees' share of the capital and ``W`` is the value over the capital.
 - Options are keywords; ``risk_free`` is a daily simple-return Series (reindexed to the returns' dates,
   missing days count as 0) or ``None`` for 0.
 - A metric that the data cannot define (too short, zero variance, no down months, ...) is ``NaN``, never
@@ -29,12 +31,14 @@ _TINY = 1e-12  # a standard deviation below this is treated as zero (flat prices
 NAN = float("nan")
 
 
-def simple_returns(values: pd.Series) -> pd.Series:
-    """Daily simple returns of a value series, with ``0.0`` on the first date (the starting value)."""
+def simple_returns(values: pd.Series, initial: float | None = None) -> pd.Series:
+    """Daily simple returns of a value series. The first date's return is ``values[0] / initial - 1`` when
+    ``initial`` (the capital the run started with) is given -- so the opening trade's fees, paid at the base
+    close, count -- else ``0.0`` (the first value is the starting value)."""
     values = values.astype(float)
     out = values / values.shift(1) - 1.0
     if len(out):
-        out.iloc[0] = 0.0
+        out.iloc[0] = values.iloc[0] / initial - 1.0 if initial else 0.0
     return out
 
 
@@ -411,6 +415,28 @@ def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
     return out
 
 
+RELATIVE_KEYS = ("excess_return", "beta", "alpha", "correlation", "r_squared", "tracking_error",
+                 "information_ratio", "up_capture", "down_capture")
+
+
+def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
+                     risk_free: pd.Series | None = None) -> dict[str, float]:
+    """The benchmark-relative metrics (`RELATIVE_KEYS`) of ``returns`` against ``benchmark_returns``."""
+    r = _clean(returns)
+    b = benchmark_returns
+    return {
+        "excess_return": excess_return(r, b),
+        "beta": beta(r, b, risk_free=risk_free),
+        "alpha": alpha(r, b, risk_free=risk_free),
+        "correlation": correlation(r, b),
+        "r_squared": r_squared(r, b),
+        "tracking_error": tracking_error(r, b),
+        "information_ratio": information_ratio(r, b),
+        "up_capture": up_capture(r, b),
+        "down_capture": down_capture(r, b),
+    }
+
+
 def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = None,
                     risk_free: pd.Series | None = None, *, turnover: pd.Series | None = None,
                     fees: pd.Series | None = None, equity: pd.Series | None = None) -> dict[str, float | str]:
@@ -461,15 +487,5 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
     m.update(trailing_returns(r))
     m.update(trading_metrics(turnover, fees, equity))
     has_b = benchmark_returns is not None
-    m.update({
-        "excess_return": excess_return(r, benchmark_returns) if has_b else NAN,
-        "beta": beta(r, benchmark_returns, risk_free=risk_free) if has_b else NAN,
-        "alpha": alpha(r, benchmark_returns, risk_free=risk_free) if has_b else NAN,
-        "correlation": correlation(r, benchmark_returns) if has_b else NAN,
-        "r_squared": r_squared(r, benchmark_returns) if has_b else NAN,
-        "tracking_error": tracking_error(r, benchmark_returns) if has_b else NAN,
-        "information_ratio": information_ratio(r, benchmark_returns) if has_b else NAN,
-        "up_capture": up_capture(r, benchmark_returns) if has_b else NAN,
-        "down_capture": down_capture(r, benchmark_returns) if has_b else NAN,
-    })
+    m.update(relative_metrics(r, benchmark_returns, risk_free) if has_b else dict.fromkeys(RELATIVE_KEYS, NAN))
     return m

@@ -15,7 +15,8 @@ import pandas as pd
 
 from .engine import StrategyPlan
 from .errors import DataError
-from .schedule import apply_drift_bands, calendar_dates
+from .period import decision_dates
+from .schedule import apply_drift_bands
 
 
 @dataclass
@@ -83,7 +84,13 @@ def build_plans(cfg, inputs) -> Built:
     all_prices = prices.assign(**extra) if extra else prices
     used = sorted({c for p in plans.values() for c in p.targets.columns}
                   | {p.cash_ticker for p in plans.values() if p.cash_ticker})
-    return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
+    return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables)
+
+
+def sim_calendar(inputs) -> pd.DatetimeIndex:
+    """The simulation's days: the run calendar, with the opening decision day in front under next_close."""
+    sim = getattr(inputs, "sim_calendar", None)
+    return inputs.calendar if sim is None else sim
 
 
 def _weighting_key(spec) -> str | None:
@@ -167,7 +174,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         strategy_notes.extend(extra_notes)
         return w
 
-    candidates = calendar_dates(inputs.calendar, spec.rebalance)
+    candidates = decision_dates(sim_calendar(inputs), inputs.calendar[0], spec.rebalance)
     if spec.rebalance.drift is not None:
         dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
         notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")

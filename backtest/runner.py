@@ -20,6 +20,7 @@ import pandas as pd
 
 from .data.snapshot import TBILL_TICKER
 from .errors import DataError
+from .period import check_priced_from_base, first_price, resolve_period
 
 LOOKBACK_DAYS = 400     # price history read before `start` if stored (trailing analytics windows, splices)
 FETCH_LOOKBACK_DAYS = 10   # downloaded before `start`: the last close before the first day
@@ -35,6 +36,7 @@ class Inputs:
     shares: pd.DataFrame | None          # long date, ticker, shares, source; None when no cap weighting
     warnings: list[str] = field(default_factory=list)
     shares_daily: object = None          # SharesAsOf on every date of `prices` (from `shares`), or None
+    sim_calendar: pd.DatetimeIndex | None = None   # simulation days (see backtest.period); None = calendar
 
 
 def _needs_index(cfg) -> bool:
@@ -42,9 +44,9 @@ def _needs_index(cfg) -> bool:
 
 
 def required_tickers(cfg, members: set[str]) -> list[str]:
-    """Every ticker the run reads: benchmark, explicit tickers, groups, proxies, and `members` (the index
+    """Every ticker the run reads: benchmarks, explicit tickers, groups, proxies, and `members` (the index
     members in the run's period, see `members_in_range`)."""
-    names = {cfg.benchmark}
+    names = _benchmark_tickers(cfg) | {t for pair in cfg.proxies for t in pair}
     groups = dict(cfg.groups)
     for s in cfg.strategies:
         if s.weights:
@@ -90,18 +92,9 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
     prices = store.prices(tickers, start=start, end=cfg.end)
     missing = sorted(set(tickers) - set(prices.columns[prices.notna().any()]))
-    everything = store.prices([cfg.benchmark])
-    full = everything[cfg.benchmark].dropna() if cfg.benchmark in everything.columns else pd.Series(dtype=float)
-    if full.empty:
-        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
-                        f"../shared/market-data` or run without --offline to download it")
-    bench = full.loc[cfg.start:cfg.end] if cfg.end is not None else full.loc[cfg.start:]
-    calendar = bench.index
-    if len(calendar) < 2:
-        raise DataError(f"start/end: the period {cfg.start:%Y-%m-%d} .. "
-                        f"{'latest' if cfg.end is None else format(cfg.end, '%Y-%m-%d')} is outside the data: "
-                        f"{cfg.benchmark} has prices from {full.index[0]:%Y-%m-%d} to {full.index[-1]:%Y-%m-%d};"
-                        f" fix: choose dates inside that range")
+    period, spliced, notes = _period(cfg, store)
+    warnings += notes
+    calendar = period.calendar
     if cfg.end is not None and calendar[-1] < cfg.end - pd.Timedelta(days=5):
         warnings.append(f"end {cfg.end:%Y-%m-%d} is after the last price ({calendar[-1]:%Y-%m-%d}); "
                         f"the run stops there")
@@ -109,8 +102,8 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     hard_missing = sorted(set(missing) & explicit)
     if hard_missing:
         absent = set(store.missing(hard_missing))
-        period = f"{start:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}"
-        named = [f"{t} ({'not in the store' if t in absent else f'no price in {period}'})"
+        span = f"{start:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}"
+        named = [f"{t} ({'not in the store' if t in absent else f'no price in {span}'})"
                  for t in hard_missing]
         raise DataError(f"no prices for {', '.join(named)}, named in the config; fix: check the spelling, "
                         f"choose dates its prices cover, `bt data import FILE`, or run without --offline")
@@ -124,9 +117,57 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
         warnings.append(f"{len(others)} ticker(s) named through groups or analytics.snapshot have no price "
                         f"series and are left out: {', '.join(others)}")
     shares = store.shares() if any(s.weighting == "cap" for s in cfg.strategies) else None
-    prices = prices.reindex(prices.index.union(calendar)).loc[:calendar[-1]]
+    prices = prices.reindex(prices.index.union(period.sim_calendar)).loc[:calendar[-1]]
+    if spliced:
+        prices = prices.assign(**{col: series.reindex(prices.index) for col, series in spliced.items()})
     return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
-                  shares_daily=daily_shares(shares, prices) if shares is not None else None)
+                  shares_daily=daily_shares(shares, prices) if shares is not None else None,
+                  sim_calendar=period.sim_calendar)
+
+
+def run_aliases(cfg) -> dict[str, str]:
+    """Run-level `proxies`: ticker -> its spliced price column (``MAGS~QQQ``), used by the benchmarks and the
+    risk-free series."""
+    return {t: f"{t}~{p}" for t, p in cfg.proxies}
+
+
+def _period(cfg, store):
+    """The run's `Period` (calendar of the primary benchmark, spliced if proxied), the spliced benchmark and
+    risk-free columns, and notes naming each splice. Refuses benchmark and risk-free tickers without a price
+    at the base close (see `backtest.period`)."""
+    from .config import benchmark_list
+    from .plans import splice
+
+    proxies = dict(cfg.proxies)
+    aliases = run_aliases(cfg)
+    keyed: dict[str, str] = {}
+    for i, b in enumerate(benchmark_list(cfg)):
+        for t, _ in b.weights:
+            keyed.setdefault(t, "benchmark" if i == 0 else f"benchmarks[{i - 1}]")
+    if cfg.risk_free is not None:
+        keyed.setdefault(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free, "risk_free")
+    full = store.prices(sorted(set(keyed) | {proxies[t] for t in keyed if t in proxies}))
+    series: dict[str, pd.Series] = {}
+    spliced: dict[str, pd.Series] = {}
+    starts: dict[str, pd.Timestamp] = {}
+    for t in keyed:
+        own = full[t] if t in full.columns else pd.Series(np.nan, index=full.index)
+        if t in proxies:
+            other = full[proxies[t]] if proxies[t] in full.columns else pd.Series(np.nan, index=full.index)
+            own, first = splice(own, other)
+            spliced[aliases[t]] = own
+            starts[t] = first
+        series[t] = own.dropna()
+    if series[cfg.benchmark].empty:
+        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
+                        f"../shared/market-data` or run without --offline to download it")
+    period = resolve_period(series[cfg.benchmark].index, cfg.start, cfg.end, cfg.fill, cfg.benchmark)
+    check_priced_from_base({t: (keyed[t], first_price(s)) for t, s in series.items()}, period.base, cfg.start)
+    notes = [f"{keyed[t]}: {t} starts {first:%Y-%m-%d}; before that its returns are {proxies[t]}'s (spliced "
+             f"proxy, proxies: {{{t}: {proxies[t]}}})" if first is not None else
+             f"{keyed[t]}: {t} has no prices; {proxies[t]}'s returns stand in throughout (proxies)"
+             for t, first in starts.items() if first is None or first > period.base]
+    return period, spliced, notes
 
 
 def daily_shares(shares: pd.DataFrame, prices: pd.DataFrame):
@@ -149,9 +190,13 @@ def _analytics_only(cfg) -> set[str]:
     return set(cfg.analytics.snapshot) if cfg.analytics is not None else set()
 
 
+def _benchmark_tickers(cfg) -> set[str]:
+    return {cfg.benchmark} | {t for b in cfg.benchmarks for t, _ in b.weights}
+
+
 def _explicit_tickers(cfg) -> set[str]:
     """Tickers the config names directly (not through an index or a group): each must have prices."""
-    names = {cfg.benchmark}
+    names = _benchmark_tickers(cfg) | {p for _, p in cfg.proxies}
     groups = dict(cfg.groups)
     for s in cfg.strategies:
         if s.weights:
@@ -224,7 +269,6 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
                  t0: float | None = None):
     """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written)."""
     from .config import config_to_dict
-    from .engine import simulate
     from .plans import build_plans
     from .results import RunResult, StrategyResult
 
@@ -237,10 +281,10 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     timings["weights"] = time.perf_counter() - t0 - timings["load"]
     echo(f"simulating {len(built.plans)} strateg{'y' if len(built.plans) == 1 else 'ies'} on "
          f"{len(inputs.calendar)} days ...")
-    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill)
+    sims = simulate_trimmed(built.prices, built.plans, inputs, capital=cfg.capital, fill=cfg.fill)
     timings["simulate"] = time.perf_counter() - t0 - sum(timings.values())
-    bench = inputs.prices[cfg.benchmark].loc[inputs.calendar]
-    benchmark = cfg.capital * bench / bench.iloc[0]
+    benchmarks = simulate_benchmarks(cfg, inputs)
+    benchmark = benchmarks.pop(cfg.benchmark)
     strategies = tuple(
         StrategyResult(name=name, equity=sim.equity, targets=built.plans[name].targets, holdings=sim.holdings,
                        trades=sim.trades, fees=sim.fees, turnover=sim.turnover,
@@ -263,8 +307,34 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     return RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
-                     benchmark_name=cfg.benchmark, benchmark=benchmark,
+                     benchmark_name=cfg.benchmark, benchmark=benchmark, benchmarks=benchmarks,
                      risk_free=_risk_free(cfg, inputs), manifest=manifest, analytics=analytics)
+
+
+def simulate_trimmed(prices: pd.DataFrame, plans, inputs: Inputs, **kwargs) -> dict:
+    """`backtest.engine.simulate` on the simulation calendar, each result cut to the run calendar (from the
+    base close; see `backtest.period`)."""
+    from .engine import simulate
+    from .period import trim
+
+    sims = simulate(prices, plans, **kwargs)
+    return {name: trim(sim, inputs.calendar[0]) for name, sim in sims.items()}
+
+
+def simulate_benchmarks(cfg, inputs: Inputs) -> dict[str, pd.Series]:
+    """Value of each benchmark (`backtest.config.benchmark_list`, the primary first) on the run calendar:
+    simulated by the engine like a strategy (same opening day and fill convention), without costs, so a
+    strategy holding ``{SPY: 1}`` without costs matches the SPY benchmark exactly."""
+    from .config import benchmark_list
+    from .period import benchmark_plans
+
+    aliases = run_aliases(cfg)
+    sim_days = inputs.sim_calendar if inputs.sim_calendar is not None else inputs.calendar
+    plans = benchmark_plans(benchmark_list(cfg), sim_days, inputs.calendar[0], aliases)
+    cols = sorted({c for p in plans.values() for c in p.targets.columns})
+    sims = simulate_trimmed(inputs.prices.loc[sim_days, cols], plans, inputs, capital=cfg.capital,
+                            fill=cfg.fill, detail=False)
+    return {name: sim.equity.rename(name) for name, sim in sims.items()}
 
 
 def gap_warnings(prices: pd.DataFrame) -> list[str]:
@@ -312,6 +382,7 @@ def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:
         return None
     cal = inputs.calendar
     ticker = TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
+    ticker = run_aliases(cfg).get(ticker, ticker)
     px = inputs.prices[ticker] if ticker in inputs.prices.columns else pd.Series(np.nan, index=cal)
     px = px.reindex(cal)
     if px.isna().all():

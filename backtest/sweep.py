@@ -113,15 +113,15 @@ def simulate_chunk(payload: dict, inputs, benchmark_returns: pd.Series,
 
     from . import metrics as M
     from .config import parse_config
-    from .engine import simulate
     from .plans import build_plans
+    from .runner import simulate_trimmed
 
     cfg = parse_config(yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), source="sweep chunk")
     built = build_plans(cfg, inputs)
-    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill, detail=False)
+    sims = simulate_trimmed(built.prices, built.plans, inputs, capital=cfg.capital, fill=cfg.fill, detail=False)
     out = []
     for name, sim in sims.items():
-        metrics = M.compute_metrics(M.simple_returns(sim.equity), benchmark_returns, risk_free,
+        metrics = M.compute_metrics(M.simple_returns(sim.equity, cfg.capital), benchmark_returns, risk_free,
                                     turnover=sim.turnover, fees=sim.fees, equity=sim.equity)
         out.append(Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
                            notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics))
@@ -144,7 +144,9 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     from .data.store import PriceStore, default_store_dir
     from .report.sweep import check_metric, render_sweep
     from .results import write_run
-    from .runner import _check_results_dir, _coverage, _risk_free, load_inputs, package_versions
+    from .runner import (
+        _check_results_dir, _coverage, _risk_free, load_inputs, package_versions, simulate_benchmarks,
+    )
 
     t0 = time.perf_counter()
     if chunk_size < 1:
@@ -163,9 +165,9 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     echo(f"sweep {cfg.name!r}: {n_variants} variants of {len(grids)} "
          f"strateg{'y' if len(grids) == 1 else 'ies'}, {len(variants)} strategies in all")
     inputs = load_inputs(swept, store, offline=offline, echo=echo)
-    bench = inputs.prices[swept.benchmark].loc[inputs.calendar]
-    benchmark = swept.capital * bench / bench.iloc[0]
-    bench_returns = M.simple_returns(benchmark)
+    benchmarks = simulate_benchmarks(swept, inputs)
+    benchmark = benchmarks.pop(swept.benchmark)
+    bench_returns = M.simple_returns(benchmark, swept.capital)
     risk_free = _risk_free(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
     with _runner(workers, scheduler, echo) as (run_chunks, where, n_workers):
@@ -197,15 +199,17 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
                   "grids": {base: [[key, labels] for key, labels in grid] for base, grid in grids.items()},
                   "table": [{"name": v.name, "base": v.base, "params": dict(v.params)} for v in variants]},
     }
-    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg))
+    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg),
+                          benchmarks=benchmarks)
     return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric))
 
 
 def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench_returns: pd.Series,
-                 risk_free: pd.Series | None, manifest: dict, config: dict):
+                 risk_free: pd.Series | None, manifest: dict, config: dict,
+                 benchmarks: dict[str, pd.Series] | None = None):
     """The sweep as a `RunResult`: metrics as the chunks computed them, no per-variant detail frames."""
     from . import metrics as M
-    from .results import TRADE_COLUMNS, RunResult, StrategyResult
+    from .results import TRADE_COLUMNS, RunResult, StrategyResult, relative_metrics
 
     no_dates = pd.DatetimeIndex([], name="date")
     strategies = tuple(
@@ -216,8 +220,12 @@ def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench
         for o in outcomes)
     metrics = {"strategies": {o.name: o.metrics for o in outcomes},
                "benchmark": M.compute_metrics(bench_returns, bench_returns, risk_free)}
-    return RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
-                     benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics)
+    result = RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
+                       benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics,
+                       benchmarks=dict(benchmarks or {}))
+    if benchmarks:      # each variant against each further benchmark (the primary's are in its own metrics)
+        metrics.update(relative_metrics(result, swept.capital))
+    return result
 
 
 # --- where the chunks run ---------------------------------------------------------------------------------
