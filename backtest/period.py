@@ -62,12 +62,13 @@ def resolve_period(days: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestam
                         f"{'latest' if end is None else format(end, '%Y-%m-%d')} is outside the data: {source} "
                         f"has prices {span}; fix: choose dates inside that range")
     if first < need:
-        later = days[min(need, len(days) - 1)] + pd.Timedelta(days=1)
-        raise DataError(f"start: {start:%Y-%m-%d} leaves no base close: {source} has its first price on "
-                        f"{days[0]:%Y-%m-%d}, and a run holds its first positions at the last close before its "
-                        f"first day{' (decided on the close before that, fill: next_close)' if need == 2 else ''}"
-                        f"; fix: start on or after {later:%Y-%m-%d}, or splice an older series with "
-                        f"`proxies: {{{source}: <older ticker>}}`")
+        later = days[need - 1] + pd.Timedelta(days=1)
+        raise DataError(f"benchmark: {source} has its first price on {days[0]:%Y-%m-%d}, so a run from "
+                        f"{start:%Y-%m-%d} has no base close (the last close before its first day, where every "
+                        f"position opens{'; decided on the close before it under fill: next_close' if need == 2 else ''}"
+                        f"); fix: start on or after {later:%Y-%m-%d}, or splice an older series before it with "
+                        f"`proxies: {{{source}: <older ticker>}}` (e.g. QQQ for MAGS). The run does not shorten "
+                        f"its period")
     calendar = days[first - 1:last + 1]
     sim = days[first - need:last + 1]
     return Period(calendar=calendar, sim_calendar=sim)
