@@ -50,7 +50,8 @@ __all__ = [
     "benchmark_list", "parse_config", "swept_config",
 ]
 
-TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "benchmarks", "proxies", "rebalance",
+TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "benchmarks", "controls", "proxies",
+            "rebalance",
             "costs", "fill", "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
@@ -164,16 +165,28 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                                                      "names a results file")
             seen.setdefault(key, i)
 
-    analytics = Analytics()
+    controls: tuple[str, ...] = ()
+    if data.get("controls") is not None:
+        controls = _controls(ctx, data["controls"], ("controls",), written, benchmarks)
+    analytics = None       # no block: the rotation analytics run with their defaults where they apply
     if data.get("analytics") is not None:
         analytics = _analytics(ctx, data["analytics"], ("analytics",), start, end)
+        done = [s for s in strategies if s is not None]
+        if done and len(done) == len(strategies) and not (
+                any(s.universe is not None and s.universe.index for s in done)
+                and any(s.weighting == "cap" for s in done)):
+            ctx.error(("analytics",), "needs a strategy on an index universe (universe: sp500) and a strategy "
+                                      "with weighting: cap: the rotation analytics decompose the point-in-time "
+                                      "index with its members' share counts, which this run does not load; "
+                                      "remove the analytics block, or add e.g. {name: S&P 500 rebuild, "
+                                      "weighting: cap, universe: sp500}")
     sweep = None
     if data.get("sweep") is not None:
         sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
     if ctx.items:
         raise ConfigError(ctx.problems(), source)
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
-                     benchmarks=benchmarks, proxies=proxies,
+                     benchmarks=benchmarks, proxies=proxies, controls=controls,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
                      membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
                      sweep=sweep, description=description)
@@ -216,6 +229,22 @@ def _benchmarks(ctx: Ctx, value: Any, path: tuple, rebalance: Schedule, primary:
             continue
         seen[name.lower()] = f"benchmarks[{i}]"
         out.append(Benchmark(name=name, weights=pairs, rebalance=sched))
+    return tuple(out)
+
+
+def _controls(ctx: Ctx, value: Any, path: tuple, names: list[str], benchmarks) -> tuple[str, ...]:
+    """``controls:`` -- names of strategies every strategy is also measured against (like a benchmark)."""
+    items = sequence(ctx, value, path, "a list of strategy names, e.g. [S&P 500 rebuild (uncapped)]")
+    out = []
+    taken = {b.name.lower() for b in benchmarks}
+    for i, item in enumerate(items or []):
+        if not isinstance(item, str) or item.strip() not in names:
+            ctx.error((*path, i), f"must name a strategy of this config, got {show(item)}"
+                                  f"{suggest(str(item), names)}; strategies: {', '.join(names)}")
+        elif item.strip().lower() in taken:
+            ctx.error((*path, i), f"{item!r} is also a benchmark name; rename the strategy or the benchmark")
+        elif item.strip() not in out:
+            out.append(item.strip())
     return tuple(out)
 
 
@@ -308,14 +337,17 @@ def config_to_dict(cfg: RunConfig) -> dict:
         "fill": cfg.fill, "risk_free": cfg.risk_free, "groups": {k: list(v) for k, v in cfg.groups.items()},
         "membership_source": cfg.membership_source,
         "strategies": [strategy_dict(s) for s in cfg.strategies],
-        "analytics": analytics_dict(cfg.analytics),
     })
+    if cfg.analytics is not None:
+        out["analytics"] = analytics_dict(cfg.analytics)
     if cfg.benchmarks:
         out["benchmarks"] = [b.name if b.weights == ((b.name, 1.0),) and b.rebalance.every == "never" else
                              {"name": b.name, "weights": dict(b.weights), "rebalance": schedule_dict(b.rebalance)}
                              for b in cfg.benchmarks]
     if cfg.proxies:
         out["proxies"] = dict(cfg.proxies)
+    if cfg.controls:
+        out["controls"] = list(cfg.controls)
     if cfg.sweep is not None:
         out["sweep"] = sweep_dict(cfg.sweep)
     return out

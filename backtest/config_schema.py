@@ -204,13 +204,14 @@ class RunConfig(_Frozen):
     rebalance: Schedule = Schedule()
     benchmarks: tuple[Benchmark, ...] = ()   # further benchmarks (the primary one is `benchmark`)
     proxies: tuple[tuple[str, str], ...] = ()  # run-level splices for benchmark and risk-free tickers
+    controls: tuple[str, ...] = ()             # strategy names every strategy is also measured against
     costs: Costs = Costs()
     fill: str = "next_close"
     risk_free: str | None = None
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_GROUPS)
     membership_source: str = "snapshot"
     strategies: tuple[StrategyConfig, ...] = ()
-    analytics: Analytics = Analytics()
+    analytics: Analytics | None = None   # None: no block (defaults apply where the analytics can run)
     sweep: Sweep | None = None
     description: str | None = None
     source_path: Path | None = None

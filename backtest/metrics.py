@@ -169,18 +169,39 @@ def calmar_ratio(returns: pd.Series) -> float:
 def period_returns(returns: pd.Series, freq: str = "M") -> pd.Series:
     """Compounded returns per calendar period (``"M"`` month, ``"Y"`` year), indexed by Period.
 
-    First and last periods may be partial (they cover only the dates in the series).
+    First and last periods may be partial (they cover only the dates in the series). The first date is the
+    base close, the series' starting point, not a period of its own: its return (a run's opening fees) counts
+    in the period of the second date (a run from 2016-01-01, based on the 2015-12-31 close, has no 2015).
     """
     r = _clean(returns)
     if r.empty:
         return pd.Series(dtype=float, index=pd.PeriodIndex([], freq=freq))
-    return (1.0 + r).groupby(r.index.to_period(freq)).prod() - 1.0
+    periods = r.index.to_period(freq)
+    if len(periods) > 1:
+        periods = periods.insert(0, periods[1]).delete(1)
+    return (1.0 + r).groupby(periods).prod() - 1.0
 
 
 def annual_returns(returns: pd.Series) -> pd.Series:
-    """Calendar-year returns indexed by year (int)."""
+    """Calendar-year returns indexed by year (int); `partial_years` says which cover part of their year."""
     y = period_returns(returns, "Y")
     return y.set_axis(pd.Index([p.year for p in y.index], name="year"))
+
+
+def partial_years(returns: pd.Series) -> set[int]:
+    """The calendar years of `annual_returns` that the series covers only in part: the first unless the
+    series starts at a close of the year before (its base), the last unless it ends on the year's last
+    weekday (the last trading day of a NYSE year)."""
+    idx = _clean(returns).index
+    if len(idx) < 2:
+        return set()
+    first_year, last = idx[1].year, idx[-1]
+    out = set()
+    if idx[0].year == first_year:
+        out.add(first_year)
+    if last < pd.offsets.BYearEnd().rollforward(last):
+        out.add(last.year)
+    return out
 
 
 def monthly_returns_table(returns: pd.Series) -> pd.DataFrame:
@@ -393,25 +414,44 @@ def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *,
 
 
 def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
-                    equity: pd.Series | None = None) -> dict[str, float]:
-    """Turnover, rebalances and fees.
+                    equity: pd.Series | None = None, *, rebalances: pd.Index | None = None,
+                    expense_ratio: float = 0.0) -> dict[str, float]:
+    """Turnover, rebalances and costs.
 
-    ``turnover``: one-sided turnover per rebalance date (fraction of portfolio value); ``fees``: daily fees
-    paid (currency); ``equity``: daily portfolio value, for the annualisation and the fee drag.
-    ``n_rebalances`` counts rebalance dates with non-zero turnover. NaN where an input is missing.
+    ``turnover``: one-sided turnover per trading date (fraction of portfolio value); ``fees``: daily fees
+    paid (currency); ``equity``: daily portfolio value, for the annualisation and the fee drag;
+    ``rebalances``: the dates the rebalance orders filled (the opening purchase first), None = every date
+    with turnover; ``expense_ratio``: the yearly fund expense ratio the strategy was charged.
+
+    ``initial_turnover`` is the opening purchase's (the first rebalance); ``annual_turnover`` the rest (the
+    ongoing turnover) per year. ``n_rebalances`` counts rebalances with non-zero turnover, the opening one
+    included; ``n_forced_sales`` / ``forced_sale_turnover`` the other trading days (sales of names whose
+    prices end). ``cost_drag`` is ``fee_drag + expense_ratio``. NaN where an input is missing.
     """
     years = _years(equity.index) if equity is not None else NAN
-    out = dict.fromkeys(["total_turnover", "annual_turnover", "n_rebalances", "fees_paid", "fee_drag"], NAN)
+    keys = ["total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
+            "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag"]
+    out = dict.fromkeys(keys, NAN)
     if turnover is not None:
         t = turnover.astype(float).dropna()
+        t = t[t > 0]
+        planned = t.index if rebalances is None else t.index.intersection(pd.Index(rebalances))
+        first = pd.Index(rebalances)[:1] if rebalances is not None else t.index[:1]
+        initial = float(t.reindex(first).fillna(0.0).sum())
+        forced = t.drop(planned)
         out["total_turnover"] = float(t.sum())
-        out["annual_turnover"] = float(t.sum()) / years if years > 0 else NAN
-        out["n_rebalances"] = float((t > 0).sum())
+        out["initial_turnover"] = initial
+        out["annual_turnover"] = float(t.sum() - initial) / years if years > 0 else NAN
+        out["n_rebalances"] = float(len(planned))
+        out["n_forced_sales"] = float(len(forced))
+        out["forced_sale_turnover"] = float(forced.sum())
     if fees is not None:
         f = fees.astype(float).fillna(0.0)
         out["fees_paid"] = float(f.sum())
         if equity is not None and years > 0:
             out["fee_drag"] = float((f / equity.reindex(f.index)).sum()) / years
+    out["expense_ratio"] = float(expense_ratio)
+    out["cost_drag"] = out["fee_drag"] + float(expense_ratio)
     return out
 
 
@@ -439,7 +479,8 @@ def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
 
 def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = None,
                     risk_free: pd.Series | None = None, *, turnover: pd.Series | None = None,
-                    fees: pd.Series | None = None, equity: pd.Series | None = None) -> dict[str, float | str]:
+                    fees: pd.Series | None = None, equity: pd.Series | None = None,
+                    rebalances: pd.Index | None = None, expense_ratio: float = 0.0) -> dict[str, float | str]:
     """Every metric of one series, in a fixed key order (see docs/report.md for the definitions).
 
     Dates (``start``, ``end``, ``max_drawdown_peak/trough/recovery``) are ISO strings, NaN when undefined;
@@ -485,7 +526,7 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
         "cvar_95": conditional_value_at_risk(r, level=0.95),
     }
     m.update(trailing_returns(r))
-    m.update(trading_metrics(turnover, fees, equity))
+    m.update(trading_metrics(turnover, fees, equity, rebalances=rebalances, expense_ratio=expense_ratio))
     has_b = benchmark_returns is not None
     m.update(relative_metrics(r, benchmark_returns, risk_free) if has_b else dict.fromkeys(RELATIVE_KEYS, NAN))
     return m

@@ -186,6 +186,12 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common(30))
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
                      f"out there (dates missed in brackets): {top}{' ...' if len(missing) > 30 else ''}")
+    if spec.weighting == "cap" and getattr(spec, "caps", None) is not None:
+        bound = {n[:10] for n in strategy_notes if n[10:24] == ": caps bound: "}
+        strategy_notes = [n for n in strategy_notes if n[10:24] != ": caps bound: "]
+        k = sum(f"{d:%Y-%m-%d}" in bound for d in dates)
+        notes.append(f"{spec.name}: caps {_caps_text(spec.caps)} bound on {k} of {len(dates)} rebalance dates"
+                     + ("; the weights equal uncapped cap weighting" if k == 0 else ""))
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
     basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
     return targets, basis
@@ -221,6 +227,16 @@ def summarize_notes(notes: list[str]) -> list[str]:
             line += ": " + ", ".join(f"{n} ({c})" if len(dates) > 1 else n for n, c in k["names"].most_common())
         out.append(line)
     return out
+
+
+def _caps_text(caps) -> str:
+    """``single 5%, aggregate 5/10/40`` (threshold/single/limit in percent), ``group mag7 30%``."""
+    parts = [f"single {caps.single:.4g}".rstrip()] if caps.single is not None else []
+    parts += [f"group {g} {v:.4g}" for g, v in dict(caps.groups).items()]
+    if caps.aggregate is not None:
+        a = caps.aggregate
+        parts.append(f"aggregate {a.threshold * 100:g}/{a.single * 100:g}/{a.limit * 100:g}")
+    return "(" + ", ".join(parts) + ")"
 
 
 def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:

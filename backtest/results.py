@@ -267,21 +267,37 @@ def compute_run_metrics(result: RunResult) -> dict:
     capital = run_capital(result.config)
     bench = M.simple_returns(result.benchmark, capital)
     out = {"strategies": {}, "benchmark": M.compute_metrics(bench, bench, result.risk_free)}
+    fill = result.config.get("fill", "next_close")
+    expense = {d.get("name"): d.get("expense_ratio", 0.0) for d in result.config.get("strategies", [])
+               if isinstance(d, Mapping)}
     for s in result.strategies:
         out["strategies"][s.name] = M.compute_metrics(
             M.simple_returns(s.equity, capital), bench, result.risk_free, turnover=s.turnover, fees=s.fees,
-            equity=s.equity)
+            equity=s.equity, rebalances=rebalance_fills(s.targets.index, s.equity.index, fill),
+            expense_ratio=float(expense.get(s.name) or 0.0))
     out.update(relative_metrics(result, capital))
     return out
 
 
+def rebalance_fills(decisions: pd.Index, calendar: pd.DatetimeIndex, fill: str) -> pd.DatetimeIndex:
+    """The days the rebalance decisions ``decisions`` filled on ``calendar`` (the run's days, from the base
+    close): the decision day under ``close``, the next trading day under ``next_close`` (the opening
+    decision, on the day before the base, fills at the base)."""
+    decisions = pd.DatetimeIndex(decisions)
+    pos = calendar.searchsorted(decisions, side="left" if fill == "close" else "right")
+    return pd.DatetimeIndex(calendar[pos[pos < len(calendar)]]).unique()
+
+
 def relative_metrics(result, capital: float | None) -> dict:
     """``{"benchmarks": {name: metrics}, "relative": {strategy: {benchmark: {metric: value}}}}`` for every
-    benchmark of ``result`` (the primary first)."""
+    benchmark of ``result`` (the primary first), then every control strategy (config ``controls``)."""
     series = {result.benchmark_name: result.benchmark, **result.benchmarks}
     returns = {n: M.simple_returns(v, capital) for n, v in series.items()}
     out = {"benchmarks": {n: M.compute_metrics(r, r, result.risk_free) for n, r in returns.items()},
            "relative": {}}
+    controls = result.config.get("controls", []) if isinstance(result.config, Mapping) else []
+    by_name = {s.name: s for s in result.strategies}
+    returns.update({n: M.simple_returns(by_name[n].equity, capital) for n in controls if n in by_name})
     for s in result.strategies:
         r = M.simple_returns(s.equity, capital)
         out["relative"][s.name] = {n: M.relative_metrics(r, b, result.risk_free) for n, b in returns.items()}

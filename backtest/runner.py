@@ -61,8 +61,8 @@ def required_tickers(cfg, members: set[str]) -> list[str]:
             names |= set(groups.get(s.tilt.group, ()))
     if cfg.risk_free is not None:
         names.add(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free)
-    if cfg.analytics is not None:
-        names |= set(cfg.analytics.snapshot)
+    if _has_analytics(cfg):
+        names |= set(_analytics_of(cfg).snapshot)
     return sorted(names | members)
 
 
@@ -111,8 +111,7 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     if gone:
         warnings.append(f"{len(gone)} index member(s) have no price series at all and are left out "
                         f"(survivorship gap in the data): {', '.join(gone)}")
-    unused = set() if _has_analytics(cfg) else _analytics_only(cfg)    # snapshot tickers of analytics not run
-    others = [t for t in missing if t not in members and t not in unused]
+    others = [t for t in missing if t not in members]
     if others:
         warnings.append(f"{len(others)} ticker(s) named through groups or analytics.snapshot have no price "
                         f"series and are left out: {', '.join(others)}")
@@ -181,13 +180,16 @@ def daily_shares(shares: pd.DataFrame, prices: pd.DataFrame):
 
 
 def _has_analytics(cfg) -> bool:
-    """Whether the run computes rotation analytics (they need an index universe and cap weights)."""
-    return (cfg.analytics is not None and _needs_index(cfg)
-            and any(s.weighting == "cap" for s in cfg.strategies))
+    """Whether the run computes rotation analytics (they need an index universe and cap weights; an explicit
+    `analytics:` block without them is refused by the config)."""
+    return _needs_index(cfg) and any(s.weighting == "cap" for s in cfg.strategies)
 
 
-def _analytics_only(cfg) -> set[str]:
-    return set(cfg.analytics.snapshot) if cfg.analytics is not None else set()
+def _analytics_of(cfg):
+    """The config's analytics block, or the defaults when it has none."""
+    from .config import Analytics
+
+    return cfg.analytics if cfg.analytics is not None else Analytics()
 
 
 def _benchmark_tickers(cfg) -> set[str]:
@@ -361,12 +363,12 @@ def gap_warnings(prices: pd.DataFrame) -> list[str]:
 
 
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
-    if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
+    if not _has_analytics(cfg) or inputs.membership is None or inputs.shares is None:
         return {}
     from .analytics import rotation_analytics
 
     echo("computing rotation analytics ...")
-    a = cfg.analytics
+    a = _analytics_of(cfg)
     daily = inputs.shares_daily if inputs.shares_daily is not None else daily_shares(inputs.shares, inputs.prices)
     shares = daily.shares
     return rotation_analytics(inputs.prices, shares, inputs.membership,

@@ -114,6 +114,7 @@ def simulate_chunk(payload: dict, inputs, benchmark_returns: pd.Series,
     from . import metrics as M
     from .config import parse_config
     from .plans import build_plans
+    from .results import rebalance_fills
     from .runner import simulate_trimmed
 
     cfg = parse_config(yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), source="sweep chunk")
@@ -122,7 +123,10 @@ def simulate_chunk(payload: dict, inputs, benchmark_returns: pd.Series,
     out = []
     for name, sim in sims.items():
         metrics = M.compute_metrics(M.simple_returns(sim.equity, cfg.capital), benchmark_returns, risk_free,
-                                    turnover=sim.turnover, fees=sim.fees, equity=sim.equity)
+                                    turnover=sim.turnover, fees=sim.fees, equity=sim.equity,
+                                    rebalances=rebalance_fills(built.plans[name].targets.index,
+                                                               sim.equity.index, cfg.fill),
+                                    expense_ratio=built.plans[name].expense_ratio)
         out.append(Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
                            notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics))
     return out
@@ -223,7 +227,7 @@ def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench
     result = RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
                        benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics,
                        benchmarks=dict(benchmarks or {}))
-    if benchmarks:      # each variant against each further benchmark (the primary's are in its own metrics)
+    if benchmarks or swept.controls:   # each variant against each further benchmark and control
         metrics.update(relative_metrics(result, swept.capital))
     return result
 

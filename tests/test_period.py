@@ -161,3 +161,37 @@ def test_composite_benchmark_matches_a_pandas_rebuild(snapshot_store, etf):
     assert rel["SPY 60% + AGG 40%"]["beta"] == pytest.approx(1.0, abs=1e-12)
     assert rel["SPY"]["beta"] == pytest.approx(metrics["strategies"]["60/40 quarterly"]["beta"])
     assert 0.4 < rel["SPY"]["beta"] < 0.7
+
+
+def test_calendar_years_start_after_the_base_and_partial_years_are_named():
+    """The base close (2015-12-31) is the starting point, not a 2015 of its own; 2026 to June is partial,
+    2016 (from its first trading day) is whole; a run from 2016-03-01 has a partial 2016."""
+    import backtest.metrics as M
+
+    idx = pd.DatetimeIndex(["2015-12-31", "2016-01-04", "2016-12-30", "2017-01-03", "2026-06-30"])
+    r = pd.Series([-0.001, 0.01, 0.02, 0.03, 0.04], index=idx)
+    years = M.annual_returns(r)
+    assert list(years.index) == [2016, 2017, 2026]
+    assert years[2016] == pytest.approx(0.999 * 1.01 * 1.02 - 1)       # the opening fee counts in 2016
+    assert M.partial_years(r) == {2026}
+    late = pd.Series(0.01, index=pd.DatetimeIndex(["2016-02-29", "2016-03-01", "2016-12-30"]))
+    assert M.partial_years(late) == {2016}
+
+
+def test_turnover_splits_opening_ongoing_and_forced_sales():
+    """Opening purchase, scheduled rebalances, and a
+    forced sale on a day without a rebalance: counted apart; cost drag = fee drag + expense ratio."""
+    import backtest.metrics as M
+
+    days = pd.bdate_range("2020-01-01", "2022-01-03")
+    equity = pd.Series(100.0, index=days)
+    turnover = pd.Series({days[0]: 0.5, days[60]: 0.02, days[100]: 0.03, days[300]: 0.01})
+    fees = pd.Series(0.0, index=days)
+    fees.iloc[0] = 0.01
+    m = M.trading_metrics(turnover, fees, equity, rebalances=pd.DatetimeIndex([days[0], days[60], days[300]]),
+                          expense_ratio=0.0015)
+    years = (days[-1] - days[0]).days / 365.25
+    assert m["initial_turnover"] == 0.5 and m["total_turnover"] == pytest.approx(0.56)
+    assert m["annual_turnover"] == pytest.approx(0.06 / years)
+    assert (m["n_rebalances"], m["n_forced_sales"], m["forced_sale_turnover"]) == (3.0, 1.0, 0.03)
+    assert m["cost_drag"] == pytest.approx(0.0001 / years + 0.0015)
