@@ -213,6 +213,39 @@ def _explicit_tickers(cfg) -> set[str]:
     return names
 
 
+def check_data(cfg, store) -> tuple[list[str], list[str]]:
+    """What a run of `cfg` on `store` would refuse (problems) and what it would only report (notes), from
+    the store alone (no simulation): the period against the benchmark's data, benchmarks and risk-free
+    priced from the base close (or proxied), every ticker the config names priced in the period."""
+    problems: list[str] = []
+    try:
+        period, _, notes = _period(cfg, store)
+        base, last = period.calendar[0], period.calendar[-1]
+    except DataError as exc:     # keep checking the other tickers on the configured dates
+        problems.append(str(exc))
+        notes = []
+        base = cfg.start - pd.Timedelta(days=1)
+        last = cfg.end if cfg.end is not None else pd.Timestamp.max
+    proxied = {t for s in cfg.strategies for t, _ in s.proxies}
+    named = sorted(_explicit_tickers(cfg) - _benchmark_tickers(cfg) - {cfg.risk_free})
+    full = store.prices(named) if named else pd.DataFrame()
+    for t in named:
+        px = full[t].dropna() if t in full.columns else pd.Series(dtype=float)
+        inside = px.loc[base - pd.Timedelta(days=LOOKBACK_DAYS):last]
+        if px.empty or inside.empty:
+            where = "not in the store" if px.empty else (f"prices {px.index[0]:%Y-%m-%d} .. {px.index[-1]:%Y-%m-%d}"
+                                                         f", none in the run's period")
+            problems.append(f"{t}: {where}; fix: check the spelling, choose dates its prices cover, or "
+                            f"`bt data import FILE`")
+        elif px.index[0] > base and t not in proxied:
+            notes.append(f"{t}: first price {px.index[0]:%Y-%m-%d}, after the base close {base:%Y-%m-%d}: a "
+                         f"strategy holding it keeps that weight in cash until then; to avoid it start after "
+                         f"{px.index[0]:%Y-%m-%d} or splice an older series with `proxies: {{{t}: ...}}`")
+        elif px.index[-1] < last and last is not pd.Timestamp.max:
+            notes.append(f"{t}: prices end {px.index[-1]:%Y-%m-%d}, before the run's last day {last:%Y-%m-%d}")
+    return problems, notes
+
+
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("bt-rotation-backtester", "vectorbt", "numba", "pandas", "numpy", "pyarrow", "yfinance",

@@ -57,8 +57,8 @@ def test_cli_prints_where_the_report_is(snapshot_store, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
-def test_every_shipped_config_validates(config, capsys):
-    code, out, err = bt(capsys, "validate", config)
+def test_every_shipped_config_validates(config, capsys, snapshot_store):
+    code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "validate", config)
     assert code == 0, err
     assert "OK" in out
 

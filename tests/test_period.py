@@ -195,3 +195,30 @@ def test_turnover_splits_opening_ongoing_and_forced_sales():
     assert m["annual_turnover"] == pytest.approx(0.06 / years)
     assert (m["n_rebalances"], m["n_forced_sales"], m["forced_sale_turnover"]) == (3.0, 1.0, 0.03)
     assert m["cost_drag"] == pytest.approx(0.0001 / years + 0.0015)
+
+
+def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, capsys):
+    """`bt validate` names what a run would refuse (a late benchmark, a ticker without data), exit 2; a
+    config the data supports passes, with notes for tickers that list after the base."""
+    from backtest.cli import main
+
+    def bt(*args):
+        code = main(["--data-dir", str(snapshot_store.root), *map(str, args)])
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: v\nstart: 2016-01-01\nbenchmark: MAGS\nrisk_free: SGOV\nstrategies:\n"
+                   "  - {name: a, weighting: fixed, weights: {SPY: 0.7, AVUV: 0.2, NOPE: 0.1}}\n")
+    code, out = bt("validate", bad)
+    assert code == 2
+    assert "a run would stop: benchmark: MAGS has its first price on 2023-04-11" in out
+    assert "NOPE: not in the store" in out
+    good = tmp_path / "good.yaml"
+    good.write_text("name: v\nstart: 2016-01-01\nend: 2026-06-30\nrisk_free: SGOV\nproxies: {SGOV: BIL}\n"
+                    "strategies:\n  - {name: a, weighting: fixed, weights: {SPY: 0.7, AVUV: 0.3}}\n")
+    code, out = bt("validate", good)
+    assert code == 0, out
+    assert "note: AVUV: first price 2019-09-26, after the base close 2015-12-31" in out
+    assert "OK (1 strategy; config and data checked)" in out
+    assert bt("validate", "--config-only", bad)[0] == 0
