@@ -57,7 +57,7 @@ def resolve_period(days: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestam
     last = len(days) - 1 if end is None else days.searchsorted(end, side="right") - 1
     need = 2 if fill == "next_close" else 1
     if first >= len(days) or last < first:
-        span = f"{days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}" if len(days) else "no dates"
+        span = f"from {days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}" if len(days) else "no dates"
         raise DataError(f"start/end: the period {start:%Y-%m-%d} .. "
                         f"{'latest' if end is None else format(end, '%Y-%m-%d')} is outside the data: {source} "
                         f"has prices {span}; fix: choose dates inside that range")
