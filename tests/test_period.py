@@ -222,3 +222,33 @@ def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, c
     assert "note: AVUV: first price 2019-09-26, after the base close 2015-12-31" in out
     assert "OK (1 strategy; config and data checked)" in out
     assert bt("validate", "--config-only", bad)[0] == 0
+
+
+def test_rotation_run_reports_the_control_rebalances_and_caps(rotation_run):
+    """configs/rotation.yaml: 42 quarterly rebalances (opening included) with forced sales apart; the uncapped
+    rebuild (control) beats SPY by about 0.25%/yr and every strategy is measured against it too; the 5% cap
+    says how often it bound."""
+    import json
+
+    metrics = json.loads((rotation_run / "metrics.json").read_text())
+    manifest = json.loads((rotation_run / "manifest.json").read_text())
+    control = "S&P 500 rebuild (uncapped)"
+    for name, m in metrics["strategies"].items():
+        assert m["n_rebalances"] == 42 and m["initial_turnover"] == pytest.approx(0.5, abs=2e-4), name
+        assert set(metrics["relative"][name]) == {"SPY", control}
+    assert metrics["strategies"]["Equal-weight S&P 493"]["n_forced_sales"] == 4
+    assert metrics["relative"][control]["SPY"]["excess_return"] == pytest.approx(0.0025, abs=5e-4)
+    capped = metrics["relative"]["Cap-weighted, 5% cap"]
+    assert capped[control]["excess_return"] == pytest.approx(
+        capped["SPY"]["excess_return"] - metrics["relative"][control]["SPY"]["excess_return"], abs=2e-4)
+    assert "Cap-weighted, 5% cap: caps (single 0.05) bound on 26 of 42 rebalance dates" in manifest["warnings"]
+    assert manifest["period"]["start"] == "2015-12-31"
+
+
+def test_rotation_config_follows_an_earlier_end():
+    """`bt run configs/rotation.yaml --end 2025-12-31`: analytics.asof is not pinned, so it follows the end."""
+    from backtest.config import apply_overrides, load_config
+    from tests.conftest import REPO
+
+    cfg = apply_overrides(load_config(REPO / "configs" / "rotation.yaml"), end="2025-12-31")
+    assert cfg.end == pd.Timestamp("2025-12-31") and cfg.analytics.asof is None
