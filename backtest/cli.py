@@ -65,7 +65,7 @@ def validate(ctx, config: Path, config_only: bool) -> None:
 
     cfg = load_config(config)
     if not config_only:
-        from .runner import check_data
+        from .data.inputs import check_data
 
         problems, notes = check_data(cfg, _store(ctx))
         for note in notes:

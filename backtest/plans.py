@@ -13,10 +13,30 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .engine import StrategyPlan
 from .errors import DataError
-from .period import decision_dates
-from .schedule import apply_drift_bands
+from .schedule import apply_drift_bands, decision_dates
+from .tickers import splice
+
+
+@dataclass(frozen=True)
+class StrategyPlan:
+    """What to simulate for one strategy.
+
+    targets : DataFrame indexed by decision date, one column per ticker, rows summing to 1 (or less: the
+        remainder is held as cash).
+    commission_bps, slippage_bps : per side, on traded value.
+    expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
+    cash_ticker : optional ticker (e.g. "BIL") that holds the unallocated share of each rebalance (targets
+        summing below 1, or target names without a price on the execution day) instead of idle cash; traded
+        free of commission and slippage. Proceeds of a mid-period delisting wait in cash until the next
+        rebalance, as without it.
+    """
+
+    targets: pd.DataFrame
+    commission_bps: float = 0.0
+    slippage_bps: float = 0.0
+    expense_ratio: float = 0.0
+    cash_ticker: str | None = None
 
 
 @dataclass
@@ -29,27 +49,8 @@ class Built:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # e.g. cap_basis
 
 
-def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestamp | None]:
-    """Extend `primary` back in time with `proxy`'s returns before `primary` starts.
-
-    Returns the spliced series (levels chained so the first real price is unchanged) and the first date of
-    the real series (None when the primary has no data, in which case the proxy is used throughout).
-    Mixing through returns, never levels: the two series sit on different bases.
-    """
-    first = primary.first_valid_index()
-    if first is None:
-        return proxy.copy(), None
-    before = proxy.loc[:first].dropna()
-    if before.empty or before.index[-1] != first:
-        return primary.copy(), first
-    scaled = before * (primary.loc[first] / before.iloc[-1])
-    out = primary.copy()
-    out.loc[scaled.index[:-1]] = scaled.iloc[:-1]
-    return out, first
-
-
 def build_plans(cfg, inputs) -> Built:
-    """Compute target weights of every strategy in `cfg` on `inputs` (a `runner.Inputs`)."""
+    """Compute target weights of every strategy in `cfg` on `inputs` (a `backtest.data.inputs.Inputs`)."""
     prices = inputs.prices
     extra: dict[str, pd.Series] = {}
     notes: dict[str, list[str]] = {}
@@ -96,7 +97,7 @@ def sim_calendar(inputs) -> pd.DatetimeIndex:
 def _weighting_key(spec) -> str | None:
     """What a strategy's weights on a date depend on besides the date and the data: every key but the name,
     costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing)."""
-    from .config_dump import strategy_dict
+    from .config.dump import strategy_dict
 
     try:
         data = strategy_dict(spec)
@@ -115,9 +116,9 @@ def _shares_frame(cfg, inputs):
     """`SharesAsOf` on each trading day for cap-weighted runs (held constant between known dates)."""
     if inputs.shares is None:
         return None
-    if getattr(inputs, "shares_daily", None) is not None:   # computed once by the runner, on every price date
+    if getattr(inputs, "shares_daily", None) is not None:   # computed once by `load_inputs`, on every price date
         return inputs.shares_daily
-    from .runner import daily_shares
+    from .marketcap import daily_shares
 
     return daily_shares(inputs.shares, inputs.prices)
 
@@ -256,3 +257,16 @@ def _alias_spec(spec, aliases):
     from dataclasses import replace
 
     return replace(spec, weights={aliases.get(t, t): w for t, w in dict(spec.weights).items()})
+
+
+def benchmark_plans(benchmarks, sim_calendar: pd.DatetimeIndex, base: pd.Timestamp, aliases: dict[str, str]):
+    """`StrategyPlan`s of the benchmarks (``backtest.config.Benchmark``): each holds its weights from the
+    base close, bought like a strategy's opening positions (same decision day and fill), without costs;
+    composites are rebalanced back to their weights on their schedule. ``aliases`` maps a proxied ticker to
+    its spliced price column."""
+    plans = {}
+    for b in benchmarks:
+        dates = decision_dates(sim_calendar, base, b.rebalance)
+        row = {aliases.get(t, t): w for t, w in b.weights}
+        plans[b.name] = StrategyPlan(pd.DataFrame([row] * len(dates), index=dates))
+    return plans

@@ -1,6 +1,7 @@
 """One run, end to end: config -> universe -> prices -> target weights -> simulation -> results folder.
 
-Everything the CLI does is callable from here in a notebook::
+The top floor: it calls each stage in the flow's order and nothing below imports it. Everything the CLI does
+is callable from here in a notebook::
 
     from backtest.runner import run_config
     folder = run_config("configs/rotation.yaml", offline=True)
@@ -8,253 +9,17 @@ Everything the CLI does is callable from here in a notebook::
 
 from __future__ import annotations
 
-import platform
+import dataclasses
 import time
-from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
-from .data.snapshot import TBILL_TICKER
-from .errors import DataError
-from .period import check_priced_from_base, first_price, resolve_period
-
-LOOKBACK_DAYS = 400     # price history read before `start` if stored (trailing analytics windows, splices)
-FETCH_LOOKBACK_DAYS = 10   # downloaded before `start`: the last close before the first day
-
-
-@dataclass
-class Inputs:
-    """Market data for one run, loaded once. Frames indexed by trading date, one column per ticker."""
-
-    prices: pd.DataFrame                 # adjusted closes from start - LOOKBACK_DAYS to end (not ffilled)
-    calendar: pd.DatetimeIndex           # the run's trading days (benchmark has a price)
-    membership: pd.DataFrame | None      # intervals; None when no strategy needs an index
-    shares: pd.DataFrame | None          # long date, ticker, shares, source; None when no cap weighting
-    warnings: list[str] = field(default_factory=list)
-    shares_daily: object = None          # SharesAsOf on every date of `prices` (from `shares`), or None
-    sim_calendar: pd.DatetimeIndex | None = None   # simulation days (see backtest.period); None = calendar
-
-
-def _needs_index(cfg) -> bool:
-    return any(s.universe is not None and s.universe.index for s in cfg.strategies)
-
-
-def required_tickers(cfg, members: set[str]) -> list[str]:
-    """Every ticker the run reads: benchmarks, explicit tickers, groups, proxies, and `members` (the index
-    members in the run's period, see `members_in_range`)."""
-    names = _benchmark_tickers(cfg) | {t for pair in cfg.proxies for t in pair}
-    groups = dict(cfg.groups)
-    for s in cfg.strategies:
-        if s.weights:
-            names |= set(dict(s.weights))
-        names |= {t for pair in s.proxies for t in pair}
-        if s.cash_yield:
-            names.add(s.cash_yield)
-        if s.universe is not None:
-            for t in (*s.universe.tickers, *s.universe.exclude):
-                names |= set(groups.get(t, (t,)))
-        if s.tilt is not None:
-            names |= set(groups.get(s.tilt.group, ()))
-    if cfg.risk_free is not None:
-        names.add(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free)
-    if _has_analytics(cfg):
-        names |= set(_analytics_of(cfg).snapshot)
-    return sorted(names | members)
-
-
-def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
-    """Price columns of every index member whose membership overlaps [start, end]."""
-    s = pd.Timestamp(start)
-    e = pd.Timestamp(end) if end is not None else pd.Timestamp.max
-    m = membership
-    live = (m["start_date"] <= e) & (m["end_date"].isna() | (m["end_date"] > s))
-    return sorted(m.loc[live, "price_column"].dropna().unique())
-
-
-def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lambda m: None) -> Inputs:
-    """Read (and, unless offline, fetch) everything the run needs; validate the period against the data."""
-    from .universe import load_membership
-
-    warnings: list[str] = []
-    membership = load_membership(store, cfg.membership_source) if _needs_index(cfg) else None
-    members = set(members_in_range(membership, cfg.start, cfg.end)) if membership is not None else set()
-    tickers = required_tickers(cfg, members)
-    if not offline:
-        from .data.yahoo import fetch_prices
-
-        online = [t for t in tickers if t != TBILL_TICKER]     # built from the snapshot, not on Yahoo
-        report = fetch_prices(store, online, cfg.start - pd.Timedelta(days=FETCH_LOOKBACK_DAYS), cfg.end)
-        warnings += list(getattr(report, "warnings", []))
-    start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
-    prices = store.prices(tickers, start=start, end=cfg.end)
-    missing = sorted(set(tickers) - set(prices.columns[prices.notna().any()]))
-    period, spliced, notes = _period(cfg, store)
-    warnings += notes
-    calendar = period.calendar
-    if cfg.end is not None and calendar[-1] < cfg.end - pd.Timedelta(days=5):
-        warnings.append(f"end {cfg.end:%Y-%m-%d} is after the last price ({calendar[-1]:%Y-%m-%d}); "
-                        f"the run stops there")
-    explicit = _explicit_tickers(cfg)
-    hard_missing = sorted(set(missing) & explicit)
-    if hard_missing:
-        absent = set(store.missing(hard_missing))
-        span = f"{start:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}"
-        named = [f"{t} ({'not in the store' if t in absent else f'no price in {span}'})"
-                 for t in hard_missing]
-        raise DataError(f"no prices for {', '.join(named)}, named in the config; fix: check the spelling, "
-                        f"choose dates its prices cover, `bt data import FILE`, or run without --offline")
-    gone = [t for t in missing if t in members]
-    if gone:
-        warnings.append(f"{len(gone)} index member(s) have no price series at all and are left out "
-                        f"(survivorship gap in the data): {', '.join(gone)}")
-    others = [t for t in missing if t not in members]
-    if others:
-        warnings.append(f"{len(others)} ticker(s) named through groups or analytics.snapshot have no price "
-                        f"series and are left out: {', '.join(others)}")
-    shares = store.shares() if any(s.weighting == "cap" for s in cfg.strategies) else None
-    prices = prices.reindex(prices.index.union(period.sim_calendar)).loc[:calendar[-1]]
-    if spliced:
-        prices = prices.assign(**{col: series.reindex(prices.index) for col, series in spliced.items()})
-    return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
-                  shares_daily=daily_shares(shares, prices) if shares is not None else None,
-                  sim_calendar=period.sim_calendar)
-
-
-def run_aliases(cfg) -> dict[str, str]:
-    """Run-level `proxies`: ticker -> its spliced price column (``MAGS~QQQ``), used by the benchmarks and the
-    risk-free series."""
-    return {t: f"{t}~{p}" for t, p in cfg.proxies}
-
-
-def _period(cfg, store):
-    """The run's `Period` (calendar of the primary benchmark, spliced if proxied), the spliced benchmark and
-    risk-free columns, and notes naming each splice. Refuses benchmark and risk-free tickers without a price
-    at the base close (see `backtest.period`)."""
-    from .config import benchmark_list
-    from .plans import splice
-
-    proxies = dict(cfg.proxies)
-    aliases = run_aliases(cfg)
-    keyed: dict[str, str] = {}
-    for i, b in enumerate(benchmark_list(cfg)):
-        for t, _ in b.weights:
-            keyed.setdefault(t, "benchmark" if i == 0 else f"benchmarks[{i - 1}]")
-    if cfg.risk_free is not None:
-        keyed.setdefault(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free, "risk_free")
-    full = store.prices(sorted(set(keyed) | {proxies[t] for t in keyed if t in proxies}))
-    series: dict[str, pd.Series] = {}
-    spliced: dict[str, pd.Series] = {}
-    starts: dict[str, pd.Timestamp] = {}
-    for t in keyed:
-        own = full[t] if t in full.columns else pd.Series(np.nan, index=full.index)
-        if t in proxies:
-            other = full[proxies[t]] if proxies[t] in full.columns else pd.Series(np.nan, index=full.index)
-            own, first = splice(own, other)
-            spliced[aliases[t]] = own
-            starts[t] = first
-        series[t] = own.dropna()
-    if series[cfg.benchmark].empty:
-        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
-                        f"../shared/market-data` or run without --offline to download it")
-    period = resolve_period(series[cfg.benchmark].index, cfg.start, cfg.end, cfg.fill, cfg.benchmark)
-    check_priced_from_base({t: (keyed[t], first_price(s)) for t, s in series.items()}, period.base, cfg.start)
-    notes = [f"{keyed[t]}: {t} starts {first:%Y-%m-%d}; before that its returns are {proxies[t]}'s (spliced "
-             f"proxy, proxies: {{{t}: {proxies[t]}}})" if first is not None else
-             f"{keyed[t]}: {t} has no prices; {proxies[t]}'s returns stand in throughout (proxies)"
-             for t, first in starts.items() if first is None or first > period.base]
-    return period, spliced, notes
-
-
-def daily_shares(shares: pd.DataFrame, prices: pd.DataFrame):
-    """`marketcap.shares_asof` on every date and column of `prices`, computed once for the weights and the
-    analytics. Each frame is stored as a single block: per-date row reads and whole-frame arithmetic on the
-    pivoted frame (one block per ticker run) are several times slower."""
-    from .marketcap import SharesAsOf, shares_asof
-
-    daily = shares_asof(shares, prices.index, list(prices.columns))
-    return SharesAsOf(*(pd.DataFrame(f.to_numpy(), index=f.index, columns=f.columns) for f in daily))
-
-
-def _has_analytics(cfg) -> bool:
-    """Whether the run computes rotation analytics (they need an index universe and cap weights; an explicit
-    `analytics:` block without them is refused by the config)."""
-    return _needs_index(cfg) and any(s.weighting == "cap" for s in cfg.strategies)
-
-
-def _analytics_of(cfg):
-    """The config's analytics block, or the defaults when it has none."""
-    from .config import Analytics
-
-    return cfg.analytics if cfg.analytics is not None else Analytics()
-
-
-def _benchmark_tickers(cfg) -> set[str]:
-    return {cfg.benchmark} | {t for b in cfg.benchmarks for t, _ in b.weights}
-
-
-def _explicit_tickers(cfg) -> set[str]:
-    """Tickers the config names directly (not through an index or a group): each must have prices."""
-    names = _benchmark_tickers(cfg) | {p for _, p in cfg.proxies}
-    groups = dict(cfg.groups)
-    for s in cfg.strategies:
-        if s.weights:
-            names |= set(dict(s.weights))
-        if s.universe is not None:
-            names |= {t for t in s.universe.tickers if t not in groups}
-        names |= {p for _, p in s.proxies}
-        if s.cash_yield:
-            names.add(s.cash_yield)
-    if cfg.risk_free is not None and cfg.risk_free != "irx":
-        names.add(cfg.risk_free)
-    return names
-
-
-def check_data(cfg, store) -> tuple[list[str], list[str]]:
-    """What a run of `cfg` on `store` would refuse (problems) and what it would only report (notes), from
-    the store alone (no simulation): the period against the benchmark's data, benchmarks and risk-free
-    priced from the base close (or proxied), every ticker the config names priced in the period."""
-    problems: list[str] = []
-    try:
-        period, _, notes = _period(cfg, store)
-        base, last = period.calendar[0], period.calendar[-1]
-    except DataError as exc:     # keep checking the other tickers on the configured dates
-        problems.append(str(exc))
-        notes = []
-        base = cfg.start - pd.Timedelta(days=1)
-        last = cfg.end if cfg.end is not None else pd.Timestamp.max
-    proxied = {t for s in cfg.strategies for t, _ in s.proxies}
-    named = sorted(_explicit_tickers(cfg) - _benchmark_tickers(cfg) - {cfg.risk_free})
-    full = store.prices(named) if named else pd.DataFrame()
-    for t in named:
-        px = full[t].dropna() if t in full.columns else pd.Series(dtype=float)
-        inside = px.loc[base - pd.Timedelta(days=LOOKBACK_DAYS):last]
-        if px.empty or inside.empty:
-            where = "not in the store" if px.empty else (f"prices {px.index[0]:%Y-%m-%d} .. {px.index[-1]:%Y-%m-%d}"
-                                                         f", none in the run's period")
-            problems.append(f"{t}: {where}; fix: check the spelling, choose dates its prices cover, or "
-                            f"`bt data import FILE`")
-        elif px.index[0] > base and t not in proxied:
-            notes.append(f"{t}: first price {px.index[0]:%Y-%m-%d}, after the base close {base:%Y-%m-%d}: a "
-                         f"strategy holding it keeps that weight in cash until then; to avoid it start after "
-                         f"{px.index[0]:%Y-%m-%d} or splice an older series with `proxies: {{{t}: ...}}`")
-        elif px.index[-1] < last and last is not pd.Timestamp.max:
-            notes.append(f"{t}: prices end {px.index[-1]:%Y-%m-%d}, before the run's last day {last:%Y-%m-%d}")
-    return problems, notes
-
-
-def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in ("bt-rotation-backtester", "vectorbt", "numba", "pandas", "numpy", "pyarrow", "yfinance",
-                 "plotly", "index-constitution", "PyYAML", "click"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+from backtest.data.inputs import (
+    Inputs, benchmark_list, coverage, gap_warnings, load_inputs, risk_free_returns, run_aliases,
+)
+from backtest.errors import DataError
 
 
 def run_config(config_path, *, store=None, results_dir=Path("results"), offline: bool = False,
@@ -263,18 +28,18 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     """Load, validate, run and save. Returns the run folder."""
     from .config import apply_overrides, load_config
     from .data.store import PriceStore, default_store_dir
-    from .results import write_run
+    from .results import check_results_dir
 
     t0 = time.perf_counter()
     cfg = load_config(Path(config_path))
     cfg = apply_overrides(cfg, start=start, end=end)
     results_dir = Path(results_dir)
     created = [d for d in (results_dir, *results_dir.parents) if not d.exists()]
-    results_dir = _check_results_dir(results_dir)
+    results_dir = check_results_dir(results_dir)
     try:
         store = store if store is not None else PriceStore(default_store_dir())
         result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0)
-        return write_run(result, results_dir)
+        return save_run(result, results_dir)
     except BaseException:
         for d in created:  # a failed run leaves nothing behind, not even the empty folders it made
             try:
@@ -284,20 +49,13 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
         raise
 
 
-def _check_results_dir(path: Path) -> Path:
-    from .errors import UsageError
+def save_run(result, results_dir: Path, *, folder_name: str | None = None) -> Path:
+    """Write a `RunResult` as a complete run folder with its HTML report (`results.write_run` + the
+    report renderer: the results stage never imports the report). Returns the folder."""
+    from .report import render_report
+    from .results import write_run
 
-    if path.exists() and not path.is_dir():
-        what = "a file" if path.is_file() else "not a folder"
-        raise UsageError(f"--out: {path} is {what}, expected a folder; fix: pass a folder path")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{np.random.randint(1 << 30)}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"--out: cannot write to {path} ({exc.strerror}); fix: choose a writable folder")
-    return path
+    return write_run(result, Path(results_dir), folder_name=folder_name, renderer=render_report)
 
 
 def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], None] = lambda m: None,
@@ -305,7 +63,7 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written)."""
     from .config import config_to_dict
     from .plans import build_plans
-    from .results import RunResult, StrategyResult
+    from .results import RunResult, StrategyResult, package_versions
 
     t0 = t0 if t0 is not None else time.perf_counter()
     timings: dict[str, float] = {}
@@ -336,69 +94,60 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         "fill": cfg.fill,
         "offline": offline,
         "membership_source": cfg.membership_source if inputs.membership is not None else None,
-        "data": _coverage(store, built.prices, inputs.calendar),
+        "data": coverage(store, built.prices, inputs.calendar),
         "warnings": warnings,
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     return RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
                      benchmark_name=cfg.benchmark, benchmark=benchmark, benchmarks=benchmarks,
-                     risk_free=_risk_free(cfg, inputs), manifest=manifest, analytics=analytics)
+                     risk_free=risk_free_returns(cfg, inputs), manifest=manifest, analytics=analytics)
 
 
 def simulate_trimmed(prices: pd.DataFrame, plans, inputs: Inputs, **kwargs) -> dict:
     """`backtest.engine.simulate` on the simulation calendar, each result cut to the run calendar (from the
-    base close; see `backtest.period`)."""
+    base close; see `backtest.schedule.resolve_period`)."""
     from .engine import simulate
-    from .period import trim
 
     sims = simulate(prices, plans, **kwargs)
     return {name: trim(sim, inputs.calendar[0]) for name, sim in sims.items()}
+
+
+def trim(sim, base: pd.Timestamp):
+    """A `backtest.engine.Simulation` cut to the days from ``base`` on (drops the opening decision day of
+    ``fill: next_close``, where the strategy holds its capital in cash and trades nothing)."""
+    if sim.equity.index[0] >= base:
+        return sim
+    keep = sim.equity.index >= base
+
+    def cut(frame):
+        return frame.loc[keep] if len(frame.index) == len(keep) else frame
+
+    return dataclasses.replace(sim, equity=sim.equity.loc[keep], holdings=cut(sim.holdings),
+                               fees=sim.fees.loc[keep], cash=sim.cash.loc[keep])
 
 
 def simulate_benchmarks(cfg, inputs: Inputs) -> dict[str, pd.Series]:
     """Value of each benchmark (`backtest.config.benchmark_list`, the primary first) on the run calendar:
     simulated by the engine like a strategy (same opening day and fill convention), without costs, so a
     strategy holding ``{SPY: 1}`` without costs matches the SPY benchmark exactly."""
-    from .config import benchmark_list
-    from .period import benchmark_plans
+    from .plans import benchmark_plans
 
-    aliases = run_aliases(cfg)
     sim_days = inputs.sim_calendar if inputs.sim_calendar is not None else inputs.calendar
-    plans = benchmark_plans(benchmark_list(cfg), sim_days, inputs.calendar[0], aliases)
+    plans = benchmark_plans(benchmark_list(cfg), sim_days, inputs.calendar[0], run_aliases(cfg))
     cols = sorted({c for p in plans.values() for c in p.targets.columns})
     sims = simulate_trimmed(inputs.prices.loc[sim_days, cols], plans, inputs, capital=cfg.capital,
                             fill=cfg.fill, detail=False)
     return {name: sim.equity.rename(name) for name, sim in sims.items()}
 
 
-def gap_warnings(prices: pd.DataFrame) -> list[str]:
-    """Name the traded tickers with no price on some trading days inside their history (gaps in the data).
-
-    `prices`: run calendar x traded columns, NaN where the store has no price. The engine values a holding
-    at its last close across such a gap; the store never fills it, and this says where it happened."""
-    values = prices.to_numpy()
-    real = ~np.isnan(values)
-    started = np.maximum.accumulate(real, axis=0)
-    ongoing = np.maximum.accumulate(real[::-1], axis=0)[::-1]
-    holes = started & ongoing & ~real
-    cols = np.flatnonzero(holes.any(axis=0))
-    if not len(cols):
-        return []
-    listed = []
-    for j in cols[:30]:
-        days = prices.index[holes[:, j]]
-        listed.append(f"{prices.columns[j]} ({len(days)} day{'s' if len(days) > 1 else ''}, "
-                      f"{days[0]:%Y-%m-%d}{f' .. {days[-1]:%Y-%m-%d}' if len(days) > 1 else ''})")
-    return [f"{len(cols)} traded ticker(s) have no price on some trading days inside their history (gaps in "
-            f"the data); holdings are valued at their last close there and no order fills on those days: "
-            f"{', '.join(listed)}{' ...' if len(cols) > 30 else ''}"]
-
-
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
+    from .data.inputs import _analytics_of, _has_analytics
+
     if not _has_analytics(cfg) or inputs.membership is None or inputs.shares is None:
         return {}
     from .analytics import rotation_analytics
+    from .marketcap import daily_shares
 
     echo("computing rotation analytics ...")
     a = _analytics_of(cfg)
@@ -409,41 +158,6 @@ def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFra
                               groups=dict(cfg.groups), benchmark=cfg.benchmark, snapshot=a.snapshot,
                               full_start=inputs.calendar[0],
                               portfolios={name: sim.holdings for name, sim in sims.items()})
-
-
-def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:
-    """Daily simple risk-free returns on the run calendar, or None for a zero rate."""
-    if cfg.risk_free is None:
-        return None
-    cal = inputs.calendar
-    ticker = TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
-    ticker = run_aliases(cfg).get(ticker, ticker)
-    px = inputs.prices[ticker] if ticker in inputs.prices.columns else pd.Series(np.nan, index=cal)
-    px = px.reindex(cal)
-    if px.isna().all():
-        raise DataError(f"risk_free: no prices for {ticker} in the run's period; fix: `bt data import "
-                        f"../shared/market-data` (it builds {TBILL_TICKER} from the T-bill yield) or use a cash "
-                        f"ETF such as risk_free: BIL")
-    return px.ffill().pct_change().fillna(0.0)
-
-
-def _coverage(store, prices: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict:
-    """Per ticker used: first/last price date inside the run and the store's source."""
-    window = prices.loc[calendar[0]:calendar[-1]]
-    priced = window.notna().to_numpy()
-    days = np.datetime_as_string(window.index.to_numpy().astype("datetime64[D]"), unit="D")
-    has = priced.any(axis=0)
-    firsts = np.where(has, days[np.argmax(priced, axis=0)], None) if len(days) else [None] * len(has)
-    lasts = np.where(has, days[len(days) - 1 - np.argmax(priced[::-1], axis=0)], None) if len(days) else firsts
-    try:
-        cat = store.catalog()
-        src = cat.groupby("ticker")["source"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
-    except Exception:  # noqa: BLE001 - coverage is informative; a store without a catalog still runs
-        src = pd.Series(dtype=str)
-    out = {}
-    for t, first, last in zip(window.columns, firsts, lasts):
-        out[t] = {"first": first, "last": last, "source": src.get(t.split("<")[0], "unknown")}
-    return out
 
 
 def snapshot_table(store, tickers: list[str], *, asof: str | None, since: str) -> str:

@@ -23,30 +23,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import SimulationError
+from backtest.errors import SimulationError
+from backtest.plans import StrategyPlan
 
 TRADING_DAYS = 252
-
-
-@dataclass(frozen=True)
-class StrategyPlan:
-    """What to simulate for one strategy.
-
-    targets : DataFrame indexed by decision date, one column per ticker, rows summing to 1 (or less: the
-        remainder is held as cash).
-    commission_bps, slippage_bps : per side, on traded value.
-    expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
-    cash_ticker : optional ticker (e.g. "BIL") that holds the unallocated share of each rebalance (targets
-        summing below 1, or target names without a price on the execution day) instead of idle cash; traded
-        free of commission and slippage. Proceeds of a mid-period delisting wait in cash until the next
-        rebalance, as without it.
-    """
-
-    targets: pd.DataFrame
-    commission_bps: float = 0.0
-    slippage_bps: float = 0.0
-    expense_ratio: float = 0.0
-    cash_ticker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +141,7 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     detail : False leaves ``holdings`` empty (no columns), for sweeps of many variants; every other field
         is the same.
     """
-    from .vbt_kernel import from_orders
+    from backtest.engine.kernel import from_orders
 
     if not plans:
         return {}

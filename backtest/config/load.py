@@ -1,17 +1,8 @@
-"""YAML config -> frozen, validated `RunConfig`; every problem reported at once, with key path and line.
+"""The top of a config file: top-level keys, the analytics block, and the public entry points.
 
-Public API
-----------
-load_config(path)            read and validate a YAML file
-parse_config(text, source)   validate YAML text
-config_to_dict(cfg)          the resolved config as plain YAML-safe data (reads back to an equal config)
-apply_overrides(cfg, ...)    the config with a new start/end (e.g. from ``bt run --start``), re-validated
-expand_sweep(cfg)            the sweep's strategy variants, [(base strategy name, StrategyConfig), ...]
-swept_config(cfg)            the config with each swept strategy replaced by its variants
-
-The objects are defined in `backtest.config_schema` (re-exported here); the keys are documented in
-docs/config.md. Loading is safe: YAML is composed with `yaml.SafeLoader` and only plain data tags are
-accepted (see `backtest.config_yaml`).
+Parses and validates the run-wide keys (name, period, capital, benchmark, fill, risk-free, groups, analytics,
+sweep) and delegates each strategy entry to `backtest.config.strategy` and each building block to
+`backtest.config.blocks`. Reads the config file (and nothing else); imports no later pipeline stage.
 """
 
 from __future__ import annotations
@@ -25,29 +16,29 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config_blocks import parse_costs, parse_groups, parse_schedule, ticker_list
-from backtest.config_check import (
+from backtest.config.blocks import parse_costs, parse_groups, parse_schedule, ticker_list
+from backtest.config.check import (
     BAD, MISSING, Ctx, check_keys, choice, date, mapping, number, require, safe_name, sequence, show, suggest,
     text, ticker,
 )
-from backtest.config_dump import (
+from backtest.config.dump import (
     analytics_dict, costs_dict, day_text, schedule_dict, strategy_dict, sweep_dict,
 )
-from backtest.config_schema import (
+from backtest.config.schema import (
     DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Benchmark, Caps, Costs, Drift,
     RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
 )
-from backtest.config_strategy import STRATEGY_KEYS, parse_strategy
-from backtest.config_strategy import _proxies as parse_proxies
-from backtest.config_strategy import _weights as parse_weights
-from backtest.config_sweep import expand, parse_sweep
-from backtest.config_yaml import load_yaml
+from backtest.config.strategy import STRATEGY_KEYS, parse_strategy
+from backtest.config.strategy import _proxies as parse_proxies
+from backtest.config.strategy import _weights as parse_weights
+from backtest.config.sweep import expand, parse_sweep
+from backtest.config.yaml_reader import load_yaml
 from backtest.errors import ConfigError, Problem, UsageError
 
 __all__ = [
-    "AggregateCap", "Analytics", "Benchmark", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig", "Sweep",
-    "Tilt", "UniverseSpec", "apply_overrides", "config_to_dict", "expand_sweep", "load_config",
-    "benchmark_list", "parse_config", "swept_config",
+    "AggregateCap", "Analytics", "Benchmark", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig",
+    "Sweep", "Tilt", "UniverseSpec", "apply_overrides", "benchmark_list", "config_to_dict", "expand_sweep",
+    "load_config", "parse_config", "swept_config",
 ]
 
 TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "benchmarks", "controls", "proxies",
@@ -170,9 +161,10 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
         controls = _controls(ctx, data["controls"], ("controls",), written, benchmarks)
     analytics = None       # no block: the rotation analytics run with their defaults where they apply
     if data.get("analytics") is not None:
+        before = len(ctx.items)
         analytics = _analytics(ctx, data["analytics"], ("analytics",), start, end)
         done = [s for s in strategies if s is not None]
-        if done and len(done) == len(strategies) and not (
+        if len(ctx.items) == before and done and len(done) == len(strategies) and not (
                 any(s.universe is not None and s.universe.index for s in done)
                 and any(s.weighting == "cap" for s in done)):
             ctx.error(("analytics",), "needs a strategy on an index universe (universe: sp500) and a strategy "
