@@ -166,32 +166,33 @@ def calmar_ratio(returns: pd.Series) -> float:
     return cagr(returns) / abs(mdd) if mdd < -_TINY else NAN
 
 
-def period_returns(returns: pd.Series, freq: str = "M") -> pd.Series:
+def period_returns(returns: pd.Series, freq: str = "M", *, from_base: bool = False) -> pd.Series:
     """Compounded returns per calendar period (``"M"`` month, ``"Y"`` year), indexed by Period.
 
-    First and last periods may be partial (they cover only the dates in the series). The first date is the
-    base close, the series' starting point, not a period of its own: its return (a run's opening fees) counts
-    in the period of the second date (a run from 2016-01-01, based on the 2015-12-31 close, has no 2015).
+    First and last periods may be partial (they cover only the dates in the series). ``from_base``: the
+    first date is a run's base close, its starting point, not a period of its own: its return (the opening
+    fees) counts in the period of the second date (a run from 2016-01-01, based on the 2015-12-31 close, has
+    no 2015).
     """
     r = _clean(returns)
     if r.empty:
         return pd.Series(dtype=float, index=pd.PeriodIndex([], freq=freq))
     periods = r.index.to_period(freq)
-    if len(periods) > 1:
+    if from_base and len(periods) > 1:
         periods = periods.insert(0, periods[1]).delete(1)
     return (1.0 + r).groupby(periods).prod() - 1.0
 
 
-def annual_returns(returns: pd.Series) -> pd.Series:
+def annual_returns(returns: pd.Series, *, from_base: bool = False) -> pd.Series:
     """Calendar-year returns indexed by year (int); `partial_years` says which cover part of their year."""
-    y = period_returns(returns, "Y")
+    y = period_returns(returns, "Y", from_base=from_base)
     return y.set_axis(pd.Index([p.year for p in y.index], name="year"))
 
 
 def partial_years(returns: pd.Series) -> set[int]:
-    """The calendar years of `annual_returns` that the series covers only in part: the first unless the
-    series starts at a close of the year before (its base), the last unless it ends on the year's last
-    weekday (the last trading day of a NYSE year)."""
+    """The calendar years of ``annual_returns(returns, from_base=True)`` that a run's series (starting at its
+    base close) covers only in part: the first unless the base is a close of the year before, the last
+    unless the series ends on the year's last weekday (the last trading day of a NYSE year)."""
     idx = _clean(returns).index
     if len(idx) < 2:
         return set()
@@ -204,9 +205,9 @@ def partial_years(returns: pd.Series) -> set[int]:
     return out
 
 
-def monthly_returns_table(returns: pd.Series) -> pd.DataFrame:
+def monthly_returns_table(returns: pd.Series, *, from_base: bool = False) -> pd.DataFrame:
     """Monthly returns as a year x month (1..12) table; NaN where the series has no data."""
-    m = period_returns(returns, "M")
+    m = period_returns(returns, "M", from_base=from_base)
     frame = pd.DataFrame({"year": [p.year for p in m.index], "month": [p.month for p in m.index],
                           "ret": m.to_numpy()})
     table = frame.pivot(index="year", columns="month", values="ret")
@@ -219,19 +220,21 @@ def _extreme(series: pd.Series, best: bool) -> float:
     return float(series.max() if best else series.min())
 
 
-def best_period(returns: pd.Series, freq: str = "D") -> float:
-    """Best daily (``"D"``), monthly (``"M"``) or calendar-year (``"Y"``) return. NaN if empty."""
-    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq), True)
+def best_period(returns: pd.Series, freq: str = "D", *, from_base: bool = False) -> float:
+    """Best daily (``"D"``), monthly (``"M"``) or calendar-year (``"Y"``) return. NaN if empty.
+    ``from_base``: see `period_returns`."""
+    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq, from_base=from_base), True)
 
 
-def worst_period(returns: pd.Series, freq: str = "D") -> float:
+def worst_period(returns: pd.Series, freq: str = "D", *, from_base: bool = False) -> float:
     """Worst daily (``"D"``), monthly (``"M"``) or calendar-year (``"Y"``) return. NaN if empty."""
-    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq), False)
+    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq, from_base=from_base),
+                    False)
 
 
-def pct_positive_months(returns: pd.Series) -> float:
+def pct_positive_months(returns: pd.Series, *, from_base: bool = False) -> float:
     """Fraction of calendar months with a return > 0. NaN if there are no months."""
-    m = period_returns(returns, "M")
+    m = period_returns(returns, "M", from_base=from_base)
     return float((m > 0).mean()) if len(m) else NAN
 
 
@@ -450,8 +453,9 @@ def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
         out["fees_paid"] = float(f.sum())
         if equity is not None and years > 0:
             out["fee_drag"] = float((f / equity.reindex(f.index)).sum()) / years
-    out["expense_ratio"] = float(expense_ratio)
-    out["cost_drag"] = out["fee_drag"] + float(expense_ratio)
+    if turnover is not None or fees is not None:    # a strategy's (a benchmark has neither: NaN)
+        out["expense_ratio"] = float(expense_ratio)
+        out["cost_drag"] = out["fee_drag"] + float(expense_ratio)
     return out
 
 
@@ -480,12 +484,14 @@ def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
 def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = None,
                     risk_free: pd.Series | None = None, *, turnover: pd.Series | None = None,
                     fees: pd.Series | None = None, equity: pd.Series | None = None,
-                    rebalances: pd.Index | None = None, expense_ratio: float = 0.0) -> dict[str, float | str]:
+                    rebalances: pd.Index | None = None, expense_ratio: float = 0.0,
+                    from_base: bool = False) -> dict[str, float | str]:
     """Every metric of one series, in a fixed key order (see docs/report.md for the definitions).
 
     Dates (``start``, ``end``, ``max_drawdown_peak/trough/recovery``) are ISO strings, NaN when undefined;
     every other value is a float (fractions, not percent). Benchmark-relative keys are NaN when
-    ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None.
+    ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None. ``from_base``:
+    the series is a run's, starting at its base close (see `period_returns`).
     """
     r = _clean(returns)
 
@@ -515,11 +521,11 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
         "calmar": calmar_ratio(r),
         "best_day": best_period(r, "D"),
         "worst_day": worst_period(r, "D"),
-        "best_month": best_period(r, "M"),
-        "worst_month": worst_period(r, "M"),
-        "best_year": best_period(r, "Y"),
-        "worst_year": worst_period(r, "Y"),
-        "pct_positive_months": pct_positive_months(r),
+        "best_month": best_period(r, "M", from_base=from_base),
+        "worst_month": worst_period(r, "M", from_base=from_base),
+        "best_year": best_period(r, "Y", from_base=from_base),
+        "worst_year": worst_period(r, "Y", from_base=from_base),
+        "pct_positive_months": pct_positive_months(r, from_base=from_base),
         "skew": skewness(r),
         "kurtosis": kurtosis(r),
         "var_95": value_at_risk(r, level=0.95),

@@ -268,7 +268,7 @@ def compute_run_metrics(result: RunResult) -> dict:
     benchmark-relative metrics of each strategy against each benchmark."""
     capital = run_capital(result.config)
     bench = M.simple_returns(result.benchmark, capital)
-    out = {"strategies": {}, "benchmark": M.compute_metrics(bench, bench, result.risk_free)}
+    out = {"strategies": {}, "benchmark": M.compute_metrics(bench, bench, result.risk_free, from_base=True)}
     fill = result.config.get("fill", "next_close")
     expense = {d.get("name"): d.get("expense_ratio", 0.0) for d in result.config.get("strategies", [])
                if isinstance(d, Mapping)}
@@ -276,7 +276,7 @@ def compute_run_metrics(result: RunResult) -> dict:
         out["strategies"][s.name] = M.compute_metrics(
             M.simple_returns(s.equity, capital), bench, result.risk_free, turnover=s.turnover, fees=s.fees,
             equity=s.equity, rebalances=rebalance_fills(s.targets.index, s.equity.index, fill),
-            expense_ratio=float(expense.get(s.name) or 0.0))
+            expense_ratio=float(expense.get(s.name) or 0.0), from_base=True)
     out.update(relative_metrics(result, capital))
     return out
 
@@ -295,7 +295,8 @@ def relative_metrics(result, capital: float | None) -> dict:
     benchmark of ``result`` (the primary first), then every control strategy (config ``controls``)."""
     series = {result.benchmark_name: result.benchmark, **result.benchmarks}
     returns = {n: M.simple_returns(v, capital) for n, v in series.items()}
-    out = {"benchmarks": {n: M.compute_metrics(r, r, result.risk_free) for n, r in returns.items()},
+    out = {"benchmarks": {n: M.compute_metrics(r, r, result.risk_free, from_base=True)
+                          for n, r in returns.items()},
            "relative": {}}
     controls = result.config.get("controls", []) if isinstance(result.config, Mapping) else []
     by_name = {s.name: s for s in result.strategies}

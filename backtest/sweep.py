@@ -126,7 +126,7 @@ def simulate_chunk(payload: dict, inputs, benchmark_returns: pd.Series,
                                     turnover=sim.turnover, fees=sim.fees, equity=sim.equity,
                                     rebalances=rebalance_fills(built.plans[name].targets.index,
                                                                sim.equity.index, cfg.fill),
-                                    expense_ratio=built.plans[name].expense_ratio)
+                                    expense_ratio=built.plans[name].expense_ratio, from_base=True)
         out.append(Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
                            notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics))
     return out
@@ -222,7 +222,7 @@ def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench
                        fees=o.fees, turnover=o.turnover, notes=o.notes)
         for o in outcomes)
     metrics = {"strategies": {o.name: o.metrics for o in outcomes},
-               "benchmark": M.compute_metrics(bench_returns, bench_returns, risk_free)}
+               "benchmark": M.compute_metrics(bench_returns, bench_returns, risk_free, from_base=True)}
     result = RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
                        benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics,
                        benchmarks=dict(benchmarks or {}))

@@ -170,7 +170,8 @@ def test_calendar_years_start_after_the_base_and_partial_years_are_named():
 
     idx = pd.DatetimeIndex(["2015-12-31", "2016-01-04", "2016-12-30", "2017-01-03", "2026-06-30"])
     r = pd.Series([-0.001, 0.01, 0.02, 0.03, 0.04], index=idx)
-    years = M.annual_returns(r)
+    years = M.annual_returns(r, from_base=True)
+    assert list(M.annual_returns(r).index) == [2015, 2016, 2017, 2026]    # a plain return series: no base
     assert list(years.index) == [2016, 2017, 2026]
     assert years[2016] == pytest.approx(0.999 * 1.01 * 1.02 - 1)       # the opening fee counts in 2016
     assert M.partial_years(r) == {2026}

@@ -103,7 +103,7 @@ def calendar_figure(returns: Labelled, bench: int | None) -> go.Figure:
     "(partial)"."""
     fig = new_figure(height=360, barmode="group", bargap=0.25, bargroupgap=0.05, hovermode="x")
     for i, (label, r) in enumerate(returns):
-        years = M.annual_returns(r)
+        years = M.annual_returns(r, from_base=True)
         partial = M.partial_years(r)
         fig.add_trace(go.Bar(x=[f"{y} (partial)" if y in partial else str(y) for y in years.index], y=f4(years.to_numpy()), name=ptext(label),
                              marker_color=BENCHMARK_COLOR if i == bench else color(i),
@@ -128,7 +128,7 @@ def monthly_heatmap(returns: Labelled) -> go.Figure:
     fig = new_figure(hovermode="closest", margin=dict(l=50, r=20, t=56, b=30))
     n_years = 1
     for g, (label, r) in enumerate(returns):
-        table = M.monthly_returns_table(r)
+        table = M.monthly_returns_table(r, from_base=True)
         n_years = max(n_years, len(table))
         z = [[None if pd.isna(v) else round(float(v), 6) for v in row] for row in table.to_numpy()]
         fig.add_trace(go.Heatmap(

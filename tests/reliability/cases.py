@@ -63,7 +63,7 @@ CASES = [
          {"c.yaml": config(SPY, '{name: "s\\u200b", weighting: fixed, weights: {SPY: 1}}')}),
     # --- the config is valid, the data refutes it (checked when the run reads the store)
     Case("infeasible-single-cap", "run time", "`caps: {single: 0.001}` on the S&P 500 (about 500 names)",
-         run(), ("strategy 'Tiny cap' on 2024-01-02", "single-name cap 0.001 is infeasible for",
+         run(), ("strategy 'Tiny cap' on 2023-12-28", "single-name cap 0.001 is infeasible for",
                  "the minimum feasible cap is 1/", "raise caps.single to at least that"),
          {"c.yaml": config("{name: Tiny cap, weighting: cap, universe: sp500, caps: {single: 0.001}}")}),
     Case("empty-universe-at-a-date", "run time", "equal weights of `[AVUV]` from 2016 (AVUV lists in 2019)",
