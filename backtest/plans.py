@@ -74,6 +74,7 @@ def build_plans(cfg, inputs) -> Built:
                 f"{spec.name}: SURVIVORSHIP BIAS: universe uses today's {spec.universe.index} members for every "
                 f"date (membership: current), so past winners are picked with hindsight; use point_in_time "
                 f"for an honest backtest")
+        notes[spec.name] += _group_membership_notes(spec, cfg.groups)
         px = prices.assign(**extra) if extra else prices
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
@@ -140,6 +141,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     weigh = REGISTRY[spec.weighting]
     groups = dict(cfg.groups)
     missing = Counter()
+    outside = Counter()
     strategy_notes: list[str] = []
     basis_rows = []
     shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
@@ -156,9 +158,13 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             u = memo[key]
             universe = tuple(u.tickers)
             missing.update(u.missing)
+            outside.update(u.outside)
             if not universe:
-                raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} (no member has "
-                                f"a price); fix: start later or widen the universe")
+                why = ("no member has a price); fix: start later or widen the universe")
+                if u.outside and not u.missing:
+                    why = (f"no group member is an S&P 500 member then: {', '.join(u.outside)}); fix: start "
+                           "later, or `membership: static` to hold the group's members on every date")
+                raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} ({why}")
         if spec.weighting == "cap" and observed is not None:
             key = ("basis", date, universe)
             if key not in memo:
@@ -167,8 +173,9 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
             sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
+            seen = observed.loc[date].reindex(sh.index) if observed is not None else None
             inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
-                                     groups=groups)
+                                     groups=groups, shares_observed=seen)
             memo[key] = weigh(_alias_spec(spec, aliases), inputs_)
         out = memo[key]
         w, extra_notes = (out, ()) if isinstance(out, pd.Series) else (out.weights, tuple(out.notes))
@@ -193,6 +200,11 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         k = sum(f"{d:%Y-%m-%d}" in bound for d in dates)
         notes.append(f"{spec.name}: caps {_caps_text(spec.caps)} bound on {k} of {len(dates)} rebalance dates"
                      + ("; the weights equal uncapped cap weighting" if k == 0 else ""))
+    if outside:
+        top = ", ".join(f"{t} ({n})" for t, n in outside.most_common(30))
+        notes.append(f"{spec.name}: point-in-time group(s) {', '.join(_groups_named(spec, groups))}: members "
+                     f"not in the S&P 500 on some of the {len(dates)} rebalance dates were left out there "
+                     f"(dates missed in brackets; `membership: static` holds them): {top}")
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
     basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
     return targets, basis
@@ -238,6 +250,28 @@ def _caps_text(caps) -> str:
         a = caps.aggregate
         parts.append(f"aggregate {a.threshold * 100:g}/{a.single * 100:g}/{a.limit * 100:g}")
     return "(" + ", ".join(parts) + ")"
+
+
+def _group_membership_notes(spec, groups) -> list[str]:
+    """Say how the groups a universe names are resolved (point in time or static) and how equal weights
+    count share classes."""
+    out = []
+    named = _groups_named(spec, groups)
+    if named and spec.universe.membership == "static":
+        out.append(f"{spec.name}: group(s) {', '.join(named)} held as listed on every date (membership: "
+                   "static), whether or not their members were S&P 500 members then")
+    elif named:
+        which = ("in today's S&P 500 list" if spec.universe.membership == "current"
+                 else "in the S&P 500 on each rebalance date")
+        out.append(f"{spec.name}: group(s) {', '.join(named)} resolved by index membership: only their members "
+                   f"{which} are held (membership: {spec.universe.membership})")
+    return out
+
+
+def _groups_named(spec, groups) -> list[str]:
+    from .universe import group_refs
+
+    return group_refs(spec.universe.tickers, groups) if spec.universe is not None else []
 
 
 def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:
