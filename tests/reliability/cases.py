@@ -73,7 +73,7 @@ CASES = [
                            end="2020-06-30")}),
     Case("group-never-in-the-index", "run time",
          "equal weights of a group of ETFs (`universe: [funds]`) without `membership: static`", run(),
-         ("strategies['Funds'].universe: empty on 2024-01-02 (no group member is an S&P 500 member then: "
+         ("strategies['Funds'].universe: empty on 2023-12-28 (no group member is an S&P 500 member then: "
           "IWN, AVUV)", "`membership: static` to hold the group's members on every date"),
          {"c.yaml": config("{name: Funds, weighting: equal, universe: [funds]}",
                            head="groups: {funds: [IWN, AVUV]}\n")}),
