@@ -2,10 +2,16 @@
 
 Every command maps to one library call; a `BacktestError` becomes `error: <message>` on stderr and its exit
 code (2 for user errors), with the traceback only under `bt -v`.
+
+Interrupts: Ctrl-C (SIGINT) prints "aborted" and exits 130 wherever it lands (even inside a compiled
+simulation kernel, which reports it as a SystemError); SIGTERM (plain `kill`, `timeout`) prints "terminated"
+and exits 143. Both unwind through the writers' clean-up, so no temporary file or folder is left behind;
+temporaries of processes killed outright (SIGKILL) are swept by the next command that writes there.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -20,7 +26,53 @@ DATA_DIR_HELP = "Price store folder (default: $BT_DATA_DIR, else ~/.local/share/
 def _store(ctx: click.Context):
     from .data.store import PriceStore, default_store_dir
 
-    return PriceStore(Path(ctx.obj["data_dir"]) if ctx.obj.get("data_dir") else default_store_dir())
+    store = PriceStore(Path(ctx.obj["data_dir"]) if ctx.obj.get("data_dir") else default_store_dir())
+    store.tidy()
+    return store
+
+
+HEARTBEAT_SECONDS = 30.0
+
+
+class _Progress:
+    """Stage messages on stderr, and every HEARTBEAT_SECONDS a line saying the command is still at work on
+    the last stage (a long simulation otherwise prints nothing for minutes)."""
+
+    def __init__(self, every: float = HEARTBEAT_SECONDS):
+        import threading
+
+        self.every = every
+        self.last = "starting"
+        self.started = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def echo(self, message: str) -> None:
+        self.last = message.rstrip(". ")
+        click.echo(message, err=True)
+
+    def _beat(self) -> None:
+        import time
+
+        while not self.stop.wait(self.every):
+            click.echo(f"  ... still {self.last} ({time.monotonic() - self.started:.0f} s)", err=True)
+
+    def __enter__(self):
+        import time
+
+        self.started = time.monotonic()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(timeout=1)
+
+
+def _tidy_results(folder: Path) -> None:
+    from .results import sweep_stale_temporaries
+
+    sweep_stale_temporaries(folder)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,9 +99,29 @@ def run(ctx, config: Path, out_dir: Path, offline: bool, start: str | None, end:
     """Run every strategy in CONFIG against the benchmark and write a report."""
     from .runner import run_config
 
-    folder = run_config(config, store=_store(ctx), results_dir=out_dir, offline=offline, start=start, end=end,
-                        echo=lambda m: click.echo(m, err=True))
+    _tidy_results(out_dir)
+    with _Progress() as progress:
+        folder = run_config(config, store=_store(ctx), results_dir=out_dir, offline=offline, start=start,
+                            end=end, echo=progress.echo)
+    click.echo(_headline(folder), err=True)
     click.echo(f"report: {folder / 'report.html'}")
+
+
+def _headline(folder: Path) -> str:
+    """The run's headline table (CAGR, volatility, Sharpe, max drawdown, excess return per strategy and the
+    benchmark) from its metrics.json and manifest.json, for the terminal (stderr: stdout stays the path)."""
+    import json
+
+    from .report.notebook import headline_text, metrics_frame
+
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    layout = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["run_folder"]
+    frame = metrics_frame(metrics, [s["name"] for s in layout["strategies"]],
+                          f"{layout['benchmark']['name']} (benchmark)")
+    import shutil
+
+    width = shutil.get_terminal_size((100, 24)).columns
+    return "\n" + headline_text(frame, width=max(60, min(width, 140))) + "\n"
 
 
 @cli.command()
@@ -84,12 +156,15 @@ def data() -> None:
 
 @data.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--date-format", default=None,
+              help="strptime format of the files' dates when the day/month order is ambiguous "
+                   "(e.g. %d/%m/%Y or %m/%d/%Y).")
 @click.pass_context
-def data_import(ctx, paths: tuple[Path, ...]) -> None:
+def data_import(ctx, paths: tuple[Path, ...], date_format: str | None) -> None:
     """Import the offline snapshot folder (../shared/market-data) or CSV/Parquet price files."""
     from .data import import_paths
 
-    for line in import_paths(_store(ctx), list(paths)):
+    for line in import_paths(_store(ctx), list(paths), date_format=date_format):
         click.echo(line)
 
 
@@ -146,10 +221,41 @@ def compare(runs: tuple[Path, ...], out: Path | None) -> None:
               help="ytd, mtd, 1m, 3m, 6m, 1y, 3y, 5y, or a start date YYYY-MM-DD.")
 @click.pass_context
 def snapshot(ctx, tickers: tuple[str, ...], asof: str | None, since: str) -> None:
-    """Total return of TICKERS over a window ending at --asof (e.g. YTD for IWM AVUV VTV SPY)."""
+    """Total return of TICKERS (or groups such as mag7) over a window ending at --asof (e.g. YTD for IWM AVUV
+    VTV SPY)."""
+    from .config.schema import DEFAULT_GROUPS
     from .runner import snapshot_table
+    from .universe import expand
 
-    click.echo(snapshot_table(_store(ctx), [t.upper() for t in tickers], asof=asof, since=since))
+    store = _store(ctx)
+    names = expand(tickers, DEFAULT_GROUPS)
+    if asof is not None:
+        asof = _snapshot_asof(store, names, asof)
+    click.echo(snapshot_table(store, names, asof=asof, since=since))
+
+
+def _snapshot_asof(store, names: list[str], asof: str) -> str:
+    """--asof checked: a real calendar date YYYY-MM-DD, on or before the last price of every ticker asked
+    for (a later date would price the window's end with stale closes and show +0.00%)."""
+    import datetime as dt
+
+    from .errors import UsageError
+
+    try:
+        day = dt.date.fromisoformat(asof.strip())
+    except ValueError:
+        raise UsageError(f"--asof: {asof!r} is not a calendar date; expected YYYY-MM-DD, e.g. 2026-02-27") \
+            from None
+    prices = store.prices(names)
+    last = {t: prices[t].last_valid_index() for t in prices.columns if prices[t].notna().any()}
+    stale = {t: d for t, d in last.items() if d is not None and d.date() < day}
+    if stale:
+        shown = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in sorted(stale.items(), key=lambda x: x[1])[:8])
+        newest = min(stale.values())
+        raise UsageError(f"--asof {day}: after the last price of {shown}; a window ending there would show no "
+                         f"change; fix: --asof {newest:%Y-%m-%d} or earlier, or import newer prices (bt data "
+                         "import FILE)")
+    return day.isoformat()
 
 
 @cli.command()
@@ -170,18 +276,67 @@ def sweep(ctx, config: Path, out_dir: Path, offline: bool, workers: int, schedul
     """Expand the config's `sweep:` grid into variants and simulate them all."""
     from .sweep import run_sweep
 
-    folder = run_sweep(config, store=_store(ctx), results_dir=out_dir, offline=offline, workers=workers,
-                       scheduler=scheduler, chunk_size=chunk_size, metric=metric,
-                       echo=lambda m: click.echo(m, err=True))
+    _tidy_results(out_dir)
+    with _Progress() as progress:
+        folder = run_sweep(config, store=_store(ctx), results_dir=out_dir, offline=offline, workers=workers,
+                           scheduler=scheduler, chunk_size=chunk_size, metric=metric, echo=progress.echo)
     click.echo(f"report: {folder / 'report.html'}")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every writer's clean-up (``except BaseException``) runs."""
+
+
+_SIGNALLED: list[int] = []
+
+
+def _on_signal(signum, frame) -> None:
+    _SIGNALLED.append(signum)
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
+
+
+def _install_handlers() -> dict:
+    """SIGINT and SIGTERM handlers for the duration of one command (main thread only)."""
+    old = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, _on_signal)
+    except ValueError:  # not the main thread (a notebook's worker): leave signals alone
+        pass
+    return old
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """A KeyboardInterrupt, directly or wrapped (numba kernels turn it into a SystemError)."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, (KeyboardInterrupt, Terminated, click.exceptions.Abort)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the click group and map errors to exit codes."""
+    _SIGNALLED.clear()
+    old = _install_handlers()
+    try:
+        return _main(argv)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
     try:
         cli.main(args=argv, prog_name="bt", standalone_mode=False)
-    except click.exceptions.Abort:
+    except Terminated:
+        click.echo("terminated", err=True)
+        return 143
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as exc:
@@ -194,10 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
     except Exception as exc:  # noqa: BLE001 - last line of defence: a clean message, traceback with -v
+        if _interrupted(exc) or _SIGNALLED:
+            terminated = signal.SIGTERM in _SIGNALLED
+            click.echo("terminated" if terminated else "aborted", err=True)
+            return 143 if terminated else 130
         if verbose:
             traceback.print_exc()
         click.echo(f"internal error: {type(exc).__name__}: {exc}\n(run `bt -v ...` for the traceback; "

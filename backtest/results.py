@@ -378,10 +378,28 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
                 _fsync_dir(temp / sub)
         final = _rename_into_place(temp, results_dir, base)
         _fsync_dir(results_dir)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: a user error, nothing left
+        shutil.rmtree(temp, ignore_errors=True)
+        why = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+               errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
+            exc.errno, exc.strerror or type(exc).__name__)
+        raise UsageError(f"results folder {results_dir}: cannot write the run ({why}: {exc.filename or temp}); "
+                         "nothing was written; fix: free space or choose a writable folder with --out") from exc
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return final
+
+
+RUN_ENTRIES = (*REQUIRED_FILES, "risk_free.csv", "weights", "holdings", "trades", "analytics")
+
+
+def sweep_stale_temporaries(results_dir: Path | str) -> list[Path]:
+    """Remove the temporary run folders and comparison pages of processes killed outright (see
+    `backtest.tempfiles.sweep_dead_temporaries`); returns what was removed."""
+    from .tempfiles import sweep_dead_temporaries
+
+    return sweep_dead_temporaries(results_dir, RUN_ENTRIES)
 
 
 def _rename_into_place(temp: Path, results_dir: Path, base: str) -> Path:
@@ -453,14 +471,26 @@ def _check_folder(path: Path, require_report: bool) -> dict:
 
 
 def load_run(path: Path | str) -> SavedRun:
-    """Read a run folder back into pandas. Raises DataError naming the problem if it is not a complete run."""
-    return _load(Path(path), require_report=True)
+    """Read a run folder back into pandas. Raises DataError naming the problem if it is not a complete run
+    or is damaged (a missing or null entry in its JSON files, a column missing from a CSV)."""
+    path = Path(path)
+    try:
+        return _load(path, require_report=True)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"unexpected content ({exc})"
+        raise DataError(f"{path}: damaged run folder: a file has a {what}; fix: re-run the config, or leave "
+                        "this folder out") from None
 
 
 def _load(path: Path, *, require_report: bool) -> SavedRun:
     layout = _check_folder(path, require_report)
     manifest = _read_json(path / "manifest.json")
     metrics = _nan_for_null(_read_json(path / "metrics.json"))
+    for key in ("strategies", "benchmark"):
+        if not isinstance(metrics.get(key), dict):
+            raise DataError(f"{path / 'metrics.json'}: damaged run folder: {key!r} is "
+                            f"{'missing' if key not in metrics else 'not an object'}; fix: re-run the config, "
+                            "or leave this folder out")
     try:
         config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -502,21 +532,40 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
 
 
 def summarize_run(path: Path) -> SavedRunSummary:
-    """The `bt list` line of one folder, from manifest.json and metrics.json only (no CSV parsing)."""
+    """The `bt list` line of one folder, from manifest.json and metrics.json only (no CSV parsing). A folder
+    that is incomplete or damaged (a file that is not JSON, a missing or null entry) is returned with
+    ``problem`` set, so one bad folder never stops the listing of the others."""
     try:
         layout = _check_folder(path, require_report=True)
         metrics = _nan_for_null(_read_json(path / "metrics.json"))
+        return _summary(path, layout, metrics)
     except DataError as exc:
-        return SavedRunSummary(path=path, name=path.name, created="", start="", end="", strategies=(),
-                               benchmark_name="", headline={}, benchmark_headline={}, problem=str(exc))
-    names = tuple(e["name"] for e in layout["strategies"])
-    bench = layout["benchmark"]["name"]
-    headline = {n: {k: metrics.get("strategies", {}).get(n, {}).get(k, float("nan")) for k in HEADLINE}
-                for n in names}
-    headline_bench = {k: metrics.get("benchmark", {}).get(k, float("nan")) for k in HEADLINE}
-    return SavedRunSummary(path=path, name=layout["name"], created=layout.get("created", ""),
+        problem = str(exc)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"unexpected content ({exc})"
+        problem = (f"{path}: damaged run folder: manifest.json or metrics.json has a {what}; "
+                   "fix: re-run the config")
+    return SavedRunSummary(path=path, name=path.name, created="", start="", end="", strategies=(),
+                           benchmark_name="", headline={}, benchmark_headline={}, problem=problem)
+
+
+def _summary(path: Path, layout: dict, metrics: dict) -> SavedRunSummary:
+    names = tuple(str(e["name"]) for e in layout["strategies"])
+    bench = str(layout["benchmark"]["name"])
+    per = metrics["strategies"]
+    if not isinstance(per, dict) or not isinstance(metrics["benchmark"], dict):
+        raise TypeError("'strategies' and 'benchmark' in metrics.json must be objects")
+    headline = {n: {k: _metric(per.get(n), k) for k in HEADLINE} for n in names}
+    headline_bench = {k: _metric(metrics["benchmark"], k) for k in HEADLINE}
+    return SavedRunSummary(path=path, name=str(layout["name"]), created=str(layout.get("created", "")),
                            start=layout.get("start") or "", end=layout.get("end") or "", strategies=names,
                            benchmark_name=bench, headline=headline, benchmark_headline=headline_bench)
+
+
+def _metric(block, key: str) -> float:
+    """One headline number; NaN (shown as a dash) when the block or the key is absent or not a number."""
+    value = block.get(key) if isinstance(block, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
 def list_runs(results_dir: Path | str) -> list[SavedRunSummary]:

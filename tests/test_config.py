@@ -147,6 +147,30 @@ BAD = [
     ("duplicate-strategy-names", HEAD + FIXED + "  - {name: f, weighting: fixed, weights: {QQQ: 1}}\n",
      "strategies[1].name (line 5): duplicate strategy name 'f' (also strategies[0]); names must differ "
      "ignoring case"),
+    ("duplicate-names-nfc-nfd", HEAD + "  - {name: \"Caf\u00e9\", weighting: fixed, weights: {SPY: 1}}\n"
+     "  - {name: \"Cafe\u0301\", weighting: fixed, weights: {QQQ: 1}}\n",
+     "strategies[1].name (line 5): duplicate strategy name 'Cafe\u0301' (also strategies[0]); names must "
+     "differ ignoring case and Unicode spelling (NFC)"),
+    ("name-reserved-for-the-benchmark", strat("name: SPY (benchmark)", "weighting: fixed", "weights: {QQQ: 1}"),
+     "strategies[0].name (line 4): 'SPY (benchmark)' ends in '(benchmark)', the label the report gives the "
+     "benchmark's column; rename the strategy"),
+    ("ticker-look-alike-long-s", strat("name: s", "weighting: fixed", "weights: {\u017fpy: 1}"),
+     "strategies[0].weights['ſpy'] (line 6): must be a ticker in plain ASCII letters, got 'ſpy': 'ſ' (U+017F) "
+     "only looks like a letter of a ticker"),
+    ("too-many-strategies", HEAD + "".join(f"  - {{name: s{i}, weighting: fixed, weights: {{SPY: 1}}}}\n"
+                                           for i in range(201)),
+     "strategies (line 4): lists 201 strategies; a run takes at most 200 (each is simulated and reported on one "
+     "page); fix: split the config, or write one strategy with a `sweep:` grid and run it with `bt sweep`"),
+    # --- YAML 1.1 number forms (YAML 1.2 reads them as decimal or text): refused by name
+    ("capital-octal", top("capital: 010000000"), "capital (line 5): '010000000' is a YAML 1.1 octal (a leading "
+                                                 "zero) number (it would read as 2.09715e+06); write it in "
+                                                 "decimal digits only (10000000 if you meant decimal)"),
+    ("commission-base-60", top("costs: {commission_bps: 1:30}"),
+     "costs.commission_bps (line 5): '1:30' is a YAML 1.1 base 60 (colons) number (it would read as 90)"),
+    ("capital-hex", top("capital: 0x1000"), "capital (line 5): '0x1000' is a YAML 1.1 hexadecimal number (it "
+                                            "would read as 4096)"),
+    ("capital-binary", top("capital: 0b1010"), "capital (line 5): '0b1010' is a YAML 1.1 binary number"),
+    ("capital-tiny", top("capital: 1.0e-300"), "capital (line 5): must be in [1, 1e13), got 1e-300"),
     # --- dates
     ("end-before-start", top("end: 2015-06-30"), "end (line 5): must be after start (2016-01-01), got "
                                                  "2015-06-30; swap them"),
@@ -162,9 +186,9 @@ BAD = [
     ("date-absurd-year", "name: t\nstart: 0001-01-01\nstrategies:\n" + FIXED,
      "start (line 2): must be between 1900-01-01 and 2100-12-31, got 0001-01-01"),
     # --- numbers
-    ("capital-zero", top("capital: 0"), "capital (line 5): must be in (0, 1e13), got 0"),
-    ("capital-negative", top("capital: -5"), "capital (line 5): must be in (0, 1e13), got -5"),
-    ("capital-absurd", top("capital: 1e308"), "capital (line 5): must be in (0, 1e13), got 1e+308"),
+    ("capital-zero", top("capital: 0"), "capital (line 5): must be in [1, 1e13), got 0"),
+    ("capital-negative", top("capital: -5"), "capital (line 5): must be in [1, 1e13), got -5"),
+    ("capital-absurd", top("capital: 1e308"), "capital (line 5): must be in [1, 1e13), got 1e+308"),
     ("capital-inf", top("capital: .inf"), "capital (line 5): must be a finite number, got inf"),
     ("capital-nan", top("capital: .nan"), "capital (line 5): must be a finite number, got nan"),
     ("capital-bool", top("capital: true"), "capital (line 5): must be a number, got true"),
@@ -397,7 +421,7 @@ def test_every_problem_is_reported_at_once():
         parse_config(text, source="rotation.yaml")
     rendered = [str(p) for p in info.value.problems]
     assert rendered == [
-        "capital (line 4): must be in (0, 1e13), got -1; the starting value in dollars, e.g. 1000000",
+        "capital (line 4): must be in [1, 1e13), got -1; the starting value in dollars, e.g. 1000000",
         "strategies[2].weights (line 18): must sum to 1 (within 1e-06), got 0.7 (SPY 0.7); add 0.3 to one of "
         "them, or divide each by 0.7",
         "strategies[3].caps.single (line 22): must be in (0, 1], got 1.5; the largest weight of any name, e.g. "

@@ -11,6 +11,7 @@ import datetime as dt
 import difflib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -258,6 +259,13 @@ def ticker(ctx: Ctx, value: Any, path: Sequence, *, at_key: bool = False) -> str
                   if isinstance(value, (int, float)) and not isinstance(value, bool)
                   else f"must be a ticker symbol such as 'SPY', got {show(value)}", at_key=at_key)
         return None
+    odd = [c for c in value.strip() if not c.isascii()]
+    if odd:
+        ctx.error(path, f"must be a ticker in plain ASCII letters, got {show(value)}: "
+                        f"{', '.join(f'{c!r} (U+{ord(c):04X})' for c in dict.fromkeys(odd))} only looks like "
+                        "a letter of a ticker (upper case could fold it into one); type the ticker again",
+                  at_key=at_key)
+        return None
     sym = value.strip().upper()
     if not TICKER_RE.match(sym):
         ctx.error(path, f"must be a ticker symbol like 'SPY' or 'BRK-B' (letters, digits, '.', '-', '=', "
@@ -316,7 +324,7 @@ def safe_name(ctx: Ctx, value: Any, path: Sequence, what: str, *, max_len: int =
     if len(value) > max_len:
         ctx.error(path, f"must be at most {max_len} characters, got {len(value)}; shorten it")
         return None
-    return value
+    return unicodedata.normalize("NFC", value)  # one spelling of accented letters (NFD 'é' is two characters)
 
 
 def text(ctx: Ctx, value: Any, path: Sequence, *, max_len: int = 10_000) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import unicodedata
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -49,7 +50,9 @@ TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
 WINDOW_KEYS = ("start", "end")
 MAX_CAPITAL = 1e13
+MIN_CAPITAL = 1.0  # dollars: below that every price rounds the portfolio away (1e-300 "ran" to -100%)
 MAX_CONFIG_BYTES = 1_000_000   # a config is a few KB; refuse anything near this
+MAX_STRATEGIES = 200  # one run simulates them together; more is a grid: `bt sweep` chunks it and shows progress
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
@@ -116,7 +119,7 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                             "out to run to the latest data")
     capital = 1_000_000.0
     if "capital" in data:
-        capital = number(ctx, data["capital"], ("capital",), lo=0, hi=MAX_CAPITAL, lo_open=True, hi_open=True,
+        capital = number(ctx, data["capital"], ("capital",), lo=MIN_CAPITAL, hi=MAX_CAPITAL, hi_open=True,
                          hint="; the starting value in dollars, e.g. 1000000")
     benchmark = ticker(ctx, data["benchmark"], ("benchmark",)) if "benchmark" in data else "SPY"
     rebalance = Schedule()
@@ -141,6 +144,12 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                                                "weights: {SPY: 1}}]")
     items = sequence(ctx, raw, ("strategies",), "a list of strategies (each `- name: ...`)") \
         if raw is not MISSING else None
+    if items is not None and len(items) > MAX_STRATEGIES:
+        ctx.error(("strategies",), f"lists {len(items)} strategies; a run takes at most {MAX_STRATEGIES} "
+                                   "(each is simulated and reported on one page); fix: split the config, or "
+                                   "write one strategy with a `sweep:` grid and run it with `bt sweep` "
+                                   "(chunked, parallel)")
+        items = items[:MAX_STRATEGIES]
     seen: dict[str, int] = {}
     written: list[str] = []
     for i, item in enumerate(items or []):
@@ -148,12 +157,15 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                                          costs=costs))
         raw_name = item.get("name") if isinstance(item, dict) else None
         if isinstance(raw_name, str) and raw_name.strip():
-            key = raw_name.strip().lower()
+            key = unicodedata.normalize("NFC", raw_name.strip()).casefold()
             written.append(raw_name.strip())
             if key in seen:
                 ctx.error(("strategies", i, "name"), f"duplicate strategy name {raw_name!r} (also strategies"
-                                                     f"[{seen[key]}]); names must differ ignoring case, as each "
-                                                     "names a results file")
+                                                     f"[{seen[key]}]); names must differ ignoring case and "
+                                                     "Unicode spelling (NFC), as each names a results file")
+            elif key.rstrip().endswith("(benchmark)"):
+                ctx.error(("strategies", i, "name"), f"{raw_name!r} ends in '(benchmark)', the label the "
+                                                     "report gives the benchmark's column; rename the strategy")
             seen.setdefault(key, i)
 
     controls: tuple[str, ...] = ()

@@ -6,8 +6,10 @@ here: only the standard data tags (str, int, float, bool, null, timestamp, map, 
 silently overwrites), keeps anchors/aliases and ``<<`` merge keys working, and bounds the work an alias bomb
 can cause.
 
-Two deliberate departures from YAML 1.1, both toward YAML 1.2: only ``true``/``false`` are booleans (so the
-tickers ``ON`` and ``NO`` stay text), and plain ``1e6`` is a number (PyYAML reads it as text).
+Three deliberate departures from YAML 1.1, all toward YAML 1.2: only ``true``/``false`` are booleans (so the
+tickers ``ON`` and ``NO`` stay text), plain ``1e6`` is a number (PyYAML reads it as text), and numbers are
+decimal only: YAML 1.1's octal (``010000000`` = 2,097,152), hexadecimal (``0x1000``), binary (``0b101``) and
+base-60 (``1:30`` = 90) forms are refused by name rather than silently read as another number.
 """
 
 from __future__ import annotations
@@ -23,9 +25,24 @@ from backtest.config.check import BAD, Ctx
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _SCI_RE = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)[eE][-+]?\d+$")
+# YAML 1.1 number forms that YAML 1.2 (and every reader of a config) takes for something else
+_NON_DECIMAL = (
+    (re.compile(r"^[-+]?0x[0-9a-fA-F_]+$"), "hexadecimal"),
+    (re.compile(r"^[-+]?0b[01_]+$"), "binary"),
+    (re.compile(r"^[-+]?0[0-7_]+$"), "octal (a leading zero)"),
+    (re.compile(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$"), "base 60 (colons)"),
+)
 MAX_NODES = 100_000
 MAX_DEPTH = 50
 MAX_CHARS = 2_000_000
+
+
+def _decimal_hint(text: str) -> str:
+    """What the user most likely meant by a non-decimal YAML 1.1 number: the digits read as decimal."""
+    digits = text.replace("_", "")
+    if re.fullmatch(r"[-+]?0[0-7]+", digits):
+        return f" ({int(digits, 10)} if you meant decimal)"
+    return ""
 
 
 def _short_tag(tag: str) -> str:
@@ -93,6 +110,14 @@ class _Walker:
             return {"true": True, "false": False}.get(low, node.value)
         if node.tag == _TAG + "str" and node.style is None and _SCI_RE.match(node.value):
             return float(node.value.replace("_", ""))
+        if node.tag in (_TAG + "int", _TAG + "float") and node.style is None:
+            for pattern, form in _NON_DECIMAL:
+                if pattern.match(node.value):
+                    value = self.loader.yaml_constructors[node.tag](self.loader, node)
+                    self.ctx.error(path, f"{node.value!r} is a YAML 1.1 {form} number (it would read as "
+                                         f"{value:g}); write it in decimal digits only"
+                                         f"{_decimal_hint(node.value)}, or quote it if it is text")
+                    return BAD
         try:
             return self.loader.yaml_constructors[node.tag](self.loader, node)
         except (ValueError, OverflowError, yaml.YAMLError) as exc:

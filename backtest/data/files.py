@@ -1,19 +1,27 @@
 """Import user price files (CSV or Parquet) into the store.
 
-Two layouts are recognised, whatever the extension:
+Three layouts are recognised, whatever the extension; anything else is refused with the fix:
 
 - wide: a ``date`` column (or the first column, or a Parquet date index) and one column per ticker;
   the values are taken as adjusted closes (``field="close"`` for raw closes);
 - long: columns ``date``, ``ticker`` (or ``symbol``) and ``close`` and/or ``adj_close`` (``Adj Close`` and
-  similar spellings accepted). ``adj_close`` goes to the adjusted field; ``close`` to the raw field when
-  ``adj_close`` is present too, otherwise it is the only price given and is used as the adjusted
-  (total-return) series: supply ``adj_close`` when your closes ignore dividends.
+  similar spellings accepted), or a Parquet file indexed by (date, ticker). ``adj_close`` goes to the
+  adjusted field; ``close`` to the raw field when ``adj_close`` is present too, otherwise it is the only price
+  given and is used as the adjusted (total-return) series: supply ``adj_close`` when your closes ignore
+  dividends;
+- one ticker's OHLCV download (Yahoo's ``Date,Open,High,Low,Close,Adj Close,Volume``, a broker export), named
+  by its ticker (``AAPL.csv``): ``Adj Close`` is imported under that ticker and ``Close`` as its raw close;
+  without ``Adj Close`` the file is refused (its closes ignore dividends), with the fix.
 
-Empty cells (or NA, NaN, null, #N/A) mean no price that day.
+Every column that becomes a ticker must look like one (ASCII letters and digits, ``.``, ``-``, ``=``, an
+optional leading ``^``): a column named ``Open``, ``Apple Inc.``, ``../x`` or left empty is refused, never
+stored. Dates are read by ``backtest.data.dates`` (time zones, day/month order). Empty cells (or NA, NaN,
+null, #N/A) mean no price that day; a column without any price is reported and not imported.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.data.dates import parse_dates
 from backtest.data.store import PriceStore, WriteReport, validate_prices
 from backtest.errors import DataError
 from backtest.tickers import normalize_ticker
@@ -32,6 +41,11 @@ TICKER_NAMES = ("ticker", "symbol")
 NA_TOKENS = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A")  # empty cells: no price that day
 FIELD_NAMES = {"adj_close": "adj_close", "adjclose": "adj_close", "adjusted_close": "adj_close",
                "adj_price": "adj_close", "close": "close"}
+# columns of a one-ticker OHLCV download besides the closes (ignored on import)
+OHLCV_OTHER = {"open", "high", "low", "volume", "dividends", "stock_splits", "capital_gains", "vwap",
+               "trades", "change", "change_pct", "turnover", "open_interest"}
+TICKER_RE = re.compile(r"^\^?[A-Z0-9]+([.\-][A-Z0-9]+)*(=[A-Z]{1,2})?$")
+NOT_TICKERS = {"NA", "NAN", "N/A", "NULL", "NONE", "NAT", "TRUE", "FALSE", "DATE", "INDEX"}
 
 
 @dataclass
@@ -40,6 +54,7 @@ class FilesReport:
 
     written: dict[Path, list[WriteReport]] = field(default_factory=dict)
     gaps: dict[tuple[Path, str], dict[str, int]] = field(default_factory=dict)  # (file, field) -> {ticker: n}
+    renamed: dict[Path, str] = field(default_factory=dict)  # one-ticker OHLCV file -> what was taken
 
     def summary(self) -> str:
         lines = []
@@ -49,11 +64,15 @@ class FilesReport:
                 shown = ", ".join(f"{t} ({n})" for t, n in list(gaps.items())[:20])
                 shown += " ..." if len(gaps) > 20 else ""
                 lines.append(f"imported {path}: {len(r.tickers)} tickers, {r.cells} {r.field} prices"
+                             + (f" ({self.renamed[path]})" if path in self.renamed and r.field == "adj_close"
+                                else "")
                              + (f"; rebased onto stored series: {', '.join(r.rebased)}" if r.rebased else "")
                              + (f"; no overlap with stored data (seam unchecked): {', '.join(r.unanchored)}"
                                 if r.unanchored else "")
                              + (f"; empty cells inside the history of {len(gaps)} ticker(s), stored as no "
-                                f"price (not filled; runs name them): {shown}" if gaps else ""))
+                                f"price (not filled; runs name them): {shown}" if gaps else "")
+                             + (f"; column(s) without any price, not imported: {', '.join(r.empty)}"
+                                if r.empty else ""))
         return "\n".join(lines)
 
 
@@ -69,22 +88,35 @@ def interior_gaps(frame: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-def import_paths(store: PriceStore, paths: Iterable) -> list[str]:
+def import_paths(store: PriceStore, paths: Iterable, *, date_format: str | None = None) -> list[str]:
     """``bt data import PATH...``: snapshot folders are imported as snapshots, every other path (file, or
-    folder of .csv/.parquet files) as price files, all files checked before any is written. Returns the
-    report lines to print."""
-    from backtest.data.snapshot import import_snapshot, is_snapshot
+    folder of .csv/.parquet files) as price files. Every argument is checked and every price file read and
+    validated before anything is written, so a bad argument writes nothing. Returns the report lines."""
+    from backtest.data.snapshot import check_snapshot, import_snapshot, is_snapshot
 
-    lines: list[str] = []
+    snapshots: list[Path] = []
     files: list[Path] = []
     for raw in paths:
         p = Path(raw).expanduser()
         if is_snapshot(p):
-            lines += import_snapshot(store, p).summary().splitlines()
+            check_snapshot(p)
+            snapshots.append(p)
         else:
             files += _files_of(p)
-    if files:
-        lines += import_files(store, files).summary().splitlines()
+    parsed = [(f, read_price_file(f, date_format=date_format)) for f in files]
+    lines: list[str] = []
+    done: list[str] = []
+    try:
+        for p in snapshots:
+            lines += import_snapshot(store, p).summary().splitlines()
+            done.append(f"the snapshot {p}")
+        if parsed:
+            lines += _write_parsed(store, parsed, done).summary().splitlines()
+    except DataError as exc:
+        if done:
+            raise DataError(f"{exc}\nWritten before this error: {', '.join(done)}; the rest was not "
+                            "written.") from None
+        raise
     return lines
 
 
@@ -113,32 +145,49 @@ def import_path(store: PriceStore, path) -> object:
     return import_files(store, _files_of(p))
 
 
-def import_files(store: PriceStore, paths: Iterable, *, field: str = "adj_close") -> FilesReport:
+def import_files(store: PriceStore, paths: Iterable, *, field: str = "adj_close",
+                 date_format: str | None = None) -> FilesReport:
     """Read, check and write each file; every file is checked before anything is written, so one bad file
     writes nothing. ``field`` is the field of wide files' values."""
     parsed = []
     for raw in paths:
         path = Path(raw).expanduser()
-        parsed.append((path, read_price_file(path, field=field)))
+        parsed.append((path, read_price_file(path, field=field, date_format=date_format)))
+    return _write_parsed(store, parsed, [])
+
+
+def _write_parsed(store: PriceStore, parsed, done: list[str]) -> FilesReport:
     report = FilesReport()
     for path, frames in parsed:
         source = f"file:{path.resolve()}"
+        taken = frames.pop("_taken", None)
         report.written[path] = [store.write_prices(frame, source, fld) for fld, frame in frames.items()]
+        done.append(str(path))
+        if taken:
+            report.renamed[path] = taken
         for fld, frame in frames.items():
             if gaps := interior_gaps(frame):
                 report.gaps[(path, fld)] = gaps
     return report
 
 
-def read_price_file(path: Path, *, field: str = "adj_close") -> dict[str, pd.DataFrame]:
-    """Parse one file into validated wide frames keyed by field (``adj_close``, ``close``)."""
+def read_price_file(path: Path, *, field: str = "adj_close", date_format: str | None = None
+                    ) -> dict[str, pd.DataFrame]:
+    """Parse one file into validated wide frames keyed by field (``adj_close``, ``close``); a one-ticker
+    OHLCV file adds ``"_taken"``: a note on which columns were imported."""
     path = Path(path)
     if not path.is_file():
         what = ("a folder" if path.is_dir() else
                 "not a regular file (a pipe, socket or device)" if path.exists() else "missing")
         raise DataError(f"{path} is {what}; pass a CSV or Parquet price file")
-    kind = _sniff(path)
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes); export the prices again (a header row "
+                        "`date,TICKER,...` and one row per date)")
+    kind, detail = _sniff(path)
     ext = path.suffix.lower()
+    if kind == "latin1":
+        raise DataError(f"{path}: not UTF-8 text ({detail}); it looks like Latin-1/Windows-1252: save it as "
+                        "UTF-8 (CSV UTF-8 in Excel) and import it again")
     if ext in CSV_EXT and kind != "csv" or ext in PARQUET_EXT and kind != "parquet":
         expect = "CSV text" if ext in CSV_EXT else "Parquet"
         found = {"parquet": "a Parquet file", "csv": "text (CSV?)", "binary": "binary data"}[kind]
@@ -148,85 +197,178 @@ def read_price_file(path: Path, *, field: str = "adj_close") -> dict[str, pd.Dat
         raise DataError(f"{path}: not a CSV or Parquet file (unknown extension {ext or '(none)'}, binary "
                         "content); export prices as .csv or .parquet")
     if kind == "parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:
-            raise DataError(f"{path}: a damaged Parquet file ({exc}); re-export it") from None
-        if isinstance(frame.index, pd.DatetimeIndex) or frame.index.name in DATE_NAMES:
-            frame = frame.reset_index()
-        lines = None
+        frame, lines = _read_parquet(path), None
     else:
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not readable as CSV ({str(exc).strip()}); check the delimiter (comma) "
-                            "and the encoding (UTF-8)") from None
-        frame = frame.replace({token: None for token in NA_TOKENS})
-        lines = [f"line {i + 2}" for i in range(len(frame))]
+        frame, lines = _read_csv(path)
     if frame.empty or frame.shape[1] < 2:
         raise DataError(f"{path}: no price data (need a date column and at least one price column)")
-    return _to_wide(frame, path, lines, field)
+    return _to_wide(frame, path, lines, field, date_format)
 
 
-def _sniff(path: Path) -> str:
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:
+        raise DataError(f"{path}: a damaged Parquet file ({exc}); re-export it") from None
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise DataError(f"{path}: the columns have {frame.columns.nlevels} levels (e.g. "
+                        f"{frame.columns[0]!r}); write one column per ticker holding its adjusted close, or "
+                        "a long table (date, ticker, adj_close)")
+    if isinstance(frame.index, pd.MultiIndex):
+        names = [_norm(n) for n in frame.index.names]
+        if any(n in DATE_NAMES for n in names) and any(n in TICKER_NAMES for n in names):
+            return frame.reset_index()
+        raise DataError(f"{path}: indexed by {list(frame.index.names)}; expected a date index (one column "
+                        "per ticker) or a (date, ticker) index with a close or adj_close column")
+    if isinstance(frame.index, pd.DatetimeIndex) or _norm(frame.index.name) in DATE_NAMES:
+        frame = frame.reset_index()
+    return frame
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        header_line = fh.readline()
+    header = next(csv.reader([header_line]), [])
+    if len(header) < 2:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+            if sep in header_line:
+                raise DataError(f"{path}: the columns are separated by {name}, not commas (header "
+                                f"{header_line.strip()[:60]!r}); re-export it as comma-separated values with "
+                                "a decimal point (not a decimal comma)")
+    names = [h.strip() for h in header]
+    empty = [i + 1 for i, h in enumerate(names) if not h]
+    if empty:
+        raise DataError(f"{path}: column(s) {', '.join(map(str, empty))} of the header have no name; name "
+                        "every column (date, then one ticker per column) or remove the column")
+    dups = sorted({h for h in names if names.count(h) > 1})
+    if dups:
+        raise DataError(f"{path}: the header names {', '.join(repr(d) for d in dups)} more than once; keep one "
+                        "column per ticker")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
+                            encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not readable as CSV ({str(exc).strip()}); check the delimiter (comma) "
+                        "and the encoding (UTF-8)") from None
+    frame.columns = names
+    for col in frame.columns:
+        if _norm(col) not in TICKER_NAMES:  # a ticker cell 'NA' is a ticker cell, not "no price"
+            frame[col] = frame[col].replace({token: None for token in NA_TOKENS})
+    return frame, [f"line {i + 2}" for i in range(len(frame))]
+
+
+def _sniff(path: Path) -> tuple[str, str]:
     with open(path, "rb") as fh:
-        head = fh.read(4096)
+        head = fh.read(65536)
     if head.startswith(b"PAR1"):
-        return "parquet"
+        return "parquet", ""
     if b"\x00" in head:
-        return "binary"
+        return "binary", ""
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a multi-byte character cut at the boundary
-            return "binary"
-    return "csv"
+        if exc.start < len(head) - 4 or len(head) < 65536:  # not a character cut at the read boundary
+            line = head.count(b"\n", 0, exc.start) + 1
+            text = head.decode("latin-1")
+            printable = sum(c.isprintable() or c in "\r\n\t" for c in text) / max(len(text), 1)
+            if printable > 0.98:
+                return "latin1", f"byte 0x{head[exc.start]:02x} on line {line}"
+            return "binary", ""
+    return "csv", ""
 
 
 def _norm(name) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
 
 
-def _to_wide(frame: pd.DataFrame, path: Path, lines, field: str) -> dict[str, pd.DataFrame]:
+def check_ticker_name(name, where: str, what: str = "column") -> str:
+    """A file's column name (or ticker cell) as a stored ticker, or a DataError: it must look like a ticker,
+    so no description, path, markup or placeholder is ever stored as one."""
+    raw = "" if name is None else str(name).strip()
+    problem = None
+    if not raw:
+        problem = "is empty"
+    elif not raw.isascii():
+        odd = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in dict.fromkeys(c for c in raw if not c.isascii()))
+        problem = f"has non-ASCII characters ({odd}) that only look like a ticker's letters"
+    elif any(c.isspace() for c in raw):
+        problem = "contains spaces (a description, not a ticker)"
+    else:
+        sym = normalize_ticker(raw)
+        if sym in NOT_TICKERS:
+            problem = "is a placeholder for a missing value, not a ticker"
+        elif len(sym) > 15 or not TICKER_RE.match(sym):
+            problem = "is not a ticker symbol (letters, digits, '.', '-', '=', an optional leading '^')"
+        else:
+            return sym
+    raise DataError(f"{where}: {what} {raw!r} {problem}; name each price column by its ticker (e.g. AAPL, "
+                    "BRK-B, ^GSPC) and import it again; nothing was written")
+
+
+def _to_wide(frame: pd.DataFrame, path: Path, lines, field: str, date_format) -> dict[str, pd.DataFrame]:
     names = {_norm(c): c for c in frame.columns}
     ticker_col = next((names[n] for n in TICKER_NAMES if n in names), None)
     price_cols = {FIELD_NAMES[n]: names[n] for n in names if n in FIELD_NAMES}
     date_col = next((names[n] for n in DATE_NAMES if n in names), frame.columns[0])
+    where = str(path)
     if ticker_col is not None:
         if not price_cols:
             raise DataError(f"{path}: long layout (a {ticker_col!r} column) but no close or adj_close "
                             f"column; found columns {list(frame.columns)}")
-        return _long_to_wide(frame, path, lines, date_col, ticker_col, price_cols)
-    wide = frame.set_index(date_col)
+        return _long_to_wide(frame, path, lines, date_col, ticker_col, price_cols, date_format)
+    others = [c for c in frame.columns if c != date_col]
+    fields = [c for c in others if _norm(c) in FIELD_NAMES or _norm(c) in OHLCV_OTHER]
+    if price_cols or len(fields) >= 2:
+        return _ohlcv(frame, path, lines, date_col, others, price_cols, date_format)
+    labels = lines or [f"row {i + 1}" for i in range(len(frame))]
+    tickers = [check_ticker_name(c, where) for c in others]
+    wide = frame[others].copy()
+    wide.columns = tickers
+    wide.index = parse_dates(frame[date_col].tolist(), where, labels, date_format)
     wide.index.name = "date"
+    return {field: validate_prices(wide, where, lines)}
+
+
+def _ohlcv(frame, path: Path, lines, date_col, others, price_cols, date_format) -> dict[str, pd.DataFrame]:
+    """One ticker's download (module docstring): the ticker is the file name."""
     where = str(path)
-    return {field: validate_prices(_parse_dates(wide, where, lines), where, lines)}
-
-
-def _parse_dates(frame: pd.DataFrame, where: str, lines) -> pd.DataFrame:
-    parsed = pd.to_datetime(pd.Series(frame.index, dtype=object), errors="coerce", format="mixed")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        labels = lines or [f"row {i + 1}" for i in range(len(frame))]
-        shown = [f"{labels[i]}: {frame.index[i]!r}" for i in bad.nonzero()[0][:5]]
-        raise DataError(f"{where}: {int(bad.sum())} value(s) in the date column are not dates "
-                        f"({'; '.join(shown)}); write dates as YYYY-MM-DD")
-    out = frame.copy()
-    out.index = pd.DatetimeIndex(parsed, name="date")
+    stray = [c for c in others if _norm(c) not in FIELD_NAMES and _norm(c) not in OHLCV_OTHER]
+    if stray:
+        raise DataError(f"{path}: price fields ({', '.join(map(str, price_cols.values()))}) next to other "
+                        f"columns ({', '.join(map(repr, stray))}); use one layout: one ticker's download named "
+                        "TICKER.csv, or date + one column per ticker, or date, ticker, adj_close")
+    ticker = check_ticker_name(path.stem, where, "the file name (taken as the ticker of this one-ticker file)")
+    if "adj_close" not in price_cols:
+        have = ", ".join(map(str, others))
+        raise DataError(f"{path}: a one-ticker price file ({have}) without an adjusted close: its closes ignore "
+                        f"dividends, so a backtest on them understates returns. Fix: download it with 'Adj "
+                        f"Close' (Yahoo's historical data), or, if its closes are already total-return, "
+                        f"rename the close column to {ticker} (date,{ticker})")
+    labels = lines or [f"row {i + 1}" for i in range(len(frame))]
+    dates = parse_dates(frame[date_col].tolist(), where, labels, date_format)
+    out: dict = {}
+    for fld, col in sorted(price_cols.items()):  # adj_close first
+        wide = pd.DataFrame({ticker: frame[col].to_numpy()}, index=pd.DatetimeIndex(dates, name="date"))
+        out[fld] = validate_prices(wide, where, lines)
+    out["_taken"] = (f"one-ticker file: {price_cols['adj_close']!r} as {ticker}"
+                     + (f", {price_cols['close']!r} as its raw close" if "close" in price_cols else ""))
     return out
 
 
-def _long_to_wide(frame, path: Path, lines, date_col, ticker_col, price_cols) -> dict[str, pd.DataFrame]:
+def _long_to_wide(frame, path: Path, lines, date_col, ticker_col, price_cols, date_format
+                  ) -> dict[str, pd.DataFrame]:
     where = str(path)
     labels = lines or [f"row {i + 1}" for i in range(len(frame))]
-    dates = pd.to_datetime(frame[date_col].astype(object), errors="coerce", format="mixed")
-    bad = dates.isna().to_numpy()
-    if bad.any():
-        shown = [f"{labels[i]}: {frame[date_col].iloc[i]!r}" for i in bad.nonzero()[0][:5]]
-        raise DataError(f"{where}: {int(bad.sum())} value(s) in {date_col!r} are not dates "
-                        f"({'; '.join(shown)}); write dates as YYYY-MM-DD")
-    tickers = frame[ticker_col].astype(str).map(normalize_ticker)
-    key = pd.DataFrame({"date": dates.dt.normalize(), "ticker": tickers})
+    dates = pd.Series(parse_dates(frame[date_col].tolist(), where, labels, date_format))
+    cells = frame[ticker_col].astype(object)
+    valid: dict[str, str] = {}
+    for i, cell in enumerate(cells):
+        key = "" if cell is None or (isinstance(cell, float) and cell != cell) else str(cell)
+        if key not in valid:
+            valid[key] = check_ticker_name(key, f"{where} ({labels[i]})", f"the {ticker_col!r} cell")
+    tickers = pd.Series([valid["" if c is None or (isinstance(c, float) and c != c) else str(c)]
+                         for c in cells], index=frame.index)
+    key = pd.DataFrame({"date": dates.to_numpy(), "ticker": tickers.to_numpy()})
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
         shown = [f"{labels[i]} ({tickers.iloc[i]} {key['date'].iloc[i]:%Y-%m-%d})"

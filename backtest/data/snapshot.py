@@ -113,8 +113,9 @@ def is_snapshot(path) -> bool:
     return p.is_dir() and all((p / f).exists() for f in REQUIRED)
 
 
-def import_snapshot(store: PriceStore, path) -> SnapshotReport:
-    """Import the snapshot folder ``path`` into ``store`` (prices, membership, shares). Idempotent."""
+def check_snapshot(path) -> Path:
+    """The snapshot folder, checked without writing anything: required files present, price files readable
+    Parquet (their schema). Raises DataError naming the file and the fix."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise DataError(f"snapshot folder {folder} does not exist; pass the path of ../shared/market-data")
@@ -122,6 +123,20 @@ def import_snapshot(store: PriceStore, path) -> SnapshotReport:
     if absent:
         raise DataError(f"{folder} is not a market-data snapshot: missing {', '.join(absent)}; pass the "
                         "../shared/market-data folder, or individual CSV/Parquet price files")
+    import pyarrow.parquet as pq
+
+    for name in PRICE_FILES:
+        try:
+            pq.read_schema(folder / name)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise DataError(f"{folder / name} cannot be read as Parquet ({exc}); restore the snapshot "
+                            "file") from None
+    return folder
+
+
+def import_snapshot(store: PriceStore, path) -> SnapshotReport:
+    """Import the snapshot folder ``path`` into ``store`` (prices, membership, shares). Idempotent."""
+    folder = check_snapshot(path)
     report = SnapshotReport(folder=folder)
     files = {name: _read_parquet(folder / name) for name in PRICE_FILES}
     parts = [(f, f"snapshot:{name}", (f.index.min(), f.index.max())) for name, f in files.items()]

@@ -14,15 +14,23 @@ Layout under ``root`` (default ``$BT_DATA_DIR``, else ``~/.local/share/bt-backte
 
 Every write takes the lock, re-reads the current file inside it, merges, writes a temporary file beside the
 target, fsyncs it and renames it over the target (``os.replace``), so a reader sees the old file or the new
-one, never half of one, and two writers never lose each other's data. A crash between the price file and the
-catalog leaves the catalog one write behind: the next fetch merely asks again for that range.
+one, never half of one, and two writers never lose each other's data. A price write changes two files (the
+prices and the catalog) through one commit point: both temporary files are complete and fsynced before
+``commit.json`` (naming the renames still to do) is written atomically; the renames follow. A process killed
+before ``commit.json`` exists leaves the old store, one killed after it leaves a journal that the next bt
+command touching the store rolls forward, so the prices and the catalog always agree.
+
+Temporary files are named ``.<file>.<pid>.<8 hex>.tmp`` after one of the store's own files. Under the lock,
+only files matching that exact pattern whose process is gone are removed (left by a killed writer); nothing
+else in the folder is ever deleted.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import uuid
+import re
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field as dc_field
@@ -36,6 +44,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from backtest.data.validate import validate_membership, validate_prices, validate_shares
+from backtest.tempfiles import atomic_write, fsync_dir as _fsync_dir, pid_alive, write_temp as _write_temp
 from backtest.errors import DataError
 from backtest.tickers import normalize_ticker
 
@@ -55,33 +64,26 @@ def default_store_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "bt-backtest"
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` atomically: ``write(fh)`` fills a temporary file beside it, which is fsynced and renamed
-    over ``path``. On any error the temporary file is removed and ``path`` is untouched."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+COMMIT_FILE = "commit.json"
+STORE_FILES = ("meta.json", "prices_adj_close.parquet", "prices_close.parquet", "catalog.parquet",
+               "membership.parquet", "shares.parquet", COMMIT_FILE)
+_TEMP_RE = re.compile(r"^\.(?P<name>" + "|".join(re.escape(f) for f in STORE_FILES)
+                      + r")\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 
 
-def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+def _parquet_writer(frame: pd.DataFrame) -> Callable[[BinaryIO], None]:
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    atomic_write(path, lambda fh: pq.write_table(table, fh))
+    return lambda fh: pq.write_table(table, fh)
+
+
+def _disk_error(exc: OSError, root: Path) -> DataError:
+    """A failed write to the store as a user error naming the folder and the fix."""
+    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+           errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+           errno.EPERM: "permission denied"}.get(exc.errno, exc.strerror or type(exc).__name__)
+    return DataError(f"cannot write to the price store {root}: {why} ({exc.filename or root}); nothing was "
+                     "changed; fix: free space or make the folder writable, or choose another with --data-dir "
+                     "or BT_DATA_DIR")
 
 
 @dataclass(frozen=True)
@@ -140,15 +142,80 @@ class PriceStore:
                 f"the price store {self.root} is locked by another process (lock file {self.root / '.lock'}) "
                 f"for more than {self.lock_timeout:g}s; wait for the other bt command to finish and try "
                 "again") from None
+        except OSError as exc:
+            raise _disk_error(exc, self.root) from None
         try:
-            for stale in self.root.glob(".*.tmp"):  # left by a writer that was killed: none is live now
-                stale.unlink(missing_ok=True)
+            self._roll_forward()
+            self._sweep_temporaries()
             if not (self.root / "meta.json").exists():
                 meta = json.dumps({"format_version": FORMAT_VERSION}).encode()
-                atomic_write(self.root / "meta.json", lambda fh: fh.write(meta))
+                try:
+                    atomic_write(self.root / "meta.json", lambda fh: fh.write(meta))
+                except OSError as exc:
+                    raise _disk_error(exc, self.root) from None
             yield
         finally:
             lock.release()
+
+    def tidy(self) -> None:
+        """Finish a killed writer's commit and remove its temporary files, if there are any, when the lock is
+        free at once (called at the start of each command; a busy or read-only store is left as it is)."""
+        try:
+            if not self.root.is_dir():
+                return
+            stale = (self.root / COMMIT_FILE).exists() or any(
+                _TEMP_RE.match(p.name) and not pid_alive(int(_TEMP_RE.match(p.name).group("pid")))
+                for p in self.root.iterdir())
+            if not stale:
+                return
+            with FileLock(str(self.root / ".lock"), timeout=0):
+                self._roll_forward()
+                self._sweep_temporaries()
+        except (OSError, Timeout, DataError):
+            return
+
+    def _sweep_temporaries(self) -> None:
+        """Remove the store's own temporary files (exact pattern, regular files) whose writer is gone."""
+        for p in self.root.iterdir():
+            m = _TEMP_RE.match(p.name)
+            if m and p.is_file() and not p.is_symlink() and not pid_alive(int(m.group("pid"))):
+                p.unlink(missing_ok=True)
+
+    def _commit(self, writes: Sequence[tuple[Path, Callable[[BinaryIO], None]]]) -> None:
+        """Replace several store files as one change (call under the lock): complete temporary files first,
+        then ``commit.json`` (the commit point), then the renames. Disk errors before the commit point leave
+        the store as it was and raise a DataError naming the folder."""
+        temps: list[tuple[Path, Path]] = []
+        try:
+            for path, write in writes:
+                temps.append((_write_temp(path, write), path))
+            journal = json.dumps({"renames": [[t.name, p.name] for t, p in temps]}).encode()
+            atomic_write(self.root / COMMIT_FILE, lambda fh: fh.write(journal))
+        except BaseException as exc:
+            for t, _ in temps:
+                t.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _disk_error(exc, self.root) from None
+            raise
+        self._roll_forward()
+
+    def _roll_forward(self) -> None:
+        """Finish a committed change (``commit.json``) that a killed writer left half renamed."""
+        journal = self.root / COMMIT_FILE
+        if not journal.exists():
+            return
+        try:
+            renames = json.loads(journal.read_text())["renames"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise DataError(f"{journal}: the store's commit journal is unreadable; the store is damaged: move "
+                            f"{self.root} aside and import the data again") from None
+        for tmp, target in renames:
+            src = self.root / Path(tmp).name
+            if _TEMP_RE.match(src.name) and Path(target).name in STORE_FILES and src.is_file():
+                os.replace(src, self.root / Path(target).name)
+        _fsync_dir(self.root)
+        journal.unlink()
+        _fsync_dir(self.root)
 
     @contextmanager
     def _reading(self, path: Path):
@@ -163,6 +230,17 @@ class PriceStore:
                             "../shared/market-data, or your own files)") from None
 
     def _check_format(self) -> None:
+        if (self.root / COMMIT_FILE).exists():  # a writer was killed after its commit point: finish it first
+            try:
+                with self._lock():
+                    self._roll_forward()
+            except Timeout:
+                raise DataError(f"the price store {self.root} is locked by another process for more than "
+                                f"{self.lock_timeout:g}s; wait for the other bt command to finish") from None
+            except OSError as exc:
+                raise DataError(f"the price store {self.root} has an unfinished write (commit.json) that this "
+                                f"process cannot complete ({exc.strerror}); run a bt command with write access "
+                                "to the folder first") from None
         meta = self.root / "meta.json"
         if not meta.exists():
             return
@@ -317,11 +395,11 @@ class PriceStore:
             incoming = [n for n, _, _ in done if n.shape[1]]
             combined = incoming[0] if len(incoming) == 1 else pd.concat(incoming, axis=1, sort=True)
             merged = _merge(old, combined)
-            _write_parquet(self._prices_path(field), merged.reset_index())
             for new, source, cov in done:
                 if new.shape[1]:
                     cat = _update_catalog(cat, merged, new, field, source, cov)
-            _write_parquet(self._catalog_path, cat)
+            self._commit([(self._prices_path(field), _parquet_writer(merged.reset_index())),
+                          (self._catalog_path, _parquet_writer(cat))])
         return reports
 
     def write_membership(self, frame: pd.DataFrame, source: str, index: str = "sp500") -> int:
@@ -335,7 +413,7 @@ class PriceStore:
                 with self._reading(path):
                     old = pd.read_parquet(path)
                 df = pd.concat([old.loc[old["index"] != index], df], ignore_index=True)
-            _write_parquet(path, df)
+            self._commit([(path, _parquet_writer(df))])
         return int((df["index"] == index).sum())
 
     def write_shares(self, frame: pd.DataFrame, source: str) -> int:
@@ -351,7 +429,7 @@ class PriceStore:
                 okey = pd.MultiIndex.from_frame(old[["date", "ticker", "source"]])
                 df = pd.concat([old.loc[~okey.isin(key)], df], ignore_index=True)
             df = df.sort_values(["ticker", "date", "source"], kind="stable").reset_index(drop=True)
-            _write_parquet(path, df)
+            self._commit([(path, _parquet_writer(df))])
         return len(frame)
 
 

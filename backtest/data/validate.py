@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from backtest.data.dates import exchange_dates
 from backtest.errors import DataError
 from backtest.tickers import normalize_ticker
 
@@ -40,8 +41,8 @@ def validate_prices(frame: pd.DataFrame, where: str, row_labels: Sequence[str] |
     except (ValueError, TypeError) as exc:
         raise DataError(f"{where}: the date column has values that are not dates ({exc}); "
                         "write dates as YYYY-MM-DD") from None
-    if idx.tz is not None:
-        idx = idx.tz_convert("America/New_York").tz_localize(None)
+    if idx.tz is not None:  # midnight stamps keep their date; others are read in New York (data/dates.py)
+        idx = exchange_dates(idx, where)
     idx = idx.normalize()
     if idx.hasnans:
         bad = [labels[i] for i in np.flatnonzero(idx.isna())]

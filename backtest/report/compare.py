@@ -94,6 +94,40 @@ def _overlay(series: list[tuple[str, pd.Series]], bench_rows: set[int], shared: 
     return growth, under
 
 
+def conventions(run: SavedRun) -> dict[str, str]:
+    """What must match for metrics to be comparable: benchmark, risk-free series, period and fill."""
+    idx = run.benchmark.index
+    rf = run.config.get("risk_free")
+    return {
+        "benchmark": str(run.benchmark_name),
+        "risk-free series": "none (0)" if run.risk_free is None else str(rf or "a series"),
+        "period": f"{idx[0]:%Y-%m-%d} – {idx[-1]:%Y-%m-%d}" if len(idx) else "empty",
+        "fill": str(run.manifest.get("fill") or run.config.get("fill") or "unrecorded"),
+    }
+
+
+def convention_flags(runs: Sequence[SavedRun], labels: list[str]) -> str:
+    """A warning box naming every convention that differs between the runs (with each run's value), or ""."""
+    per_run = [conventions(r) for r in runs]
+    differing = [k for k in per_run[0] if len({c[k] for c in per_run}) > 1]
+    if not differing:
+        return ""
+    consequence = {
+        "benchmark": "excess return, beta, alpha, tracking error and capture are measured against different "
+                     "benchmarks",
+        "risk-free series": "Sharpe, Sortino and alpha subtract different risk-free returns",
+        "period": "each run's metrics cover its own period (the charts use the common dates only)",
+        "fill": "orders fill at different prices (same close vs next close)",
+    }
+    items = "".join(
+        f"<li><b>{esc(k.capitalize())} differs</b>: "
+        + "; ".join(f"{esc(lab)}: {esc(c[k])}" for lab, c in zip(labels, per_run, strict=True))
+        + f". So {esc(consequence[k])}.</li>" for k in differing)
+    return (f'<div class="flags" id="flags"><b>Not like for like.</b> These runs differ in '
+            f"{esc(', '.join(differing))}; read their metrics side by side with care."
+            f'<ul class="warnings">{items}</ul></div>')
+
+
 def _config_section(runs: Sequence[SavedRun], labels: list[str]) -> str:
     differing, values, same = config_differences([r.config for r in runs])
     if not differing:
@@ -135,14 +169,17 @@ def render_comparison(runs: Sequence[SavedRun]) -> str:
     period = f"{common[0]:%Y-%m-%d} – {common[-1]:%Y-%m-%d}" if len(common) else "no common dates"
     runs_rows = "".join(
         f"<tr><td>{esc(lab)}</td><td>{esc(r.name)}</td><td>{esc(r.created)}</td>"
-        f"<td>{r.benchmark.index[0]:%Y-%m-%d} – {r.benchmark.index[-1]:%Y-%m-%d}</td>"
+        f"<td>{esc(conventions(r)['period'])}</td><td>{esc(r.benchmark_name)}</td>"
+        f"<td>{esc(conventions(r)['risk-free series'])}</td><td>{esc(conventions(r)['fill'])}</td>"
         f"<td>{esc(', '.join(s.name for s in r.strategies))}</td><td>{esc(r.path)}</td></tr>"
         for lab, r in zip(labels, runs, strict=True))
     runs_table = ('<div class="tbl-wrap"><table class="tbl"><thead><tr><th>Run</th><th>Name</th><th>Created'
-                  "</th><th>Period</th><th>Strategies</th><th>Folder</th></tr></thead>"
+                  "</th><th>Period</th><th>Benchmark</th><th>Risk-free</th><th>Fill</th><th>Strategies</th>"
+                  "<th>Folder</th>"
+                  "</tr></thead>"
                   f"<tbody>{runs_rows}</tbody></table></div>")
     body = "".join([
-        section("runs", "Runs", runs_table),
+        section("runs", "Runs", convention_flags(runs, labels) + runs_table),
         section("growth", "Growth of 1", figure_fragment(growth),
                 intro=f"Common dates {period}, every curve rebased to 1 on the first; benchmarks dashed."),
         section("drawdowns", "Drawdowns", figure_fragment(under), intro="On the common dates."),
@@ -159,18 +196,61 @@ def render_comparison(runs: Sequence[SavedRun]) -> str:
                        footer=f"bt-rotation-backtester {esc(__version__)}", shared=shared.arrays)
 
 
-def compare_runs(paths: Sequence[Path | str], out: Path | str) -> Path:
-    """Load the run folders, render the comparison and write it atomically to ``out`` (a file; if ``out``
-    is an existing folder, ``compare-<YYYYmmdd-HHMMSS>.html`` inside it). Returns the written path."""
+DEFAULT_OUT_DIR = Path("results")
+_PAGE_MARKS = ("<h1>Comparison of ", "bt-rotation-backtester")  # what every comparison page holds
+
+
+def _is_comparison_page(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4_000_000).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return head.lstrip().lower().startswith("<!doctype html") and all(m in head for m in _PAGE_MARKS)
+
+
+def _protected_folder(folder: Path) -> str | None:
+    """What ``folder`` or one of its parents is, when writing there could damage bt's own data."""
+    for d in (folder, *folder.parents):
+        if (d / "manifest.json").is_file() and (d / "metrics.json").is_file():
+            return f"inside the run folder {d}"
+        if (d / "meta.json").is_file() and any((d / f).exists() for f in (
+                "prices_adj_close.parquet", "catalog.parquet", ".lock")):
+            return f"inside the price store {d}"
+    return None
+
+
+def check_out_path(out: Path | str | None, *, now: datetime | None = None) -> Path:
+    """The file ``bt compare`` may write: ``out``, or ``compare-<YYYYmmdd-HHMMSS>.html`` inside it when it is
+    a folder (default ``results/``). Raises UsageError for a path inside a run folder or the price store, and
+    for an existing file that is not an earlier comparison page (never overwritten)."""
+    stamp = f"compare-{(now or datetime.now()):%Y%m%d-%H%M%S}.html"
+    out = DEFAULT_OUT_DIR / stamp if out is None else Path(out)
+    if out.is_dir():
+        out = out / stamp
+    where = _protected_folder(out.parent.resolve())
+    if where:
+        raise UsageError(f"--out: {out} is {where}; a comparison page never goes there (it could replace the "
+                         "run's or the store's files); fix: choose a path outside it, e.g. "
+                         f"results/{stamp}")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise UsageError(f"--out: {out} exists and is not a regular file; fix: choose another path")
+    if out.exists() and not _is_comparison_page(out):
+        raise UsageError(f"--out: {out} exists and is not a page written by `bt compare`, so it is not "
+                         "overwritten; fix: choose another file name or remove it yourself")
+    return out
+
+
+def compare_runs(paths: Sequence[Path | str], out: Path | str | None = None) -> Path:
+    """Load the run folders, render the comparison and write it atomically to ``out`` (see
+    ``check_out_path``: default ``results/compare-<YYYYmmdd-HHMMSS>.html``). Returns the written path."""
     from ..results import load_run
 
     if len(paths) < 2:
         raise UsageError(f"compare: needs at least two run folders, got {len(paths)}; "
                          "fix: pass two or more folders listed by `bt list`")
+    out = check_out_path(out)
     runs = [load_run(Path(p)) for p in paths]
-    out = Path(out)
-    if out.is_dir():
-        out = out / f"compare-{datetime.now():%Y%m%d-%H%M%S}.html"
     html = render_comparison(runs)
     temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
@@ -183,6 +263,9 @@ def compare_runs(paths: Sequence[Path | str], out: Path | str) -> Path:
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise UsageError(f"--out: cannot write {out} ({exc.strerror}); fix: choose a writable path") from exc
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return out
 
 
@@ -200,7 +283,8 @@ def format_run_list(summaries: Sequence[SavedRunSummary]) -> str:
     heads = ("total", "CAGR", "vol", "Sharpe", "max DD")
     for s in summaries:
         if s.problem:
-            lines += [f"{_printable(s.path.name)}  INCOMPLETE: {_printable(s.problem)}", ""]
+            label = "DAMAGED" if "damaged" in s.problem else "INCOMPLETE"
+            lines += [f"{_printable(s.path.name)}  {label}: {_printable(s.problem)}", ""]
             continue
         n = len(s.strategies)
         lines.append(f"{_printable(s.path.name)}  {_printable(s.name)}  {s.start} – {s.end}  "
@@ -221,7 +305,9 @@ def format_run_list(summaries: Sequence[SavedRunSummary]) -> str:
                 else:
                     cells.append(f"{v:>10.1%}")
             label = _printable(name)
-            label = label if len(label) <= width else label[: width - 1] + "…"
-            lines.append(f"    {label:<{width}}{''.join(cells)}")
+            if len(label) <= width:
+                lines.append(f"    {label:<{width}}{''.join(cells)}")
+            else:  # never cut a name: variants differ only at the end ("... caps.single=0.05")
+                lines += [f"    {label}", f"    {'':<{width}}{''.join(cells)}"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -3,6 +3,7 @@ the file, the row and the fix, and nothing written."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,17 @@ def test_import_onto_stored_series_is_rebased_and_says_so(tmp_path):
 
 
 PARQUET_BYTES = b"PAR1" + b"\x00" * 64
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf)
+    return buf.getvalue()
+
+
+TWO_LEVEL = _parquet_bytes(pd.DataFrame(
+    [[1.0, 2.0]], index=pd.DatetimeIndex(["2024-01-02"], name="date"),
+    columns=pd.MultiIndex.from_tuples([("AAA", "CLOSE"), ("AAA", "VOLUME")])))
 BAD_FILES = [
     ("parquet named csv", "p.csv", PARQUET_BYTES,
      r"p.csv: the extension .csv says CSV text but the file holds a Parquet file; rename it"),
@@ -122,6 +134,49 @@ BAD_FILES = [
      r"1 price\(s\) in 'close' are zero or negative \(line 2 \(A 2024-01-02\): -1\)"),
     ("long without prices", "p.csv", "date,ticker,volume\n2024-01-02,A,100\n",
      r"long layout \(a 'ticker' column\) but no close or adj_close column"),
+    # --- layouts that are not a price table, or whose columns are not tickers (never stored as tickers)
+    ("ohlcv without adj close", "MSFT.csv", "Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,100\n",
+     r"MSFT.csv: a one-ticker price file \(Open, High, Low, Close, Volume\) without an adjusted close: its "
+     r"closes ignore dividends.*rename the close column to MSFT"),
+    ("ohlcv not named by a ticker", "AAPL (1).csv", "Date,Open,Close,Adj Close\n2024-01-02,1,2,2\n",
+     r"the file name \(taken as the ticker of this one-ticker file\) 'AAPL \(1\)' contains spaces"),
+    ("ohlcv with other columns", "AAPL.csv", "Date,Close,Adj Close,MSFT\n2024-01-02,1,2,3\n",
+     r"price fields \(Close, Adj Close\) next to other columns \('MSFT'\); use one layout"),
+    ("description as ticker", "p.csv", "date,Apple Inc.\n2024-01-02,1\n",
+     r"column 'Apple Inc.' contains spaces \(a description, not a ticker\); name each price column by its "
+     r"ticker"),
+    ("path as ticker", "p.csv", "date,../../etc/passwd\n2024-01-02,1\n",
+     r"column '../../etc/passwd' is not a ticker symbol"),
+    ("markup as ticker", "p.csv", "date,<b>X</b>\n2024-01-02,1\n", r"column '<b>X</b>' is not a ticker symbol"),
+    ("look-alike letters", "p.csv", "date,\u017fpy\n2024-01-02,1\n",
+     r"column 'ſpy' has non-ASCII characters \('ſ' \(U\+017F\)\) that only look like a ticker's letters"),
+    ("duplicated column", "p.csv", "date,ZZA,ZZA\n2024-01-02,1,2\n",
+     r"the header names 'ZZA' more than once; keep one column per ticker"),
+    ("unnamed column", "p.csv", "date,SPY,\n2024-01-02,1,2\n",
+     r"column\(s\) 3 of the header have no name"),
+    ("NA ticker cell", "p.csv", "date,ticker,close\n2024-01-02,SPY,1\n2024-01-02,NA,1\n",
+     r"p.csv \(line 3\): the 'ticker' cell 'NA' is a placeholder for a missing value, not a ticker"),
+    ("empty ticker cell", "p.csv", "date,ticker,close\n2024-01-02,SPY,1\n2024-01-02,,1\n",
+     r"p.csv \(line 3\): the 'ticker' cell '' is empty"),
+    ("two-level columns", "p.parquet", TWO_LEVEL,
+     r"p.parquet: the columns have 2 levels \(e.g. \('AAA', 'CLOSE'\)\); write one column per ticker"),
+    # --- dates that would shift prices by a day or a month
+    ("ambiguous day/month", "p.csv", "date,SPY\n02/01/2024,1\n08/01/2024,2\n",
+     r"the dates are ambiguous: '02/01/2024' can be day/month or month/day.*pass --date-format %d/%m/%Y"),
+    ("two-digit years", "p.csv", "date,SPY\n13/01/24,1\n", r"two-digit years are ambiguous \(line 2: '13/01/24'\)"),
+    ("zone on some dates only", "p.csv", "date,SPY\n2024-01-02T00:00:00Z,1\n2024-01-03,2\n",
+     r"some dates carry a time zone and some do not \(line 2: '2024-01-02T00:00:00Z'; line 3: '2024-01-03'\)"),
+    ("stamps outside the trading day", "p.csv", "date,SPY\n2024-01-02T03:00:00Z,1\n2024-01-03T03:00:00Z,2\n",
+     r"2 time stamp\(s\) fall outside the New York trading day.*2024-01-01 22:00 in New York"),
+    ("impossible calendar date", "p.csv", "date,SPY\n2024-02-30,1\n",
+     r"1 value\(s\) in the date column are not calendar dates \(line 2: '2024-02-30'\)"),
+    # --- files that are not comma-separated UTF-8 text
+    ("empty file", "p.csv", "", r"p.csv: the file is empty \(0 bytes\)"),
+    ("semicolons", "p.csv", "date;SPY\n2024-01-02;1,5\n",
+     r"the columns are separated by semicolons, not commas"),
+    ("tabs", "p.csv", "date\tSPY\n2024-01-02\t1.5\n", r"the columns are separated by tabs, not commas"),
+    ("latin-1", "p.csv", "date,SPY\n2024-01-02,1\n# caf\xe9\n".encode("latin-1"),
+     r"p.csv: not UTF-8 text \(byte 0xe9 on line 3\); it looks like Latin-1/Windows-1252: save it as UTF-8"),
     ("header only", "p.csv", "date,AAPL\n",
      r"no price data \(need a date column and at least one price column\)"),
     ("one column", "p.csv", "date\n2024-01-02\n", r"no price data"),

@@ -173,6 +173,63 @@ def test_stale_temp_files_of_a_killed_writer_are_removed(tmp_path):
     assert not stale.exists()
 
 
+def test_files_the_store_did_not_create_are_never_deleted(tmp_path):
+    """Only `.<store file>.<pid>.<8 hex>.tmp` of a dead process is swept: a user's `.thesis.tex.tmp`, a folder
+    named `.x.tmp` and a live process's temporary file stay, and the import still works."""
+    store = PriceStore(tmp_path)
+    store.write_prices(frame({"A": [1.0]}), "a")
+    mine = tmp_path / ".thesis.tex.tmp"
+    mine.write_bytes(b"chapter 1")
+    (tmp_path / ".x.tmp").mkdir()
+    live = tmp_path / f".catalog.parquet.{os.getpid()}.0badcafe.tmp"
+    live.write_bytes(b"in progress")
+    dead = tmp_path / ".catalog.parquet.99999999.0badcafe.tmp"
+    dead.write_bytes(b"left by a kill")
+    store.write_prices(frame({"B": [1.0]}), "a")
+    assert mine.read_bytes() == b"chapter 1" and (tmp_path / ".x.tmp").is_dir() and live.exists()
+    assert not dead.exists()
+    assert store.tickers() == ["A", "B"]
+
+
+def _half_committed(tmp_path: Path, with_journal: bool) -> PriceStore:
+    """The state a writer killed just after (or just before) its commit point leaves: complete temporary
+    files for the prices and the catalog of a write of ticker B, with (or without) commit.json."""
+    import json
+    import subprocess
+
+    store = PriceStore(tmp_path)
+    store.write_prices(frame({"A": [1.0, 2.0]}), "a")
+    other = PriceStore(tmp_path / "scratch")
+    other.write_prices(frame({"A": [1.0, 2.0]}), "a")
+    other.write_prices(frame({"B": [3.0, 4.0]}), "b")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a process that has exited
+    renames = []
+    for name in ("prices_adj_close.parquet", "catalog.parquet"):
+        tmp = tmp_path / f".{name}.{dead}.0123abcd.tmp"
+        tmp.write_bytes((tmp_path / "scratch" / name).read_bytes())
+        renames.append([tmp.name, name])
+    if with_journal:
+        (tmp_path / "commit.json").write_text(json.dumps({"renames": renames}))
+    return store
+
+
+def test_a_write_killed_after_its_commit_point_is_rolled_forward(tmp_path):
+    _half_committed(tmp_path, with_journal=True)
+    store = PriceStore(tmp_path)  # a new process: its first read completes the commit
+    assert store.tickers() == ["A", "B"]
+    assert sorted(store.catalog()["ticker"]) == ["A", "B"]
+    assert not (tmp_path / "commit.json").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_write_killed_before_its_commit_point_leaves_the_old_store(tmp_path):
+    _half_committed(tmp_path, with_journal=False)
+    store = PriceStore(tmp_path)
+    assert store.tickers() == ["A"] and list(store.catalog()["ticker"]) == ["A"]
+    store.tidy()  # what every bt command does first: the dead writer's temporary files go
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_lock_held_elsewhere_gives_clear_error(tmp_path):
     store = PriceStore(tmp_path, lock_timeout=0.2)
     store.write_prices(frame({"A": [1.0]}), "a")
@@ -226,6 +283,8 @@ def test_killed_writer_never_corrupts_the_store(tmp_path):
         written = [c for c in got.columns if c.startswith(f"K{k}_")]
         assert len(written) < 200  # killed mid-loop
         assert (got[written].notna().sum() == 500).all()
+        reopened = PriceStore(tmp_path)  # the catalog and the prices agree after any kill (one commit point)
+        assert set(reopened.catalog()["ticker"]) == set(reopened.tickers())
         landed += len(written)
     assert landed > 0  # the kills did land between writes, not before the first one
     store.write_prices(frame({"AFTER": [1.0]}), "a")

@@ -7,8 +7,10 @@ them, with the config and data-file catalogues of the other test modules, into d
 
 Placeholders in ``args``: ``{tmp}`` the case's folder (its files are written there), ``{store}`` the
 imported snapshot store (read only), ``{fresh}`` a store folder that does not exist yet, ``{out}`` a results
-folder that does not exist yet (they are formatted into file contents too). A file whose content is
-`FIFO` is created as a named pipe, `FOLDER` as an empty folder, `Link(target)` as a symbolic link.
+folder that does not exist yet, ``{snapshot}`` the offline snapshot folder (they are formatted into file
+contents too). A file whose content is `FIFO` is created as a named pipe, `FOLDER` as an empty folder,
+`Link(target)` as a symbolic link, ``"PARQUET:T1,T2"`` as a store price file holding those tickers' 2024
+prices copied from the snapshot store.
 """
 
 from __future__ import annotations
@@ -193,6 +195,35 @@ CASES = [
     Case("import-empty-folder", "command line", "`bt data import FOLDER` without price files",
          ("--data-dir", "{fresh}", "data", "import", "{tmp}/empty"),
          ("holds no .csv or .parquet files and is not a market-data snapshot",), {"empty": FOLDER}),
+    Case("import-snapshot-and-bad-file", "command line",
+         "`bt data import <snapshot> bad.csv` (a good snapshot, then a file that is not a price table)",
+         ("--data-dir", "{fresh}", "data", "import", "{snapshot}", "{tmp}/bad.csv"),
+         ("bad.csv: column 'Apple Inc.' contains spaces (a description, not a ticker)", "nothing was written"),
+         {"bad.csv": "date,Apple Inc.\n2024-01-02,185.6\n"}),
+    Case("import-ohlcv-into-a-store-holding-LOW", "data store",
+         "`bt data import MSFT.csv`, a download with Open/High/Low/Close but no Adj Close, into a store holding "
+         "LOW (Lowe's)", ("--data-dir", "{tmp}/store", "data", "import", "{tmp}/MSFT.csv"),
+         ("MSFT.csv: a one-ticker price file (Open, High, Low, Close, Volume) without an adjusted close",
+          "rename the close column to MSFT"),
+         {"MSFT.csv": "Date,Open,High,Low,Close,Volume\n2024-01-02,370.1,375.9,366.5,370.9,25258600\n",
+          "store/meta.json": '{"format_version": 1}',
+          "store/prices_adj_close.parquet": "PARQUET:LOW"}),
+    Case("import-ambiguous-dates", "command line", "`bt data import` of dates 02/01/2024 .. 08/01/2024",
+         ("--data-dir", "{fresh}", "data", "import", "{tmp}/p.csv"),
+         ("the dates are ambiguous: '02/01/2024' can be day/month or month/day",
+          "pass --date-format %d/%m/%Y (day first) or --date-format %m/%d/%Y (month first)"),
+         {"p.csv": "date,SPY\n02/01/2024,470.1\n08/01/2024,474.6\n"}),
+    Case("import-date-format-mismatch", "command line", "`bt data import --date-format %d/%m/%Y` of ISO dates",
+         ("--data-dir", "{fresh}", "data", "import", "--date-format", "%d/%m/%Y", "{tmp}/p.csv"),
+         ("1 value(s) in the date column do not match --date-format '%d/%m/%Y' (line 2: '2024-01-02')",),
+         {"p.csv": "date,SPY\n2024-01-02,470.1\n"}),
+    Case("snapshot-asof-impossible-date", "command line", "`bt snapshot SPY --asof 2026-02-30`",
+         ("--data-dir", "{store}", "snapshot", "SPY", "--asof", "2026-02-30"),
+         ("--asof: '2026-02-30' is not a calendar date; expected YYYY-MM-DD",)),
+    Case("snapshot-asof-after-the-data", "command line", "`bt snapshot SPY --asof 2030-01-01` (prices end 2026)",
+         ("--data-dir", "{store}", "snapshot", "SPY", "--asof", "2030-01-01"),
+         ("--asof 2030-01-01: after the last price of SPY (", "a window ending there would show no change",
+          "fix: --asof")),
     # --- a store damaged outside bt (bt itself only renames complete files into place)
     Case("damaged-store-run", "data store", "`bt run` on a store whose price file is not Parquet",
          ("--data-dir", "{tmp}/store", "run", "{tmp}/c.yaml", *OUT),
@@ -223,6 +254,10 @@ class Reported:
 
 
 REPORTED = [
+    Reported("import-empty-column", "a price file whose column EMPTY has no value at all", "import output",
+             ("column(s) without any price, not imported: EMPTY",)),
+    Reported("import-one-ticker-download", "Yahoo's `AAPL.csv` download (Date,Open,High,Low,Close,Adj Close,Volume)",
+             "import output", ("1 tickers", "(one-ticker file: 'Adj Close' as AAPL, 'Close' as its raw close)")),
     Reported("import-nan-gap", "a price file with 10 empty cells inside IWM's history", "import output",
              ("empty cells inside the history of 1 ticker(s), stored as no price (not filled; runs name "
               "them)",

@@ -53,6 +53,40 @@ ELSEWHERE = [
      "row 1 (X): end_date before start_date; row 1 (AAPL): shares -1.0 is not a positive number"),
     ("run folder damaged or incomplete", "tests/test_results.py::test_incomplete_folder_is_a_data_error",
      "not a complete run folder, missing metrics.json ...; fix: re-run the config"),
+    ("`bt compare --out` onto a run's metrics.json, a store file or a file it did not write",
+     "tests/reliability/test_output_safety.py::test_compare_out_never_clobbers",
+     "--out: F is inside the run folder R / inside the price store S / exists and is not a page written by "
+     "`bt compare`, so it is not overwritten; every file unchanged"),
+    ("`bt compare A B` without --out", "tests/reliability/test_output_safety.py::"
+     "test_compare_without_out_writes_the_documented_default", "comparison: results/compare-<timestamp>.html"),
+    ("one damaged run folder (`strategies: null`, a missing key, bad JSON) among good ones",
+     "tests/reliability/test_output_safety.py::test_one_damaged_run_never_stops_list_or_compare",
+     "`bt list` shows it as DAMAGED and lists the rest (exit 0); `bt compare` names it (exit 2)"),
+    ("Ctrl-C or SIGTERM during a run", "tests/reliability/test_output_safety.py::"
+     "test_interrupts_exit_cleanly_and_leave_nothing", "aborted (exit 130) / terminated (exit 143); no "
+     "temporary folder left"),
+    ("temporaries of a process killed outright", "tests/reliability/test_output_safety.py::"
+     "test_stale_temporaries_of_dead_processes_are_swept_and_nothing_else",
+     "the next command removes them; a live process's and the user's files stay"),
+    ("hidden `*.tmp` files and folders of the user's in the store folder",
+     "tests/data/test_store.py::test_files_the_store_did_not_create_are_never_deleted",
+     "never deleted; the import works"),
+    ("an import killed between the price file and the catalog",
+     "tests/data/test_store.py::test_a_write_killed_after_its_commit_point_is_rolled_forward",
+     "the next command completes the commit: prices and catalog agree"),
+    ("Yahoo's AAPL.csv download into a store holding LOW (Lowe's)",
+     "tests/data/test_file_layouts.py::test_yahoo_download_is_one_ticker_and_never_touches_LOW",
+     "AAPL = the file's Adj Close; LOW unchanged; no OPEN/HIGH/CLOSE/VOLUME tickers"),
+    ("dates at midnight UTC, a Parquet index in Europe/Berlin or Asia/Tokyo, New York close stamps",
+     "tests/data/test_file_layouts.py::test_parquet_with_a_time_zone_keeps_the_trading_date",
+     "stored on the file's trading dates (a copy of SPY equals SPY)"),
+    ("a full disk under the store or the results folder (a 64 KB tmpfs; skipped without mount)",
+     "tests/reliability/test_output_safety.py::test_a_full_disk_is_a_clear_error_and_leaves_nothing",
+     "cannot write to the price store S: the disk is full ...; nothing was changed / results folder R: cannot "
+     "write the run (the disk is full ...); nothing was written"),
+    ("`bt snapshot mag7` (a group name)", "tests/reliability/test_snapshot_command.py::"
+     "test_snapshot_of_a_group_lists_its_members_with_their_returns",
+     "one row per member (AAPL ... TSLA) with its return; never `bt data fetch MAG7`"),
     ("`--verbose` shows the traceback",
      "tests/reliability/test_bad_input.py::test_verbose_adds_the_traceback_to_the_same_message",
      "the same message, with the traceback"),

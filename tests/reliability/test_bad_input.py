@@ -31,9 +31,9 @@ def _fill(text: str, subs: dict) -> str:
     return text
 
 
-def _materialise(case, tmp_path, store_root) -> tuple[list[str], dict]:
+def _materialise(case, tmp_path, store_root, snapshot_dir=None) -> tuple[list[str], dict]:
     subs = {"tmp": str(tmp_path), "store": str(store_root), "fresh": str(tmp_path / "fresh-store"),
-            "out": str(tmp_path / "results")}
+            "out": str(tmp_path / "results"), "snapshot": str(snapshot_dir)}
     for name, content in case.files.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,16 +45,21 @@ def _materialise(case, tmp_path, store_root) -> tuple[list[str], dict]:
             path.symlink_to(tmp_path / content.target)
         elif isinstance(content, bytes):
             path.write_bytes(content)
+        elif isinstance(content, str) and content.startswith("PARQUET:"):
+            tickers = content[len("PARQUET:"):].split(",")
+            frame = PriceStore(store_root).prices(tickers, "2024-01-01", "2024-12-31")
+            frame.reset_index().to_parquet(path, index=False)
         else:
             path.write_text(_fill(content, subs))
     return [_fill(a, subs) for a in case.args], subs
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(case, bt, tmp_path, snapshot_store):
+def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(case, bt, tmp_path, snapshot_store,
+                                                                   market_data_dir):
     if case.id == "config-is-a-device" and not os.path.exists("/dev/zero"):
         pytest.skip("no /dev/zero on this system")
-    args, _ = _materialise(case, tmp_path, snapshot_store.root)
+    args, _ = _materialise(case, tmp_path, snapshot_store.root, market_data_dir)
     stored = snapshot_store.root / "prices_adj_close.parquet"
     before, store_before = tree(tmp_path), os.stat(stored).st_mtime_ns
     done = bt(*args)
@@ -186,3 +191,17 @@ def test_a_group_member_without_prices_is_reported(bt, tmp_path, snapshot_store)
     assert done.code == 0, done.err
     assert _reported("run-group-ticker-unknown")[0] in _warnings(done.out)
 
+
+
+def test_an_empty_column_and_a_one_ticker_download_are_reported_by_import(bt, tmp_path):
+    empty = tmp_path / "e.csv"
+    empty.write_text("date,X,EMPTY\n2024-01-02,1,\n2024-01-03,2,\n")
+    yahoo = tmp_path / "AAPL.csv"
+    yahoo.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n"
+                     "2024-01-02,187.15,188.44,183.89,185.64,184.94,82488700\n")
+    done = bt("--data-dir", tmp_path / "store", "data", "import", empty, yahoo)
+    assert done.code == 0, done.err
+    for rid in ("import-empty-column", "import-one-ticker-download"):
+        for piece in _reported(rid):
+            assert piece in done.out, f"{piece!r} not in:\n{done.out}"
+    assert PriceStore(tmp_path / "store").tickers() == ["AAPL", "X"]
