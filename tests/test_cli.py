@@ -27,7 +27,7 @@ def test_rotation_run_writes_the_whole_folder(rotation_run):
     assert {"report.html", "metrics.json", "equity.csv", "weights", "config.yaml", "manifest.json"} <= names
     metrics = json.loads((rotation_run / "metrics.json").read_text())
     assert set(metrics["strategies"]) == {"Mag 7 overweight", "Equal-weight S&P 493", "Small-cap value tilt",
-                                          "Cap-weighted, 5% cap", "S&P 500 rebuild (uncapped)"}
+                                          "Cap-weighted, 5% cap", "Cap-weighted, no cap"}
     for m in [*metrics["strategies"].values(), metrics["benchmark"]]:
         for key in ("total_return", "cagr", "volatility", "sharpe", "max_drawdown"):
             assert isinstance(m[key], float)

@@ -233,7 +233,7 @@ def test_rotation_run_reports_the_control_rebalances_and_caps(rotation_run):
 
     metrics = json.loads((rotation_run / "metrics.json").read_text())
     manifest = json.loads((rotation_run / "manifest.json").read_text())
-    control = "S&P 500 rebuild (uncapped)"
+    control = "Cap-weighted, no cap"
     for name, m in metrics["strategies"].items():
         assert m["n_rebalances"] == 42 and m["initial_turnover"] == pytest.approx(0.5, abs=2e-4), name
         assert set(metrics["relative"][name]) == {"SPY", control}

@@ -238,7 +238,7 @@ def _benchmarks(ctx: Ctx, value: Any, path: tuple, rebalance: Schedule, primary:
 
 def _controls(ctx: Ctx, value: Any, path: tuple, names: list[str], benchmarks) -> tuple[str, ...]:
     """``controls:`` -- names of strategies every strategy is also measured against (like a benchmark)."""
-    items = sequence(ctx, value, path, "a list of strategy names, e.g. [S&P 500 rebuild (uncapped)]")
+    items = sequence(ctx, value, path, "a list of strategy names, e.g. ['Cap-weighted, no cap']")
     out = []
     taken = {b.name.lower() for b in benchmarks}
     for i, item in enumerate(items or []):
