@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .schedule import apply_drift_bands, apply_drift_bands_fixed, calendar_dates
+from .schedule import apply_drift_bands, apply_drift_bands_fixed, decision_dates
+from .tickers import splice
 
 
 @dataclass(frozen=True)
@@ -50,25 +51,6 @@ class Built:
     plans: dict[str, StrategyPlan]
     notes: dict[str, list[str]] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # e.g. cap_basis
-
-
-def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestamp | None]:
-    """Extend `primary` back in time with `proxy`'s returns before `primary` starts.
-
-    Returns the spliced series (levels chained so the first real price is unchanged) and the first date of
-    the real series (None when the primary has no data, in which case the proxy is used throughout).
-    Mixing through returns, never levels: the two series sit on different bases.
-    """
-    first = primary.first_valid_index()
-    if first is None:
-        return proxy.copy(), None
-    before = proxy.loc[:first].dropna()
-    if before.empty or before.index[-1] != first:
-        return primary.copy(), first
-    scaled = before * (primary.loc[first] / before.iloc[-1])
-    out = primary.copy()
-    out.loc[scaled.index[:-1]] = scaled.iloc[:-1]
-    return out, first
 
 
 def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
@@ -126,7 +108,13 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     all_prices = prices.assign(**extra) if extra else prices
     used = sorted({c for p in plans.values() for c in p.targets.columns}
                   | {p.cash_ticker for p in plans.values() if p.cash_ticker})
-    return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
+    return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables)
+
+
+def sim_calendar(inputs) -> pd.DatetimeIndex:
+    """The simulation's days: the run calendar, with the opening decision day in front under next_close."""
+    sim = getattr(inputs, "sim_calendar", None)
+    return inputs.calendar if sim is None else sim
 
 
 def sleeve_targets(spec, cfg, inputs, contexts, shares, notes, memo) -> pd.DataFrame:
@@ -245,7 +233,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         strategy_notes.extend(extra_notes)
         return w
 
-    candidates = calendar_dates(inputs.calendar, spec.rebalance)
+    candidates = decision_dates(sim_calendar(inputs), inputs.calendar[0], spec.rebalance)
     # strategies with the same weighting key and schedule (sweep variants differing only in costs) have the
     # same targets, notes and cap basis: planned once, the frames shared (nothing downstream modifies them)
     whole = ("targets", weighting, px_key, spec.rebalance, tuple(candidates))
@@ -281,6 +269,12 @@ def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, s
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common(30))
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
                      f"out there (dates missed in brackets): {top}{' ...' if len(missing) > 30 else ''}")
+    if spec.weighting == "cap" and getattr(spec, "caps", None) is not None:
+        bound = {n[:10] for n in strategy_notes if n[10:24] == ": caps bound: "}
+        strategy_notes = [n for n in strategy_notes if n[10:24] != ": caps bound: "]
+        k = sum(f"{d:%Y-%m-%d}" in bound for d in dates)
+        notes.append(f"{spec.name}: caps {_caps_text(spec.caps)} bound on {k} of {len(dates)} rebalance dates"
+                     + ("; the weights equal uncapped cap weighting" if k == 0 else ""))
     if outside:
         top = ", ".join(f"{t} ({n})" for t, n in outside.most_common(30))
         notes.append(f"{spec.name}: point-in-time group(s) {', '.join(_groups_named(spec, groups))}: members "
@@ -322,6 +316,16 @@ def summarize_notes(notes: list[str]) -> list[str]:
     return out
 
 
+def _caps_text(caps) -> str:
+    """``single 5%, aggregate 5/10/40`` (threshold/single/limit in percent), ``group mag7 30%``."""
+    parts = [f"single {caps.single:.4g}".rstrip()] if caps.single is not None else []
+    parts += [f"group {g} {v:.4g}" for g, v in dict(caps.groups).items()]
+    if caps.aggregate is not None:
+        a = caps.aggregate
+        parts.append(f"aggregate {a.threshold * 100:g}/{a.single * 100:g}/{a.limit * 100:g}")
+    return "(" + ", ".join(parts) + ")"
+
+
 def _group_membership_notes(spec, groups) -> list[str]:
     """Say how the groups a universe names are resolved (point in time or static) and how equal weights
     count share classes."""
@@ -361,3 +365,16 @@ def _alias_spec(spec, aliases):
     from dataclasses import replace
 
     return replace(spec, weights={aliases.get(t, t): w for t, w in dict(spec.weights).items()})
+
+
+def benchmark_plans(benchmarks, sim_calendar: pd.DatetimeIndex, base: pd.Timestamp, aliases: dict[str, str]):
+    """`StrategyPlan`s of the benchmarks (``backtest.config.Benchmark``): each holds its weights from the
+    base close, bought like a strategy's opening positions (same decision day and fill), without costs;
+    composites are rebalanced back to their weights on their schedule. ``aliases`` maps a proxied ticker to
+    its spliced price column."""
+    plans = {}
+    for b in benchmarks:
+        dates = decision_dates(sim_calendar, base, b.rebalance)
+        row = {aliases.get(t, t): w for t, w in b.weights}
+        plans[b.name] = StrategyPlan(pd.DataFrame([row] * len(dates), index=dates))
+    return plans

@@ -9,13 +9,16 @@ is callable from here in a notebook::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
-from backtest.data.inputs import Inputs, coverage, gap_warnings, load_inputs, risk_free_returns
+from backtest.data.inputs import (
+    Inputs, benchmark_list, coverage, gap_warnings, load_inputs, risk_free_returns, run_aliases,
+)
 from backtest.errors import DataError
 
 
@@ -73,7 +76,6 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
                  t0: float | None = None, allow_python: bool = False):
     """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written)."""
     from .config import config_to_dict
-    from .engine import simulate
     from .plans import build_plans
     from .results import RunResult, StrategyResult, package_versions
 
@@ -87,10 +89,10 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     timings["weights"] = time.perf_counter() - t0 - timings["load"]
     echo(f"simulating {len(built.plans)} strateg{'y' if len(built.plans) == 1 else 'ies'} on "
          f"{len(inputs.calendar)} days ...")
-    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill)
+    sims = simulate_trimmed(built.prices, built.plans, inputs, capital=cfg.capital, fill=cfg.fill)
     timings["simulate"] = time.perf_counter() - t0 - sum(timings.values())
-    bench = inputs.prices[cfg.benchmark].loc[inputs.calendar]
-    benchmark = cfg.capital * bench / bench.iloc[0]
+    benchmarks = simulate_benchmarks(cfg, inputs)
+    benchmark = benchmarks.pop(cfg.benchmark)
     strategies = tuple(
         StrategyResult(name=name, equity=sim.equity, targets=built.plans[name].targets, holdings=sim.holdings,
                        trades=sim.trades, fees=sim.fees, turnover=sim.turnover,
@@ -118,7 +120,7 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     result = RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
-                       benchmark_name=cfg.benchmark, benchmark=benchmark,
+                       benchmark_name=cfg.benchmark, benchmark=benchmark, benchmarks=benchmarks,
                        risk_free=risk_free_returns(cfg, inputs), manifest=manifest, analytics=analytics)
     return _with_evidence(cfg, store, result, echo, built.prices, inputs)
 
@@ -191,8 +193,47 @@ def exposure_table(sims) -> pd.DataFrame | None:
     return pd.DataFrame(cols) if cols else None
 
 
+def simulate_trimmed(prices: pd.DataFrame, plans, inputs: Inputs, **kwargs) -> dict:
+    """`backtest.engine.simulate` on the simulation calendar, each result cut to the run calendar (from the
+    base close; see `backtest.schedule.resolve_period`)."""
+    from .engine import simulate
+
+    sims = simulate(prices, plans, **kwargs)
+    return {name: trim(sim, inputs.calendar[0]) for name, sim in sims.items()}
+
+
+def trim(sim, base: pd.Timestamp):
+    """A `backtest.engine.Simulation` cut to the days from ``base`` on (drops the opening decision day of
+    ``fill: next_close``, where the strategy holds its capital in cash and trades nothing)."""
+    if sim.equity.index[0] >= base:
+        return sim
+    keep = sim.equity.index >= base
+
+    def cut(frame):
+        return frame.loc[keep] if len(frame.index) == len(keep) else frame
+
+    return dataclasses.replace(sim, equity=sim.equity.loc[keep], holdings=cut(sim.holdings),
+                               fees=sim.fees.loc[keep], cash=sim.cash.loc[keep])
+
+
+def simulate_benchmarks(cfg, inputs: Inputs) -> dict[str, pd.Series]:
+    """Value of each benchmark (`backtest.config.benchmark_list`, the primary first) on the run calendar:
+    simulated by the engine like a strategy (same opening day and fill convention), without costs, so a
+    strategy holding ``{SPY: 1}`` without costs matches the SPY benchmark exactly."""
+    from .plans import benchmark_plans
+
+    sim_days = inputs.sim_calendar if inputs.sim_calendar is not None else inputs.calendar
+    plans = benchmark_plans(benchmark_list(cfg), sim_days, inputs.calendar[0], run_aliases(cfg))
+    cols = sorted({c for p in plans.values() for c in p.targets.columns})
+    sims = simulate_trimmed(inputs.prices.loc[sim_days, cols], plans, inputs, capital=cfg.capital,
+                            fill=cfg.fill, detail=False)
+    return {name: sim.equity.rename(name) for name, sim in sims.items()}
+
+
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
-    if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
+    from .data.inputs import _analytics_of, _has_analytics
+
+    if not _has_analytics(cfg) or inputs.membership is None or inputs.shares is None:
         return {}
     if not (any(s.universe is not None and s.universe.index for s in cfg.strategies)
             and any(s.weighting == "cap" for s in cfg.strategies)):
@@ -202,7 +243,7 @@ def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFra
     from .marketcap import daily_shares
 
     echo("computing rotation analytics ...")
-    a = cfg.analytics
+    a = _analytics_of(cfg)
     daily = inputs.shares_daily if inputs.shares_daily is not None else daily_shares(inputs.shares, inputs.prices)
     shares = daily.shares
     return rotation_analytics(inputs.prices, shares, inputs.membership,

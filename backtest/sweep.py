@@ -124,24 +124,26 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
     """Weights, simulation and metrics of one chunk (``payload``: a `RunConfig` from `chunk_payloads`;
     ``inputs``: `backtest.data.inputs.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
     per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
-    (`plans.build_plans`); the result does not depend on it.
-
-    The metrics of the whole chunk are computed on its (days x strategies) value matrix at once
-    (`metrics_matrix.compute_metrics_matrix`, equal to `metrics.compute_metrics` bit for bit)."""
-    from .engine import simulate
-    from .metrics_matrix import compute_metrics_matrix
+    (`plans.build_plans`); the result does not depend on it. Each variant's metrics are those `bt run`
+    computes (`metrics.compute_metrics` on its values from capital)."""
+    from . import metrics as M
     from .plans import build_plans
+    from .results import rebalance_fills
+    from .runner import simulate_trimmed
 
-    built = build_plans(payload, inputs, memo=memo)
-    sims = simulate(built.prices, built.plans, capital=payload.capital, fill=payload.fill, detail=False)
-    names = list(sims)
-    equity = pd.DataFrame({i: sims[n].equity for i, n in enumerate(names)})
-    fees = pd.DataFrame({i: sims[n].fees for i, n in enumerate(names)})
-    metrics = compute_metrics_matrix(equity, benchmark_returns, risk_free,
-                                     turnover=[sims[n].turnover for n in names], fees=fees)
-    return [Outcome(name=name, equity=sims[name].equity, fees=sims[name].fees, turnover=sims[name].turnover,
-                    notes=tuple(built.notes.get(name, ())) + sims[name].notes, metrics=m)
-            for name, m in zip(names, metrics, strict=True)]
+    cfg = payload
+    built = build_plans(cfg, inputs, memo=memo)
+    sims = simulate_trimmed(built.prices, built.plans, inputs, capital=cfg.capital, fill=cfg.fill, detail=False)
+    out = []
+    for name, sim in sims.items():
+        metrics = M.compute_metrics(M.simple_returns(sim.equity, cfg.capital), benchmark_returns, risk_free,
+                                    turnover=sim.turnover, fees=sim.fees, equity=sim.equity,
+                                    rebalances=rebalance_fills(built.plans[name].targets.index,
+                                                               sim.equity.index, cfg.fill),
+                                    expense_ratio=built.plans[name].expense_ratio, from_base=True)
+        out.append(Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
+                           notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics))
+    return out
 
 
 def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool = False, workers: int = 0,
@@ -161,6 +163,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     from .data.store import PriceStore, default_store_dir
     from .report.sweep import check_metric, render_sweep
     from .results import check_results_dir, package_versions, write_run
+    from .runner import simulate_benchmarks
 
     t0 = time.perf_counter()
     if chunk_size < 1:
@@ -184,9 +187,9 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     echo(f"sweep {cfg.name!r}: {n_variants} variants of {len(grids)} "
          f"strateg{'y' if len(grids) == 1 else 'ies'}, {len(variants)} strategies in all")
     inputs = load_inputs(swept, store, offline=offline, echo=echo)
-    bench = inputs.prices[swept.benchmark].loc[inputs.calendar]
-    benchmark = swept.capital * bench / bench.iloc[0]
-    bench_returns = M.simple_returns(benchmark)
+    benchmarks = simulate_benchmarks(swept, inputs)
+    benchmark = benchmarks.pop(swept.benchmark)
+    bench_returns = M.simple_returns(benchmark, swept.capital)
     risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
     with _runner(workers, scheduler, echo) as (run_chunks, where, n_workers):
@@ -220,7 +223,8 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
                   "grids": {base: [[key, labels] for key, labels in grid] for base, grid in grids.items()},
                   "table": [{"name": v.name, "base": v.base, "params": dict(v.params)} for v in variants]},
     }
-    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg))
+    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg),
+                          benchmarks=benchmarks)
     if cfg.evidence.enabled:
         from .analytics.evidence import run_sweep_evidence
 
@@ -234,10 +238,11 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
 
 
 def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench_returns: pd.Series,
-                 risk_free: pd.Series | None, manifest: dict, config: dict):
+                 risk_free: pd.Series | None, manifest: dict, config: dict,
+                 benchmarks: dict[str, pd.Series] | None = None):
     """The sweep as a `RunResult`: metrics as the chunks computed them, no per-variant detail frames."""
     from . import metrics as M
-    from .results import TRADE_COLUMNS, RunResult, StrategyResult
+    from .results import TRADE_COLUMNS, RunResult, StrategyResult, relative_metrics
 
     no_dates = pd.DatetimeIndex([], name="date")
     strategies = tuple(
@@ -247,9 +252,13 @@ def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench
                        fees=o.fees, turnover=o.turnover, notes=o.notes)
         for o in outcomes)
     metrics = {"strategies": {o.name: o.metrics for o in outcomes},
-               "benchmark": M.compute_metrics(bench_returns, bench_returns, risk_free)}
-    return RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
-                     benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics)
+               "benchmark": M.compute_metrics(bench_returns, bench_returns, risk_free, from_base=True)}
+    result = RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
+                       benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics,
+                       benchmarks=dict(benchmarks or {}))
+    if benchmarks or swept.controls:   # each variant against each further benchmark and control
+        metrics.update(relative_metrics(result, swept.capital))
+    return result
 
 
 # --- where the chunks run ---------------------------------------------------------------------------------

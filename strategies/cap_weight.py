@@ -149,6 +149,9 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
     return out, tuple(notes)
 
 
+CAP_BINDS = 1e-9     # a weight the caps move by more than this counts as bound
+
+
 def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     """Cap weights of ``inputs.universe``, tilted by ``spec.tilt``, capped by ``spec.caps`` (both optional).
 
@@ -175,7 +178,12 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     caps_spec = getattr(spec, "caps", None)
     if caps_spec is not None:
         try:
-            weights = apply_caps(weights, caps_spec, inputs.groups)
+            capped = apply_caps(weights, caps_spec, inputs.groups)
+            moved = capped.reindex(weights.index, fill_value=0.0).sub(weights).abs()
+            if (moved > CAP_BINDS).any():     # the run counts the dates its caps bound (backtest.plans)
+                notes += (f"{inputs.date:%Y-%m-%d}: caps bound: {int((moved > CAP_BINDS).sum())} weight(s) "
+                          f"changed, {moved.sum() / 2:.2%} of the portfolio moved",)
+            weights = capped
         except InfeasibleCapsError as exc:  # say which strategy and which date, as the run reports it
             name = getattr(spec, "name", None)
             who = f"strategy {name!r}" if name else "cap weights"

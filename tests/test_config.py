@@ -134,12 +134,8 @@ BAD = [
     ("unknown-weighting", strat("name: X", "weighting: caps", "universe: sp500"),
      "strategies[0].weighting (line 5): must be one of fixed, equal, cap, inverse_vol, min_variance, risk_parity, hrp, sleeves, got 'caps'; did you mean 'cap'?"),
     # --- names
-    ("run-name-slash", "name: a/b\nstart: 2016-01-01\nstrategies:\n" + FIXED,
-     "name (line 1): must not contain '/' (the run name becomes a file name), got 'a/b'"),
     ("run-name-dotdot", "name: '..'\nstart: 2016-01-01\nstrategies:\n" + FIXED,
      "name (line 1): must not be '..' (the run name becomes a folder name)"),
-    ("strategy-name-backslash", strat("name: 'a\\b'", "weighting: fixed", "weights: {SPY: 1}"),
-     "strategies[0].name (line 4): must not contain '\\\\' (the strategy name becomes a file name)"),
     ("strategy-name-control", strat('name: "a\\tb"', "weighting: fixed", "weights: {SPY: 1}"),
      "strategies[0].name (line 4): must not contain control characters"),
     ("strategy-name-empty", strat("name: ''", "weighting: fixed", "weights: {SPY: 1}"),
@@ -535,7 +531,8 @@ def test_rotation_example_parses_to_the_contract_objects():
     assert cfg.rebalance == Schedule(every="quarterly")
     assert (cfg.fill, cfg.risk_free, cfg.membership_source, cfg.sweep) == ("next_close", None, "snapshot", None)
     assert cfg.groups["mag7"] == ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA")
-    assert cfg.analytics == Analytics(asof=None, windows=("ytd", "full"), snapshot=("IWM", "AVUV", "VTV", "SPY"))
+    assert cfg.analytics is None     # no block: the defaults apply where the analytics can run
+    assert Analytics() == Analytics(asof=None, windows=("ytd", "full"), snapshot=("IWM", "AVUV", "VTV", "SPY"))
     mag, ew, scv, capped = cfg.strategies
     assert mag == StrategyConfig(name="Mag 7 overweight", weighting="cap", universe=UniverseSpec(index="sp500"),
                                  tilt=Tilt(group="mag7", multiplier=1.5), rebalance=Schedule(),
@@ -948,3 +945,27 @@ def test_the_complete_example_in_the_docs_is_valid():
     cfg = parse_config(example)
     assert [s.name for s in cfg.strategies][0] == "Mag 7 overweight"
     assert len(expand_sweep(cfg)) == 6
+
+
+def test_names_with_slashes_are_accepted_and_files_use_slugs():
+    """`60/40 quarterly` is an ordinary strategy name: files and folders use slugs (issue 10)."""
+    from backtest.results import safe_folder_name, slugify
+
+    cfg = parse_config("name: 60/40 runs\nstart: 2016-01-01\nstrategies:\n"
+                       "  - {name: 60/40 quarterly, weighting: fixed, weights: {SPY: 0.6, AGG: 0.4}}\n"
+                       "  - {name: 'a\\b', weighting: fixed, weights: {SPY: 1}}\n")
+    assert [s.name for s in cfg.strategies] == ["60/40 quarterly", "a\\b"]
+    assert slugify("60/40 quarterly") == "60-40-quarterly" and safe_folder_name(cfg.name) == "60-40-runs"
+
+
+def test_generated_sweep_variant_names_have_no_length_limit():
+    """An ordinary 3-key grid on a 40-character name makes ~100-character variant names: accepted."""
+    from backtest.config import expand_sweep
+
+    name = "Cap-weighted S&P 500, capped and tilted"
+    cfg = parse_config(f"name: s\nstart: 2016-01-01\nstrategies:\n  - name: {name}\n    weighting: cap\n"
+                       "    universe: sp500\n    caps: {single: 0.05}\nsweep: {grid: {caps.single: [0.03, 0.05], rebalance: [monthly, "
+                       "quarterly], costs.commission_bps: [1, 5]}}\n")
+    names = [v.name for _, v in expand_sweep(cfg)]
+    assert len(names) == 8 and max(map(len, names)) > 80
+    assert names[0] == f"{name} [caps.single=0.03, rebalance=monthly, costs.commission_bps=1]"

@@ -27,23 +27,25 @@ from backtest.config.dump import (
 )
 from backtest.config.evidence import Evidence, evidence_dict, parse_evidence
 from backtest.config.schema import (
-    DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Caps, Costs, Drift,
+    DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Benchmark, Caps, Costs, Drift,
     RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
 )
 from backtest.config.strategy import STRATEGY_KEYS, check_sleeves, parse_strategy
+from backtest.config.strategy import _proxies as parse_proxies
+from backtest.config.strategy import _weights as parse_weights
 from backtest.config.sweep import expand, parse_sweep
 from backtest.config.yaml_reader import load_yaml
 from backtest.errors import ConfigError, Problem, UsageError
 
 __all__ = [
-    "AggregateCap", "Analytics", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig", "Sweep",
-    "Tilt", "UniverseSpec", "apply_overrides", "config_to_dict", "expand_sweep", "load_config",
-    "parse_config", "swept_config",
+    "AggregateCap", "Analytics", "Benchmark", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig",
+    "Sweep", "Tilt", "UniverseSpec", "apply_overrides", "benchmark_list", "config_to_dict", "expand_sweep",
+    "load_config", "parse_config", "swept_config",
 ]
 
-TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "rebalance", "costs", "fill",
-            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep", "evidence",
-            "cash_flows")
+TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "benchmarks", "controls", "proxies",
+            "rebalance", "costs", "fill", "risk_free", "groups", "membership_source", "strategies", "analytics",
+            "sweep", "evidence", "cash_flows")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
@@ -129,6 +131,10 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
         costs = parse_costs(ctx, data["costs"], ("costs",)) or Costs()
     fill = choice(ctx, data["fill"], ("fill",), FILLS) if "fill" in data else "next_close"
     risk_free = _risk_free(ctx, data.get("risk_free"))
+    benchmarks = _benchmarks(ctx, data["benchmarks"], ("benchmarks",), rebalance, benchmark) \
+        if data.get("benchmarks") is not None else ()
+    proxies = (parse_proxies(ctx, data["proxies"], ("proxies",), None) or ()) \
+        if data.get("proxies") is not None else ()
     groups = parse_groups(ctx, data["groups"], ("groups",)) if "groups" in data else dict(DEFAULT_GROUPS)
     membership_source = "snapshot"
     if "membership_source" in data:
@@ -164,9 +170,22 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
             seen.setdefault(key, i)
 
     check_sleeves(ctx, strategies)
-    analytics = Analytics()
+    controls: tuple[str, ...] = ()
+    if data.get("controls") is not None:
+        controls = _controls(ctx, data["controls"], ("controls",), written, benchmarks)
+    analytics = None       # no block: the rotation analytics run with their defaults where they apply
     if data.get("analytics") is not None:
+        before = len(ctx.items)
         analytics = _analytics(ctx, data["analytics"], ("analytics",), start, end)
+        done = [s for s in strategies if s is not None]
+        if len(ctx.items) == before and done and len(done) == len(strategies) and not (
+                any(s.universe is not None and s.universe.index for s in done)
+                and any(s.weighting == "cap" for s in done)):
+            ctx.error(("analytics",), "needs a strategy on an index universe (universe: sp500) and a strategy "
+                                      "with weighting: cap: the rotation analytics decompose the point-in-time "
+                                      "index with its members' share counts, which this run does not load; "
+                                      "remove the analytics block, or add e.g. {name: S&P 500 rebuild, "
+                                      "weighting: cap, universe: sp500}")
     sweep = None
     if data.get("sweep") is not None:
         sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
@@ -175,10 +194,72 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     if ctx.items:
         raise ConfigError(ctx.problems(), source)
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
+                     benchmarks=benchmarks, proxies=proxies, controls=controls,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
                      membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
                      sweep=sweep, description=description, evidence=evidence,
                      cash_flows=cash_flows)
+
+
+def _benchmarks(ctx: Ctx, value: Any, path: tuple, rebalance: Schedule, primary: str | None
+                ) -> tuple[Benchmark, ...]:
+    """``benchmarks:`` -- further benchmarks beside ``benchmark``: tickers (``RSP``, bought once and held) or
+    composites, ``{SPY: 0.6, AGG: 0.4}`` or ``{name, weights, rebalance}``, rebalanced on ``rebalance`` (the
+    run's schedule unless given)."""
+    items = sequence(ctx, value, path, "a list of tickers (RSP) or composites ({SPY: 0.6, AGG: 0.4} or "
+                                       "{name: 60/40, weights: {SPY: 0.6, AGG: 0.4}, rebalance: quarterly})")
+    out: list[Benchmark] = []
+    seen = {primary.lower(): "benchmark"} if primary else {}
+    for i, item in enumerate(items or []):
+        p = (*path, i)
+        name = None
+        if isinstance(item, dict):
+            full = "weights" in item
+            if full:
+                check_keys(ctx, item, p, ("name", "weights", "rebalance"))
+            weights = parse_weights(ctx, item["weights"] if full else item, (*p, "weights") if full else p, {})
+            sched = rebalance
+            if full and item.get("rebalance") is not None:
+                sched = parse_schedule(ctx, item["rebalance"], (*p, "rebalance"))
+            if full and item.get("name") is not None:
+                name = safe_name(ctx, item["name"], (*p, "name"), "benchmark")
+            if weights is None or sched is None or (full and item.get("name") is not None and name is None):
+                continue
+            pairs = tuple(weights.items())
+            name = name or " + ".join(f"{t} {w:.0%}" if len(pairs) > 1 else t for t, w in pairs)
+            pairs = tuple(sorted(pairs))
+        else:
+            sym = ticker(ctx, item, p)
+            if sym is None:
+                continue
+            pairs, sched, name = ((sym, 1.0),), Schedule(every="never"), sym
+        if name.lower() in seen:
+            ctx.error(p, f"benchmark name {name!r} is used twice (also {seen[name.lower()]}); names must differ")
+            continue
+        seen[name.lower()] = f"benchmarks[{i}]"
+        out.append(Benchmark(name=name, weights=pairs, rebalance=sched))
+    return tuple(out)
+
+
+def _controls(ctx: Ctx, value: Any, path: tuple, names: list[str], benchmarks) -> tuple[str, ...]:
+    """``controls:`` -- names of strategies every strategy is also measured against (like a benchmark)."""
+    items = sequence(ctx, value, path, "a list of strategy names, e.g. ['Cap-weighted, no cap']")
+    out = []
+    taken = {b.name.lower() for b in benchmarks}
+    for i, item in enumerate(items or []):
+        if not isinstance(item, str) or item.strip() not in names:
+            ctx.error((*path, i), f"must name a strategy of this config, got {show(item)}"
+                                  f"{suggest(str(item), names)}; strategies: {', '.join(names)}")
+        elif item.strip().lower() in taken:
+            ctx.error((*path, i), f"{item!r} is also a benchmark name; rename the strategy or the benchmark")
+        elif item.strip() not in out:
+            out.append(item.strip())
+    return tuple(out)
+
+
+def benchmark_list(cfg: RunConfig) -> tuple[Benchmark, ...]:
+    """Every benchmark of the run, the primary ``benchmark`` (held, bought once) first."""
+    return (Benchmark(name=cfg.benchmark, weights=((cfg.benchmark, 1.0),)), *cfg.benchmarks)
 
 
 def _risk_free(ctx: Ctx, value: Any) -> str | None:
@@ -265,8 +346,17 @@ def config_to_dict(cfg: RunConfig) -> dict:
         "fill": cfg.fill, "risk_free": cfg.risk_free, "groups": {k: list(v) for k, v in cfg.groups.items()},
         "membership_source": cfg.membership_source,
         "strategies": [strategy_dict(s) for s in cfg.strategies],
-        "analytics": analytics_dict(cfg.analytics),
     })
+    if cfg.analytics is not None:
+        out["analytics"] = analytics_dict(cfg.analytics)
+    if cfg.benchmarks:
+        out["benchmarks"] = [b.name if b.weights == ((b.name, 1.0),) and b.rebalance.every == "never" else
+                             {"name": b.name, "weights": dict(b.weights), "rebalance": schedule_dict(b.rebalance)}
+                             for b in cfg.benchmarks]
+    if cfg.proxies:
+        out["proxies"] = dict(cfg.proxies)
+    if cfg.controls:
+        out["controls"] = list(cfg.controls)
     if cfg.sweep is not None:
         out["sweep"] = sweep_dict(cfg.sweep)
     if cfg.evidence != Evidence():

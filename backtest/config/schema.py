@@ -212,6 +212,16 @@ class StrategyConfig(_Frozen):
 
 
 @dataclass(frozen=True)
+class Benchmark(_Frozen):
+    """One benchmark of a run: a ticker held (``((SPY, 1.0),)``, bought once) or a composite of tickers
+    rebalanced to ``weights`` on ``rebalance``. Simulated by the engine like a strategy, without costs."""
+
+    name: str
+    weights: tuple[tuple[str, float], ...]
+    rebalance: Schedule = Schedule(every="never")
+
+
+@dataclass(frozen=True)
 class Analytics(_Frozen):
     """Rotation analytics as of ``asof`` (None = last date).
 
@@ -246,13 +256,16 @@ class RunConfig(_Frozen):
     capital: float = 1_000_000.0
     benchmark: str = "SPY"
     rebalance: Schedule = Schedule()
+    benchmarks: tuple[Benchmark, ...] = ()   # further benchmarks (the primary one is `benchmark`)
+    proxies: tuple[tuple[str, str], ...] = ()  # run-level splices for benchmark and risk-free tickers
+    controls: tuple[str, ...] = ()             # strategy names every strategy is also measured against
     costs: Costs = Costs()
     fill: str = "next_close"
     risk_free: str | None = None
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_GROUPS)
     membership_source: str = "snapshot"
     strategies: tuple[StrategyConfig, ...] = ()
-    analytics: Analytics = Analytics()
+    analytics: Analytics | None = None   # None: no block (defaults apply where the analytics can run)
     sweep: Sweep | None = None
     description: str | None = None
     cash_flows: tuple[CashFlowRule, ...] = ()

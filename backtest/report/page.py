@@ -156,8 +156,8 @@ def is_missing(value: object) -> bool:
 
 
 def fmt(value: object, kind: str = "num") -> str:
-    """Format a metric value: kinds ``pct``, ``pct_signed``, ``ratio``, ``days``, ``count``, ``money``,
-    ``years``, ``date``, ``num``. Missing values show as an en dash."""
+    """Format a metric value: kinds ``pct``, ``pct_signed``, ``bps`` (a fraction shown in basis points),
+    ``ratio``, ``days``, ``count``, ``money``, ``years``, ``date``, ``num``. Missing values show as an en dash."""
     if is_missing(value):
         return "–"
     if isinstance(value, str):
@@ -169,6 +169,8 @@ def fmt(value: object, kind: str = "num") -> str:
         return f"{v:.2%}".replace("-", "−")
     if kind == "pct_signed":
         return f"{v:+.2%}".replace("-", "−")
+    if kind == "bps":
+        return f"{v * 1e4:,.1f} bp".replace("-", "−")
     if kind == "ratio":
         return f"{v:.2f}".replace("-", "−")
     if kind in ("days", "count"):
