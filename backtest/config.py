@@ -34,10 +34,10 @@ from backtest.config_dump import (
     analytics_dict, costs_dict, day_text, schedule_dict, strategy_dict, sweep_dict,
 )
 from backtest.config_schema import (
-    DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Caps, Costs, Drift,
-    RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
+    DEFAULT_GROUPS, FILLS, GAP_POLICIES, MEMBERSHIP_SOURCES, SHARE_METHODS, WINDOWS, AggregateCap, Analytics,
+    Caps, Costs, Drift, RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
 )
-from backtest.config_strategy import STRATEGY_KEYS, parse_strategy
+from backtest.config_strategy import STRATEGY_KEYS, parse_cash_yield, parse_strategy
 from backtest.config_sweep import expand, parse_sweep
 from backtest.config_yaml import load_yaml
 from backtest.errors import ConfigError, Problem, UsageError
@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "rebalance", "costs", "fill",
-            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep")
+            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep", "cash_yield",
+            "shares", "data_gaps")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
@@ -134,6 +135,13 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     fill = choice(ctx, data["fill"], ("fill",), FILLS) if "fill" in data else "next_close"
     risk_free = _risk_free(ctx, data.get("risk_free"))
     groups = parse_groups(ctx, data["groups"], ("groups",)) if "groups" in data else dict(DEFAULT_GROUPS)
+    cash_yield = "risk_free"
+    if data.get("cash_yield") is not None:
+        cash_yield = parse_cash_yield(ctx, data["cash_yield"], ("cash_yield",)) or "risk_free"
+    shares = "point_in_time"
+    if data.get("shares") is not None:
+        shares = choice(ctx, data["shares"], ("shares",), SHARE_METHODS) or "point_in_time"
+    data_gaps = choice(ctx, data["data_gaps"], ("data_gaps",), GAP_POLICIES) if "data_gaps" in data else "sell"
     membership_source = "snapshot"
     if "membership_source" in data:
         membership_source = choice(ctx, data["membership_source"], ("membership_source",), MEMBERSHIP_SOURCES)
@@ -147,7 +155,7 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     written: list[str] = []
     for i, item in enumerate(items or []):
         strategies.append(parse_strategy(ctx, item, ("strategies", i), groups=groups, rebalance=rebalance,
-                                         costs=costs))
+                                         costs=costs, cash_yield=cash_yield, shares=shares))
         raw_name = item.get("name") if isinstance(item, dict) else None
         if isinstance(raw_name, str) and raw_name.strip():
             key = raw_name.strip().lower()
@@ -168,7 +176,8 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
         raise ConfigError(ctx.problems(), source)
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
-                     membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
+                     membership_source=membership_source, data_gaps=data_gaps or "sell",
+                     strategies=tuple(strategies), analytics=analytics,
                      sweep=sweep, description=description)
 
 
@@ -254,7 +263,7 @@ def config_to_dict(cfg: RunConfig) -> dict:
         "start": day_text(cfg.start), "end": day_text(cfg.end), "capital": cfg.capital,
         "benchmark": cfg.benchmark, "rebalance": schedule_dict(cfg.rebalance), "costs": costs_dict(cfg.costs),
         "fill": cfg.fill, "risk_free": cfg.risk_free, "groups": {k: list(v) for k, v in cfg.groups.items()},
-        "membership_source": cfg.membership_source,
+        "membership_source": cfg.membership_source, "data_gaps": cfg.data_gaps,
         "strategies": [strategy_dict(s) for s in cfg.strategies],
         "analytics": analytics_dict(cfg.analytics),
     })

@@ -140,6 +140,11 @@ class Caps(_Frozen):
     aggregate: AggregateCap | None = None
 
 
+SHARE_METHODS = ("point_in_time", "backfill")
+GAP_POLICIES = ("sell", "hold", "refuse")
+CASH_SPECIAL = ("risk_free", "none")
+
+
 @dataclass(frozen=True)
 class StrategyConfig(_Frozen):
     """One strategy, with ``rebalance`` and ``costs`` already resolved (its own or the run's)."""
@@ -153,8 +158,9 @@ class StrategyConfig(_Frozen):
     rebalance: Schedule = Schedule()
     costs: Costs = Costs()
     expense_ratio: float = 0.0
-    cash_yield: str | None = None
+    cash_yield: str = "risk_free"    # what idle cash earns: "risk_free" (the run's series), "none" or a ticker
     proxies: tuple[tuple[str, str], ...] = ()
+    shares: str = "point_in_time"    # share counts of cap weights: "point_in_time" or "backfill" (look-ahead)
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,7 @@ class RunConfig(_Frozen):
     risk_free: str | None = None
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_GROUPS)
     membership_source: str = "snapshot"
+    data_gaps: str = "sell"          # prices ending while still an index member: "sell", "hold" or "refuse"
     strategies: tuple[StrategyConfig, ...] = ()
     analytics: Analytics = Analytics()
     sweep: Sweep | None = None

@@ -11,13 +11,14 @@ from backtest.config_blocks import (
 from backtest.config_check import (
     MISSING, Ctx, check_keys, choice, mapping, num, number, require, safe_name, ticker,
 )
-from backtest.config_schema import WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec
+from backtest.config_schema import CASH_SPECIAL, SHARE_METHODS, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec
 
 STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "rebalance", "costs",
-                 "expense_ratio", "cash_yield", "proxies")
+                 "expense_ratio", "cash_yield", "proxies", "shares")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
-                                                 "groups", "membership_source", "analytics", "sweep")}
+                                                 "groups", "membership_source", "analytics", "sweep",
+                                                 "data_gaps")}
 STRATEGY_ELSEWHERE.update({
     "single": "did you mean caps.single? e.g. caps: {single: 0.05}",
     "multiplier": "did you mean tilt.multiplier? e.g. tilt: {group: mag7, multiplier: 1.5}",
@@ -26,21 +27,25 @@ STRATEGY_ELSEWHERE.update({
     "tickers": "did you mean universe.tickers? e.g. universe: [AAPL, MSFT]",
 })
 # Blocks a weighting allows, and why the others do not apply.
-ONLY_FOR = {"universe": ("equal", "cap"), "weights": ("fixed",), "tilt": ("cap",), "caps": ("cap",)}
+ONLY_FOR = {"universe": ("equal", "cap"), "weights": ("fixed",), "tilt": ("cap",), "caps": ("cap",),
+            "shares": ("cap",)}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
     "weights": "weights are only for weighting: fixed (equal and cap compute their own); remove weights",
     "tilt": "a tilt scales market-cap weights, so it needs weighting: cap; remove tilt or set weighting: cap",
     "caps": "caps limit market-cap weights, so they need weighting: cap (equal and fixed weights are set "
             "directly); remove caps or set weighting: cap",
+    "shares": "share counts only enter market-cap weights (weighting: cap); remove shares",
 }
 WEIGHT_TOLERANCE = 1e-6
 MAX_NAME = 80
 
 
 def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance: Schedule, costs: Costs,
-                   max_name: int = MAX_NAME) -> StrategyConfig | None:
-    """One ``strategies:`` entry -> StrategyConfig, with `rebalance`/`costs` as the run-level defaults."""
+                   max_name: int = MAX_NAME, cash_yield: str = "risk_free",
+                   shares: str = "point_in_time") -> StrategyConfig | None:
+    """One ``strategies:`` entry -> StrategyConfig, with `rebalance`/`costs`/`cash_yield`/`shares` as the
+    run-level defaults."""
     data = mapping(ctx, raw, path, "a mapping with name, weighting and its settings")
     if data is None:
         return None
@@ -58,6 +63,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         "weights": lambda v, p: _weights(ctx, v, p, groups),
         "tilt": lambda v, p: parse_tilt(ctx, v, p, groups),
         "caps": lambda v, p: parse_caps(ctx, v, p, groups),
+        "shares": lambda v, p: choice(ctx, v, p, SHARE_METHODS),
     }
     for key, parse in parsers.items():
         if data.get(key) is not None:
@@ -87,9 +93,8 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         expense = number(ctx, data["expense_ratio"], (*path, "expense_ratio"), lo=0, hi=0.1,
                          hint="; a yearly fraction, e.g. 0.0003 for 0.03%")
         ok &= expense is not None
-    cash_yield = None
     if data.get("cash_yield") is not None:
-        cash_yield = ticker(ctx, data["cash_yield"], (*path, "cash_yield"))
+        cash_yield = parse_cash_yield(ctx, data["cash_yield"], (*path, "cash_yield"))
         ok &= cash_yield is not None
     proxies: tuple = ()
     if data.get("proxies") is not None:
@@ -103,7 +108,14 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     return StrategyConfig(name=name, weighting=weighting, universe=parts.get("universe"),
                           weights=parts.get("weights"), tilt=parts.get("tilt"), caps=parts.get("caps"),
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
-                          proxies=proxies)
+                          proxies=proxies, shares=parts.get("shares") or shares)
+
+
+def parse_cash_yield(ctx: Ctx, value: Any, path: tuple) -> str | None:
+    """What idle cash earns: ``risk_free`` (the run's risk-free series), ``none`` or a ticker (e.g. BIL)."""
+    if isinstance(value, str) and value.strip().lower() in CASH_SPECIAL:
+        return value.strip().lower()
+    return ticker(ctx, value, path)
 
 
 def _weights(ctx: Ctx, value: Any, path: tuple, groups: Groups) -> Mapping[str, float] | None:

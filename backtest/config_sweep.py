@@ -34,7 +34,7 @@ SCHEMA: dict = {
     "rebalance": {"every": _LEAF, "day": _LEAF, "weekday": _LEAF, "nth": _LEAF,
                   "drift": {"absolute": _LEAF, "relative": _LEAF}},
     "costs": {"commission_bps": _LEAF, "slippage_bps": _LEAF},
-    "expense_ratio": _LEAF, "cash_yield": _LEAF, "proxies": ANY,
+    "expense_ratio": _LEAF, "cash_yield": _LEAF, "proxies": ANY, "shares": _LEAF,
 }
 # Setting one of these keys removes its alternatives, so a swept value replaces rather than conflicts.
 ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule",),

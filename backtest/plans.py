@@ -26,6 +26,8 @@ class Built:
     plans: dict[str, StrategyPlan]
     notes: dict[str, list[str]] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # e.g. cap_basis
+    gaps: pd.DataFrame | None = None           # prices ending mid-run: see `find_ended`
+    cash_sources: dict[str, str] = field(default_factory=dict)      # strategy -> what its idle cash earns
 
 
 def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestamp | None]:
@@ -55,6 +57,9 @@ def build_plans(cfg, inputs) -> Built:
     plans: dict[str, StrategyPlan] = {}
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
+    ended = find_ended(prices, inputs.calendar, inputs.membership)
+    gap_policy = getattr(cfg, "data_gaps", "sell")
+    cash_sources: dict[str, str] = {}
     memo: dict = {}     # per-date results shared by strategies with the same universe (sweep variants)
     for spec in cfg.strategies:
         notes[spec.name] = []
@@ -75,15 +80,112 @@ def build_plans(cfg, inputs) -> Built:
         px = prices.assign(**extra) if extra else prices
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
+        gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name])
+        rate, cash_sources[spec.name] = _cash_rate(spec, cfg, px, inputs.calendar, notes[spec.name])
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
-                                        cash_ticker=spec.cash_yield)
+                                        cash_rate=rate, hold_ended=gaps if gap_policy == "hold" else ())
         if basis is not None:
             tables[f"cap_basis_{_slug(spec.name)}"] = basis
     all_prices = prices.assign(**extra) if extra else prices
-    used = sorted({c for p in plans.values() for c in p.targets.columns}
-                  | {p.cash_ticker for p in plans.values() if p.cash_ticker})
-    return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
+    used = sorted({c for p in plans.values() for c in p.targets.columns})
+    return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables,
+                 gaps=ended, cash_sources=cash_sources)
+
+
+# --- Idle cash and data gaps ------------------------------------------------------------------------------
+
+def cash_returns(prices: pd.DataFrame, ticker: str, calendar: pd.DatetimeIndex) -> pd.Series:
+    """Daily simple returns of ``ticker`` on ``calendar`` (last close carried over missing days; 0 on the
+    first day and before the first price). The one formula for the risk-free series and idle cash."""
+    px = prices[ticker] if ticker in prices.columns else pd.Series(float("nan"), index=calendar)
+    px = px.ffill().reindex(calendar)
+    return px.pct_change().fillna(0.0).rename(ticker)
+
+
+def risk_free_ticker(cfg) -> str | None:
+    """The price column of the run's risk-free series (None: a zero rate)."""
+    from .data.snapshot import TBILL_TICKER
+
+    if cfg.risk_free is None:
+        return None
+    return TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
+
+
+def _cash_rate(spec, cfg, px: pd.DataFrame, calendar: pd.DatetimeIndex, notes: list[str]):
+    """What the strategy's idle cash earns: (daily returns or None, a label for the report)."""
+    choice = getattr(spec, "cash_yield", "risk_free") or "risk_free"
+    if choice == "none":
+        return None, "nothing (cash_yield: none)"
+    ticker = risk_free_ticker(cfg) if choice == "risk_free" else choice
+    if ticker is None:
+        return None, "nothing (cash_yield: risk_free and the run has no risk_free series)"
+    label = (f"{ticker} (the run's risk_free)" if choice == "risk_free" else f"{ticker} (cash_yield)")
+    first = px[ticker].first_valid_index() if ticker in px.columns else None
+    if first is None:
+        raise DataError(f"strategies[{spec.name!r}].cash_yield: no prices for {ticker} to accrue idle cash at; "
+                        f"fix: import its prices, choose another cash ticker (e.g. BIL) or cash_yield: none")
+    if first > calendar[0]:
+        notes.append(f"{spec.name}: idle cash earns {ticker}, whose prices start {first:%Y-%m-%d}; before that "
+                     f"idle cash earns nothing")
+    return cash_returns(px, ticker, calendar), label
+
+
+def find_ended(prices: pd.DataFrame, calendar: pd.DatetimeIndex, membership) -> pd.DataFrame:
+    """Tickers whose prices end inside the run: ``last_price`` (date), ``next_day`` (the first trading day
+    without a price) and ``member_after`` (True: still an index member on ``next_day``, a DATA GAP; False:
+    no longer a member, a delisting or removal; NA: no membership data). Indexed by ticker."""
+    from .universe import members_at
+
+    window = prices.loc[calendar[0]:calendar[-1]]
+    last = window.apply(pd.Series.last_valid_index)
+    last = pd.to_datetime(last[last.notna()])
+    last = last[last < calendar[-1]]
+    rows = []
+    members: dict = {}
+    for t, day in last.items():
+        nxt = calendar[calendar.searchsorted(day, side="right")]
+        if membership is None:
+            member = pd.NA
+        else:
+            if nxt not in members:
+                members[nxt] = set(members_at(membership, nxt))
+            member = t.split("~")[0] in members[nxt]
+        rows.append({"ticker": t, "last_price": day, "next_day": nxt, "member_after": member})
+    return pd.DataFrame(rows, columns=["ticker", "last_price", "next_day", "member_after"]).set_index("ticker")
+
+
+def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, notes: list[str]) -> tuple:
+    """Names the strategy targets whose prices end while they are still index members (data gaps), per
+    ``data_gaps``: named in the notes with the target weight at the last rebalance before the gap; refused
+    with a DataError under ``refuse``."""
+    if ended.empty or spec.universe is None or spec.universe.index is None:
+        return ()
+    gaps = ended[ended["member_after"].eq(True)]
+    rows = []
+    for t, g in gaps.iterrows():
+        if t not in targets.columns:
+            continue
+        before = targets.loc[:g["last_price"], t]
+        weight = float(before.iloc[-1]) if len(before) else 0.0
+        if weight > 0:
+            rows.append((t, g["last_price"], weight))
+    if not rows:
+        return ()
+    listed = ", ".join(f"{t} ({d:%Y-%m-%d}, {w:.2%})" for t, d, w in rows[:30])
+    more = f" and {len(rows) - 30} more" if len(rows) > 30 else ""
+    total = sum(w for _, _, w in rows)
+    if policy == "refuse":
+        raise DataError(f"data_gaps: refuse: strategy {spec.name!r} holds {len(rows)} name(s) whose prices end "
+                        f"while they are still {spec.universe.index} members (last price, target weight): "
+                        f"{listed}{more}; fix: import the missing prices, end the run before the gap, or set "
+                        f"data_gaps: sell (sold at the last close) or hold (held at the last close)")
+    action = ("sold at their last close, the cash waits for the next rebalance" if policy == "sell" else
+              "held at their last close until the next rebalance, then sold at that close")
+    notes.append(f"{spec.name}: DATA GAP: {len(rows)} name(s) have prices ending while still "
+                 f"{spec.universe.index} members ({total:.2%} of target weight in all); data_gaps: {policy}: "
+                 f"{action}: {listed}{more}")
+    return tuple(t for t, _, _ in rows)
 
 
 def _weighting_key(spec) -> str | None:
@@ -134,8 +236,15 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     missing = Counter()
     strategy_notes: list[str] = []
     basis_rows = []
-    shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     memo = {} if memo is None else memo
+    method = getattr(spec, "shares", "point_in_time")
+    if shares is not None and spec.weighting == "cap":
+        if ("shares", method) not in memo:
+            memo[("shares", method)] = shares.method(method)
+        shares_frame, observed = memo[("shares", method)]
+    else:
+        shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
+    universes: dict = {}
     weighting = _weighting_key(spec)
 
     def target_at(date):
@@ -152,10 +261,12 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
                 raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} (no member has "
                                 f"a price); fix: start later or widen the universe")
         if spec.weighting == "cap" and observed is not None:
-            key = ("basis", date, universe)
+            key = ("basis", method, date, universe)
             if key not in memo:
-                memo[key] = _cap_basis_row(date, observed.loc[date].reindex(list(universe)))
+                memo[key] = {**_cap_basis_row(date, observed.loc[date].reindex(list(universe))),
+                             **_later_weight(date, universe, shares, px, method)}
             basis_rows.append(dict(memo[key]))
+            universes[date] = universe
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
             sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
@@ -180,7 +291,10 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
                      f"out there (dates missed in brackets): {top}{' ...' if len(missing) > 30 else ''}")
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
-    basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
+    basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date") if basis_rows else None
+    if basis is not None:
+        basis["share_refresh_turnover"] = _refresh_turnover(basis.index, universes, shares_frame, px)
+        _note_left_out(spec.name, method, basis, notes)
     return targets, basis
 
 
@@ -224,6 +338,58 @@ def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:
             "newest_observation": seen.max() if len(seen) else pd.NaT,
             "typical_observation": seen.mode().iloc[0] if len(seen) else pd.NaT,
             "backfilled_names": int((seen > date).sum())}
+
+
+def _later_weight(date, universe, shares, px: pd.DataFrame, method: str) -> dict:
+    """How much plain cap weight on ``date`` rests on share counts observed later: under ``backfill`` it is
+    in the weights (look-ahead); under ``point_in_time`` those names are left out and this is the weight they
+    would have had, estimated with the later count. Plain cap weights of the universe, before tilts and caps."""
+    names = list(universe)
+    caps = (shares.shares.loc[date].reindex(names) * px.loc[date].reindex(names)).astype("float64")
+    later = (shares.observed.loc[date].reindex(names) > date).to_numpy() & caps.notna().to_numpy()
+    total = caps.sum()
+    weight = float(caps[later].sum() / total) if total > 0 else 0.0
+    left = ", ".join(sorted(caps.index[later]))
+    return {"shares_method": method, "later_obs_names": int(later.sum()),
+            "weight_on_later_obs": weight if method == "backfill" else 0.0,
+            "left_out_weight_est": weight if method == "point_in_time" else 0.0,
+            "left_out": left if method == "point_in_time" else ""}
+
+
+def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: pd.DataFrame, px: pd.DataFrame) -> list:
+    """Per rebalance date, turnover made by the share-count method alone: half the absolute change of plain
+    cap weights when the date's share counts replace the previous rebalance's, both at the date's prices
+    (names with a count in both). Price moves and membership changes are not in it; NaN on the first date."""
+    out = [float("nan")]
+    for prev, date in zip(dates[:-1], dates[1:]):
+        names = list(universes.get(date, ()))
+        p = px.loc[date].reindex(names)
+        new, old = shares.loc[date].reindex(names) * p, shares.loc[prev].reindex(names) * p
+        ok = new.notna() & old.notna() & (new > 0) & (old > 0)
+        if not ok.any():
+            out.append(float("nan"))
+            continue
+        out.append(float((new[ok] / new[ok].sum() - old[ok] / old[ok].sum()).abs().sum() / 2))
+    return out
+
+
+def _note_left_out(name: str, method: str, basis: pd.DataFrame, notes: list[str]) -> None:
+    """Name the share-count method's cost: look-ahead weight (backfill) or names left out (point_in_time)."""
+    col = "weight_on_later_obs" if method == "backfill" else "left_out_weight_est"
+    hit = basis[basis[col] > 0]
+    if hit.empty:
+        return
+    top = hit[col].idxmax()
+    if method == "backfill":
+        notes.append(f"{name}: LOOK-AHEAD (shares: backfill): on {len(hit)} of {len(basis)} rebalance dates "
+                     f"part of the cap weight rests on share counts observed later, up to "
+                     f"{hit[col].max():.2%} (on {top:%Y-%m-%d}); shares: point_in_time avoids it")
+    else:
+        names = sorted({n for cell in hit["left_out"] for n in cell.split(", ") if n})
+        notes.append(f"{name}: shares: point_in_time: on {len(hit)} of {len(basis)} rebalance dates names with "
+                     f"no share count observed yet are left out, estimated weight up to {hit[col].max():.2%} "
+                     f"(on {top:%Y-%m-%d}; estimated with their later count): {', '.join(names[:40])}"
+                     f"{' ...' if len(names) > 40 else ''}")
 
 
 def _alias_spec(spec, aliases):

@@ -50,7 +50,7 @@ def required_tickers(cfg, members: set[str]) -> list[str]:
         if s.weights:
             names |= set(dict(s.weights))
         names |= {t for pair in s.proxies for t in pair}
-        if s.cash_yield:
+        if s.cash_yield not in ("risk_free", "none"):
             names.add(s.cash_yield)
         if s.universe is not None:
             for t in (*s.universe.tickers, *s.universe.exclude):
@@ -159,7 +159,7 @@ def _explicit_tickers(cfg) -> set[str]:
         if s.universe is not None:
             names |= {t for t in s.universe.tickers if t not in groups}
         names |= {p for _, p in s.proxies}
-        if s.cash_yield:
+        if s.cash_yield not in ("risk_free", "none"):
             names.add(s.cash_yield)
     if cfg.risk_free is not None and cfg.risk_free != "irx":
         names.add(cfg.risk_free)
@@ -247,6 +247,10 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
                        notes=tuple(built.notes.get(name, ())) + sim.notes)
         for name, sim in sims.items())
     analytics = dict(built.tables)
+    analytics["idle_cash"] = idle_cash_table(sims, built)
+    quality = data_quality_table(built, sims, cfg.data_gaps)
+    if not quality.empty:
+        analytics["data_quality"] = quality
     analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     manifest = {
@@ -290,6 +294,52 @@ def gap_warnings(prices: pd.DataFrame) -> list[str]:
             f"{', '.join(listed)}{' ...' if len(cols) > 30 else ''}"]
 
 
+def idle_cash_table(sims, built) -> pd.DataFrame:
+    """Per strategy: what idle cash earns, how much sat idle (share of value) and for how long, and what it
+    earned. Cash of every origin: before the first trade, unallocated targets, sale proceeds, unpriced names."""
+    rows = []
+    for name, sim in sims.items():
+        share = (sim.cash / sim.equity).clip(lower=0.0)
+        over = (share > 0.01).to_numpy()
+        spell = longest = 0
+        for flag in over:
+            spell = spell + 1 if flag else 0
+            longest = max(longest, spell)
+        rate = built.plans[name].cash_rate
+        earned = float((sim.cash.shift(1) * rate.reindex(sim.cash.index)).sum()) if rate is not None else 0.0
+        rows.append({"strategy": name, "earns": built.cash_sources.get(name, ""),
+                     "mean_cash_share": float(share.mean()), "max_cash_share": float(share.max()),
+                     "max_on": share.idxmax(), "days_over_1pct": int(over.sum()),
+                     "longest_spell_days": int(longest), "interest_earned": earned})
+    return pd.DataFrame(rows).set_index("strategy")
+
+
+def data_quality_table(built, sims, policy: str) -> pd.DataFrame:
+    """One row per traded ticker whose prices end inside the run: DATA GAP (still an index member the next
+    trading day) or delisting/removal, its last price, the largest weight any strategy held on that day,
+    who held it and what the run did. The weight is the one held at the close before the last price."""
+    ended = built.gaps if built.gaps is not None else pd.DataFrame()
+    rows = []
+    for t, g in ended.iterrows():
+        held = {n: float(s.holdings[t].shift(1).loc[g["last_price"]]) for n, s in sims.items()   # going in
+                if t in s.holdings.columns and g["last_price"] in s.holdings.index}
+        held = {n: w for n, w in held.items() if w > 0}
+        targeted = [n for n, p in built.plans.items() if t in p.targets.columns and (p.targets[t] > 0).any()]
+        if not targeted:
+            continue
+        gap = g["member_after"] is True or g["member_after"] == True  # noqa: E712 - NA-safe
+        rows.append({"ticker": t,
+                     "issue": "DATA GAP: prices end while an index member" if gap else
+                              ("prices end after leaving the index" if g["member_after"] is False
+                               else "prices end (no membership data)"),
+                     "last_price": g["last_price"], "member_next_day": g["member_after"],
+                     "held_weight_max": max(held.values()) if held else 0.0,
+                     "held_by": ", ".join(sorted(held)),
+                     "action": (f"data_gaps: {policy}" if gap else "sold at the last close")})
+    cols = ["ticker", "issue", "last_price", "member_next_day", "held_weight_max", "held_by", "action"]
+    return pd.DataFrame(rows, columns=cols).set_index("ticker")
+
+
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
     if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
         return {}
@@ -310,15 +360,16 @@ def _risk_free(cfg, inputs: Inputs) -> pd.Series | None:
     """Daily simple risk-free returns on the run calendar, or None for a zero rate."""
     if cfg.risk_free is None:
         return None
+    from .plans import cash_returns, risk_free_ticker
+
     cal = inputs.calendar
-    ticker = TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
+    ticker = risk_free_ticker(cfg)
     px = inputs.prices[ticker] if ticker in inputs.prices.columns else pd.Series(np.nan, index=cal)
-    px = px.reindex(cal)
-    if px.isna().all():
+    if px.reindex(cal).isna().all():
         raise DataError(f"risk_free: no prices for {ticker} in the run's period; fix: `bt data import "
                         f"../shared/market-data` (it builds {TBILL_TICKER} from the T-bill yield) or use a cash "
                         f"ETF such as risk_free: BIL")
-    return px.ffill().pct_change().fillna(0.0)
+    return cash_returns(inputs.prices, ticker, cal).rename(None)
 
 
 def _coverage(store, prices: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict:
