@@ -11,7 +11,9 @@ from backtest.config_blocks import (
 from backtest.config_check import (
     MISSING, Ctx, check_keys, choice, mapping, num, number, require, safe_name, ticker,
 )
-from backtest.config_schema import CASH_SPECIAL, SHARE_METHODS, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec
+from backtest.config_schema import (
+    CASH_SPECIAL, SHARE_METHODS, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec,
+)
 
 STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "rebalance", "costs",
                  "expense_ratio", "cash_yield", "proxies", "shares")

@@ -122,12 +122,12 @@ def _cash_rate(spec, cfg, px: pd.DataFrame, calendar: pd.DatetimeIndex, notes: l
         return None, "nothing (cash_yield: risk_free and the run has no risk_free series)"
     label = (f"{ticker} (the run's risk_free)" if choice == "risk_free" else f"{ticker} (cash_yield)")
     first = px[ticker].first_valid_index() if ticker in px.columns else None
-    if first is None:
-        raise DataError(f"strategies[{spec.name!r}].cash_yield: no prices for {ticker} to accrue idle cash at; "
-                        f"fix: import its prices, choose another cash ticker (e.g. BIL) or cash_yield: none")
-    if first > calendar[0]:
-        notes.append(f"{spec.name}: idle cash earns {ticker}, whose prices start {first:%Y-%m-%d}; before that "
-                     f"idle cash earns nothing")
+    if first is None or first > calendar[0]:
+        since = "has no prices" if first is None else f"has prices only from {first:%Y-%m-%d}"
+        key = "cash_yield" if choice != "risk_free" else "cash_yield (risk_free, the default)"
+        raise DataError(f"strategies[{spec.name!r}].{key}: idle cash accrues at {ticker}, which {since}, after "
+                        f"the run starts ({calendar[0]:%Y-%m-%d}); fix: start on or after that date, choose a "
+                        f"cash ticker priced over the whole period (e.g. BIL) or set cash_yield: none")
     return cash_returns(px, ticker, calendar), label
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .figures import line_figure
-from .page import esc, figure_fragment, frame_table, section
+from .page import DATA_TABLE_KEYS, esc, figure_fragment, frame_table, section
 
 if TYPE_CHECKING:
     from ..results import SavedRun
@@ -40,7 +40,8 @@ def rotation_section(saved: SavedRun) -> str:
 def analytics_tables(saved: SavedRun) -> str:
     """Every other ``saved.analytics`` table (e.g. the market-cap basis of cap-weighted strategies)
     generically: a line plot when it is date-indexed, and the table."""
-    rest = {k: v for k, v in (saved.analytics or {}).items() if not _is_rotation_key(k)}
+    rest = {k: v for k, v in (saved.analytics or {}).items()
+            if not _is_rotation_key(k) and k not in DATA_TABLE_KEYS}     # those are in the data section
     if not rest:
         return ""
     parts = []
