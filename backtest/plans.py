@@ -295,9 +295,15 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     if basis is not None:
         basis["share_refresh_turnover"] = _refresh_turnover(basis.index, universes, shares_frame, px)
         _note_left_out(spec.name, method, basis, notes)
+        jumps = basis["share_refresh_turnover"][basis["share_refresh_turnover"] > REFRESH_NOTE]
+        if len(jumps):
+            listed = ", ".join(f"{d:%Y-%m-%d} ({v:.1%})" for d, v in jumps.items())
+            notes.append(f"{spec.name}: method-made turnover: new share counts alone (not prices) move the cap "
+                         f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
     return targets, basis
 
 
+REFRESH_NOTE = 0.02     # share-refresh turnover above this is named in the warnings
 _DATED = re.compile(r"(\d{4}-\d{2}-\d{2}): (.*)", re.S)
 _NAMES = re.compile(r"[A-Z0-9.~\-]+(, [A-Z0-9.~\-]+)*")
 

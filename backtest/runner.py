@@ -327,12 +327,14 @@ def data_quality_table(built, sims, policy: str) -> pd.DataFrame:
         targeted = [n for n, p in built.plans.items() if t in p.targets.columns and (p.targets[t] > 0).any()]
         if not targeted:
             continue
-        gap = g["member_after"] is True or g["member_after"] == True  # noqa: E712 - NA-safe
+        member = None if pd.isna(g["member_after"]) else bool(g["member_after"])
+        gap = member is True
         rows.append({"ticker": t,
                      "issue": "DATA GAP: prices end while an index member" if gap else
-                              ("prices end after leaving the index" if g["member_after"] is False
+                              ("prices end after leaving the index" if member is False
                                else "prices end (no membership data)"),
-                     "last_price": g["last_price"], "member_next_day": g["member_after"],
+                     "last_price": g["last_price"],
+                     "member_next_day": {True: "yes", False: "no"}.get(member, "unknown"),
                      "held_weight_max": max(held.values()) if held else 0.0,
                      "held_by": ", ".join(sorted(held)),
                      "action": (f"data_gaps: {policy}" if gap else "sold at the last close")})

@@ -248,3 +248,21 @@ def test_the_2025_share_refresh_shows_as_method_made_turnover(share_plans):
     assert refresh.loc["2025-01-02"] > 0.05
     quiet = refresh.drop(pd.Timestamp("2025-01-02")).dropna()
     assert quiet.max() < 0.02
+    assert "PIT: method-made turnover: new share counts alone (not prices) move the cap weights by more than " \
+           "2% one-sided on: 2025-01-02 (7.8%)" in base.notes["PIT"]
+
+
+# --- The report ------------------------------------------------------------------------------------------
+
+def test_the_report_data_section_shows_data_quality_and_idle_cash(rotation_run):
+    html = (rotation_run / "report.html").read_text(encoding="utf-8")
+    data = html[html.index('<section id="data">'):]
+    data = data[:data.index("</section>")]
+    assert "<h3>Data quality</h3>" in data and "<h3>Idle cash</h3>" in data
+    assert "DATA GAP: prices end while an index member" in data and ">ALXN<" in data
+    quality = pd.read_csv(rotation_run / "analytics" / "data-quality.csv", index_col=0)
+    assert quality.loc["ALXN", "member_next_day"] == "yes"
+    assert quality.loc["ALXN", "last_price"].startswith("2021-04-21")
+    idle = pd.read_csv(rotation_run / "analytics" / "idle-cash.csv", index_col=0)
+    assert (idle["earns"] == "BIL (the run's risk_free)").all()
+    assert idle.loc["Equal-weight S&P 493", "days_over_1pct"] > 40     # 2021-04-21 .. the next rebalance

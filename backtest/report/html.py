@@ -174,7 +174,7 @@ DATA_TABLES = {
 
 
 def _data_tables(saved: SavedRun) -> str:
-    """The data-quality and idle-cash tables (saved as analytics/<name>.csv), when the run has them."""
+    """The data-quality and idle-cash tables (saved as analytics/data-quality.csv and idle-cash.csv), when the run has them."""
     parts = []
     for key, (title, intro) in DATA_TABLES.items():
         frame = (saved.analytics or {}).get(key)
