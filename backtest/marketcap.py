@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 # Sources in order of preference. A ticker takes all its observations from the first of these that has any
 # (sources measure differently: Yahoo full caps vs SPY-implied float-adjusted shares on an estimated scale;
@@ -146,3 +146,11 @@ def market_caps(prices: pd.DataFrame, shares: SharesAsOf | pd.DataFrame) -> pd.D
     s = shares.shares if isinstance(shares, SharesAsOf) else shares
     aligned = s.reindex(index=prices.index, columns=prices.columns)
     return (prices.astype("float64") * aligned).astype("float64")
+
+
+def daily_shares(shares: pd.DataFrame, prices: pd.DataFrame):
+    """`marketcap.shares_asof` on every date and column of `prices`, computed once for the weights and the
+    analytics. Each frame is stored as a single block: per-date row reads and whole-frame arithmetic on the
+    pivoted frame (one block per ticker run) are several times slower."""
+    daily = shares_asof(shares, prices.index, list(prices.columns))
+    return SharesAsOf(*(pd.DataFrame(f.to_numpy(), index=f.index, columns=f.columns) for f in daily))

@@ -13,9 +13,31 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .engine import StrategyPlan
 from .errors import DataError
 from .schedule import apply_drift_bands, calendar_dates
+
+
+@dataclass(frozen=True)
+class StrategyPlan:
+    """What to simulate for one strategy.
+
+    targets : DataFrame indexed by decision date, one column per ticker, rows summing to 1 (or less: the
+        remainder is held as cash).
+    commission_bps, slippage_bps : per side, on traded value.
+    expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
+    cash_rate : optional daily simple return at which idle cash accrues, Series indexed by trading date (the
+        run calendar; missing dates and NaN earn nothing; the first day's value is not used). None: idle
+        cash earns nothing.
+    hold_ended : tickers whose prices end mid-run that are held at their last close until the next execution
+        day (sold there at that close) instead of being sold at the last close (data gaps, ``hold``).
+    """
+
+    targets: pd.DataFrame
+    commission_bps: float = 0.0
+    slippage_bps: float = 0.0
+    expense_ratio: float = 0.0
+    cash_rate: pd.Series | None = None
+    hold_ended: tuple[str, ...] = ()
 
 
 @dataclass
@@ -50,7 +72,7 @@ def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestam
 
 
 def build_plans(cfg, inputs) -> Built:
-    """Compute target weights of every strategy in `cfg` on `inputs` (a `runner.Inputs`)."""
+    """Compute target weights of every strategy in `cfg` on `inputs` (a `backtest.data.inputs.Inputs`)."""
     prices = inputs.prices
     extra: dict[str, pd.Series] = {}
     notes: dict[str, list[str]] = {}
@@ -81,7 +103,7 @@ def build_plans(cfg, inputs) -> Built:
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
         gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name])
-        rate, cash_sources[spec.name] = _cash_rate(spec, cfg, px, inputs.calendar, notes[spec.name])
+        rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, px, inputs.calendar)
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
                                         cash_rate=rate, hold_ended=gaps if gap_policy == "hold" else ())
@@ -103,23 +125,19 @@ def cash_returns(prices: pd.DataFrame, ticker: str, calendar: pd.DatetimeIndex) 
     return px.pct_change().fillna(0.0).rename(ticker)
 
 
-def risk_free_ticker(cfg) -> str | None:
-    """The price column of the run's risk-free series (None: a zero rate)."""
-    from .data.snapshot import TBILL_TICKER
-
-    if cfg.risk_free is None:
-        return None
-    return TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
-
-
-def _cash_rate(spec, cfg, px: pd.DataFrame, calendar: pd.DatetimeIndex, notes: list[str]):
-    """What the strategy's idle cash earns: (daily returns or None, a label for the report)."""
+def _cash_rate(spec, cfg, inputs, px: pd.DataFrame, calendar: pd.DatetimeIndex):
+    """What the strategy's idle cash earns: (daily returns or None, a label for the report). ``risk_free``
+    is the run's own series (``inputs.risk_free``, the one Sharpe uses)."""
     choice = getattr(spec, "cash_yield", "risk_free") or "risk_free"
     if choice == "none":
         return None, "nothing (cash_yield: none)"
-    ticker = risk_free_ticker(cfg) if choice == "risk_free" else choice
-    if ticker is None:
+    if choice == "risk_free" and cfg.risk_free is None:
         return None, "nothing (cash_yield: risk_free and the run has no risk_free series)"
+    rf = getattr(inputs, "risk_free", None)
+    if choice == "risk_free" and rf is None:
+        raise DataError(f"strategies[{spec.name!r}].cash_yield: the run's risk-free series was not loaded; "
+                        f"build the inputs with load_inputs(cfg, store)")
+    ticker = str(rf.name) if choice == "risk_free" else choice
     label = (f"{ticker} (the run's risk_free)" if choice == "risk_free" else f"{ticker} (cash_yield)")
     first = px[ticker].first_valid_index() if ticker in px.columns else None
     if first is None or first > calendar[0]:
@@ -128,7 +146,7 @@ def _cash_rate(spec, cfg, px: pd.DataFrame, calendar: pd.DatetimeIndex, notes: l
         raise DataError(f"strategies[{spec.name!r}].{key}: idle cash accrues at {ticker}, which {since}, after "
                         f"the run starts ({calendar[0]:%Y-%m-%d}); fix: start on or after that date, choose a "
                         f"cash ticker priced over the whole period (e.g. BIL) or set cash_yield: none")
-    return cash_returns(px, ticker, calendar), label
+    return (rf if choice == "risk_free" else cash_returns(px, ticker, calendar)), label
 
 
 def find_ended(prices: pd.DataFrame, calendar: pd.DatetimeIndex, membership) -> pd.DataFrame:
@@ -191,7 +209,7 @@ def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, no
 def _weighting_key(spec) -> str | None:
     """What a strategy's weights on a date depend on besides the date and the data: every key but the name,
     costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing)."""
-    from .config_dump import strategy_dict
+    from .config.dump import strategy_dict
 
     try:
         data = strategy_dict(spec)
@@ -210,9 +228,9 @@ def _shares_frame(cfg, inputs):
     """`SharesAsOf` on each trading day for cap-weighted runs (held constant between known dates)."""
     if inputs.shares is None:
         return None
-    if getattr(inputs, "shares_daily", None) is not None:   # computed once by the runner, on every price date
+    if getattr(inputs, "shares_daily", None) is not None:   # computed once by `load_inputs`, on every price date
         return inputs.shares_daily
-    from .runner import daily_shares
+    from .marketcap import daily_shares
 
     return daily_shares(inputs.shares, inputs.prices)
 

@@ -18,12 +18,14 @@ import errno
 import json
 import math
 import os
+import platform
 import re
 import shutil
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -292,13 +294,13 @@ def _write_contents(result: RunResult, root: Path, layout: dict) -> None:
 
 
 def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None = None,
-              renderer: Callable[[SavedRun], str] | None = None) -> Path:
+              renderer: Callable[[SavedRun], str]) -> Path:
     """Write ``result`` as a complete run folder inside ``results_dir`` and return its path.
 
     The folder is ``<name>-<YYYYmmdd-HHMMSS>`` (``folder_name`` replaces the whole name when given), made
     path-safe, with ``-2``, ``-3``... added if it exists. It is built as ``.<name>.tmp-<pid>`` beside the
-    target, ``report.html`` last (``renderer``, default `backtest.report.render_report`, on the folder read
-    back), fsynced, then renamed. On any error the temporary folder is removed and nothing else remains.
+    target, ``report.html`` last (``renderer`` on the folder read back: the caller passes
+    `backtest.report.render_report`, so this module never imports the report), fsynced, then renamed. On any error the temporary folder is removed and nothing else remains.
     """
     _check(result)
     results_dir = Path(results_dir)
@@ -311,8 +313,6 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
     base = safe_folder_name(folder_name) if folder_name else (
         f"{safe_folder_name(result.name)}-{now:%Y%m%d-%H%M%S}")
     temp = results_dir / f".{base}.tmp-{os.getpid()}"
-    if renderer is None:
-        from .report import render_report as renderer
     try:
         if temp.exists():
             shutil.rmtree(temp)
@@ -480,3 +480,28 @@ def list_runs(results_dir: Path | str) -> list[SavedRunSummary]:
             continue
         out.append(summarize_run(child))
     return sorted(out, key=lambda s: (s.problem is not None, s.created, s.path.name))
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("bt-rotation-backtester", "vectorbt", "numba", "pandas", "numpy", "pyarrow", "yfinance",
+                 "plotly", "index-constitution", "PyYAML", "click"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def check_results_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        what = "a file" if path.is_file() else "not a folder"
+        raise UsageError(f"--out: {path} is {what}, expected a folder; fix: pass a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{np.random.randint(1 << 30)}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write to {path} ({exc.strerror}); fix: choose a writable folder")
+    return path

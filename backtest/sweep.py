@@ -71,8 +71,8 @@ def expand_variants(cfg) -> tuple[object, list[Variant], dict[str, list[tuple[st
     Raises UsageError when the config has no ``sweep:`` block.
     """
     from .config import expand_sweep, swept_config
-    from .config_dump import thaw
-    from .config_sweep import label, plan
+    from .config.dump import thaw
+    from .config.sweep import label, plan
 
     if cfg.sweep is None:
         where = cfg.source_path or "the config"
@@ -97,7 +97,7 @@ def expand_variants(cfg) -> tuple[object, list[Variant], dict[str, list[tuple[st
 def chunk_payloads(swept, chunk_size: int) -> list[dict]:
     """The swept config cut into chunks of ``chunk_size`` strategies, each as a plain config dict."""
     from .config import config_to_dict
-    from .config_dump import strategy_dict
+    from .config.dump import strategy_dict
 
     top = config_to_dict(dataclasses.replace(swept, sweep=None))
     strategies = [strategy_dict(s) for s in swept.strategies]
@@ -141,10 +141,10 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     """
     from . import metrics as M
     from .config import config_to_dict, load_config
+    from .data.inputs import coverage, load_inputs, risk_free_returns
     from .data.store import PriceStore, default_store_dir
     from .report.sweep import check_metric, render_sweep
-    from .results import write_run
-    from .runner import _check_results_dir, _coverage, _risk_free, load_inputs, package_versions
+    from .results import check_results_dir, package_versions, write_run
 
     t0 = time.perf_counter()
     if chunk_size < 1:
@@ -157,7 +157,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     check_metric(metric)
     cfg = load_config(Path(config))
     swept, variants, grids = expand_variants(cfg)
-    results_dir = _check_results_dir(Path(results_dir))
+    results_dir = check_results_dir(Path(results_dir))
     store = store if store is not None else PriceStore(default_store_dir())
     n_variants = sum(v.base is not None for v in variants)
     echo(f"sweep {cfg.name!r}: {n_variants} variants of {len(grids)} "
@@ -166,7 +166,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     bench = inputs.prices[swept.benchmark].loc[inputs.calendar]
     benchmark = swept.capital * bench / bench.iloc[0]
     bench_returns = M.simple_returns(benchmark)
-    risk_free = _risk_free(swept, inputs)
+    risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
     with _runner(workers, scheduler, echo) as (run_chunks, where, n_workers):
         timings["start"] = time.perf_counter() - t0 - timings["load"]     # cluster start, warm-up
@@ -187,7 +187,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
         "fill": swept.fill,
         "offline": offline,
         "membership_source": swept.membership_source if inputs.membership is not None else None,
-        "data": _coverage(store, inputs.prices, inputs.calendar),
+        "data": coverage(store, inputs.prices, inputs.calendar),
         "warnings": list(dict.fromkeys([*inputs.warnings, *(n for o in outcomes for n in o.notes)])),
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
@@ -229,7 +229,7 @@ def warm_up() -> None:
     import strategies  # noqa: F401
 
     from . import engine, metrics, plans  # noqa: F401
-    from .vbt_kernel import kernels
+    from .engine.kernel import kernels
 
     kernels()
 

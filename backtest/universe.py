@@ -1,7 +1,8 @@
 """Universes: ticker spelling, named groups, index membership at a date, exclusions (pure).
 
-Nothing here opens a file. The membership table comes from the store (`PriceStore.membership()`) or from
-`backtest.data.membership.load_membership`; prices availability is passed in by the caller.
+Nothing here opens a file or imports `backtest.data`: the membership table is passed in (the orchestrator reads it
+with `backtest.data.membership.load_membership`), and so is price availability. Ticker spelling lives in
+`backtest.tickers`.
 
 Membership table (the "intervals frame"): one row per membership interval, columns
 
@@ -14,16 +15,14 @@ Membership table (the "intervals frame"): one row per membership interval, colum
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-MembershipSource = Literal["snapshot", "index-constitution"]
-MEMBERSHIP_SOURCES: tuple[MembershipSource, ...] = ("snapshot", "index-constitution")
+from backtest.tickers import normalize_ticker
+
 MEMBERSHIP_MODES = ("point_in_time", "current")
 
 MAG7 = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA")
@@ -31,17 +30,8 @@ DEFAULT_GROUPS: Mapping[str, tuple[str, ...]] = {"mag7": MAG7}
 
 # One share-class letter after a dot or slash: BRK.B, BF/B -> BRK-B, BF-B. Exchange suffixes of two or more
 # letters (VOD.L is the exception we cannot tell apart; see docs/data.md) are left alone.
-_CLASS_SUFFIX = re.compile(r"^([A-Z0-9]{1,6})[./]([A-E])$")
 
 MEMBERSHIP_COLUMNS = ("ticker", "start_date", "end_date", "price_column")
-
-
-@functools.lru_cache(maxsize=65536)
-def normalize_ticker(ticker: str) -> str:
-    """Yahoo spelling of a ticker: upper case, stripped, share class with a dash (``brk.b`` -> ``BRK-B``)."""
-    t = str(ticker).strip().upper().replace(" ", "")
-    m = _CLASS_SUFFIX.match(t)
-    return f"{m.group(1)}-{m.group(2)}" if m else t
 
 
 def _dedup(items: Iterable[str]) -> list[str]:
@@ -164,11 +154,3 @@ def resolve_universe(spec: Any, date, membership: pd.DataFrame | None,
                     tickers=tuple(t for t in kept if t in have),
                     missing=tuple(t for t in kept if t not in have),
                     excluded=excluded)
-
-
-def load_membership(store, source: MembershipSource = "snapshot", index: str = "sp500") -> pd.DataFrame:
-    """The membership intervals from ``source`` (``"snapshot"``: the store's table; ``"index-constitution"``:
-    the package). A thin delegate to ``backtest.data.membership.load_membership``, which does the reading."""
-    from backtest.data.membership import load_membership as _load
-
-    return _load(store, source, index)

@@ -59,13 +59,14 @@ def breakdown(config: Path) -> list[list[str]]:
         t = now
 
     from backtest import runner
+    from backtest.data.inputs import load_inputs
     from backtest.config import load_config
     from backtest.data.store import PriceStore, default_store_dir
     lap("import backtest (pandas, numpy)")
     cfg = load_config(config)
     store = PriceStore(default_store_dir())
     lap("load config")
-    inputs = runner.load_inputs(cfg, store, offline=True)
+    inputs = load_inputs(cfg, store, offline=True)
     lap("load prices, membership, shares")
     from backtest.plans import build_plans
     built = build_plans(cfg, inputs)

@@ -15,7 +15,9 @@ from backtest.config import parse_config
 from backtest.engine import StrategyPlan, simulate
 from backtest.errors import ConfigError, DataError
 from backtest.plans import build_plans, cash_returns, find_ended
-from backtest.runner import daily_shares, load_inputs, run_backtest
+from backtest.data.inputs import load_inputs
+from backtest.marketcap import daily_shares
+from backtest.runner import run_backtest
 
 CAPITAL = 1_000_000.0
 
@@ -115,8 +117,8 @@ def test_cash_yield_and_shares_keys_are_validated():
 
 @pytest.fixture(scope="module")
 def ended(snapshot_store):
-    from backtest.runner import members_in_range
-    from backtest.universe import load_membership
+    from backtest.data.inputs import members_in_range
+    from backtest.data.membership import load_membership
 
     membership = load_membership(snapshot_store, "snapshot")
     names = members_in_range(membership, "2016-01-01", None)

@@ -8,7 +8,7 @@ import pytest
 
 from backtest.config import parse_config
 from backtest.plans import build_plans, splice, summarize_notes
-from backtest.runner import load_inputs
+from backtest.data.inputs import load_inputs
 
 
 def test_splice_chains_proxy_returns_before_the_primary_starts():

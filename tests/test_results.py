@@ -27,6 +27,7 @@ from backtest.results import (
     slugify,
     write_run,
 )
+from backtest.runner import save_run
 from tests.report.synthetic import HOSTILE_NAMES, make_run
 
 CHECK = dict(check_freq=False, check_names=False)
@@ -39,7 +40,7 @@ def result() -> RunResult:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory, result) -> Path:
-    return write_run(result, tmp_path_factory.mktemp("results"))
+    return save_run(result, tmp_path_factory.mktemp("results"))
 
 
 def _same_metrics(a: dict, b: dict) -> bool:
@@ -102,8 +103,8 @@ def test_holdings_are_a_month_end_sample(folder, result):
 
 
 def test_identical_inputs_give_identical_bytes(tmp_path):
-    a = write_run(make_run(), tmp_path / "a")
-    b = write_run(make_run(), tmp_path / "b")
+    a = save_run(make_run(), tmp_path / "a")
+    b = save_run(make_run(), tmp_path / "b")
     for name in ("metrics.json", "equity.csv", "returns.csv", "weights/tilted.csv", "trades/tilted.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     created = json.loads((a / "manifest.json").read_text())["run_folder"]["created"]
@@ -121,15 +122,15 @@ def test_no_folder_when_rendering_fails(tmp_path, result):
 
 
 def test_existing_name_gets_a_suffix(tmp_path, result):
-    first = write_run(result, tmp_path, folder_name="fixed")
-    second = write_run(result, tmp_path, folder_name="fixed")
+    first = save_run(result, tmp_path, folder_name="fixed")
+    second = save_run(result, tmp_path, folder_name="fixed")
     assert (first.name, second.name) == ("fixed", "fixed-2")
 
 
 def test_hostile_names_stay_inside(tmp_path):
     hostile = make_run(name="../../etc/<script>x</script>", names=HOSTILE_NAMES)
     root = tmp_path / "results"
-    folder = write_run(hostile, root, folder_name="../../../escape")
+    folder = save_run(hostile, root, folder_name="../../../escape")
     assert folder.parent == root
     for path in tmp_path.rglob("*"):
         assert path.resolve().is_relative_to(root.resolve()), path
@@ -137,7 +138,7 @@ def test_hostile_names_stay_inside(tmp_path):
     saved = load_run(folder)
     assert [s.name for s in saved.strategies] == list(HOSTILE_NAMES)
     assert len(set(saved.slugs.values())) == len(HOSTILE_NAMES)
-    default = write_run(hostile, root)
+    default = save_run(hostile, root)
     assert default.parent == root and not default.name.startswith(".")
 
 
@@ -155,17 +156,17 @@ def test_slugs():
 def test_contract_violations_are_reported(tmp_path, result):
     twice = RunResult(**{**result.__dict__, "strategies": result.strategies[:1] * 2})
     with pytest.raises(ValueError, match="duplicate strategy names"):
-        write_run(twice, tmp_path)
+        save_run(twice, tmp_path)
     short = RunResult(**{**result.__dict__, "benchmark": result.benchmark.iloc[:-1]})
     with pytest.raises(ValueError, match="equity dates differ"):
-        write_run(short, tmp_path)
+        save_run(short, tmp_path)
 
 
 def test_unwritable_results_dir(tmp_path, result):
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(UsageError, match="cannot create it"):
-        write_run(result, blocker / "results")
+        save_run(result, blocker / "results")
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -176,7 +177,7 @@ def test_unwritable_results_dir(tmp_path, result):
     (lambda p: (p / "manifest.json").write_text("{}"), "no run_folder entry"),
 ])
 def test_incomplete_folder_is_a_data_error(tmp_path, result, damage, message):
-    folder = write_run(result, tmp_path)
+    folder = save_run(result, tmp_path)
     damage(folder)
     with pytest.raises(DataError, match=message):
         load_run(folder)
@@ -188,8 +189,8 @@ def test_not_a_folder(tmp_path):
 
 
 def test_list_runs(tmp_path, result):
-    older = write_run(result, tmp_path, folder_name="a-run")
-    newer = write_run(make_run(name="other", names=("Only",), risk_free=False, analytics=False), tmp_path)
+    older = save_run(result, tmp_path, folder_name="a-run")
+    newer = save_run(make_run(name="other", names=("Only",), risk_free=False, analytics=False), tmp_path)
     (tmp_path / f".half.tmp-{os.getpid()}").mkdir()  # a run being written (or a crashed one)
     (tmp_path / "notes").mkdir()  # unrelated folder
     broken = tmp_path / "broken-run"
@@ -208,7 +209,7 @@ def test_list_runs(tmp_path, result):
 
 
 def test_run_without_risk_free_or_analytics(tmp_path):
-    saved = load_run(write_run(make_run(names=("Only",), risk_free=False, analytics=False), tmp_path))
+    saved = load_run(save_run(make_run(names=("Only",), risk_free=False, analytics=False), tmp_path))
     assert saved.risk_free is None and saved.analytics == {}
     assert not (saved.path / "risk_free.csv").exists()
 
@@ -219,7 +220,7 @@ def test_strategy_that_never_trades(tmp_path):
     idle = StrategyResult(name="Idle", equity=s.equity * 0 + 1e6, targets=pd.DataFrame(),
                           holdings=pd.DataFrame(index=s.equity.index), trades=pd.DataFrame(), fees=s.fees * 0,
                           turnover=pd.Series(dtype=float))
-    saved = load_run(write_run(RunResult(**{**run.__dict__, "strategies": (s, idle)}), tmp_path))
+    saved = load_run(save_run(RunResult(**{**run.__dict__, "strategies": (s, idle)}), tmp_path))
     got = saved.strategies[1]
     assert got.targets.empty and got.trades.empty and got.turnover.empty
     assert list(got.trades.columns) == ["date", "ticker", "side", "shares", "price", "value", "fees"]

@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.tickers import normalize_ticker
 from backtest.universe import (
     MAG7,
     Universe,
     current_members,
     expand,
-    load_membership,
     members_at,
-    normalize_ticker,
     resolve_universe,
 )
 
@@ -139,7 +138,3 @@ def test_missing_members_are_named(snapshot_store):
     u = resolve_universe(Spec(index="sp500"), "2016-06-30", m, {}, available_on(snapshot_store, "2016-06-30"))
     assert {"AET", "CELG", "TWX"} <= set(u.missing)
     assert len(u.tickers) + len(u.missing) == len(members_at(m, "2016-06-30"))
-
-
-def test_load_membership_delegates(snapshot_store):
-    pd.testing.assert_frame_equal(load_membership(snapshot_store, "snapshot"), snapshot_store.membership())

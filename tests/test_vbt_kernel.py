@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.vbt_kernel import from_orders
+from backtest.engine.kernel import from_orders
 
 
 def _case(seed: int):
@@ -46,7 +46,7 @@ def test_light_load_leaves_vectorbt_unimported_and_importable():
     code = textwrap.dedent("""
         import sys
         import numpy as np
-        from backtest.vbt_kernel import from_orders, kernels
+        from backtest.engine.kernel import from_orders, kernels
         kernels()
         print("left:", sorted(m for m in sys.modules if m == "vectorbt" or m.startswith("vectorbt.")))
         one = from_orders(np.ones((1, 1)), np.ones((1, 1)), [1], [100.0], np.zeros((1, 1)), np.zeros((1, 1)))

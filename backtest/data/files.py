@@ -23,7 +23,7 @@ import pandas as pd
 
 from backtest.data.store import PriceStore, WriteReport, validate_prices
 from backtest.errors import DataError
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 CSV_EXT = (".csv", ".txt")
 PARQUET_EXT = (".parquet", ".pq")

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from backtest.data.store import PriceStore
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 
 def catalog_summary(store: PriceStore, tickers: Iterable[str] | None = None) -> pd.DataFrame:

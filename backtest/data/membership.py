@@ -11,7 +11,8 @@ from collections.abc import Iterable
 import pandas as pd
 
 from backtest.errors import DataError
-from backtest.universe import MEMBERSHIP_SOURCES, normalize_ticker
+from backtest.config.schema import MEMBERSHIP_SOURCES
+from backtest.tickers import normalize_ticker
 
 IC_SOURCE = "index-constitution"
 

@@ -27,7 +27,7 @@ from backtest.data.calendar import session_closes, sessions_closed_by
 from backtest.data.membership import PriceColumnResolver
 from backtest.data.store import PriceStore, WriteReport
 from backtest.errors import DataError
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 PRICE_FILES = ("prices_sp500.parquet", "prices_etf.parquet")
 INTERVALS_FILE = "sp500_membership_intervals.csv"

@@ -37,7 +37,7 @@ from filelock import FileLock, Timeout
 
 from backtest.data.validate import validate_membership, validate_prices, validate_shares
 from backtest.errors import DataError
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 __all__ = ["PriceStore", "WriteReport", "atomic_write", "default_store_dir", "validate_prices"]
 

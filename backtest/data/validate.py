@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 MAX_LISTED = 10  # problems listed in one DataError before "... and N more"
 

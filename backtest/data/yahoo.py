@@ -23,7 +23,7 @@ from tqdm import tqdm
 from backtest.data.calendar import CALENDAR_START, sessions_between, sessions_closed_by
 from backtest.data.store import PriceStore
 from backtest.errors import NetworkError
-from backtest.universe import normalize_ticker
+from backtest.tickers import normalize_ticker
 
 SOURCE = "yahoo"
 OFFLINE_FIX = ("run with --offline to use only the prices already stored, or import the offline snapshot "

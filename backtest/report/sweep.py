@@ -35,7 +35,7 @@ def check_metric(metric: str) -> None:
     """Raise UsageError unless ``metric`` is a numeric metric of metrics.json (e.g. sharpe, cagr)."""
     numeric = [k for k, (_, kind, _) in INFO.items() if kind not in ("date",)]
     if metric not in numeric:
-        from ..config_check import suggest
+        from ..config.check import suggest
 
         raise UsageError(f"--metric: unknown metric {metric!r}; expected one of {', '.join(numeric)}"
                          f"{suggest(metric, numeric)}")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backtest.results import RunResult, write_run
+from backtest.results import RunResult
+from backtest.runner import save_run
 
 from .synthetic import HOSTILE_NAMES, make_run
 
@@ -27,12 +28,12 @@ def hostile_result() -> RunResult:
 
 @pytest.fixture(scope="session")
 def saved_dir(tmp_path_factory, run_result) -> Path:
-    return write_run(run_result, tmp_path_factory.mktemp("results"))
+    return save_run(run_result, tmp_path_factory.mktemp("results"))
 
 
 @pytest.fixture(scope="session")
 def hostile_dir(tmp_path_factory, hostile_result) -> Path:
-    return write_run(hostile_result, tmp_path_factory.mktemp("hostile"))
+    return save_run(hostile_result, tmp_path_factory.mktemp("hostile"))
 
 
 @pytest.fixture(scope="session")

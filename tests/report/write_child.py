@@ -7,11 +7,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from backtest.results import write_run
+from backtest.runner import save_run
 from tests.report.synthetic import make_run
 
 if __name__ == "__main__":
     run = make_run()
     print("writing", flush=True)
-    folder = write_run(run, Path(sys.argv[1]), folder_name=sys.argv[2] if len(sys.argv) > 2 else None)
+    folder = save_run(run, Path(sys.argv[1]), folder_name=sys.argv[2] if len(sys.argv) > 2 else None)
     print(folder, flush=True)

@@ -30,32 +30,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import SimulationError
+from backtest.errors import SimulationError
+from backtest.plans import StrategyPlan
 
 TRADING_DAYS = 252
-
-
-@dataclass(frozen=True)
-class StrategyPlan:
-    """What to simulate for one strategy.
-
-    targets : DataFrame indexed by decision date, one column per ticker, rows summing to 1 (or less: the
-        remainder is held as cash).
-    commission_bps, slippage_bps : per side, on traded value.
-    expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
-    cash_rate : optional daily simple return at which idle cash accrues, Series indexed by trading date (the
-        run calendar; missing dates and NaN earn nothing; the first day's value is not used). None: idle
-        cash earns nothing.
-    hold_ended : tickers whose prices end mid-run that are held at their last close until the next execution
-        day (sold there at that close) instead of being sold at the last close (data gaps, ``hold``).
-    """
-
-    targets: pd.DataFrame
-    commission_bps: float = 0.0
-    slippage_bps: float = 0.0
-    expense_ratio: float = 0.0
-    cash_rate: pd.Series | None = None
-    hold_ended: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,7 +138,7 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     detail : False leaves ``holdings`` empty (no columns), for sweeps of many variants; every other field
         is the same.
     """
-    from .vbt_kernel import from_orders
+    from backtest.engine.kernel import from_orders
 
     if not plans:
         return {}

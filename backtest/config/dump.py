@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config_schema import Analytics, Caps, Costs, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec
+from backtest.config.schema import Analytics, Caps, Costs, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec
 
 
 def day_text(ts: pd.Timestamp | None) -> str | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from backtest.config_blocks import (
+from backtest.config.blocks import (
     Groups, expand, parse_caps, parse_costs, parse_schedule, parse_tilt, parse_universe,
 )
-from backtest.config_check import (
+from backtest.config.check import (
     MISSING, Ctx, check_keys, choice, mapping, num, number, require, safe_name, ticker,
 )
-from backtest.config_schema import (
+from backtest.config.schema import (
     CASH_SPECIAL, SHARE_METHODS, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec,
 )
 

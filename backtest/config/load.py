@@ -1,17 +1,8 @@
-"""YAML config -> frozen, validated `RunConfig`; every problem reported at once, with key path and line.
+"""The top of a config file: top-level keys, the analytics block, and the public entry points.
 
-Public API
-----------
-load_config(path)            read and validate a YAML file
-parse_config(text, source)   validate YAML text
-config_to_dict(cfg)          the resolved config as plain YAML-safe data (reads back to an equal config)
-apply_overrides(cfg, ...)    the config with a new start/end (e.g. from ``bt run --start``), re-validated
-expand_sweep(cfg)            the sweep's strategy variants, [(base strategy name, StrategyConfig), ...]
-swept_config(cfg)            the config with each swept strategy replaced by its variants
-
-The objects are defined in `backtest.config_schema` (re-exported here); the keys are documented in
-docs/config.md. Loading is safe: YAML is composed with `yaml.SafeLoader` and only plain data tags are
-accepted (see `backtest.config_yaml`).
+Parses and validates the run-wide keys (name, period, capital, benchmark, fill, risk-free, groups, analytics,
+sweep) and delegates each strategy entry to `backtest.config.strategy` and each building block to
+`backtest.config.blocks`. Reads the config file (and nothing else); imports no later pipeline stage.
 """
 
 from __future__ import annotations
@@ -25,21 +16,21 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config_blocks import parse_costs, parse_groups, parse_schedule, ticker_list
-from backtest.config_check import (
+from backtest.config.blocks import parse_costs, parse_groups, parse_schedule, ticker_list
+from backtest.config.check import (
     BAD, MISSING, Ctx, check_keys, choice, date, mapping, number, require, safe_name, sequence, show, suggest,
     text, ticker,
 )
-from backtest.config_dump import (
+from backtest.config.dump import (
     analytics_dict, costs_dict, day_text, schedule_dict, strategy_dict, sweep_dict,
 )
-from backtest.config_schema import (
+from backtest.config.schema import (
     DEFAULT_GROUPS, FILLS, GAP_POLICIES, MEMBERSHIP_SOURCES, SHARE_METHODS, WINDOWS, AggregateCap, Analytics,
     Caps, Costs, Drift, RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
 )
-from backtest.config_strategy import STRATEGY_KEYS, parse_cash_yield, parse_strategy
-from backtest.config_sweep import expand, parse_sweep
-from backtest.config_yaml import load_yaml
+from backtest.config.strategy import STRATEGY_KEYS, parse_cash_yield, parse_strategy
+from backtest.config.sweep import expand, parse_sweep
+from backtest.config.yaml_reader import load_yaml
 from backtest.errors import ConfigError, Problem, UsageError
 
 __all__ = [

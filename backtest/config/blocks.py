@@ -1,7 +1,7 @@
 """Validators for the config's building blocks: schedule, costs, universe, tilt, caps, groups.
 
 Each ``parse_*`` takes the raw YAML value, its key path and the problem collector, and returns the frozen
-object or None (after recording problems). Cross-field checks between blocks live in `config_strategy`.
+object or None (after recording problems). Cross-field checks between blocks live in `config/strategy`.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from backtest.config_check import (
+from backtest.config.check import (
     BAD, Ctx, check_keys, choice, integer, mapping, num, number, sequence, show, suggest, ticker,
 )
-from backtest.config_schema import (
+from backtest.config.schema import (
     DEFAULT_GROUPS, FREQUENCIES, INDEXES, INSIDE, MEMBERSHIPS, WEEKDAYS, AggregateCap, Caps, Costs, Drift,
     Schedule, Tilt, UniverseSpec,
 )

@@ -13,13 +13,13 @@ import itertools
 import math
 from typing import Any, Iterator, Sequence
 
-from backtest.config_blocks import Groups
-from backtest.config_check import (
+from backtest.config.blocks import Groups
+from backtest.config.check import (
     BAD, MISSING, Ctx, check_keys, format_path, mapping, num, require, sequence, show, suggest,
 )
-from backtest.config_dump import freeze, strategy_dict, thaw
-from backtest.config_schema import WEIGHTINGS, StrategyConfig, Sweep
-from backtest.config_strategy import MAX_NAME, ONLY_FOR, parse_strategy
+from backtest.config.dump import freeze, strategy_dict, thaw
+from backtest.config.schema import WEIGHTINGS, StrategyConfig, Sweep
+from backtest.config.strategy import MAX_NAME, ONLY_FOR, parse_strategy
 from backtest.errors import ConfigError
 
 ANY = "<key>"  # any ticker or group name at this level

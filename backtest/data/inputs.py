@@ -1,0 +1,215 @@
+"""The run's market inputs, loaded once: the "prices" stage of config -> universe -> prices -> weights.
+
+`load_inputs(cfg, store)` reads (and, unless offline, downloads) every price, membership interval and share
+observation a run needs, checks the period against the data and collects what is missing as warnings;
+`risk_free_returns`, `coverage` and `gap_warnings` derive the run's risk-free series, the per-ticker data
+coverage of the manifest and the gaps inside price histories. Orchestrators (`runner`, `sweep`) call it;
+pure stages never import `backtest.data`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from backtest.data.membership import load_membership
+from backtest.data.snapshot import TBILL_TICKER
+from backtest.errors import DataError
+from backtest.marketcap import daily_shares
+
+LOOKBACK_DAYS = 400     # price history read before `start` if stored (trailing analytics windows, splices)
+FETCH_LOOKBACK_DAYS = 10   # downloaded before `start`: the last close before the first day
+
+
+@dataclass
+class Inputs:
+    """Market data for one run, loaded once. Frames indexed by trading date, one column per ticker."""
+
+    prices: pd.DataFrame                 # adjusted closes from start - LOOKBACK_DAYS to end (not ffilled)
+    calendar: pd.DatetimeIndex           # the run's trading days (benchmark has a price)
+    membership: pd.DataFrame | None      # intervals; None when no strategy needs an index
+    shares: pd.DataFrame | None          # long date, ticker, shares, source; None when no cap weighting
+    warnings: list[str] = field(default_factory=list)
+    shares_daily: object = None          # SharesAsOf on every date of `prices` (from `shares`), or None
+    risk_free: pd.Series | None = None   # daily risk-free returns on `calendar` (risk_free_returns), named by
+                                         # its ticker; None = a zero rate. Sharpe and idle cash use this one
+
+
+def _needs_index(cfg) -> bool:
+    return any(s.universe is not None and s.universe.index for s in cfg.strategies)
+
+
+def required_tickers(cfg, members: set[str]) -> list[str]:
+    """Every ticker the run reads: benchmark, explicit tickers, groups, proxies, and `members` (the index
+    members in the run's period, see `members_in_range`)."""
+    names = {cfg.benchmark}
+    groups = dict(cfg.groups)
+    for s in cfg.strategies:
+        if s.weights:
+            names |= set(dict(s.weights))
+        names |= {t for pair in s.proxies for t in pair}
+        if s.cash_yield not in ("risk_free", "none"):     # a ticker idle cash accrues at
+            names.add(s.cash_yield)
+        if s.universe is not None:
+            for t in (*s.universe.tickers, *s.universe.exclude):
+                names |= set(groups.get(t, (t,)))
+        if s.tilt is not None:
+            names |= set(groups.get(s.tilt.group, ()))
+    if cfg.risk_free is not None:
+        names.add(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free)
+    if cfg.analytics is not None:
+        names |= set(cfg.analytics.snapshot)
+    return sorted(names | members)
+
+
+def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
+    """Price columns of every index member whose membership overlaps [start, end]."""
+    s = pd.Timestamp(start)
+    e = pd.Timestamp(end) if end is not None else pd.Timestamp.max
+    m = membership
+    live = (m["start_date"] <= e) & (m["end_date"].isna() | (m["end_date"] > s))
+    return sorted(m.loc[live, "price_column"].dropna().unique())
+
+
+def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lambda m: None) -> Inputs:
+    """Read (and, unless offline, fetch) everything the run needs; validate the period against the data."""
+    warnings: list[str] = []
+    membership = load_membership(store, cfg.membership_source) if _needs_index(cfg) else None
+    members = set(members_in_range(membership, cfg.start, cfg.end)) if membership is not None else set()
+    tickers = required_tickers(cfg, members)
+    if not offline:
+        from backtest.data.yahoo import fetch_prices
+
+        online = [t for t in tickers if t != TBILL_TICKER]     # built from the snapshot, not on Yahoo
+        report = fetch_prices(store, online, cfg.start - pd.Timedelta(days=FETCH_LOOKBACK_DAYS), cfg.end)
+        warnings += list(getattr(report, "warnings", []))
+    start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
+    prices = store.prices(tickers, start=start, end=cfg.end)
+    missing = sorted(set(tickers) - set(prices.columns[prices.notna().any()]))
+    everything = store.prices([cfg.benchmark])
+    full = everything[cfg.benchmark].dropna() if cfg.benchmark in everything.columns else pd.Series(dtype=float)
+    if full.empty:
+        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
+                        f"../shared/market-data` or run without --offline to download it")
+    bench = full.loc[cfg.start:cfg.end] if cfg.end is not None else full.loc[cfg.start:]
+    calendar = bench.index
+    if len(calendar) < 2:
+        raise DataError(f"start/end: the period {cfg.start:%Y-%m-%d} .. "
+                        f"{'latest' if cfg.end is None else format(cfg.end, '%Y-%m-%d')} is outside the data: "
+                        f"{cfg.benchmark} has prices from {full.index[0]:%Y-%m-%d} to {full.index[-1]:%Y-%m-%d};"
+                        f" fix: choose dates inside that range")
+    if cfg.end is not None and calendar[-1] < cfg.end - pd.Timedelta(days=5):
+        warnings.append(f"end {cfg.end:%Y-%m-%d} is after the last price ({calendar[-1]:%Y-%m-%d}); "
+                        f"the run stops there")
+    explicit = _explicit_tickers(cfg)
+    hard_missing = sorted(set(missing) & explicit)
+    if hard_missing:
+        absent = set(store.missing(hard_missing))
+        period = f"{start:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}"
+        named = [f"{t} ({'not in the store' if t in absent else f'no price in {period}'})"
+                 for t in hard_missing]
+        raise DataError(f"no prices for {', '.join(named)}, named in the config; fix: check the spelling, "
+                        f"choose dates its prices cover, `bt data import FILE`, or run without --offline")
+    gone = [t for t in missing if t in members]
+    if gone:
+        warnings.append(f"{len(gone)} index member(s) have no price series at all and are left out "
+                        f"(survivorship gap in the data): {', '.join(gone)}")
+    unused = set() if _has_analytics(cfg) else _analytics_only(cfg)    # snapshot tickers of analytics not run
+    others = [t for t in missing if t not in members and t not in unused]
+    if others:
+        warnings.append(f"{len(others)} ticker(s) named through groups or analytics.snapshot have no price "
+                        f"series and are left out: {', '.join(others)}")
+    shares = store.shares() if any(s.weighting == "cap" for s in cfg.strategies) else None
+    prices = prices.reindex(prices.index.union(calendar)).loc[:calendar[-1]]
+    inputs = Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
+                    shares_daily=daily_shares(shares, prices) if shares is not None else None)
+    inputs.risk_free = risk_free_returns(cfg, inputs)
+    return inputs
+
+
+def _has_analytics(cfg) -> bool:
+    """Whether the run computes rotation analytics (they need an index universe and cap weights)."""
+    return (cfg.analytics is not None and _needs_index(cfg)
+            and any(s.weighting == "cap" for s in cfg.strategies))
+
+
+def _analytics_only(cfg) -> set[str]:
+    return set(cfg.analytics.snapshot) if cfg.analytics is not None else set()
+
+
+def _explicit_tickers(cfg) -> set[str]:
+    """Tickers the config names directly (not through an index or a group): each must have prices."""
+    names = {cfg.benchmark}
+    groups = dict(cfg.groups)
+    for s in cfg.strategies:
+        if s.weights:
+            names |= set(dict(s.weights))
+        if s.universe is not None:
+            names |= {t for t in s.universe.tickers if t not in groups}
+        names |= {p for _, p in s.proxies}
+        if s.cash_yield not in ("risk_free", "none"):     # a ticker idle cash accrues at
+            names.add(s.cash_yield)
+    if cfg.risk_free is not None and cfg.risk_free != "irx":
+        names.add(cfg.risk_free)
+    return names
+
+
+def gap_warnings(prices: pd.DataFrame) -> list[str]:
+    """Name the traded tickers with no price on some trading days inside their history (gaps in the data).
+
+    `prices`: run calendar x traded columns, NaN where the store has no price. The engine values a holding
+    at its last close across such a gap; the store never fills it, and this says where it happened."""
+    values = prices.to_numpy()
+    real = ~np.isnan(values)
+    started = np.maximum.accumulate(real, axis=0)
+    ongoing = np.maximum.accumulate(real[::-1], axis=0)[::-1]
+    holes = started & ongoing & ~real
+    cols = np.flatnonzero(holes.any(axis=0))
+    if not len(cols):
+        return []
+    listed = []
+    for j in cols[:30]:
+        days = prices.index[holes[:, j]]
+        listed.append(f"{prices.columns[j]} ({len(days)} day{'s' if len(days) > 1 else ''}, "
+                      f"{days[0]:%Y-%m-%d}{f' .. {days[-1]:%Y-%m-%d}' if len(days) > 1 else ''})")
+    return [f"{len(cols)} traded ticker(s) have no price on some trading days inside their history (gaps in "
+            f"the data); holdings are valued at their last close there and no order fills on those days: "
+            f"{', '.join(listed)}{' ...' if len(cols) > 30 else ''}"]
+
+
+def risk_free_returns(cfg, inputs: Inputs) -> pd.Series | None:
+    """Daily simple risk-free returns on the run calendar, or None for a zero rate."""
+    if cfg.risk_free is None:
+        return None
+    cal = inputs.calendar
+    ticker = TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
+    px = inputs.prices[ticker] if ticker in inputs.prices.columns else pd.Series(np.nan, index=cal)
+    if px.reindex(cal).isna().all():
+        raise DataError(f"risk_free: no prices for {ticker} in the run's period; fix: `bt data import "
+                        f"../shared/market-data` (it builds {TBILL_TICKER} from the T-bill yield) or use a cash "
+                        f"ETF such as risk_free: BIL")
+    # the last close before a missing day carries over (the lookback supplies one before the first day); the
+    # same formula as plans.cash_returns, which accrues idle cash at a cash_yield ticker
+    return px.ffill().reindex(cal).pct_change().fillna(0.0).rename(ticker)
+
+
+def coverage(store, prices: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict:
+    """Per ticker used: first/last price date inside the run and the store's source."""
+    window = prices.loc[calendar[0]:calendar[-1]]
+    priced = window.notna().to_numpy()
+    days = np.datetime_as_string(window.index.to_numpy().astype("datetime64[D]"), unit="D")
+    has = priced.any(axis=0)
+    firsts = np.where(has, days[np.argmax(priced, axis=0)], None) if len(days) else [None] * len(has)
+    lasts = np.where(has, days[len(days) - 1 - np.argmax(priced[::-1], axis=0)], None) if len(days) else firsts
+    try:
+        cat = store.catalog()
+        src = cat.groupby("ticker")["source"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
+    except Exception:  # noqa: BLE001 - coverage is informative; a store without a catalog still runs
+        src = pd.Series(dtype=str)
+    out = {}
+    for t, first, last in zip(window.columns, firsts, lasts):
+        out[t] = {"first": first, "last": last, "source": src.get(t.split("<")[0], "unknown")}
+    return out
