@@ -99,6 +99,7 @@ def build_plans(cfg, inputs) -> Built:
                 f"{spec.name}: SURVIVORSHIP BIAS: universe uses today's {spec.universe.index} members for every "
                 f"date (membership: current), so past winners are picked with hindsight; use point_in_time "
                 f"for an honest backtest")
+        notes[spec.name] += _group_membership_notes(spec, cfg.groups)
         px = prices.assign(**extra) if extra else prices
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
@@ -252,6 +253,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     weigh = REGISTRY[spec.weighting]
     groups = dict(cfg.groups)
     missing = Counter()
+    outside = Counter()
     strategy_notes: list[str] = []
     basis_rows = []
     memo = {} if memo is None else memo
@@ -275,9 +277,13 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             u = memo[key]
             universe = tuple(u.tickers)
             missing.update(u.missing)
+            outside.update(u.outside)
             if not universe:
-                raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} (no member has "
-                                f"a price); fix: start later or widen the universe")
+                why = ("no member has a price); fix: start later or widen the universe")
+                if u.outside and not u.missing:
+                    why = (f"no group member is an S&P 500 member then: {', '.join(u.outside)}); fix: start "
+                           "later, or `membership: static` to hold the group's members on every date")
+                raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} ({why}")
         if spec.weighting == "cap" and observed is not None:
             key = ("basis", method, date, universe)
             if key not in memo:
@@ -288,8 +294,9 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
             sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
+            seen = observed.loc[date].reindex(sh.index) if observed is not None else None
             inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
-                                     groups=groups)
+                                     groups=groups, shares_observed=seen)
             memo[key] = weigh(_alias_spec(spec, aliases), inputs_)
         out = memo[key]
         w, extra_notes = (out, ()) if isinstance(out, pd.Series) else (out.weights, tuple(out.notes))
@@ -308,6 +315,11 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common(30))
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
                      f"out there (dates missed in brackets): {top}{' ...' if len(missing) > 30 else ''}")
+    if outside:
+        top = ", ".join(f"{t} ({n})" for t, n in outside.most_common(30))
+        notes.append(f"{spec.name}: point-in-time group(s) {', '.join(_groups_named(spec, groups))}: members "
+                     f"not in the S&P 500 on some of the {len(dates)} rebalance dates were left out there "
+                     f"(dates missed in brackets; `membership: static` holds them): {top}")
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
     basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date") if basis_rows else None
     if basis is not None:
@@ -352,6 +364,28 @@ def summarize_notes(notes: list[str]) -> list[str]:
             line += ": " + ", ".join(f"{n} ({c})" if len(dates) > 1 else n for n, c in k["names"].most_common())
         out.append(line)
     return out
+
+
+def _group_membership_notes(spec, groups) -> list[str]:
+    """Say how the groups a universe names are resolved (point in time or static) and how equal weights
+    count share classes."""
+    out = []
+    named = _groups_named(spec, groups)
+    if named and spec.universe.membership == "static":
+        out.append(f"{spec.name}: group(s) {', '.join(named)} held as listed on every date (membership: "
+                   "static), whether or not their members were S&P 500 members then")
+    elif named:
+        which = ("in today's S&P 500 list" if spec.universe.membership == "current"
+                 else "in the S&P 500 on each rebalance date")
+        out.append(f"{spec.name}: group(s) {', '.join(named)} resolved by index membership: only their members "
+                   f"{which} are held (membership: {spec.universe.membership})")
+    return out
+
+
+def _groups_named(spec, groups) -> list[str]:
+    from .universe import group_refs
+
+    return group_refs(spec.universe.tickers, groups) if spec.universe is not None else []
 
 
 def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:

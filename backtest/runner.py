@@ -157,6 +157,10 @@ def data_quality_table(built, sims, policy: str) -> pd.DataFrame:
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
     if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
         return {}
+    if not (any(s.universe is not None and s.universe.index for s in cfg.strategies)
+            and any(s.weighting == "cap" for s in cfg.strategies)):
+        return {}     # membership and shares are also read for point-in-time groups and per-company equal
+                      # weights; the analytics need an index universe and cap weights, as before
     from .analytics import rotation_analytics
     from .marketcap import daily_shares
 

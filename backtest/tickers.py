@@ -8,6 +8,9 @@ from __future__ import annotations
 import functools
 import re
 
+# One share-class letter after a dot or slash: BRK.B, BF/B -> BRK-B, BF-B. Exchange suffixes of two or more
+# letters (VOD.L is the exception we cannot tell apart; see docs/data.md) are left alone.
+
 _CLASS_SUFFIX = re.compile(r"^([A-Z0-9]{1,6})[./]([A-E])$")
 
 

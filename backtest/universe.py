@@ -23,13 +23,25 @@ import pandas as pd
 
 from backtest.tickers import normalize_ticker
 
-MEMBERSHIP_MODES = ("point_in_time", "current")
+MEMBERSHIP_MODES = ("point_in_time", "current", "static")
 
 MAG7 = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA")
 DEFAULT_GROUPS: Mapping[str, tuple[str, ...]] = {"mag7": MAG7}
 
-# One share-class letter after a dot or slash: BRK.B, BF/B -> BRK-B, BF-B. Exchange suffixes of two or more
-# letters (VOD.L is the exception we cannot tell apart; see docs/data.md) are left alone.
+# Share classes of one company: price column -> company key (the price column of the class that names the
+# company). Every S&P 500 company that had two classes in the index at once since 2015, from the snapshot's
+# sp500_membership_intervals.csv and sp500_universe_and_sources.csv (tests/test_companies.py checks the
+# table against both files). A price column not listed is a company of its own. DISCA's history is in the
+# WBD column (Discovery became Warner Bros. Discovery), so WBD is Discovery's key.
+SHARE_CLASSES: Mapping[str, str] = {
+    "GOOG": "GOOGL", "GOOGL": "GOOGL",          # Alphabet: C and A shares
+    "FOX": "FOXA", "FOXA": "FOXA",              # Fox Corporation: B and A
+    "NWS": "NWSA", "NWSA": "NWSA",              # News Corp: B and A
+    "BRK-A": "BRK-B", "BRK-B": "BRK-B",         # Berkshire Hathaway (only B is an index member)
+    "UA": "UAA", "UAA": "UAA",                  # Under Armour: C and A (both members 2016-2022)
+    "DISCK": "WBD", "WBD": "WBD",               # Discovery: C and A (DISCA's prices are WBD's column)
+    "CMCSK": "CMCSA", "CMCSA": "CMCSA",         # Comcast: K and A (both members until 2015-12-14)
+}
 
 MEMBERSHIP_COLUMNS = ("ticker", "start_date", "end_date", "price_column")
 
@@ -74,6 +86,22 @@ def _check_membership(membership: pd.DataFrame) -> None:
         raise ValueError(f"membership frame lacks columns {absent}; expected {list(MEMBERSHIP_COLUMNS)}")
 
 
+def company_of(ticker: str, classes: Mapping[str, str] = SHARE_CLASSES) -> str:
+    """Company key of a price column: its first-listed class for a multi-class company (``GOOG`` ->
+    ``GOOGL``), else the column itself."""
+    return classes.get(ticker, ticker)
+
+
+def companies(tickers: Iterable[str],
+              classes: Mapping[str, str] = SHARE_CLASSES) -> dict[str, tuple[str, ...]]:
+    """The companies of ``tickers``: ``{company key: (its tickers present, sorted)}``, keys in first-seen
+    order. ``companies(["GOOG", "AAPL", "GOOGL"]) == {"GOOGL": ("GOOG", "GOOGL"), "AAPL": ("AAPL",)}``."""
+    out: dict[str, list[str]] = {}
+    for t in _dedup(tickers):
+        out.setdefault(company_of(t, classes), []).append(t)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
 def expand(names: Iterable[str], groups: Mapping[str, Iterable[str]]) -> list[str]:
     """Replace group names (case-insensitive, e.g. ``mag7``) by their tickers; normalise the rest."""
     lower = {k.lower(): v for k, v in groups.items()}
@@ -93,13 +121,16 @@ class Universe:
 
     ``tickers``: eligible (wanted, not excluded, with a price on the date), in a stable order.
     ``missing``: wanted and not excluded but without a price on the date: the runner reports them by name and
-    count. ``excluded``: removed by the spec's ``exclude`` (only names that were candidates).
+    count. ``excluded``: removed by the spec's ``exclude`` (only names that were candidates). ``outside``:
+    members of a group named in ``tickers`` left out because they are not index members on the date
+    (point-in-time groups; ``membership: static`` holds them).
     """
 
     date: pd.Timestamp
     tickers: tuple[str, ...]
     missing: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    outside: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.tickers)
@@ -119,19 +150,29 @@ def _available_set(available: Any) -> set[str]:
     return {str(t) for t in available}
 
 
+def group_refs(names: Iterable[str], groups: Mapping[str, Iterable[str]]) -> list[str]:
+    """The entries of ``names`` that name a group (case-insensitive), lower-case."""
+    lower = {k.lower() for k in groups}
+    return [str(n).strip().lower() for n in names if str(n).strip().lower() in lower]
+
+
 def resolve_universe(spec: Any, date, membership: pd.DataFrame | None,
                      groups: Mapping[str, Iterable[str]] | None = None,
                      available: pd.Series | None = None) -> Universe:
     """Resolve a universe spec on ``date``.
 
     ``spec`` is any object with attributes ``index`` (``"sp500"`` or None), ``tickers`` (tickers and/or group
-    names), ``exclude`` (tickers and/or group names) and ``membership`` (``"point_in_time"`` or
-    ``"current"``).
-    ``membership`` is the intervals frame (needed only when ``spec.index`` is set). ``available`` is a Series
-    indexed by ticker: booleans, or the prices on ``date`` (NaN = no price).
+    names), ``exclude`` (tickers and/or group names) and ``membership`` (``"point_in_time"``, ``"current"``
+    or ``"static"``).
+    ``membership`` is the intervals frame (needed when ``spec.index`` is set, and for groups named in
+    ``tickers`` unless ``spec.membership == "static"``). ``available`` is a Series indexed by ticker:
+    booleans, or the prices on ``date`` (NaN = no price).
 
     Candidates are the index members on ``date`` (sorted; with ``membership="current"`` the latest member
-    list) followed by the explicit tickers in the order given; exclusions apply to both.
+    list) followed by the explicit tickers in the order given; exclusions apply to both. A group named in
+    ``tickers`` contributes its members that are index members on ``date`` (``"point_in_time"``; the latest
+    list with ``"current"``) or all its members (``"static"``); members left out that way are in
+    ``outside``. Tickers named directly are always candidates. Exclusions are never point-in-time.
     """
     groups = DEFAULT_GROUPS if groups is None else groups
     d = pd.Timestamp(date).normalize()
@@ -139,13 +180,33 @@ def resolve_universe(spec: Any, date, membership: pd.DataFrame | None,
     mode = getattr(spec, "membership", "point_in_time") or "point_in_time"
     if mode not in MEMBERSHIP_MODES:
         raise ValueError(f"membership must be one of {MEMBERSHIP_MODES}, got {mode!r}")
+    names = tuple(getattr(spec, "tickers", ()) or ())
+    refs = group_refs(names, groups)
+    needs_table = bool(index) or (bool(refs) and mode != "static")
+    if needs_table and membership is None:
+        what = f"universe index {index!r}" if index else f"point-in-time group(s) {', '.join(refs)}"
+        raise ValueError(f"{what} needs a membership table")
+    in_index: set[str] | None = None
     candidates: list[str] = []
-    if index:
-        if membership is None:
-            raise ValueError(f"universe index {index!r} needs a membership table")
-        candidates += current_members(membership) if mode == "current" else members_at(membership, d)
-    candidates += expand(getattr(spec, "tickers", ()) or (), groups)
+    if needs_table:
+        listed = current_members(membership) if mode == "current" else members_at(membership, d)
+        in_index = set(listed)
+        if index:
+            candidates += listed
+    outside: list[str] = []
+    lower = {k.lower(): v for k, v in groups.items()}
+    for name in names:
+        key = str(name).strip().lower()
+        if key not in lower:
+            candidates.append(normalize_ticker(name))
+            continue
+        for t in (normalize_ticker(x) for x in lower[key]):
+            if in_index is None or mode == "static" or t in in_index:
+                candidates.append(t)
+            else:
+                outside.append(t)
     candidates = _dedup(candidates)
+    outside = [t for t in _dedup(outside) if t not in candidates]
     drop = set(expand(getattr(spec, "exclude", ()) or (), groups))
     excluded = tuple(t for t in candidates if t in drop)
     kept = [t for t in candidates if t not in drop]
@@ -153,4 +214,5 @@ def resolve_universe(spec: Any, date, membership: pd.DataFrame | None,
     return Universe(date=d,
                     tickers=tuple(t for t in kept if t in have),
                     missing=tuple(t for t in kept if t not in have),
-                    excluded=excluded)
+                    excluded=excluded,
+                    outside=tuple(t for t in outside if t not in drop))

@@ -46,6 +46,10 @@ class DecisionInputs:
         Eligible tickers on ``date``; each has a price on ``date``.
     groups : Mapping[str, tuple[str, ...]]
         Named ticker groups (e.g. ``"mag7"``), for tilts and group caps.
+    shares_observed : pd.Series | None
+        The observation date each value of ``shares`` rests on, indexed by ticker (``SharesAsOf.observed``
+        on ``date``); a date after ``date`` marks a count backfilled from a later observation. None: every
+        count in ``shares`` was observed on or before ``date``.
     """
 
     date: pd.Timestamp
@@ -53,6 +57,16 @@ class DecisionInputs:
     shares: pd.Series
     universe: tuple[str, ...]
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    shares_observed: pd.Series | None = None
+
+    def known_shares(self) -> pd.Series:
+        """``shares`` observed on or before ``date`` only (counts backfilled from later observations
+        dropped): for uses that must not look ahead, such as splitting a company's slot between its share
+        classes."""
+        if self.shares_observed is None:
+            return self.shares
+        obs = pd.to_datetime(self.shares_observed.reindex(self.shares.index))
+        return self.shares[(obs.notna() & (obs <= self.date)).to_numpy()]
 
     def last_prices(self) -> pd.Series:
         """Prices on ``date`` (the last row of ``history``) indexed by ticker, NaN dropped."""

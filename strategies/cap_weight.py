@@ -12,6 +12,10 @@ with a 25% cap on the group gives 25%); that is deliberate: a cap is a hard limi
 
 Market cap is ``shares * price on the date`` (shares in the store's adjusted-price units). Universe tickers
 without a positive share count are left out of the weights and reported in the notes, never silently.
+
+A tilt with ``inside: equal`` gives each *company* of the group an equal slot (``spec.per``, default
+``"company"``: Alphabet's GOOG and GOOGL share one slot, split by their caps from share counts observed on or
+before the date, as in `strategies.equal_weight`); ``per: "line"`` gives every share-class line its own slot.
 GOOG and GOOGL are separate share classes with separate share counts; if the share source gives each class
 the whole company's count (the snapshot's ``marketcap_snapshots`` does), Alphabet is double counted: fix
 that in the share data, not here.
@@ -27,6 +31,7 @@ import pandas as pd
 from backtest.errors import ConfigError, DataError, Problem
 from strategies.base import DecisionInputs, Weights, finalise, normalise
 from strategies.capping import InfeasibleCapsError, apply_caps
+from strategies.equal_weight import class_caps, equal_slots, fill_slots, split_note
 
 
 def market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
@@ -71,27 +76,35 @@ def tilt_multiplier(weights: pd.Series, members: Sequence[str], multiplier: floa
 
 
 def tilt_group_weight(
-    weights: pd.Series, members: Sequence[str], total: float, inside: str = "cap"
+    weights: pd.Series, members: Sequence[str], total: float, inside: str = "cap", *,
+    per: str = "company", class_caps: pd.Series | None = None,
 ) -> pd.Series:
     """Give the ``members`` present in ``weights`` exactly ``total`` together; the rest get ``1 - total``.
 
-    Inside the group the split is by cap weight (``inside="cap"``) or equal (``"equal"``); outside, names keep
-    their cap-weight proportions. ``weights``: Series indexed by ticker summing to 1, with at least one member
-    and (if ``total < 1``) one non-member present. Returns the same index.
+    Inside the group the split is by cap weight (``inside="cap"``) or equal (``"equal"``): one equal slot per
+    company (``per="company"``; a company's share classes split their slot by ``class_caps``, Series indexed
+    by ticker, or equally where a class has none) or per line (``per="line"``). Outside, names keep their
+    cap-weight proportions. ``weights``: Series indexed by ticker summing to 1, with at least one member and
+    (if ``total < 1``) one non-member present. Returns the same index.
     """
     if not 0 <= total <= 1:
         raise ValueError(f"tilt weight must be in [0, 1], got {total!r}")
     if inside not in ("cap", "equal"):
         raise ValueError(f"tilt inside must be 'cap' or 'equal', got {inside!r}")
     mask = weights.index.isin(list(members))
-    group = weights[mask] if inside == "cap" else pd.Series(1.0, index=weights.index[mask])
+    if inside == "cap":
+        group = normalise(weights[mask]) * total
+    else:
+        group, _ = fill_slots(equal_slots(weights.index[mask], per), class_caps, total)
     rest = weights[~mask]
-    out = pd.concat([normalise(group) * total, normalise(rest) * (1 - total) if len(rest) else rest])
+    out = pd.concat([group, normalise(rest) * (1 - total) if len(rest) else rest])
     return out.reindex(weights.index)
 
 
-def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
-    """Apply a ``Tilt`` spec (``group``, ``multiplier`` or ``weight``, ``inside``) to cap ``weights``.
+def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
+               per: str = "company") -> tuple[pd.Series, tuple[str, ...]]:
+    """Apply a ``Tilt`` spec (``group``, ``multiplier`` or ``weight``, ``inside``) to cap ``weights``;
+    ``per`` says what an equal split inside the group counts (``"company"`` or ``"line"``).
 
     Group members not in ``weights`` (not in the universe, or without shares) are ignored and noted; if no
     member is present the weights are returned unchanged with a note.
@@ -116,7 +129,15 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs) -> tuple[p
         notes.append(f"{day}: tilt: every weighted name is in group {tilt.group}; it gets 100%, "
                      f"not {tilt.weight:g}")
         return weights, tuple(notes)
-    return tilt_group_weight(weights, present, tilt.weight, tilt.inside), tuple(notes)
+    caps = None
+    if tilt.inside == "equal":
+        multi = [t for lines in equal_slots(present, per).values() if len(lines) > 1 for t in lines]
+        caps = class_caps(inputs, multi) if multi else None
+        _, equal_split = fill_slots(equal_slots(present, per), caps, tilt.weight)
+        if equal_split:
+            notes.append(split_note(inputs.date, equal_split))
+    out = tilt_group_weight(weights, present, tilt.weight, tilt.inside, per=per, class_caps=caps)
+    return out, tuple(notes)
 
 
 def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
@@ -139,7 +160,8 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     weights = normalise(caps)
     tilt = getattr(spec, "tilt", None)
     if tilt is not None:
-        weights, tilt_notes = apply_tilt(weights, tilt, inputs)
+        per = getattr(spec, "per", "company") or "company"
+        weights, tilt_notes = apply_tilt(weights, tilt, inputs, per)
         notes += tilt_notes
     caps_spec = getattr(spec, "caps", None)
     if caps_spec is not None:

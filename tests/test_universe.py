@@ -12,7 +12,10 @@ import pytest
 from backtest.tickers import normalize_ticker
 from backtest.universe import (
     MAG7,
+    SHARE_CLASSES,
     Universe,
+    companies,
+    company_of,
     current_members,
     expand,
     members_at,
@@ -80,10 +83,34 @@ def test_index_universe_reports_missing_and_excluded():
 
 
 def test_explicit_tickers_and_groups_keep_their_order():
-    spec = Spec(tickers=("SPY", "small", "AVUV"))
+    spec = Spec(tickers=("SPY", "small", "AVUV"), membership="static")
     u = resolve_universe(spec, "2024-01-02", None, {"small": ("IWN", "VBR")},
                          pd.Series({"SPY": True, "IWN": True, "VBR": False, "AVUV": True}))
     assert u.tickers == ("SPY", "IWN", "AVUV") and u.missing == ("VBR",)
+
+
+def test_groups_are_point_in_time_unless_static():
+    """A group in `tickers` holds its members that are index members on the date; `static` holds all;
+    tickers named directly are always held; a point-in-time group needs the membership table."""
+    groups = {"g": ("OLD", "NEW", "META")}
+    prices = prices_on("OLD", "NEW", "META", "SPY")
+    before = resolve_universe(Spec(tickers=("g", "SPY")), "2020-12-18", MEMBERSHIP, groups, prices)
+    assert before.tickers == ("OLD", "META", "SPY") and before.outside == ("NEW",)
+    after = resolve_universe(Spec(tickers=("g",)), "2020-12-21", MEMBERSHIP, groups, prices)
+    assert after.tickers == ("NEW", "META") and after.outside == ("OLD",)
+    static = resolve_universe(Spec(tickers=("g",), membership="static"), "2020-12-18", None, groups, prices)
+    assert static.tickers == ("OLD", "NEW", "META") and static.outside == ()
+    named = resolve_universe(Spec(tickers=("NEW",)), "2020-12-18", None, groups, prices)
+    assert named.tickers == ("NEW",)
+    with pytest.raises(ValueError, match=r"point-in-time group\(s\) g needs a membership table"):
+        resolve_universe(Spec(tickers=("g",)), "2020-12-18", None, groups, prices)
+
+
+def test_companies_key_share_classes():
+    assert company_of("GOOG") == company_of("GOOGL") == "GOOGL"
+    assert company_of("AAPL") == "AAPL"
+    assert companies(["NWS", "AAPL", "GOOG", "NWSA", "GOOGL"]) == {
+        "NWSA": ("NWS", "NWSA"), "AAPL": ("AAPL",), "GOOGL": ("GOOG", "GOOGL")}
 
 
 def test_current_membership_uses_the_latest_list_for_every_date():
@@ -130,6 +157,44 @@ def test_sp500_minus_mag7_is_the_493(snapshot_store):
     assert not set(u.tickers) & set(MAG7)
     assert len(u.tickers) + len(u.missing) == len(members) - 8  # 493 companies, 495 share lines
     assert len(u.missing) <= 15 and "BRK-B" in u.tickers
+
+
+def test_mag7_universe_excludes_tsla_before_it_joins_the_index(snapshot_store):
+    """`universe: mag7` is the group's S&P 500 members on the date: TSLA from 2020-12-21 (the day it joined),
+    not before; `membership: static` holds it on both dates."""
+    m = snapshot_store.membership()
+    for date, has_tsla in (("2020-12-18", False), ("2020-12-21", True), ("2016-01-04", False)):
+        on = available_on(snapshot_store, date)
+        u = resolve_universe(Spec(tickers=("mag7",)), date, m, {"mag7": MAG7}, on)
+        assert ("TSLA" in u.tickers) is has_tsla
+        assert u.outside == (() if has_tsla else ("TSLA",))
+        assert set(u.tickers) == set(MAG7) - ({"TSLA"} if not has_tsla else set())
+        static = resolve_universe(Spec(tickers=("mag7",), membership="static"), date, m, {"mag7": MAG7},
+                                  available_on(snapshot_store, date))
+        assert set(static.tickers) == set(MAG7)
+
+
+def test_share_class_table_against_the_snapshot(market_data_dir):
+    """Every company the snapshot lists with classes ("Alphabet Inc. (Class C)") is in the table, under one
+    key; and every pair of the table's classes that were S&P 500 members at the same time since 2015 is in
+    the table (checked by overlapping intervals of tickers the table pairs)."""
+    u = pd.read_csv(market_data_dir / "sp500_universe_and_sources.csv")
+    named = u.loc[u["Security"].fillna("").str.contains(r"\(Class "), ["price_column", "Security"]]
+    by_company = named.assign(company=named["Security"].str.replace(r"\s*\(Class .\)", "", regex=True))
+    for _, rows in by_company.groupby("company"):
+        keys = {SHARE_CLASSES.get(c) for c in rows["price_column"]}
+        assert len(keys) == 1 and None not in keys, rows
+    m = pd.read_csv(market_data_dir / "sp500_membership_intervals.csv", parse_dates=["start_date", "end_date"])
+    col = m["price_column"].fillna(m["ticker"])
+    for key in set(SHARE_CLASSES.values()):
+        lines = [t for t, k in SHARE_CLASSES.items() if k == key]
+        rows = m[col.isin(lines) | m["ticker"].isin(lines)]
+        if key == "BRK-B":
+            continue  # only the B shares are an index member
+        end = rows["end_date"].fillna(pd.Timestamp("2100-01-01"))
+        overlap = any(a.ticker != b.ticker and max(a.start_date, b.start_date) < min(ea, eb)
+                      for a, ea in zip(rows.itertuples(), end) for b, eb in zip(rows.itertuples(), end))
+        assert overlap, key
 
 
 def test_missing_members_are_named(snapshot_store):

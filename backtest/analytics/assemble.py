@@ -13,6 +13,7 @@ from backtest.analytics.groups import attribution, group_index
 from backtest.analytics.pit import cap_coverage, check_membership, index_cap_weights
 from backtest.analytics.windows import Since, asset_snapshot, resolve_window, window_label
 from backtest.errors import BacktestError
+from backtest.universe import SHARE_CLASSES
 
 #: The default Mag 7 price columns (Alphabet's two share classes both count).
 MAG7: tuple[str, ...] = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA")
@@ -34,6 +35,19 @@ def _period_ends(index: pd.DatetimeIndex, every: str) -> pd.DatetimeIndex:
     labels = index.to_period(freq)
     last = pd.Series(index, index=index).groupby(labels.astype(str).to_numpy()).max()
     return pd.DatetimeIndex(sorted(last.to_numpy()), name="date")
+
+
+def _funds_note(name: str, held: pd.DataFrame, stocks: Sequence[str], conc: pd.DataFrame) -> list[str]:
+    """Say when a portfolio holds funds, which the concentration figures do not look through."""
+    funds = [c for c in held.columns if c not in set(stocks) and (held[c].fillna(0) > 0).any()]
+    if not funds:
+        return []
+    share = conc["funds_not_looked_through"].dropna()
+    lo, hi = f"{share.min():.0%}", f"{share.max():.0%}"
+    return [f"concentration {name}: holds funds not looked through ({', '.join(funds)}; "
+            f"{lo if lo == hi else lo + '-' + hi} of the portfolio): each fund counts as one security in the "
+            "top-10 share, HHI and effective N, and the stocks inside it (the Mag 7 inside SPY) are not "
+            f"counted in the group shares, so these figures understate the portfolio's stock concentration"]
 
 
 def _membership_last_change(membership: pd.DataFrame) -> pd.Timestamp:
@@ -160,10 +174,12 @@ def rotation_analytics(
         dates = _period_ends(full_index[full_index <= end], concentration_every)
         dates = dates.union(pd.DatetimeIndex([end]))
         conc = [concentration(index_cap_weights(stocks, shares_asof, m, dates), groups,
-                              share_classes={"GOOG": "GOOGL"}).assign(portfolio=INDEX_LABEL)]
+                              share_classes=SHARE_CLASSES, stocks=member_cols).assign(portfolio=INDEX_LABEL)]
         for name, weights in (portfolios or {}).items():
             held = weights.loc[weights.index <= end]
-            conc.append(concentration(held, groups, share_classes={"GOOG": "GOOGL"}).assign(portfolio=name))
+            part = concentration(held, groups, share_classes=SHARE_CLASSES, stocks=member_cols)
+            conc.append(part.assign(portfolio=name))
+            notes += _funds_note(name, held, member_cols, part)
         frame = pd.concat(conc).reset_index()
         out["concentration"] = frame[["date", "portfolio"] + [c for c in frame.columns
                                                                if c not in ("date", "portfolio")]]

@@ -9,7 +9,8 @@ import pandas as pd
 
 
 def concentration(weights_by_date: pd.DataFrame, groups: Mapping[str, Sequence[str]] | None = None, *,
-                  top_n: int = 10, share_classes: Mapping[str, str] | None = None) -> pd.DataFrame:
+                  top_n: int = 10, share_classes: Mapping[str, str] | None = None,
+                  stocks: Sequence[str] | None = None) -> pd.DataFrame:
     """Concentration statistics of each row of a weights frame.
 
     Parameters
@@ -22,6 +23,10 @@ def concentration(weights_by_date: pd.DataFrame, groups: Mapping[str, Sequence[s
     top_n : how many of the largest positions ``top<n>_share`` adds up (securities, as ETF issuers count).
     share_classes : optional ``{ticker: company}`` (e.g. ``{"GOOG": "GOOGL"}``) to also report
         ``top<n>_companies_share`` with share classes merged before ranking.
+    stocks : optional tickers that are single stocks; with it, ``funds_not_looked_through`` is the normalised
+        weight of every other column held (ETFs, funds): they are **not looked through**, each counts as
+        one security in the top-N share, HHI and effective N, and the stocks inside them (the Mag 7 inside
+        SPY) are not in the group shares.
 
     Returns
     -------
@@ -56,4 +61,7 @@ def concentration(weights_by_date: pd.DataFrame, groups: Mapping[str, Sequence[s
         out["effective_n"] = 1.0 / hhi
     out["n_names"] = (values > 0).sum(axis=1).astype(int)
     out["invested"] = invested.to_numpy()
+    if stocks is not None:
+        funds = [c for c in wn.columns if c not in set(stocks)]
+        out["funds_not_looked_through"] = np.where(has, wn[funds].fillna(0.0).sum(axis=1).to_numpy(), np.nan)
     return out

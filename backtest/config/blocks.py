@@ -236,9 +236,20 @@ def parse_universe(ctx: Ctx, value: Any, path: tuple, groups: Groups) -> Univers
     if data.get("membership") is not None:
         membership = choice(ctx, data["membership"], (*path, "membership"), MEMBERSHIPS)
         ok &= membership is not None
-        if "index" not in data:
-            ctx.error((*path, "membership"), "applies only with index (it says how index members are chosen); "
-                                             "remove it or add index: sp500")
+        has_group = any(t in groups for t in lists["tickers"])
+        if "index" not in data and not has_group:
+            ctx.error((*path, "membership"), "applies only with index or a group in tickers (it says how index "
+                                             "members and a group's members are chosen); remove it or add "
+                                             "index: sp500")
+            ok = False
+        elif "index" not in data and membership == "current":
+            ctx.error((*path, "membership"), "current applies only with index (today's index members for every "
+                                             "date); for a group use point_in_time (its index members on each "
+                                             "date) or static (its members as listed)")
+            ok = False
+        elif "index" in data and membership == "static":
+            ctx.error((*path, "membership"), "static applies only without index (it holds a group's members as "
+                                             "listed on every date); with index use point_in_time or current")
             ok = False
     if ok and index is None and not lists["tickers"]:
         ctx.error(path, "needs index and/or tickers, e.g. {index: sp500} or {tickers: [AAPL, MSFT]}")

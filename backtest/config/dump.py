@@ -59,6 +59,8 @@ def universe_dict(u: UniverseSpec) -> dict:
     if u.index is not None:
         out["index"] = u.index
         out["membership"] = u.membership
+    elif u.membership != "point_in_time":
+        out["membership"] = u.membership
     if u.tickers:
         out["tickers"] = list(u.tickers)
     if u.exclude:
@@ -99,6 +101,8 @@ def strategy_dict(s: StrategyConfig) -> dict:
         out["tilt"] = tilt_dict(s.tilt)
     if s.caps is not None:
         out["caps"] = caps_dict(s.caps)
+    if s.weighting == "equal" or s.per != "company":   # a cap strategy's default stays implicit, so that a
+        out["per"] = s.per                              # swept tilt.inside: cap stays valid
     out["rebalance"] = schedule_dict(s.rebalance)
     out["costs"] = costs_dict(s.costs)
     out["expense_ratio"] = s.expense_ratio

@@ -23,7 +23,8 @@ FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "never")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 WEIGHTINGS = ("fixed", "equal", "cap")
 INDEXES = ("sp500",)
-MEMBERSHIPS = ("point_in_time", "current")
+MEMBERSHIPS = ("point_in_time", "current", "static")
+PER = ("company", "line")
 INSIDE = ("cap", "equal")
 FILLS = ("close", "next_close")
 MEMBERSHIP_SOURCES = ("snapshot", "index-constitution")
@@ -103,7 +104,9 @@ class UniverseSpec(_Frozen):
     """What a strategy may hold: index members and/or explicit tickers, minus exclusions.
 
     ``tickers`` and ``exclude`` hold upper-case tickers and lower-case group names (resolved with
-    ``RunConfig.groups`` by `backtest.universe`).
+    ``RunConfig.groups`` by `backtest.universe`). ``membership`` says how index members and the groups named
+    in ``tickers`` are chosen on each date: ``point_in_time`` (S&P 500 members on the date), ``current``
+    (today's list; only with an index) or ``static`` (a group's members as listed; only without an index).
     """
 
     index: str | None = None
@@ -147,7 +150,11 @@ CASH_SPECIAL = ("risk_free", "none")
 
 @dataclass(frozen=True)
 class StrategyConfig(_Frozen):
-    """One strategy, with ``rebalance`` and ``costs`` already resolved (its own or the run's)."""
+    """One strategy, with ``rebalance`` and ``costs`` already resolved (its own or the run's).
+
+    ``per``: what an equal split counts (``equal`` weighting, and a tilt with ``inside: equal``):
+    ``company`` (share classes of one company share a slot, split by cap) or ``line`` (each class a slot).
+    """
 
     name: str
     weighting: str
@@ -160,6 +167,7 @@ class StrategyConfig(_Frozen):
     expense_ratio: float = 0.0
     cash_yield: str = "risk_free"    # what idle cash earns: "risk_free" (the run's series), "none" or a ticker
     proxies: tuple[tuple[str, str], ...] = ()
+    per: str = "company"
     shares: str = "point_in_time"    # share counts of cap weights: "point_in_time" or "backfill" (look-ahead)
 
 

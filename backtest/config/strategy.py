@@ -12,10 +12,10 @@ from backtest.config.check import (
     MISSING, Ctx, check_keys, choice, mapping, num, number, require, safe_name, ticker,
 )
 from backtest.config.schema import (
-    CASH_SPECIAL, SHARE_METHODS, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec,
+    CASH_SPECIAL, PER, SHARE_METHODS, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec,
 )
 
-STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "rebalance", "costs",
+STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "per", "rebalance", "costs",
                  "expense_ratio", "cash_yield", "proxies", "shares")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
@@ -30,7 +30,7 @@ STRATEGY_ELSEWHERE.update({
 })
 # Blocks a weighting allows, and why the others do not apply.
 ONLY_FOR = {"universe": ("equal", "cap"), "weights": ("fixed",), "tilt": ("cap",), "caps": ("cap",),
-            "shares": ("cap",)}
+            "per": ("equal", "cap"), "shares": ("cap",)}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
     "weights": "weights are only for weighting: fixed (equal and cap compute their own); remove weights",
@@ -103,6 +103,22 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         got = _proxies(ctx, data["proxies"], (*path, "proxies"), parts.get("weights"))
         ok &= got is not None
         proxies = got or ()
+    per = "company"
+    if data.get("per") is not None:
+        per = choice(ctx, data["per"], (*path, "per"), PER)
+        ok &= per is not None
+        tilt = parts.get("tilt")
+        equal_tilt = tilt is not None and tilt.weight is not None and tilt.inside == "equal"
+        if weighting == "fixed" or (weighting == "cap" and tilt is not None and not equal_tilt):
+            ctx.error((*path, "per"), "applies only to equal splits (weighting: equal, or a tilt with weight "
+                                      "and inside: equal), where it says whether a company's share classes share "
+                                      "one slot (company) or each get one (line); remove it", at_key=True)
+            ok = False
+        elif weighting == "cap" and tilt is None:
+            ctx.error((*path, "per"), "applies only to equal splits: cap weights hold each share class at its "
+                                      "own cap; remove it, or add tilt: {group: mag7, weight: 0.4, inside: "
+                                      "equal}", at_key=True)
+            ok = False
     if not ok:
         return None
     if weighting == "cap":
@@ -110,7 +126,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     return StrategyConfig(name=name, weighting=weighting, universe=parts.get("universe"),
                           weights=parts.get("weights"), tilt=parts.get("tilt"), caps=parts.get("caps"),
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
-                          proxies=proxies, shares=parts.get("shares") or shares)
+                          proxies=proxies, per=per, shares=parts.get("shares") or shares)
 
 
 def parse_cash_yield(ctx: Ctx, value: Any, path: tuple) -> str | None:

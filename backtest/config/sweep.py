@@ -31,6 +31,7 @@ SCHEMA: dict = {
     "tilt": {"group": _LEAF, "multiplier": _LEAF, "weight": _LEAF, "inside": _LEAF},
     "caps": {"single": _LEAF, "groups": ANY, "rule": _LEAF,
              "aggregate": {"threshold": _LEAF, "limit": _LEAF, "single": _LEAF}},
+    "per": _LEAF,
     "rebalance": {"every": _LEAF, "day": _LEAF, "weekday": _LEAF, "nth": _LEAF,
                   "drift": {"absolute": _LEAF, "relative": _LEAF}},
     "costs": {"commission_bps": _LEAF, "slippage_bps": _LEAF},

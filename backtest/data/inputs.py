@@ -42,6 +42,29 @@ def _needs_index(cfg) -> bool:
     return any(s.universe is not None and s.universe.index for s in cfg.strategies)
 
 
+def _needs_membership(cfg) -> bool:
+    """An index universe, or a group resolved point in time (`universe: mag7`), reads the membership."""
+    from backtest.universe import group_refs
+
+    return _needs_index(cfg) or any(
+        s.universe is not None and s.universe.membership != "static"
+        and group_refs(s.universe.tickers, dict(cfg.groups)) for s in cfg.strategies)
+
+
+def _needs_shares(cfg) -> bool:
+    """Cap weights, and equal weights per company over a universe that can hold two share classes of one
+    company (they split the company's slot by cap)."""
+    from backtest.universe import SHARE_CLASSES
+
+    groups = dict(cfg.groups)
+
+    def classes_possible(u) -> bool:
+        return bool(u.index) or any(t in SHARE_CLASSES for ref in u.tickers for t in groups.get(ref, (ref,)))
+
+    return any(s.weighting == "cap" or (s.weighting == "equal" and getattr(s, "per", "company") == "company"
+                                        and classes_possible(s.universe)) for s in cfg.strategies)
+
+
 def required_tickers(cfg, members: set[str]) -> list[str]:
     """Every ticker the run reads: benchmark, explicit tickers, groups, proxies, and `members` (the index
     members in the run's period, see `members_in_range`)."""
@@ -77,8 +100,8 @@ def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
 def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lambda m: None) -> Inputs:
     """Read (and, unless offline, fetch) everything the run needs; validate the period against the data."""
     warnings: list[str] = []
-    membership = load_membership(store, cfg.membership_source) if _needs_index(cfg) else None
-    members = set(members_in_range(membership, cfg.start, cfg.end)) if membership is not None else set()
+    membership = load_membership(store, cfg.membership_source) if _needs_membership(cfg) else None
+    members = set(members_in_range(membership, cfg.start, cfg.end)) if _needs_index(cfg) else set()
     tickers = required_tickers(cfg, members)
     if not offline:
         from backtest.data.yahoo import fetch_prices
@@ -122,7 +145,7 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     if others:
         warnings.append(f"{len(others)} ticker(s) named through groups or analytics.snapshot have no price "
                         f"series and are left out: {', '.join(others)}")
-    shares = store.shares() if any(s.weighting == "cap" for s in cfg.strategies) else None
+    shares = store.shares() if _needs_shares(cfg) else None
     prices = prices.reindex(prices.index.union(calendar)).loc[:calendar[-1]]
     inputs = Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
                     shares_daily=daily_shares(shares, prices) if shares is not None else None)

@@ -187,7 +187,8 @@ def _concentration(analytics: dict[str, pd.DataFrame]) -> str:
     return _part("Concentration over time", body,
                  "Top-10 share: weight of the ten largest positions; Mag 7 share: their combined weight; "
                  "effective N = 1 / sum of squared weights. The index uses full market caps of point-in-time "
-                 "members with a price and known shares (see the coverage table).")
+                 "members with a price and known shares (see the coverage table). Funds (ETFs) a strategy holds "
+                 "are not looked through: each counts as one security (see the notes).")
 
 
 def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:

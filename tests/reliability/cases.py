@@ -71,6 +71,12 @@ CASES = [
                  "fix: start later or widen the universe"),
          {"c.yaml": config("{name: Young ETF, weighting: equal, universe: [AVUV]}", start="2016-01-01",
                            end="2020-06-30")}),
+    Case("group-never-in-the-index", "run time",
+         "equal weights of a group of ETFs (`universe: [funds]`) without `membership: static`", run(),
+         ("strategies['Funds'].universe: empty on 2024-01-02 (no group member is an S&P 500 member then: "
+          "IWN, AVUV)", "`membership: static` to hold the group's members on every date"),
+         {"c.yaml": config("{name: Funds, weighting: equal, universe: [funds]}",
+                           head="groups: {funds: [IWN, AVUV]}\n")}),
     Case("unknown-ticker-in-weights", "run time", "a fixed weight on `ZZZQ`, a ticker the store lacks",
          run(), ("no prices for ZZZQ (not in the store), named in the config", "check the spelling",
                  "bt data import FILE"),

@@ -43,6 +43,7 @@ class Spec:
     weights: Mapping[str, float] | None = None
     tilt: Tilt | None = None
     caps: Caps | None = None
+    per: str = "company"
 
 
 def one_day_inputs(

@@ -125,8 +125,15 @@ def test_mag7_tilt_then_group_cap(snapshot):
     # multiplier m on a group of cap share s gives m s / (m s + 1 - s)
     expected = 1.5 * mag7_raw / (1.5 * mag7_raw + 1 - mag7_raw)
     assert tilted.reindex(MAG7).sum() == pytest.approx(expected, abs=1e-12)
-    fixed = REGISTRY["cap"](Spec(tilt=Tilt(weight=0.4, inside="equal")), inputs).weights
-    assert fixed.reindex(MAG7).to_numpy() == pytest.approx([0.05] * 8, abs=1e-15)
+    lines = REGISTRY["cap"](Spec(tilt=Tilt(weight=0.4, inside="equal"), per="line"), inputs).weights
+    assert lines.reindex(MAG7).to_numpy() == pytest.approx([0.05] * 8, abs=1e-15)
+    fixed = REGISTRY["cap"](Spec(tilt=Tilt(weight=0.4, inside="equal")), inputs).weights   # per company
+    others = [t for t in MAG7 if t not in ("GOOG", "GOOGL")]
+    assert fixed.reindex(others).to_numpy() == pytest.approx([0.4 / 7] * 6, abs=1e-15)
+    alphabet = fixed.reindex(["GOOG", "GOOGL"])
+    assert alphabet.sum() == pytest.approx(0.4 / 7, abs=1e-15)
+    cap = inputs.shares.reindex(alphabet.index) * inputs.last_prices().reindex(alphabet.index)
+    assert alphabet["GOOG"] / alphabet["GOOGL"] == pytest.approx(cap["GOOG"] / cap["GOOGL"], rel=1e-12)
     spec = Spec(tilt=Tilt(multiplier=1.5), caps=Caps(groups=(("mag7", 0.25),)))
     capped = REGISTRY["cap"](spec, inputs).weights
     assert capped.reindex(MAG7).sum() == pytest.approx(0.25, abs=1e-12)
