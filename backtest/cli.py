@@ -49,7 +49,25 @@ def run(ctx, config: Path, out_dir: Path, offline: bool, start: str | None, end:
 
     folder = run_config(config, store=_store(ctx), results_dir=out_dir, offline=offline, start=start, end=end,
                         echo=lambda m: click.echo(m, err=True))
+    click.echo(_headline(folder), err=True)
     click.echo(f"report: {folder / 'report.html'}")
+
+
+def _headline(folder: Path) -> str:
+    """The run's headline table (CAGR, volatility, Sharpe, max drawdown, excess return per strategy and the
+    benchmark) from its metrics.json and manifest.json, for the terminal (stderr: stdout stays the path)."""
+    import json
+
+    from .report.notebook import headline_text, metrics_frame
+
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    layout = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["run_folder"]
+    frame = metrics_frame(metrics, [s["name"] for s in layout["strategies"]],
+                          f"{layout['benchmark']['name']} (benchmark)")
+    import shutil
+
+    width = shutil.get_terminal_size((100, 24)).columns
+    return "\n" + headline_text(frame, width=max(60, min(width, 140))) + "\n"
 
 
 @cli.command()

@@ -94,6 +94,40 @@ def _overlay(series: list[tuple[str, pd.Series]], bench_rows: set[int], shared: 
     return growth, under
 
 
+def conventions(run: SavedRun) -> dict[str, str]:
+    """What must match for metrics to be comparable: benchmark, risk-free series, period and fill."""
+    idx = run.benchmark.index
+    rf = run.config.get("risk_free")
+    return {
+        "benchmark": str(run.benchmark_name),
+        "risk-free series": "none (0)" if run.risk_free is None else str(rf or "a series"),
+        "period": f"{idx[0]:%Y-%m-%d} – {idx[-1]:%Y-%m-%d}" if len(idx) else "empty",
+        "fill": str(run.manifest.get("fill") or run.config.get("fill") or "unrecorded"),
+    }
+
+
+def convention_flags(runs: Sequence[SavedRun], labels: list[str]) -> str:
+    """A warning box naming every convention that differs between the runs (with each run's value), or ""."""
+    per_run = [conventions(r) for r in runs]
+    differing = [k for k in per_run[0] if len({c[k] for c in per_run}) > 1]
+    if not differing:
+        return ""
+    consequence = {
+        "benchmark": "excess return, beta, alpha, tracking error and capture are measured against different "
+                     "benchmarks",
+        "risk-free series": "Sharpe, Sortino and alpha subtract different risk-free returns",
+        "period": "each run's metrics cover its own period (the charts use the common dates only)",
+        "fill": "orders fill at different prices (same close vs next close)",
+    }
+    items = "".join(
+        f"<li><b>{esc(k.capitalize())} differs</b>: "
+        + "; ".join(f"{esc(lab)}: {esc(c[k])}" for lab, c in zip(labels, per_run, strict=True))
+        + f". So {esc(consequence[k])}.</li>" for k in differing)
+    return (f'<div class="flags" id="flags"><b>Not like for like.</b> These runs differ in '
+            f"{esc(', '.join(differing))}; read their metrics side by side with care."
+            f'<ul class="warnings">{items}</ul></div>')
+
+
 def _config_section(runs: Sequence[SavedRun], labels: list[str]) -> str:
     differing, values, same = config_differences([r.config for r in runs])
     if not differing:
@@ -135,14 +169,17 @@ def render_comparison(runs: Sequence[SavedRun]) -> str:
     period = f"{common[0]:%Y-%m-%d} – {common[-1]:%Y-%m-%d}" if len(common) else "no common dates"
     runs_rows = "".join(
         f"<tr><td>{esc(lab)}</td><td>{esc(r.name)}</td><td>{esc(r.created)}</td>"
-        f"<td>{r.benchmark.index[0]:%Y-%m-%d} – {r.benchmark.index[-1]:%Y-%m-%d}</td>"
+        f"<td>{esc(conventions(r)['period'])}</td><td>{esc(r.benchmark_name)}</td>"
+        f"<td>{esc(conventions(r)['risk-free series'])}</td><td>{esc(conventions(r)['fill'])}</td>"
         f"<td>{esc(', '.join(s.name for s in r.strategies))}</td><td>{esc(r.path)}</td></tr>"
         for lab, r in zip(labels, runs, strict=True))
     runs_table = ('<div class="tbl-wrap"><table class="tbl"><thead><tr><th>Run</th><th>Name</th><th>Created'
-                  "</th><th>Period</th><th>Strategies</th><th>Folder</th></tr></thead>"
+                  "</th><th>Period</th><th>Benchmark</th><th>Risk-free</th><th>Fill</th><th>Strategies</th>"
+                  "<th>Folder</th>"
+                  "</tr></thead>"
                   f"<tbody>{runs_rows}</tbody></table></div>")
     body = "".join([
-        section("runs", "Runs", runs_table),
+        section("runs", "Runs", convention_flags(runs, labels) + runs_table),
         section("growth", "Growth of 1", figure_fragment(growth),
                 intro=f"Common dates {period}, every curve rebased to 1 on the first; benchmarks dashed."),
         section("drawdowns", "Drawdowns", figure_fragment(under), intro="On the common dates."),
@@ -221,7 +258,9 @@ def format_run_list(summaries: Sequence[SavedRunSummary]) -> str:
                 else:
                     cells.append(f"{v:>10.1%}")
             label = _printable(name)
-            label = label if len(label) <= width else label[: width - 1] + "…"
-            lines.append(f"    {label:<{width}}{''.join(cells)}")
+            if len(label) <= width:
+                lines.append(f"    {label:<{width}}{''.join(cells)}")
+            else:  # never cut a name: variants differ only at the end ("... caps.single=0.05")
+                lines += [f"    {label}", f"    {'':<{width}}{''.join(cells)}"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

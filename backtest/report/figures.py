@@ -6,6 +6,8 @@ colours a strategy the same way. Labels are plain text; they are escaped here fo
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -15,6 +17,7 @@ from .page import BENCHMARK_COLOR, SharedDates, color, f4, new_figure, ptext, xc
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 WEEKLY = 5  # rolling statistics are drawn on every 5th trading day (and the last)
 TOP_HOLDINGS = 10
+RED_GREEN = [[0, "#c92a2a"], [0.5, "#f8f9fa"], [1, "#2b8a3e"]]
 
 Labelled = list[tuple[str, pd.Series]]
 
@@ -32,12 +35,54 @@ def _traces(fig: go.Figure, series: Labelled, bench: int | None, *, shared: Shar
                                  mode="lines", line=_line_style(i, i == bench), hovertemplate=hover))
 
 
-def log_toggle(axis: str = "yaxis") -> list[dict]:
-    """An updatemenus entry with Linear / Log buttons for ``axis``."""
+LOG_YEARS = 5.0  # growth charts of runs at least this long open on a log scale
+LOG_STEPS = ((1,), (1, 3), (1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8))
+MIN_TICK_PX = 28  # log-axis tick labels at least this far apart
+
+
+def _tick_label(v: float, yformat: str) -> str:
+    if yformat != ",.0f":
+        return f"{v:.4g}" if v < 1000 else f"{v:,.0f}"
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.4g}{unit}"
+    return f"{v:.4g}"
+
+
+def log_ticks(low: float, high: float, *, plot_px: float = 300.0, yformat: str = ",.0f") -> dict:
+    """Tick values and labels for a log axis from ``low`` to ``high``: the finest of the 1-3-10, 1-2-5, ...
+    mantissa sets whose neighbouring labels are at least MIN_TICK_PX apart on a ``plot_px`` high axis (so
+    labels never overlap; plotly's own log ticks label 2..9 of a short decade on top of each other)."""
+    if not (low > 0 and high > low and math.isfinite(high)):
+        return {}
+    lo, hi = math.log10(low), math.log10(high)
+    px_per_decade = plot_px / max(hi - lo, 1e-9)
+    chosen = LOG_STEPS[0]
+    for steps in LOG_STEPS:
+        gaps = [math.log10(b / a) for a, b in zip(steps, (*steps[1:], 10), strict=True)]
+        if min(gaps) * px_per_decade >= MIN_TICK_PX:
+            chosen = steps
+    vals = [m * 10 ** e for e in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in chosen]
+    vals = [v for v in vals if low / 1.05 <= v <= high * 1.05]
+    if len(vals) < 2:  # less than a factor ~1.2: evenly spaced round values (nearly linear at this scale)
+        raw = (high - low) / 4
+        step = min((m * 10 ** math.floor(math.log10(raw)) for m in (1, 2, 5, 10)
+                    if m * 10 ** math.floor(math.log10(raw)) >= raw), default=raw)
+        vals = [k * step for k in range(math.ceil(low / step), math.floor(high / step) + 1)]
+        if len(vals) < 2:
+            return {}
+    return {"tickmode": "array", "tickvals": vals, "ticktext": [_tick_label(v, yformat) for v in vals]}
+
+
+def log_toggle(axis: str = "yaxis", ticks: dict | None = None, *, active: int = 0) -> list[dict]:
+    """An updatemenus entry with Linear / Log buttons for ``axis``; ``ticks`` (see `log_ticks`) are the
+    log axis's fixed ticks. ``active``: 0 Linear, 1 Log."""
+    log = {f"{axis}.type": "log", **{f"{axis}.{k}": v for k, v in (ticks or {}).items()}}
+    linear = {f"{axis}.type": "linear", f"{axis}.tickmode": "auto"}
     return [dict(type="buttons", direction="left", x=1.0, xanchor="right", y=1.12, yanchor="bottom",
-                 showactive=True, bgcolor="#f8f9fa", bordercolor="#ced4da", font=dict(size=11),
-                 buttons=[dict(label="Linear", method="relayout", args=[{f"{axis}.type": "linear"}]),
-                          dict(label="Log", method="relayout", args=[{f"{axis}.type": "log"}])])]
+                 showactive=True, active=active, bgcolor="#f8f9fa", bordercolor="#ced4da", font=dict(size=11),
+                 buttons=[dict(label="Linear", method="relayout", args=[linear]),
+                          dict(label="Log", method="relayout", args=[log])])]
 
 
 RANGE_BUTTONS = dict(buttons=[dict(count=1, label="1y", step="year", stepmode="backward"),
@@ -48,22 +93,45 @@ RANGE_BUTTONS = dict(buttons=[dict(count=1, label="1y", step="year", stepmode="b
 
 
 def growth_figure(values: Labelled, bench: int | None, *, shared: SharedDates | None = None,
-                  title: str = "Portfolio value", yformat: str = ",.0f") -> go.Figure:
-    """Value curves (strategies, benchmark dashed) with a Linear/Log toggle and range buttons."""
-    fig = new_figure(height=440, updatemenus=log_toggle(), margin=dict(l=70, r=20, t=80, b=40),
+                  title: str = "Portfolio value", yformat: str = ",.0f",
+                  log: bool | None = None) -> go.Figure:
+    """Value curves (strategies, benchmark dashed) with a Linear/Log toggle and range buttons. ``log``:
+    open on the log scale (default: when the series span LOG_YEARS or more)."""
+    finite = [s[s > 0].dropna() for _, s in values]
+    low = min((float(s.min()) for s in finite if len(s)), default=math.nan)
+    high = max((float(s.max()) for s in finite if len(s)), default=math.nan)
+    span = max(((s.index[-1] - s.index[0]).days / M.DAYS_PER_YEAR for _, s in values if len(s)), default=0.0)
+    log = span >= LOG_YEARS if log is None else log
+    height = 440
+    ticks = log_ticks(low, high, plot_px=height - 150, yformat=yformat)
+    fig = new_figure(height=height, updatemenus=log_toggle(ticks=ticks, active=1 if log else 0),
+                     margin=dict(l=70, r=20, t=80, b=40),
                      legend=dict(orientation="h", yanchor="top", y=-0.08, x=0))
     _traces(fig, values, bench, shared=shared, hover=f"%{{y:{yformat}}}")
     fig.update_xaxes(rangeselector=RANGE_BUTTONS, type="date")
     fig.update_yaxes(tickformat=yformat if yformat != ",.0f" else "~s", title_text=ptext(title))
+    if log:
+        fig.update_yaxes(type="log", **ticks)
     return fig
 
 
 def drawdown_figure(returns: Labelled, bench: int | None, *, shared: SharedDates | None = None) -> go.Figure:
-    """Underwater curves: the fall from the running peak, in percent."""
+    """Underwater curves: the fall from the running peak, in percent. With more than one strategy a menu
+    shows all of them or one at a time (with the benchmark)."""
     fig = new_figure(height=340)
     _traces(fig, [(lab, M.drawdown(r)) for lab, r in returns], bench, shared=shared, hover="%{y:.1%}")
     fig.update_yaxes(tickformat=".0%", title_text="Drawdown")
     fig.update_xaxes(type="date")
+    strategies = [i for i in range(len(returns)) if i != bench]
+    if len(strategies) > 1:
+        buttons = [dict(label="All strategies", method="restyle", args=[{"visible": [True] * len(returns)}])]
+        for i in strategies:
+            buttons.append(dict(label=ptext(returns[i][0]), method="restyle",
+                                args=[{"visible": [j in (i, bench) for j in range(len(returns))]}]))
+        fig.update_layout(margin=dict(l=60, r=20, t=70, b=40), legend=dict(y=1.0, yanchor="bottom"),
+                          updatemenus=[dict(type="dropdown", buttons=buttons, x=1.0, xanchor="right", y=1.12,
+                                            yanchor="bottom", showactive=True, bgcolor="#f8f9fa",
+                                            bordercolor="#ced4da", font=dict(size=12))])
     return fig
 
 
@@ -122,22 +190,35 @@ def _selector(labels: list[str], trace_groups: list[int], *, y: float = 1.04) ->
 
 
 def monthly_heatmap(returns: Labelled) -> go.Figure:
-    """Monthly returns, year x month, one heatmap per series with a dropdown to choose it."""
-    fig = new_figure(hovermode="closest", margin=dict(l=50, r=20, t=56, b=30))
+    """Monthly returns, year x month, and each year's compounded total in a last column (its own colour
+    scale, since a year moves more than a month); one series at a time, a dropdown chooses it."""
+    fig = new_figure(hovermode="closest", margin=dict(l=50, r=20, t=56, b=30),
+                     coloraxis=dict(colorscale=RED_GREEN, cmid=0, colorbar=dict(tickformat=".0%", len=0.9,
+                                                                                title=dict(text="Month"))),
+                     coloraxis2=dict(colorscale=RED_GREEN, cmid=0, showscale=False))
     n_years = 1
+    groups = []
     for g, (label, r) in enumerate(returns):
         table = M.monthly_returns_table(r)
+        years = M.annual_returns(r).reindex(table.index)
         n_years = max(n_years, len(table))
         z = [[None if pd.isna(v) else round(float(v), 6) for v in row] for row in table.to_numpy()]
+        ys = [str(y) for y in table.index]
         fig.add_trace(go.Heatmap(
-            z=z, x=list(MONTHS), y=[str(y) for y in table.index], visible=g == 0, name=ptext(label),
-            colorscale=[[0, "#c92a2a"], [0.5, "#f8f9fa"], [1, "#2b8a3e"]], zmid=0,
+            z=z, x=list(MONTHS), y=ys, visible=g == 0, name=ptext(label), coloraxis="coloraxis",
             texttemplate="%{z:.1%}", textfont=dict(size=10), xgap=2, ygap=2,
-            hovertemplate="%{y} %{x}: %{z:.2%}<extra></extra>", colorbar=dict(tickformat=".0%", len=0.9)))
+            hovertemplate="%{y} %{x}: %{z:.2%}<extra></extra>"))
+        fig.add_trace(go.Heatmap(
+            z=[[None if pd.isna(v) else round(float(v), 6)] for v in years.to_numpy()], x=["Year"], y=ys,
+            visible=g == 0, name=ptext(f"{label}: year"), coloraxis="coloraxis2", xaxis="x2",
+            texttemplate="<b>%{z:.1%}</b>", textfont=dict(size=10), xgap=2, ygap=2,
+            hovertemplate="%{y}, whole year: %{z:.2%}<extra></extra>"))
+        groups += [g, g]
     fig.update_layout(height=max(280, 110 + 28 * n_years),
-                      updatemenus=_selector([lab for lab, _ in returns], list(range(len(returns)))))
+                      updatemenus=_selector([lab for lab, _ in returns], groups))
+    fig.update_layout(xaxis=dict(domain=[0, 0.86], showgrid=False, type="category"),
+                      xaxis2=dict(domain=[0.875, 0.94], showgrid=False, type="category", anchor="y"))
     fig.update_yaxes(autorange="reversed", type="category", showgrid=False)
-    fig.update_xaxes(showgrid=False)
     return fig
 
 

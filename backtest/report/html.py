@@ -11,6 +11,7 @@ import yaml
 from .. import __version__
 from .. import metrics as M
 from . import figures as F
+from . import tearsheet as T
 from .labels import GROUPS, INFO, info
 from .page import SharedDates, esc, figure_fragment, fmt, frame_table, render_page, section, table, td_class
 
@@ -85,6 +86,32 @@ def _drawdowns_table(returns: list[tuple[str, pd.Series]]) -> str:
                  css_class="tbl drawdowns")
 
 
+def _years(saved: SavedRun) -> float:
+    idx = saved.benchmark.index
+    return (idx[-1] - idx[0]).days / M.DAYS_PER_YEAR if len(idx) > 1 else 0.0
+
+
+def _sectors(saved: SavedRun) -> pd.Series | None:
+    """ticker -> sector from the run's ``sectors`` analytics table (first column), if it has one."""
+    table = saved.analytics.get("sectors")
+    if table is None or table.empty:
+        return None
+    return table.iloc[:, 0].astype(str)
+
+
+def _activity_table(activity: list[tuple[str, pd.DataFrame]]) -> str:
+    """Per strategy: rebalances, orders, average and largest turnover, value traded and fees."""
+    rows = []
+    for name, a in activity:
+        traded = a[a["turnover"].fillna(0) > 0]
+        rows.append([name, fmt(len(traded), "count"), fmt(a["orders"].sum(), "count"),
+                     fmt(traded["turnover"].mean() if len(traded) else None, "pct"),
+                     fmt(a["turnover"].max() if len(a) else None, "pct"),
+                     fmt(a["traded"].sum(), "money"), fmt(a["fees"].sum(), "money")])
+    return table(["Strategy", "Rebalances", "Orders", "Turnover, mean", "Turnover, max", "Value traded",
+                  "Fees"], rows, css_class="tbl activity")
+
+
 def _day(ts) -> str | float:
     return float("nan") if pd.isna(ts) else ts.strftime("%Y-%m-%d")
 
@@ -106,6 +133,7 @@ def _warnings(saved: SavedRun) -> list[str]:
 
 
 WARNINGS_SHOWN = 12
+WARNING_CHARS = 240  # a longer warning shows its start; the whole text unfolds
 
 
 def _warnings_html(warnings: list[str]) -> str:
@@ -113,8 +141,16 @@ def _warnings_html(warnings: list[str]) -> str:
     if not warnings:
         return '<p class="ok">No warnings.</p>'
 
+    def item(w: str) -> str:
+        if len(w) <= WARNING_CHARS:
+            return f"<li>{esc(w)}</li>"
+        cut = w.rfind(" ", 0, WARNING_CHARS)
+        cut = cut if cut > 0 else WARNING_CHARS
+        return (f"<li><details><summary>{esc(w[:cut])} <span class=\"more\">(show all "
+                f"{len(w):,} characters)</span></summary>{esc(w)}</details></li>")
+
     def items(ws: list[str]) -> str:
-        return '<ul class="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in ws) + "</ul>"
+        return '<ul class="warnings">' + "".join(item(w) for w in ws) + "</ul>"
 
     html = items(warnings[:WARNINGS_SHOWN])
     rest = warnings[WARNINGS_SHOWN:]
@@ -216,22 +252,63 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
     add("overview", "Overview", "Overview", metrics_table(cols, keys=OVERVIEW, grouped=False) + warn_note)
     add("growth", "Growth", "Growth of capital",
         figure_fragment(F.growth_figure(values, b, shared=shared)),
-        "Portfolio value of each strategy and the buy-and-hold benchmark (dashed), same starting capital.")
+        "Portfolio value of each strategy and the buy-and-hold benchmark (dashed), same starting capital."
+        + (f" Runs of {F.LOG_YEARS:g} years or more open on a log scale (equal heights = equal percentage "
+           "moves); Linear switches back." if _years(saved) >= F.LOG_YEARS else ""))
+    if saved.strategies:
+        relative = "".join(figure_fragment(fig) for _, fig in T.relative_figures(values, b, shared=shared))
+        add("relative", "Vs benchmark", f"Relative to {saved.benchmark_name}",
+            f'<div class="grid2">{relative}</div>',
+            "Left: cumulative return minus the benchmark's (V/V0 - B/B0). Right: growth of the strategy "
+            "divided by the benchmark's ((V/V0) / (B/B0)); above 1 = ahead since the start. Drawn weekly.")
     add("drawdowns", "Drawdowns", "Drawdowns",
         figure_fragment(F.drawdown_figure(returns, b, shared=shared)) + "<h3>Top 5 drawdowns</h3>"
         + _drawdowns_table(returns),
-        "Fall from the running peak. Days are calendar days; recovery is the first date back at the peak.")
-    rolling = "".join(figure_fragment(fig)
-                      for _, fig in F.rolling_figures(returns, b, saved.risk_free, shared=shared))
-    add("rolling", "Rolling", "Rolling 12 months", f'<div class="grid2">{rolling}</div>',
-        "Trailing 252 trading days, drawn weekly.")
-    add("calendar", "Years", "Calendar-year returns", figure_fragment(F.calendar_figure(returns, b)))
+        "Fall from the running peak; the menu shows one strategy at a time. Days are calendar days; recovery "
+        "is the first date back at the peak.")
+    days = len(saved.benchmark)
+    if days > M.ROLLING_WINDOW:
+        rolling = "".join(figure_fragment(fig)
+                          for _, fig in F.rolling_figures(returns, b, saved.risk_free, shared=shared))
+        add("rolling", "Rolling", "Rolling 12 months", f'<div class="grid2">{rolling}</div>',
+            "Trailing 252 trading days, drawn weekly.")
+    else:
+        add("rolling", "Rolling", "Rolling 12 months",
+            f'<p class="note">Not shown: the run has {days} trading days, and a rolling 12-month figure '
+            f"needs more than {M.ROLLING_WINDOW}.</p>")
+    add("calendar", "Years", "Calendar-year returns",
+        figure_fragment(F.calendar_figure(returns, b)) + T.annual_table(returns, b),
+        "The first year starts at the first date's close; a last year that ends before its last business day "
+        "is marked with its end date.")
     add("monthly", "Months", "Monthly returns", figure_fragment(F.monthly_heatmap(returns)),
-        "Choose the strategy with the menu.")
+        "Choose the strategy with the menu. The last column is the year's compounded return.")
+    add("distribution", "Distribution", "Distribution of returns",
+        '<div class="grid2">' + figure_fragment(T.histogram_figure(returns, freq="D"))
+        + figure_fragment(T.histogram_figure(returns, freq="M")) + "</div>",
+        "Daily (left) and calendar-month (right) returns: observed counts per bin, and the counts a normal "
+        "distribution with the same mean and standard deviation predicts (dotted). Fat tails show as bars "
+        "beyond the dotted line.")
     held = [(s.name, s.holdings) for s in saved.strategies if not s.holdings.empty]
     if held:
+        sectors = _sectors(saved)
+        body = T.holdings_now_table(held, sectors)
+        if sectors is not None:
+            body += "<h3>Sector weights over time</h3>" + figure_fragment(
+                T.sector_figure(held, sectors, shared=shared))
+        else:
+            body += ('<p class="note">The run records no sectors (an analytics table "sectors" indexed by '
+                     "ticker), so sector weights are not shown.</p>")
+        add("holdings", "Holdings", "Holdings now", body,
+            f"Weights held at the close of the last date: the {T.TOP_NOW} largest per strategy.")
         add("weights", "Weights", "Weights over time", figure_fragment(F.weights_figure(held, shared=shared)),
             f"Month-end weights held: the {F.TOP_HOLDINGS} largest names on average, the rest, and cash.")
+    activity = [(s.name, T.rebalance_activity(s.turnover, s.trades)) for s in saved.strategies]
+    activity = [(n, a) for n, a in activity if len(a)]
+    if activity:
+        add("trading", "Trading", "Trades and turnover per rebalance",
+            figure_fragment(T.trading_figure(activity)) + _activity_table(activity),
+            "Turnover is one-sided (the engine's), as a fraction of the portfolio's value; orders count "
+            "every buy and sell on that date. The menu chooses the strategy.")
     add("metrics", "Metrics", "Metrics", metrics_table(cols), "Hover a metric for its definition.")
     extra = _extra_sections(saved, sections)
     if extra:

@@ -114,12 +114,38 @@ def new_figure(**layout) -> go.Figure:
     return fig
 
 
+LEGEND_ROWS = 8  # a horizontal legend with more entries than this is moved out of the plot's way
+LEGEND_SIDE_CHARS = 28  # ... to the right (where it scrolls) if its names are this short, else below
+
+
+def keep_plot_area(fig: go.Figure) -> None:
+    """A legend with many entries must not squeeze the plot: a horizontal legend (which wraps into rows and
+    takes the plot's height) of more than LEGEND_ROWS entries becomes a vertical one, on the right when the
+    names are short (plotly scrolls it when it is taller than the plot), else below the plot with the figure
+    made taller by one line per entry."""
+    names = list(dict.fromkeys(t.name for t in fig.data if t.showlegend is not False and t.name))
+    legend = fig.layout.legend
+    if len(names) <= LEGEND_ROWS or legend.orientation not in (None, "h") or fig.layout.showlegend is False:
+        return
+    if max(len(n) for n in names) <= LEGEND_SIDE_CHARS:
+        fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top",
+                                      font=dict(size=11)))
+        return
+    height = fig.layout.height or 380
+    extra = 19 * len(names) + 30
+    margin_b = (fig.layout.margin.b or 40) + extra
+    fig.update_layout(height=height + extra, margin=dict(b=margin_b),
+                      legend=dict(orientation="v", x=0, xanchor="left", y=-30 / (height - 100),
+                                  yanchor="top", yref="paper", font=dict(size=11)))
+
+
 def figure_fragment(fig: go.Figure, *, css_class: str = "plot") -> str:
     """A ``<div>`` and its figure as inert JSON; the page script draws it with Plotly.newPlot.
 
     A trace may carry ``meta={"xref": key}`` instead of ``x`` to use the page's shared date array ``key``.
     For extra report sections (`backtest.report.sections`).
     """
+    keep_plot_area(fig)
     spec = to_json_plotly(fig.to_plotly_json())
     return (f'<div class="{esc(css_class)}"></div>'
             f'<script type="application/json" class="bt-fig">{script_json(spec)}</script>')
@@ -185,7 +211,19 @@ def frame_table(frame: pd.DataFrame, *, max_rows: int = 60, tail: bool = False) 
     if len(frame) > max_rows:
         which = "last" if tail else "first"
         note = f'<p class="note">Showing the {which} {max_rows} of {len(frame)} rows.</p>'
-    return table([str(index.name or ""), *map(str, shown.columns)], rows) + note
+    return table([words(index.name or ""), *map(words, shown.columns)], rows) + note
+
+
+_IDENT = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+")
+
+
+def words(name: object) -> str:
+    """A column name for a reader: ``without_shares`` -> ``Without shares``; other names unchanged."""
+    text = str(name)
+    if _IDENT.fullmatch(text):
+        text = text.replace("_", " ")
+        return text[0].upper() + text[1:]
+    return text
 
 
 def section(anchor: str, title: str, body: str, *, intro: str = "") -> str:
@@ -201,14 +239,50 @@ def _asset(name: str) -> str:
     return resources.files("backtest.report").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+PLOTLY_BUNDLE = "plotly-partial.min.js"
+TRACE_TYPES = frozenset({"scatter", "bar", "heatmap"})  # what the bundle draws (build_plotly_bundle.TRACES)
+
+
 @cache
 def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    js = get_plotlyjs()
+    """The partial plotly.js bundle shipped in ``assets/`` (scripts/build_plotly_bundle.py rebuilds it)."""
+    js = resources.files("backtest.report").joinpath("assets", PLOTLY_BUNDLE).read_text(encoding="utf-8")
     if "</script" in js.lower():  # never true for the shipped bundle; keep the page well-formed anyway
         js = js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
     return js
+
+
+_FIG = re.compile(r'(<script type="application/json" class="bt-fig">)(.*?)(</script>)', re.S)
+SHARE_MIN = 40  # x arrays of at least this many dates are written once per page
+
+
+def share_dates(body: str, shared: dict[str, list]) -> str:
+    """Move every long date-string ``x`` array of the body's figures into ``shared`` (once per distinct
+    array) and point the trace at it with ``meta.xref``, so a section that inlines its dates (e.g. an extra
+    section) costs no more than one that uses `SharedDates`. Checks every trace type is in the bundle."""
+    keys = {tuple(v): k for k, v in shared.items()}
+
+    def hoist(match: re.Match) -> str:
+        spec = json.loads(match.group(2))
+        for trace in spec.get("data", []):
+            kind = trace.get("type", "scatter")
+            if kind not in TRACE_TYPES:
+                raise ValueError(f"figure trace type {kind!r} is not in the report's plotly.js bundle "
+                                 f"({', '.join(sorted(TRACE_TYPES))}); add it to TRACES in "
+                                 "scripts/build_plotly_bundle.py and rebuild")
+            x = trace.get("x")
+            if (isinstance(x, list) and len(x) >= SHARE_MIN and isinstance(x[0], str)
+                    and isinstance(trace.get("meta", {}), dict) and _DATE.match(x[0])):
+                key = keys.setdefault(tuple(x), f"h{len(shared)}")
+                shared.setdefault(key, x)
+                del trace["x"]
+                trace["meta"] = {**trace.get("meta", {}), "xref": key}
+        return match.group(1) + script_json(json.dumps(spec, separators=(",", ":"))) + match.group(3)
+
+    return _FIG.sub(hoist, body)
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def render_page(*, title: str, header: str, nav: Sequence[tuple[str, str]], body: str, footer: str,
@@ -216,7 +290,9 @@ def render_page(*, title: str, header: str, nav: Sequence[tuple[str, str]], body
     """Assemble the self-contained page. ``header``/``body``/``footer`` are HTML; ``title`` and ``nav``
     labels are plain text. ``shared`` holds date arrays that traces reference with ``meta.xref``."""
     nav_html = "".join(f'<a href="#{esc(a)}">{esc(label)}</a>' for a, label in nav)
+    shared = dict(shared or {})
+    body = share_dates(body, shared)
     return Template(_asset("page.html")).substitute(
         title=esc(title), css=_asset("report.css"), header=header, nav=nav_html, body=body, footer=footer,
-        plotlyjs=_plotly_js(), shared=script_json(json.dumps(shared or {}, separators=(",", ":"))),
+        plotlyjs=_plotly_js(), shared=script_json(json.dumps(shared, separators=(",", ":"))),
         js=_asset("report.js"))

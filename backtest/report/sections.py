@@ -1,9 +1,16 @@
 """Extra report sections: a registry of functions ``(SavedRun) -> HTML fragment`` appended to the report.
 
-To add a section (e.g. specialised rotation plots), write a function that returns an HTML string (or "" to
-skip) and append it to `SECTIONS`. Escape every piece of text with `page.esc`, pass plotly labels through
+To add a section (e.g. factor or attribution plots), write a function that returns an HTML string (or "" to
+skip) and append it to `SECTIONS` (or keep it in its own module and append it there). Wrap it with
+`page.section(anchor, title, body)`, escape every piece of text with `page.esc`, pass plotly labels through
 `page.ptext`, and embed figures with `page.figure_fragment(fig)`. A section that raises is shown as an
 error box in the report instead of breaking it.
+
+Size: the report must stay under 2 MB (tests/report check it on the rotation run). Date x arrays are
+written once per page whatever the figure (`page.share_dates`), so pass dates freely, but y values cost
+4 bytes a point: draw long daily series weekly (`figures._weekly`) where the detail is not needed. The
+inlined plotly.js draws only the trace types in `page.TRACE_TYPES` (scatter, bar, heatmap); another type
+needs scripts/build_plotly_bundle.py's TRACES extended and the bundle rebuilt.
 """
 
 from __future__ import annotations
@@ -14,12 +21,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .figures import line_figure
-from .page import DATA_TABLE_KEYS, esc, figure_fragment, frame_table, section
+from .page import DATA_TABLE_KEYS, esc, figure_fragment, frame_table, section, words
 
 if TYPE_CHECKING:
     from ..results import SavedRun
 
 
+OWN_KEYS = ("sectors",)  # analytics tables the report shows elsewhere (holdings and sector weights)
 ROTATION_KEYS = ("windows", "snapshot", "attribution", "dispersion", "breadth", "mag7_vs_rest", "concentration",
                  "coverage", "notes")
 
@@ -41,12 +49,12 @@ def analytics_tables(saved: SavedRun) -> str:
     """Every other ``saved.analytics`` table (e.g. the market-cap basis of cap-weighted strategies)
     generically: a line plot when it is date-indexed, and the table."""
     rest = {k: v for k, v in (saved.analytics or {}).items()
-            if not _is_rotation_key(k) and k not in DATA_TABLE_KEYS}     # those are in the data section
+            if not _is_rotation_key(k) and k not in OWN_KEYS and k not in DATA_TABLE_KEYS}   # data section
     if not rest:
         return ""
     parts = []
     for key, frame in rest.items():
-        body = f"<h3>{esc(key)}</h3>"
+        body = f"<h3>{esc(words(key))}</h3>"
         dated = isinstance(frame.index, pd.DatetimeIndex)
         if dated and not frame.select_dtypes("number").empty and len(frame) > 1:
             body += figure_fragment(line_figure(frame))

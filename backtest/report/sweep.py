@@ -69,10 +69,35 @@ def _rows(saved: SavedRun) -> list[dict]:
     return [{"name": s.name, "base": None, "params": {}} for s in saved.strategies]
 
 
+DIVERGING = [[0, "#b2182b"], [0.25, "#ef8a62"], [0.5, "#f7f7f7"], [0.75, "#67a9cf"], [1, "#2166ac"]]
+
+
+def colour_range(saved: SavedRun, metric: str) -> dict:
+    """Heatmap colour settings shared by every heatmap of the sweep: centred on the benchmark's value of
+    ``metric`` (white), blue better and red worse than the benchmark, symmetric around it so that equal
+    distances look equally strong; Viridis from the lowest to the highest variant without a benchmark value.
+    """
+    strat = saved.metrics.get("strategies", {})
+    values = [v for r in _rows(saved) if r.get("base")
+              for v in [_value(strat.get(r["name"], {}), metric)] if not math.isnan(v)]
+    bench = _value(saved.metrics.get("benchmark", {}), metric)
+    if not values:
+        return dict(colorscale="Viridis")
+    lo, hi = min(values), max(values)
+    if math.isnan(bench):
+        return dict(colorscale="Viridis", zmin=lo, zmax=hi if hi > lo else lo + 1e-12,
+                    reversescale=metric in LOWER_IS_BETTER)
+    half = max(abs(hi - bench), abs(lo - bench)) or 1e-12
+    return dict(colorscale=DIVERGING, zmin=bench - half, zmax=bench + half,
+                reversescale=metric in LOWER_IS_BETTER)
+
+
 def heatmaps(saved: SavedRun, metric: str) -> list[tuple[str, go.Figure]]:
-    """One heatmap per swept strategy: ``metric`` over its first two keys (one row if it has one key)."""
+    """One heatmap per swept strategy: ``metric`` over its first two keys (one row if it has one key); every
+    heatmap uses the same colour range (`colour_range`)."""
     label, kind, _ = info(metric)
     fmt_spec = {"pct": ".2%", "pct_signed": "+.2%", "ratio": ".3f"}.get(kind, ".4g")
+    colours = colour_range(saved, metric)
     grids = (saved.manifest.get("sweep") or {}).get("grids") or {}
     by_params = {(r["base"], tuple(sorted(r["params"].items()))): r["name"]
                  for r in _rows(saved) if r["base"]}
@@ -101,7 +126,7 @@ def heatmaps(saved: SavedRun, metric: str) -> list[tuple[str, go.Figure]]:
             fig.add_trace(go.Heatmap(
                 z=z, x=[ptext(v) for v in values[xk]],
                 y=[ptext(v) for v in values[yk]] if yk else [ptext(label)],
-                visible=i == 0, colorscale="Viridis", reversescale=metric in LOWER_IS_BETTER,
+                visible=i == 0, **colours,
                 texttemplate=f"%{{z:{fmt_spec}}}", xgap=2, ygap=2,
                 name=ptext(", ".join(f"{k}={v}" for k, v in fixed.items()) or base),
                 hovertemplate=(f"{ptext(xk)}=%{{x}}" + (f"<br>{ptext(yk)}=%{{y}}" if yk else "")
@@ -186,8 +211,13 @@ def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:
     add("overview", "Overview", "Sweep overview", "".join(overview))
     maps = "".join(f"<h3>{esc(base)}</h3>" + figure_fragment(fig) for base, fig in heatmaps(saved, metric))
     if maps:
+        bench_v = saved.metrics.get("benchmark", {}).get(metric)
+        centre = (f" Every heatmap shares one colour scale, centred (white) on the benchmark's "
+                  f"{fmt(bench_v, kind)}: blue is better than the benchmark, red worse."
+                  if not math.isnan(_value(saved.metrics.get("benchmark", {}), metric)) else
+                  " Every heatmap shares one colour scale, from the lowest to the highest variant.")
         add("heatmap", "Heatmap", f"{label} over the swept values", maps,
-            f"{definition}. Cells are variants; a menu chooses the values of any further swept key.")
+            f"{definition}. Cells are variants; a menu chooses the values of any further swept key." + centre)
     shared = SharedDates()
     equity = {s.name: s.equity for s in saved.strategies}
     chosen = [(n, equity[n]) for n in best[:TOP_GROWTH]] + [(f"{saved.benchmark_name} (benchmark)",

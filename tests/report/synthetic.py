@@ -9,6 +9,7 @@ import pandas as pd
 from backtest.results import RunResult, StrategyResult
 
 TICKERS = tuple(f"T{i:02d}" for i in range(20))
+SECTORS = ("Information Technology", "Financials", "Health Care", "Energy", "Utilities")
 HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>"
 HOSTILE_IMG = '<img src=x onerror="window.__pwned = 2">'
 HOSTILE_NAMES = (HOSTILE_SCRIPT, "../../etc", "ctl\x07\x1b[31mred\nline", HOSTILE_IMG)
@@ -71,9 +72,10 @@ def _simulate(name: str, px: pd.DataFrame, targets: pd.DataFrame, capital: float
 def make_run(*, name: str = "synthetic", names: tuple[str, ...] = ("Equal weight", "Tilted"), seed: int = 4,
              capital: float = 1_000_000.0, risk_free: bool = True, analytics: bool = True,
              warnings: tuple[str, ...] = ("T19: no prices before 2021-02-01, spliced proxy T18",),
-             ) -> RunResult:
-    """A run of len(names) strategies over 3 years of 20 random-walk tickers against SPY."""
-    px = prices(seed)
+             sectors: bool = False, days: int = 756) -> RunResult:
+    """A run of len(names) strategies over 3 years (``days``) of 20 random-walk tickers against SPY;
+    ``sectors`` adds a ``sectors`` analytics table (ticker -> sector, T19 without one)."""
+    px = prices(seed, days=days)
     stocks = px[list(TICKERS)]
     quarters = stocks.index[stocks.index.to_period("Q").duplicated() == False]  # noqa: E712
     strategies = []
@@ -106,6 +108,11 @@ def make_run(*, name: str = "synthetic", names: tuple[str, ...] = ("Equal weight
             lambda row: row.nlargest(10).sum(), axis=1)})
         top["dispersion"] = stocks.pct_change().std(axis=1).fillna(0.0)
         tables["top_holdings_share"] = top.rename_axis("date")
+    if analytics and sectors:
+        sectors_ = [SECTORS[i % len(SECTORS)] for i in range(len(TICKERS) - 1)]
+        tables["sectors"] = pd.DataFrame({"sector": sectors_},
+                                         index=pd.Index(TICKERS[:-1], name="ticker"))  # T19 has none
+    if analytics:
         tables["group <summary>"] = pd.DataFrame({"weight": [0.3, 0.7], "return": [0.12, 0.05]},
                                                  index=pd.Index(["mag7", "rest"], name="group"))
     return RunResult(name=name, config=config, strategies=tuple(strategies), benchmark_name="SPY",

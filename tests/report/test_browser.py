@@ -44,10 +44,11 @@ def _check_plots(page) -> int:
 def test_report_renders(browser, saved_dir, artifacts):
     page, console, errors = _open(browser, saved_dir / "report.html")
     assert (console, errors) == ([], [])
-    assert _check_plots(page) == 10
-    assert page.locator("section").count() == 13
+    assert _check_plots(page) == 16
+    assert page.locator("section").count() == 17
     assert page.title().startswith("synthetic")
-    page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+    assert (saved_dir / "report.html").stat().st_size <= 2_000_000
+    page.screenshot(path=str(artifacts / "run-report.png"), full_page=True)
     page.screenshot(path=str(artifacts / "report-top.png"))
     page.close()
 
@@ -58,12 +59,10 @@ def test_log_toggle_and_selector(browser, saved_dir):
     growth.locator(".updatemenu-button", has_text="Log").click()
     assert page.evaluate("document.querySelector('#growth .js-plotly-plot').layout.yaxis.type") == "log"
     visible = "Array.from(document.querySelector('#monthly .js-plotly-plot').data, t => t.visible)"
-    assert page.evaluate(visible) == [True, False, False]
-    page.evaluate("""() => {
-        const div = document.querySelector('#monthly .js-plotly-plot');
-        return Plotly.restyle(div, {visible: [false, true, false]});
-    }""")
-    assert page.evaluate(visible) == [False, True, False]
+    assert page.evaluate(visible) == [True, True, False, False, False, False]   # months and the year column
+    page.locator("#monthly .updatemenu-header-group").click()
+    page.locator("#monthly .updatemenu-dropdown-button", has_text="Tilted").click()
+    assert page.evaluate(visible) == [False, False, True, True, False, False]
     assert (console, errors) == ([], [])
     page.close()
 
@@ -90,5 +89,5 @@ def test_comparison_renders(browser, saved_dir, hostile_dir, tmp_path, artifacts
     assert _check_plots(page) == 2
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("#config td.diff").count() > 0
-    page.screenshot(path=str(artifacts / "compare.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "compare-report.png"), full_page=True)
     page.close()

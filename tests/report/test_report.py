@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
-from plotly.offline import get_plotlyjs
 
 from backtest.errors import UsageError
 from backtest.report import compare_runs, format_run_list, render_comparison, render_report
 from backtest.report.compare import config_differences, flatten
-from backtest.report.page import fmt
+from backtest.report.page import _plotly_js, fmt
 from backtest.results import list_runs, load_run
 
 from .synthetic import HOSTILE_NAMES
 
-SECTION_IDS = ("overview", "growth", "drawdowns", "rolling", "calendar", "monthly", "weights", "metrics",
-               "run-tables", "warnings", "config", "data", "versions")
+SECTION_IDS = ("overview", "growth", "relative", "drawdowns", "rolling", "calendar", "monthly",
+               "distribution", "holdings", "weights", "trading", "metrics", "run-tables", "warnings",
+               "config", "data", "versions")
+FIGURES = 16  # growth, 2 relative, drawdowns, 4 rolling, years, months, 2 distributions, sectors, weights,
+# trading, and the generic analytics table's line plot
 
 
 class _Scripts(HTMLParser):
@@ -64,15 +67,16 @@ def test_self_contained_single_plotly(report):
     parser.feed(report)
     assert parser.external == []  # no CDN, no remote stylesheet or image
     assert [a.get("src") for a, _ in parser.scripts if a.get("src")] == []
-    assert report.count(get_plotlyjs()[:200]) == 1  # plotly.js inlined exactly once
-    assert len(report.encode()) < 5.5e6
+    assert report.count(_plotly_js()[:200]) == 1  # the partial plotly.js bundle inlined exactly once
+    assert "plotly.js v4" in report[:report.index("Plotly")]  # ... with its header naming version and licence
+    assert len(report.encode()) < 2e6
 
 
 def test_every_section_and_figure(report):
     for anchor in SECTION_IDS:
         assert f'<section id="{anchor}">' in report, anchor
     figures = report.count('class="bt-fig"')
-    assert figures == report.count('<div class="plot"></div>') == 10
+    assert figures == report.count('<div class="plot"></div>') == FIGURES
     assert 'class="section-error"' not in report
 
 
@@ -158,3 +162,19 @@ def test_format_run_list(saved_dir, hostile_dir):
     assert "\x1b" not in text and "\x07" not in text and "\\x1b" in text  # terminal-safe
     assert re.search(r"Tilted\s+−?-?\d+\.\d%", text)
     assert format_run_list([]) == "no saved runs"
+
+
+def test_the_partial_plotly_bundle_matches_the_python_package_and_ships_its_licence():
+    """The bundle is plotly.js at the version the Python package writes figures for (else rebuild it with
+    scripts/build_plotly_bundle.py), is packaged with its licence, and is a fraction of the full library."""
+    from importlib import resources
+
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    head = _plotly_js()[:300]
+    assert f"plotly.js v{get_plotlyjs_version()} (partial bundle: scatter, bar, heatmap)" in head
+    licence = resources.files("backtest.report").joinpath("assets", "LICENSE-plotly.txt").read_text()
+    assert licence.startswith("=") and "plotly.js" in licence.split("\n")[1] and "MIT" in licence[:400]
+    assert len(_plotly_js()) < 0.3 * len(get_plotlyjs())
+    setup = (Path(__file__).resolve().parents[2] / "setup.cfg").read_text()
+    assert "assets/*.js, assets/*.txt" in setup
