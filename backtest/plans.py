@@ -27,10 +27,11 @@ class StrategyPlan:
         remainder is held as cash).
     commission_bps, slippage_bps : per side, on traded value.
     expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
-    cash_ticker : optional ticker (e.g. "BIL") that holds the unallocated share of each rebalance (targets
-        summing below 1, or target names without a price on the execution day) instead of idle cash; traded
-        free of commission and slippage. Proceeds of a mid-period delisting wait in cash until the next
-        rebalance, as without it.
+    cash_rate : optional daily simple return at which idle cash accrues, Series indexed by trading date (the
+        run calendar; missing dates and NaN earn nothing; the first day's value is not used). None: idle
+        cash earns nothing.
+    hold_ended : tickers whose prices end mid-run that are held at their last close until the next execution
+        day (sold there at that close) instead of being sold at the last close (data gaps, ``hold``).
     borrow_fee : yearly fraction charged daily on the short market value (negative targets: long/short
         sleeves), a proportional drag on value.
     """
@@ -39,7 +40,8 @@ class StrategyPlan:
     commission_bps: float = 0.0
     slippage_bps: float = 0.0
     expense_ratio: float = 0.0
-    cash_ticker: str | None = None
+    cash_rate: pd.Series | None = None
+    hold_ended: tuple[str, ...] = ()
     borrow_fee: float = 0.0
 
 
@@ -51,6 +53,8 @@ class Built:
     plans: dict[str, StrategyPlan]
     notes: dict[str, list[str]] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # e.g. cap_basis
+    gaps: pd.DataFrame | None = None           # prices ending mid-run: see `find_ended`
+    cash_sources: dict[str, str] = field(default_factory=dict)      # strategy -> what its idle cash earns
 
 
 def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
@@ -64,12 +68,11 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     plans: dict[str, StrategyPlan] = {}
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
+    ended = find_ended(prices, inputs.calendar, inputs.membership)
+    gap_policy = getattr(cfg, "data_gaps", "sell")
+    cash_sources: dict[str, str] = {}
     memo = {} if memo is None else memo     # per-date results shared by strategies (sweep variants)
     contexts: dict[str, tuple] = {}     # strategy name (lower case) -> (spec, prices, aliases, px_key)
-    if len(cfg.strategies) > 1:     # cap weights of many variants on a date solved together (exact)
-        from .plans_batch import prefill
-
-        prefill(cfg, inputs, prices, shares, memo, weighting_key)
     for spec in cfg.strategies:
         notes[spec.name] = []
         if spec.weighting == "sleeves":
@@ -93,9 +96,11 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
         contexts[spec.name.lower()] = (spec, px, dict(aliases), tuple(sorted(extra)))
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
+        gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name])
+        rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, px, inputs.calendar)
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
-                                        cash_ticker=spec.cash_yield)
+                                        cash_rate=rate, hold_ended=gaps if gap_policy == "hold" else ())
         if basis is not None:
             tables[f"cap_basis_{_slug(spec.name)}"] = basis
     for spec in cfg.strategies:
@@ -106,9 +111,100 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
                                             cash_ticker=spec.cash_yield, borrow_fee=spec.borrow_fee)
     plans = {s.name: plans[s.name] for s in cfg.strategies}     # config order
     all_prices = prices.assign(**extra) if extra else prices
-    used = sorted({c for p in plans.values() for c in p.targets.columns}
-                  | {p.cash_ticker for p in plans.values() if p.cash_ticker})
-    return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables)
+    used = sorted({c for p in plans.values() for c in p.targets.columns})
+    return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables,
+                 gaps=ended, cash_sources=cash_sources)
+
+
+# --- Idle cash and data gaps ------------------------------------------------------------------------------
+
+def cash_returns(prices: pd.DataFrame, ticker: str, calendar: pd.DatetimeIndex) -> pd.Series:
+    """Daily simple returns of ``ticker`` on ``calendar`` (last close carried over missing days; 0 on the
+    first day and before the first price). The one formula for the risk-free series and idle cash."""
+    px = prices[ticker] if ticker in prices.columns else pd.Series(float("nan"), index=calendar)
+    px = px.ffill().reindex(calendar)
+    return px.pct_change().fillna(0.0).rename(ticker)
+
+
+def _cash_rate(spec, cfg, inputs, px: pd.DataFrame, calendar: pd.DatetimeIndex):
+    """What the strategy's idle cash earns: (daily returns or None, a label for the report). ``risk_free``
+    is the run's own series (``inputs.risk_free``, the one Sharpe uses)."""
+    choice = getattr(spec, "cash_yield", "risk_free") or "risk_free"
+    if choice == "none":
+        return None, "nothing (cash_yield: none)"
+    if choice == "risk_free" and cfg.risk_free is None:
+        return None, "nothing (cash_yield: risk_free and the run has no risk_free series)"
+    rf = getattr(inputs, "risk_free", None)
+    if choice == "risk_free" and rf is None:
+        raise DataError(f"strategies[{spec.name!r}].cash_yield: the run's risk-free series was not loaded; "
+                        f"build the inputs with load_inputs(cfg, store)")
+    ticker = str(rf.name) if choice == "risk_free" else choice
+    label = (f"{ticker} (the run's risk_free)" if choice == "risk_free" else f"{ticker} (cash_yield)")
+    first = px[ticker].first_valid_index() if ticker in px.columns else None
+    if first is None or first > calendar[0]:
+        since = "has no prices" if first is None else f"has prices only from {first:%Y-%m-%d}"
+        key = "cash_yield" if choice != "risk_free" else "cash_yield (risk_free, the default)"
+        raise DataError(f"strategies[{spec.name!r}].{key}: idle cash accrues at {ticker}, which {since}, after "
+                        f"the run starts ({calendar[0]:%Y-%m-%d}); fix: start on or after that date, choose a "
+                        f"cash ticker priced over the whole period (e.g. BIL) or set cash_yield: none")
+    return (rf if choice == "risk_free" else cash_returns(px, ticker, calendar)), label
+
+
+def find_ended(prices: pd.DataFrame, calendar: pd.DatetimeIndex, membership) -> pd.DataFrame:
+    """Tickers whose prices end inside the run: ``last_price`` (date), ``next_day`` (the first trading day
+    without a price) and ``member_after`` (True: still an index member on ``next_day``, a DATA GAP; False:
+    no longer a member, a delisting or removal; NA: no membership data). Indexed by ticker."""
+    from .universe import members_at
+
+    window = prices.loc[calendar[0]:calendar[-1]]
+    last = window.apply(pd.Series.last_valid_index)
+    last = pd.to_datetime(last[last.notna()])
+    last = last[last < calendar[-1]]
+    rows = []
+    members: dict = {}
+    for t, day in last.items():
+        nxt = calendar[calendar.searchsorted(day, side="right")]
+        if membership is None:
+            member = pd.NA
+        else:
+            if nxt not in members:
+                members[nxt] = set(members_at(membership, nxt))
+            member = t.split("~")[0] in members[nxt]
+        rows.append({"ticker": t, "last_price": day, "next_day": nxt, "member_after": member})
+    return pd.DataFrame(rows, columns=["ticker", "last_price", "next_day", "member_after"]).set_index("ticker")
+
+
+def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, notes: list[str]) -> tuple:
+    """Names the strategy targets whose prices end while they are still index members (data gaps), per
+    ``data_gaps``: named in the notes with the target weight at the last rebalance before the gap; refused
+    with a DataError under ``refuse``."""
+    if ended.empty or spec.universe is None or spec.universe.index is None:
+        return ()
+    gaps = ended[ended["member_after"].eq(True)]
+    rows = []
+    for t, g in gaps.iterrows():
+        if t not in targets.columns:
+            continue
+        before = targets.loc[:g["last_price"], t]
+        weight = float(before.iloc[-1]) if len(before) else 0.0
+        if weight > 0:
+            rows.append((t, g["last_price"], weight))
+    if not rows:
+        return ()
+    listed = ", ".join(f"{t} ({d:%Y-%m-%d}, {w:.2%})" for t, d, w in rows[:30])
+    more = f" and {len(rows) - 30} more" if len(rows) > 30 else ""
+    total = sum(w for _, _, w in rows)
+    if policy == "refuse":
+        raise DataError(f"data_gaps: refuse: strategy {spec.name!r} holds {len(rows)} name(s) whose prices end "
+                        f"while they are still {spec.universe.index} members (last price, target weight): "
+                        f"{listed}{more}; fix: import the missing prices, end the run before the gap, or set "
+                        f"data_gaps: sell (sold at the last close) or hold (held at the last close)")
+    action = ("sold at their last close, the cash waits for the next rebalance" if policy == "sell" else
+              "held at their last close until the next rebalance, then sold at that close")
+    notes.append(f"{spec.name}: DATA GAP: {len(rows)} name(s) have prices ending while still "
+                 f"{spec.universe.index} members ({total:.2%} of target weight in all); data_gaps: {policy}: "
+                 f"{action}: {listed}{more}")
+    return tuple(t for t, _, _ in rows)
 
 
 def sim_calendar(inputs) -> pd.DatetimeIndex:
@@ -195,8 +291,15 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     outside = Counter()
     strategy_notes: list[str] = []
     basis_rows = []
-    shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     memo = {} if memo is None else memo
+    method = getattr(spec, "shares", "point_in_time")
+    if shares is not None and spec.weighting == "cap":
+        if ("shares", method) not in memo:
+            memo[("shares", method)] = shares.method(method)
+        shares_frame, observed = memo[("shares", method)]
+    else:
+        shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
+    universes: dict = {}
     weighting = weighting_key(spec)
 
     def target_at(date):
@@ -217,10 +320,12 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
                            "later, or `membership: static` to hold the group's members on every date")
                 raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} ({why}")
         if spec.weighting == "cap" and observed is not None:
-            key = ("basis", date, universe)
+            key = ("basis", method, date, universe)
             if key not in memo:
-                memo[key] = _cap_basis_row(date, observed.loc[date].reindex(list(universe)))
+                memo[key] = {**_cap_basis_row(date, observed.loc[date].reindex(list(universe))),
+                             **_later_weight(date, universe, shares, px, method)}
             basis_rows.append(dict(memo[key]))
+            universes[date] = universe
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
             sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
@@ -255,7 +360,9 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
     targets = pd.DataFrame([by_date[d] for d in dates], index=dates).fillna(0.0)
     targets = targets.reindex(columns=sorted(targets.columns))
-    basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
+    basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date") if basis_rows else None
+    if basis is not None:
+        basis["share_refresh_turnover"] = _refresh_turnover(basis.index, universes, shares_frame, px)
     if weighting is not None:
         memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
     return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
@@ -281,9 +388,18 @@ def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, s
                      f"not in the S&P 500 on some of the {len(dates)} rebalance dates were left out there "
                      f"(dates missed in brackets; `membership: static` holds them): {top}")
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
+    method = getattr(spec, "shares", "point_in_time")
+    if basis is not None and "share_refresh_turnover" in basis.columns:
+        _note_left_out(spec.name, method, basis, notes)
+        jumps = basis["share_refresh_turnover"][basis["share_refresh_turnover"] > REFRESH_NOTE]
+        if len(jumps):
+            listed = ", ".join(f"{d:%Y-%m-%d} ({v:.1%})" for d, v in jumps.items())
+            notes.append(f"{spec.name}: method-made turnover: new share counts alone (not prices) move the cap "
+                         f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
     return targets, basis
 
 
+REFRESH_NOTE = 0.02     # share-refresh turnover above this is named in the warnings
 _DATED = re.compile(r"(\d{4}-\d{2}-\d{2}): (.*)", re.S)
 _NAMES = re.compile(r"[A-Z0-9.~\-]+(, [A-Z0-9.~\-]+)*")
 
@@ -356,6 +472,58 @@ def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:
             "newest_observation": seen.max() if len(seen) else pd.NaT,
             "typical_observation": seen.mode().iloc[0] if len(seen) else pd.NaT,
             "backfilled_names": int((seen > date).sum())}
+
+
+def _later_weight(date, universe, shares, px: pd.DataFrame, method: str) -> dict:
+    """How much plain cap weight on ``date`` rests on share counts observed later: under ``backfill`` it is
+    in the weights (look-ahead); under ``point_in_time`` those names are left out and this is the weight they
+    would have had, estimated with the later count. Plain cap weights of the universe, before tilts and caps."""
+    names = list(universe)
+    caps = (shares.shares.loc[date].reindex(names) * px.loc[date].reindex(names)).astype("float64")
+    later = (shares.observed.loc[date].reindex(names) > date).to_numpy() & caps.notna().to_numpy()
+    total = caps.sum()
+    weight = float(caps[later].sum() / total) if total > 0 else 0.0
+    left = ", ".join(sorted(caps.index[later]))
+    return {"shares_method": method, "later_obs_names": int(later.sum()),
+            "weight_on_later_obs": weight if method == "backfill" else 0.0,
+            "left_out_weight_est": weight if method == "point_in_time" else 0.0,
+            "left_out": left if method == "point_in_time" else ""}
+
+
+def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: pd.DataFrame, px: pd.DataFrame) -> list:
+    """Per rebalance date, turnover made by the share-count method alone: half the absolute change of plain
+    cap weights when the date's share counts replace the previous rebalance's, both at the date's prices
+    (names with a count in both). Price moves and membership changes are not in it; NaN on the first date."""
+    out = [float("nan")]
+    for prev, date in zip(dates[:-1], dates[1:]):
+        names = list(universes.get(date, ()))
+        p = px.loc[date].reindex(names)
+        new, old = shares.loc[date].reindex(names) * p, shares.loc[prev].reindex(names) * p
+        ok = new.notna() & old.notna() & (new > 0) & (old > 0)
+        if not ok.any():
+            out.append(float("nan"))
+            continue
+        out.append(float((new[ok] / new[ok].sum() - old[ok] / old[ok].sum()).abs().sum() / 2))
+    return out
+
+
+def _note_left_out(name: str, method: str, basis: pd.DataFrame, notes: list[str]) -> None:
+    """Name the share-count method's cost: look-ahead weight (backfill) or names left out (point_in_time)."""
+    col = "weight_on_later_obs" if method == "backfill" else "left_out_weight_est"
+    hit = basis[basis[col] > 0]
+    if hit.empty:
+        return
+    top = hit[col].idxmax()
+    if method == "backfill":
+        notes.append(f"{name}: LOOK-AHEAD (shares: backfill): on {len(hit)} of {len(basis)} rebalance dates "
+                     f"part of the cap weight rests on share counts observed later, up to "
+                     f"{hit[col].max():.2%} (on {top:%Y-%m-%d}); shares: point_in_time avoids it")
+    else:
+        names = sorted({n for cell in hit["left_out"] for n in cell.split(", ") if n})
+        notes.append(f"{name}: shares: point_in_time: on {len(hit)} of {len(basis)} rebalance dates names with "
+                     f"no share count observed yet are left out, estimated weight up to {hit[col].max():.2%} "
+                     f"(on {top:%Y-%m-%d}; estimated with their later count): {', '.join(names[:40])}"
+                     f"{' ...' if len(names) > 40 else ''}")
 
 
 def _alias_spec(spec, aliases):

@@ -99,6 +99,10 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
                        notes=tuple(built.notes.get(name, ())) + sim.notes)
         for name, sim in sims.items())
     analytics = dict(built.tables)
+    analytics["idle_cash"] = idle_cash_table(sims, built)
+    quality = data_quality_table(built, sims, cfg.data_gaps)
+    if not quality.empty:
+        analytics["data_quality"] = quality
     analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
     if cfg.cash_flows:
         analytics.update(cash_flow_tables(cfg, strategies, benchmark, inputs.calendar))
@@ -228,6 +232,54 @@ def simulate_benchmarks(cfg, inputs: Inputs) -> dict[str, pd.Series]:
     sims = simulate_trimmed(inputs.prices.loc[sim_days, cols], plans, inputs, capital=cfg.capital,
                             fill=cfg.fill, detail=False)
     return {name: sim.equity.rename(name) for name, sim in sims.items()}
+
+
+def idle_cash_table(sims, built) -> pd.DataFrame:
+    """Per strategy: what idle cash earns, how much sat idle (share of value) and for how long, and what it
+    earned. Cash of every origin: before the first trade, unallocated targets, sale proceeds, unpriced names."""
+    rows = []
+    for name, sim in sims.items():
+        share = (sim.cash / sim.equity).clip(lower=0.0)
+        over = (share > 0.01).to_numpy()
+        spell = longest = 0
+        for flag in over:
+            spell = spell + 1 if flag else 0
+            longest = max(longest, spell)
+        rate = built.plans[name].cash_rate
+        earned = float((sim.cash.shift(1) * rate.reindex(sim.cash.index)).sum()) if rate is not None else 0.0
+        rows.append({"strategy": name, "earns": built.cash_sources.get(name, ""),
+                     "mean_cash_share": float(share.mean()), "max_cash_share": float(share.max()),
+                     "max_on": share.idxmax(), "days_over_1pct": int(over.sum()),
+                     "longest_spell_days": int(longest), "interest_earned": earned})
+    return pd.DataFrame(rows).set_index("strategy")
+
+
+def data_quality_table(built, sims, policy: str) -> pd.DataFrame:
+    """One row per traded ticker whose prices end inside the run: DATA GAP (still an index member the next
+    trading day) or delisting/removal, its last price, the largest weight any strategy held on that day,
+    who held it and what the run did. The weight is the one held at the close before the last price."""
+    ended = built.gaps if built.gaps is not None else pd.DataFrame()
+    rows = []
+    for t, g in ended.iterrows():
+        held = {n: float(s.holdings[t].shift(1).loc[g["last_price"]]) for n, s in sims.items()   # going in
+                if t in s.holdings.columns and g["last_price"] in s.holdings.index}
+        held = {n: w for n, w in held.items() if w > 0}
+        targeted = [n for n, p in built.plans.items() if t in p.targets.columns and (p.targets[t] > 0).any()]
+        if not targeted:
+            continue
+        member = None if pd.isna(g["member_after"]) else bool(g["member_after"])
+        gap = member is True
+        rows.append({"ticker": t,
+                     "issue": "DATA GAP: prices end while an index member" if gap else
+                              ("prices end after leaving the index" if member is False
+                               else "prices end (no membership data)"),
+                     "last_price": g["last_price"],
+                     "member_next_day": {True: "yes", False: "no"}.get(member, "unknown"),
+                     "held_weight_max": max(held.values()) if held else 0.0,
+                     "held_by": ", ".join(sorted(held)),
+                     "action": (f"data_gaps: {policy}" if gap else "sold at the last close")})
+    cols = ["ticker", "issue", "last_price", "member_next_day", "held_weight_max", "held_by", "action"]
+    return pd.DataFrame(rows, columns=cols).set_index("ticker")
 
 
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:

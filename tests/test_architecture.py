@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("universe", ("backtest.universe", "backtest.marketcap", "backtest.schedule")),
     ("prices", ("backtest.data",)),
     ("strategies", ("strategies",)),
-    ("target weights", ("backtest.plans", "backtest.plans_batch")),
+    ("target weights", ("backtest.plans",)),
     ("simulation", ("backtest.engine",)),
     ("metrics", ("backtest.metrics", "backtest.cashflows")),
     ("analytics", ("backtest.analytics",)),

@@ -44,6 +44,7 @@ strategies:
     weighting: cap
     universe: sp500
     tilt: {group: mag7, multiplier: 2}
+    shares: backfill          # TSLA's first share count is from 2024: point_in_time leaves it out until then
   - name: EW 493
     weighting: equal
     universe: {index: sp500, exclude: [mag7]}

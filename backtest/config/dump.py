@@ -110,8 +110,9 @@ def strategy_dict(s: StrategyConfig) -> dict:
     out["rebalance"] = schedule_dict(s.rebalance)
     out["costs"] = costs_dict(s.costs)
     out["expense_ratio"] = s.expense_ratio
-    if s.cash_yield is not None:
-        out["cash_yield"] = s.cash_yield
+    out["cash_yield"] = s.cash_yield
+    if s.weighting == "cap":
+        out["shares"] = s.shares
     if s.proxies:
         out["proxies"] = dict(s.proxies)
     for key in ("lookback", "covariance"):

@@ -27,10 +27,10 @@ from backtest.config.dump import (
 )
 from backtest.config.evidence import Evidence, evidence_dict, parse_evidence
 from backtest.config.schema import (
-    DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Benchmark, Caps, Costs, Drift,
-    RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
+    DEFAULT_GROUPS, FILLS, GAP_POLICIES, MEMBERSHIP_SOURCES, SHARE_METHODS, WINDOWS, AggregateCap, Analytics,
+    Benchmark, Caps, Costs, Drift, RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
 )
-from backtest.config.strategy import STRATEGY_KEYS, check_sleeves, parse_strategy
+from backtest.config.strategy import STRATEGY_KEYS, check_sleeves, parse_cash_yield, parse_strategy
 from backtest.config.strategy import _proxies as parse_proxies
 from backtest.config.strategy import _weights as parse_weights
 from backtest.config.sweep import expand, parse_sweep
@@ -45,7 +45,7 @@ __all__ = [
 
 TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "benchmarks", "controls", "proxies",
             "rebalance", "costs", "fill", "risk_free", "groups", "membership_source", "strategies", "analytics",
-            "sweep", "evidence", "cash_flows")
+            "sweep", "evidence", "cash_flows", "cash_yield", "shares", "data_gaps")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
@@ -136,6 +136,13 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     proxies = (parse_proxies(ctx, data["proxies"], ("proxies",), None) or ()) \
         if data.get("proxies") is not None else ()
     groups = parse_groups(ctx, data["groups"], ("groups",)) if "groups" in data else dict(DEFAULT_GROUPS)
+    cash_yield = "risk_free"
+    if data.get("cash_yield") is not None:
+        cash_yield = parse_cash_yield(ctx, data["cash_yield"], ("cash_yield",)) or "risk_free"
+    shares = "point_in_time"
+    if data.get("shares") is not None:
+        shares = choice(ctx, data["shares"], ("shares",), SHARE_METHODS) or "point_in_time"
+    data_gaps = choice(ctx, data["data_gaps"], ("data_gaps",), GAP_POLICIES) if "data_gaps" in data else "sell"
     membership_source = "snapshot"
     if "membership_source" in data:
         membership_source = choice(ctx, data["membership_source"], ("membership_source",), MEMBERSHIP_SOURCES)
@@ -155,7 +162,7 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     written: list[str] = []
     for i, item in enumerate(items or []):
         strategies.append(parse_strategy(ctx, item, ("strategies", i), groups=groups, rebalance=rebalance,
-                                         costs=costs))
+                                         costs=costs, cash_yield=cash_yield, shares=shares))
         raw_name = item.get("name") if isinstance(item, dict) else None
         if isinstance(raw_name, str) and raw_name.strip():
             key = unicodedata.normalize("NFC", raw_name.strip()).casefold()
@@ -196,7 +203,8 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
                      benchmarks=benchmarks, proxies=proxies, controls=controls,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
-                     membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
+                     membership_source=membership_source, data_gaps=data_gaps or "sell",
+                     strategies=tuple(strategies), analytics=analytics,
                      sweep=sweep, description=description, evidence=evidence,
                      cash_flows=cash_flows)
 
@@ -344,7 +352,7 @@ def config_to_dict(cfg: RunConfig) -> dict:
         "start": day_text(cfg.start), "end": day_text(cfg.end), "capital": cfg.capital,
         "benchmark": cfg.benchmark, "rebalance": schedule_dict(cfg.rebalance), "costs": costs_dict(cfg.costs),
         "fill": cfg.fill, "risk_free": cfg.risk_free, "groups": {k: list(v) for k, v in cfg.groups.items()},
-        "membership_source": cfg.membership_source,
+        "membership_source": cfg.membership_source, "data_gaps": cfg.data_gaps,
         "strategies": [strategy_dict(s) for s in cfg.strategies],
     })
     if cfg.analytics is not None:

@@ -151,6 +151,11 @@ class Caps(_Frozen):
     aggregate: AggregateCap | None = None
 
 
+SHARE_METHODS = ("point_in_time", "backfill")
+GAP_POLICIES = ("sell", "hold", "refuse")
+CASH_SPECIAL = ("risk_free", "none")
+
+
 @dataclass(frozen=True)
 class Select(_Frozen):
     """Keep the ``top`` (or ``bottom``) N universe names by trailing ``by`` before weighting them."""
@@ -199,7 +204,7 @@ class StrategyConfig(_Frozen):
     rebalance: Schedule = Schedule()
     costs: Costs = Costs()
     expense_ratio: float = 0.0
-    cash_yield: str | None = None
+    cash_yield: str = "risk_free"    # what idle cash earns: "risk_free" (the run's series), "none" or a ticker
     proxies: tuple[tuple[str, str], ...] = ()
     per: str = "company"
     lookback: int | None = None          # risk weightings: trailing trading days of returns (None = 252)
@@ -210,6 +215,7 @@ class StrategyConfig(_Frozen):
     python: str | None = None            # weighting python: "package.module:function" (runs only if allowed)
     borrow_fee: float = 0.0              # yearly fraction charged daily on the short market value (sleeves < 0)
 
+    shares: str = "point_in_time"    # share counts of cap weights: "point_in_time" or "backfill" (look-ahead)
 
 @dataclass(frozen=True)
 class Benchmark(_Frozen):
@@ -264,6 +270,7 @@ class RunConfig(_Frozen):
     risk_free: str | None = None
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_GROUPS)
     membership_source: str = "snapshot"
+    data_gaps: str = "sell"          # prices ending while still an index member: "sell", "hold" or "refuse"
     strategies: tuple[StrategyConfig, ...] = ()
     analytics: Analytics | None = None   # None: no block (defaults apply where the analytics can run)
     sweep: Sweep | None = None

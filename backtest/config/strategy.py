@@ -13,17 +13,18 @@ from backtest.config.check import (
     MISSING, Ctx, check_keys, choice, integer, mapping, num, number, require, safe_name, ticker,
 )
 from backtest.config.schema import (
-    COVARIANCES, PER, RISK_WEIGHTINGS, SELECT_BY, WEIGHTINGS, Caps, Costs, Schedule, Select, StrategyConfig,
+    CASH_SPECIAL, COVARIANCES, PER, RISK_WEIGHTINGS, SELECT_BY, SHARE_METHODS, WEIGHTINGS, Caps, Costs, Schedule,
+    Select, StrategyConfig,
     Tilt, Trend, UniverseSpec,
 )
 
 STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "per", "rebalance", "costs",
                  "expense_ratio", "cash_yield", "proxies", "lookback", "covariance",
-                 "select", "trend", "sleeves", "borrow_fee")
+                 "select", "trend", "sleeves", "borrow_fee", "shares")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
                                                  "groups", "membership_source", "analytics", "sweep",
-                                                 "evidence")}
+                                                 "evidence", "data_gaps")}
 STRATEGY_ELSEWHERE.update({
     "single": "did you mean caps.single? e.g. caps: {single: 0.05}",
     "multiplier": "did you mean tilt.multiplier? e.g. tilt: {group: mag7, multiplier: 1.5}",
@@ -37,7 +38,7 @@ ONLY_FOR = {"universe": UNIVERSE_WEIGHTINGS, "weights": ("fixed",), "tilt": ("ca
             "caps": ("cap", *RISK_WEIGHTINGS), "lookback": RISK_WEIGHTINGS,
             "covariance": ("min_variance", "risk_parity", "hrp"), "select": UNIVERSE_WEIGHTINGS,
             "trend": (*(w for w in WEIGHTINGS if w != "sleeves"), "python"), "sleeves": ("sleeves",),
-            "per": ("equal", "cap")}
+            "per": ("equal", "cap"), "shares": ("cap",)}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
     "lookback": "lookback is the window of returns of the risk-based weightings (inverse_vol, min_variance, "
@@ -52,6 +53,7 @@ WHY = {
     "tilt": "a tilt scales market-cap weights, so it needs weighting: cap; remove tilt or set weighting: cap",
     "caps": "caps limit computed weights, so they need weighting: cap or a risk-based weighting (equal and "
             "fixed weights are set directly); remove caps or set weighting: cap",
+    "shares": "share counts only enter market-cap weights (weighting: cap); remove shares",
 }
 WEIGHT_TOLERANCE = 1e-6
 MAX_NAME = 80
@@ -61,8 +63,10 @@ REFERENCE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za
 
 
 def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance: Schedule, costs: Costs,
-                   max_name: int = MAX_NAME) -> StrategyConfig | None:
-    """One ``strategies:`` entry -> StrategyConfig, with `rebalance`/`costs` as the run-level defaults."""
+                   max_name: int = MAX_NAME, cash_yield: str = "risk_free",
+                   shares: str = "point_in_time") -> StrategyConfig | None:
+    """One ``strategies:`` entry -> StrategyConfig, with `rebalance`/`costs`/`cash_yield`/`shares` as the
+    run-level defaults."""
     data = mapping(ctx, raw, path, "a mapping with name, weighting and its settings")
     if data is None:
         return None
@@ -92,6 +96,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         "select": lambda v, p: _select(ctx, v, p),
         "trend": lambda v, p: _trend(ctx, v, p),
         "sleeves": lambda v, p: _sleeves(ctx, v, p),
+        "shares": lambda v, p: choice(ctx, v, p, SHARE_METHODS),
     }
     for key, parse in parsers.items():
         if data.get(key) is not None:
@@ -143,9 +148,8 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         expense = number(ctx, data["expense_ratio"], (*path, "expense_ratio"), lo=0, hi=0.1,
                          hint="; a yearly fraction, e.g. 0.0003 for 0.03%")
         ok &= expense is not None
-    cash_yield = None
     if data.get("cash_yield") is not None:
-        cash_yield = ticker(ctx, data["cash_yield"], (*path, "cash_yield"))
+        cash_yield = parse_cash_yield(ctx, data["cash_yield"], (*path, "cash_yield"))
         ok &= cash_yield is not None
     proxies: tuple = ()
     if data.get("proxies") is not None:
@@ -183,7 +187,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
                           proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"),
                           select=parts.get("select"), trend=parts.get("trend"),
                           sleeves=parts.get("sleeves") or (), python=python, borrow_fee=borrow or 0.0,
-                          per=per)
+                          per=per, shares=parts.get("shares") or shares)
 
 
 def _python(ctx: Ctx, data: dict, path: tuple) -> tuple[str | None, str | None]:
@@ -311,6 +315,13 @@ def _trend(ctx: Ctx, value: Any, path: tuple) -> Trend | None:
     if not ok or sym is None or safe is None or days is None:
         return None
     return Trend(ticker=sym, days=days, defensive=safe)
+
+
+def parse_cash_yield(ctx: Ctx, value: Any, path: tuple) -> str | None:
+    """What idle cash earns: ``risk_free`` (the run's risk-free series), ``none`` or a ticker (e.g. BIL)."""
+    if isinstance(value, str) and value.strip().lower() in CASH_SPECIAL:
+        return value.strip().lower()
+    return ticker(ctx, value, path)
 
 
 def _weights(ctx: Ctx, value: Any, path: tuple, groups: Groups) -> Mapping[str, float] | None:

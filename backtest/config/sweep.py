@@ -39,7 +39,7 @@ SCHEMA: dict = {
     "lookback": _LEAF, "covariance": _LEAF,
     "select": {"by": _LEAF, "lookback": _LEAF, "skip": _LEAF, "top": _LEAF, "bottom": _LEAF},
     "trend": {"ticker": _LEAF, "days": _LEAF, "defensive": _LEAF},
-    "sleeves": ANY, "borrow_fee": _LEAF,
+    "sleeves": ANY, "borrow_fee": _LEAF, "shares": _LEAF,
 }
 # Setting one of these keys removes its alternatives, so a swept value replaces rather than conflicts.
 ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule",),

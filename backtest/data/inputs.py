@@ -37,6 +37,8 @@ class Inputs:
     warnings: list[str] = field(default_factory=list)
     shares_daily: object = None          # SharesAsOf on every date of `prices` (from `shares`), or None
     sim_calendar: pd.DatetimeIndex | None = None   # simulation days (see schedule.resolve_period); None = calendar
+    risk_free: pd.Series | None = None   # daily risk-free returns on `calendar` (risk_free_returns), named by
+                                         # its ticker; None = a zero rate. Sharpe and idle cash use this one
 
 
 def _needs_index(cfg) -> bool:
@@ -75,7 +77,7 @@ def required_tickers(cfg, members: set[str]) -> list[str]:
         if s.weights:
             names |= set(dict(s.weights))
         names |= {t for pair in s.proxies for t in pair}
-        if s.cash_yield:
+        if s.cash_yield not in ("risk_free", "none"):     # a ticker idle cash accrues at
             names.add(s.cash_yield)
         if s.universe is not None:
             for t in (*s.universe.tickers, *s.universe.exclude):
@@ -150,9 +152,11 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     prices = prices.reindex(prices.index.union(period.sim_calendar)).loc[:calendar[-1]]
     if spliced:
         prices = prices.assign(**{col: series.reindex(prices.index) for col, series in spliced.items()})
-    return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
-                  shares_daily=daily_shares(shares, prices) if shares is not None else None,
-                  sim_calendar=period.sim_calendar)
+    inputs = Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
+                    shares_daily=daily_shares(shares, prices) if shares is not None else None,
+                    sim_calendar=period.sim_calendar)
+    inputs.risk_free = risk_free_returns(cfg, inputs)
+    return inputs
 
 
 def run_aliases(cfg) -> dict[str, str]:
@@ -264,7 +268,7 @@ def _explicit_tickers(cfg) -> set[str]:
         if s.universe is not None:
             names |= {t for t in s.universe.tickers if t not in groups}
         names |= {p for _, p in s.proxies}
-        if s.cash_yield:
+        if s.cash_yield not in ("risk_free", "none"):     # a ticker idle cash accrues at
             names.add(s.cash_yield)
         if s.trend is not None:
             names |= {s.trend.ticker, s.trend.defensive}
@@ -304,12 +308,13 @@ def risk_free_returns(cfg, inputs: Inputs) -> pd.Series | None:
     ticker = TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
     ticker = run_aliases(cfg).get(ticker, ticker)
     px = inputs.prices[ticker] if ticker in inputs.prices.columns else pd.Series(np.nan, index=cal)
-    px = px.reindex(cal)
-    if px.isna().all():
+    if px.reindex(cal).isna().all():
         raise DataError(f"risk_free: no prices for {ticker} in the run's period; fix: `bt data import "
                         f"../shared/market-data` (it builds {TBILL_TICKER} from the T-bill yield) or use a cash "
                         f"ETF such as risk_free: BIL")
-    return px.ffill().pct_change().fillna(0.0)
+    # the last close before a missing day carries over (the lookback supplies one before the first day); the
+    # same formula as plans.cash_returns, which accrues idle cash at a cash_yield ticker
+    return px.ffill().reindex(cal).pct_change().fillna(0.0).rename(ticker)
 
 
 def coverage(store, prices: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict:

@@ -9,8 +9,15 @@ Conventions
   last buys, vectorbt fills them partially: cash never goes negative; the shortfall is reported.
 * ``fill="close"`` trades at the close of the decision date (the weights use that close: an idealised
   market-on-close); ``fill="next_close"`` (default) trades at the next trading day's close.
-* A name whose prices end mid-run is sold at its last close; the cash waits for the next rebalance.
-  A name with no price on an execution date is not bought; its target weight stays in cash (reported).
+* A name whose prices end mid-run is sold at its last close and the cash waits for the next rebalance,
+  unless the plan lists it in ``hold_ended`` (a data gap under ``data_gaps: hold``): then it stays valued at
+  its last close and is sold at that close on the next execution day. A name with no price on an execution
+  date is not bought; its target weight stays in cash (reported).
+* Idle cash (of every origin: unallocated targets, sale proceeds waiting for the next rebalance, target names
+  without a price) accrues daily at the plan's ``cash_rate`` (the cash instrument's or the risk-free series'
+  daily return). Exactly: the simulation runs in units of the cash instrument (every price divided by its
+  growth index G), where idle cash is constant, and values are converted back by multiplying by G. Costs are
+  proportional and targets are shares of value, so the change of unit changes nothing else.
 * One cash pool per strategy (vectorbt group with ``cash_sharing=True``); all strategies run in one
   vectorised simulation, side by side.
 """
@@ -81,10 +88,12 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
         bad = pd.DatetimeIndex(exec_map.to_numpy()[exec_days < 0])
         raise SimulationError(f"{name}: targets dated {', '.join(f'{d:%Y-%m-%d}' for d in bad[:5])} are not "
                               f"trading days of the price calendar; fix: decide on trading days only")
-    # Delistings: sell at the last real close when prices end before the run does.
+    # Delistings: sell at the last real close when prices end before the run does (unless held: data gaps).
     last_pos = len(cal) - 1 - np.argmax(real[::-1], axis=0)
     ended = real.any(axis=0) & (last_pos < len(cal) - 1)
-    days = np.union1d(exec_days, last_pos[ended])
+    held = ended & np.isin(np.asarray(tickers, dtype=object), list(plan.hold_ended))
+    sold = ended & ~held
+    days = np.union1d(exec_days, last_pos[sold])
     size = np.full((len(days), len(tickers)), np.nan)
     at = np.searchsorted(days, exec_days)
     rows = targets.loc[exec_map.index].to_numpy(dtype=float)
@@ -97,34 +106,22 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
                      f"({names}); {rows[k][lost[k]].sum():.2%} of the portfolio stays in cash")
     size[at] = np.where(has_price, rows, np.nan)
     columns = tickers
-    if plan.cash_ticker:
-        size = np.column_stack([size, _cash_sleeve(name, plan.cash_ticker, tickers, size, at, days, prices,
-                                                   notes)])
-        columns = [*tickers, plan.cash_ticker]
-    size[np.searchsorted(days, last_pos[ended]), np.flatnonzero(ended)] = 0.0
-    if ended.any():
-        ends = list(zip(np.asarray(tickers)[ended], cal[last_pos[ended]]))
+    size[np.searchsorted(days, last_pos[sold]), np.flatnonzero(sold)] = 0.0
+    # Held past their last price: sold (at that last close, the filled price) on every later execution day.
+    after = exec_days[:, None] > last_pos[None, :]
+    size[at] = np.where(after & held[None, :], 0.0, size[at])
+    if sold.any():
+        ends = list(zip(np.asarray(tickers)[sold], cal[last_pos[sold]]))
         listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends[:20])
         notes.append(f"{name}: prices end mid-run for {len(ends)} name(s), sold at their last close if held: "
                      f"{listed}{' ...' if len(ends) > 20 else ''}")
+    if held.any():
+        ends = list(zip(np.asarray(tickers)[held], cal[last_pos[held]]))
+        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends[:20])
+        notes.append(f"{name}: prices end mid-run for {len(ends)} name(s) held at their last close until the "
+                     f"next rebalance (data_gaps: hold), then sold at that close: "
+                     f"{listed}{' ...' if len(ends) > 20 else ''}")
     return _Orders(columns=columns, days=days, size=size, exec_days=exec_days)
-
-
-def _cash_sleeve(name: str, cash: str, tickers: list[str], size: np.ndarray, at: np.ndarray, days: np.ndarray,
-                 prices: pd.DataFrame, notes: list[str]) -> np.ndarray:
-    """The cash-yield column: at each execution, the share not allocated to priced targets."""
-    if cash in tickers:
-        raise SimulationError(f"strategies[{name!r}].cash_yield: {cash} is also a target holding; fix: choose a "
-                              f"cash ticker the strategy does not hold (e.g. BIL or SGOV)")
-    executed = size[at]
-    allocated = np.where(np.isnan(executed), 0.0, executed).sum(axis=1)
-    col = np.full(len(days), np.nan)
-    priced = prices[cash].notna().to_numpy()[days[at]]
-    col[at] = np.where(priced, np.clip(1.0 - allocated, 0.0, 1.0), np.nan)
-    if not priced.all():
-        notes.append(f"{name}: cash yield {cash} has no price on {int((~priced).sum())} rebalance day(s); "
-                     f"idle cash earns nothing there")
-    return col
 
 
 def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital: float,
@@ -162,13 +159,17 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     for g, (o, plan) in enumerate(zip(orders.values(), plans.values())):
         keep = ~np.isnan(o.size).all(axis=1)
         size[np.searchsorted(rows, o.days[keep]), starts[g]:starts[g + 1]] = o.size[keep]
-        free = np.asarray(o.columns) == plan.cash_ticker      # the cash sleeve trades free of costs
-        fees.append(np.where(free, 0.0, plan.commission_bps / 1e4))
-        slips.append(np.where(free, 0.0, plan.slippage_bps / 1e4))
+        fees.append(np.full(len(o.columns), plan.commission_bps / 1e4))
+        slips.append(np.full(len(o.columns), plan.slippage_bps / 1e4))
         take += [where[t] for t in o.columns]
     close = filled[rows][:, take] if len(rows) else np.empty((0, len(take)))
+    growth = [_cash_growth(plan.cash_rate, cal) for plan in plans.values()]   # G per strategy, or None
+    for g, grow in enumerate(growth):     # idle cash accrues: simulate in units of the cash instrument
+        if grow is not None and len(rows):
+            close[:, starts[g]:starts[g + 1]] /= grow[rows][:, None]
     records, assets, cash = from_orders(close, size, lens, np.full(len(lens), float(capital)),
                                         np.concatenate(fees)[None, :], np.concatenate(slips)[None, :])
+    records = _records_to_currency(records, rows, starts, growth)
     if len(rows) and np.nanmin(cash) < -1e-6 * capital:
         raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
     # step[i] = index of the last order row at or before day i (-1 before the first one)
@@ -186,6 +187,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         asset_value = _held_daily(assets[:, cols], step, 0.0, order="F")
         np.multiply(asset_value, _columns(filled, take[cols]), out=asset_value)
         cash_g = _held_daily(cash[:, g], step, float(capital))
+        if growth[g] is not None:
+            cash_g *= growth[g]
         value = cash_g + asset_value.sum(axis=1)
         val = pd.Series(value, index=cal, name=name)
         if detail:
@@ -217,6 +220,30 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
                                turnover=turnover, cash=pd.Series(cash_g * drag, index=cal),
                                notes=tuple(notes[name]))
+    return out
+
+
+def _cash_growth(rate: pd.Series | None, cal: pd.DatetimeIndex) -> np.ndarray | None:
+    """Growth index G of idle cash on the calendar (G = 1 on the first day), or None when cash earns nothing."""
+    if rate is None:
+        return None
+    r = rate.reindex(cal).fillna(0.0).to_numpy(dtype=float).copy()
+    r[0] = 0.0
+    return np.cumprod(1.0 + r)
+
+
+def _records_to_currency(records: np.ndarray, rows: np.ndarray, starts: np.ndarray, growth) -> np.ndarray:
+    """Order records simulated in cash-instrument units back in currency: price and fees times G that day."""
+    if all(g is None for g in growth) or not len(records):
+        return records
+    out = records.copy()
+    for g, grow in enumerate(growth):
+        if grow is None:
+            continue
+        sel = (out["col"] >= starts[g]) & (out["col"] < starts[g + 1])
+        factor = grow[rows[out["idx"][sel]]]
+        out["price"][sel] = out["price"][sel] * factor
+        out["fees"][sel] = out["fees"][sel] * factor
     return out
 
 

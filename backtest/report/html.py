@@ -13,7 +13,7 @@ from .. import metrics as M
 from . import figures as F
 from . import tearsheet as T
 from .labels import GROUPS, INFO, info
-from .page import SharedDates, esc, figure_fragment, fmt, render_page, section, table, td_class
+from .page import SharedDates, esc, figure_fragment, fmt, frame_table, render_page, section, table, td_class
 
 if TYPE_CHECKING:
     from ..results import SavedRun
@@ -220,6 +220,29 @@ def _coverage(saved: SavedRun) -> str:
     return f'<p class="intro">{esc(summary)}</p><details><summary>Every series</summary>{tbl}</details>'
 
 
+DATA_TABLES = {
+    "data_quality": ("Data quality", "Traded names whose prices end inside the run. A DATA GAP is a name still in "
+                     "its index on the next trading day: the data stops, the company did not; the run did what "
+                     "data_gaps says (sell: sold at the last close; hold: held at it until the next rebalance; "
+                     "refuse: stops). held_weight_max: the largest weight any strategy held going into the "
+                     "last close."),
+    "idle_cash": ("Idle cash", "Cash of every origin (before the first fill, unallocated targets, sale proceeds "
+                  "waiting for the next rebalance, names without a price): its mean and largest share of value, "
+                  "the days above 1% of value and the longest such spell, and what it earned at the rate named "
+                  "in earns (cash_yield)."),
+}
+
+
+def _data_tables(saved: SavedRun) -> str:
+    """The data-quality and idle-cash tables (saved as analytics/data-quality.csv and idle-cash.csv), when the run has them."""
+    parts = []
+    for key, (title, intro) in DATA_TABLES.items():
+        frame = (saved.analytics or {}).get(key)
+        if frame is not None and len(frame):
+            parts.append(f"<h3>{esc(title)}</h3><p class=\"intro\">{esc(intro)}</p>" + frame_table(frame))
+    return "".join(parts)
+
+
 def _extra_sections(saved: SavedRun, sections: Sequence[Callable[[SavedRun], str]]) -> str:
     parts = []
     for fn in sections:
@@ -320,7 +343,8 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
     config_text = yaml.safe_dump(saved.config, sort_keys=False, allow_unicode=True)
     add("config", "Config", "Config as run", f'<pre class="yaml">{esc(config_text)}</pre>')
     details = {k: v for k, v in saved.manifest.items() if k not in _MANIFEST_SHOWN}
-    add("data", "Data", "Data coverage", _coverage(saved) + "<h3>Run details</h3>" + _kv(details))
+    add("data", "Data", "Data coverage", _coverage(saved) + _data_tables(saved) + "<h3>Run details</h3>"
+        + _kv(details))
     versions = saved.manifest.get("versions") or {}
     timings = saved.manifest.get("timings_s") or saved.manifest.get("timings") or {}
     env = _kv(versions) if isinstance(versions, dict) else esc(versions)

@@ -42,6 +42,9 @@ BASE_LAYOUT = dict(
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+# Run tables shown in the report's data section (backtest.report.html), not among "How the weights were formed".
+DATA_TABLE_KEYS = ("data_quality", "idle_cash")
+
 
 def visible(text: object) -> str:
     """Control characters (other than tab and newlines) shown as escapes, e.g. ``\\x07``."""

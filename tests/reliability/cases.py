@@ -109,6 +109,18 @@ CASES = [
     Case("unknown-cash-yield", "run time", "`cash_yield: ZZZQ`", run(),
          ("no prices for ZZZQ (not in the store), named in the config",),
          {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 1}, cash_yield: ZZZQ}")}),
+    Case("data-gap-refused", "run time", "`data_gaps: refuse` with members whose prices stop in 2021", run(),
+         ("data_gaps: refuse: strategy 'EW' holds 24 name(s) whose prices end while they are still sp500 members",
+          "ALXN (2021-04-21, ", "fix: import the missing prices, end the run before the gap, or set data_gaps: "
+          "sell"),
+         {"c.yaml": config("{name: EW, weighting: equal, universe: sp500, rebalance: quarterly}",
+                           head="data_gaps: refuse\n", start="2021-01-04", end="2021-06-30")}),
+    Case("cash-yield-starts-late", "run time", "`cash_yield: SGOV` on a run from 2019 (SGOV lists in 2020-05)",
+         run(), ("strategies['s'].cash_yield: idle cash accrues at SGOV, which has prices only from 2020-",
+                 "after the run starts (2019-01-02)", "fix: start on or after that date, choose a cash ticker "
+                 "priced over the whole period (e.g. BIL) or set cash_yield: none"),
+         {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 1}, cash_yield: SGOV}",
+                           start="2019-01-02", end="2021-06-30")}),
     Case("unknown-risk-free", "run time", "`risk_free: ZZZQ`", run(),
          ("risk_free: ZZZQ has no prices in the store",),
          {"c.yaml": config(SPY, head="risk_free: ZZZQ\n")}),
