@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import log_toggle
+from .figures import WEEKLY, log_toggle
 from .page import color, date_array, esc, f4, figure_fragment, fmt, new_figure, ptext, section, table
 
 INDEX_LABEL = "sp500_cap"
@@ -146,6 +146,16 @@ def _dispersion(analytics: dict[str, pd.DataFrame]) -> str:
 # --- figures -------------------------------------------------------------------------------------------
 
 
+def _thin(frame: pd.DataFrame, dates: pd.Series | pd.Index) -> pd.DataFrame:
+    """The rows a chart draws: a daily series is drawn weekly, every WEEKLY-th row counted back from the
+    last (as the tearsheet's weekly charts), so the page stays small; monthly or sparser series are drawn
+    whole. The tables and CSV files keep every row."""
+    days = pd.Series(pd.to_datetime(dates)).diff().dt.days.median() if len(frame) > 1 else None
+    if days is None or days > 4:
+        return frame
+    return frame.iloc[list(range(len(frame) - 1, -1, -WEEKLY))[::-1]]
+
+
 def _concentration(analytics: dict[str, pd.DataFrame]) -> str:
     frame = analytics.get("concentration")
     if frame is None or frame.empty:
@@ -160,6 +170,7 @@ def _concentration(analytics: dict[str, pd.DataFrame]) -> str:
     portfolios = list(dict.fromkeys(frame["portfolio"].astype(str)))
     for i, name in enumerate(portfolios):
         part = frame.loc[frame["portfolio"].astype(str) == name]
+        part = _thin(part, part["date"])
         label = "S&P 500 (cap, point-in-time)" if name == INDEX_LABEL else name
         for j, col in enumerate([c for c in (top, *shares) if c]):
             share_fig.add_trace(go.Scatter(
@@ -201,10 +212,11 @@ def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
     nice = "Mag 7" if name == "mag7" else name
     levels = [(f"{name}_cap", f"{nice}, cap-weighted"), ("rest_cap", "Rest, cap-weighted"),
               ("rest_equal", "Rest, equal-weighted"), ("index_cap", "S&P 500, cap-weighted")]
+    drawn = _thin(frame, frame.index)
     cum = _titled("Growth of 1", height=420, updatemenus=log_toggle())
     for i, (col, label) in enumerate(levels):
         if col in frame.columns:
-            cum.add_trace(go.Scatter(x=date_array(frame.index), y=f4(frame[col]), name=ptext(label),
+            cum.add_trace(go.Scatter(x=date_array(drawn.index), y=f4(drawn[col]), name=ptext(label),
                                      mode="lines",
                                      line=dict(color=color(i), width=1.2 if col == "index_cap" else 1.8,
                                                dash="dash" if col == "index_cap" else "solid"),
@@ -213,7 +225,7 @@ def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
     for i, kind in enumerate(("cap", "equal")):
         col = f"{name}_vs_rest_{kind}_12m"
         if col in frame.columns and frame[col].notna().any():
-            rel.add_trace(go.Scatter(x=date_array(frame.index), y=f4(frame[col]), mode="lines",
+            rel.add_trace(go.Scatter(x=date_array(drawn.index), y=f4(drawn[col]), mode="lines",
                                      name=ptext(f"vs rest, {_LEVELS[kind]}"),
                                      line=dict(color=color(i), width=1.8), hovertemplate="%{y:+.1%}"))
     rel.add_hline(y=0, line=dict(color="#868e96", width=1))

@@ -78,7 +78,7 @@ CASES = [
                                      "the config", "this needs an explicit flag: bt run --allow-python CONFIG"),
          {"c.yaml": config("{name: P, weighting: {python: 'mypkg.w:f'}, universe: [AAPL, MSFT]}")}),
     Case("risk-lookback-longer-than-history", "run time", "`lookback: 2000` for risk parity from 2016 (the "
-         "store's prices start in 2015)", run(), ("strategy 'RP': 2016-01-04: none of the 3 universe names has a full "
+         "store's prices start in 2015)", run(), ("strategy 'RP': 2015-12-30: none of the 3 universe names has a full "
                                                    "2000-day lookback", "start the run later or shorten lookback"),
          {"c.yaml": config("{name: RP, weighting: risk_parity, universe: [AAPL, MSFT, KO], lookback: 2000}",
                            start="2016-01-01", end="2016-06-30")}),
