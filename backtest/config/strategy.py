@@ -92,6 +92,19 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     if data.get("cash_yield") is not None:
         cash_yield = ticker(ctx, data["cash_yield"], (*path, "cash_yield"))
         ok &= cash_yield is not None
+        u = parts.get("universe")
+        held = set(dict(parts.get("weights") or {})) | (expand(u.tickers, groups) - expand(u.exclude, groups)
+                                                        if u is not None else set())
+        if cash_yield in held:
+            # the idle-cash sleeve is its own column of that ticker, bought free of costs: a target in the same
+            # ticker would be one holding traded two ways (see docs/config.md, cash_yield)
+            other = "SGOV" if cash_yield == "BIL" else "BIL"
+            ctx.error((*path, "cash_yield"), f"{cash_yield} is also a target of this strategy (in its "
+                                             f"{'weights' if parts.get('weights') else 'universe'}); idle cash "
+                                             f"cannot be held in a ticker the strategy trades; fix: choose a "
+                                             f"cash ticker the strategy does not hold, e.g. {other}, or remove "
+                                             f"cash_yield (idle cash then earns nothing)")
+            ok = False
     proxies: tuple = ()
     if data.get("proxies") is not None:
         got = _proxies(ctx, data["proxies"], (*path, "proxies"), parts.get("weights"))

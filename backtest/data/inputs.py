@@ -117,6 +117,9 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
                         f"../shared/market-data` or run without --offline to download it")
     bench = full.loc[cfg.start:cfg.end] if cfg.end is not None else full.loc[cfg.start:]
     calendar = bench.index
+    inside = cfg.start <= full.index[-1] and (cfg.end is None or cfg.end >= full.index[0])
+    if len(calendar) < 2 and inside:
+        raise DataError(_too_short(cfg, full, calendar))
     if len(calendar) < 2:
         raise DataError(f"start/end: the period {cfg.start:%Y-%m-%d} .. "
                         f"{'latest' if cfg.end is None else format(cfg.end, '%Y-%m-%d')} is outside the data: "
@@ -147,6 +150,19 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     prices = prices.reindex(prices.index.union(calendar)).loc[:calendar[-1]]
     return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
                   shares_daily=daily_shares(shares, prices) if shares is not None else None)
+
+
+def _too_short(cfg, full: pd.Series, calendar: pd.DatetimeIndex) -> str:
+    """A period inside the benchmark's data that holds fewer than two of its trading days: say so, and the fix."""
+    days = full.index
+    held = f" ({', '.join(f'{d:%Y-%m-%d}' for d in calendar)})" if len(calendar) else ""
+    first = days.searchsorted(cfg.start)
+    fix = (f"end: {days[first + 1]:%Y-%m-%d} or later" if first + 1 < len(days) else
+           f"start: {days[-2]:%Y-%m-%d} or earlier ({cfg.benchmark}'s prices end {days[-1]:%Y-%m-%d})")
+    return (f"start/end: the period {cfg.start:%Y-%m-%d} .. "
+            f"{'latest' if cfg.end is None else format(cfg.end, '%Y-%m-%d')} holds {len(calendar)} trading "
+            f"day(s) of the benchmark {cfg.benchmark}{held}; a run needs at least two (the first close buys, "
+            f"the next one gives a return); fix: widen the period, e.g. {fix}")
 
 
 def _has_analytics(cfg) -> bool:
@@ -190,13 +206,13 @@ def gap_warnings(prices: pd.DataFrame) -> list[str]:
     if not len(cols):
         return []
     listed = []
-    for j in cols[:30]:
+    for j in cols:
         days = prices.index[holes[:, j]]
         listed.append(f"{prices.columns[j]} ({len(days)} day{'s' if len(days) > 1 else ''}, "
                       f"{days[0]:%Y-%m-%d}{f' .. {days[-1]:%Y-%m-%d}' if len(days) > 1 else ''})")
     return [f"{len(cols)} traded ticker(s) have no price on some trading days inside their history (gaps in "
             f"the data); holdings are valued at their last close there and no order fills on those days: "
-            f"{', '.join(listed)}{' ...' if len(cols) > 30 else ''}"]
+            f"{', '.join(listed)}"]
 
 
 def risk_free_returns(cfg, inputs: Inputs) -> pd.Series | None:

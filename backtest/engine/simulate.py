@@ -91,7 +91,7 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     has_price = real[exec_days]
     lost = (rows > 0) & ~has_price
     for k in np.flatnonzero(lost.any(axis=1)):
-        names = ", ".join(np.asarray(tickers)[lost[k]][:10])
+        names = ", ".join(np.asarray(tickers)[lost[k]])
         executed = cal[exec_days[k]]
         notes.append(f"{name}: on {executed:%Y-%m-%d} no price for {int(lost[k].sum())} target name(s) "
                      f"({names}); {rows[k][lost[k]].sum():.2%} of the portfolio stays in cash")
@@ -104,9 +104,9 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     size[np.searchsorted(days, last_pos[ended]), np.flatnonzero(ended)] = 0.0
     if ended.any():
         ends = list(zip(np.asarray(tickers)[ended], cal[last_pos[ended]]))
-        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends[:20])
+        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends)
         notes.append(f"{name}: prices end mid-run for {len(ends)} name(s), sold at their last close if held: "
-                     f"{listed}{' ...' if len(ends) > 20 else ''}")
+                     f"{listed}")
     return _Orders(columns=columns, days=days, size=size, exec_days=exec_days)
 
 
@@ -115,7 +115,7 @@ def _cash_sleeve(name: str, cash: str, tickers: list[str], size: np.ndarray, at:
     """The cash-yield column: at each execution, the share not allocated to priced targets."""
     if cash in tickers:
         raise SimulationError(f"strategies[{name!r}].cash_yield: {cash} is also a target holding; fix: choose a "
-                              f"cash ticker the strategy does not hold (e.g. BIL or SGOV)")
+                              f"cash ticker the strategy does not hold (e.g. {'SGOV' if cash == 'BIL' else 'BIL'})")
     executed = size[at]
     allocated = np.where(np.isnan(executed), 0.0, executed).sum(axis=1)
     col = np.full(len(days), np.nan)
@@ -262,4 +262,4 @@ def _check_fills(name: str, plan: StrategyPlan, hold: pd.DataFrame, fill: str,
     gap = np.abs(held - target).max(axis=1)
     bad = [f"{d:%Y-%m-%d} (max gap {g:.3%})" for d, g in zip(exec_map, gap) if g > tol]
     if bad:
-        notes.append(f"{name}: {len(bad)} rebalance(s) could not reach their targets: " + ", ".join(bad[:10]))
+        notes.append(f"{name}: {len(bad)} rebalance(s) could not reach their targets: " + ", ".join(bad))
