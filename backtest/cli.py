@@ -94,15 +94,18 @@ def cli(ctx: click.Context, verbose: bool, data_dir: Path | None) -> None:
 @click.option("--offline", is_flag=True, help="Never touch the network; use the store only.")
 @click.option("--start", help="Override the config's start date (YYYY-MM-DD).")
 @click.option("--end", help="Override the config's end date (YYYY-MM-DD).")
+@click.option("--allow-python", is_flag=True,
+              help="Run the functions named by weighting: {python: ...} (configs never run code without it).")
 @click.pass_context
-def run(ctx, config: Path, out_dir: Path, offline: bool, start: str | None, end: str | None) -> None:
+def run(ctx, config: Path, out_dir: Path, offline: bool, start: str | None, end: str | None,
+        allow_python: bool) -> None:
     """Run every strategy in CONFIG against the benchmark and write a report."""
     from .runner import run_config
 
     _tidy_results(out_dir)
     with _Progress() as progress:
         folder = run_config(config, store=_store(ctx), results_dir=out_dir, offline=offline, start=start,
-                            end=end, echo=progress.echo)
+                            end=end, echo=progress.echo, allow_python=allow_python)
     click.echo(_headline(folder), err=True)
     click.echo(f"report: {folder / 'report.html'}")
 
@@ -126,12 +129,27 @@ def _headline(folder: Path) -> str:
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
-def validate(config: Path) -> None:
-    """Check CONFIG without running it; list every problem at once."""
+@click.option("--config-only", is_flag=True, help="Check the config alone, not the data in the store.")
+@click.pass_context
+def validate(ctx, config: Path, config_only: bool) -> None:
+    """Check CONFIG without running it; list every problem at once. Also checks the price store: the
+    period, benchmarks and risk-free from the base close, every named ticker priced (what a run would
+    refuse), unless --config-only."""
     from .config import load_config
+    from .errors import DataError
 
     cfg = load_config(config)
-    click.echo(f"{config}: OK ({len(cfg.strategies)} strateg{'y' if len(cfg.strategies) == 1 else 'ies'})")
+    if not config_only:
+        from .data.inputs import check_data
+
+        problems, notes = check_data(cfg, _store(ctx))
+        for note in notes:
+            click.echo(f"note: {note}")
+        if problems:
+            raise DataError(f"{config}: a run would stop: " + "; ".join(problems))
+    checked = "config" if config_only else "config and data"
+    click.echo(f"{config}: OK ({len(cfg.strategies)} strateg{'y' if len(cfg.strategies) == 1 else 'ies'}; "
+               f"{checked} checked)")
 
 
 @cli.group()

@@ -1,9 +1,14 @@
 """Market caps from shares outstanding held constant between known dates (pure).
 
 Shares are in the store's adjusted-price units (``PriceStore.shares()``), so on any date
-``cap = shares * adj_close``. Between two observations the share count is held at the older one; before a
-ticker's first observation its earliest later observation is used and flagged as backfilled (the one place
-where a later fact is used; the report shows it). See docs/data.md for the limits.
+``cap = shares * adj_close``. Between two observations the share count is held at the older one. Before a
+ticker's first observation there are two methods (``SHARE_METHODS``):
+
+* ``point_in_time`` (the default of runs): no count; the name has no market cap on that date.
+* ``backfill``: its earliest later observation is used, flagged in ``backfilled``. That is look-ahead: a
+  weight resting on a count observed after the decision date (the report shows how much weight does).
+
+See docs/data.md for the limits and each method's tracking error against SPY.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from backtest.tickers import normalize_ticker
 # (sources measure differently: Yahoo full caps vs SPY-implied float-adjusted shares on an estimated scale;
 # mixing them inside one ticker would create jumps that are not market moves).
 DEFAULT_SOURCE_PREFERENCE = ("yahoo", "snapshot:marketcap_snapshots", "snapshot:shares_sp500")
+SHARE_METHODS = ("point_in_time", "backfill")
 
 
 class SharesAsOf(NamedTuple):
@@ -40,6 +46,18 @@ class SharesAsOf(NamedTuple):
         dates = self.observed.index.to_numpy()[:, None]
         return pd.DataFrame(self.observed.to_numpy() > dates, index=self.observed.index,
                             columns=self.observed.columns)
+
+    def point_in_time(self) -> "SharesAsOf":
+        """The same frames with every value resting on a later observation removed (NaN / NaT): only counts
+        observed on or before each date."""
+        later = self.backfilled.to_numpy()
+        return SharesAsOf(self.shares.mask(later), self.observed.mask(later))
+
+    def method(self, name: str) -> "SharesAsOf":
+        """``self`` for ``"backfill"``, ``self.point_in_time()`` for ``"point_in_time"``."""
+        if name not in SHARE_METHODS:
+            raise ValueError(f"shares: expected one of {', '.join(SHARE_METHODS)}, got {name!r}")
+        return self if name == "backfill" else self.point_in_time()
 
     def at(self, date) -> pd.Series:
         """Shares on one date (a row of ``shares``), NaN dropped."""
@@ -93,10 +111,11 @@ def chosen_sources(shares_long: pd.DataFrame, tickers: Iterable[str], *, sources
 
 
 def shares_asof(shares_long: pd.DataFrame, dates, tickers: Iterable[str], *,
-                sources: Sequence[str] | None = None, mix_sources: bool = False) -> SharesAsOf:
+                sources: Sequence[str] | None = None, mix_sources: bool = False,
+                method: str = "backfill") -> SharesAsOf:
     """Shares outstanding of ``tickers`` on each of ``dates``: the most recent observation at or before the
-    date (no look-ahead); for dates before a ticker's first observation, its earliest later observation,
-    flagged in ``backfilled``.
+    date (no look-ahead); for dates before a ticker's first observation, NaN under ``method="point_in_time"``
+    or, under ``"backfill"`` (look-ahead), its earliest later observation, flagged in ``backfilled``.
 
     ``shares_long``: long frame ``date, ticker, shares, source`` (``PriceStore.shares()``). ``sources``: the
     sources to use, in order of preference (default ``DEFAULT_SOURCE_PREFERENCE`` then any others). Each
@@ -117,7 +136,7 @@ def shares_asof(shares_long: pd.DataFrame, dates, tickers: Iterable[str], *,
     observed = fwd_o.where(fwd_o.notna(), back_o).reindex(idx)
     for frame in (shares, observed):
         frame.index.name = "date"
-    return SharesAsOf(shares=shares, observed=observed)
+    return SharesAsOf(shares=shares, observed=observed).method(method)
 
 
 def market_caps(prices: pd.DataFrame, shares: SharesAsOf | pd.DataFrame) -> pd.DataFrame:

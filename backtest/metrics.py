@@ -7,7 +7,9 @@ Conventions (one place, see docs/report.md for the formulas):
 - The value (wealth) series is ``W[t] = prod(1 + returns[s] for s <= t)``. Returns built from a value
   series by :func:`simple_returns` start with ``0.0`` on the first date, so ``W`` equals the value series
   rebased to 1 **on its first date**: that first value is the starting value, and calendar spans run from
-  the first to the last date of the series.
+  the first to the last date of the series. A run's series start at its base close (`backtest.period`);
+  its strategies' returns are built with ``initial=capital``, so the first return is minus the opening
+  fees' share of the capital and ``W`` is the value over the capital.
 - Options are keywords; ``risk_free`` is a daily simple-return Series (reindexed to the returns' dates,
   missing days count as 0) or ``None`` for 0.
 - A metric that the data cannot define (too short, zero variance, no down months, ...) is ``NaN``, never
@@ -29,12 +31,14 @@ _TINY = 1e-12  # a standard deviation below this is treated as zero (flat prices
 NAN = float("nan")
 
 
-def simple_returns(values: pd.Series) -> pd.Series:
-    """Daily simple returns of a value series, with ``0.0`` on the first date (the starting value)."""
+def simple_returns(values: pd.Series, initial: float | None = None) -> pd.Series:
+    """Daily simple returns of a value series. The first date's return is ``values[0] / initial - 1`` when
+    ``initial`` (the capital the run started with) is given -- so the opening trade's fees, paid at the base
+    close, count -- else ``0.0`` (the first value is the starting value)."""
     values = values.astype(float)
     out = values / values.shift(1) - 1.0
     if len(out):
-        out.iloc[0] = 0.0
+        out.iloc[0] = values.iloc[0] / initial - 1.0 if initial else 0.0
     return out
 
 
@@ -162,26 +166,48 @@ def calmar_ratio(returns: pd.Series) -> float:
     return cagr(returns) / abs(mdd) if mdd < -_TINY else NAN
 
 
-def period_returns(returns: pd.Series, freq: str = "M") -> pd.Series:
+def period_returns(returns: pd.Series, freq: str = "M", *, from_base: bool = False) -> pd.Series:
     """Compounded returns per calendar period (``"M"`` month, ``"Y"`` year), indexed by Period.
 
-    First and last periods may be partial (they cover only the dates in the series).
+    First and last periods may be partial (they cover only the dates in the series). ``from_base``: the
+    first date is a run's base close, its starting point, not a period of its own: its return (the opening
+    fees) counts in the period of the second date (a run from 2016-01-01, based on the 2015-12-31 close, has
+    no 2015).
     """
     r = _clean(returns)
     if r.empty:
         return pd.Series(dtype=float, index=pd.PeriodIndex([], freq=freq))
-    return (1.0 + r).groupby(r.index.to_period(freq)).prod() - 1.0
+    periods = r.index.to_period(freq)
+    if from_base and len(periods) > 1:
+        periods = periods.insert(0, periods[1]).delete(1)
+    return (1.0 + r).groupby(periods).prod() - 1.0
 
 
-def annual_returns(returns: pd.Series) -> pd.Series:
-    """Calendar-year returns indexed by year (int)."""
-    y = period_returns(returns, "Y")
+def annual_returns(returns: pd.Series, *, from_base: bool = False) -> pd.Series:
+    """Calendar-year returns indexed by year (int); `partial_years` says which cover part of their year."""
+    y = period_returns(returns, "Y", from_base=from_base)
     return y.set_axis(pd.Index([p.year for p in y.index], name="year"))
 
 
-def monthly_returns_table(returns: pd.Series) -> pd.DataFrame:
+def partial_years(returns: pd.Series) -> set[int]:
+    """The calendar years of ``annual_returns(returns, from_base=True)`` that a run's series (starting at its
+    base close) covers only in part: the first unless the base is a close of the year before, the last
+    unless the series ends on the year's last weekday (the last trading day of a NYSE year)."""
+    idx = _clean(returns).index
+    if len(idx) < 2:
+        return set()
+    first_year, last = idx[1].year, idx[-1]
+    out = set()
+    if idx[0].year == first_year:
+        out.add(first_year)
+    if last < pd.offsets.BYearEnd().rollforward(last):
+        out.add(last.year)
+    return out
+
+
+def monthly_returns_table(returns: pd.Series, *, from_base: bool = False) -> pd.DataFrame:
     """Monthly returns as a year x month (1..12) table; NaN where the series has no data."""
-    m = period_returns(returns, "M")
+    m = period_returns(returns, "M", from_base=from_base)
     frame = pd.DataFrame({"year": [p.year for p in m.index], "month": [p.month for p in m.index],
                           "ret": m.to_numpy()})
     table = frame.pivot(index="year", columns="month", values="ret")
@@ -194,19 +220,21 @@ def _extreme(series: pd.Series, best: bool) -> float:
     return float(series.max() if best else series.min())
 
 
-def best_period(returns: pd.Series, freq: str = "D") -> float:
-    """Best daily (``"D"``), monthly (``"M"``) or calendar-year (``"Y"``) return. NaN if empty."""
-    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq), True)
+def best_period(returns: pd.Series, freq: str = "D", *, from_base: bool = False) -> float:
+    """Best daily (``"D"``), monthly (``"M"``) or calendar-year (``"Y"``) return. NaN if empty.
+    ``from_base``: see `period_returns`."""
+    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq, from_base=from_base), True)
 
 
-def worst_period(returns: pd.Series, freq: str = "D") -> float:
+def worst_period(returns: pd.Series, freq: str = "D", *, from_base: bool = False) -> float:
     """Worst daily (``"D"``), monthly (``"M"``) or calendar-year (``"Y"``) return. NaN if empty."""
-    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq), False)
+    return _extreme(_clean(returns) if freq == "D" else period_returns(returns, freq, from_base=from_base),
+                    False)
 
 
-def pct_positive_months(returns: pd.Series) -> float:
+def pct_positive_months(returns: pd.Series, *, from_base: bool = False) -> float:
     """Fraction of calendar months with a return > 0. NaN if there are no months."""
-    m = period_returns(returns, "M")
+    m = period_returns(returns, "M", from_base=from_base)
     return float((m > 0).mean()) if len(m) else NAN
 
 
@@ -389,36 +417,81 @@ def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *,
 
 
 def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
-                    equity: pd.Series | None = None) -> dict[str, float]:
-    """Turnover, rebalances and fees.
+                    equity: pd.Series | None = None, *, rebalances: pd.Index | None = None,
+                    expense_ratio: float = 0.0) -> dict[str, float]:
+    """Turnover, rebalances and costs.
 
-    ``turnover``: one-sided turnover per rebalance date (fraction of portfolio value); ``fees``: daily fees
-    paid (currency); ``equity``: daily portfolio value, for the annualisation and the fee drag.
-    ``n_rebalances`` counts rebalance dates with non-zero turnover. NaN where an input is missing.
+    ``turnover``: one-sided turnover per trading date (fraction of portfolio value); ``fees``: daily fees
+    paid (currency); ``equity``: daily portfolio value, for the annualisation and the fee drag;
+    ``rebalances``: the dates the rebalance orders filled (the opening purchase first), None = every date
+    with turnover; ``expense_ratio``: the yearly fund expense ratio the strategy was charged.
+
+    ``initial_turnover`` is the opening purchase's (the first rebalance); ``annual_turnover`` the rest (the
+    ongoing turnover) per year. ``n_rebalances`` counts rebalances with non-zero turnover, the opening one
+    included; ``n_forced_sales`` / ``forced_sale_turnover`` the other trading days (sales of names whose
+    prices end). ``cost_drag`` is ``fee_drag + expense_ratio``. NaN where an input is missing.
     """
     years = _years(equity.index) if equity is not None else NAN
-    out = dict.fromkeys(["total_turnover", "annual_turnover", "n_rebalances", "fees_paid", "fee_drag"], NAN)
+    keys = ["total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
+            "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag"]
+    out = dict.fromkeys(keys, NAN)
     if turnover is not None:
         t = turnover.astype(float).dropna()
+        t = t[t > 0]
+        planned = t.index if rebalances is None else t.index.intersection(pd.Index(rebalances))
+        first = pd.Index(rebalances)[:1] if rebalances is not None else t.index[:1]
+        initial = float(t.reindex(first).fillna(0.0).sum())
+        forced = t.drop(planned)
         out["total_turnover"] = float(t.sum())
-        out["annual_turnover"] = float(t.sum()) / years if years > 0 else NAN
-        out["n_rebalances"] = float((t > 0).sum())
+        out["initial_turnover"] = initial
+        out["annual_turnover"] = float(t.sum() - initial) / years if years > 0 else NAN
+        out["n_rebalances"] = float(len(planned))
+        out["n_forced_sales"] = float(len(forced))
+        out["forced_sale_turnover"] = float(forced.sum())
     if fees is not None:
         f = fees.astype(float).fillna(0.0)
         out["fees_paid"] = float(f.sum())
         if equity is not None and years > 0:
             out["fee_drag"] = float((f / equity.reindex(f.index)).sum()) / years
+    if turnover is not None or fees is not None:    # a strategy's (a benchmark has neither: NaN)
+        out["expense_ratio"] = float(expense_ratio)
+        out["cost_drag"] = out["fee_drag"] + float(expense_ratio)
     return out
+
+
+RELATIVE_KEYS = ("excess_return", "beta", "alpha", "correlation", "r_squared", "tracking_error",
+                 "information_ratio", "up_capture", "down_capture")
+
+
+def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
+                     risk_free: pd.Series | None = None) -> dict[str, float]:
+    """The benchmark-relative metrics (`RELATIVE_KEYS`) of ``returns`` against ``benchmark_returns``."""
+    r = _clean(returns)
+    b = benchmark_returns
+    return {
+        "excess_return": excess_return(r, b),
+        "beta": beta(r, b, risk_free=risk_free),
+        "alpha": alpha(r, b, risk_free=risk_free),
+        "correlation": correlation(r, b),
+        "r_squared": r_squared(r, b),
+        "tracking_error": tracking_error(r, b),
+        "information_ratio": information_ratio(r, b),
+        "up_capture": up_capture(r, b),
+        "down_capture": down_capture(r, b),
+    }
 
 
 def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = None,
                     risk_free: pd.Series | None = None, *, turnover: pd.Series | None = None,
-                    fees: pd.Series | None = None, equity: pd.Series | None = None) -> dict[str, float | str]:
+                    fees: pd.Series | None = None, equity: pd.Series | None = None,
+                    rebalances: pd.Index | None = None, expense_ratio: float = 0.0,
+                    from_base: bool = False) -> dict[str, float | str]:
     """Every metric of one series, in a fixed key order (see docs/report.md for the definitions).
 
     Dates (``start``, ``end``, ``max_drawdown_peak/trough/recovery``) are ISO strings, NaN when undefined;
     every other value is a float (fractions, not percent). Benchmark-relative keys are NaN when
-    ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None.
+    ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None. ``from_base``:
+    the series is a run's, starting at its base close (see `period_returns`).
     """
     r = _clean(returns)
 
@@ -448,28 +521,18 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
         "calmar": calmar_ratio(r),
         "best_day": best_period(r, "D"),
         "worst_day": worst_period(r, "D"),
-        "best_month": best_period(r, "M"),
-        "worst_month": worst_period(r, "M"),
-        "best_year": best_period(r, "Y"),
-        "worst_year": worst_period(r, "Y"),
-        "pct_positive_months": pct_positive_months(r),
+        "best_month": best_period(r, "M", from_base=from_base),
+        "worst_month": worst_period(r, "M", from_base=from_base),
+        "best_year": best_period(r, "Y", from_base=from_base),
+        "worst_year": worst_period(r, "Y", from_base=from_base),
+        "pct_positive_months": pct_positive_months(r, from_base=from_base),
         "skew": skewness(r),
         "kurtosis": kurtosis(r),
         "var_95": value_at_risk(r, level=0.95),
         "cvar_95": conditional_value_at_risk(r, level=0.95),
     }
     m.update(trailing_returns(r))
-    m.update(trading_metrics(turnover, fees, equity))
+    m.update(trading_metrics(turnover, fees, equity, rebalances=rebalances, expense_ratio=expense_ratio))
     has_b = benchmark_returns is not None
-    m.update({
-        "excess_return": excess_return(r, benchmark_returns) if has_b else NAN,
-        "beta": beta(r, benchmark_returns, risk_free=risk_free) if has_b else NAN,
-        "alpha": alpha(r, benchmark_returns, risk_free=risk_free) if has_b else NAN,
-        "correlation": correlation(r, benchmark_returns) if has_b else NAN,
-        "r_squared": r_squared(r, benchmark_returns) if has_b else NAN,
-        "tracking_error": tracking_error(r, benchmark_returns) if has_b else NAN,
-        "information_ratio": information_ratio(r, benchmark_returns) if has_b else NAN,
-        "up_capture": up_capture(r, benchmark_returns) if has_b else NAN,
-        "down_capture": down_capture(r, benchmark_returns) if has_b else NAN,
-    })
+    m.update(relative_metrics(r, benchmark_returns, risk_free) if has_b else dict.fromkeys(RELATIVE_KEYS, NAN))
     return m

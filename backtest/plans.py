@@ -11,10 +11,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .schedule import apply_drift_bands, calendar_dates
+from .schedule import apply_drift_bands, apply_drift_bands_fixed, decision_dates
+from .tickers import splice
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,22 @@ class StrategyPlan:
         remainder is held as cash).
     commission_bps, slippage_bps : per side, on traded value.
     expense_ratio : yearly fraction, accrued daily over trading days (a proportional drag on value).
-    cash_ticker : optional ticker (e.g. "BIL") that holds the unallocated share of each rebalance (targets
-        summing below 1, or target names without a price on the execution day) instead of idle cash; traded
-        free of commission and slippage. Proceeds of a mid-period delisting wait in cash until the next
-        rebalance, as without it.
+    cash_rate : optional daily simple return at which idle cash accrues, Series indexed by trading date (the
+        run calendar; missing dates and NaN earn nothing; the first day's value is not used). None: idle
+        cash earns nothing.
+    hold_ended : tickers whose prices end mid-run that are held at their last close until the next execution
+        day (sold there at that close) instead of being sold at the last close (data gaps, ``hold``).
+    borrow_fee : yearly fraction charged daily on the short market value (negative targets: long/short
+        sleeves), a proportional drag on value.
     """
 
     targets: pd.DataFrame
     commission_bps: float = 0.0
     slippage_bps: float = 0.0
     expense_ratio: float = 0.0
-    cash_ticker: str | None = None
+    cash_rate: pd.Series | None = None
+    hold_ended: tuple[str, ...] = ()
+    borrow_fee: float = 0.0
 
 
 @dataclass
@@ -46,38 +53,30 @@ class Built:
     plans: dict[str, StrategyPlan]
     notes: dict[str, list[str]] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # e.g. cap_basis
+    gaps: pd.DataFrame | None = None           # prices ending mid-run: see `find_ended`
+    cash_sources: dict[str, str] = field(default_factory=dict)      # strategy -> what its idle cash earns
 
 
-def splice(primary: pd.Series, proxy: pd.Series) -> tuple[pd.Series, pd.Timestamp | None]:
-    """Extend `primary` back in time with `proxy`'s returns before `primary` starts.
+def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
+    """Compute target weights of every strategy in `cfg` on `inputs` (a `backtest.data.inputs.Inputs`).
 
-    Returns the spliced series (levels chained so the first real price is unchanged) and the first date of
-    the real series (None when the primary has no data, in which case the proxy is used throughout).
-    Mixing through returns, never levels: the two series sit on different bases.
-    """
-    first = primary.first_valid_index()
-    if first is None:
-        return proxy.copy(), None
-    before = proxy.loc[:first].dropna()
-    if before.empty or before.index[-1] != first:
-        return primary.copy(), first
-    scaled = before * (primary.loc[first] / before.iloc[-1])
-    out = primary.copy()
-    out.loc[scaled.index[:-1]] = scaled.iloc[:-1]
-    return out, first
-
-
-def build_plans(cfg, inputs) -> Built:
-    """Compute target weights of every strategy in `cfg` on `inputs` (a `backtest.data.inputs.Inputs`)."""
+    ``memo``: per-date results to share with later calls on the same ``inputs`` (a sweep's chunks in one
+    process); its values depend only on the inputs and the keys, never on which strategies asked first."""
     prices = inputs.prices
     extra: dict[str, pd.Series] = {}
     notes: dict[str, list[str]] = {}
     plans: dict[str, StrategyPlan] = {}
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
-    memo: dict = {}     # per-date results shared by strategies with the same universe (sweep variants)
+    ended = find_ended(prices, inputs.calendar, inputs.membership)
+    gap_policy = getattr(cfg, "data_gaps", "sell")
+    cash_sources: dict[str, str] = {}
+    memo = {} if memo is None else memo     # per-date results shared by strategies (sweep variants)
+    contexts: dict[str, tuple] = {}     # strategy name (lower case) -> (spec, prices, aliases, px_key)
     for spec in cfg.strategies:
         notes[spec.name] = []
+        if spec.weighting == "sleeves":
+            continue
         aliases = {}
         for ticker, proxy in spec.proxies:
             col = f"{ticker}~{proxy}"
@@ -94,29 +93,166 @@ def build_plans(cfg, inputs) -> Built:
                 f"for an honest backtest")
         notes[spec.name] += _group_membership_notes(spec, cfg.groups)
         px = prices.assign(**extra) if extra else prices
+        contexts[spec.name.lower()] = (spec, px, dict(aliases), tuple(sorted(extra)))
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
+        gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name])
+        rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, px, inputs.calendar)
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
-                                        cash_ticker=spec.cash_yield)
+                                        cash_rate=rate, hold_ended=gaps if gap_policy == "hold" else ())
         if basis is not None:
             tables[f"cap_basis_{_slug(spec.name)}"] = basis
+    for spec in cfg.strategies:
+        if spec.weighting == "sleeves":
+            targets = sleeve_targets(spec, cfg, inputs, contexts, shares, notes[spec.name], memo)
+            plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
+                                            slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
+                                            cash_ticker=spec.cash_yield, borrow_fee=spec.borrow_fee)
+    plans = {s.name: plans[s.name] for s in cfg.strategies}     # config order
     all_prices = prices.assign(**extra) if extra else prices
-    used = sorted({c for p in plans.values() for c in p.targets.columns}
-                  | {p.cash_ticker for p in plans.values() if p.cash_ticker})
-    return Built(prices=all_prices.loc[inputs.calendar, used], plans=plans, notes=notes, tables=tables)
+    used = sorted({c for p in plans.values() for c in p.targets.columns})
+    return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables,
+                 gaps=ended, cash_sources=cash_sources)
 
 
-def _weighting_key(spec) -> str | None:
+# --- Idle cash and data gaps ------------------------------------------------------------------------------
+
+def cash_returns(prices: pd.DataFrame, ticker: str, calendar: pd.DatetimeIndex) -> pd.Series:
+    """Daily simple returns of ``ticker`` on ``calendar`` (last close carried over missing days; 0 on the
+    first day and before the first price). The one formula for the risk-free series and idle cash."""
+    px = prices[ticker] if ticker in prices.columns else pd.Series(float("nan"), index=calendar)
+    px = px.ffill().reindex(calendar)
+    return px.pct_change().fillna(0.0).rename(ticker)
+
+
+def _cash_rate(spec, cfg, inputs, px: pd.DataFrame, calendar: pd.DatetimeIndex):
+    """What the strategy's idle cash earns: (daily returns or None, a label for the report). ``risk_free``
+    is the run's own series (``inputs.risk_free``, the one Sharpe uses)."""
+    choice = getattr(spec, "cash_yield", "risk_free") or "risk_free"
+    if choice == "none":
+        return None, "nothing (cash_yield: none)"
+    if choice == "risk_free" and cfg.risk_free is None:
+        return None, "nothing (cash_yield: risk_free and the run has no risk_free series)"
+    rf = getattr(inputs, "risk_free", None)
+    if choice == "risk_free" and rf is None:
+        raise DataError(f"strategies[{spec.name!r}].cash_yield: the run's risk-free series was not loaded; "
+                        f"build the inputs with load_inputs(cfg, store)")
+    ticker = str(rf.name) if choice == "risk_free" else choice
+    label = (f"{ticker} (the run's risk_free)" if choice == "risk_free" else f"{ticker} (cash_yield)")
+    first = px[ticker].first_valid_index() if ticker in px.columns else None
+    if first is None or first > calendar[0]:
+        since = "has no prices" if first is None else f"has prices only from {first:%Y-%m-%d}"
+        key = "cash_yield" if choice != "risk_free" else "cash_yield (risk_free, the default)"
+        raise DataError(f"strategies[{spec.name!r}].{key}: idle cash accrues at {ticker}, which {since}, after "
+                        f"the run starts ({calendar[0]:%Y-%m-%d}); fix: start on or after that date, choose a "
+                        f"cash ticker priced over the whole period (e.g. BIL) or set cash_yield: none")
+    return (rf if choice == "risk_free" else cash_returns(px, ticker, calendar)), label
+
+
+def find_ended(prices: pd.DataFrame, calendar: pd.DatetimeIndex, membership) -> pd.DataFrame:
+    """Tickers whose prices end inside the run: ``last_price`` (date), ``next_day`` (the first trading day
+    without a price) and ``member_after`` (True: still an index member on ``next_day``, a DATA GAP; False:
+    no longer a member, a delisting or removal; NA: no membership data). Indexed by ticker."""
+    from .universe import members_at
+
+    window = prices.loc[calendar[0]:calendar[-1]]
+    last = window.apply(pd.Series.last_valid_index)
+    last = pd.to_datetime(last[last.notna()])
+    last = last[last < calendar[-1]]
+    rows = []
+    members: dict = {}
+    for t, day in last.items():
+        nxt = calendar[calendar.searchsorted(day, side="right")]
+        if membership is None:
+            member = pd.NA
+        else:
+            if nxt not in members:
+                members[nxt] = set(members_at(membership, nxt))
+            member = t.split("~")[0] in members[nxt]
+        rows.append({"ticker": t, "last_price": day, "next_day": nxt, "member_after": member})
+    return pd.DataFrame(rows, columns=["ticker", "last_price", "next_day", "member_after"]).set_index("ticker")
+
+
+def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, notes: list[str]) -> tuple:
+    """Names the strategy targets whose prices end while they are still index members (data gaps), per
+    ``data_gaps``: named in the notes with the target weight at the last rebalance before the gap; refused
+    with a DataError under ``refuse``."""
+    if ended.empty or spec.universe is None or spec.universe.index is None:
+        return ()
+    gaps = ended[ended["member_after"].eq(True)]
+    rows = []
+    for t, g in gaps.iterrows():
+        if t not in targets.columns:
+            continue
+        before = targets.loc[:g["last_price"], t]
+        weight = float(before.iloc[-1]) if len(before) else 0.0
+        if weight > 0:
+            rows.append((t, g["last_price"], weight))
+    if not rows:
+        return ()
+    listed = ", ".join(f"{t} ({d:%Y-%m-%d}, {w:.2%})" for t, d, w in rows[:30])
+    more = f" and {len(rows) - 30} more" if len(rows) > 30 else ""
+    total = sum(w for _, _, w in rows)
+    if policy == "refuse":
+        raise DataError(f"data_gaps: refuse: strategy {spec.name!r} holds {len(rows)} name(s) whose prices end "
+                        f"while they are still {spec.universe.index} members (last price, target weight): "
+                        f"{listed}{more}; fix: import the missing prices, end the run before the gap, or set "
+                        f"data_gaps: sell (sold at the last close) or hold (held at the last close)")
+    action = ("sold at their last close, the cash waits for the next rebalance" if policy == "sell" else
+              "held at their last close until the next rebalance, then sold at that close")
+    notes.append(f"{spec.name}: DATA GAP: {len(rows)} name(s) have prices ending while still "
+                 f"{spec.universe.index} members ({total:.2%} of target weight in all); data_gaps: {policy}: "
+                 f"{action}: {listed}{more}")
+    return tuple(t for t, _, _ in rows)
+
+
+def sim_calendar(inputs) -> pd.DatetimeIndex:
+    """The simulation's days: the run calendar, with the opening decision day in front under next_close."""
+    sim = getattr(inputs, "sim_calendar", None)
+    return inputs.calendar if sim is None else sim
+
+
+def sleeve_targets(spec, cfg, inputs, contexts, shares, notes, memo) -> pd.DataFrame:
+    """Target weights of a ``weighting: sleeves`` strategy, looked through to names.
+
+    On each of the parent's rebalance dates every sleeve's weights are computed as its own strategy computes
+    them on that date (weighting, universe, selection, signals), scaled by the sleeve's share and summed: the
+    parent holds the names directly, so holdings and concentration analytics see through the sleeves. The
+    whole mix is rebalanced on the parent's schedule; the sleeves' own schedules, costs, expense ratios and
+    cash yields are not used inside the parent (its own are).
+    """
+    from dataclasses import replace
+
+    parts = []
+    for name, share in spec.sleeves:
+        sleeve, px, aliases, px_key = contexts[name.lower()]
+        sub_notes: list[str] = []
+        targets, _ = _targets(replace(sleeve, rebalance=spec.rebalance), cfg, inputs, px, shares, aliases,
+                              sub_notes, memo=memo, px_key=px_key)
+        notes.extend(f"{spec.name}: sleeve {line}" for line in sub_notes)
+        parts.append(targets * share)
+    dates = parts[0].index
+    columns = sorted({c for p in parts for c in p.columns})
+    total = sum(p.reindex(index=dates, columns=columns, fill_value=0.0) for p in parts)
+    total = total.loc[:, (total != 0).any()]
+    notes.append(f"{spec.name}: sleeves {', '.join(f'{n} {w:g}' for n, w in spec.sleeves)}, looked through to "
+                 f"{len(columns)} names, rebalanced together on {len(dates)} dates")
+    return total
+
+
+def weighting_key(spec) -> str | None:
     """What a strategy's weights on a date depend on besides the date and the data: every key but the name,
-    costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing)."""
+    schedule, costs, expense ratio and cash yield (None when `spec` is not a config strategy: no sharing).
+    The schedule (``rebalance``, drift bands included) decides on which dates the weights are asked for, not
+    what they are on a date."""
     from .config.dump import strategy_dict
 
     try:
         data = strategy_dict(spec)
     except (AttributeError, TypeError):
         return None
-    for key in ("name", "costs", "expense_ratio", "cash_yield"):
+    for key in ("name", "rebalance", "costs", "expense_ratio", "cash_yield"):
         data.pop(key, None)
     return json.dumps(data, sort_keys=True, default=str)
 
@@ -145,20 +281,26 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     strategy's weighting keys (everything but its name, costs, expense ratio and cash yield, which act only
     when trading). Strategies that share them (the variants of a sweep) compute them once.
     """
-    from strategies import REGISTRY
+    from strategies import weigh
     from strategies.base import DecisionInputs
 
     from .universe import resolve_universe
 
-    weigh = REGISTRY[spec.weighting]
     groups = dict(cfg.groups)
     missing = Counter()
     outside = Counter()
     strategy_notes: list[str] = []
     basis_rows = []
-    shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     memo = {} if memo is None else memo
-    weighting = _weighting_key(spec)
+    method = getattr(spec, "shares", "point_in_time")
+    if shares is not None and spec.weighting == "cap":
+        if ("shares", method) not in memo:
+            memo[("shares", method)] = shares.method(method)
+        shares_frame, observed = memo[("shares", method)]
+    else:
+        shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
+    universes: dict = {}
+    weighting = weighting_key(spec)
 
     def target_at(date):
         if spec.weighting == "fixed":
@@ -178,10 +320,12 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
                            "later, or `membership: static` to hold the group's members on every date")
                 raise DataError(f"strategies[{spec.name!r}].universe: empty on {date:%Y-%m-%d} ({why}")
         if spec.weighting == "cap" and observed is not None:
-            key = ("basis", date, universe)
+            key = ("basis", method, date, universe)
             if key not in memo:
-                memo[key] = _cap_basis_row(date, observed.loc[date].reindex(list(universe)))
+                memo[key] = {**_cap_basis_row(date, observed.loc[date].reindex(list(universe))),
+                             **_later_weight(date, universe, shares, px, method)}
             basis_rows.append(dict(memo[key]))
+            universes[date] = universe
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
             sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
@@ -194,25 +338,64 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         strategy_notes.extend(extra_notes)
         return w
 
-    candidates = calendar_dates(inputs.calendar, spec.rebalance)
-    if spec.rebalance.drift is not None:
+    candidates = decision_dates(sim_calendar(inputs), inputs.calendar[0], spec.rebalance)
+    # strategies with the same weighting key and schedule (sweep variants differing only in costs) have the
+    # same targets, notes and cap basis: planned once, the frames shared (nothing downstream modifies them)
+    whole = ("targets", weighting, px_key, spec.rebalance, tuple(candidates))
+    if weighting is not None and whole in memo:
+        dates, targets, missing, outside, strategy_notes, basis = memo[whole]
+        return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
+    if spec.rebalance.drift is not None and spec.weighting == "fixed":
+        # the same target on every date: the band check runs on arrays (schedule.apply_drift_bands_fixed),
+        # after checking that every name has a price on every candidate (else target_at raises there)
+        target = target_at(candidates[0])
+        priced = px.reindex(index=candidates, columns=target.index).notna().all(axis=1).to_numpy()
+        if not priced.all():
+            target_at(candidates[int(np.argmin(priced))])
+        dates = apply_drift_bands_fixed(candidates, px, target, spec.rebalance.drift)
+        by_date = dict.fromkeys(dates, target)
+    elif spec.rebalance.drift is not None:
         dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
-        notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
     targets = pd.DataFrame([by_date[d] for d in dates], index=dates).fillna(0.0)
     targets = targets.reindex(columns=sorted(targets.columns))
+    basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date") if basis_rows else None
+    if basis is not None:
+        basis["share_refresh_turnover"] = _refresh_turnover(basis.index, universes, shares_frame, px)
+    if weighting is not None:
+        memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
+    return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
+
+
+def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis):
+    """Add one strategy's planning notes to ``notes``; return its targets and cap basis."""
+    if spec.rebalance.drift is not None:
+        notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     if missing:
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common())
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
                      f"out there (dates missed in brackets): {top}")
+    if spec.weighting == "cap" and getattr(spec, "caps", None) is not None:
+        bound = {n[:10] for n in strategy_notes if n[10:24] == ": caps bound: "}
+        strategy_notes = [n for n in strategy_notes if n[10:24] != ": caps bound: "]
+        k = sum(f"{d:%Y-%m-%d}" in bound for d in dates)
+        notes.append(f"{spec.name}: caps {_caps_text(spec.caps)} bound on {k} of {len(dates)} rebalance dates"
+                     + ("; the weights equal uncapped cap weighting" if k == 0 else ""))
     if outside:
         top = ", ".join(f"{t} ({n})" for t, n in outside.most_common())
         notes.append(f"{spec.name}: point-in-time group(s) {', '.join(_groups_named(spec, groups))}: members "
                      f"not in the S&P 500 on some of the {len(dates)} rebalance dates were left out there "
                      f"(dates missed in brackets; `membership: static` holds them): {top}")
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
-    basis = pd.DataFrame(basis_rows).set_index("date") if basis_rows else None
+    method = getattr(spec, "shares", "point_in_time")
+    if basis is not None and "share_refresh_turnover" in basis.columns:
+        _note_left_out(spec.name, method, basis, notes)
+        jumps = basis["share_refresh_turnover"][basis["share_refresh_turnover"] > REFRESH_NOTE]
+        if len(jumps):
+            listed = ", ".join(f"{d:%Y-%m-%d} ({v:.1%})" for d, v in jumps.items())
+            notes.append(f"{spec.name}: method-made turnover: new share counts alone (not prices) move the cap "
+                         f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
     return targets, basis
 
 
@@ -247,6 +430,7 @@ def _unpriced_why(missing, date: pd.Timestamp, px: pd.DataFrame) -> str:
     return f"no member has a price: {'; '.join(parts)}); fix: {', or '.join(fixes)}, or choose other tickers"
 
 
+REFRESH_NOTE = 0.02     # share-refresh turnover above this is named in the warnings
 _DATED = re.compile(r"(\d{4}-\d{2}-\d{2}): (.*)", re.S)
 _NAMES = re.compile(r"[A-Z0-9.~\-]+(, [A-Z0-9.~\-]+)*")
 
@@ -277,6 +461,16 @@ def summarize_notes(notes: list[str]) -> list[str]:
             line += ": " + ", ".join(f"{n} ({c})" if len(dates) > 1 else n for n, c in k["names"].most_common())
         out.append(line)
     return out
+
+
+def _caps_text(caps) -> str:
+    """``single 5%, aggregate 5/10/40`` (threshold/single/limit in percent), ``group mag7 30%``."""
+    parts = [f"single {caps.single:.4g}".rstrip()] if caps.single is not None else []
+    parts += [f"group {g} {v:.4g}" for g, v in dict(caps.groups).items()]
+    if caps.aggregate is not None:
+        a = caps.aggregate
+        parts.append(f"aggregate {a.threshold * 100:g}/{a.single * 100:g}/{a.limit * 100:g}")
+    return "(" + ", ".join(parts) + ")"
 
 
 def _group_membership_notes(spec, groups) -> list[str]:
@@ -311,6 +505,57 @@ def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:
             "backfilled_names": int((seen > date).sum())}
 
 
+def _later_weight(date, universe, shares, px: pd.DataFrame, method: str) -> dict:
+    """How much plain cap weight on ``date`` rests on share counts observed later: under ``backfill`` it is
+    in the weights (look-ahead); under ``point_in_time`` those names are left out and this is the weight they
+    would have had, estimated with the later count. Plain cap weights of the universe, before tilts and caps."""
+    names = list(universe)
+    caps = (shares.shares.loc[date].reindex(names) * px.loc[date].reindex(names)).astype("float64")
+    later = (shares.observed.loc[date].reindex(names) > date).to_numpy() & caps.notna().to_numpy()
+    total = caps.sum()
+    weight = float(caps[later].sum() / total) if total > 0 else 0.0
+    left = ", ".join(sorted(caps.index[later]))
+    return {"shares_method": method, "later_obs_names": int(later.sum()),
+            "weight_on_later_obs": weight if method == "backfill" else 0.0,
+            "left_out_weight_est": weight if method == "point_in_time" else 0.0,
+            "left_out": left if method == "point_in_time" else ""}
+
+
+def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: pd.DataFrame, px: pd.DataFrame) -> list:
+    """Per rebalance date, turnover made by the share-count method alone: half the absolute change of plain
+    cap weights when the date's share counts replace the previous rebalance's, both at the date's prices
+    (names with a count in both). Price moves and membership changes are not in it; NaN on the first date."""
+    out = [float("nan")]
+    for prev, date in zip(dates[:-1], dates[1:]):
+        names = list(universes.get(date, ()))
+        p = px.loc[date].reindex(names)
+        new, old = shares.loc[date].reindex(names) * p, shares.loc[prev].reindex(names) * p
+        ok = new.notna() & old.notna() & (new > 0) & (old > 0)
+        if not ok.any():
+            out.append(float("nan"))
+            continue
+        out.append(float((new[ok] / new[ok].sum() - old[ok] / old[ok].sum()).abs().sum() / 2))
+    return out
+
+
+def _note_left_out(name: str, method: str, basis: pd.DataFrame, notes: list[str]) -> None:
+    """Name the share-count method's cost: look-ahead weight (backfill) or names left out (point_in_time)."""
+    col = "weight_on_later_obs" if method == "backfill" else "left_out_weight_est"
+    hit = basis[basis[col] > 0]
+    if hit.empty:
+        return
+    top = hit[col].idxmax()
+    if method == "backfill":
+        notes.append(f"{name}: LOOK-AHEAD (shares: backfill): on {len(hit)} of {len(basis)} rebalance dates "
+                     f"part of the cap weight rests on share counts observed later, up to "
+                     f"{hit[col].max():.2%} (on {top:%Y-%m-%d}); shares: point_in_time avoids it")
+    else:
+        names = sorted({n for cell in hit["left_out"] for n in cell.split(", ") if n})
+        notes.append(f"{name}: shares: point_in_time: on {len(hit)} of {len(basis)} rebalance dates names with "
+                     f"no share count observed yet are left out, estimated weight up to {hit[col].max():.2%} "
+                     f"(on {top:%Y-%m-%d}; estimated with their later count): {', '.join(names)}")
+
+
 def _alias_spec(spec, aliases):
     """For fixed weights with spliced proxies, point the weights at the spliced columns."""
     if not aliases or not spec.weights:
@@ -318,3 +563,16 @@ def _alias_spec(spec, aliases):
     from dataclasses import replace
 
     return replace(spec, weights={aliases.get(t, t): w for t, w in dict(spec.weights).items()})
+
+
+def benchmark_plans(benchmarks, sim_calendar: pd.DatetimeIndex, base: pd.Timestamp, aliases: dict[str, str]):
+    """`StrategyPlan`s of the benchmarks (``backtest.config.Benchmark``): each holds its weights from the
+    base close, bought like a strategy's opening positions (same decision day and fill), without costs;
+    composites are rebalanced back to their weights on their schedule. ``aliases`` maps a proxied ticker to
+    its spliced price column."""
+    plans = {}
+    for b in benchmarks:
+        dates = decision_dates(sim_calendar, base, b.rebalance)
+        row = {aliases.get(t, t): w for t, w in b.weights}
+        plans[b.name] = StrategyPlan(pd.DataFrame([row] * len(dates), index=dates))
+    return plans

@@ -73,6 +73,7 @@ class RunResult:
     manifest: dict  # versions, data ranges and sources, warnings list, timings
     analytics: dict[str, pd.DataFrame] = field(default_factory=dict)  # saved as analytics/<slug>.csv
     metrics: dict | None = None  # metrics.json content if already computed (sweeps: on the workers), else None
+    benchmarks: dict[str, pd.Series] = field(default_factory=dict)  # further benchmarks: name -> daily value
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class SavedRun:
     analytics: dict[str, pd.DataFrame]
     metrics: dict
     slugs: dict[str, str]
+    benchmarks: dict[str, pd.Series] = field(default_factory=dict)  # further benchmarks: name -> daily value
 
     @property
     def created(self) -> str:
@@ -233,6 +235,11 @@ def _layout(result: RunResult, created: str, folder: str) -> dict:
         analytics.append({"slug": slug, "key": str(key), "index_name": table.index.name,
                           "date_index": isinstance(table.index, pd.DatetimeIndex)})
     idx = result.benchmark.index
+    bslugs = []
+    for name in result.benchmarks:
+        slug = slugify(f"benchmark {name}", taken)
+        taken.add(slug)
+        bslugs.append({"slug": slug, "name": name})
     return {
         "format_version": FORMAT_VERSION,
         "name": result.name,
@@ -241,30 +248,75 @@ def _layout(result: RunResult, created: str, folder: str) -> dict:
         "start": idx[0].strftime(_DATE_FMT) if len(idx) else None,
         "end": idx[-1].strftime(_DATE_FMT) if len(idx) else None,
         "benchmark": {"slug": BENCHMARK_SLUG, "name": result.benchmark_name},
+        "benchmarks": bslugs,
         "risk_free": result.risk_free is not None,
         "strategies": strategies,
         "analytics": analytics,
     }
 
 
+def run_capital(config: Mapping) -> float | None:
+    """The capital a run started with (its returns are measured from it), None if the config lacks it."""
+    value = config.get("capital") if isinstance(config, Mapping) else None
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
 def compute_run_metrics(result: RunResult) -> dict:
-    """``{"strategies": {name: metrics}, "benchmark": metrics}`` as written to metrics.json."""
-    bench = M.simple_returns(result.benchmark)
-    out = {"strategies": {}, "benchmark": M.compute_metrics(bench, bench, result.risk_free)}
+    """metrics.json: ``{"strategies": {name: metrics}, "benchmark": metrics, "benchmarks": {name: metrics},
+    "relative": {strategy: {benchmark: relative metrics}}}``. Strategy and benchmark metrics are measured
+    against the primary benchmark; "benchmarks" holds every benchmark (the primary first) and "relative" the
+    benchmark-relative metrics of each strategy against each benchmark."""
+    capital = run_capital(result.config)
+    bench = M.simple_returns(result.benchmark, capital)
+    out = {"strategies": {}, "benchmark": M.compute_metrics(bench, bench, result.risk_free, from_base=True)}
+    fill = result.config.get("fill", "next_close")
+    expense = {d.get("name"): d.get("expense_ratio", 0.0) for d in result.config.get("strategies", [])
+               if isinstance(d, Mapping)}
     for s in result.strategies:
         out["strategies"][s.name] = M.compute_metrics(
-            M.simple_returns(s.equity), bench, result.risk_free, turnover=s.turnover, fees=s.fees,
-            equity=s.equity)
+            M.simple_returns(s.equity, capital), bench, result.risk_free, turnover=s.turnover, fees=s.fees,
+            equity=s.equity, rebalances=rebalance_fills(s.targets.index, s.equity.index, fill),
+            expense_ratio=float(expense.get(s.name) or 0.0), from_base=True)
+    out.update(relative_metrics(result, capital))
+    return out
+
+
+def rebalance_fills(decisions: pd.Index, calendar: pd.DatetimeIndex, fill: str) -> pd.DatetimeIndex:
+    """The days the rebalance decisions ``decisions`` filled on ``calendar`` (the run's days, from the base
+    close): the decision day under ``close``, the next trading day under ``next_close`` (the opening
+    decision, on the day before the base, fills at the base)."""
+    decisions = pd.DatetimeIndex(decisions)
+    pos = calendar.searchsorted(decisions, side="left" if fill == "close" else "right")
+    return pd.DatetimeIndex(calendar[pos[pos < len(calendar)]]).unique()
+
+
+def relative_metrics(result, capital: float | None) -> dict:
+    """``{"benchmarks": {name: metrics}, "relative": {strategy: {benchmark: {metric: value}}}}`` for every
+    benchmark of ``result`` (the primary first), then every control strategy (config ``controls``)."""
+    series = {result.benchmark_name: result.benchmark, **result.benchmarks}
+    returns = {n: M.simple_returns(v, capital) for n, v in series.items()}
+    out = {"benchmarks": {n: M.compute_metrics(r, r, result.risk_free, from_base=True)
+                          for n, r in returns.items()},
+           "relative": {}}
+    controls = result.config.get("controls", []) if isinstance(result.config, Mapping) else []
+    by_name = {s.name: s for s in result.strategies}
+    returns.update({n: M.simple_returns(by_name[n].equity, capital) for n in controls if n in by_name})
+    for s in result.strategies:
+        r = M.simple_returns(s.equity, capital)
+        out["relative"][s.name] = {n: M.relative_metrics(r, b, result.risk_free) for n, b in returns.items()}
     return out
 
 
 def _write_contents(result: RunResult, root: Path, layout: dict) -> None:
     slugs = [s["slug"] for s in layout["strategies"]]
-    equity = pd.concat([s.equity.astype(float) for s in result.strategies] + [result.benchmark.astype(float)],
-                       axis=1, keys=[*slugs, BENCHMARK_SLUG])
+    extra = [b["slug"] for b in layout.get("benchmarks", [])]
+    equity = pd.concat([s.equity.astype(float) for s in result.strategies] + [result.benchmark.astype(float)]
+                       + [v.astype(float) for v in result.benchmarks.values()],
+                       axis=1, keys=[*slugs, BENCHMARK_SLUG, *extra])
     equity = _dated(equity)
     _write(root / "equity.csv", _csv_bytes(equity))
-    _write(root / "returns.csv", _csv_bytes(equity.apply(M.simple_returns)))
+    capital = run_capital(result.config)
+    _write(root / "returns.csv", _csv_bytes(equity.apply(M.simple_returns, initial=capital)))
     fees = _dated(pd.concat([s.fees.astype(float) for s in result.strategies], axis=1, keys=slugs)
                   if slugs else pd.DataFrame(index=equity.index))
     _write(root / "fees.csv", _csv_bytes(fees))
@@ -475,7 +527,8 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
     return SavedRun(path=path, name=layout["name"], config=config, strategies=tuple(strategies),
                     benchmark_name=bench_name, benchmark=equity[BENCHMARK_SLUG].rename(bench_name),
                     risk_free=risk_free, manifest=manifest, analytics=analytics, metrics=metrics,
-                    slugs={e["name"]: e["slug"] for e in layout["strategies"]})
+                    slugs={e["name"]: e["slug"] for e in layout["strategies"]},
+                    benchmarks={b["name"]: equity[b["slug"]].rename(b["name"]) for b in layout.get("benchmarks", [])})
 
 
 def summarize_run(path: Path) -> SavedRunSummary:

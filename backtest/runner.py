@@ -9,20 +9,37 @@ is callable from here in a notebook::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
-from backtest.data.inputs import Inputs, coverage, gap_warnings, load_inputs, risk_free_returns
+from backtest.data.inputs import (
+    Inputs, benchmark_list, coverage, gap_warnings, load_inputs, risk_free_returns, run_aliases,
+)
 from backtest.errors import DataError
+
+
+def require_python_allowed(cfg, allow_python: bool) -> None:
+    """Refuse a config with ``weighting: {python: ...}`` unless running its code was asked for explicitly."""
+    from .errors import UsageError
+
+    found = [(i, s) for i, s in enumerate(cfg.strategies) if s.weighting == "python"]
+    if found and not allow_python:
+        i, s = found[0]
+        raise UsageError(f"strategies[{i}].weighting.python: {s.python} would run Python code named in the "
+                         f"config ({len(found)} strateg{'y' if len(found) == 1 else 'ies'}); configs are data, so "
+                         "this needs an explicit flag: bt run --allow-python CONFIG (run_config(..., "
+                         "allow_python=True)); use it only with configs and code you trust")
 
 
 def run_config(config_path, *, store=None, results_dir=Path("results"), offline: bool = False,
                start: str | None = None, end: str | None = None,
-               echo: Callable[[str], None] = lambda m: None) -> Path:
-    """Load, validate, run and save. Returns the run folder."""
+               echo: Callable[[str], None] = lambda m: None, allow_python: bool = False) -> Path:
+    """Load, validate, run and save. Returns the run folder. ``allow_python``: run the functions of
+    ``weighting: {python: ...}`` strategies (refused otherwise)."""
     from .config import apply_overrides, load_config
     from .data.store import PriceStore, default_store_dir
     from .results import check_results_dir
@@ -35,7 +52,7 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     results_dir = check_results_dir(results_dir)
     try:
         store = store if store is not None else PriceStore(default_store_dir())
-        result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0)
+        result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0, allow_python=allow_python)
         return save_run(result, results_dir)
     except BaseException:
         for d in created:  # a failed run leaves nothing behind, not even the empty folders it made
@@ -56,13 +73,13 @@ def save_run(result, results_dir: Path, *, folder_name: str | None = None) -> Pa
 
 
 def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], None] = lambda m: None,
-                 t0: float | None = None):
+                 t0: float | None = None, allow_python: bool = False):
     """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written)."""
     from .config import config_to_dict
-    from .engine import simulate
     from .plans import build_plans
     from .results import RunResult, StrategyResult, package_versions
 
+    require_python_allowed(cfg, allow_python)
     t0 = t0 if t0 is not None else time.perf_counter()
     timings: dict[str, float] = {}
     echo(f"loading data for {cfg.name!r} ...")
@@ -72,17 +89,26 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     timings["weights"] = time.perf_counter() - t0 - timings["load"]
     echo(f"simulating {len(built.plans)} strateg{'y' if len(built.plans) == 1 else 'ies'} on "
          f"{len(inputs.calendar)} days ...")
-    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill)
+    sims = simulate_trimmed(built.prices, built.plans, inputs, capital=cfg.capital, fill=cfg.fill)
     timings["simulate"] = time.perf_counter() - t0 - sum(timings.values())
-    bench = inputs.prices[cfg.benchmark].loc[inputs.calendar]
-    benchmark = cfg.capital * bench / bench.iloc[0]
+    benchmarks = simulate_benchmarks(cfg, inputs)
+    benchmark = benchmarks.pop(cfg.benchmark)
     strategies = tuple(
         StrategyResult(name=name, equity=sim.equity, targets=built.plans[name].targets, holdings=sim.holdings,
                        trades=sim.trades, fees=sim.fees, turnover=sim.turnover,
                        notes=tuple(built.notes.get(name, ())) + sim.notes)
         for name, sim in sims.items())
     analytics = dict(built.tables)
+    analytics["idle_cash"] = idle_cash_table(sims, built)
+    quality = data_quality_table(built, sims, cfg.data_gaps)
+    if not quality.empty:
+        analytics["data_quality"] = quality
     analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
+    if cfg.cash_flows:
+        analytics.update(cash_flow_tables(cfg, strategies, benchmark, inputs.calendar))
+    exposure = exposure_table(sims)
+    if exposure is not None:
+        analytics["exposure"] = exposure
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     manifest = {
         "name": cfg.name,
@@ -97,13 +123,169 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
-    return RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
-                     benchmark_name=cfg.benchmark, benchmark=benchmark,
-                     risk_free=risk_free_returns(cfg, inputs), manifest=manifest, analytics=analytics)
+    result = RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
+                       benchmark_name=cfg.benchmark, benchmark=benchmark, benchmarks=benchmarks,
+                       risk_free=risk_free_returns(cfg, inputs), manifest=manifest, analytics=analytics)
+    return _with_evidence(cfg, store, result, echo, built.prices, inputs)
+
+
+def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame, inputs: Inputs):
+    """`result` with metrics.json's ``evidence`` entry and the ``evidence_*`` tables (docs/evidence.md)."""
+    import dataclasses
+
+    from .results import compute_run_metrics
+
+    if not cfg.evidence.enabled or not result.strategies:
+        return result
+    from .analytics.evidence import run_evidence
+    from .data.factors import load_factors
+    from .data.sectors import load_sectors
+
+    echo("computing the evidence (factor regressions, robustness) ...")
+    t1 = time.perf_counter()
+    factors = {k: load_factors(store, k) for k in ("ff3_daily", "ff5_mom_monthly")} if cfg.evidence.factors else {}
+    sectors = load_sectors(store)
+    index_weights = None
+    if inputs.membership is not None and inputs.shares_daily is not None and sectors is not None:
+        from .analytics.pit import index_cap_weights
+        from .analytics.risk import month_ends
+
+        m = inputs.membership
+        members = [c for c in m["price_column"].dropna().unique() if c in inputs.prices.columns]
+        ends = month_ends(inputs.calendar)
+        index_weights = index_cap_weights(inputs.prices[members], inputs.shares_daily.shares, m, ends)
+        prices = prices.join(inputs.prices.loc[inputs.calendar, [c for c in members if c not in prices.columns]])
+    summary, tables = run_evidence({s.name: s.equity for s in result.strategies}, result.benchmark,
+                                   benchmark_name=result.benchmark_name, risk_free=result.risk_free,
+                                   factors=factors, spec=cfg.evidence,
+                                   holdings={s.name: s.holdings for s in result.strategies}, prices=prices,
+                                   groups=dict(cfg.groups), sectors=sectors, index_weights=index_weights)
+    manifest = dict(result.manifest)
+    manifest["timings_s"] = {**manifest["timings_s"], "evidence": round(time.perf_counter() - t1, 3)}
+    metrics = {**compute_run_metrics(result), "evidence": summary}   # computed here rather than in write_run
+    return dataclasses.replace(result, metrics=metrics, analytics={**result.analytics, **tables},
+                               manifest=manifest)
+
+
+def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar) -> dict[str, pd.DataFrame]:
+    """The config's contributions/withdrawals applied to every strategy and the benchmark (see
+    `backtest.cashflows`): ``cash_flows`` (one row each: contributed, withdrawn, ending value, IRR) and
+    ``account_value`` (daily account value, one column each)."""
+    from .cashflows import account, flow_dates, summary
+
+    flows = flow_dates(pd.DatetimeIndex(calendar), cfg.cash_flows)
+    costs = {s.name: (s.costs.commission_bps + s.costs.slippage_bps) / 1e4 for s in cfg.strategies}
+    rows, values = [], {}
+    series = [(s.name, s.equity, costs.get(s.name, 0.0)) for s in strategies]
+    for name, equity, cost in [*series, (f"{cfg.benchmark} (benchmark)", benchmark, 0.0)]:
+        acct = account(equity, cfg.capital, flows, cost)
+        rows.append(summary(name, acct))
+        values[name] = acct["value"]
+    return {"cash_flows": pd.DataFrame(rows).set_index("strategy"),
+            "account_value": pd.DataFrame(values)}
+
+
+def exposure_table(sims) -> pd.DataFrame | None:
+    """Daily gross (sum of |weights|) and net (sum of weights) exposure of every strategy that holds a short
+    position at some point; None when none does."""
+    cols = {}
+    for name, sim in sims.items():
+        h = sim.holdings
+        if len(h.columns) and (h.to_numpy() < 0).any():
+            cols[f"{name} gross"] = h.abs().sum(axis=1)
+            cols[f"{name} net"] = h.sum(axis=1)
+    return pd.DataFrame(cols) if cols else None
+
+
+def simulate_trimmed(prices: pd.DataFrame, plans, inputs: Inputs, **kwargs) -> dict:
+    """`backtest.engine.simulate` on the simulation calendar, each result cut to the run calendar (from the
+    base close; see `backtest.schedule.resolve_period`)."""
+    from .engine import simulate
+
+    sims = simulate(prices, plans, **kwargs)
+    return {name: trim(sim, inputs.calendar[0]) for name, sim in sims.items()}
+
+
+def trim(sim, base: pd.Timestamp):
+    """A `backtest.engine.Simulation` cut to the days from ``base`` on (drops the opening decision day of
+    ``fill: next_close``, where the strategy holds its capital in cash and trades nothing)."""
+    if sim.equity.index[0] >= base:
+        return sim
+    keep = sim.equity.index >= base
+
+    def cut(frame):
+        return frame.loc[keep] if len(frame.index) == len(keep) else frame
+
+    return dataclasses.replace(sim, equity=sim.equity.loc[keep], holdings=cut(sim.holdings),
+                               fees=sim.fees.loc[keep], cash=sim.cash.loc[keep])
+
+
+def simulate_benchmarks(cfg, inputs: Inputs) -> dict[str, pd.Series]:
+    """Value of each benchmark (`backtest.config.benchmark_list`, the primary first) on the run calendar:
+    simulated by the engine like a strategy (same opening day and fill convention), without costs, so a
+    strategy holding ``{SPY: 1}`` without costs matches the SPY benchmark exactly."""
+    from .plans import benchmark_plans
+
+    sim_days = inputs.sim_calendar if inputs.sim_calendar is not None else inputs.calendar
+    plans = benchmark_plans(benchmark_list(cfg), sim_days, inputs.calendar[0], run_aliases(cfg))
+    cols = sorted({c for p in plans.values() for c in p.targets.columns})
+    sims = simulate_trimmed(inputs.prices.loc[sim_days, cols], plans, inputs, capital=cfg.capital,
+                            fill=cfg.fill, detail=False)
+    return {name: sim.equity.rename(name) for name, sim in sims.items()}
+
+
+def idle_cash_table(sims, built) -> pd.DataFrame:
+    """Per strategy: what idle cash earns, how much sat idle (share of value) and for how long, and what it
+    earned. Cash of every origin: before the first trade, unallocated targets, sale proceeds, unpriced names."""
+    rows = []
+    for name, sim in sims.items():
+        share = (sim.cash / sim.equity).clip(lower=0.0)
+        over = (share > 0.01).to_numpy()
+        spell = longest = 0
+        for flag in over:
+            spell = spell + 1 if flag else 0
+            longest = max(longest, spell)
+        rate = built.plans[name].cash_rate
+        earned = float((sim.cash.shift(1) * rate.reindex(sim.cash.index)).sum()) if rate is not None else 0.0
+        rows.append({"strategy": name, "earns": built.cash_sources.get(name, ""),
+                     "mean_cash_share": float(share.mean()), "max_cash_share": float(share.max()),
+                     "max_on": share.idxmax(), "days_over_1pct": int(over.sum()),
+                     "longest_spell_days": int(longest), "interest_earned": earned})
+    return pd.DataFrame(rows).set_index("strategy")
+
+
+def data_quality_table(built, sims, policy: str) -> pd.DataFrame:
+    """One row per traded ticker whose prices end inside the run: DATA GAP (still an index member the next
+    trading day) or delisting/removal, its last price, the largest weight any strategy held on that day,
+    who held it and what the run did. The weight is the one held at the close before the last price."""
+    ended = built.gaps if built.gaps is not None else pd.DataFrame()
+    rows = []
+    for t, g in ended.iterrows():
+        held = {n: float(s.holdings[t].shift(1).loc[g["last_price"]]) for n, s in sims.items()   # going in
+                if t in s.holdings.columns and g["last_price"] in s.holdings.index}
+        held = {n: w for n, w in held.items() if w > 0}
+        targeted = [n for n, p in built.plans.items() if t in p.targets.columns and (p.targets[t] > 0).any()]
+        if not targeted:
+            continue
+        member = None if pd.isna(g["member_after"]) else bool(g["member_after"])
+        gap = member is True
+        rows.append({"ticker": t,
+                     "issue": "DATA GAP: prices end while an index member" if gap else
+                              ("prices end after leaving the index" if member is False
+                               else "prices end (no membership data)"),
+                     "last_price": g["last_price"],
+                     "member_next_day": {True: "yes", False: "no"}.get(member, "unknown"),
+                     "held_weight_max": max(held.values()) if held else 0.0,
+                     "held_by": ", ".join(sorted(held)),
+                     "action": (f"data_gaps: {policy}" if gap else "sold at the last close")})
+    cols = ["ticker", "issue", "last_price", "member_next_day", "held_weight_max", "held_by", "action"]
+    return pd.DataFrame(rows, columns=cols).set_index("ticker")
 
 
 def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFrame]:
-    if cfg.analytics is None or inputs.membership is None or inputs.shares is None:
+    from .data.inputs import _analytics_of, _has_analytics
+
+    if not _has_analytics(cfg) or inputs.membership is None or inputs.shares is None:
         return {}
     if not (any(s.universe is not None and s.universe.index for s in cfg.strategies)
             and any(s.weighting == "cap" for s in cfg.strategies)):
@@ -113,14 +295,15 @@ def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFra
     from .marketcap import daily_shares
 
     echo("computing rotation analytics ...")
-    a = cfg.analytics
+    a = _analytics_of(cfg)
     daily = inputs.shares_daily if inputs.shares_daily is not None else daily_shares(inputs.shares, inputs.prices)
     shares = daily.shares
     return rotation_analytics(inputs.prices, shares, inputs.membership,
                               asof=a.asof if a.asof is not None else inputs.calendar[-1], windows=a.windows,
                               groups=dict(cfg.groups), benchmark=cfg.benchmark, snapshot=a.snapshot,
                               full_start=inputs.calendar[0],
-                              portfolios={name: sim.holdings for name, sim in sims.items()})
+                              portfolios={name: sim.holdings for name, sim in sims.items()
+                                          if not (sim.holdings.to_numpy() < 0).any()})   # long-only
 
 
 def snapshot_table(store, tickers: list[str], *, asof: str | None, since: str) -> str:

@@ -10,7 +10,7 @@ on the rebalance dates, runs one vectorised simulation with one cash pool per st
 (`engine.simulate(..., detail=False)`: no daily holdings frame) and the metrics of every strategy. Memory
 is bounded by the chunk, not by the number of variants.
 
-A chunk travels as plain data: the chunk's config as a dict, the market data (`runner.Inputs`, sent to each
+A chunk travels as plain data: the chunk's config (a frozen `RunConfig`), the market data (`backtest.data.inputs.Inputs`, sent to each
 Dask worker once), the benchmark's returns and the risk-free rate. Workers need neither the store nor the
 config file, and a chunk's result does not depend on where it runs or on which other strategies share its
 chunk (tests/test_sweep.py checks both, byte for byte).
@@ -94,35 +94,53 @@ def expand_variants(cfg) -> tuple[object, list[Variant], dict[str, list[tuple[st
     return swept, variants, grids
 
 
-def chunk_payloads(swept, chunk_size: int) -> list[dict]:
-    """The swept config cut into chunks of ``chunk_size`` strategies, each as a plain config dict."""
-    from .config import config_to_dict
-    from .config.dump import strategy_dict
+def chunk_payloads(swept, chunk_size: int) -> list:
+    """The swept config cut into chunks of ``chunk_size`` strategies, each a `RunConfig` (frozen, picklable:
+    a chunk is not parsed again, so generated variant names need no length limit).
 
-    top = config_to_dict(dataclasses.replace(swept, sweep=None))
-    strategies = [strategy_dict(s) for s in swept.strategies]
-    return [{**top, "strategies": strategies[i:i + chunk_size]}
+    Strategies whose target weights are the same computation (`plans.weighting_key`: they differ only in
+    schedule, costs, expense ratio or cash yield) are put in the same chunk, so each chunk solves the
+    weights on a date once for all of them; `chunk_order` gives the order the chunks' strategies come in.
+    """
+    strategies = [swept.strategies[i] for i in chunk_order(swept)]
+    return [dataclasses.replace(swept, strategies=tuple(strategies[i:i + chunk_size]), sweep=None)
             for i in range(0, len(strategies), chunk_size)]
 
 
-def simulate_chunk(payload: dict, inputs, benchmark_returns: pd.Series,
-                   risk_free: pd.Series | None) -> list[Outcome]:
-    """Weights, simulation and metrics of one chunk (``payload``: a config dict from `chunk_payloads`;
-    ``inputs``: `runner.Inputs`). Pure: runs the same in this process and on a Dask worker."""
-    import yaml
+def chunk_order(swept) -> list[int]:
+    """Positions of the swept config's strategies in chunk order: grouped by weighting key, in order of first
+    appearance, the config's order kept within a group."""
+    from .plans import weighting_key
 
+    first: dict = {}
+    keys = [weighting_key(s) for s in swept.strategies]
+    for i, key in enumerate(keys):
+        first.setdefault(key if key is not None else ("alone", i), i)
+    return sorted(range(len(keys)), key=lambda i: (first[keys[i] if keys[i] is not None else ("alone", i)], i))
+
+
+def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
+                   risk_free: pd.Series | None, memo: dict | None = None) -> list[Outcome]:
+    """Weights, simulation and metrics of one chunk (``payload``: a `RunConfig` from `chunk_payloads`;
+    ``inputs``: `backtest.data.inputs.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
+    per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
+    (`plans.build_plans`); the result does not depend on it. Each variant's metrics are those `bt run`
+    computes (`metrics.compute_metrics` on its values from capital)."""
     from . import metrics as M
-    from .config import parse_config
-    from .engine import simulate
     from .plans import build_plans
+    from .results import rebalance_fills
+    from .runner import simulate_trimmed
 
-    cfg = parse_config(yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), source="sweep chunk")
-    built = build_plans(cfg, inputs)
-    sims = simulate(built.prices, built.plans, capital=cfg.capital, fill=cfg.fill, detail=False)
+    cfg = payload
+    built = build_plans(cfg, inputs, memo=memo)
+    sims = simulate_trimmed(built.prices, built.plans, inputs, capital=cfg.capital, fill=cfg.fill, detail=False)
     out = []
     for name, sim in sims.items():
-        metrics = M.compute_metrics(M.simple_returns(sim.equity), benchmark_returns, risk_free,
-                                    turnover=sim.turnover, fees=sim.fees, equity=sim.equity)
+        metrics = M.compute_metrics(M.simple_returns(sim.equity, cfg.capital), benchmark_returns, risk_free,
+                                    turnover=sim.turnover, fees=sim.fees, equity=sim.equity,
+                                    rebalances=rebalance_fills(built.plans[name].targets.index,
+                                                               sim.equity.index, cfg.fill),
+                                    expense_ratio=built.plans[name].expense_ratio, from_base=True)
         out.append(Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
                            notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics))
     return out
@@ -145,6 +163,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     from .data.store import PriceStore, default_store_dir
     from .report.sweep import check_metric, render_sweep
     from .results import check_results_dir, package_versions, write_run
+    from .runner import simulate_benchmarks
 
     t0 = time.perf_counter()
     if chunk_size < 1:
@@ -156,6 +175,11 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
                          "--scheduler uses an existing one)")
     check_metric(metric)
     cfg = load_config(Path(config))
+    python = [s.name for s in cfg.strategies if s.weighting == "python"]
+    if python:
+        raise UsageError(f"strategies: {', '.join(python)} use weighting: {{python: ...}}, which bt sweep does not "
+                         "run (its workers would import your code); sweep the other strategies, or loop over "
+                         "bt run --allow-python")
     swept, variants, grids = expand_variants(cfg)
     results_dir = check_results_dir(Path(results_dir))
     store = store if store is not None else PriceStore(default_store_dir())
@@ -163,9 +187,9 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     echo(f"sweep {cfg.name!r}: {n_variants} variants of {len(grids)} "
          f"strateg{'y' if len(grids) == 1 else 'ies'}, {len(variants)} strategies in all")
     inputs = load_inputs(swept, store, offline=offline, echo=echo)
-    bench = inputs.prices[swept.benchmark].loc[inputs.calendar]
-    benchmark = swept.capital * bench / bench.iloc[0]
-    bench_returns = M.simple_returns(benchmark)
+    benchmarks = simulate_benchmarks(swept, inputs)
+    benchmark = benchmarks.pop(swept.benchmark)
+    bench_returns = M.simple_returns(benchmark, swept.capital)
     risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
     with _runner(workers, scheduler, echo) as (run_chunks, where, n_workers):
@@ -176,6 +200,8 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
              f"strategies {where} ...")
         t1 = time.perf_counter()
         outcomes = run_chunks(payloads, inputs, bench_returns, risk_free, len(variants))
+        at = {o.name: o for o in outcomes}
+        outcomes = [at[v.name] for v in variants]           # back in the config's order
         timings["simulate"] = time.perf_counter() - t1
     rate = len(variants) / timings["simulate"] if timings["simulate"] > 0 else float("nan")
     echo(f"simulated {len(variants)} strategies in {timings['simulate']:.2f} s ({rate:.2f} per second)")
@@ -197,15 +223,26 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
                   "grids": {base: [[key, labels] for key, labels in grid] for base, grid in grids.items()},
                   "table": [{"name": v.name, "base": v.base, "params": dict(v.params)} for v in variants]},
     }
-    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg))
+    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg),
+                          benchmarks=benchmarks)
+    if cfg.evidence.enabled:
+        from .analytics.evidence import run_sweep_evidence
+
+        echo("computing PSR, DSR, PBO and the walk-forward selection ...")
+        returns = pd.DataFrame({o.name: M.simple_returns(o.equity) for o in outcomes})
+        groups = {base: [v.name for v in variants if v.base == base] for base in grids}
+        evidence = run_sweep_evidence(returns, bench_returns, risk_free=risk_free, variants=groups,
+                                      spec=cfg.evidence)
+        result = dataclasses.replace(result, metrics={**result.metrics, "evidence": evidence})
     return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric))
 
 
 def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench_returns: pd.Series,
-                 risk_free: pd.Series | None, manifest: dict, config: dict):
+                 risk_free: pd.Series | None, manifest: dict, config: dict,
+                 benchmarks: dict[str, pd.Series] | None = None):
     """The sweep as a `RunResult`: metrics as the chunks computed them, no per-variant detail frames."""
     from . import metrics as M
-    from .results import TRADE_COLUMNS, RunResult, StrategyResult
+    from .results import TRADE_COLUMNS, RunResult, StrategyResult, relative_metrics
 
     no_dates = pd.DatetimeIndex([], name="date")
     strategies = tuple(
@@ -215,9 +252,13 @@ def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench
                        fees=o.fees, turnover=o.turnover, notes=o.notes)
         for o in outcomes)
     metrics = {"strategies": {o.name: o.metrics for o in outcomes},
-               "benchmark": M.compute_metrics(bench_returns, bench_returns, risk_free)}
-    return RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
-                     benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics)
+               "benchmark": M.compute_metrics(bench_returns, bench_returns, risk_free, from_base=True)}
+    result = RunResult(name=swept.name, config=config, strategies=strategies, benchmark_name=swept.benchmark,
+                       benchmark=benchmark, risk_free=risk_free, manifest=manifest, metrics=metrics,
+                       benchmarks=dict(benchmarks or {}))
+    if benchmarks or swept.controls:   # each variant against each further benchmark and control
+        metrics.update(relative_metrics(result, swept.capital))
+    return result
 
 
 # --- where the chunks run ---------------------------------------------------------------------------------
@@ -242,12 +283,24 @@ def _progress(total: int):
 
 def _in_process(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
     out: list[Outcome] = []
+    memo: dict = {}
     with _progress(total) as bar:
         for payload in payloads:
-            part = simulate_chunk(payload, inputs, bench_returns, risk_free)
+            part = simulate_chunk(payload, inputs, bench_returns, risk_free, memo)
             out += part
             bar.update(len(part))
     return out
+
+
+_WORKER_MEMO: dict[str, dict] = {}      # on a Dask worker: the per-date memo of the sweep it works for
+
+
+def _chunk_on_worker(payload, inputs, bench_returns, risk_free, token: str) -> list[Outcome]:
+    """`simulate_chunk` on a worker, sharing one memo between the chunks of sweep ``token`` it runs."""
+    if token not in _WORKER_MEMO:
+        _WORKER_MEMO.clear()                # one sweep at a time: drop an earlier sweep's memo
+        _WORKER_MEMO[token] = {}
+    return simulate_chunk(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token])
 
 
 def _on_dask(client):
@@ -256,7 +309,7 @@ def _on_dask(client):
 
         shared = client.scatter([inputs, bench_returns, risk_free], broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
-        futures = [client.submit(simulate_chunk, p, *shared, key=f"bt-sweep-{token}-{i}", pure=False)
+        futures = [client.submit(_chunk_on_worker, p, *shared, token, key=f"bt-sweep-{token}-{i}", pure=False)
                    for i, p in enumerate(payloads)]
         position = {f.key: i for i, f in enumerate(futures)}
         parts: list[list[Outcome] | None] = [None] * len(futures)

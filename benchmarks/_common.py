@@ -99,3 +99,33 @@ def header(title: str) -> None:
     print("machine:", machine())
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     print()
+
+
+BASE_COMMIT = "dd680c0"
+"""The "previous version" the scripts compare with: the commit before the issue-13 work."""
+
+
+def previous_tree(commit: str = BASE_COMMIT) -> Path:
+    """The repository at ``commit`` (``git archive``) in a temporary folder; run it with `env_for`.
+
+    The previous version runs in this same virtualenv (same numpy, pandas, numba, vectorbt), its own code
+    first on ``PYTHONPATH``: only the project's code differs between the two."""
+    import subprocess
+    import tarfile
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix=f"bt-{commit}-"))
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], check=True, capture_output=True)
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(out, filter="data")
+    return out
+
+
+def env_for(tree: Path | None, **extra: str) -> dict[str, str]:
+    """This process's environment, with ``tree``'s code first on PYTHONPATH (None: this checkout)."""
+    env = dict(os.environ, **extra)
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env

@@ -1,5 +1,8 @@
 """End to end: `bt run configs/rotation.yaml --offline` in a subprocess, cold and warm; `bt --help`.
 
+* previous version: the same runs with the code of ``--previous`` (default the commit before issue 13),
+  interleaved with this version's, so both see the same machine load (compare their ratio);
+* first run after install: a fresh numba cache filled by scripts/setup.sh's warm-up step, then one run;
 * cold: the first run with an empty numba cache (a fresh NUMBA_CACHE_DIR in a temporary folder), so numba
   compiles vectorbt's kernels, as on a fresh install;
 * warm: ``--repeat`` further runs with that cache (the everyday case);
@@ -26,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, header, median, table
+from _common import BASE_COMMIT, REPO, env_for, header, median, previous_tree, table
 
 
 def bt_command() -> list[str]:
@@ -98,32 +101,56 @@ def breakdown(config: Path) -> list[list[str]]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=REPO / "configs" / "rotation.yaml")
-    ap.add_argument("--repeat", type=int, default=5, help="warm runs")
+    ap.add_argument("--repeat", type=int, default=5, help="warm runs (of each version)")
     ap.add_argument("--help-repeat", type=int, default=10)
+    ap.add_argument("--previous", default=BASE_COMMIT,
+                    help="commit of the previous version, timed in the same run ('none' to skip)")
     ap.add_argument("--no-breakdown", action="store_true")
     args = ap.parse_args(argv)
     header(f"end_to_end: bt run {args.config.name} --offline")
     if not os.environ.get("BT_DATA_DIR"):
         print("note: BT_DATA_DIR is not set; using the default store folder\n")
     work = Path(tempfile.mkdtemp(prefix="bt-e2e-"))
+    old = previous_tree(args.previous) if args.previous != "none" else None
     try:
-        env = dict(os.environ, NUMBA_CACHE_DIR=str(work / "numba-cache"))
+        env = env_for(None, NUMBA_CACHE_DIR=str(work / "numba-cache"))
         run = [*bt_command(), "run", str(args.config), "--offline", "--out", str(work / "results")]
         rows = []
         wall, rss, _ = measure(run, env)
-        rows.append(["cold (empty numba cache: compiles)", f"{wall:.2f}", f"{rss:.0f}"])
-        walls, rsss = [], []
-        for _ in range(args.repeat):
+        rows.append(["this version, cold (empty numba cache: compiles)", f"{wall:.2f}", f"{rss:.0f}"])
+        # a fresh install: scripts/setup.sh compiles the kernels (its last step), then the first run
+        fresh = env_for(None, NUMBA_CACHE_DIR=str(work / "numba-cache-setup"))
+        setup, _, _ = measure([sys.executable, "-c", "from backtest.engine.kernel import kernels; kernels()"], fresh)
+        wall, rss, _ = measure(run, fresh)
+        rows.append([f"this version, first run after setup.sh's warm-up step ({setup:.1f} s)", f"{wall:.2f}",
+                     f"{rss:.0f}"])
+        walls, rsss, old_walls, old_rsss = [], [], [], []
+        old_env = env_for(old, NUMBA_CACHE_DIR=str(work / "numba-cache")) if old else None
+        if old_env:
+            measure(run, old_env)                   # the previous version's first run (excluded)
+        for _ in range(args.repeat):                # interleaved: both see the same machine load
             wall, rss, _ = measure(run, env)
             walls.append(wall)
             rsss.append(rss)
-        rows.append([f"warm, median of {args.repeat}", f"{median(walls):.2f}", f"{median(rsss):.0f}"])
-        rows.append(["warm, min / max", f"{min(walls):.2f} / {max(walls):.2f}", f"{max(rsss):.0f} (max)"])
+            if old_env:
+                wall, rss, _ = measure(run, old_env)
+                old_walls.append(wall)
+                old_rsss.append(rss)
+        if old_env:
+            rows.append([f"previous version ({args.previous}), warm, median of {args.repeat}",
+                         f"{median(old_walls):.2f}", f"{median(old_rsss):.0f}"])
+        rows.append([f"this version, warm, median of {args.repeat}", f"{median(walls):.2f}", f"{median(rsss):.0f}"])
+        rows.append(["this version, warm, min / max", f"{min(walls):.2f} / {max(walls):.2f}", f"{max(rsss):.0f} (max)"])
         helps = [measure([*bt_command(), "--help"], env)[0] for _ in range(args.help_repeat)]
         rows.append([f"bt --help, median of {args.help_repeat}", f"{median(helps):.3f}", ""])
         print(table(["run", "wall s", "peak RSS MiB"], rows))
+        if old_env:
+            print(f"\nwarm run, this version / previous version: {median(walls) / median(old_walls):.2f} "
+                  f"(target <= 0.5)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
     if not args.no_breakdown:
         print("\nwhere a warm run's time goes (in this process, one pass):")
         print(table(["stage", "s"], breakdown(args.config)))

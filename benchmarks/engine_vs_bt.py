@@ -12,6 +12,9 @@ bt setup is the one tests/test_engine_oracle.py checks to agree to 1e-9 (in prac
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import pandas as pd
-from _common import MAG7, MARKET_DATA, header, median, table, timed
+from _common import BASE_COMMIT, MAG7, MARKET_DATA, env_for, header, median, previous_tree, table, timed
 
 
 def universe(path: Path, start: str, end: str) -> pd.DataFrame:
@@ -51,7 +54,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--start", default="2016-01-01")
     ap.add_argument("--end", default="2026-06-30")
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per engine (after one warm-up each)")
+    ap.add_argument("--previous", default=BASE_COMMIT,
+                    help="commit of the previous version, timed in a subprocess ('none' to skip)")
+    ap.add_argument("--only-ours", action="store_true", help=argparse.SUPPRESS)   # the previous version's run
     args = ap.parse_args(argv)
+    if args.only_ours:
+        return _only_ours(args)
     header("engine_vs_bt: equal-weight S&P 493, monthly, zero costs")
 
     from backtest.schedule import calendar_dates
@@ -72,16 +80,48 @@ def main(argv: list[str] | None = None) -> None:
         mine.append(t)
         t, b = timed(theirs, prices, dates)
         peer.append(t)
+    prev = None
+    if args.previous != "none":
+        tree = previous_tree(args.previous)
+        try:
+            done = subprocess.run([sys.executable, __file__, "--only-ours", "--repeat", str(args.repeat),
+                                   "--data", str(args.data), "--start", args.start, "--end", args.end],
+                                  env=env_for(tree), cwd=tree, capture_output=True, text=True, check=True)
+            prev = json.loads(done.stdout.strip().splitlines()[-1])
+        finally:
+            shutil.rmtree(tree, ignore_errors=True)
     common = a.index.intersection(b.index)
     diff = float(np.max(np.abs(a[common].to_numpy() / b[common].to_numpy() - 1.0)))
     rows = [["this project (vectorbt kernel)", f"{median(mine):.4f}", f"{min(mine):.4f}", f"{max(mine):.4f}",
              f"{a.iloc[-1]:,.2f}"],
             ["bt " + _version("bt"), f"{median(peer):.4f}", f"{min(peer):.4f}", f"{max(peer):.4f}",
              f"{b.iloc[-1]:,.2f}"]]
+    if prev:
+        rows.insert(1, [f"previous version ({args.previous}, run after)", f"{prev['median']:.4f}",
+                        f"{prev['min']:.4f}", f"{prev['max']:.4f}", f"{prev['final']:,.2f}"])
     print(table(["engine", "median s", "min s", "max s", "final value"], rows))
     print(f"\nspeed-up (bt median / ours median): {median(peer) / median(mine):.1f}x "
-          f"over {args.repeat} runs each")
+          f"over {args.repeat} runs each (target >= 100x)")
+    if prev:
+        print(f"previous version / this version: {prev['median'] / median(mine):.2f}x (separate process, "
+              f"run after: the machine load may differ)")
     print(f"max relative difference of the daily value series ({len(common)} common days): {diff:.2e}")
+
+
+def _only_ours(args) -> None:
+    """Time `ours` alone and print one JSON line (run by the previous version's code, see --previous)."""
+    from backtest.schedule import calendar_dates
+
+    prices = universe(args.data, args.start, args.end)
+    monthly = SimpleNamespace(every="monthly", day="first", weekday=None, nth=None)
+    targets = pd.DataFrame(1.0 / prices.shape[1], index=calendar_dates(prices.index, monthly),
+                           columns=prices.columns)
+    timed(ours, prices, targets)
+    times = []
+    for _ in range(args.repeat):
+        t, a = timed(ours, prices, targets)
+        times.append(t)
+    print(json.dumps({"median": median(times), "min": min(times), "max": max(times), "final": a.iloc[-1]}))
 
 
 def _version(name: str) -> str:

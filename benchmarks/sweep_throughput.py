@@ -1,20 +1,26 @@
-"""Sweep throughput: strategies per second of `bt sweep` in one process and on 1 and 2 Dask workers.
+"""Sweep throughput: strategies per second of `bt sweep`, in one process and on a local Dask cluster, beside
+the previous version and one backtest of the `bt` package.
 
-Runs `backtest.sweep.run_sweep` on a sweep config (default benchmarks/sweep_28.yaml: 28 variants of two
-cap-weighted S&P 500 strategies, 2016-2026) once per setting and reads the manifest's timings: the simulate
-phase (weights on the rebalance dates, vectorised simulation, metrics, for every chunk) gives the throughput;
-loading the data, starting the cluster and warming the workers up (imports, compiled kernels) are shown
-apart. Results are checked identical across settings (metrics.json bytes). The store must hold the snapshot
-(``BT_DATA_DIR``).
+Each setting is its own process (`backtest.sweep.run_sweep`, timings read from the run's manifest; peak RSS
+of that process from ``os.wait4``, Dask workers not included). "simulate" is the phase that does the work:
+weights on the rebalance dates, vectorised simulation and metrics of every chunk; loading the data, starting
+the cluster and warming up the workers are shown apart. Results are checked identical across settings
+(metrics.json bytes). The previous version (``--previous``, default the commit before issue 13, run in this
+virtualenv) cannot run the 1,000-variant grid (its variant names were limited to 80 characters), so it is
+timed on ``--previous-config`` (default benchmarks/sweep_28.yaml) beside this version on the same config.
+The machine may be shared: compare ratios within one run. The store must hold the snapshot (``BT_DATA_DIR``).
 
-    python benchmarks/sweep_throughput.py [--config benchmarks/sweep_28.yaml] [--workers 0 1 2]
+    python benchmarks/sweep_throughput.py [--config benchmarks/sweep_1000.yaml] [--workers 0 2]
+        [--previous dd680c0] [--previous-config benchmarks/sweep_28.yaml] [--no-bt]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,41 +28,92 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import header, table
+from _common import BASE_COMMIT, MARKET_DATA, REPO, env_for, header, previous_tree, table
+
+HERE = Path(__file__).resolve().parent
+RUN = ("import sys; from backtest.sweep import run_sweep; "
+       "print(run_sweep(sys.argv[1], results_dir=sys.argv[2], offline=True, workers=int(sys.argv[3])))")
+
+
+def sweep(config: Path, out: Path, workers: int, tree: Path | None) -> tuple[dict, float, float, bytes]:
+    """(manifest, wall s, peak RSS MiB, metrics.json bytes) of one sweep in its own process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", RUN, str(config), str(out), str(workers)], env=env_for(tree),
+                            cwd=tree or REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    out_text, err = proc.stdout.read().decode(), proc.stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"sweep failed: {config} workers={workers}\n{err[-3000:]}")
+    folder = Path(out_text.strip().splitlines()[-1])
+    return (json.loads((folder / "manifest.json").read_text()), wall, usage.ru_maxrss / 1024,
+            (folder / "metrics.json").read_bytes())
+
+
+def bt_package_seconds() -> float:
+    """One backtest of the bt package: equal-weight S&P 493, monthly, 2016-2026 (benchmarks/engine_vs_bt.py)."""
+    from types import SimpleNamespace
+
+    from engine_vs_bt import theirs, universe
+
+    from backtest.schedule import calendar_dates
+
+    prices = universe(MARKET_DATA / "prices_sp500.parquet", "2016-01-01", "2026-06-30")
+    dates = calendar_dates(prices.index, SimpleNamespace(every="monthly", day="first", weekday=None, nth=None))
+    theirs(prices, dates)                                   # warm-up
+    t0 = time.perf_counter()
+    theirs(prices, dates)
+    return time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=Path, default=Path(__file__).resolve().parent / "sweep_28.yaml")
-    ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2],
-                    help="settings to run: 0 = in this process, N = local Dask cluster of N workers")
-    ap.add_argument("--chunk-size", type=int, default=32)
+    ap.add_argument("--config", type=Path, default=HERE / "sweep_1000.yaml")
+    ap.add_argument("--workers", type=int, nargs="+", default=[0, 2],
+                    help="settings to run: 0 = in one process, N = local Dask cluster of N workers")
+    ap.add_argument("--previous", default=BASE_COMMIT, help="'none' to skip the previous version")
+    ap.add_argument("--previous-config", type=Path, default=HERE / "sweep_28.yaml")
+    ap.add_argument("--no-bt", action="store_true", help="skip timing one backtest of the bt package")
     args = ap.parse_args(argv)
     header(f"sweep_throughput: bt sweep {args.config.name} --offline")
-
-    from backtest.sweep import run_sweep
-
     work = Path(tempfile.mkdtemp(prefix="bt-sweep-"))
-    rows, metrics = [], {}
+    old = previous_tree(args.previous) if args.previous != "none" else None
+    rows, metrics, rate = [], {}, {}
+    runs = [("this version", None, args.config, n) for n in args.workers]
+    if old:
+        runs += [("this version", None, args.previous_config, 0),
+                 (f"previous ({args.previous})", old, args.previous_config, 0)]
     try:
-        for n in args.workers:
-            t0 = time.perf_counter()
-            folder = run_sweep(args.config, results_dir=work / str(n), offline=True, workers=n,
-                               chunk_size=args.chunk_size)
-            wall = time.perf_counter() - t0
-            manifest = json.loads((folder / "manifest.json").read_text())
-            sweep, timings = manifest["sweep"], manifest["timings_s"]
-            metrics[n] = (folder / "metrics.json").read_bytes()
-            rows.append(["in this process" if n == 0 else f"{n} Dask worker{'s' if n > 1 else ''}",
-                         str(sweep["strategies"]), f"{sweep['chunks']} x {sweep['chunk_size']}",
-                         f"{timings['load']:.2f}", f"{timings['start']:.2f}", f"{timings['simulate']:.2f}",
-                         f"{sweep['strategies_per_second']:.2f}", f"{wall:.2f}"])
+        for i, (version, tree, config, n) in enumerate(runs):
+            manifest, wall, rss, data = sweep(config.resolve(), work / str(i), n, tree)
+            s, timings = manifest["sweep"], manifest["timings_s"]
+            metrics.setdefault((version, config.name), set()).add(data)
+            rate[(version, config.name, n)] = s["strategies_per_second"]
+            rows.append([version, config.name, "1 process" if n == 0 else f"{n} Dask workers",
+                         str(s["strategies"]), f"{s['chunks']} x {s['chunk_size']}", f"{timings['load']:.1f}",
+                         f"{timings['start']:.1f}", f"{timings['simulate']:.1f}",
+                         f"{s['strategies_per_second']:.2f}", f"{rss:,.0f}", f"{wall:.1f}"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(table(["setting", "strategies", "chunks", "load s", "start + warm-up s", "simulate s",
-                 "strategies / s", "total s"], rows))
-    same = len(set(metrics.values())) == 1
-    print(f"\nmetrics.json identical across settings: {'yes' if same else 'NO'}")
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    print(table(["version", "config", "where", "strategies", "chunks", "load s", "start s", "simulate s",
+                 "strategies/s", "peak RSS MiB", "total s"], rows))
+    one = rate.get(("this version", args.config.name, 0))
+    for n in args.workers:
+        if n and one:
+            print(f"\n{n} Dask workers / 1 process: {rate[('this version', args.config.name, n)] / one:.2f}x "
+                  f"(target >= 1.8x)")
+    if old:
+        new, prev = (rate[("this version", args.previous_config.name, 0)],
+                     rate[(f"previous ({args.previous})", args.previous_config.name, 0)])
+        print(f"this version / previous on {args.previous_config.name}: {new / prev:.1f}x")
+    same = all(len(v) == 1 for v in metrics.values())
+    print(f"metrics.json identical across settings of one version and config: {'yes' if same else 'NO'}")
+    if not args.no_bt:
+        seconds = bt_package_seconds()
+        print(f"one backtest of the bt package (equal-weight S&P 493, monthly, 2016-2026): {seconds:.2f} s; "
+              f"this version runs {one * seconds:.0f} variants in that time" if one else "")
 
 
 if __name__ == "__main__":

@@ -14,3 +14,7 @@ if [ "${1:-}" = "--test" ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
+# Compile vectorbt's simulation kernels now (numba caches them on disk, beside vectorbt or in
+# $NUMBA_CACHE_DIR), so that the first `bt run` is as fast as every later one.
+echo "compiling the simulation kernels once (numba; 15-60 s) ..." >&2
+.venv/bin/python -c "from backtest.engine.kernel import kernels; kernels()"

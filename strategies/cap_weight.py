@@ -123,6 +123,15 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
     if not present:
         notes.append(f"{day}: tilt: no member of group {tilt.group} is in the weights; no tilt applied")
         return weights, tuple(notes)
+    lead_days = getattr(tilt, "while_leading", None)
+    if lead_days:
+        from strategies.signals import group_leads
+
+        leads, group, rest = group_leads(inputs, present, weights.index, lead_days)
+        if not leads:
+            notes.append(f"{day}: tilt off: group {tilt.group}'s trailing {lead_days}-day return (equal-weighted) "
+                         "does not beat the rest's")
+            return weights, tuple(notes)
     if tilt.multiplier is not None:
         return tilt_multiplier(weights, present, tilt.multiplier), tuple(notes)
     if len(present) == len(weights) and tilt.weight < 1:
@@ -138,6 +147,9 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
             notes.append(split_note(inputs.date, equal_split))
     out = tilt_group_weight(weights, present, tilt.weight, tilt.inside, per=per, class_caps=caps)
     return out, tuple(notes)
+
+
+CAP_BINDS = 1e-9     # a weight the caps move by more than this counts as bound
 
 
 def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
@@ -166,7 +178,12 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     caps_spec = getattr(spec, "caps", None)
     if caps_spec is not None:
         try:
-            weights = apply_caps(weights, caps_spec, inputs.groups)
+            capped = apply_caps(weights, caps_spec, inputs.groups)
+            moved = capped.reindex(weights.index, fill_value=0.0).sub(weights).abs()
+            if (moved > CAP_BINDS).any():     # the run counts the dates its caps bound (backtest.plans)
+                notes += (f"{inputs.date:%Y-%m-%d}: caps bound: {int((moved > CAP_BINDS).sum())} weight(s) "
+                          f"changed, {moved.sum() / 2:.2%} of the portfolio moved",)
+            weights = capped
         except InfeasibleCapsError as exc:  # say which strategy and which date, as the run reports it
             name = getattr(spec, "name", None)
             who = f"strategy {name!r}" if name else "cap weights"

@@ -27,23 +27,24 @@ def test_rotation_run_writes_the_whole_folder(rotation_run):
     assert {"report.html", "metrics.json", "equity.csv", "weights", "config.yaml", "manifest.json"} <= names
     metrics = json.loads((rotation_run / "metrics.json").read_text())
     assert set(metrics["strategies"]) == {"Mag 7 overweight", "Equal-weight S&P 493", "Small-cap value tilt",
-                                          "Cap-weighted, 5% cap"}
+                                          "Cap-weighted, 5% cap", "Cap-weighted, no cap"}
     for m in [*metrics["strategies"].values(), metrics["benchmark"]]:
         for key in ("total_return", "cagr", "volatility", "sharpe", "max_drawdown"):
             assert isinstance(m[key], float)
         assert -1 < m["max_drawdown"] <= 0 and 0 < m["volatility"] < 1, "fractions, not percent"
     equity = pd.read_csv(rotation_run / "equity.csv", index_col=0, parse_dates=True)
-    assert equity.index[0] == pd.Timestamp("2016-01-04") and equity.index[-1] == pd.Timestamp("2026-06-30")
+    # from the base close: the last close before the first trading day on or after start (2016-01-01)
+    assert equity.index[0] == pd.Timestamp("2015-12-31") and equity.index[-1] == pd.Timestamp("2026-06-30")
     assert (equity.iloc[0] <= 1_000_000).all() and (equity.iloc[0] > 999_000).all()
-    assert len(list((rotation_run / "weights").glob("*.csv"))) == 4
+    assert len(list((rotation_run / "weights").glob("*.csv"))) == 5
     manifest = json.loads((rotation_run / "manifest.json").read_text())
-    assert manifest["versions"]["vectorbt"] and manifest["data"]["SPY"]["first"] == "2016-01-04"
+    assert manifest["versions"]["vectorbt"] and manifest["data"]["SPY"]["first"] == "2015-12-31"
     assert any("no price on some rebalance dates" in w for w in manifest["warnings"]), "missing members named"
 
 
 def test_benchmark_is_spy_buy_and_hold_on_the_same_dates(rotation_run, market_data_dir):
     equity = pd.read_csv(rotation_run / "equity.csv", index_col=0, parse_dates=True)
-    spy = pd.read_parquet(market_data_dir / "prices_etf.parquet")["SPY"].loc["2016-01-04":"2026-06-30"]
+    spy = pd.read_parquet(market_data_dir / "prices_etf.parquet")["SPY"].loc["2015-12-31":"2026-06-30"]
     bench = equity.iloc[:, -1]
     pd.testing.assert_index_equal(bench.index, spy.index, check_names=False)
     assert bench.iloc[-1] / bench.iloc[0] == pytest.approx(spy.iloc[-1] / spy.iloc[0], rel=1e-9)
@@ -57,8 +58,8 @@ def test_cli_prints_where_the_report_is(snapshot_store, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
-def test_every_shipped_config_validates(config, capsys):
-    code, out, err = bt(capsys, "validate", config)
+def test_every_shipped_config_validates(config, capsys, snapshot_store):
+    code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "validate", config)
     assert code == 0, err
     assert "OK" in out
 

@@ -22,6 +22,7 @@ name: companies
 start: 2020-06-01
 end: 2021-06-30
 rebalance: monthly
+shares: backfill     # TSLA's first share count is from 2024-10: point_in_time leaves it out of cap weights
 strategies:
   - name: Mag 7 at 40%, equal inside
     weighting: cap

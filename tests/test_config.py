@@ -130,16 +130,12 @@ BAD = [
     ("unknown-nested-key", cap("caps: {singel: 0.05}"),
      "strategies[0].caps.singel (line 7): unknown key 'singel'; did you mean 'single'?"),
     ("missing-weighting", strat("name: X", "universe: sp500"),
-     "strategies[0].weighting (line 4): is required; add e.g. `weighting: cap   # fixed | equal | cap`"),
+     "strategies[0].weighting (line 4): is required; add e.g. `weighting: cap   # fixed | equal | cap | inverse_vol | min_variance | risk_parity | hrp | sleeves`"),
     ("unknown-weighting", strat("name: X", "weighting: caps", "universe: sp500"),
-     "strategies[0].weighting (line 5): must be one of fixed, equal, cap, got 'caps'; did you mean 'cap'?"),
+     "strategies[0].weighting (line 5): must be one of fixed, equal, cap, inverse_vol, min_variance, risk_parity, hrp, sleeves, got 'caps'; did you mean 'cap'?"),
     # --- names
-    ("run-name-slash", "name: a/b\nstart: 2016-01-01\nstrategies:\n" + FIXED,
-     "name (line 1): must not contain '/' (the run name becomes a file name), got 'a/b'"),
     ("run-name-dotdot", "name: '..'\nstart: 2016-01-01\nstrategies:\n" + FIXED,
      "name (line 1): must not be '..' (the run name becomes a folder name)"),
-    ("strategy-name-backslash", strat("name: 'a\\b'", "weighting: fixed", "weights: {SPY: 1}"),
-     "strategies[0].name (line 4): must not contain '\\\\' (the strategy name becomes a file name)"),
     ("strategy-name-control", strat('name: "a\\tb"', "weighting: fixed", "weights: {SPY: 1}"),
      "strategies[0].name (line 4): must not contain control characters"),
     ("strategy-name-empty", strat("name: ''", "weighting: fixed", "weights: {SPY: 1}"),
@@ -281,16 +277,6 @@ BAD = [
     ("benchmark-share-class-dot", top("benchmark: BRK.B"),
      "benchmark (line 5): must spell a share class with a dash, as the price store does, got 'BRK.B'; did you "
      "mean BRK-B?"),
-    ("cash-yield-also-in-weights", strat("name: X", "weighting: fixed", "weights: {SPY: 0.6, BIL: 0.4}",
-                                         "cash_yield: bil"),
-     "strategies[0].cash_yield (line 7): BIL is also a target of this strategy (in its weights); idle cash "
-     "cannot be held in a ticker the strategy trades; fix: choose a cash ticker the strategy does not hold, "
-     "e.g. SGOV, or remove cash_yield (idle cash then earns nothing)"),
-    ("cash-yield-also-in-universe", strat("name: X", "weighting: equal", "universe: [SPY, SGOV]",
-                                          "cash_yield: SGOV"),
-     "strategies[0].cash_yield (line 7): SGOV is also a target of this strategy (in its universe); idle cash "
-     "cannot be held in a ticker the strategy trades; fix: choose a cash ticker the strategy does not hold, "
-     "e.g. BIL"),
     # --- tilts
     ("tilt-on-equal", strat("name: X", "weighting: equal", "universe: sp500", "tilt: {multiplier: 2}"),
      "strategies[0].tilt (line 7): does not apply to weighting: equal; a tilt scales market-cap weights, so it "
@@ -317,7 +303,7 @@ BAD = [
     ("caps-single-bool", cap("caps: {single: true}"), "strategies[0].caps.single (line 7): must be a number, "
                                                       "got true"),
     ("caps-on-equal", strat("name: X", "weighting: equal", "universe: sp500", "caps: {single: 0.05}"),
-     "strategies[0].caps (line 7): does not apply to weighting: equal; caps limit market-cap weights"),
+     "strategies[0].caps (line 7): does not apply to weighting: equal; caps limit computed weights, so they need weighting: cap or a risk-based"),
     ("caps-empty", cap("caps: {}"), "strategies[0].caps (line 7): sets no cap; give single, groups, aggregate "
                                     "or rule"),
     ("caps-unknown-group", cap("caps: {groups: {mag8: 0.25}}"),
@@ -414,11 +400,87 @@ BAD = [
      "sweep.grid['caps.single'] (line 7): must be a non-empty list of values, e.g. [0.03, 0.05], got 0.05"),
     ("sweep-empty-grid", cap() + "sweep: {grid: {}}\n", "sweep.grid (line 7): must not be empty"),
     ("sweep-name", cap() + "sweep: {grid: {name: [a, b]}}\n", "sweep.grid.name (line 7): name cannot be swept"),
+    # --- risk-based weightings (strategies.risk)
+    ("lookback-not-a-whole-number", strat("name: R", "weighting: risk_parity", "universe: sp500",
+                                          "lookback: 25.5"),
+     "strategies[0].lookback (line 7): must be a whole number, got 25.5; trading days of daily returns, e.g. 252"),
+    ("lookback-too-short", strat("name: R", "weighting: inverse_vol", "universe: sp500", "lookback: 1"),
+     "strategies[0].lookback (line 7): must be in [2, 2520], got 1"),
+    ("covariance-unknown", strat("name: R", "weighting: min_variance", "universe: sp500",
+                                 "covariance: ledoitwolf"),
+     "strategies[0].covariance (line 7): must be one of sample, ledoit_wolf, got 'ledoitwolf'; did you mean "
+     "'ledoit_wolf'?"),
+    ("covariance-on-inverse-vol", strat("name: R", "weighting: inverse_vol", "universe: sp500",
+                                        "covariance: sample"),
+     "strategies[0].covariance (line 7): does not apply to weighting: inverse_vol; covariance is the estimator "
+     "of min_variance, risk_parity and hrp"),
+    ("lookback-on-cap", cap("lookback: 252"),
+     "strategies[0].lookback (line 7): does not apply to weighting: cap; lookback is the window of returns of "
+     "the risk-based weightings"),
+    ("risk-weighting-without-universe", strat("name: R", "weighting: hrp"),
+     "strategies[0].universe (line 4): is required for weighting: hrp"),
+    ("per-on-a-risk-weighting", strat("name: R", "weighting: inverse_vol", "universe: sp500", "per: line"),
+     "strategies[0].per (line 7): does not apply to weighting: inverse_vol; it says how an equal split counts "
+     "share classes"),
+    # --- selection and signals (strategies.signals)
+    ("select-top-and-bottom", strat("name: M", "weighting: equal", "universe: sp500",
+                                    "select: {by: momentum, top: 50, bottom: 50}"),
+     "strategies[0].select (line 7): gives both top and bottom; give exactly one: top: 50 keeps the 50 highest"),
+    ("select-skip-not-below-lookback", strat("name: M", "weighting: equal", "universe: sp500",
+                                             "select: {by: momentum, lookback: 21, skip: 21, top: 5}"),
+     "strategies[0].select.skip (line 7): must be below lookback (21), got 21"),
+    ("select-skip-on-volatility", strat("name: M", "weighting: equal", "universe: sp500",
+                                        "select: {by: volatility, skip: 5, bottom: 5}"),
+     "strategies[0].select.skip (line 7): applies only to by: momentum"),
+    ("select-unknown-measure", strat("name: M", "weighting: equal", "universe: sp500",
+                                     "select: {by: momentun, top: 5}"),
+     "strategies[0].select.by (line 7): must be one of momentum, volatility, got 'momentun'; did you mean "
+     "'momentum'?"),
+    ("select-on-fixed", strat("name: M", "weighting: fixed", "weights: {SPY: 1}", "select: {top: 5}"),
+     "strategies[0].select (line 7): does not apply to weighting: fixed; select ranks the names of a universe"),
+    ("trend-without-defensive", strat("name: M", "weighting: fixed", "weights: {SPY: 1}",
+                                      "trend: {ticker: SPY, days: 200}"),
+     "strategies[0].trend.defensive (line 7): is required; add e.g. `defensive: BIL`"),
+    ("tilt-while-leading-zero", cap("tilt: {group: mag7, multiplier: 2, while_leading: 0}"),
+     "strategies[0].tilt.while_leading (line 7): must be in [1, 2520], got 0; trading days, e.g. 126"),
+    # --- sleeves (a strategy of strategies)
+    ("sleeve-unknown-strategy", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.5, G: 0.5}}\n",
+     "strategies[1].sleeves.G (line 5): names no strategy of this config; sleeves are other strategies, one of: F"),
+    ("sleeve-is-itself", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.5, S: 0.5}}\n",
+     "strategies[1].sleeves.S (line 5): is this strategy itself; a sleeve must be another strategy"),
+    ("sleeves-nested", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 1}}\n"
+                       "  - {name: T, weighting: sleeves, sleeves: {F: 0.5, S: 0.5}}\n",
+     "strategies[2].sleeves.S (line 6): is itself weighting: sleeves; sleeves cannot nest"),
+    ("sleeves-sum", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.6}}\n",
+     "strategies[1].sleeves (line 5): must sum to 1 (within 1e-06), got 0.6; adjust the weights"),
+    ("sleeves-missing", strat("name: S", "weighting: sleeves"),
+     "strategies[0].sleeves (line 4): is required for weighting: sleeves"),
+    ("sleeves-on-equal", strat("name: S", "weighting: equal", "universe: sp500", "sleeves: {A: 1}"),
+     "strategies[0].sleeves (line 7): does not apply to weighting: equal; sleeves are only for weighting: sleeves"),
+    # --- cash flows (backtest.cashflows)
+    ("cash-flow-every-and-date", top("cash_flows: [{every: monthly, date: 2020-01-02, amount: 100}]"),
+     "cash_flows[0] (line 5): gives both every and date; give exactly one: every: monthly (a schedule) or "
+     "date: 2022-01-03 (once)"),
+    ("cash-flow-no-amount", top("cash_flows: [{every: monthly}]"),
+     "cash_flows[0] (line 5): needs amount or percent; give exactly one: amount: 1000"),
+    ("cash-flow-daily", top("cash_flows: [{every: daily, amount: 100}]"),
+     "cash_flows[0].every (line 5): must be one of weekly, monthly, quarterly, yearly, got 'daily'"),
+    ("cash-flow-percent-below-minus-one", top("cash_flows: [{every: yearly, percent: -1.5}]"),
+     "cash_flows[0].percent (line 5): must be in [-1, 10], got -1.5; a fraction of the account value"),
+    ("cash-flow-zero", top("cash_flows: [{date: 2020-01-02, amount: 0}]"),
+     "cash_flows[0] (line 5): is zero; remove it or give a non-zero amount or percent"),
+    # --- long/short through sleeves
+    ("sleeves-net-above-one", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
+                              "  - {name: S, weighting: sleeves, sleeves: {F: 1.5, G: -0.2}}\n",
+     "strategies[2].sleeves (line 6): net exposure (the sum, shorts negative) must be in [0, 1], got 1.3"),
+    ("sleeves-gross-too-high", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
+                               "  - {name: S, weighting: sleeves, sleeves: {F: 2.5, G: -2}}\n",
+     "strategies[2].sleeves (line 6): gross exposure (the sum of absolute shares) must be at most 3, got 4.5"),
+    ("borrow-fee-without-short", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 1}, "
+                                 "borrow_fee: 0.01}\n",
+     "strategies[1].borrow_fee (line 5): applies only to a sleeves strategy with a short (negative) sleeve"),
     ("sweep-repeated-value", cap() + "sweep: {grid: {caps.single: [0.05, 0.050]}}\n",
      "sweep.grid['caps.single'][1] (line 7): repeats value 0.05 (item 0); remove the repeat"),
-    ("sweep-variant-name-too-long", strat("name: " + "x" * 70, "weighting: equal", "universe: sp500") +
-     "sweep: {grid: {rebalance: [monthly]}}\n",
-     "sweep.grid (line 7): variant of '" + "x" * 70 + "' with rebalance=monthly: name: the variant name '"),
     ("sweep-combination-conflict", cap("tilt: {group: mag7, weight: 0.4}") +
      "sweep: {strategy: C, grid: {caps.groups.mag7: [0.5, 0.3]}}\n",
      "sweep.grid['caps.groups.mag7'][1] (line 8): cap 0.3 on 'mag7' is below tilt.weight 0.4"),
@@ -478,7 +540,8 @@ def test_rotation_example_parses_to_the_contract_objects():
     assert cfg.rebalance == Schedule(every="quarterly")
     assert (cfg.fill, cfg.risk_free, cfg.membership_source, cfg.sweep) == ("next_close", None, "snapshot", None)
     assert cfg.groups["mag7"] == ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA")
-    assert cfg.analytics == Analytics(asof=None, windows=("ytd", "full"), snapshot=("IWM", "AVUV", "VTV", "SPY"))
+    assert cfg.analytics is None     # no block: the defaults apply where the analytics can run
+    assert Analytics() == Analytics(asof=None, windows=("ytd", "full"), snapshot=("IWM", "AVUV", "VTV", "SPY"))
     mag, ew, scv, capped = cfg.strategies
     assert mag == StrategyConfig(name="Mag 7 overweight", weighting="cap", universe=UniverseSpec(index="sp500"),
                                  tilt=Tilt(group="mag7", multiplier=1.5), rebalance=Schedule(),
@@ -778,6 +841,17 @@ def test_sweep_values_replace_alternatives_and_names_stay_file_safe():
     assert expand_sweep(cfg)[0][1].tilt == Tilt(group="mag7", weight=0.3)
 
 
+def test_variant_names_have_no_length_limit():
+    """A four-key grid on an 80-character strategy name: every variant is accepted, named in full."""
+    cfg = parse_config(strat("name: " + "x" * 80, "weighting: cap", "universe: sp500", "caps: {single: 0.05}",
+                             "tilt: {group: mag7, multiplier: 1.5}")
+                       + "sweep: {grid: {caps.single: [0.03], tilt.multiplier: [0.5], rebalance: [quarterly], "
+                         "costs.commission_bps: [10]}}\n")
+    ((_, variant),) = expand_sweep(cfg)
+    assert variant.name == ("x" * 80 + " [caps.single=0.03, tilt.multiplier=0.5, rebalance=quarterly, "
+                            "costs.commission_bps=10]")
+
+
 def test_swept_config_replaces_strategies_in_place():
     cfg = swept_config(parse_config(SWEEP))
     assert cfg.sweep is None
@@ -880,3 +954,27 @@ def test_the_complete_example_in_the_docs_is_valid():
     cfg = parse_config(example)
     assert [s.name for s in cfg.strategies][0] == "Mag 7 overweight"
     assert len(expand_sweep(cfg)) == 6
+
+
+def test_names_with_slashes_are_accepted_and_files_use_slugs():
+    """`60/40 quarterly` is an ordinary strategy name: files and folders use slugs (issue 10)."""
+    from backtest.results import safe_folder_name, slugify
+
+    cfg = parse_config("name: 60/40 runs\nstart: 2016-01-01\nstrategies:\n"
+                       "  - {name: 60/40 quarterly, weighting: fixed, weights: {SPY: 0.6, AGG: 0.4}}\n"
+                       "  - {name: 'a\\b', weighting: fixed, weights: {SPY: 1}}\n")
+    assert [s.name for s in cfg.strategies] == ["60/40 quarterly", "a\\b"]
+    assert slugify("60/40 quarterly") == "60-40-quarterly" and safe_folder_name(cfg.name) == "60-40-runs"
+
+
+def test_generated_sweep_variant_names_have_no_length_limit():
+    """An ordinary 3-key grid on a 40-character name makes ~100-character variant names: accepted."""
+    from backtest.config import expand_sweep
+
+    name = "Cap-weighted S&P 500, capped and tilted"
+    cfg = parse_config(f"name: s\nstart: 2016-01-01\nstrategies:\n  - name: {name}\n    weighting: cap\n"
+                       "    universe: sp500\n    caps: {single: 0.05}\nsweep: {grid: {caps.single: [0.03, 0.05], rebalance: [monthly, "
+                       "quarterly], costs.commission_bps: [1, 5]}}\n")
+    names = [v.name for _, v in expand_sweep(cfg)]
+    assert len(names) == 8 and max(map(len, names)) > 80
+    assert names[0] == f"{name} [caps.single=0.03, rebalance=monthly, costs.commission_bps=1]"

@@ -99,13 +99,41 @@ def test_turnover_and_holdings_sum_to_invested_share():
     assert sim.holdings.loc[IDX[2], "C"] == pytest.approx(0.7)
 
 
-def test_cash_yield_sleeve_holds_the_unallocated_share_free_of_costs():
+def test_idle_cash_of_an_unpriced_target_accrues_at_the_cash_rate_free_of_costs():
     p = _prices().assign(BIL=[100, 100.01, 100.02, 100.03, 100.04, 100.05, 100.06, 100.07])
     targets = pd.DataFrame({"A": [0.5], "B": [0.5]}, index=IDX[[0]])     # B unpriced on day 1 -> 50% idle
+    rate = p["BIL"].pct_change()
     res = simulate(p, {"cash": StrategyPlan(targets, commission_bps=10), "bil": StrategyPlan(
-        targets, commission_bps=10, cash_ticker="BIL")}, capital=1000, fill="close")
+        targets, commission_bps=10, cash_rate=rate)}, capital=1000, fill="close")
     bil = res["bil"]
-    assert bil.holdings.loc[IDX[0], "BIL"] == pytest.approx(0.5, rel=1e-3)
-    assert bil.trades.loc[bil.trades.ticker == "BIL", "fees"].sum() == 0.0
-    gain = res["bil"].equity.iloc[-1] - res["cash"].equity.iloc[-1]
-    assert gain == pytest.approx(bil.holdings.loc[IDX[0], "BIL"] * 999.5 * (100.07 / 100 - 1), rel=1e-3)
+    assert "BIL" not in bil.holdings.columns and (bil.trades.ticker != "BIL").all()
+    assert bil.fees.sum() == pytest.approx(res["cash"].fees.sum(), rel=1e-12), "accrual pays no fees"
+    idle = res["cash"].cash.iloc[0]
+    assert idle == pytest.approx(1000 - 0.5 * 1000, rel=2e-3)
+    gain = bil.equity.iloc[-1] - res["cash"].equity.iloc[-1]
+    assert gain == pytest.approx(idle * (100.07 / 100 - 1), rel=1e-12)
+
+
+def test_detail_false_gives_the_same_equity_fees_turnover_and_notes_bit_for_bit():
+    """Sweeps simulate with detail=False (no holdings or trades table): the other fields are unchanged."""
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2018-01-01", periods=400)
+    names = [f"T{i:02d}" for i in range(30)][::-1]                 # tickers not in sorted order
+    prices = pd.DataFrame(50 * np.exp(np.cumsum(rng.normal(0, 0.02, (400, 30)), axis=0)), index=days,
+                          columns=names)
+    prices.iloc[250:, 3] = np.nan                                   # a delisting
+    prices.iloc[:60, 7] = np.nan                                    # a late listing
+    decisions = days[::21]
+    plans = {}
+    for k, bps in enumerate((0.0, 5.0, 50.0)):
+        w = pd.DataFrame(rng.uniform(0, 1, (len(decisions), 30)), index=decisions, columns=names)
+        w = w.div(w.sum(axis=1), axis=0)
+        plans[f"s{k}"] = StrategyPlan(w, commission_bps=bps, slippage_bps=bps / 2, expense_ratio=0.001 * k)
+    full = simulate(prices, plans, capital=1e6)
+    lean = simulate(prices, plans, capital=1e6, detail=False)
+    for name in plans:
+        a, b = full[name], lean[name]
+        assert len(a.trades) > 100 and b.trades.empty and list(b.trades.columns) == list(a.trades.columns)
+        assert a.equity.equals(b.equity) and a.fees.equals(b.fees) and a.cash.equals(b.cash)
+        assert a.turnover.equals(b.turnover) and a.turnover.index.name == b.turnover.index.name
+        assert a.notes == b.notes

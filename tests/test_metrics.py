@@ -237,7 +237,8 @@ def test_trading_metrics():
     m = M.trading_metrics(t, fees, eq)
     years = 731 / 365.25
     assert m["total_turnover"] == pytest.approx(1.2)
-    assert m["annual_turnover"] == pytest.approx(1.2 / years)
+    assert m["initial_turnover"] == 1.0                        # the first trading date: the opening purchase
+    assert m["annual_turnover"] == pytest.approx(0.2 / years)  # ongoing turnover only
     assert m["n_rebalances"] == 2  # the zero-turnover date did not trade
     assert m["fees_paid"] == 15
     assert m["fee_drag"] == pytest.approx((0.01 + 0.005) / years)

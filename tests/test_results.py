@@ -60,7 +60,7 @@ def test_layout(folder, result):
     equity = pd.read_csv(folder / "equity.csv", index_col="date", parse_dates=True)
     assert list(equity.columns) == ["equal-weight", "tilted", "benchmark"]
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert list(metrics) == ["strategies", "benchmark"]
+    assert list(metrics) == ["strategies", "benchmark", "benchmarks", "relative"]
     assert list(metrics["strategies"]) == ["Equal weight", "Tilted"]
     assert {"total_return", "cagr", "volatility", "sharpe", "max_drawdown"} <= set(metrics["benchmark"])
     layout = json.loads((folder / "manifest.json").read_text())["run_folder"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,3 +74,41 @@ def test_drift_bands_trade_only_when_out_of_band():
     # day 2: A at 0.512 (in band); day 3: 0.524; day 4: A 1.5/2.5 = 0.6 -> trade
     assert list(dates) == [idx[0], idx[3]]
     assert drifted_weights(target, prices.loc[idx[0]], prices.loc[idx[3]])["A"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("absolute, relative", [(0.05, None), (None, 0.1), (0.02, 0.25), (0.001, None)])
+@pytest.mark.parametrize("window", [3, 512])
+def test_fixed_target_drift_bands_equal_the_day_by_day_check(absolute, relative, window):
+    """apply_drift_bands_fixed (arrays, one pass per trade) trades on exactly the dates the day-by-day
+    apply_drift_bands trades on, whatever the window of candidates it looks ahead over."""
+    from backtest.schedule import apply_drift_bands_fixed
+
+    rng = np.random.default_rng(7)
+    days = pd.bdate_range("2010-01-04", periods=1500)
+    prices = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(2e-4, 0.012, (1500, 4)), axis=0)), index=days,
+                          columns=["A", "B", "C", "D"])
+    prices.loc[days[:40], "D"] = np.nan                         # a name the target does not hold
+    target = pd.Series({"A": 0.5, "B": 0.3, "C": 0.2})
+    drift = SimpleNamespace(absolute=absolute, relative=relative)
+    want, _ = apply_drift_bands(days, prices, lambda d: target, drift)
+    got = apply_drift_bands_fixed(days, prices, target, drift, window=window)
+    assert got.equals(want) and 1 < len(got) < len(days)
+
+
+def test_daily_drift_band_plan_on_the_snapshot_equals_the_day_by_day_check(snapshot_store):
+    """A 60/40 SPY/AGG strategy checked daily: the plan's trade dates are the day-by-day check's."""
+    from types import SimpleNamespace as NS
+
+    from backtest.config import parse_config
+    from backtest.plans import build_plans
+    from backtest.data.inputs import load_inputs
+
+    cfg = parse_config("name: d\nstart: 2019-01-01\nend: 2021-12-31\nstrategies:\n  - name: B\n"
+                       "    weighting: fixed\n    weights: {SPY: 0.6, AGG: 0.4}\n"
+                       "    rebalance: {every: daily, drift: {absolute: 0.05}}\n")
+    inputs = load_inputs(cfg, snapshot_store, offline=True)
+    built = build_plans(cfg, inputs)
+    target = pd.Series({"AGG": 0.4, "SPY": 0.6})
+    want, _ = apply_drift_bands(inputs.calendar, inputs.prices, lambda d: target, NS(absolute=0.05, relative=None))
+    assert built.plans["B"].targets.index.equals(want) and len(want) > 2
+    assert built.notes["B"][0] == f"B: drift bands traded on {len(want)} of {len(inputs.calendar)} check dates"

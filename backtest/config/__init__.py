@@ -29,14 +29,15 @@ Layout of the package (the config stage of config -> universe -> prices -> weigh
 from __future__ import annotations
 
 from backtest.config.load import (
-    apply_overrides, config_to_dict, expand_sweep, load_config, parse_config, swept_config,
+    apply_overrides, benchmark_list, config_to_dict, expand_sweep, load_config, parse_config, swept_config,
 )
 from backtest.config.schema import (
-    AggregateCap, Analytics, Caps, Costs, Drift, RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
+    AggregateCap, Analytics, Benchmark, Caps, Costs, Drift, RunConfig, Schedule, StrategyConfig, Sweep, Tilt,
+    UniverseSpec,
 )
 
 __all__ = [
-    "AggregateCap", "Analytics", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig", "Sweep",
-    "Tilt", "UniverseSpec", "apply_overrides", "config_to_dict", "expand_sweep", "load_config",
-    "parse_config", "swept_config",
+    "AggregateCap", "Analytics", "Benchmark", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig",
+    "Sweep", "Tilt", "UniverseSpec", "apply_overrides", "benchmark_list", "config_to_dict", "expand_sweep",
+    "load_config", "parse_config", "swept_config",
 ]

@@ -13,8 +13,8 @@ from backtest.config.check import (
     BAD, Ctx, check_keys, choice, integer, mapping, num, number, sequence, show, suggest, ticker,
 )
 from backtest.config.schema import (
-    DEFAULT_GROUPS, FREQUENCIES, INDEXES, INSIDE, MEMBERSHIPS, WEEKDAYS, AggregateCap, Caps, Costs, Drift,
-    Schedule, Tilt, UniverseSpec,
+    DEFAULT_GROUPS, FREQUENCIES, INDEXES, INSIDE, MEMBERSHIPS, WEEKDAYS, AggregateCap, CashFlowRule, Caps, Costs,
+    Drift, Schedule, Tilt, UniverseSpec,
 )
 
 Groups = Mapping[str, tuple[str, ...]]
@@ -22,7 +22,7 @@ SCHEDULE_KEYS = ("every", "day", "weekday", "nth", "drift")
 DRIFT_KEYS = ("absolute", "relative")
 COSTS_KEYS = ("commission_bps", "slippage_bps")
 UNIVERSE_KEYS = ("index", "tickers", "exclude", "membership")
-TILT_KEYS = ("group", "multiplier", "weight", "inside")
+TILT_KEYS = ("group", "multiplier", "weight", "inside", "while_leading")
 CAPS_KEYS = ("single", "groups", "aggregate", "rule")
 AGGREGATE_KEYS = ("threshold", "limit", "single")
 # Most trading days a period can have: a larger `day` is surely a mistake (the schedule would clip it).
@@ -297,7 +297,14 @@ def parse_tilt(ctx: Ctx, value: Any, path: tuple, groups: Groups) -> Tilt | None
             ctx.error((*path, "inside"), "applies only with weight (how the group's fixed weight is split); "
                                          "remove it")
             ok = False
-    return Tilt(group=group, multiplier=multiplier, weight=weight, inside=inside) if ok else None
+    leading = None
+    if data.get("while_leading") is not None:
+        leading = integer(ctx, data["while_leading"], (*path, "while_leading"), lo=1, hi=2520,
+                          hint="; trading days, e.g. 126: tilt only while the group's 126-day return beats "
+                               "the rest's")
+        ok &= leading is not None
+    return Tilt(group=group, multiplier=multiplier, weight=weight, inside=inside,
+                while_leading=leading) if ok else None
 
 
 def group_ref(ctx: Ctx, value: Any, path: tuple, groups: Groups, *, at_key: bool = False) -> str | None:
@@ -398,3 +405,43 @@ def _aggregate(ctx: Ctx, value: Any, path: tuple, *, from_rule: bool = False) ->
                   "e.g. limit 0.40 with single 0.10")
         return None
     return AggregateCap(threshold=t, limit=lim, single=s)
+
+
+def parse_cash_flows(ctx: Ctx, value: Any, path: tuple) -> tuple[CashFlowRule, ...]:
+    """``cash_flows:``: a list of ``{every | date, amount | percent}`` (contributions +, withdrawals -)."""
+    from backtest.config.check import date as parse_date
+    from backtest.config.schema import FLOW_FREQUENCIES
+
+    items = sequence(ctx, value, path, "a list of flows, e.g. [{every: monthly, amount: 1000}]")
+    out = []
+    for i, raw in enumerate(items or []):
+        p = (*path, i)
+        data = mapping(ctx, raw, p, "a mapping such as {every: monthly, amount: 1000} or "
+                                    "{date: 2022-01-03, amount: -50000}")
+        if data is None:
+            continue
+        check_keys(ctx, data, p, ("every", "date", "amount", "percent"))
+        has_every, has_date = data.get("every") is not None, data.get("date") is not None
+        has_amount, has_pct = data.get("amount") is not None, data.get("percent") is not None
+        if has_every == has_date:
+            ctx.error(p, ("gives both every and date" if has_every else "needs every or date") + "; give exactly "
+                      "one: every: monthly (a schedule) or date: 2022-01-03 (once)")
+            continue
+        if has_amount == has_pct:
+            ctx.error(p, ("gives both amount and percent" if has_amount else "needs amount or percent") +
+                      "; give exactly one: amount: 1000 (dollars; negative = withdrawal) or percent: -0.04 "
+                      "(of the account value)")
+            continue
+        every = choice(ctx, data["every"], (*p, "every"), FLOW_FREQUENCIES) if has_every else None
+        when = parse_date(ctx, data["date"], (*p, "date")) if has_date else None
+        amount = number(ctx, data["amount"], (*p, "amount"), lo=-1e13, hi=1e13,
+                        hint="; dollars, + contribution, - withdrawal") if has_amount else None
+        pct = number(ctx, data["percent"], (*p, "percent"), lo=-1, hi=10,
+                     hint="; a fraction of the account value, e.g. -0.04 to withdraw 4%") if has_pct else None
+        if (has_amount and amount == 0) or (has_pct and pct == 0):
+            ctx.error(p, "is zero; remove it or give a non-zero amount or percent")
+            continue
+        if (has_every and every is None) or (has_date and when is None) or (amount is None and pct is None):
+            continue
+        out.append(CashFlowRule(every=every, date=when, amount=amount, percent=pct))
+    return tuple(out)

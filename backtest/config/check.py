@@ -309,7 +309,8 @@ def date(ctx: Ctx, value: Any, path: Sequence) -> pd.Timestamp | None:
 
 
 def safe_name(ctx: Ctx, value: Any, path: Sequence, what: str, *, max_len: int = 80) -> str | None:
-    """A name that is also a file/folder name: non-empty text, <= max_len, no / \\ or control characters."""
+    """A display name: non-empty text, <= max_len, no control characters. Any other character is allowed
+    (``60/40 quarterly``): files and folders use a slug of the name (`backtest.results.slugify`)."""
     if value is BAD:
         return None
     if not isinstance(value, str):
@@ -317,11 +318,6 @@ def safe_name(ctx: Ctx, value: Any, path: Sequence, what: str, *, max_len: int =
         return None
     if not value.strip():
         ctx.error(path, f"must not be empty; give the {what} a name")
-        return None
-    bad = [c for c in ("/", "\\") if c in value]
-    if bad:
-        ctx.error(path, f"must not contain {' or '.join(repr(c) for c in bad)} (the {what} name becomes a file "
-                        f"name), got {show(value)}; use another character such as '-'")
         return None
     if _CONTROL_RE.search(value):
         ctx.error(path, f"must not contain control characters (tabs, newlines, invisible or "

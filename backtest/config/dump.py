@@ -75,6 +75,8 @@ def tilt_dict(t: Tilt) -> dict:
     if t.weight is not None:
         out["weight"] = t.weight
         out["inside"] = t.inside
+    if getattr(t, "while_leading", None) is not None:
+        out["while_leading"] = t.while_leading
     return out
 
 
@@ -93,6 +95,8 @@ def caps_dict(c: Caps) -> dict:
 def strategy_dict(s: StrategyConfig) -> dict:
     """One resolved strategy (its rebalance and costs always written out)."""
     out: dict[str, Any] = {"name": s.name, "weighting": s.weighting}
+    if s.weighting == "python":
+        out["weighting"] = {"python": s.python}
     if s.universe is not None:
         out["universe"] = universe_dict(s.universe)
     if s.weights is not None:
@@ -106,10 +110,25 @@ def strategy_dict(s: StrategyConfig) -> dict:
     out["rebalance"] = schedule_dict(s.rebalance)
     out["costs"] = costs_dict(s.costs)
     out["expense_ratio"] = s.expense_ratio
-    if s.cash_yield is not None:
-        out["cash_yield"] = s.cash_yield
+    out["cash_yield"] = s.cash_yield
+    if s.weighting == "cap":
+        out["shares"] = s.shares
     if s.proxies:
         out["proxies"] = dict(s.proxies)
+    for key in ("lookback", "covariance"):
+        if getattr(s, key, None) is not None:
+            out[key] = getattr(s, key)
+    if getattr(s, "select", None) is not None:
+        sel = s.select
+        out["select"] = {"by": sel.by, "lookback": sel.lookback, **({"skip": sel.skip} if sel.by == "momentum"
+                                                                     else {}),
+                         **({"top": sel.top} if sel.top is not None else {"bottom": sel.bottom})}
+    if getattr(s, "sleeves", ()):
+        out["sleeves"] = dict(s.sleeves)
+    if getattr(s, "borrow_fee", 0.0):
+        out["borrow_fee"] = s.borrow_fee
+    if getattr(s, "trend", None) is not None:
+        out["trend"] = {"ticker": s.trend.ticker, "days": s.trend.days, "defensive": s.trend.defensive}
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config.blocks import parse_costs, parse_groups, parse_schedule, ticker_list
+from backtest.config.blocks import parse_cash_flows, parse_costs, parse_groups, parse_schedule, ticker_list
 from backtest.config.check import (
     BAD, MISSING, Ctx, check_keys, choice, date, mapping, number, require, safe_name, sequence, show, suggest,
     text, ticker,
@@ -25,23 +25,27 @@ from backtest.config.check import (
 from backtest.config.dump import (
     analytics_dict, costs_dict, day_text, schedule_dict, strategy_dict, sweep_dict,
 )
+from backtest.config.evidence import Evidence, evidence_dict, parse_evidence
 from backtest.config.schema import (
-    DEFAULT_GROUPS, FILLS, MEMBERSHIP_SOURCES, WINDOWS, AggregateCap, Analytics, Caps, Costs, Drift,
-    RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
+    DEFAULT_GROUPS, FILLS, GAP_POLICIES, MEMBERSHIP_SOURCES, SHARE_METHODS, WINDOWS, AggregateCap, Analytics,
+    Benchmark, Caps, Costs, Drift, RunConfig, Schedule, StrategyConfig, Sweep, Tilt, UniverseSpec,
 )
-from backtest.config.strategy import STRATEGY_KEYS, parse_strategy
+from backtest.config.strategy import STRATEGY_KEYS, check_sleeves, parse_cash_yield, parse_strategy
+from backtest.config.strategy import _proxies as parse_proxies
+from backtest.config.strategy import _weights as parse_weights
 from backtest.config.sweep import expand, parse_sweep
 from backtest.config.yaml_reader import load_yaml
 from backtest.errors import ConfigError, Problem, UsageError
 
 __all__ = [
-    "AggregateCap", "Analytics", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig", "Sweep",
-    "Tilt", "UniverseSpec", "apply_overrides", "config_to_dict", "expand_sweep", "load_config",
-    "parse_config", "swept_config",
+    "AggregateCap", "Analytics", "Benchmark", "Caps", "Costs", "Drift", "RunConfig", "Schedule", "StrategyConfig",
+    "Sweep", "Tilt", "UniverseSpec", "apply_overrides", "benchmark_list", "config_to_dict", "expand_sweep",
+    "load_config", "parse_config", "swept_config",
 ]
 
-TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "rebalance", "costs", "fill",
-            "risk_free", "groups", "membership_source", "strategies", "analytics", "sweep")
+TOP_KEYS = ("name", "description", "start", "end", "capital", "benchmark", "benchmarks", "controls", "proxies",
+            "rebalance", "costs", "fill", "risk_free", "groups", "membership_source", "strategies", "analytics",
+            "sweep", "evidence", "cash_flows", "cash_yield", "shares", "data_gaps")
 TOP_ELSEWHERE = {k: "it is a strategy key: put it inside an entry of strategies:"
                  for k in STRATEGY_KEYS if k not in TOP_KEYS}
 ANALYTICS_KEYS = ("asof", "windows", "snapshot")
@@ -127,7 +131,18 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
         costs = parse_costs(ctx, data["costs"], ("costs",)) or Costs()
     fill = choice(ctx, data["fill"], ("fill",), FILLS) if "fill" in data else "next_close"
     risk_free = _risk_free(ctx, data.get("risk_free"))
+    benchmarks = _benchmarks(ctx, data["benchmarks"], ("benchmarks",), rebalance, benchmark) \
+        if data.get("benchmarks") is not None else ()
+    proxies = (parse_proxies(ctx, data["proxies"], ("proxies",), None) or ()) \
+        if data.get("proxies") is not None else ()
     groups = parse_groups(ctx, data["groups"], ("groups",)) if "groups" in data else dict(DEFAULT_GROUPS)
+    cash_yield = "risk_free"
+    if data.get("cash_yield") is not None:
+        cash_yield = parse_cash_yield(ctx, data["cash_yield"], ("cash_yield",)) or "risk_free"
+    shares = "point_in_time"
+    if data.get("shares") is not None:
+        shares = choice(ctx, data["shares"], ("shares",), SHARE_METHODS) or "point_in_time"
+    data_gaps = choice(ctx, data["data_gaps"], ("data_gaps",), GAP_POLICIES) if "data_gaps" in data else "sell"
     membership_source = "snapshot"
     if "membership_source" in data:
         membership_source = choice(ctx, data["membership_source"], ("membership_source",), MEMBERSHIP_SOURCES)
@@ -147,7 +162,7 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     written: list[str] = []
     for i, item in enumerate(items or []):
         strategies.append(parse_strategy(ctx, item, ("strategies", i), groups=groups, rebalance=rebalance,
-                                         costs=costs))
+                                         costs=costs, cash_yield=cash_yield, shares=shares))
         raw_name = item.get("name") if isinstance(item, dict) else None
         if isinstance(raw_name, str) and raw_name.strip():
             key = unicodedata.normalize("NFC", raw_name.strip()).casefold()
@@ -161,18 +176,98 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
                                                      "report gives the benchmark's column; rename the strategy")
             seen.setdefault(key, i)
 
-    analytics = Analytics()
+    check_sleeves(ctx, strategies)
+    controls: tuple[str, ...] = ()
+    if data.get("controls") is not None:
+        controls = _controls(ctx, data["controls"], ("controls",), written, benchmarks)
+    analytics = None       # no block: the rotation analytics run with their defaults where they apply
     if data.get("analytics") is not None:
+        before = len(ctx.items)
         analytics = _analytics(ctx, data["analytics"], ("analytics",), start, end)
+        done = [s for s in strategies if s is not None]
+        if len(ctx.items) == before and done and len(done) == len(strategies) and not (
+                any(s.universe is not None and s.universe.index for s in done)
+                and any(s.weighting == "cap" for s in done)):
+            ctx.error(("analytics",), "needs a strategy on an index universe (universe: sp500) and a strategy "
+                                      "with weighting: cap: the rotation analytics decompose the point-in-time "
+                                      "index with its members' share counts, which this run does not load; "
+                                      "remove the analytics block, or add e.g. {name: S&P 500 rebuild, "
+                                      "weighting: cap, universe: sp500}")
     sweep = None
     if data.get("sweep") is not None:
         sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
+    evidence = parse_evidence(ctx, data["evidence"]) if "evidence" in data else Evidence()
+    cash_flows = parse_cash_flows(ctx, data["cash_flows"], ("cash_flows",)) if data.get("cash_flows") else ()
     if ctx.items:
         raise ConfigError(ctx.problems(), source)
     return RunConfig(name=name, start=start, end=end, capital=capital, benchmark=benchmark, rebalance=rebalance,
+                     benchmarks=benchmarks, proxies=proxies, controls=controls,
                      costs=costs, fill=fill, risk_free=risk_free, groups=MappingProxyType(groups),
-                     membership_source=membership_source, strategies=tuple(strategies), analytics=analytics,
-                     sweep=sweep, description=description)
+                     membership_source=membership_source, data_gaps=data_gaps or "sell",
+                     strategies=tuple(strategies), analytics=analytics,
+                     sweep=sweep, description=description, evidence=evidence,
+                     cash_flows=cash_flows)
+
+
+def _benchmarks(ctx: Ctx, value: Any, path: tuple, rebalance: Schedule, primary: str | None
+                ) -> tuple[Benchmark, ...]:
+    """``benchmarks:`` -- further benchmarks beside ``benchmark``: tickers (``RSP``, bought once and held) or
+    composites, ``{SPY: 0.6, AGG: 0.4}`` or ``{name, weights, rebalance}``, rebalanced on ``rebalance`` (the
+    run's schedule unless given)."""
+    items = sequence(ctx, value, path, "a list of tickers (RSP) or composites ({SPY: 0.6, AGG: 0.4} or "
+                                       "{name: 60/40, weights: {SPY: 0.6, AGG: 0.4}, rebalance: quarterly})")
+    out: list[Benchmark] = []
+    seen = {primary.lower(): "benchmark"} if primary else {}
+    for i, item in enumerate(items or []):
+        p = (*path, i)
+        name = None
+        if isinstance(item, dict):
+            full = "weights" in item
+            if full:
+                check_keys(ctx, item, p, ("name", "weights", "rebalance"))
+            weights = parse_weights(ctx, item["weights"] if full else item, (*p, "weights") if full else p, {})
+            sched = rebalance
+            if full and item.get("rebalance") is not None:
+                sched = parse_schedule(ctx, item["rebalance"], (*p, "rebalance"))
+            if full and item.get("name") is not None:
+                name = safe_name(ctx, item["name"], (*p, "name"), "benchmark")
+            if weights is None or sched is None or (full and item.get("name") is not None and name is None):
+                continue
+            pairs = tuple(weights.items())
+            name = name or " + ".join(f"{t} {w:.0%}" if len(pairs) > 1 else t for t, w in pairs)
+            pairs = tuple(sorted(pairs))
+        else:
+            sym = ticker(ctx, item, p)
+            if sym is None:
+                continue
+            pairs, sched, name = ((sym, 1.0),), Schedule(every="never"), sym
+        if name.lower() in seen:
+            ctx.error(p, f"benchmark name {name!r} is used twice (also {seen[name.lower()]}); names must differ")
+            continue
+        seen[name.lower()] = f"benchmarks[{i}]"
+        out.append(Benchmark(name=name, weights=pairs, rebalance=sched))
+    return tuple(out)
+
+
+def _controls(ctx: Ctx, value: Any, path: tuple, names: list[str], benchmarks) -> tuple[str, ...]:
+    """``controls:`` -- names of strategies every strategy is also measured against (like a benchmark)."""
+    items = sequence(ctx, value, path, "a list of strategy names, e.g. ['Cap-weighted, no cap']")
+    out = []
+    taken = {b.name.lower() for b in benchmarks}
+    for i, item in enumerate(items or []):
+        if not isinstance(item, str) or item.strip() not in names:
+            ctx.error((*path, i), f"must name a strategy of this config, got {show(item)}"
+                                  f"{suggest(str(item), names)}; strategies: {', '.join(names)}")
+        elif item.strip().lower() in taken:
+            ctx.error((*path, i), f"{item!r} is also a benchmark name; rename the strategy or the benchmark")
+        elif item.strip() not in out:
+            out.append(item.strip())
+    return tuple(out)
+
+
+def benchmark_list(cfg: RunConfig) -> tuple[Benchmark, ...]:
+    """Every benchmark of the run, the primary ``benchmark`` (held, bought once) first."""
+    return (Benchmark(name=cfg.benchmark, weights=((cfg.benchmark, 1.0),)), *cfg.benchmarks)
 
 
 def _risk_free(ctx: Ctx, value: Any) -> str | None:
@@ -257,12 +352,27 @@ def config_to_dict(cfg: RunConfig) -> dict:
         "start": day_text(cfg.start), "end": day_text(cfg.end), "capital": cfg.capital,
         "benchmark": cfg.benchmark, "rebalance": schedule_dict(cfg.rebalance), "costs": costs_dict(cfg.costs),
         "fill": cfg.fill, "risk_free": cfg.risk_free, "groups": {k: list(v) for k, v in cfg.groups.items()},
-        "membership_source": cfg.membership_source,
+        "membership_source": cfg.membership_source, "data_gaps": cfg.data_gaps,
         "strategies": [strategy_dict(s) for s in cfg.strategies],
-        "analytics": analytics_dict(cfg.analytics),
     })
+    if cfg.analytics is not None:
+        out["analytics"] = analytics_dict(cfg.analytics)
+    if cfg.benchmarks:
+        out["benchmarks"] = [b.name if b.weights == ((b.name, 1.0),) and b.rebalance.every == "never" else
+                             {"name": b.name, "weights": dict(b.weights), "rebalance": schedule_dict(b.rebalance)}
+                             for b in cfg.benchmarks]
+    if cfg.proxies:
+        out["proxies"] = dict(cfg.proxies)
+    if cfg.controls:
+        out["controls"] = list(cfg.controls)
     if cfg.sweep is not None:
         out["sweep"] = sweep_dict(cfg.sweep)
+    if cfg.evidence != Evidence():
+        out["evidence"] = evidence_dict(cfg.evidence)
+    if cfg.cash_flows:
+        out["cash_flows"] = [{k: (f"{v:%Y-%m-%d}" if k == "date" else v) for k, v in
+                              (("every", f.every), ("date", f.date), ("amount", f.amount), ("percent", f.percent))
+                              if v is not None} for f in cfg.cash_flows]
     return out
 
 

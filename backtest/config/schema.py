@@ -19,9 +19,16 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from backtest.config.evidence import Evidence
+
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "never")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
-WEIGHTINGS = ("fixed", "equal", "cap")
+WEIGHTINGS = ("fixed", "equal", "cap", "inverse_vol", "min_variance", "risk_parity", "hrp", "sleeves")
+RISK_WEIGHTINGS = ("inverse_vol", "min_variance", "risk_parity", "hrp")
+DEFAULT_LOOKBACK = 252   # trading days of returns of the risk-based weightings when `lookback` is left out
+COVARIANCES = ("sample", "ledoit_wolf")
+SELECT_BY = ("momentum", "volatility")
+FLOW_FREQUENCIES = ("weekly", "monthly", "quarterly", "yearly")
 INDEXES = ("sp500",)
 MEMBERSHIPS = ("point_in_time", "current", "static")
 PER = ("company", "line")
@@ -123,6 +130,7 @@ class Tilt(_Frozen):
     multiplier: float | None = None
     weight: float | None = None
     inside: str = "cap"
+    while_leading: int | None = None     # apply only while the group's trailing N-day return beats the rest's
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,42 @@ class Caps(_Frozen):
     aggregate: AggregateCap | None = None
 
 
+SHARE_METHODS = ("point_in_time", "backfill")
+GAP_POLICIES = ("sell", "hold", "refuse")
+CASH_SPECIAL = ("risk_free", "none")
+
+
+@dataclass(frozen=True)
+class Select(_Frozen):
+    """Keep the ``top`` (or ``bottom``) N universe names by trailing ``by`` before weighting them."""
+
+    by: str = "momentum"                 # momentum | volatility
+    lookback: int = 252
+    skip: int = 0                        # momentum only: the last `skip` days are left out (12-1: 21)
+    top: int | None = None
+    bottom: int | None = None
+
+
+@dataclass(frozen=True)
+class Trend(_Frozen):
+    """Hold ``defensive`` alone while ``ticker`` closes below its ``days``-day average."""
+
+    ticker: str = "SPY"
+    days: int = 200
+    defensive: str = "BIL"
+
+
+@dataclass(frozen=True)
+class CashFlowRule(_Frozen):
+    """A contribution (+) or withdrawal (-): ``amount`` dollars or ``percent`` of the account value, either
+    on a schedule (``every``: the first trading day of each period) or once (``date``)."""
+
+    every: str | None = None
+    date: pd.Timestamp | None = None
+    amount: float | None = None
+    percent: float | None = None
+
+
 @dataclass(frozen=True)
 class StrategyConfig(_Frozen):
     """One strategy, with ``rebalance`` and ``costs`` already resolved (its own or the run's).
@@ -160,9 +204,27 @@ class StrategyConfig(_Frozen):
     rebalance: Schedule = Schedule()
     costs: Costs = Costs()
     expense_ratio: float = 0.0
-    cash_yield: str | None = None
+    cash_yield: str = "risk_free"    # what idle cash earns: "risk_free" (the run's series), "none" or a ticker
     proxies: tuple[tuple[str, str], ...] = ()
     per: str = "company"
+    lookback: int | None = None          # risk weightings: trailing trading days of returns (None = 252)
+    covariance: str | None = None        # min_variance, risk_parity, hrp: "sample" | "ledoit_wolf" (None = sample)
+    select: Select | None = None
+    trend: Trend | None = None
+    sleeves: tuple[tuple[str, float], ...] = ()   # weighting sleeves: ((strategy name, weight), ...), sum 1
+    python: str | None = None            # weighting python: "package.module:function" (runs only if allowed)
+    borrow_fee: float = 0.0              # yearly fraction charged daily on the short market value (sleeves < 0)
+
+    shares: str = "point_in_time"    # share counts of cap weights: "point_in_time" or "backfill" (look-ahead)
+
+@dataclass(frozen=True)
+class Benchmark(_Frozen):
+    """One benchmark of a run: a ticker held (``((SPY, 1.0),)``, bought once) or a composite of tickers
+    rebalanced to ``weights`` on ``rebalance``. Simulated by the engine like a strategy, without costs."""
+
+    name: str
+    weights: tuple[tuple[str, float], ...]
+    rebalance: Schedule = Schedule(every="never")
 
 
 @dataclass(frozen=True)
@@ -200,13 +262,35 @@ class RunConfig(_Frozen):
     capital: float = 1_000_000.0
     benchmark: str = "SPY"
     rebalance: Schedule = Schedule()
+    benchmarks: tuple[Benchmark, ...] = ()   # further benchmarks (the primary one is `benchmark`)
+    proxies: tuple[tuple[str, str], ...] = ()  # run-level splices for benchmark and risk-free tickers
+    controls: tuple[str, ...] = ()             # strategy names every strategy is also measured against
     costs: Costs = Costs()
     fill: str = "next_close"
     risk_free: str | None = None
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_GROUPS)
     membership_source: str = "snapshot"
+    data_gaps: str = "sell"          # prices ending while still an index member: "sell", "hold" or "refuse"
     strategies: tuple[StrategyConfig, ...] = ()
-    analytics: Analytics = Analytics()
+    analytics: Analytics | None = None   # None: no block (defaults apply where the analytics can run)
     sweep: Sweep | None = None
     description: str | None = None
+    cash_flows: tuple[CashFlowRule, ...] = ()
     source_path: Path | None = None
+    evidence: Evidence = Evidence()
+
+
+def history_needed(spec: StrategyConfig) -> int:
+    """Trading days of prices up to its decision date that a strategy's weights read (1 = only that day):
+    the risk weightings' lookback + 1, a selection's lookback + 1, a trend's days, a conditional tilt's
+    lookback + 1 (the largest)."""
+    days = [1]
+    if spec.weighting in RISK_WEIGHTINGS:
+        days.append((spec.lookback or DEFAULT_LOOKBACK) + 1)
+    if spec.select is not None:
+        days.append(spec.select.lookback + 1)
+    if spec.trend is not None:
+        days.append(spec.trend.days)
+    if spec.tilt is not None and spec.tilt.while_leading:
+        days.append(spec.tilt.while_leading + 1)
+    return max(days)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -9,15 +10,21 @@ from backtest.config.blocks import (
     Groups, expand, parse_caps, parse_costs, parse_schedule, parse_tilt, parse_universe,
 )
 from backtest.config.check import (
-    MISSING, Ctx, check_keys, choice, mapping, num, number, require, safe_name, ticker,
+    MISSING, Ctx, check_keys, choice, integer, mapping, num, number, require, safe_name, ticker,
 )
-from backtest.config.schema import PER, WEIGHTINGS, Caps, Costs, Schedule, StrategyConfig, Tilt, UniverseSpec
+from backtest.config.schema import (
+    CASH_SPECIAL, COVARIANCES, PER, RISK_WEIGHTINGS, SELECT_BY, SHARE_METHODS, WEIGHTINGS, Caps, Costs, Schedule,
+    Select, StrategyConfig,
+    Tilt, Trend, UniverseSpec,
+)
 
 STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "per", "rebalance", "costs",
-                 "expense_ratio", "cash_yield", "proxies")
+                 "expense_ratio", "cash_yield", "proxies", "lookback", "covariance",
+                 "select", "trend", "sleeves", "borrow_fee", "shares")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
-                                                 "groups", "membership_source", "analytics", "sweep")}
+                                                 "groups", "membership_source", "analytics", "sweep",
+                                                 "evidence", "data_gaps")}
 STRATEGY_ELSEWHERE.update({
     "single": "did you mean caps.single? e.g. caps: {single: 0.05}",
     "multiplier": "did you mean tilt.multiplier? e.g. tilt: {group: mag7, multiplier: 1.5}",
@@ -26,22 +33,40 @@ STRATEGY_ELSEWHERE.update({
     "tickers": "did you mean universe.tickers? e.g. universe: [AAPL, MSFT]",
 })
 # Blocks a weighting allows, and why the others do not apply.
-ONLY_FOR = {"universe": ("equal", "cap"), "weights": ("fixed",), "tilt": ("cap",), "caps": ("cap",),
-            "per": ("equal", "cap")}
+UNIVERSE_WEIGHTINGS = ("equal", "cap", *RISK_WEIGHTINGS, "python")
+ONLY_FOR = {"universe": UNIVERSE_WEIGHTINGS, "weights": ("fixed",), "tilt": ("cap",),
+            "caps": ("cap", *RISK_WEIGHTINGS), "lookback": RISK_WEIGHTINGS,
+            "covariance": ("min_variance", "risk_parity", "hrp"), "select": UNIVERSE_WEIGHTINGS,
+            "trend": (*(w for w in WEIGHTINGS if w != "sleeves"), "python"), "sleeves": ("sleeves",),
+            "per": ("equal", "cap"), "shares": ("cap",)}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
+    "lookback": "lookback is the window of returns of the risk-based weightings (inverse_vol, min_variance, "
+                "risk_parity, hrp); remove it",
+    "covariance": "covariance is the estimator of min_variance, risk_parity and hrp (inverse_vol uses each "
+                  "name's own standard deviation); remove it",
+    "select": "select ranks the names of a universe, and a fixed strategy has none; remove select",
+    "sleeves": "sleeves are only for weighting: sleeves (a strategy holding other strategies); remove sleeves "
+               "or set weighting: sleeves",
+    "trend": "a trend filter applies to each sleeve's own strategy, not to weighting: sleeves; remove trend",
     "weights": "weights are only for weighting: fixed (equal and cap compute their own); remove weights",
     "tilt": "a tilt scales market-cap weights, so it needs weighting: cap; remove tilt or set weighting: cap",
-    "caps": "caps limit market-cap weights, so they need weighting: cap (equal and fixed weights are set "
-            "directly); remove caps or set weighting: cap",
+    "caps": "caps limit computed weights, so they need weighting: cap or a risk-based weighting (equal and "
+            "fixed weights are set directly); remove caps or set weighting: cap",
+    "shares": "share counts only enter market-cap weights (weighting: cap); remove shares",
 }
 WEIGHT_TOLERANCE = 1e-6
 MAX_NAME = 80
+MAX_LOOKBACK = 2520   # ten years of trading days
+MAX_GROSS = 3.0       # sleeves: at most 300% gross exposure
+REFERENCE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance: Schedule, costs: Costs,
-                   max_name: int = MAX_NAME) -> StrategyConfig | None:
-    """One ``strategies:`` entry -> StrategyConfig, with `rebalance`/`costs` as the run-level defaults."""
+                   max_name: int = MAX_NAME, cash_yield: str = "risk_free",
+                   shares: str = "point_in_time") -> StrategyConfig | None:
+    """One ``strategies:`` entry -> StrategyConfig, with `rebalance`/`costs`/`cash_yield`/`shares` as the
+    run-level defaults."""
     data = mapping(ctx, raw, path, "a mapping with name, weighting and its settings")
     if data is None:
         return None
@@ -49,8 +74,14 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     ok = True
     name = require(ctx, data, path, "name", "name: Equal-weight S&P 493")
     name = safe_name(ctx, name, (*path, "name"), "strategy", max_len=max_name) if name is not MISSING else None
-    weighting = require(ctx, data, path, "weighting", "weighting: cap   # fixed | equal | cap")
-    weighting = choice(ctx, weighting, (*path, "weighting"), WEIGHTINGS) if weighting is not MISSING else None
+    weighting = require(ctx, data, path, "weighting", "weighting: cap   # " + " | ".join(WEIGHTINGS))
+    python = None
+    if isinstance(weighting, dict):
+        weighting, python = _python(ctx, weighting, (*path, "weighting"))
+    elif weighting is not MISSING:
+        weighting = choice(ctx, weighting, (*path, "weighting"), WEIGHTINGS)
+    else:
+        weighting = None
     ok &= name is not None and weighting is not None
 
     parts: dict[str, Any] = {}
@@ -59,6 +90,13 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         "weights": lambda v, p: _weights(ctx, v, p, groups),
         "tilt": lambda v, p: parse_tilt(ctx, v, p, groups),
         "caps": lambda v, p: parse_caps(ctx, v, p, groups),
+        "lookback": lambda v, p: integer(ctx, v, p, lo=2, hi=MAX_LOOKBACK,
+                                         hint="; trading days of daily returns, e.g. 252 for a year"),
+        "covariance": lambda v, p: choice(ctx, v, p, COVARIANCES),
+        "select": lambda v, p: _select(ctx, v, p),
+        "trend": lambda v, p: _trend(ctx, v, p),
+        "sleeves": lambda v, p: _sleeves(ctx, v, p),
+        "shares": lambda v, p: choice(ctx, v, p, SHARE_METHODS),
     }
     for key, parse in parsers.items():
         if data.get(key) is not None:
@@ -70,7 +108,29 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     if weighting == "fixed" and data.get("weights") is None:
         ctx.error((*path, "weights"), "is required for weighting: fixed; add e.g. `weights: {SPY: 0.7, AVUV: 0.3}`")
         ok = False
-    if weighting in ("equal", "cap") and data.get("universe") is None:
+    if weighting == "sleeves" and data.get("sleeves") is None:
+        ctx.error((*path, "sleeves"), "is required for weighting: sleeves; add e.g. `sleeves: {Equal-weight S&P "
+                                      "493: 0.6, Small-cap value tilt: 0.4}` (names of other strategies)")
+        ok = False
+    borrow = 0.0
+    shorts = weighting == "sleeves" and any(w < 0 for _, w in (parts.get("sleeves") or ()))
+    if data.get("borrow_fee") is not None:
+        borrow = number(ctx, data["borrow_fee"], (*path, "borrow_fee"), lo=0, hi=0.5,
+                        hint="; a yearly fraction of the short market value, e.g. 0.005 for 0.5%")
+        if borrow is not None and not shorts:
+            ctx.error((*path, "borrow_fee"), "applies only to a sleeves strategy with a short (negative) sleeve; "
+                                             "remove it", at_key=True)
+            ok = False
+        ok &= borrow is not None
+    if shorts and data.get("cash_yield") is not None:
+        ctx.error((*path, "cash_yield"), "is not supported with short sleeves (the cash includes short "
+                                         "proceeds); remove it", at_key=True)
+        ok = False
+    if weighting == "sleeves" and schedule_has_drift(data):
+        ctx.error((*path, "rebalance", "drift"), "drift bands are not supported for weighting: sleeves; use a "
+                                                 "calendar schedule")
+        ok = False
+    if weighting in UNIVERSE_WEIGHTINGS and data.get("universe") is None:
         ctx.error((*path, "universe"), f"is required for weighting: {weighting}; add e.g. `universe: sp500` or "
                                        "`universe: [AAPL, MSFT]`")
         ok = False
@@ -88,23 +148,9 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         expense = number(ctx, data["expense_ratio"], (*path, "expense_ratio"), lo=0, hi=0.1,
                          hint="; a yearly fraction, e.g. 0.0003 for 0.03%")
         ok &= expense is not None
-    cash_yield = None
     if data.get("cash_yield") is not None:
-        cash_yield = ticker(ctx, data["cash_yield"], (*path, "cash_yield"))
+        cash_yield = parse_cash_yield(ctx, data["cash_yield"], (*path, "cash_yield"))
         ok &= cash_yield is not None
-        u = parts.get("universe")
-        held = set(dict(parts.get("weights") or {})) | (expand(u.tickers, groups) - expand(u.exclude, groups)
-                                                        if u is not None else set())
-        if cash_yield in held:
-            # the idle-cash sleeve is its own column of that ticker, bought free of costs: a target in the same
-            # ticker would be one holding traded two ways (see docs/config.md, cash_yield)
-            other = "SGOV" if cash_yield == "BIL" else "BIL"
-            ctx.error((*path, "cash_yield"), f"{cash_yield} is also a target of this strategy (in its "
-                                             f"{'weights' if parts.get('weights') else 'universe'}); idle cash "
-                                             f"cannot be held in a ticker the strategy trades; fix: choose a "
-                                             f"cash ticker the strategy does not hold, e.g. {other}, or remove "
-                                             f"cash_yield (idle cash then earns nothing)")
-            ok = False
     proxies: tuple = ()
     if data.get("proxies") is not None:
         got = _proxies(ctx, data["proxies"], (*path, "proxies"), parts.get("weights"))
@@ -116,7 +162,12 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         ok &= per is not None
         tilt = parts.get("tilt")
         equal_tilt = tilt is not None and tilt.weight is not None and tilt.inside == "equal"
-        if weighting == "fixed" or (weighting == "cap" and tilt is not None and not equal_tilt):
+        if weighting not in ("equal", "cap", "fixed"):
+            ctx.error((*path, "per"), f"does not apply to weighting: {weighting}; it says how an equal split "
+                                      "counts share classes (weighting: equal, or a cap tilt with inside: "
+                                      "equal); remove it", at_key=True)
+            ok = False
+        elif weighting == "fixed" or (weighting == "cap" and tilt is not None and not equal_tilt):
             ctx.error((*path, "per"), "applies only to equal splits (weighting: equal, or a tilt with weight "
                                       "and inside: equal), where it says whether a company's share classes share "
                                       "one slot (company) or each get one (line); remove it", at_key=True)
@@ -128,12 +179,149 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
             ok = False
     if not ok:
         return None
-    if weighting == "cap":
+    if weighting in ("cap", *RISK_WEIGHTINGS):
         _feasibility(ctx, path, parts["universe"], parts.get("tilt"), parts.get("caps"), groups)
     return StrategyConfig(name=name, weighting=weighting, universe=parts.get("universe"),
                           weights=parts.get("weights"), tilt=parts.get("tilt"), caps=parts.get("caps"),
                           rebalance=schedule, costs=own_costs, expense_ratio=expense, cash_yield=cash_yield,
-                          proxies=proxies, per=per)
+                          proxies=proxies, lookback=parts.get("lookback"), covariance=parts.get("covariance"),
+                          select=parts.get("select"), trend=parts.get("trend"),
+                          sleeves=parts.get("sleeves") or (), python=python, borrow_fee=borrow or 0.0,
+                          per=per, shares=parts.get("shares") or shares)
+
+
+def _python(ctx: Ctx, data: dict, path: tuple) -> tuple[str | None, str | None]:
+    """``weighting: {python: "package.module:function"}`` -> ("python", reference); never imports it."""
+    check_keys(ctx, data, path, ("python",))
+    ref = data.get("python")
+    if not isinstance(ref, str) or not REFERENCE.fullmatch(ref.strip()):
+        ctx.error((*path, "python"), f"must be 'package.module:function', got {ref!r}; e.g. "
+                                     "python: mypkg.weights:low_beta")
+        return None, None
+    return "python", ref.strip()
+
+
+def schedule_has_drift(data: dict) -> bool:
+    reb = data.get("rebalance")
+    return isinstance(reb, dict) and reb.get("drift") is not None
+
+
+def _sleeves(ctx: Ctx, value: Any, path: tuple) -> tuple | None:
+    data = mapping(ctx, value, path, "a mapping of strategy name to weight, e.g. {Equal-weight S&P 493: 0.6, "
+                                     "Small-cap value tilt: 0.4}")
+    if data is None:
+        return None
+    if not data:
+        ctx.error(path, "must name at least one strategy")
+        return None
+    out, ok = {}, True
+    for key, raw in data.items():
+        w = number(ctx, raw, (*path, key), lo=-MAX_GROSS, hi=MAX_GROSS,
+                   hint="; the sleeve's share of the value, e.g. 0.6 (negative = short, e.g. -0.3)")
+        if w == 0:
+            ctx.error((*path, key), "is 0; remove the sleeve or give it a share", at_key=True)
+            ok = False
+        elif w is None or not isinstance(key, str):
+            ok = False
+        else:
+            out[key.strip()] = w
+    if not ok:
+        return None
+    net, gross = sum(out.values()), sum(abs(w) for w in out.values())
+    if all(w > 0 for w in out.values()) and abs(net - 1.0) > WEIGHT_TOLERANCE:
+        ctx.error(path, f"must sum to 1 (within {WEIGHT_TOLERANCE:g}), got {num(net)}; adjust the weights")
+        return None
+    if net < -WEIGHT_TOLERANCE or net > 1 + WEIGHT_TOLERANCE:
+        ctx.error(path, f"net exposure (the sum, shorts negative) must be in [0, 1], got {num(net)}: cash pays "
+                        "for the net long and margin is never borrowed; e.g. {A: 1.3, B: -0.3} (130/30) or "
+                        "{A: 1, B: -1} (dollar-neutral)")
+        return None
+    if gross > MAX_GROSS + WEIGHT_TOLERANCE:
+        ctx.error(path, f"gross exposure (the sum of absolute shares) must be at most {MAX_GROSS:g}, got "
+                        f"{num(gross)}; scale the shares down")
+        return None
+    return tuple(sorted(out.items()))   # by name: one order however the YAML lists them
+
+
+def check_sleeves(ctx: Ctx, strategies: list) -> None:
+    """Cross-strategy rules: each sleeve names another strategy of the config that is not itself sleeves."""
+    by_name = {s.name.lower(): s for s in strategies if s is not None}
+    for i, s in enumerate(strategies):
+        if s is None or s.weighting != "sleeves":
+            continue
+        for name, _ in s.sleeves:
+            path = ("strategies", i, "sleeves", name)
+            target = by_name.get(name.lower())
+            if target is None:
+                known = [x.name for x in by_name.values() if x.weighting != "sleeves"]
+                ctx.error(path, f"names no strategy of this config; sleeves are other strategies, one of: "
+                                f"{', '.join(known)}", at_key=True)
+            elif target is s:
+                ctx.error(path, "is this strategy itself; a sleeve must be another strategy", at_key=True)
+            elif target.weighting == "sleeves":
+                ctx.error(path, "is itself weighting: sleeves; sleeves cannot nest: name its sleeves directly",
+                          at_key=True)
+
+
+def _select(ctx: Ctx, value: Any, path: tuple) -> Select | None:
+    data = mapping(ctx, value, path, "a mapping such as {by: momentum, lookback: 252, skip: 21, top: 50}")
+    if data is None:
+        return None
+    check_keys(ctx, data, path, ("by", "lookback", "skip", "top", "bottom"))
+    by = choice(ctx, data.get("by", "momentum"), (*path, "by"), SELECT_BY)
+    lookback = integer(ctx, data.get("lookback", 252), (*path, "lookback"), lo=2, hi=MAX_LOOKBACK,
+                       hint="; trading days, e.g. 252")
+    ok = by is not None and lookback is not None
+    skip = 0
+    if data.get("skip") is not None:
+        if by == "volatility":
+            ctx.error((*path, "skip"), "applies only to by: momentum (the recent days left out of the return); "
+                                       "remove it", at_key=True)
+            ok = False
+        else:
+            skip = integer(ctx, data["skip"], (*path, "skip"), lo=0, hi=MAX_LOOKBACK,
+                           hint="; trading days left out at the end, e.g. 21 for 12-1 momentum")
+            ok &= skip is not None
+            if skip is not None and lookback is not None and skip >= lookback:
+                ctx.error((*path, "skip"), f"must be below lookback ({lookback}), got {skip}; e.g. lookback 252 "
+                                           "with skip 21")
+                ok = False
+    has_top, has_bottom = data.get("top") is not None, data.get("bottom") is not None
+    if has_top == has_bottom:
+        ctx.error(path, ("gives both top and bottom" if has_top else "needs top or bottom") + "; give exactly "
+                  "one: top: 50 keeps the 50 highest scores, bottom: 50 the 50 lowest")
+        return None
+    key = "top" if has_top else "bottom"
+    n = integer(ctx, data[key], (*path, key), lo=1, hi=5000, hint="; a number of names, e.g. 50")
+    if not ok or n is None:
+        return None
+    return Select(by=by, lookback=lookback, skip=skip, top=n if has_top else None, bottom=None if has_top else n)
+
+
+def _trend(ctx: Ctx, value: Any, path: tuple) -> Trend | None:
+    data = mapping(ctx, value, path, "a mapping such as {ticker: SPY, days: 200, defensive: BIL}")
+    if data is None:
+        return None
+    check_keys(ctx, data, path, ("ticker", "days", "defensive"))
+    ok = True
+    for key, example in (("ticker", "ticker: SPY"), ("defensive", "defensive: BIL")):
+        if data.get(key) is None:
+            ctx.error((*path, key), f"is required; add e.g. `{example}`")
+            ok = False
+    sym = ticker(ctx, data["ticker"], (*path, "ticker")) if data.get("ticker") is not None else None
+    safe = ticker(ctx, data["defensive"], (*path, "defensive")) if data.get("defensive") is not None else None
+    days = integer(ctx, data.get("days", 200), (*path, "days"), lo=2, hi=MAX_LOOKBACK,
+                   hint="; the moving average's length in trading days, e.g. 200")
+    if not ok or sym is None or safe is None or days is None:
+        return None
+    return Trend(ticker=sym, days=days, defensive=safe)
+
+
+def parse_cash_yield(ctx: Ctx, value: Any, path: tuple) -> str | None:
+    """What idle cash earns: ``risk_free`` (the run's risk-free series), ``none`` or a ticker (e.g. BIL)."""
+    if isinstance(value, str) and value.strip().lower() in CASH_SPECIAL:
+        return value.strip().lower()
+    return ticker(ctx, value, path)
 
 
 def _weights(ctx: Ctx, value: Any, path: tuple, groups: Groups) -> Mapping[str, float] | None:

@@ -19,7 +19,7 @@ from backtest.config.check import (
 )
 from backtest.config.dump import freeze, strategy_dict, thaw
 from backtest.config.schema import WEIGHTINGS, StrategyConfig, Sweep
-from backtest.config.strategy import MAX_NAME, ONLY_FOR, parse_strategy
+from backtest.config.strategy import ONLY_FOR, parse_strategy
 from backtest.errors import ConfigError
 
 ANY = "<key>"  # any ticker or group name at this level
@@ -28,7 +28,7 @@ SCHEMA: dict = {
     "name": _LEAF, "weighting": _LEAF,
     "universe": {"index": _LEAF, "tickers": _LEAF, "exclude": _LEAF, "membership": _LEAF},
     "weights": ANY,
-    "tilt": {"group": _LEAF, "multiplier": _LEAF, "weight": _LEAF, "inside": _LEAF},
+    "tilt": {"group": _LEAF, "multiplier": _LEAF, "weight": _LEAF, "inside": _LEAF, "while_leading": _LEAF},
     "caps": {"single": _LEAF, "groups": ANY, "rule": _LEAF,
              "aggregate": {"threshold": _LEAF, "limit": _LEAF, "single": _LEAF}},
     "per": _LEAF,
@@ -36,12 +36,17 @@ SCHEMA: dict = {
                   "drift": {"absolute": _LEAF, "relative": _LEAF}},
     "costs": {"commission_bps": _LEAF, "slippage_bps": _LEAF},
     "expense_ratio": _LEAF, "cash_yield": _LEAF, "proxies": ANY,
+    "lookback": _LEAF, "covariance": _LEAF,
+    "select": {"by": _LEAF, "lookback": _LEAF, "skip": _LEAF, "top": _LEAF, "bottom": _LEAF},
+    "trend": {"ticker": _LEAF, "days": _LEAF, "defensive": _LEAF},
+    "sleeves": ANY, "borrow_fee": _LEAF, "shares": _LEAF,
 }
 # Setting one of these keys removes its alternatives, so a swept value replaces rather than conflicts.
 ALTERNATIVES = {("caps", "rule"): ("aggregate",), ("caps", "aggregate"): ("rule",),
                 ("tilt", "multiplier"): ("weight", "inside"), ("tilt", "weight"): ("multiplier",),
-                ("rebalance", "weekday"): ("day",), ("rebalance", "day"): ("weekday", "nth")}
-MAX_VARIANTS = 1000
+                ("rebalance", "weekday"): ("day",), ("rebalance", "day"): ("weekday", "nth"),
+                ("select", "top"): ("bottom",), ("select", "bottom"): ("top",)}
+MAX_VARIANTS = 10_000
 
 
 def _all_paths(node: Any = SCHEMA, prefix: str = "") -> list[str]:
@@ -138,9 +143,8 @@ def variants(base: StrategyConfig, grid: Grid, groups: Groups
             parts.append(f"{key}={label(value)}")
         data["name"] = name = f"{base.name} [{', '.join(parts)}]"
         sub = Ctx()
-        if len(name) > MAX_NAME:
-            sub.error(("name",), f"the variant name {name!r} has {len(name)} characters, more than the "
-                                 f"{MAX_NAME} a strategy name may have; shorten the strategy's name")
+        # a generated name: no length limit (the base name has at most MAX_NAME characters; file names are
+        # slugs, shortened and made unique by the run folder)
         variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
                                  max_name=len(name))
         variant = None if sub.items else variant

@@ -19,6 +19,8 @@ from backtest.data.membership import load_membership
 from backtest.data.snapshot import TBILL_TICKER
 from backtest.errors import DataError
 from backtest.marketcap import daily_shares
+from backtest.schedule import check_priced_from_base, first_price, resolve_period
+from backtest.tickers import splice
 
 LOOKBACK_DAYS = 400     # price history read before `start` if stored (trailing analytics windows, splices)
 FETCH_LOOKBACK_DAYS = 10   # downloaded before `start`: the last close before the first day
@@ -34,6 +36,9 @@ class Inputs:
     shares: pd.DataFrame | None          # long date, ticker, shares, source; None when no cap weighting
     warnings: list[str] = field(default_factory=list)
     shares_daily: object = None          # SharesAsOf on every date of `prices` (from `shares`), or None
+    sim_calendar: pd.DatetimeIndex | None = None   # simulation days (see schedule.resolve_period); None = calendar
+    risk_free: pd.Series | None = None   # daily risk-free returns on `calendar` (risk_free_returns), named by
+                                         # its ticker; None = a zero rate. Sharpe and idle cash use this one
 
 
 def _needs_index(cfg) -> bool:
@@ -64,26 +69,36 @@ def _needs_shares(cfg) -> bool:
 
 
 def required_tickers(cfg, members: set[str]) -> list[str]:
-    """Every ticker the run reads: benchmark, explicit tickers, groups, proxies, and `members` (the index
+    """Every ticker the run reads: benchmarks, explicit tickers, groups, proxies, and `members` (the index
     members in the run's period, see `members_in_range`)."""
-    names = {cfg.benchmark}
+    names = _benchmark_tickers(cfg) | {t for pair in cfg.proxies for t in pair}
     groups = dict(cfg.groups)
     for s in cfg.strategies:
         if s.weights:
             names |= set(dict(s.weights))
         names |= {t for pair in s.proxies for t in pair}
-        if s.cash_yield:
+        if s.cash_yield not in ("risk_free", "none"):     # a ticker idle cash accrues at
             names.add(s.cash_yield)
         if s.universe is not None:
             for t in (*s.universe.tickers, *s.universe.exclude):
                 names |= set(groups.get(t, (t,)))
         if s.tilt is not None:
             names |= set(groups.get(s.tilt.group, ()))
+        if s.trend is not None:
+            names |= {s.trend.ticker, s.trend.defensive}
     if cfg.risk_free is not None:
         names.add(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free)
-    if cfg.analytics is not None:
-        names |= set(cfg.analytics.snapshot)
+    if _has_analytics(cfg):
+        names |= set(_analytics_of(cfg).snapshot)
     return sorted(names | members)
+
+
+def history_days(cfg) -> int:
+    """Calendar days of prices read before `start`: LOOKBACK_DAYS, or more when a strategy's own window
+    (risk-based weights, selection, trend, conditional tilt) needs a longer history on its first decision."""
+    from backtest.config.schema import history_needed
+
+    return max(LOOKBACK_DAYS, *(int(history_needed(s) * 365 / 252 * 1.1) + 20 for s in cfg.strategies))
 
 
 def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
@@ -107,24 +122,12 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
         online = [t for t in tickers if t != TBILL_TICKER]     # built from the snapshot, not on Yahoo
         report = fetch_prices(store, online, cfg.start - pd.Timedelta(days=FETCH_LOOKBACK_DAYS), cfg.end)
         warnings += list(getattr(report, "warnings", []))
-    start = cfg.start - pd.Timedelta(days=LOOKBACK_DAYS)
+    start = cfg.start - pd.Timedelta(days=history_days(cfg))
     prices = store.prices(tickers, start=start, end=cfg.end)
     missing = sorted(set(tickers) - set(prices.columns[prices.notna().any()]))
-    everything = store.prices([cfg.benchmark])
-    full = everything[cfg.benchmark].dropna() if cfg.benchmark in everything.columns else pd.Series(dtype=float)
-    if full.empty:
-        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
-                        f"../shared/market-data` or run without --offline to download it")
-    bench = full.loc[cfg.start:cfg.end] if cfg.end is not None else full.loc[cfg.start:]
-    calendar = bench.index
-    inside = cfg.start <= full.index[-1] and (cfg.end is None or cfg.end >= full.index[0])
-    if len(calendar) < 2 and inside:
-        raise DataError(_too_short(cfg, full, calendar))
-    if len(calendar) < 2:
-        raise DataError(f"start/end: the period {cfg.start:%Y-%m-%d} .. "
-                        f"{'latest' if cfg.end is None else format(cfg.end, '%Y-%m-%d')} is outside the data: "
-                        f"{cfg.benchmark} has prices from {full.index[0]:%Y-%m-%d} to {full.index[-1]:%Y-%m-%d};"
-                        f" fix: choose dates inside that range")
+    period, spliced, notes = _period(cfg, store)
+    warnings += notes
+    calendar = period.calendar
     if cfg.end is not None and calendar[-1] < cfg.end - pd.Timedelta(days=5):
         warnings.append(f"end {cfg.end:%Y-%m-%d} is after the last price ({calendar[-1]:%Y-%m-%d}); "
                         f"the run stops there")
@@ -132,8 +135,8 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     hard_missing = sorted(set(missing) & explicit)
     if hard_missing:
         absent = set(store.missing(hard_missing))
-        period = f"{start:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}"
-        named = [f"{t} ({'not in the store' if t in absent else f'no price in {period}'})"
+        span = f"{start:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}"
+        named = [f"{t} ({'not in the store' if t in absent else f'no price in {span}'})"
                  for t in hard_missing]
         raise DataError(f"no prices for {', '.join(named)}, named in the config; fix: check the spelling, "
                         f"choose dates its prices cover, `bt data import FILE`, or run without --offline")
@@ -141,43 +144,123 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     if gone:
         warnings.append(f"{len(gone)} index member(s) have no price series at all and are left out "
                         f"(survivorship gap in the data): {', '.join(gone)}")
-    unused = set() if _has_analytics(cfg) else _analytics_only(cfg)    # snapshot tickers of analytics not run
-    others = [t for t in missing if t not in members and t not in unused]
+    others = [t for t in missing if t not in members]
     if others:
         warnings.append(f"{len(others)} ticker(s) named through groups or analytics.snapshot have no price "
                         f"series and are left out: {', '.join(others)}")
     shares = store.shares() if _needs_shares(cfg) else None
-    prices = prices.reindex(prices.index.union(calendar)).loc[:calendar[-1]]
-    return Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
-                  shares_daily=daily_shares(shares, prices) if shares is not None else None)
+    prices = prices.reindex(prices.index.union(period.sim_calendar)).loc[:calendar[-1]]
+    if spliced:
+        prices = prices.assign(**{col: series.reindex(prices.index) for col, series in spliced.items()})
+    inputs = Inputs(prices=prices, calendar=calendar, membership=membership, shares=shares, warnings=warnings,
+                    shares_daily=daily_shares(shares, prices) if shares is not None else None,
+                    sim_calendar=period.sim_calendar)
+    inputs.risk_free = risk_free_returns(cfg, inputs)
+    return inputs
 
 
-def _too_short(cfg, full: pd.Series, calendar: pd.DatetimeIndex) -> str:
-    """A period inside the benchmark's data that holds fewer than two of its trading days: say so, and the fix."""
-    days = full.index
-    held = f" ({', '.join(f'{d:%Y-%m-%d}' for d in calendar)})" if len(calendar) else ""
-    first = days.searchsorted(cfg.start)
-    fix = (f"end: {days[first + 1]:%Y-%m-%d} or later" if first + 1 < len(days) else
-           f"start: {days[-2]:%Y-%m-%d} or earlier ({cfg.benchmark}'s prices end {days[-1]:%Y-%m-%d})")
-    return (f"start/end: the period {cfg.start:%Y-%m-%d} .. "
-            f"{'latest' if cfg.end is None else format(cfg.end, '%Y-%m-%d')} holds {len(calendar)} trading "
-            f"day(s) of the benchmark {cfg.benchmark}{held}; a run needs at least two (the first close buys, "
-            f"the next one gives a return); fix: widen the period, e.g. {fix}")
+def run_aliases(cfg) -> dict[str, str]:
+    """Run-level `proxies`: ticker -> its spliced price column (``MAGS~QQQ``), used by the benchmarks and the
+    risk-free series."""
+    return {t: f"{t}~{p}" for t, p in cfg.proxies}
+
+
+def benchmark_list(cfg):
+    """Every benchmark of the run (`backtest.config.Benchmark`), the primary ``benchmark`` first."""
+    from backtest.config import benchmark_list as listed
+
+    return listed(cfg)
+
+
+def _period(cfg, store):
+    """The run's `Period` (calendar of the primary benchmark, spliced if proxied), the spliced benchmark and
+    risk-free columns, and notes naming each splice. Refuses benchmark and risk-free tickers without a price
+    at the base close (see `backtest.schedule.resolve_period`)."""
+    proxies = dict(cfg.proxies)
+    aliases = run_aliases(cfg)
+    keyed: dict[str, str] = {}
+    for i, b in enumerate(benchmark_list(cfg)):
+        for t, _ in b.weights:
+            keyed.setdefault(t, "benchmark" if i == 0 else f"benchmarks[{i - 1}]")
+    if cfg.risk_free is not None:
+        keyed.setdefault(TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free, "risk_free")
+    full = store.prices(sorted(set(keyed) | {proxies[t] for t in keyed if t in proxies}))
+    series: dict[str, pd.Series] = {}
+    spliced: dict[str, pd.Series] = {}
+    starts: dict[str, pd.Timestamp | None] = {}
+    for t in keyed:
+        own = full[t] if t in full.columns else pd.Series(np.nan, index=full.index)
+        if t in proxies:
+            other = full[proxies[t]] if proxies[t] in full.columns else pd.Series(np.nan, index=full.index)
+            own, first = splice(own, other)
+            spliced[aliases[t]] = own
+            starts[t] = first
+        series[t] = own.dropna()
+    if series[cfg.benchmark].empty:
+        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
+                        f"../shared/market-data` or run without --offline to download it")
+    period = resolve_period(series[cfg.benchmark].index, cfg.start, cfg.end, cfg.fill, cfg.benchmark)
+    check_priced_from_base({t: (keyed[t], first_price(s)) for t, s in series.items()}, period.base, cfg.start)
+    notes = [f"{keyed[t]}: {t} starts {first:%Y-%m-%d}; before that its returns are {proxies[t]}'s (spliced "
+             f"proxy, proxies: {{{t}: {proxies[t]}}})" if first is not None else
+             f"{keyed[t]}: {t} has no prices; {proxies[t]}'s returns stand in throughout (proxies)"
+             for t, first in starts.items() if first is None or first > period.base]
+    return period, spliced, notes
+
+
+def check_data(cfg, store) -> tuple[list[str], list[str]]:
+    """What a run of `cfg` on `store` would refuse (problems) and what it would only report (notes), from
+    the store alone (no simulation): the period against the benchmark's data, benchmarks and risk-free
+    priced from the base close (or proxied), every ticker the config names priced in the period."""
+    problems: list[str] = []
+    try:
+        period, _, notes = _period(cfg, store)
+        base, last = period.calendar[0], period.calendar[-1]
+    except DataError as exc:     # keep checking the other tickers on the configured dates
+        problems.append(str(exc))
+        notes = []
+        base = cfg.start - pd.Timedelta(days=1)
+        last = cfg.end if cfg.end is not None else pd.Timestamp.max
+    proxied = {t for s in cfg.strategies for t, _ in s.proxies}
+    named = sorted(_explicit_tickers(cfg) - _benchmark_tickers(cfg) - {cfg.risk_free})
+    full = store.prices(named) if named else pd.DataFrame()
+    for t in named:
+        px = full[t].dropna() if t in full.columns else pd.Series(dtype=float)
+        inside = px.loc[base - pd.Timedelta(days=LOOKBACK_DAYS):last]
+        if px.empty or inside.empty:
+            where = "not in the store" if px.empty else (f"prices {px.index[0]:%Y-%m-%d} .. {px.index[-1]:%Y-%m-%d}"
+                                                         f", none in the run's period")
+            problems.append(f"{t}: {where}; fix: check the spelling, choose dates its prices cover, or "
+                            f"`bt data import FILE`")
+        elif px.index[0] > base and t not in proxied:
+            notes.append(f"{t}: first price {px.index[0]:%Y-%m-%d}, after the base close {base:%Y-%m-%d}: a "
+                         f"strategy holding it keeps that weight in cash until then; to avoid it start after "
+                         f"{px.index[0]:%Y-%m-%d} or splice an older series with `proxies: {{{t}: ...}}`")
+        elif px.index[-1] < last and last is not pd.Timestamp.max:
+            notes.append(f"{t}: prices end {px.index[-1]:%Y-%m-%d}, before the run's last day {last:%Y-%m-%d}")
+    return problems, notes
 
 
 def _has_analytics(cfg) -> bool:
-    """Whether the run computes rotation analytics (they need an index universe and cap weights)."""
-    return (cfg.analytics is not None and _needs_index(cfg)
-            and any(s.weighting == "cap" for s in cfg.strategies))
+    """Whether the run computes rotation analytics (they need an index universe and cap weights; an explicit
+    `analytics:` block without them is refused by the config)."""
+    return _needs_index(cfg) and any(s.weighting == "cap" for s in cfg.strategies)
 
 
-def _analytics_only(cfg) -> set[str]:
-    return set(cfg.analytics.snapshot) if cfg.analytics is not None else set()
+def _analytics_of(cfg):
+    """The config's analytics block, or the defaults when it has none."""
+    from backtest.config import Analytics
+
+    return cfg.analytics if cfg.analytics is not None else Analytics()
+
+
+def _benchmark_tickers(cfg) -> set[str]:
+    return {cfg.benchmark} | {t for b in cfg.benchmarks for t, _ in b.weights}
 
 
 def _explicit_tickers(cfg) -> set[str]:
     """Tickers the config names directly (not through an index or a group): each must have prices."""
-    names = {cfg.benchmark}
+    names = _benchmark_tickers(cfg) | {p for _, p in cfg.proxies}
     groups = dict(cfg.groups)
     for s in cfg.strategies:
         if s.weights:
@@ -185,8 +268,10 @@ def _explicit_tickers(cfg) -> set[str]:
         if s.universe is not None:
             names |= {t for t in s.universe.tickers if t not in groups}
         names |= {p for _, p in s.proxies}
-        if s.cash_yield:
+        if s.cash_yield not in ("risk_free", "none"):     # a ticker idle cash accrues at
             names.add(s.cash_yield)
+        if s.trend is not None:
+            names |= {s.trend.ticker, s.trend.defensive}
     if cfg.risk_free is not None and cfg.risk_free != "irx":
         names.add(cfg.risk_free)
     return names
@@ -221,13 +306,15 @@ def risk_free_returns(cfg, inputs: Inputs) -> pd.Series | None:
         return None
     cal = inputs.calendar
     ticker = TBILL_TICKER if cfg.risk_free == "irx" else cfg.risk_free
+    ticker = run_aliases(cfg).get(ticker, ticker)
     px = inputs.prices[ticker] if ticker in inputs.prices.columns else pd.Series(np.nan, index=cal)
-    px = px.reindex(cal)
-    if px.isna().all():
+    if px.reindex(cal).isna().all():
         raise DataError(f"risk_free: no prices for {ticker} in the run's period; fix: `bt data import "
                         f"../shared/market-data` (it builds {TBILL_TICKER} from the T-bill yield) or use a cash "
                         f"ETF such as risk_free: BIL")
-    return px.ffill().pct_change().fillna(0.0)
+    # the last close before a missing day carries over (the lookback supplies one before the first day); the
+    # same formula as plans.cash_returns, which accrues idle cash at a cash_yield ticker
+    return px.ffill().reindex(cal).pct_change().fillna(0.0).rename(ticker)
 
 
 def coverage(store, prices: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict:

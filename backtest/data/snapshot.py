@@ -68,6 +68,8 @@ class SnapshotReport:
     class_fractions: dict[str, float] = field(default_factory=dict)
     skipped_caps: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["date", "symbol", "reason"]))
+    factors: dict = field(default_factory=dict)    # set -> (rows, first, last), see backtest.data.factors
+    sectors: int = 0                                # tickers with a GICS sector, see backtest.data.sectors
 
     def summary(self) -> str:
         lines = [f"imported the snapshot {self.folder}:"]
@@ -85,6 +87,10 @@ class SnapshotReport:
             lines.append(f"  market caps skipped: {len(self.skipped_caps)} rows")
             for reason, n in self.skipped_caps["reason"].value_counts().items():
                 lines.append(f"    {n:6d}  {reason}")
+        for name, (rows, first, last) in self.factors.items():
+            lines.append(f"  factors {name}: {rows} rows, {first:%Y-%m-%d} .. {last:%Y-%m-%d}")
+        if self.sectors:
+            lines.append(f"  sectors: {self.sectors} tickers with a GICS sector")
         return "\n".join(lines)
 
 
@@ -163,6 +169,11 @@ def import_snapshot(store: PriceStore, path) -> SnapshotReport:
         long, skipped = shares_from_marketcaps(caps, store_adj, resolve, fractions)
         report.shares_rows[CAPS_SOURCE] = store.write_shares(long, CAPS_SOURCE)
         report.skipped_caps = skipped
+    from backtest.data.factors import import_factors
+    from backtest.data.sectors import import_sectors
+
+    report.factors = import_factors(store, folder)
+    report.sectors = import_sectors(store, folder)
     return report
 
 

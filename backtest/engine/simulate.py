@@ -9,8 +9,15 @@ Conventions
   last buys, vectorbt fills them partially: cash never goes negative; the shortfall is reported.
 * ``fill="close"`` trades at the close of the decision date (the weights use that close: an idealised
   market-on-close); ``fill="next_close"`` (default) trades at the next trading day's close.
-* A name whose prices end mid-run is sold at its last close; the cash waits for the next rebalance.
-  A name with no price on an execution date is not bought; its target weight stays in cash (reported).
+* A name whose prices end mid-run is sold at its last close and the cash waits for the next rebalance,
+  unless the plan lists it in ``hold_ended`` (a data gap under ``data_gaps: hold``): then it stays valued at
+  its last close and is sold at that close on the next execution day. A name with no price on an execution
+  date is not bought; its target weight stays in cash (reported).
+* Idle cash (of every origin: unallocated targets, sale proceeds waiting for the next rebalance, target names
+  without a price) accrues daily at the plan's ``cash_rate`` (the cash instrument's or the risk-free series'
+  daily return). Exactly: the simulation runs in units of the cash instrument (every price divided by its
+  growth index G), where idle cash is constant, and values are converted back by multiplying by G. Costs are
+  proportional and targets are shares of value, so the change of unit changes nothing else.
 * One cash pool per strategy (vectorbt group with ``cash_sharing=True``); all strategies run in one
   vectorised simulation, side by side.
 """
@@ -69,7 +76,7 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     a held name's prices end. Vectorised over dates; loops only over the names and dates it reports."""
     cal = prices.index
     targets = plan.targets.fillna(0.0)
-    tickers = list(targets.columns[(targets.to_numpy() > 0).any(axis=0)])
+    tickers = list(targets.columns[(targets.to_numpy() != 0).any(axis=0)])
     targets = targets[tickers]
     real = prices[tickers].notna().to_numpy()
     exec_map = execution_dates(pd.DatetimeIndex(targets.index), cal, fill)
@@ -81,15 +88,17 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
         bad = pd.DatetimeIndex(exec_map.to_numpy()[exec_days < 0])
         raise SimulationError(f"{name}: targets dated {', '.join(f'{d:%Y-%m-%d}' for d in bad[:5])} are not "
                               f"trading days of the price calendar; fix: decide on trading days only")
-    # Delistings: sell at the last real close when prices end before the run does.
+    # Delistings: sell at the last real close when prices end before the run does (unless held: data gaps).
     last_pos = len(cal) - 1 - np.argmax(real[::-1], axis=0)
     ended = real.any(axis=0) & (last_pos < len(cal) - 1)
-    days = np.union1d(exec_days, last_pos[ended])
+    held = ended & np.isin(np.asarray(tickers, dtype=object), list(plan.hold_ended))
+    sold = ended & ~held
+    days = np.union1d(exec_days, last_pos[sold])
     size = np.full((len(days), len(tickers)), np.nan)
     at = np.searchsorted(days, exec_days)
     rows = targets.loc[exec_map.index].to_numpy(dtype=float)
     has_price = real[exec_days]
-    lost = (rows > 0) & ~has_price
+    lost = (rows != 0) & ~has_price
     for k in np.flatnonzero(lost.any(axis=1)):
         names = ", ".join(np.asarray(tickers)[lost[k]])
         executed = cal[exec_days[k]]
@@ -97,34 +106,22 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
                      f"({names}); {rows[k][lost[k]].sum():.2%} of the portfolio stays in cash")
     size[at] = np.where(has_price, rows, np.nan)
     columns = tickers
-    if plan.cash_ticker:
-        size = np.column_stack([size, _cash_sleeve(name, plan.cash_ticker, tickers, size, at, days, prices,
-                                                   notes)])
-        columns = [*tickers, plan.cash_ticker]
-    size[np.searchsorted(days, last_pos[ended]), np.flatnonzero(ended)] = 0.0
-    if ended.any():
-        ends = list(zip(np.asarray(tickers)[ended], cal[last_pos[ended]]))
+    size[np.searchsorted(days, last_pos[sold]), np.flatnonzero(sold)] = 0.0
+    # Held past their last price: sold (at that last close, the filled price) on every later execution day.
+    after = exec_days[:, None] > last_pos[None, :]
+    size[at] = np.where(after & held[None, :], 0.0, size[at])
+    if sold.any():
+        ends = list(zip(np.asarray(tickers)[sold], cal[last_pos[sold]]))
         listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends)
         notes.append(f"{name}: prices end mid-run for {len(ends)} name(s), sold at their last close if held: "
                      f"{listed}")
+    if held.any():
+        ends = list(zip(np.asarray(tickers)[held], cal[last_pos[held]]))
+        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends)
+        notes.append(f"{name}: prices end mid-run for {len(ends)} name(s) held at their last close until the "
+                     f"next rebalance (data_gaps: hold), then sold at that close: "
+                     f"{listed}")
     return _Orders(columns=columns, days=days, size=size, exec_days=exec_days)
-
-
-def _cash_sleeve(name: str, cash: str, tickers: list[str], size: np.ndarray, at: np.ndarray, days: np.ndarray,
-                 prices: pd.DataFrame, notes: list[str]) -> np.ndarray:
-    """The cash-yield column: at each execution, the share not allocated to priced targets."""
-    if cash in tickers:
-        raise SimulationError(f"strategies[{name!r}].cash_yield: {cash} is also a target holding; fix: choose a "
-                              f"cash ticker the strategy does not hold (e.g. {'SGOV' if cash == 'BIL' else 'BIL'})")
-    executed = size[at]
-    allocated = np.where(np.isnan(executed), 0.0, executed).sum(axis=1)
-    col = np.full(len(days), np.nan)
-    priced = prices[cash].notna().to_numpy()[days[at]]
-    col[at] = np.where(priced, np.clip(1.0 - allocated, 0.0, 1.0), np.nan)
-    if not priced.all():
-        notes.append(f"{name}: cash yield {cash} has no price on {int((~priced).sum())} rebalance day(s); "
-                     f"idle cash earns nothing there")
-    return col
 
 
 def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital: float,
@@ -138,8 +135,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     plans : strategy name -> StrategyPlan.
     capital : starting cash of each strategy.
     fill : "close" or "next_close".
-    detail : False leaves ``holdings`` empty (no columns), for sweeps of many variants; every other field
-        is the same.
+    detail : False leaves ``holdings`` and ``trades`` empty (no rows), for sweeps of many variants; every
+        other field is the same (fees and turnover are summed exactly as from the trades table).
     """
     from backtest.engine.kernel import from_orders
 
@@ -162,33 +159,53 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     for g, (o, plan) in enumerate(zip(orders.values(), plans.values())):
         keep = ~np.isnan(o.size).all(axis=1)
         size[np.searchsorted(rows, o.days[keep]), starts[g]:starts[g + 1]] = o.size[keep]
-        free = np.asarray(o.columns) == plan.cash_ticker      # the cash sleeve trades free of costs
-        fees.append(np.where(free, 0.0, plan.commission_bps / 1e4))
-        slips.append(np.where(free, 0.0, plan.slippage_bps / 1e4))
+        fees.append(np.full(len(o.columns), plan.commission_bps / 1e4))
+        slips.append(np.full(len(o.columns), plan.slippage_bps / 1e4))
         take += [where[t] for t in o.columns]
     close = filled[rows][:, take] if len(rows) else np.empty((0, len(take)))
+    growth = [_cash_growth(plan.cash_rate, cal) for plan in plans.values()]   # G per strategy, or None
+    for g, grow in enumerate(growth):     # idle cash accrues: simulate in units of the cash instrument
+        if grow is not None and len(rows):
+            close[:, starts[g]:starts[g + 1]] /= grow[rows][:, None]
     records, assets, cash = from_orders(close, size, lens, np.full(len(lens), float(capital)),
                                         np.concatenate(fees)[None, :], np.concatenate(slips)[None, :])
+    records = _records_to_currency(records, rows, starts, growth)
     if len(rows) and np.nanmin(cash) < -1e-6 * capital:
         raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
     # step[i] = index of the last order row at or before day i (-1 before the first one)
     step = np.searchsorted(rows, np.arange(len(cal)), side="right") - 1
+    # each strategy's records, found once (a scan of every record per strategy costs strategies^2)
+    by_col = np.argsort(records["col"], kind="stable")
+    col_edges = np.searchsorted(records["col"][by_col], starts)
     out: dict[str, Simulation] = {}
     for g, (name, o) in enumerate(orders.items()):
         plan = plans[name]
         cols = slice(int(starts[g]), int(starts[g + 1]))
+        own = records[by_col[col_edges[g]:col_edges[g + 1]]]
         # Column-major (days x names, F order): the sum over names adds them one name at a time, as it always
         # has, and the holdings frame takes the weights without a copy (pandas stores a frame that way).
         asset_value = _held_daily(assets[:, cols], step, 0.0, order="F")
         np.multiply(asset_value, _columns(filled, take[cols]), out=asset_value)
         cash_g = _held_daily(cash[:, g], step, float(capital))
+        if growth[g] is not None:
+            cash_g *= growth[g]
         value = cash_g + asset_value.sum(axis=1)
         val = pd.Series(value, index=cal, name=name)
-        trades = _trades(records, cols, o.columns, cal[rows])
-        daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
-        traded = trades.groupby("date")["value"].sum()
+        if detail:
+            trades = _trades(own, cols, o.columns, cal[rows])
+            daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
+            traded = trades.groupby("date")["value"].sum()
+        else:   # the same sums, in the same order, without building the trades table
+            trades = _trades(own[:0], cols, o.columns, cal[rows])
+            fees_by_date, traded = _sums_by_date(own, cols, o.columns, cal[rows])
+            daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
         drag = _expense_drag(cal, plan.expense_ratio)
+        if plan.borrow_fee and (asset_value < 0).any():
+            drag = drag * _borrow_drag(asset_value, value, plan.borrow_fee)
+            notes[name].append(f"{name}: borrow fee {plan.borrow_fee:.2%}/yr on the short market value cost "
+                               f"{1 - drag[-1] / _expense_drag(cal, plan.expense_ratio)[-1]:.2%} of value "
+                               "over the run")
         equity = val * drag
         if detail:
             weights = np.divide(asset_value, value[:, None], order="F")
@@ -203,6 +220,30 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
                                turnover=turnover, cash=pd.Series(cash_g * drag, index=cal),
                                notes=tuple(notes[name]))
+    return out
+
+
+def _cash_growth(rate: pd.Series | None, cal: pd.DatetimeIndex) -> np.ndarray | None:
+    """Growth index G of idle cash on the calendar (G = 1 on the first day), or None when cash earns nothing."""
+    if rate is None:
+        return None
+    r = rate.reindex(cal).fillna(0.0).to_numpy(dtype=float).copy()
+    r[0] = 0.0
+    return np.cumprod(1.0 + r)
+
+
+def _records_to_currency(records: np.ndarray, rows: np.ndarray, starts: np.ndarray, growth) -> np.ndarray:
+    """Order records simulated in cash-instrument units back in currency: price and fees times G that day."""
+    if all(g is None for g in growth) or not len(records):
+        return records
+    out = records.copy()
+    for g, grow in enumerate(growth):
+        if grow is None:
+            continue
+        sel = (out["col"] >= starts[g]) & (out["col"] < starts[g + 1])
+        factor = grow[rows[out["idx"][sel]]]
+        out["price"][sel] = out["price"][sel] * factor
+        out["fees"][sel] = out["fees"][sel] * factor
     return out
 
 
@@ -242,12 +283,39 @@ def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.Date
     return df.sort_values(["date", "_order", "ticker"], kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
+def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex
+                  ) -> tuple[pd.Series, pd.Series]:
+    """``(fees, traded value)`` per trade date, equal to ``_trades(...).groupby("date")[...].sum()``: the
+    records ordered as the trades table orders them (date, sells first, ticker) and summed by the same
+    pandas groupby (its compensated summation depends on that order)."""
+    sel = (records["col"] >= cols.start) & (records["col"] < cols.stop)
+    r = records[sel]
+    rank = np.argsort(np.argsort(np.asarray(tickers, dtype=object), kind="stable"), kind="stable")
+    order = np.lexsort((rank[r["col"] - cols.start], np.where(r["side"] == 0, 1, 0), r["idx"]))
+    day = r["idx"][order]
+    out = []
+    for values in (r["fees"][order], (r["size"] * r["price"])[order]):
+        sums = pd.Series(values).groupby(day).sum()
+        out.append(pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"),
+                             name="fees" if not out else "value"))
+    return out[0], out[1]
+
+
 def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float) -> np.ndarray:
     """Cumulative factor of a yearly expense ratio accrued each trading day after the first."""
     if not expense_ratio:
         return np.ones(len(index))
     daily = (1.0 - expense_ratio) ** (1.0 / TRADING_DAYS)
     return daily ** np.arange(len(index))
+
+
+def _borrow_drag(asset_value: np.ndarray, value: np.ndarray, fee: float) -> np.ndarray:
+    """Cumulative factor of a yearly borrow fee charged each trading day on the previous close's short
+    market value (as a fraction of the portfolio value), 252 days a year: a proportional drag like the
+    expense ratio's."""
+    short = -np.minimum(asset_value, 0.0).sum(axis=1) / np.where(value > 0, value, np.nan)
+    daily = 1.0 - fee / TRADING_DAYS * np.nan_to_num(short)
+    return np.concatenate([[1.0], np.cumprod(daily[:-1])])
 
 
 def _check_fills(name: str, plan: StrategyPlan, hold: pd.DataFrame, fill: str,

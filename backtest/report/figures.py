@@ -167,11 +167,14 @@ def rolling_figures(returns: Labelled, bench: int | None, risk_free: pd.Series |
 
 
 def calendar_figure(returns: Labelled, bench: int | None) -> go.Figure:
-    """Calendar-year returns, grouped bars (the first and last years may be partial)."""
+    """Calendar-year returns, grouped bars; a first or last year the run covers only in part is labelled
+    "(partial)"."""
     fig = new_figure(height=360, barmode="group", bargap=0.25, bargroupgap=0.05, hovermode="x")
     for i, (label, r) in enumerate(returns):
-        years = M.annual_returns(r)
-        fig.add_trace(go.Bar(x=[str(y) for y in years.index], y=f4(years.to_numpy()), name=ptext(label),
+        years = M.annual_returns(r, from_base=True)
+        partial = M.partial_years(r)
+        fig.add_trace(go.Bar(x=[f"{y} (partial)" if y in partial else str(y) for y in years.index],
+                             y=f4(years.to_numpy()), name=ptext(label),
                              marker_color=BENCHMARK_COLOR if i == bench else color(i),
                              hovertemplate="%{x}: %{y:.1%}"))
     fig.update_yaxes(tickformat=".0%", title_text="Return")
@@ -199,8 +202,8 @@ def monthly_heatmap(returns: Labelled) -> go.Figure:
     n_years = 1
     groups = []
     for g, (label, r) in enumerate(returns):
-        table = M.monthly_returns_table(r)
-        years = M.annual_returns(r).reindex(table.index)
+        table = M.monthly_returns_table(r, from_base=True)
+        years = M.annual_returns(r, from_base=True).reindex(table.index)
         n_years = max(n_years, len(table))
         z = [[None if pd.isna(v) else round(float(v), 6) for v in row] for row in table.to_numpy()]
         ys = [str(y) for y in table.index]

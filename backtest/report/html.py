@@ -13,7 +13,7 @@ from .. import metrics as M
 from . import figures as F
 from . import tearsheet as T
 from .labels import GROUPS, INFO, info
-from .page import SharedDates, esc, figure_fragment, fmt, render_page, section, table, td_class
+from .page import SharedDates, esc, figure_fragment, fmt, frame_table, render_page, section, table, td_class
 
 if TYPE_CHECKING:
     from ..results import SavedRun
@@ -28,15 +28,39 @@ def bench_label(saved: SavedRun) -> str:
 
 def labelled_series(saved: SavedRun) -> tuple[list[tuple[str, pd.Series]], list[tuple[str, pd.Series]], int]:
     """(values, returns, benchmark position): strategies in order, the benchmark last."""
+    from ..results import run_capital
+
     values = [(s.name, s.equity) for s in saved.strategies] + [(bench_label(saved), saved.benchmark)]
-    returns = [(lab, M.simple_returns(v)) for lab, v in values]
+    capital = run_capital(saved.config)       # returns measured from the capital (the opening fee counts)
+    returns = [(lab, M.simple_returns(v, capital)) for lab, v in values]
     return values, returns, len(values) - 1
 
 
 def metric_columns(saved: SavedRun) -> list[tuple[str, dict, bool]]:
-    """(label, metrics, is_benchmark) for every strategy, then the benchmark."""
+    """(label, metrics, is_benchmark) for every strategy, then the benchmark, then any further benchmarks
+    (their benchmark-relative rows are against the primary benchmark)."""
     cols = [(s.name, saved.metrics.get("strategies", {}).get(s.name, {}), False) for s in saved.strategies]
-    return cols + [(bench_label(saved), saved.metrics.get("benchmark", {}), True)]
+    more = [(f"{n} (benchmark)", m, True) for n, m in saved.metrics.get("benchmarks", {}).items()
+            if n != saved.benchmark_name]
+    return cols + [(bench_label(saved), saved.metrics.get("benchmark", {}), True)] + more
+
+
+def relative_table(saved: SavedRun) -> str:
+    """Each strategy against each benchmark and control (metrics.json "relative"); '' with only one."""
+    rel = saved.metrics.get("relative", {})
+    against = list(dict.fromkeys(b for per in rel.values() for b in per))
+    if len(against) < 2 and not saved.config.get("controls"):
+        return ""
+    keys = M.RELATIVE_KEYS
+    header = [esc(h) for h in ("Strategy", "Against", *(info(k)[0] for k in keys))]
+    rows = []
+    for name, per in rel.items():
+        for b in against:
+            m = per.get(b, {})
+            rows.append([esc(name), esc(b)] + [f'<span class="{td_class(m.get(k), info(k)[1])}">'
+                                               f'{esc(fmt(m.get(k), info(k)[1]))}</span>' for k in keys])
+    return ("<h3>Against each benchmark and control</h3>"
+            + table(header, rows, raw=True))
 
 
 def metrics_table(columns: list[tuple[str, dict, bool]], *, keys: tuple[str, ...] | None = None,
@@ -196,6 +220,29 @@ def _coverage(saved: SavedRun) -> str:
     return f'<p class="intro">{esc(summary)}</p><details><summary>Every series</summary>{tbl}</details>'
 
 
+DATA_TABLES = {
+    "data_quality": ("Data quality", "Traded names whose prices end inside the run. A DATA GAP is a name still in "
+                     "its index on the next trading day: the data stops, the company did not; the run did what "
+                     "data_gaps says (sell: sold at the last close; hold: held at it until the next rebalance; "
+                     "refuse: stops). held_weight_max: the largest weight any strategy held going into the "
+                     "last close."),
+    "idle_cash": ("Idle cash", "Cash of every origin (before the first fill, unallocated targets, sale proceeds "
+                  "waiting for the next rebalance, names without a price): its mean and largest share of value, "
+                  "the days above 1% of value and the longest such spell, and what it earned at the rate named "
+                  "in earns (cash_yield)."),
+}
+
+
+def _data_tables(saved: SavedRun) -> str:
+    """The data-quality and idle-cash tables (saved as analytics/data-quality.csv and idle-cash.csv), when the run has them."""
+    parts = []
+    for key, (title, intro) in DATA_TABLES.items():
+        frame = (saved.analytics or {}).get(key)
+        if frame is not None and len(frame):
+            parts.append(f"<h3>{esc(title)}</h3><p class=\"intro\">{esc(intro)}</p>" + frame_table(frame))
+    return "".join(parts)
+
+
 def _extra_sections(saved: SavedRun, sections: Sequence[Callable[[SavedRun], str]]) -> str:
     parts = []
     for fn in sections:
@@ -255,8 +302,8 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
             f"needs more than {M.ROLLING_WINDOW}.</p>")
     add("calendar", "Years", "Calendar-year returns",
         figure_fragment(F.calendar_figure(returns, b)) + T.annual_table(returns, b),
-        "The first year starts at the first date's close; a last year that ends before its last business day "
-        "is marked with its end date.")
+        "The first year starts at the run's base close (the last close before start); a first or last year "
+        "the run covers only in part is marked with the dates it covers.")
     add("monthly", "Months", "Monthly returns", figure_fragment(F.monthly_heatmap(returns)),
         "Choose the strategy with the menu. The last column is the year's compounded return.")
     add("distribution", "Distribution", "Distribution of returns",
@@ -286,7 +333,8 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
             figure_fragment(T.trading_figure(activity)) + _activity_table(activity),
             "Turnover is one-sided (the engine's), as a fraction of the portfolio's value; orders count "
             "every buy and sell on that date. The menu chooses the strategy.")
-    add("metrics", "Metrics", "Metrics", metrics_table(cols), "Hover a metric for its definition.")
+    add("metrics", "Metrics", "Metrics", metrics_table(cols) + relative_table(saved),
+        "Hover a metric for its definition.")
     extra = _extra_sections(saved, sections)
     if extra:
         parts.append(("analytics", "Analytics", f'<div id="analytics">{extra}</div>'))
@@ -295,7 +343,8 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
     config_text = yaml.safe_dump(saved.config, sort_keys=False, allow_unicode=True)
     add("config", "Config", "Config as run", f'<pre class="yaml">{esc(config_text)}</pre>')
     details = {k: v for k, v in saved.manifest.items() if k not in _MANIFEST_SHOWN}
-    add("data", "Data", "Data coverage", _coverage(saved) + "<h3>Run details</h3>" + _kv(details))
+    add("data", "Data", "Data coverage", _coverage(saved) + _data_tables(saved) + "<h3>Run details</h3>"
+        + _kv(details))
     versions = saved.manifest.get("versions") or {}
     timings = saved.manifest.get("timings_s") or saved.manifest.get("timings") or {}
     env = _kv(versions) if isinstance(versions, dict) else esc(versions)

@@ -60,11 +60,17 @@ GROUPS: list[tuple[str, dict[str, tuple[str, str, str]]]] = [
         "down_capture": ("Down capture", "pct", "Geometric mean in benchmark down months, / benchmark's"),
     }),
     ("Trading", {
-        "n_rebalances": ("Rebalances", "count", "Rebalance dates with non-zero turnover"),
-        "total_turnover": ("Turnover, total", "pct", "Sum of one-sided turnover over all rebalances"),
-        "annual_turnover": ("Turnover, per year", "pct", "Total turnover / years"),
+        "n_rebalances": ("Rebalances", "count", "Scheduled and drift rebalances that traded, the opening one "
+                                                 "included"),
+        "n_forced_sales": ("Forced sales", "count", "Other trading days: names sold when their prices end"),
+        "total_turnover": ("Turnover, total", "pct", "Sum of one-sided turnover over every trading day"),
+        "initial_turnover": ("Turnover, opening purchase", "pct", "One-sided turnover of the opening purchase"),
+        "annual_turnover": ("Turnover, ongoing per year", "pct", "(Total - opening) turnover / years"),
+        "forced_sale_turnover": ("Turnover, forced sales", "pct", "One-sided turnover of the forced sales"),
         "fees_paid": ("Fees paid", "money", "Commission and slippage paid, in currency"),
-        "fee_drag": ("Fee drag, per year", "pct", "Sum of daily fees / portfolio value, per year"),
+        "fee_drag": ("Fee drag, per year", "bps", "Sum of daily fees / portfolio value, per year"),
+        "expense_ratio": ("Expense ratio, per year", "bps", "The fund expense ratio charged (expense_ratio)"),
+        "cost_drag": ("Cost drag, per year", "bps", "Fee drag + expense ratio"),
     }),
 ]
 

@@ -42,6 +42,9 @@ BASE_LAYOUT = dict(
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+# Run tables shown in the report's data section (backtest.report.html), not among "How the weights were formed".
+DATA_TABLE_KEYS = ("data_quality", "idle_cash")
+
 
 def visible(text: object) -> str:
     """Control characters (other than tab and newlines) shown as escapes, e.g. ``\\x07``."""
@@ -156,8 +159,8 @@ def is_missing(value: object) -> bool:
 
 
 def fmt(value: object, kind: str = "num") -> str:
-    """Format a metric value: kinds ``pct``, ``pct_signed``, ``ratio``, ``days``, ``count``, ``money``,
-    ``years``, ``date``, ``num``. Missing values show as an en dash."""
+    """Format a metric value: kinds ``pct``, ``pct_signed``, ``bps`` (a fraction shown in basis points),
+    ``ratio``, ``days``, ``count``, ``money``, ``years``, ``date``, ``num``. Missing values show as an en dash."""
     if is_missing(value):
         return "–"
     if isinstance(value, str):
@@ -169,6 +172,8 @@ def fmt(value: object, kind: str = "num") -> str:
         return f"{v:.2%}".replace("-", "−")
     if kind == "pct_signed":
         return f"{v:+.2%}".replace("-", "−")
+    if kind == "bps":
+        return f"{v * 1e4:,.1f} bp".replace("-", "−")
     if kind == "ratio":
         return f"{v:.2f}".replace("-", "−")
     if kind in ("days", "count"):

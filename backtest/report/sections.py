@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .figures import line_figure
-from .page import esc, figure_fragment, frame_table, section, words
+from .page import DATA_TABLE_KEYS, esc, figure_fragment, frame_table, section, words
 
 if TYPE_CHECKING:
     from ..results import SavedRun
@@ -48,7 +48,9 @@ def rotation_section(saved: SavedRun) -> str:
 def analytics_tables(saved: SavedRun) -> str:
     """Every other ``saved.analytics`` table (e.g. the market-cap basis of cap-weighted strategies)
     generically: a line plot when it is date-indexed, and the table."""
-    rest = {k: v for k, v in (saved.analytics or {}).items() if not _is_rotation_key(k) and k not in OWN_KEYS}
+    rest = {k: v for k, v in (saved.analytics or {}).items()
+            if not _is_rotation_key(k) and k not in OWN_KEYS and k not in DATA_TABLE_KEYS   # data section
+            and not k.replace("-", "_").startswith("evidence_")}
     if not rest:
         return ""
     parts = []
@@ -64,4 +66,11 @@ def analytics_tables(saved: SavedRun) -> str:
                          "each is also saved as analytics/<name>.csv.")
 
 
-SECTIONS: list[Callable[[SavedRun], str]] = [rotation_section, analytics_tables]
+def evidence(saved: SavedRun) -> str:
+    """Factor loadings, rolling and stress tables, bootstrap intervals (`report.evidence_section`)."""
+    from .evidence_section import evidence_section
+
+    return evidence_section(saved)
+
+
+SECTIONS: list[Callable[[SavedRun], str]] = [rotation_section, evidence, analytics_tables]

@@ -227,6 +227,12 @@ def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:
         "Portfolio value of the best variants and the buy-and-hold benchmark (dashed).")
     add("variants", "Variants", "Every variant", variants_table(saved, metric),
         "Click a column heading to sort by it (again to reverse). Hover a strategy for its full name.")
+    from .evidence_section import sweep_evidence
+
+    if ev := sweep_evidence(saved):
+        add("evidence", "Overfitting", "Better than luck?", ev, "The deflated Sharpe ratio and the probability "
+            "of backtest overfitting of each swept strategy's variants, and a walk-forward selection "
+            "(docs/evidence.md).")
     from .html import _warnings, _warnings_html
 
     warnings = _warnings(saved)

@@ -70,19 +70,21 @@ def relative_figures(values: Labelled, bench: int, *, shared: SharedDates | None
 
 
 def annual_table(returns: Labelled, bench: int) -> str:
-    """Calendar-year returns, one row per year, one column per series (benchmark last); partial years (the
-    first always: it starts at the first date's close; the last unless the series reaches the year's last
-    business day) are marked with the dates they cover."""
-    years = {label: M.annual_returns(r) for label, r in returns}
+    """Calendar-year returns, one row per year, one column per series (benchmark last). The series start at
+    the run's base close, which opens the first year (`metrics.period_returns` with ``from_base``); partial
+    years (`metrics.partial_years`: the first unless the base is a close of the year before, the last unless
+    the series reaches the year's last business day) are marked with the dates they cover."""
+    years = {label: M.annual_returns(r, from_base=True) for label, r in returns}
     index = sorted({y for s in years.values() for y in s.index})
-    first = min((r.index[0] for _, r in returns if len(r)), default=None)
+    partial = set().union(*(M.partial_years(r) for _, r in returns))
+    first = min((r.index[1] for _, r in returns if len(r) > 1), default=None)
     last = max((r.index[-1] for _, r in returns if len(r)), default=None)
     rows = []
     for y in index:
         label = str(y)
-        if first is not None and y == first.year:
+        if first is not None and y == first.year and y in partial:
             label += f" (from {first:%d %b})"
-        if last is not None and y == last.year and last < pd.offsets.BYearEnd().rollforward(last):
+        if last is not None and y == last.year and y in partial and last < pd.offsets.BYearEnd().rollforward(last):
             label += f" (to {last:%d %b})"
         cells = []
         for i, (lab, _) in enumerate(returns):
@@ -117,7 +119,7 @@ def histogram_figure(returns: Labelled, *, freq: str) -> go.Figure:
     fig = new_figure(height=340, hovermode="x", bargap=0.03, margin=dict(l=55, r=20, t=56, b=40))
     groups = []
     for g, (label, r) in enumerate(returns):
-        data = M.period_returns(r, "M") if monthly else r.dropna().iloc[1:]  # day 1 is 0 by convention
+        data = M.period_returns(r, "M", from_base=True) if monthly else r.dropna().iloc[1:]  # not the base day
         edges, counts, normal = histogram_counts(data, MONTHLY_BINS if monthly else DAILY_BINS)
         if not len(edges):
             continue

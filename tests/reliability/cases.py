@@ -65,17 +65,31 @@ CASES = [
          {"c.yaml": config(SPY, '{name: "s\\u200b", weighting: fixed, weights: {SPY: 1}}')}),
     # --- the config is valid, the data refutes it (checked when the run reads the store)
     Case("infeasible-single-cap", "run time", "`caps: {single: 0.001}` on the S&P 500 (about 500 names)",
-         run(), ("strategy 'Tiny cap' on 2024-01-02", "single-name cap 0.001 is infeasible for",
+         run(), ("strategy 'Tiny cap' on 2023-12-28", "single-name cap 0.001 is infeasible for",
                  "the minimum feasible cap is 1/", "raise caps.single to at least that"),
          {"c.yaml": config("{name: Tiny cap, weighting: cap, universe: sp500, caps: {single: 0.001}}")}),
     Case("empty-universe-at-a-date", "run time", "equal weights of `[AVUV]` from 2016 (AVUV lists in 2019)",
-         run(), ("strategies['Young ETF'].universe: empty on 2016-01-04 (no member has a price: prices start "
+         run(), ("strategies['Young ETF'].universe: empty on 2015-12-30 (no member has a price: prices start "
                  "after it: AVUV (first price 2019-09-26)); fix: start later (`start: 2019-09-26` or after)",),
          {"c.yaml": config("{name: Young ETF, weighting: equal, universe: [AVUV]}", start="2016-01-01",
                            end="2020-06-30")}),
+    Case("python-weighting-without-flag", "run time", "`weighting: {python: mypkg.w:f}` run without "
+         "`--allow-python`", run(), ("strategies[0].weighting.python: mypkg.w:f would run Python code named in "
+                                     "the config", "this needs an explicit flag: bt run --allow-python CONFIG"),
+         {"c.yaml": config("{name: P, weighting: {python: 'mypkg.w:f'}, universe: [AAPL, MSFT]}")}),
+    Case("risk-lookback-longer-than-history", "run time", "`lookback: 2000` for risk parity from 2016 (the "
+         "store's prices start in 2015)", run(), ("strategy 'RP': 2016-01-04: none of the 3 universe names has a full "
+                                                   "2000-day lookback", "start the run later or shorten lookback"),
+         {"c.yaml": config("{name: RP, weighting: risk_parity, universe: [AAPL, MSFT, KO], lookback: 2000}",
+                           start="2016-01-01", end="2016-06-30")}),
+    Case("trend-defensive-without-prices", "run time", "`trend: {defensive: AVUV}` before AVUV lists (2019)",
+         run(), ("trend: the defensive ticker AVUV has no price on the decision date",
+                 "choose one with prices over the whole run"),
+         {"c.yaml": config("{name: T, weighting: fixed, weights: {SPY: 1}, trend: {ticker: SPY, days: 200, "
+                           "defensive: AVUV}}", start="2018-10-01", end="2020-06-30")}),
     Case("group-never-in-the-index", "run time",
          "equal weights of a group of ETFs (`universe: [funds]`) without `membership: static`", run(),
-         ("strategies['Funds'].universe: empty on 2024-01-02 (no group member is an S&P 500 member then: "
+         ("strategies['Funds'].universe: empty on 2023-12-28 (no group member is an S&P 500 member then: "
           "IWN, AVUV)", "`membership: static` to hold the group's members on every date"),
          {"c.yaml": config("{name: Funds, weighting: equal, universe: [funds]}",
                            head="groups: {funds: [IWN, AVUV]}\n")}),
@@ -95,9 +109,47 @@ CASES = [
     Case("unknown-cash-yield", "run time", "`cash_yield: ZZZQ`", run(),
          ("no prices for ZZZQ (not in the store), named in the config",),
          {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 1}, cash_yield: ZZZQ}")}),
+    Case("data-gap-refused", "run time", "`data_gaps: refuse` with members whose prices stop in 2021", run(),
+         ("data_gaps: refuse: strategy 'EW' holds 24 name(s) whose prices end while they are still sp500 members",
+          "ALXN (2021-04-21, ", "fix: import the missing prices, end the run before the gap, or set data_gaps: "
+          "sell"),
+         {"c.yaml": config("{name: EW, weighting: equal, universe: sp500, rebalance: quarterly}",
+                           head="data_gaps: refuse\n", start="2021-01-04", end="2021-06-30")}),
+    Case("cash-yield-starts-late", "run time", "`cash_yield: SGOV` on a run from 2019 (SGOV lists in 2020-05)",
+         run(), ("strategies['s'].cash_yield: idle cash accrues at SGOV, which has prices only from 2020-",
+                 "after the run starts (2019-01-02)", "fix: start on or after that date, choose a cash ticker "
+                 "priced over the whole period (e.g. BIL) or set cash_yield: none"),
+         {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 1}, cash_yield: SGOV}",
+                           start="2019-01-02", end="2021-06-30")}),
     Case("unknown-risk-free", "run time", "`risk_free: ZZZQ`", run(),
-         ("no prices for ZZZQ (not in the store), named in the config",),
+         ("risk_free: ZZZQ has no prices in the store",),
          {"c.yaml": config(SPY, head="risk_free: ZZZQ\n")}),
+    Case("late-benchmark", "run time", "`benchmark: MAGS` (lists 2023-04-11) with `start: 2016-01-01`", run(),
+         ("benchmark: MAGS has its first price on 2023-04-11, so a run from 2016-01-01 has no base close",
+          "fix: start on or after 2023-04-13", "proxies: {MAGS: <older ticker>}",
+          "The run does not shorten its period"),
+         {"c.yaml": config(SPY, head="benchmark: MAGS\n", start="2016-01-01")}),
+    Case("late-further-benchmark", "run time", "`benchmarks: [RSP]` (lists 2003-05-01) from 1995", run(),
+         ("benchmarks[0]: RSP has its first price on 2003-05-01, after the run's base close 1994-12-30",
+          "fix: start on or after 2003-05-02", "proxies: {RSP: <older ticker>}"),
+         {"c.yaml": config(SPY, head="benchmarks: [RSP]\n", start="1995-01-01", end="2005-12-31")}),
+    Case("late-risk-free", "run time", "`risk_free: SGOV` (lists 2020-06-01) on a 2016 run", run(),
+         ("risk_free: SGOV has its first price on 2020-06-01, after the run's base close 2015-12-31",
+          "start on or after 2020-06-02", "proxies: {SGOV: <older ticker>}", "count missing returns as 0"),
+         {"c.yaml": config(SPY, head="risk_free: SGOV\n", start="2016-01-01")}),
+    Case("validate-ticker-without-data", "run time", "`bt validate` on a config naming a ticker the store lacks",
+         ("--data-dir", "{store}", "validate", "{tmp}/c.yaml"),
+         ("c.yaml: a run would stop: ZZZQ: not in the store", "fix: check the spelling"),
+         {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 0.5, ZZZQ: 0.5}}")}),
+    Case("analytics-without-an-index", "config", "an `analytics:` block in a config of fixed weights",
+         ("validate", "--config-only", "{tmp}/c.yaml"),
+         ("analytics (line 4): needs a strategy on an index universe (universe: sp500) and a strategy with "
+          "weighting: cap", "remove the analytics block"),
+         {"c.yaml": config(SPY, head="analytics: {windows: [ytd]}\n")}),
+    Case("control-not-a-strategy", "config", "`controls: [Rebuild]` naming no strategy",
+         ("validate", "--config-only", "{tmp}/c.yaml"),
+         ("controls[0] (line 4): must name a strategy of this config, got 'Rebuild'",),
+         {"c.yaml": config(SPY, head="controls: [Rebuild]\n")}),
     Case("ticker-without-prices-in-the-period", "run time",
          "a fixed weight on TWTR (prices end 2021-04-21) in 2024", run(),
          ("no prices for TWTR (no price in 2022-11-27 .. 2024-06-28), named in the config",
@@ -120,18 +172,11 @@ CASES = [
          run(), ("strategies[0].weights['BRK.B'] (line 5): must spell a share class with a dash, as the price "
                  "store does, got 'BRK.B'; did you mean BRK-B?",),
          {"c.yaml": config("{name: s, weighting: fixed, weights: {BRK.B: 1}}")}),
-    Case("cash-yield-also-a-target-run", "config", "`bt run` of `weights: {BIL: 1}` with `cash_yield: BIL`",
-         run(), ("strategies[0].cash_yield (line 5): BIL is also a target of this strategy (in its weights)",
-                 "fix: choose a cash ticker the strategy does not hold, e.g. SGOV"),
-         {"c.yaml": config("{name: s, weighting: fixed, weights: {BIL: 1}, cash_yield: BIL}")}),
     Case("period-without-trading-days", "run time", "`start: 2024-01-06`, `end: 2024-01-07` (a weekend)", run(),
-         ("start/end: the period 2024-01-06 .. 2024-01-07 holds 0 trading day(s) of the benchmark SPY; a run "
-          "needs at least two", "fix: widen the period, e.g. end: 2024-01-09 or later"),
+         ("start/end: the period 2024-01-06 .. 2024-01-07 holds 0 trading days of SPY (its prices run from "
+          "1993-01-29 to 2026-07-31); a run needs at least one", "fix: widen the period, e.g. end: 2024-01-08 or "
+          "later"),
          {"c.yaml": config(SPY, start="2024-01-06", end="2024-01-07")}),
-    Case("period-of-one-trading-day", "run time", "`start: 2024-01-05` (a Friday), `end: 2024-01-07`", run(),
-         ("start/end: the period 2024-01-05 .. 2024-01-07 holds 1 trading day(s) of the benchmark SPY "
-          "(2024-01-05); a run needs at least two", "fix: widen the period, e.g. end: 2024-01-08 or later"),
-         {"c.yaml": config(SPY, start="2024-01-05", end="2024-01-07")}),
     Case("period-before-the-data", "run time", "`start: 1980-01-01`, `end: 1990-12-31`", run(),
          ("start/end: the period 1980-01-01 .. 1990-12-31 is outside the data", "SPY has prices from",
           "fix: choose dates inside that range"),
@@ -238,6 +283,14 @@ CASES = [
          ("--data-dir", "{tmp}/store", "run", "{tmp}/c.yaml", *OUT),
          ("meta.json is unreadable; move the folder aside and re-import the data",),
          {"c.yaml": config(SPY), "store/meta.json": "{"}),
+    # --- the evidence block (docs/evidence.md)
+    Case("evidence-bad-settings", "config", "an `evidence:` block with a misspelt metric, an odd number of CSCV "
+         "blocks and a stress period without an end", ("validate", "{tmp}/c.yaml"),
+         ("evidence.walk_forward.metric (line 5): must be one of sharpe, sortino, cagr", "did you mean 'sharpe'?",
+          "evidence.pbo_blocks (line 6): must be an even number, got 7; fix: use 8",
+          "evidence.stress[0] (line 7): missing end; each stress period needs a name, a start and an end"),
+         {"c.yaml": config(SPY, head="evidence:\n  walk_forward: {metric: sharp}\n  pbo_blocks: 7\n"
+                                     "  stress: [{name: crash, start: 2020-02-19}]\n")}),
 ]
 
 

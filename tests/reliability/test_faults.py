@@ -76,7 +76,7 @@ def test_killed_runs_never_leave_a_run_that_bt_list_shows_incomplete(snapshot_st
     assert sorted(finals) == sorted(s.path for s in listed)
     for summary in listed:
         run = load_run(summary.path)
-        assert len(run.strategies) == 4 and run.metrics["strategies"]
+        assert len(run.strategies) == 5 and run.metrics["strategies"]
     shown = bt("list", "--results", results)
     assert shown.code == 0 and "INCOMPLETE" not in shown.out and len(listed) >= 1
 
@@ -190,6 +190,6 @@ def test_same_config_same_data_gives_identical_bytes_across_processes(snapshot_s
     a, b = folders
     files = ["metrics.json", "equity.csv", "returns.csv", "fees.csv", "turnover.csv"]
     files += [str(p.relative_to(a)) for sub in ("weights", "trades", "holdings") for p in (a / sub).iterdir()]
-    assert len(files) == 5 + 12
+    assert len(files) == 5 + 15      # five strategies (the uncapped rebuild is the control)
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name

@@ -155,4 +155,4 @@ def test_offline_run_makes_no_network_call(snapshot_store, tmp_path):
     assert not log.exists(), log.read_text()
     folder = Path(done.out.strip().removeprefix("report: ")).parent
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["offline"] is True and manifest["period"]["start"] == "2016-01-04"
+    assert manifest["offline"] is True and manifest["period"]["start"] == "2015-12-31"

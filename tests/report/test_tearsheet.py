@@ -87,7 +87,8 @@ def test_annual_table_matches_year_end_values(saved):
     year_end = eq.groupby(eq.index.year).last()
     expected = year_end / year_end.shift(1).fillna(eq.iloc[0]) - 1     # plain pandas, value at year ends
     rows = re.findall(r'<td class="label">(.*?)</td><td class="num[^"]*">(.*?)</td>', html)
-    assert [lab for lab, _ in rows] == ["2021 (from 04 Jan)", "2022", "2023 (to 27 Nov)"]
+    # the first date (2021-01-04) is the series' base close: the first year runs from the next day
+    assert [lab for lab, _ in rows] == ["2021 (from 05 Jan)", "2022", "2023 (to 27 Nov)"]
     for (_, shown), v in zip(rows, expected, strict=True):
         assert shown.replace("−", "-") == f"{v:.2%}"
 

@@ -20,6 +20,7 @@ class Tilt:
     multiplier: float | None = None
     weight: float | None = None
     inside: str = "cap"
+    while_leading: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,22 @@ class Caps:
 
 
 @dataclass(frozen=True)
+class Select:
+    by: str = "momentum"
+    lookback: int = 252
+    skip: int = 0
+    top: int | None = None
+    bottom: int | None = None
+
+
+@dataclass(frozen=True)
+class Trend:
+    ticker: str = "SPY"
+    days: int = 200
+    defensive: str = "BIL"
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str = "test"
     weighting: str = "cap"
@@ -44,6 +61,24 @@ class Spec:
     tilt: Tilt | None = None
     caps: Caps | None = None
     per: str = "company"
+    select: Select | None = None
+    trend: Trend | None = None
+
+
+@dataclass(frozen=True)
+class RiskSpec:
+    name: str = "test"
+    weighting: str = "risk_parity"
+    lookback: int | None = None
+    covariance: str | None = None
+    caps: Caps | None = None
+
+
+@dataclass(frozen=True)
+class PySpec:
+    python: str = "tests.strategies.plugins.weights:cheapest_half"
+    name: str = "test"
+    weighting: str = "python"
 
 
 def one_day_inputs(

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from backtest.errors import DataError
-from strategies import REGISTRY, DecisionInputs, Weights, decision_inputs
+from strategies import DecisionInputs, Weights, decision_inputs, weigh
 from strategies.base import finalise
 
-from .specs import Caps, Spec, Tilt
+from .specs import Caps, PySpec, RiskSpec, Select, Spec, Tilt, Trend
 
 
 def _prices() -> pd.DataFrame:
@@ -72,24 +72,38 @@ def test_last_prices_refuses_a_history_without_the_date():
         Spec(weighting="equal"),
         Spec(weighting="cap"),
         Spec(weighting="cap", tilt=Tilt(group="g", multiplier=2.0), caps=Caps(single=0.4)),
+        *(RiskSpec(weighting=family, lookback=5, covariance=cov)
+          for family, cov in (("inverse_vol", None), ("min_variance", "sample"), ("risk_parity", "ledoit_wolf"),
+                              ("hrp", "sample"))),
+        RiskSpec(weighting="risk_parity", lookback=5, caps=Caps(single=0.45)),
+        Spec(weighting="equal", select=Select(by="momentum", lookback=6, skip=2, top=2)),
+        Spec(weighting="cap", select=Select(by="volatility", lookback=5, bottom=2)),
+        Spec(weighting="equal", trend=Trend(ticker="B", days=5, defensive="C")),
+        Spec(weighting="fixed", weights={"A": 0.6, "B": 0.4}, trend=Trend(ticker="C", days=8, defensive="B")),
+        Spec(weighting="cap", tilt=Tilt(group="g", multiplier=3.0, while_leading=5)),
+        Spec(weighting="cap", tilt=Tilt(group="h", weight=0.7, while_leading=8)),
+        PySpec(),
     ],
-    ids=["fixed", "equal", "cap", "cap-tilt-capped"],
+    ids=["fixed", "equal", "cap", "cap-tilt-capped", "inverse_vol", "min_variance", "risk_parity", "hrp",
+         "risk_parity-capped", "select-momentum", "select-volatility", "trend-equal", "trend-fixed",
+         "conditional-tilt-multiplier", "conditional-tilt-weight", "python"],
 )
 def test_no_look_ahead_perturbing_later_prices_changes_nothing(spec):
     prices = _prices()
     shares = pd.DataFrame({t: [1e6 * (i + 1)] for i, t in enumerate("ABCD")}, index=prices.index[:1])
     day = prices.index[9]
     universe = ("A", "B", "C", "D")
-    groups = {"g": ("A", "B")}
-    before = REGISTRY[spec.weighting](spec, decision_inputs(prices, shares, day, universe, groups))
+    groups = {"g": ("A", "B"), "h": ("C", "D")}
+    before = weigh(spec, decision_inputs(prices, shares, day, universe, groups))
 
     perturbed = prices.copy()
     perturbed.iloc[10:] *= np.random.default_rng(1).uniform(0.2, 5.0, perturbed.iloc[10:].shape)
     perturbed.iloc[12:, 0] = np.nan  # A delists after the date
     later_shares = pd.concat([shares, shares.set_axis([prices.index[11]]) * 3])  # share counts change later
-    after = REGISTRY[spec.weighting](spec, decision_inputs(perturbed, later_shares, day, universe, groups))
+    after = weigh(spec, decision_inputs(perturbed, later_shares, day, universe, groups))
 
     assert isinstance(after, Weights)
+    assert isinstance(before, Weights)
     pd.testing.assert_series_equal(before.weights, after.weights, check_exact=True)
     assert before.notes == after.notes
 

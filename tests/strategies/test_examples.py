@@ -1,0 +1,220 @@
+"""The worked configs of the strategy families (configs/examples/), run end to end on the snapshot, with the
+weights they wrote checked against independent calculations on the store's prices (plain pandas/numpy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.config import load_config
+from backtest.runner import run_config
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "configs" / "examples"
+
+
+@pytest.fixture(scope="module")
+def risk_run(snapshot_store, tmp_path_factory) -> Path:
+    return run_config(EXAMPLES / "risk.yaml", store=snapshot_store, results_dir=tmp_path_factory.mktemp("risk"),
+                      offline=True)
+
+
+def _weights(run: Path, slug: str) -> pd.DataFrame:
+    return pd.read_csv(run / "weights" / f"{slug}.csv", index_col="date", parse_dates=True)
+
+
+def _window_returns(store, tickers, date, lookback: int) -> pd.DataFrame:
+    """The `lookback` daily simple returns ending at `date`, from the store with plain pandas."""
+    prices = store.prices(list(tickers), start=date - pd.Timedelta(days=800), end=date)
+    prices = prices.loc[:date].iloc[-(lookback + 1):]
+    return prices.pct_change().iloc[1:]
+
+
+def test_risk_example_inverse_vol_weights_are_one_over_sigma(risk_run, snapshot_store):
+    w = _weights(risk_run, "inverse-vol-s-p-493")
+    date = w.index[2]
+    held = w.loc[date][w.loc[date] > 0]
+    sd = _window_returns(snapshot_store, held.index, date, 252).std(ddof=1)
+    expected = (1 / sd) / (1 / sd).sum()
+    np.testing.assert_allclose(held.to_numpy(), expected.reindex(held.index).to_numpy(), rtol=1e-9)
+    assert 430 < len(held) < 493
+
+
+def test_risk_example_risk_parity_contributions_are_equal(risk_run, snapshot_store):
+    from sklearn.covariance import LedoitWolf
+
+    w = _weights(risk_run, "risk-parity-s-p-493")
+    date = w.index[-1]
+    held = w.loc[date][w.loc[date] > 0]
+    r = _window_returns(snapshot_store, held.index, date, 252)
+    cov = LedoitWolf().fit(r.to_numpy()).covariance_
+    x = held.to_numpy()
+    rc = x * (cov @ x) / (x @ cov @ x)
+    np.testing.assert_allclose(rc, 1 / len(x), atol=1e-6 / len(x))
+
+
+def test_risk_example_min_variance_respects_its_cap_and_beats_equal_weight_risk(risk_run, snapshot_store):
+    mv = _weights(risk_run, "min-variance-s-p-493-5-cap")
+    ew = _weights(risk_run, "equal-weight-s-p-493")
+    assert (mv.max(axis=1) <= 0.05 + 1e-9).all()
+    date = mv.index[0]
+    held = mv.loc[date][mv.loc[date] > 0]
+    assert 20 <= len(held) < 200
+    names = ew.loc[date][ew.loc[date] > 0].index
+    r = _window_returns(snapshot_store, names, date, 252).dropna(axis=1)
+    cov = r.cov().to_numpy()
+    x_mv = mv.loc[date].reindex(r.columns).fillna(0).to_numpy()
+    x_ew = np.full(len(r.columns), 1 / len(r.columns))
+    assert x_mv @ cov @ x_mv < 0.6 * (x_ew @ cov @ x_ew), "in-sample variance well below equal weight"
+
+
+def test_risk_example_report_shows_every_strategy(risk_run):
+    cfg = load_config(EXAMPLES / "risk.yaml")
+    html = (risk_run / "report.html").read_text()
+    for s in cfg.strategies:
+        assert s.name.replace("&", "&amp;") in html or s.name in html
+
+
+@pytest.fixture(scope="module")
+def signals_run(snapshot_store, tmp_path_factory) -> Path:
+    return run_config(EXAMPLES / "signals.yaml", store=snapshot_store,
+                      results_dir=tmp_path_factory.mktemp("signals"), offline=True)
+
+
+def test_signals_example_trend_filter_follows_the_200_day_average(signals_run, snapshot_store):
+    w = _weights(signals_run, "spy-with-200-day-trend-filter")
+    spy = snapshot_store.prices(["SPY"], start=pd.Timestamp("2017-06-01"), end=pd.Timestamp("2024-12-31"))["SPY"]
+    below = (spy < spy.rolling(200).mean()).reindex(w.index)
+    assert below.notna().all() and 3 < below.sum() < len(w) - 10
+    assert ((w["BIL"] == 1.0) == below).all()
+    assert ((w["SPY"] == 1.0) == ~below).all()
+
+
+def test_signals_example_momentum_holds_the_50_best_12_1_returns(signals_run, snapshot_store):
+    mom = _weights(signals_run, "momentum-12-1-top-50")
+    cap = _weights(signals_run, "mag-7-x1-5-while-leading")     # the S&P 500 names with a share count
+    date = mom.index[30]
+    chosen = set(mom.columns[mom.loc[date] > 0])
+    # equal weight per company (per: company): two share classes of one company share one slot
+    assert len(chosen) == 50 and mom.loc[date].sum() == pytest.approx(1.0)
+    assert mom.loc[date][list(chosen)].max() <= 1 / 49 + 1e-12
+    names = sorted(chosen | set(cap.columns[cap.loc[date] > 0]))
+    p = snapshot_store.prices(names, start=date - pd.Timedelta(days=500), end=date).loc[:date]
+    score = (p.iloc[-22] / p.iloc[-253] - 1).dropna()
+    assert chosen == set(score.nlargest(50).index)
+
+
+def test_signals_example_conditional_tilt_is_on_only_while_mag7_leads(signals_run, snapshot_store):
+    cap = _weights(signals_run, "mag-7-x1-5-while-leading")
+    mag7 = [t for t in ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA") if t in cap.columns]
+    states = []
+    for date in cap.index[::6]:
+        held = cap.columns[cap.loc[date] > 0]
+        p = snapshot_store.prices(list(held), start=date - pd.Timedelta(days=300), end=date).loc[:date]
+        change = (p.iloc[-1] / p.iloc[-127] - 1).dropna()
+        inside = change.index.isin(mag7)
+        states.append(bool(change[inside].mean() > change[~inside].mean()))
+    assert any(states) and not all(states), "the window has both regimes"
+
+
+@pytest.fixture(scope="module")
+def sleeves_run(snapshot_store, tmp_path_factory) -> Path:
+    return run_config(EXAMPLES / "sleeves.yaml", store=snapshot_store,
+                      results_dir=tmp_path_factory.mktemp("sleeves"), offline=True)
+
+
+def test_sleeves_example_is_the_weighted_sum_of_its_sleeves_looked_through(sleeves_run):
+    parent = _weights(sleeves_run, "60-40-of-the-two")
+    ew = _weights(sleeves_run, "equal-weight-s-p-493")
+    fixed = _weights(sleeves_run, "small-cap-value-tilt")
+    assert parent.index.year.tolist() == list(range(2019, 2025)), "rebalanced yearly, on its own schedule"
+    assert set(parent.index) <= set(ew.index), "the sleeves' own (quarterly) dates include the yearly ones"
+    cols = sorted(set(parent.columns) | set(ew.columns) | set(fixed.columns))
+    expected = (0.6 * ew.reindex(index=parent.index, columns=cols, fill_value=0.0)
+                + 0.4 * fixed.reindex(index=parent.index, columns=cols, fill_value=0.0))
+    pd.testing.assert_frame_equal(parent.reindex(columns=cols, fill_value=0.0), expected, check_exact=False,
+                                  rtol=0, atol=1e-15, check_freq=False)
+    assert parent.loc["2019-01-02", "SPY"] == pytest.approx(0.28) and parent.iloc[0].sum() == pytest.approx(1.0)
+    assert (parent > 0).sum(axis=1).min() > 400, "the parent holds the names, not the sleeves"
+
+
+def test_cash_flows_example_benchmark_account_is_the_sum_of_its_flows_grown(snapshot_store, tmp_path_factory):
+    run = run_config(EXAMPLES / "cash_flows.yaml", store=snapshot_store,
+                     results_dir=tmp_path_factory.mktemp("cash_flows"), offline=True)
+    table = pd.read_csv(run / "analytics" / "cash-flows.csv", index_col="strategy")
+    value = pd.read_csv(run / "analytics" / "account-value.csv", index_col="date", parse_dates=True)
+    spy = snapshot_store.prices(["SPY"], start=pd.Timestamp("2019-01-01"), end=pd.Timestamp("2024-12-31"))["SPY"]
+    spy = spy.reindex(value.index)
+    # closed form without costs: each dollar in (or out) on day d is worth P_T / P_d at the end
+    firsts = value.index.to_series().groupby(value.index.to_period("M")).min().iloc[1:]
+    grown = 100_000 * spy.iloc[-1] / spy.iloc[0] + sum(2000 * spy.iloc[-1] / spy.loc[d] for d in firsts)
+    grown -= 50_000 * spy.iloc[-1] / spy.loc["2022-06-01"]
+    bench = table.loc["SPY (benchmark)"]
+    assert bench["ending_value"] == pytest.approx(grown, rel=1e-9)
+    assert value["SPY (benchmark)"].iloc[-1] == pytest.approx(grown, rel=1e-9)
+    assert bench["contributed"] == 100_000 + 2000 * len(firsts) and bench["withdrawn"] == 50_000
+    assert table["irr"].between(0.05, 0.3).all()
+    # the money-weighted return of a strategy sets the NPV of its dated flows to zero
+    dates = [value.index[0], *firsts, pd.Timestamp("2022-06-01"), value.index[-1]]
+    for name, row in table.iterrows():
+        amounts = [-100_000, *[-2000] * len(firsts), 50_000, row["ending_value"]]
+        years = np.array([(d - dates[0]).days / 365.25 for d in dates])
+        assert abs(np.sum(np.array(amounts) * (1 + row["irr"]) ** -years)) < 1e-6, name
+    assert "cash_flows" in (run / "report.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def long_short_run(snapshot_store, tmp_path_factory) -> Path:
+    return run_config(EXAMPLES / "long_short.yaml", store=snapshot_store,
+                      results_dir=tmp_path_factory.mktemp("long_short"), offline=True)
+
+
+def test_long_short_example_weights_exposure_and_returns(long_short_run, snapshot_store):
+    run = long_short_run
+    slug, fee = "long-493-short-mag-7-dollar-neutral", 0.005
+    w = _weights(run, slug)
+    ew, mag7 = _weights(run, "equal-weight-s-p-493"), _weights(run, "cap-weighted-mag-7")
+    cols = sorted(set(ew.columns) | set(mag7.columns))
+    expected = ew.reindex(index=w.index, columns=cols, fill_value=0) - mag7.reindex(index=w.index, columns=cols,
+                                                                                   fill_value=0)
+    pd.testing.assert_frame_equal(w.reindex(columns=cols, fill_value=0.0), expected, check_exact=False, rtol=0,
+                                  atol=1e-15, check_freq=False)
+    exposure = pd.read_csv(run / "analytics" / "exposure.csv", index_col="date", parse_dates=True)
+    cal = exposure.index
+    traded = cal[cal.searchsorted(w.index, side="right")]      # fill: next_close after each decision
+    net = exposure["Long 493, short Mag 7 (dollar-neutral) net"]
+    gross = exposure["Long 493, short Mag 7 (dollar-neutral) gross"]
+    assert net.loc[traded].abs().max() < 1e-3 and (gross.loc[traded] - 2).abs().max() < 0.01, "at each rebalance"
+    assert net.abs().max() > 0.05, "between rebalances the legs drift apart"
+    assert (exposure["130-30 493 vs Mag 7 net"].loc[traded] - 1).abs().max() < 1e-3
+    # independent ledger: positions and cash rebuilt from the trades file, valued at the store's closes; the
+    # borrow fee is a daily drag on the previous close's short market value
+    trades = pd.read_csv(run / "trades" / f"{slug}.csv", parse_dates=["date"])
+    equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)[slug]
+    sign = np.where(trades["side"] == "buy", 1.0, -1.0)
+    trades = trades.assign(signed=sign * trades["shares"], spent=sign * trades["value"] + trades["fees"])
+    pos = trades.pivot_table(index="date", columns="ticker", values="signed", aggfunc="sum")
+    pos = pos.reindex(equity.index).fillna(0.0).cumsum()
+    cash = 1_000_000 - trades.groupby("date")["spent"].sum().reindex(equity.index, fill_value=0.0).cumsum()
+    prices = snapshot_store.prices(list(pos.columns), start=pd.Timestamp("2018-12-01"),
+                                   end=pd.Timestamp("2024-12-31")).ffill().reindex(equity.index)
+    held = pos * prices.fillna(0.0)
+    value = cash + held.sum(axis=1)
+    short = (-held.clip(upper=0)).sum(axis=1) / value
+    drag = np.concatenate([[1.0], np.cumprod(1 - fee / 252 * short.to_numpy())[:-1]])
+    np.testing.assert_allclose(equity.to_numpy(), value.to_numpy() * drag, rtol=1e-9)
+    assert cash.min() > 0, "short proceeds fund the longs: cash never goes negative"
+
+
+@pytest.mark.parametrize("name", ["risk", "signals", "sleeves", "cash_flows", "long_short"])
+def test_family_examples_round_trip_through_the_saved_config(name):
+    import yaml
+
+    from backtest.config import config_to_dict, parse_config
+
+    cfg = load_config(EXAMPLES / f"{name}.yaml")
+    again = parse_config(yaml.safe_dump(config_to_dict(cfg)))
+    assert again.strategies == cfg.strategies and again.cash_flows == cfg.cash_flows

@@ -1,0 +1,105 @@
+"""Selection (momentum, volatility), the conditional tilt and the trend filter, against plain pandas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.errors import DataError
+from strategies import decision_inputs, signals, weigh
+
+from .specs import MAG7, Select, Spec, Tilt, Trend
+
+NAMES = ("AAPL", "MSFT", "JPM", "XOM", "JNJ", "PG", "KO", "WMT", "CVX", "PFE", "MRK", "HD", "INTC", "CSCO",
+         "VZ", "T", "BAC", "WFC", "DIS", "MCD", "IBM", "ORCL", "PEP", "NKE", "UNH")
+
+
+@pytest.fixture(scope="module")
+def prices(snapshot_store) -> pd.DataFrame:
+    tickers = sorted({*NAMES, *MAG7, "SPY", "BIL"})
+    return snapshot_store.prices(tickers, start=pd.Timestamp("2018-01-01"), end=pd.Timestamp("2023-12-31"))
+
+
+def test_momentum_12_1_top_10_matches_pandas(prices):
+    day = pd.Timestamp("2019-12-31")
+    spec = Spec(weighting="equal", select=Select(by="momentum", lookback=252, skip=21, top=10))
+    out = weigh(spec, decision_inputs(prices, None, day, NAMES))
+    p = prices.loc[:day, list(NAMES)]
+    momentum = p.iloc[-22] / p.iloc[-253] - 1
+    assert out.weights.index.tolist() == sorted(momentum.nlargest(10).index)
+    assert (out.weights == 0.1).all()
+
+
+def test_lowest_volatility_bottom_5_matches_pandas(prices):
+    day = pd.Timestamp("2021-06-30")
+    spec = Spec(weighting="equal", select=Select(by="volatility", lookback=126, bottom=5))
+    out = weigh(spec, decision_inputs(prices, None, day, NAMES))
+    vol = prices.loc[:day, list(NAMES)].pct_change().iloc[-126:].std(ddof=1)
+    assert out.weights.index.tolist() == sorted(vol.nsmallest(5).index)
+
+
+def test_selection_names_what_it_could_not_rank_and_says_when_short():
+    dates = pd.bdate_range("2024-01-01", periods=12, name="date")
+    frame = pd.DataFrame({"A": np.linspace(10, 12, 12), "B": np.linspace(10, 9, 12), "C": np.linspace(5, 6, 12)},
+                         index=dates)
+    frame.iloc[:8, 2] = np.nan     # C lists late
+    spec = Spec(weighting="equal", select=Select(by="momentum", lookback=10, top=5))
+    out = weigh(spec, decision_inputs(frame, None, dates[-1], "ABC"))
+    assert out.weights.index.tolist() == ["A", "B"]
+    assert out.notes == ("2024-01-16: select: 1 universe names have no full 10-day window and were not ranked: C",
+                         "2024-01-16: select: only 2 names could be ranked, fewer than the 5 asked")
+
+
+def test_trend_filter_holds_the_defensive_ticker_below_the_200_day_average(prices):
+    spec = Spec(weighting="equal", trend=Trend(ticker="SPY", days=200, defensive="BIL"))
+    average = prices["SPY"].rolling(200).mean()
+    for day, down in (("2020-03-20", True), ("2019-12-31", False), ("2022-06-30", True), ("2023-12-29", False)):
+        day = pd.Timestamp(day)
+        assert (prices.loc[day, "SPY"] < average.loc[day]) == down, "the dates are what the test says"
+        out = weigh(spec, decision_inputs(prices, None, day, NAMES))
+        if down:
+            assert out.weights.to_dict() == {"BIL": 1.0}
+            assert "trend: SPY closed at" in out.notes[0] and "holding BIL" in out.notes[0]
+        else:
+            assert len(out.weights) == len(NAMES)
+
+
+def test_trend_without_enough_history_is_an_error():
+    dates = pd.bdate_range("2024-01-01", periods=5, name="date")
+    frame = pd.DataFrame({"SPY": np.arange(5.0) + 1, "BIL": 1.0}, index=dates)
+    spec = Spec(weighting="equal", trend=Trend(ticker="SPY", days=200, defensive="BIL"))
+    with pytest.raises(DataError, match="trend needs 200 trading days of prices up to the decision date"):
+        weigh(spec, decision_inputs(frame, None, dates[-1], ("SPY",)))
+
+
+def test_group_leads_is_the_equal_weighted_trailing_return_against_the_rest(prices):
+    universe = sorted({*NAMES, *MAG7})
+    for day in ("2022-12-30", "2023-12-29"):
+        day = pd.Timestamp(day)
+        inputs = decision_inputs(prices, None, day, universe)
+        leads, group, rest = signals.group_leads(inputs, MAG7, universe, 126)
+        change = prices.loc[:day, universe].iloc[[-127, -1]].pct_change().iloc[-1]
+        assert group == pytest.approx(change[list(MAG7)].mean(), rel=1e-12)
+        assert rest == pytest.approx(change.drop(list(MAG7)).mean(), rel=1e-12)
+        assert leads == (group > rest)
+    assert not signals.group_leads(decision_inputs(prices, None, pd.Timestamp("2022-12-30"), universe), MAG7,
+                                   universe, 126)[0], "2022: the Mag 7 lagged"
+    assert signals.group_leads(decision_inputs(prices, None, pd.Timestamp("2023-12-29"), universe), MAG7,
+                               universe, 126)[0], "2023: the Mag 7 led"
+
+
+def test_conditional_tilt_applies_only_while_the_group_leads():
+    dates = pd.bdate_range("2024-01-01", periods=6, name="date")
+    up = pd.DataFrame({"A": [10, 10, 10, 10, 10, 12.0], "B": 10.0, "C": 10.0}, index=dates)
+    shares = pd.Series({"A": 1.0, "B": 1.0, "C": 2.0})
+    spec = Spec(weighting="cap", tilt=Tilt(group="g", multiplier=2.0, while_leading=5))
+    groups = {"g": ("A",)}
+    on = weigh(spec, decision_inputs(up, shares, dates[-1], "ABC", groups))
+    # caps A 12, B 10, C 20 -> A doubled: 24 / 54
+    assert on.weights["A"] == pytest.approx(24 / 54, rel=1e-12) and on.notes == ()
+    down = up.assign(A=[10, 10, 10, 10, 10, 8.0])
+    off = weigh(spec, decision_inputs(down, shares, dates[-1], "ABC", groups))
+    assert off.weights["A"] == pytest.approx(8 / 38, rel=1e-12)
+    assert off.notes == ("2024-01-08: tilt off: group g's trailing 5-day return (equal-weighted) does not beat "
+                         "the rest's",)

@@ -1,0 +1,255 @@
+"""The run's period and day one (issue 10): one base close for strategies, benchmarks, risk-free and analytics;
+the benchmark follows the strategies' fill convention; late benchmark/risk-free tickers refused or proxied;
+several benchmarks, composites among them. Figures are checked against plain pandas on the raw snapshot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.config import parse_config
+from backtest.errors import DataError
+from backtest.runner import run_backtest
+from tests.conftest import MARKET_DATA
+
+CAPITAL = 1_000_000.0
+
+
+@pytest.fixture(scope="module")
+def etf() -> pd.DataFrame:
+    """The raw ETF price file of the snapshot (adjusted closes, NaN before inception)."""
+    return pd.read_parquet(MARKET_DATA / "prices_etf.parquet")
+
+
+def _config(start, end, *, fill="next_close", extra="", strategies=None, costs="{}"):
+    strategies = strategies or "  - {name: SPY only, weighting: fixed, weights: {SPY: 1.0}, rebalance: never}\n"
+    return parse_config(f"name: t\nstart: {start}\nend: {end}\nfill: {fill}\ncosts: {costs}\n{extra}"
+                        f"strategies:\n{strategies}")
+
+
+WINDOWS = {"full": ("2016-01-01", "2026-06-30", "2015-12-31"),
+           "ytd": ("2026-01-01", "2026-06-30", "2025-12-31"),
+           "1y": ("2025-07-01", "2026-06-30", "2025-06-30")}
+
+
+@pytest.mark.parametrize("fill", ["close", "next_close"])
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_spy_against_spy_is_identical_over_every_window_and_fill(snapshot_store, etf, fill, window):
+    """{SPY: 1.0} without costs against the SPY benchmark: the same series to 1e-12, starting at the base close
+    (the last close before start), and the total return is SPY's close-to-close return from that base."""
+    start, end, base = WINDOWS[window]
+    result = run_backtest(_config(start, end, fill=fill), snapshot_store, offline=True)
+    equity = result.strategies[0].equity
+    assert equity.index[0] == pd.Timestamp(base) == result.benchmark.index[0]
+    assert np.abs(equity.to_numpy() / result.benchmark.to_numpy() - 1).max() < 1e-12
+    spy = etf["SPY"]
+    expected = spy[end] / spy[base] - 1
+    assert equity.iloc[-1] / CAPITAL - 1 == pytest.approx(expected, abs=1e-12)
+    assert result.benchmark.iloc[-1] / CAPITAL - 1 == pytest.approx(expected, abs=1e-12)
+    assert result.manifest["period"]["start"] == base
+
+
+def test_ytd_run_matches_the_ytd_convention(snapshot_store):
+    """`start: 2026-01-01` and `start: 2026-01-02` both measure from the 2025-12-31 close: SPY +10.09% to
+    2026-06-30, the figure a YTD table shows (issue 10: the run used to show +9.89%)."""
+    for start in ("2026-01-01", "2026-01-02"):
+        result = run_backtest(_config(start, "2026-06-30"), snapshot_store, offline=True)
+        assert result.benchmark.index[0] == pd.Timestamp("2025-12-31")
+        assert round(result.benchmark.iloc[-1] / CAPITAL - 1, 4) == 0.1009
+
+
+def test_next_close_decides_on_the_close_before_the_base(snapshot_store):
+    """Under next_close the opening weights are decided on the close before the base and filled at the base;
+    under close, decided and filled at the base. Nothing before the base is shown."""
+    for fill, decided in (("next_close", "2015-12-30"), ("close", "2015-12-31")):
+        result = run_backtest(_config("2016-01-01", "2016-03-31", fill=fill), snapshot_store, offline=True)
+        s = result.strategies[0]
+        assert s.targets.index[0] == pd.Timestamp(decided)
+        assert set(s.trades["date"]) == {pd.Timestamp("2015-12-31")}
+        assert s.holdings.index[0] == pd.Timestamp("2015-12-31") and s.holdings["SPY"].iloc[0] > 0.999
+
+
+def test_the_opening_fee_counts_in_the_return(snapshot_store, etf):
+    """Measured from capital: with 10 bps commission the opening purchase's fee is in the total return."""
+    from backtest.results import compute_run_metrics
+
+    result = run_backtest(_config("2026-01-01", "2026-06-30", fill="close", costs="{commission_bps: 10}"),
+                          snapshot_store, offline=True)
+    s = result.strategies[0]
+    fee = s.fees.sum()
+    assert fee == pytest.approx(CAPITAL * 0.001 / 1.001, rel=1e-6)       # buys 1/1.001 of capital
+    metrics = compute_run_metrics(result)["strategies"]["SPY only"]
+    assert metrics["fees_paid"] == pytest.approx(fee)
+    assert metrics["total_return"] == pytest.approx(s.equity.iloc[-1] / CAPITAL - 1, abs=1e-12)
+    spy = etf["SPY"]
+    assert metrics["total_return"] == pytest.approx((spy["2026-06-30"] / spy["2025-12-31"]) / 1.001 - 1, abs=1e-9)
+
+
+def test_late_benchmark_is_refused_with_its_first_price_and_the_fix(snapshot_store):
+    for fill, later in (("close", "2023-04-12"), ("next_close", "2023-04-13")):
+        with pytest.raises(DataError, match=r"benchmark: MAGS has its first price on 2023-04-11, so a run from "
+                                            rf"2016-01-01 has no base close .*start on or after {later}.*"
+                                            r"proxies: \{MAGS: <older ticker>\}"):
+            run_backtest(_config("2016-01-01", "2026-06-30", fill=fill, extra="benchmark: MAGS\n"),
+                         snapshot_store, offline=True)
+    # the suggested start works: base 2023-04-11 (close) / 2023-04-12 (next_close, decided on 2023-04-11)
+    ok = run_backtest(_config("2023-04-13", "2023-06-30", extra="benchmark: MAGS\n"), snapshot_store, offline=True)
+    assert ok.benchmark.index[0] == pd.Timestamp("2023-04-12")
+    with pytest.raises(DataError, match=r"benchmarks\[0\]: RSP has its first price on 2003-05-01"):
+        run_backtest(_config("1995-01-01", "2005-12-31", extra="benchmarks: [RSP]\n"), snapshot_store,
+                     offline=True)
+
+
+def test_late_benchmark_spliced_with_a_proxy(snapshot_store, etf):
+    """`proxies: {MAGS: QQQ}`: QQQ's returns before MAGS lists, MAGS's after; the run keeps its period."""
+    result = run_backtest(_config("2016-01-01", "2026-06-30", extra="benchmark: MAGS\nproxies: {MAGS: QQQ}\n"),
+                          snapshot_store, offline=True)
+    b = result.benchmark
+    assert b.index[0] == pd.Timestamp("2015-12-31")
+    q, m = etf["QQQ"], etf["MAGS"]
+    expected = (q["2023-04-11"] / q["2015-12-31"]) * (m["2026-06-30"] / m["2023-04-11"]) - 1
+    assert b.iloc[-1] / CAPITAL - 1 == pytest.approx(expected, abs=1e-12)
+    assert any("MAGS starts 2023-04-11; before that its returns are QQQ's" in w
+               for w in result.manifest["warnings"])
+
+
+def test_late_risk_free_is_refused_or_proxied(snapshot_store, etf):
+    with pytest.raises(DataError, match=r"risk_free: SGOV has its first price on 2020-06-01.*proxies: \{SGOV"):
+        run_backtest(_config("2016-01-01", "2026-06-30", extra="risk_free: SGOV\n"), snapshot_store, offline=True)
+    result = run_backtest(_config("2016-01-01", "2026-06-30", extra="risk_free: SGOV\nproxies: {SGOV: BIL}\n"),
+                          snapshot_store, offline=True)
+    rf = result.risk_free
+    bil, sgov = etf["BIL"], etf["SGOV"]
+    assert (1 + rf.loc[:"2020-06-01"]).prod() == pytest.approx(bil["2020-06-01"] / bil["2015-12-31"], rel=1e-12)
+    assert (1 + rf.loc["2020-06-02":]).prod() == pytest.approx(sgov["2026-06-30"] / sgov["2020-06-01"], rel=1e-12)
+    assert rf.loc["2016":"2019"].sum() > 0.02       # not 0% until 2020
+
+
+def test_composite_benchmark_matches_a_pandas_rebuild(snapshot_store, etf):
+    """{SPY: 0.6, AGG: 0.4} rebalanced quarterly (first trading day of each quarter, filled at the next close):
+    rebuilt here with plain pandas (weights drift with prices, reset on each fill day); the strategy with the
+    same weights and no costs is the same series; relative metrics against each benchmark are in metrics.json."""
+    from backtest.results import compute_run_metrics
+
+    result = run_backtest(_config(
+        "2019-01-01", "2021-12-31", extra="benchmarks: [RSP, {SPY: 0.6, AGG: 0.4}]\n",
+        strategies="  - {name: 60/40 quarterly, weighting: fixed, weights: {SPY: 0.6, AGG: 0.4}}\n"),
+        snapshot_store, offline=True)
+    composite = result.benchmarks["SPY 60% + AGG 40%"]
+    px = etf[["SPY", "AGG"]].loc["2018-12-31":"2021-12-31"]
+    days = px.index
+    # first trading day of each quarter; 2019Q1's (2019-01-02) is the first day of the period: the opening
+    # purchase at the base close stands in for it
+    quarter_first = days.to_series().groupby(days.to_period("Q")).min().iloc[2:]
+    fills = {days[days.get_loc(d) + 1] for d in quarter_first}
+    target = np.array([0.6, 0.4])
+    w, value, values = target.copy(), CAPITAL, [CAPITAL]
+    for i in range(1, len(days)):
+        growth = px.iloc[i].to_numpy() / px.iloc[i - 1].to_numpy()
+        value *= float(w @ growth)
+        w = w * growth / float(w @ growth)
+        if days[i] in fills:
+            w = target.copy()
+        values.append(value)
+    np.testing.assert_allclose(composite.to_numpy(), values, rtol=1e-12)
+    np.testing.assert_allclose(result.strategies[0].equity.to_numpy(), composite.to_numpy(), rtol=1e-12)
+    metrics = compute_run_metrics(result)
+    assert list(metrics["benchmarks"]) == ["SPY", "RSP", "SPY 60% + AGG 40%"]
+    rel = metrics["relative"]["60/40 quarterly"]
+    assert rel["SPY 60% + AGG 40%"]["tracking_error"] == 0.0
+    assert rel["SPY 60% + AGG 40%"]["beta"] == pytest.approx(1.0, abs=1e-12)
+    assert rel["SPY"]["beta"] == pytest.approx(metrics["strategies"]["60/40 quarterly"]["beta"])
+    assert 0.4 < rel["SPY"]["beta"] < 0.7
+
+
+def test_calendar_years_start_after_the_base_and_partial_years_are_named():
+    """The base close (2015-12-31) is the starting point, not a 2015 of its own; 2026 to June is partial,
+    2016 (from its first trading day) is whole; a run from 2016-03-01 has a partial 2016."""
+    import backtest.metrics as M
+
+    idx = pd.DatetimeIndex(["2015-12-31", "2016-01-04", "2016-12-30", "2017-01-03", "2026-06-30"])
+    r = pd.Series([-0.001, 0.01, 0.02, 0.03, 0.04], index=idx)
+    years = M.annual_returns(r, from_base=True)
+    assert list(M.annual_returns(r).index) == [2015, 2016, 2017, 2026]    # a plain return series: no base
+    assert list(years.index) == [2016, 2017, 2026]
+    assert years[2016] == pytest.approx(0.999 * 1.01 * 1.02 - 1)       # the opening fee counts in 2016
+    assert M.partial_years(r) == {2026}
+    late = pd.Series(0.01, index=pd.DatetimeIndex(["2016-02-29", "2016-03-01", "2016-12-30"]))
+    assert M.partial_years(late) == {2016}
+
+
+def test_turnover_splits_opening_ongoing_and_forced_sales():
+    """Opening purchase, scheduled rebalances, and a
+    forced sale on a day without a rebalance: counted apart; cost drag = fee drag + expense ratio."""
+    import backtest.metrics as M
+
+    days = pd.bdate_range("2020-01-01", "2022-01-03")
+    equity = pd.Series(100.0, index=days)
+    turnover = pd.Series({days[0]: 0.5, days[60]: 0.02, days[100]: 0.03, days[300]: 0.01})
+    fees = pd.Series(0.0, index=days)
+    fees.iloc[0] = 0.01
+    m = M.trading_metrics(turnover, fees, equity, rebalances=pd.DatetimeIndex([days[0], days[60], days[300]]),
+                          expense_ratio=0.0015)
+    years = (days[-1] - days[0]).days / 365.25
+    assert m["initial_turnover"] == 0.5 and m["total_turnover"] == pytest.approx(0.56)
+    assert m["annual_turnover"] == pytest.approx(0.06 / years)
+    assert (m["n_rebalances"], m["n_forced_sales"], m["forced_sale_turnover"]) == (3.0, 1.0, 0.03)
+    assert m["cost_drag"] == pytest.approx(0.0001 / years + 0.0015)
+
+
+def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, capsys):
+    """`bt validate` names what a run would refuse (a late benchmark, a ticker without data), exit 2; a
+    config the data supports passes, with notes for tickers that list after the base."""
+    from backtest.cli import main
+
+    def bt(*args):
+        code = main(["--data-dir", str(snapshot_store.root), *map(str, args)])
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: v\nstart: 2016-01-01\nbenchmark: MAGS\nrisk_free: SGOV\nstrategies:\n"
+                   "  - {name: a, weighting: fixed, weights: {SPY: 0.7, AVUV: 0.2, NOPE: 0.1}}\n")
+    code, out = bt("validate", bad)
+    assert code == 2
+    assert "a run would stop: benchmark: MAGS has its first price on 2023-04-11" in out
+    assert "NOPE: not in the store" in out
+    good = tmp_path / "good.yaml"
+    good.write_text("name: v\nstart: 2016-01-01\nend: 2026-06-30\nrisk_free: SGOV\nproxies: {SGOV: BIL}\n"
+                    "strategies:\n  - {name: a, weighting: fixed, weights: {SPY: 0.7, AVUV: 0.3}}\n")
+    code, out = bt("validate", good)
+    assert code == 0, out
+    assert "note: AVUV: first price 2019-09-26, after the base close 2015-12-31" in out
+    assert "OK (1 strategy; config and data checked)" in out
+    assert bt("validate", "--config-only", bad)[0] == 0
+
+
+def test_rotation_run_reports_the_control_rebalances_and_caps(rotation_run):
+    """configs/rotation.yaml: 42 quarterly rebalances (opening included) with forced sales apart; the uncapped
+    rebuild (control) beats SPY by about 0.25%/yr and every strategy is measured against it too; the 5% cap
+    says how often it bound."""
+    import json
+
+    metrics = json.loads((rotation_run / "metrics.json").read_text())
+    manifest = json.loads((rotation_run / "manifest.json").read_text())
+    control = "Cap-weighted, no cap"
+    for name, m in metrics["strategies"].items():
+        assert m["n_rebalances"] == 42 and m["initial_turnover"] == pytest.approx(0.5, abs=2e-4), name
+        assert set(metrics["relative"][name]) == {"SPY", control}
+    assert metrics["strategies"]["Equal-weight S&P 493"]["n_forced_sales"] == 4
+    assert metrics["relative"][control]["SPY"]["excess_return"] == pytest.approx(0.0025, abs=5e-4)
+    capped = metrics["relative"]["Cap-weighted, 5% cap"]
+    assert capped[control]["excess_return"] == pytest.approx(
+        capped["SPY"]["excess_return"] - metrics["relative"][control]["SPY"]["excess_return"], abs=2e-4)
+    assert "Cap-weighted, 5% cap: caps (single 0.05) bound on 26 of 42 rebalance dates" in manifest["warnings"]
+    assert manifest["period"]["start"] == "2015-12-31"
+
+
+def test_rotation_config_follows_an_earlier_end():
+    """`bt run configs/rotation.yaml --end 2025-12-31`: analytics.asof is not pinned, so it follows the end."""
+    from backtest.config import apply_overrides, load_config
+    from tests.conftest import REPO
+
+    cfg = apply_overrides(load_config(REPO / "configs" / "rotation.yaml"), end="2025-12-31")
+    assert cfg.end == pd.Timestamp("2025-12-31") and cfg.analytics.asof is None
