@@ -314,7 +314,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             missing.update(u.missing)
             outside.update(u.outside)
             if not universe:
-                why = ("no member has a price); fix: start later or widen the universe")
+                why = _unpriced_why(u.missing, date, px)
                 if u.outside and not u.missing:
                     why = (f"no group member is an S&P 500 member then: {', '.join(u.outside)}); fix: start "
                            "later, or `membership: static` to hold the group's members on every date")
@@ -373,9 +373,9 @@ def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, s
     if spec.rebalance.drift is not None:
         notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     if missing:
-        top = ", ".join(f"{t} ({n})" for t, n in missing.most_common(30))
+        top = ", ".join(f"{t} ({n})" for t, n in missing.most_common())
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
-                     f"out there (dates missed in brackets): {top}{' ...' if len(missing) > 30 else ''}")
+                     f"out there (dates missed in brackets): {top}")
     if spec.weighting == "cap" and getattr(spec, "caps", None) is not None:
         bound = {n[:10] for n in strategy_notes if n[10:24] == ": caps bound: "}
         strategy_notes = [n for n in strategy_notes if n[10:24] != ": caps bound: "]
@@ -383,7 +383,7 @@ def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, s
         notes.append(f"{spec.name}: caps {_caps_text(spec.caps)} bound on {k} of {len(dates)} rebalance dates"
                      + ("; the weights equal uncapped cap weighting" if k == 0 else ""))
     if outside:
-        top = ", ".join(f"{t} ({n})" for t, n in outside.most_common(30))
+        top = ", ".join(f"{t} ({n})" for t, n in outside.most_common())
         notes.append(f"{spec.name}: point-in-time group(s) {', '.join(_groups_named(spec, groups))}: members "
                      f"not in the S&P 500 on some of the {len(dates)} rebalance dates were left out there "
                      f"(dates missed in brackets; `membership: static` holds them): {top}")
@@ -397,6 +397,37 @@ def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, s
             notes.append(f"{spec.name}: method-made turnover: new share counts alone (not prices) move the cap "
                          f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
     return targets, basis
+
+
+def _unpriced_why(missing, date: pd.Timestamp, px: pd.DataFrame) -> str:
+    """Why a universe of `missing` tickers (none priced on `date`) is empty there, and the fix: prices that
+    end before `date` call for an earlier end, prices that start after it for a later start (a message only;
+    the weights never see `px` beyond `date`)."""
+    ended, late, gaps = {}, {}, []
+    for t in missing:
+        col = px[t] if t in px.columns else pd.Series(dtype=float)
+        before, after = col.loc[:date].last_valid_index(), col.loc[date:].first_valid_index()
+        if before is not None and after is None:
+            ended[t] = before
+        elif before is None and after is not None:
+            late[t] = after
+        elif before is not None:
+            gaps.append(t)
+    if not missing or len(ended) + len(late) + len(gaps) < len(missing):
+        return "no member has a price); fix: start later or widen the universe"
+    parts, fixes = [], []
+    if ended:
+        last = max(ended.values())
+        parts.append("prices end before it: " + ", ".join(f"{t} (last price {d:%Y-%m-%d})" for t, d in ended.items()))
+        fixes.append(f"end the run earlier (`end: {last:%Y-%m-%d}` or before)")
+    if late:
+        first = min(late.values())
+        parts.append("prices start after it: " + ", ".join(f"{t} (first price {d:%Y-%m-%d})" for t, d in late.items()))
+        fixes.append(f"start later (`start: {first:%Y-%m-%d}` or after)")
+    if gaps:
+        parts.append(f"a gap in the prices of {', '.join(gaps)}")
+        fixes.append("import the missing prices (bt data import FILE)")
+    return f"no member has a price: {'; '.join(parts)}); fix: {', or '.join(fixes)}, or choose other tickers"
 
 
 REFRESH_NOTE = 0.02     # share-refresh turnover above this is named in the warnings
@@ -522,8 +553,7 @@ def _note_left_out(name: str, method: str, basis: pd.DataFrame, notes: list[str]
         names = sorted({n for cell in hit["left_out"] for n in cell.split(", ") if n})
         notes.append(f"{name}: shares: point_in_time: on {len(hit)} of {len(basis)} rebalance dates names with "
                      f"no share count observed yet are left out, estimated weight up to {hit[col].max():.2%} "
-                     f"(on {top:%Y-%m-%d}; estimated with their later count): {', '.join(names[:40])}"
-                     f"{' ...' if len(names) > 40 else ''}")
+                     f"(on {top:%Y-%m-%d}; estimated with their later count): {', '.join(names)}")
 
 
 def _alias_spec(spec, aliases):

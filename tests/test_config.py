@@ -268,6 +268,15 @@ BAD = [
                                                "got a list of 1 item"),
     ("cash-yield-number", cap("cash_yield: 5"),
      "strategies[0].cash_yield (line 7): must be a ticker symbol (text), got 5"),
+    ("ticker-share-class-dot", strat("name: X", "weighting: fixed", "weights: {BRK.B: 1}"),
+     "strategies[0].weights['BRK.B'] (line 6): must spell a share class with a dash, as the price store does, "
+     "got 'BRK.B'; did you mean BRK-B?"),
+    ("ticker-share-class-slash", strat("name: X", "weighting: equal", "universe: [AAPL, bf/b]"),
+     "strategies[0].universe[1] (line 6): must spell a share class with a dash, as the price store does, got "
+     "'bf/b'; did you mean BF-B?"),
+    ("benchmark-share-class-dot", top("benchmark: BRK.B"),
+     "benchmark (line 5): must spell a share class with a dash, as the price store does, got 'BRK.B'; did you "
+     "mean BRK-B?"),
     # --- tilts
     ("tilt-on-equal", strat("name: X", "weighting: equal", "universe: sp500", "tilt: {multiplier: 2}"),
      "strategies[0].tilt (line 7): does not apply to weighting: equal; a tilt scales market-cap weights, so it "

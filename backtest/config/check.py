@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from backtest.errors import Problem
+from backtest.tickers import normalize_ticker
 
 MISSING: Any = object()
 
@@ -267,6 +268,13 @@ def ticker(ctx: Ctx, value: Any, path: Sequence, *, at_key: bool = False) -> str
                   at_key=at_key)
         return None
     sym = value.strip().upper()
+    spelled = normalize_ticker(sym)
+    if spelled != sym and " " not in sym and TICKER_RE.match(spelled):
+        # BRK.B, BF/B: the store spells share classes with a dash (backtest/tickers.py); refused, not folded,
+        # so the config says what runs
+        ctx.error(path, f"must spell a share class with a dash, as the price store does, got {show(value)}; "
+                        f"did you mean {spelled}?", at_key=at_key)
+        return None
     if not TICKER_RE.match(sym):
         ctx.error(path, f"must be a ticker symbol like 'SPY' or 'BRK-B' (letters, digits, '.', '-', '=', "
                         f"an optional leading '^'; at most 15 characters), got {show(value)}", at_key=at_key)

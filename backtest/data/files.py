@@ -61,8 +61,7 @@ class FilesReport:
         for path, reps in self.written.items():
             for r in reps:
                 gaps = self.gaps.get((path, r.field), {})
-                shown = ", ".join(f"{t} ({n})" for t, n in list(gaps.items())[:20])
-                shown += " ..." if len(gaps) > 20 else ""
+                shown = ", ".join(f"{t} ({n})" for t, n in gaps.items())
                 lines.append(f"imported {path}: {len(r.tickers)} tickers, {r.cells} {r.field} prices"
                              + (f" ({self.renamed[path]})" if path in self.renamed and r.field == "adj_close"
                                 else "")

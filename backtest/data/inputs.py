@@ -291,13 +291,13 @@ def gap_warnings(prices: pd.DataFrame) -> list[str]:
     if not len(cols):
         return []
     listed = []
-    for j in cols[:30]:
+    for j in cols:
         days = prices.index[holes[:, j]]
         listed.append(f"{prices.columns[j]} ({len(days)} day{'s' if len(days) > 1 else ''}, "
                       f"{days[0]:%Y-%m-%d}{f' .. {days[-1]:%Y-%m-%d}' if len(days) > 1 else ''})")
     return [f"{len(cols)} traded ticker(s) have no price on some trading days inside their history (gaps in "
             f"the data); holdings are valued at their last close there and no order fills on those days: "
-            f"{', '.join(listed)}{' ...' if len(cols) > 30 else ''}"]
+            f"{', '.join(listed)}"]
 
 
 def risk_free_returns(cfg, inputs: Inputs) -> pd.Series | None:

@@ -100,7 +100,7 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     has_price = real[exec_days]
     lost = (rows != 0) & ~has_price
     for k in np.flatnonzero(lost.any(axis=1)):
-        names = ", ".join(np.asarray(tickers)[lost[k]][:10])
+        names = ", ".join(np.asarray(tickers)[lost[k]])
         executed = cal[exec_days[k]]
         notes.append(f"{name}: on {executed:%Y-%m-%d} no price for {int(lost[k].sum())} target name(s) "
                      f"({names}); {rows[k][lost[k]].sum():.2%} of the portfolio stays in cash")
@@ -112,15 +112,15 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
     size[at] = np.where(after & held[None, :], 0.0, size[at])
     if sold.any():
         ends = list(zip(np.asarray(tickers)[sold], cal[last_pos[sold]]))
-        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends[:20])
+        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends)
         notes.append(f"{name}: prices end mid-run for {len(ends)} name(s), sold at their last close if held: "
-                     f"{listed}{' ...' if len(ends) > 20 else ''}")
+                     f"{listed}")
     if held.any():
         ends = list(zip(np.asarray(tickers)[held], cal[last_pos[held]]))
-        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends[:20])
+        listed = ", ".join(f"{t} ({d:%Y-%m-%d})" for t, d in ends)
         notes.append(f"{name}: prices end mid-run for {len(ends)} name(s) held at their last close until the "
                      f"next rebalance (data_gaps: hold), then sold at that close: "
-                     f"{listed}{' ...' if len(ends) > 20 else ''}")
+                     f"{listed}")
     return _Orders(columns=columns, days=days, size=size, exec_days=exec_days)
 
 
@@ -330,4 +330,4 @@ def _check_fills(name: str, plan: StrategyPlan, hold: pd.DataFrame, fill: str,
     gap = np.abs(held - target).max(axis=1)
     bad = [f"{d:%Y-%m-%d} (max gap {g:.3%})" for d, g in zip(exec_map, gap) if g > tol]
     if bad:
-        notes.append(f"{name}: {len(bad)} rebalance(s) could not reach their targets: " + ", ".join(bad[:10]))
+        notes.append(f"{name}: {len(bad)} rebalance(s) could not reach their targets: " + ", ".join(bad))

@@ -69,8 +69,8 @@ CASES = [
                  "the minimum feasible cap is 1/", "raise caps.single to at least that"),
          {"c.yaml": config("{name: Tiny cap, weighting: cap, universe: sp500, caps: {single: 0.001}}")}),
     Case("empty-universe-at-a-date", "run time", "equal weights of `[AVUV]` from 2016 (AVUV lists in 2019)",
-         run(), ("strategies['Young ETF'].universe: empty on 2015-12-30 (no member has a price)",
-                 "fix: start later or widen the universe"),
+         run(), ("strategies['Young ETF'].universe: empty on 2015-12-30 (no member has a price: prices start "
+                 "after it: AVUV (first price 2019-09-26)); fix: start later (`start: 2019-09-26` or after)",),
          {"c.yaml": config("{name: Young ETF, weighting: equal, universe: [AVUV]}", start="2016-01-01",
                            end="2020-06-30")}),
     Case("python-weighting-without-flag", "run time", "`weighting: {python: mypkg.w:f}` run without "
@@ -158,8 +158,25 @@ CASES = [
     Case("history-stops-before-a-rebalance", "run time",
          "a fixed weight on TWTR, rebalanced in 2022 after its prices end", run(),
          ("strategy 'Held': fixed weights name 1 ticker(s) without a price on 2022-01-03",
-          "TWTR (last price 2021-04-21)", "prices stop or have a gap there; end the run before that date"),
+          "TWTR (last price 2021-04-21)", "prices stop or have a gap there; end the run earlier "
+          "(`end: 2021-04-21` or before, the last price)"),
          {"c.yaml": config(HELD, start="2020-01-01", end="2022-06-30")}),
+    Case("universe-prices-end-before-the-run", "run time",
+         "equal weights of `[TWTR]` over 2020-2023 (TWTR's prices end 2021-04-21)", run(),
+         ("strategies['s'].universe: empty on 2021-07-01 (no member has a price: prices end before it: TWTR "
+          "(last price 2021-04-21)); fix: end the run earlier (`end: 2021-04-21` or before), or choose other "
+          "tickers",),
+         {"c.yaml": config("{name: s, weighting: equal, universe: [TWTR]}", start="2020-01-01",
+                           end="2023-12-31")}),
+    Case("share-class-with-a-dot-run", "config", "`bt run` of `weights: {BRK.B: 1}` (the store spells BRK-B)",
+         run(), ("strategies[0].weights['BRK.B'] (line 5): must spell a share class with a dash, as the price "
+                 "store does, got 'BRK.B'; did you mean BRK-B?",),
+         {"c.yaml": config("{name: s, weighting: fixed, weights: {BRK.B: 1}}")}),
+    Case("period-without-trading-days", "run time", "`start: 2024-01-06`, `end: 2024-01-07` (a weekend)", run(),
+         ("start/end: the period 2024-01-06 .. 2024-01-07 holds 0 trading days of SPY (its prices run from "
+          "1993-01-29 to 2026-07-31); a run needs at least one", "fix: widen the period, e.g. end: 2024-01-08 or "
+          "later"),
+         {"c.yaml": config(SPY, start="2024-01-06", end="2024-01-07")}),
     Case("period-before-the-data", "run time", "`start: 1980-01-01`, `end: 1990-12-31`", run(),
          ("start/end: the period 1980-01-01 .. 1990-12-31 is outside the data", "SPY has prices from",
           "fix: choose dates inside that range"),

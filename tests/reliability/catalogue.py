@@ -120,7 +120,7 @@ def tables():
         ("Price frames written to the store (any source)", "tests/data/test_store.py `BAD_FRAMES`",
          ("case", "what the user sees (DataError, exit 2)"), [(c[0], _unregex(c[2])) for c in BAD_FRAMES]),
     ]
-    for area, title in (("config", "Config names (through `bt validate`)"), ("run time", "Found at run time"),
+    for area, title in (("config", "Config problems (through `bt validate` or `bt run`)"), ("run time", "Found at run time"),
                         ("command line", "Command line"), ("data store", "Damaged store")):
         rows = [(c.id, c.input, " ... ".join(c.message), c.code) for c in CASES if c.area == area]
         header = ("case", "input", "what the user sees", "exit")
