@@ -106,9 +106,10 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     for spec in cfg.strategies:
         if spec.weighting == "sleeves":
             targets = sleeve_targets(spec, cfg, inputs, contexts, shares, notes[spec.name], memo)
+            rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, prices, inputs.calendar)
             plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                             slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
-                                            cash_ticker=spec.cash_yield, borrow_fee=spec.borrow_fee)
+                                            cash_rate=rate, borrow_fee=spec.borrow_fee)
     plans = {s.name: plans[s.name] for s in cfg.strategies}     # config order
     all_prices = prices.assign(**extra) if extra else prices
     used = sorted({c for p in plans.values() for c in p.targets.columns})

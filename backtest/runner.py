@@ -159,7 +159,8 @@ def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame, inputs: Input
                                    benchmark_name=result.benchmark_name, risk_free=result.risk_free,
                                    factors=factors, spec=cfg.evidence,
                                    holdings={s.name: s.holdings for s in result.strategies}, prices=prices,
-                                   groups=dict(cfg.groups), sectors=sectors, index_weights=index_weights)
+                                   groups=dict(cfg.groups), sectors=sectors, index_weights=index_weights,
+                                   capital=cfg.capital)
     manifest = dict(result.manifest)
     manifest["timings_s"] = {**manifest["timings_s"], "evidence": round(time.perf_counter() - t1, 3)}
     metrics = {**compute_run_metrics(result), "evidence": summary}   # computed here rather than in write_run

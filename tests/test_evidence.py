@@ -338,7 +338,8 @@ def test_rotation_run_reports_the_evidence(rotation_run):
         assert parts == pytest.approx(a["excess"], abs=1e-10)
         assert a["excess"] == pytest.approx(a["portfolio"] - a["benchmark_return"], abs=1e-12)
         eq = saved.strategies[[s.name for s in saved.strategies].index(name)].equity
-        assert a["portfolio"] == pytest.approx(eq.loc["2026-06-30"] / eq.loc["2016-01-29"] - 1, rel=1e-9)
+        # the first month end is the 2015-12-31 base close (the run starts there)
+        assert a["portfolio"] == pytest.approx(eq.loc["2026-06-30"] / eq.loc["2015-12-31"] - 1, rel=1e-9)
         assert sum(v["total"] for v in a["by_sector"].values()) + a["trading"] == pytest.approx(a["excess"])
     assert "attribution" not in ev["strategies"]["Small-cap value tilt"]       # ETFs: no sectors
     assert {"evidence_factors", "evidence_rolling_excess", "evidence_stress", "evidence_risk",
@@ -413,10 +414,10 @@ def test_sweep_reports_psr_dsr_pbo_and_walk_forward(snapshot_store, tmp_path):
     assert 0 <= dsr["dsr"] <= ev["psr"][dsr["best"]]              # deflating never raises the probability
     assert res["pbo"]["splits"] == 70 and 0 <= res["pbo"]["pbo"] <= 1
     wf = res["walk_forward"]
-    assert [w["test_start"][:10] for w in wf["windows"]][:2] == ["2018-01-04", "2019-01-04"]  # from 2016-01-04
+    assert [w["test_start"][:10] for w in wf["windows"]][:2] == ["2017-12-29", "2018-12-31"]  # from the 2015-12-31 base
     assert wf["windows"][-1]["test_end"][:10] == "2024-12-31"
     assert set(wf["summary"]) == {"walk_forward", "in_sample_best", "benchmark"}
-    spy = saved.benchmark.loc["2018-01-04":]
+    spy = saved.benchmark.loc["2017-12-29":]
     assert wf["summary"]["benchmark"]["total_return"] == pytest.approx(spy.iloc[-1] / spy.iloc[0] - 1)
     html = (folder / "report.html").read_text()
     assert 'id="evidence"' in html and "Probabilistic Sharpe ratio" in html and "walk-forward" in html

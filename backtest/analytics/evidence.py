@@ -50,7 +50,7 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
                  risk_free: pd.Series | None, factors: Mapping[str, pd.DataFrame | None], spec,
                  holdings: Mapping[str, pd.DataFrame] | None = None, prices: pd.DataFrame | None = None,
                  groups: Mapping[str, Sequence[str]] | None = None, sectors: pd.Series | None = None,
-                 index_weights: pd.DataFrame | None = None) -> tuple[dict, dict]:
+                 index_weights: pd.DataFrame | None = None, capital: float | None = None) -> tuple[dict, dict]:
     """Factor regressions, rolling excess returns, stress table and bootstrap intervals of every strategy.
 
     Parameters
@@ -66,10 +66,12 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
     groups : group name -> tickers (the config's ``groups``); ``sectors``: ticker -> GICS sector.
     index_weights : the point-in-time cap-weighted S&P 500's weights at month ends (date x ticker), for the
         Brinson-Fachler attribution of stock strategies (``prices`` must hold the members' closes).
+    capital : the run's starting capital: returns are measured from it, as metrics.json's are (the opening
+        fees count); None measures from the first value.
     """
     notes: list[str] = []
-    bench = M.simple_returns(benchmark)
-    returns = {n: M.simple_returns(e) for n, e in equity.items()}
+    bench = M.simple_returns(benchmark, capital)
+    returns = {n: M.simple_returns(e, capital) for n, e in equity.items()}
     idx = bench.index
     tables: dict[str, pd.DataFrame] = {}
     summary: dict = {"strategies": {n: {} for n in returns}, "benchmark": {}, "factor_data": {}}

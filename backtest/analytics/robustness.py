@@ -154,10 +154,13 @@ def block_bootstrap(returns: pd.Series, benchmark: pd.Series, risk_free: pd.Seri
     # metrics.sharpe_ratio counts the starting point (its return minus the risk-free's, 0.0 in a run) as a
     # day: kept fixed here so that the estimate is metrics.json's Sharpe exactly
     x0 = float(np.nan_to_num(r.iloc[0] - rf.iloc[0]))
+    # the first day's growth (from the capital: the opening fees) is kept fixed too, so the CAGR estimate is
+    # metrics.json's exactly
+    l0s, l0b = (float(np.log1p(np.nan_to_num(v.iloc[0]))) for v in (r, b))
 
     def score(sum_ls, sum_lb, s1, s2):
-        cagr_s = np.exp(sum_ls / years) - 1.0
-        cagr_b = np.exp(sum_lb / years) - 1.0
+        cagr_s = np.exp((sum_ls + l0s) / years) - 1.0
+        cagr_b = np.exp((sum_lb + l0b) / years) - 1.0
         m = n + 1
         mean = (s1 + x0) / m
         sd = np.sqrt(np.clip((s2 + x0 ** 2 - m * mean ** 2) / (m - 1), 0.0, None))

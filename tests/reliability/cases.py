@@ -117,7 +117,7 @@ CASES = [
                            head="data_gaps: refuse\n", start="2021-01-04", end="2021-06-30")}),
     Case("cash-yield-starts-late", "run time", "`cash_yield: SGOV` on a run from 2019 (SGOV lists in 2020-05)",
          run(), ("strategies['s'].cash_yield: idle cash accrues at SGOV, which has prices only from 2020-",
-                 "after the run starts (2019-01-02)", "fix: start on or after that date, choose a cash ticker "
+                 "after the run starts (2018-12-31)", "fix: start on or after that date, choose a cash ticker "
                  "priced over the whole period (e.g. BIL) or set cash_yield: none"),
          {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 1}, cash_yield: SGOV}",
                            start="2019-01-02", end="2021-06-30")}),

@@ -90,7 +90,7 @@ def test_run_with_allow_python_uses_the_function(snapshot_store, tmp_path):
     assert code == 0
     run = next((tmp_path / "out").iterdir())
     w = pd.read_csv(run / "weights" / "cheapest-half.csv", index_col="date", parse_dates=True)
-    prices = snapshot_store.prices(["AAPL", "MSFT", "JPM", "XOM", "KO", "PG"], start=pd.Timestamp("2021-01-01"),
+    prices = snapshot_store.prices(["AAPL", "MSFT", "JPM", "XOM", "KO", "PG"], start=pd.Timestamp("2020-12-01"),
                                    end=pd.Timestamp("2021-06-30"))
     for date, row in w.iterrows():
         cheapest = set(prices.loc[date].nsmallest(3).index)
