@@ -109,6 +109,9 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     exposure = exposure_table(sims)
     if exposure is not None:
         analytics["exposure"] = exposure
+    sectors = sector_table(store, built.prices.columns)
+    if sectors is not None:
+        analytics["sectors"] = sectors
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     manifest = {
         "name": cfg.name,
@@ -184,6 +187,21 @@ def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar) -> dict[st
         values[name] = acct["value"]
     return {"cash_flows": pd.DataFrame(rows).set_index("strategy"),
             "account_value": pd.DataFrame(values)}
+
+
+def sector_table(store, traded) -> pd.DataFrame | None:
+    """The GICS sector of every traded ticker that has one (the report's holdings and sector charts), from
+    the store's sector table (`bt data import` of the snapshot: today's sectors, applied to every date); None
+    when the store has none or no traded ticker has a sector."""
+    from .data.sectors import load_sectors
+
+    sectors = load_sectors(store)
+    if sectors is None:
+        return None
+    names = [t for t in dict.fromkeys(str(c).split("~")[0] for c in traded) if t in sectors.index]
+    if not names:
+        return None
+    return sectors.loc[names].rename_axis("ticker").to_frame("sector")
 
 
 def exposure_table(sims) -> pd.DataFrame | None:
