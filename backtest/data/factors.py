@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from backtest.data.store import PriceStore, atomic_write
+from backtest.data.store import PriceStore, atomic_write, read_table
 from backtest.errors import DataError
 
 #: set name -> snapshot file
@@ -47,12 +47,7 @@ def _path(store: PriceStore, name: str) -> Path:
 
 def read_factor_file(path: Path) -> pd.DataFrame:
     """One snapshot factor file as fractions: DatetimeIndex ``date``, canonical column names."""
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError(f"{path} cannot be read as Parquet ({exc}); restore the snapshot file") from None
-    if "date" in frame.columns:
-        frame = frame.set_index("date")
+    frame = read_table(path)
     unknown = [c for c in frame.columns if c not in FACTOR_NAMES]
     if unknown or "RF" not in frame.columns:
         raise DataError(f"{path}: expected factor columns among {', '.join(sorted(set(FACTOR_NAMES)))} "

@@ -25,7 +25,7 @@ import pandas as pd
 
 from backtest.data.calendar import session_closes, sessions_closed_by
 from backtest.data.membership import PriceColumnResolver
-from backtest.data.store import PriceStore, WriteReport
+from backtest.data.store import PriceStore, WriteReport, read_table
 from backtest.errors import DataError
 from backtest.tickers import normalize_ticker
 
@@ -144,10 +144,10 @@ def import_snapshot(store: PriceStore, path) -> SnapshotReport:
     """Import the snapshot folder ``path`` into ``store`` (prices, membership, shares). Idempotent."""
     folder = check_snapshot(path)
     report = SnapshotReport(folder=folder)
-    files = {name: _read_parquet(folder / name) for name in PRICE_FILES}
+    files = {name: read_table(folder / name) for name in PRICE_FILES}
     parts = [(f, f"snapshot:{name}", (f.index.min(), f.index.max())) for name, f in files.items()]
     if (folder / RATES_FILE).exists():
-        rates = _read_parquet(folder / RATES_FILE)
+        rates = read_table(folder / RATES_FILE)
         index = tbill_index(rates.iloc[:, 0]).to_frame()
         parts.append((index, f"snapshot:{RATES_FILE} (13-week T-bill index)", (index.index.min(),
                                                                                index.index.max())))
@@ -160,7 +160,7 @@ def import_snapshot(store: PriceStore, path) -> SnapshotReport:
     store_adj = store.prices()
     resolve = PriceColumnResolver(membership, columns, SYMBOL_ALIASES)
     if (folder / SHARES_FILE).exists():
-        long = shares_sp500_long(_read_parquet(folder / SHARES_FILE), resolve, snap_adj, store_adj)
+        long = shares_sp500_long(read_table(folder / SHARES_FILE), resolve, snap_adj, store_adj)
         report.shares_rows[SHARES_SOURCE] = store.write_shares(long, SHARES_SOURCE)
     if (folder / CAPS_FILE).exists():
         fractions = class_fractions(store.shares(), [t for pair in DUAL_CLASS for t in pair])
@@ -175,16 +175,6 @@ def import_snapshot(store: PriceStore, path) -> SnapshotReport:
     report.factors = import_factors(store, folder)
     report.sectors = import_sectors(store, folder)
     return report
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError(f"{path} cannot be read as Parquet ({exc}); restore the snapshot file") from None
-    if "date" in frame.columns:
-        frame = frame.set_index("date")
-    return frame
 
 
 # ------------------------------------------------------------------------------------------ membership

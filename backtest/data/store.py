@@ -506,3 +506,15 @@ def _update_catalog(cat: pd.DataFrame, merged: pd.DataFrame, new: pd.DataFrame, 
     for c in ("start", "end", "covered_start", "covered_end"):
         out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
     return out.sort_values(["ticker", "field", "source"], kind="stable").reset_index(drop=True)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """One Parquet table of the snapshot (a wide price file, a factor file), indexed by ``date`` when it has
+    that column; a damaged file is a DataError naming it and the fix."""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataError(f"{path} cannot be read as Parquet ({exc}); restore the snapshot file") from None
+    if "date" in frame.columns:
+        frame = frame.set_index("date")
+    return frame
