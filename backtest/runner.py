@@ -16,8 +16,9 @@ from typing import Callable
 
 import pandas as pd
 
+from backtest.config import benchmark_list
 from backtest.data.inputs import (
-    Inputs, benchmark_list, coverage, gap_warnings, load_inputs, risk_free_returns, run_aliases,
+    Inputs, coverage, gap_warnings, load_inputs, risk_free_returns, run_aliases,
 )
 from backtest.errors import DataError
 

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from backtest.config import benchmark_list
 from backtest.data.membership import load_membership
 from backtest.data.snapshot import TBILL_TICKER
 from backtest.errors import DataError
@@ -163,13 +164,6 @@ def run_aliases(cfg) -> dict[str, str]:
     """Run-level `proxies`: ticker -> its spliced price column (``MAGS~QQQ``), used by the benchmarks and the
     risk-free series."""
     return {t: f"{t}~{p}" for t, p in cfg.proxies}
-
-
-def benchmark_list(cfg):
-    """Every benchmark of the run (`backtest.config.Benchmark`), the primary ``benchmark`` first."""
-    from backtest.config import benchmark_list as listed
-
-    return listed(cfg)
 
 
 def _period(cfg, store):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import WEEKLY, log_toggle
+from .figures import _weekly, log_toggle
 from .page import color, date_array, esc, f4, figure_fragment, fmt, new_figure, ptext, section, table
 
 INDEX_LABEL = "sp500_cap"
@@ -148,12 +148,10 @@ def _dispersion(analytics: dict[str, pd.DataFrame]) -> str:
 
 def _thin(frame: pd.DataFrame, dates: pd.Series | pd.Index) -> pd.DataFrame:
     """The rows a chart draws: a daily series is drawn weekly, every WEEKLY-th row counted back from the
-    last (as the tearsheet's weekly charts), so the page stays small; monthly or sparser series are drawn
+    last (`figures._weekly`, as the tearsheet's weekly charts), so the page stays small; monthly or sparser series are drawn
     whole. The tables and CSV files keep every row."""
     days = pd.Series(pd.to_datetime(dates)).diff().dt.days.median() if len(frame) > 1 else None
-    if days is None or days > 4:
-        return frame
-    return frame.iloc[list(range(len(frame) - 1, -1, -WEEKLY))[::-1]]
+    return frame if days is None or days > 4 else _weekly(frame)
 
 
 def _concentration(analytics: dict[str, pd.DataFrame]) -> str:
