@@ -114,6 +114,8 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     if sectors is not None:
         analytics["sectors"] = sectors
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
+    if "cash_flows" in analytics:
+        warnings += cash_flow_warnings(analytics["cash_flows"])
     manifest = {
         "name": cfg.name,
         "config_path": str(cfg.source_path) if cfg.source_path else None,
@@ -174,20 +176,31 @@ def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame, inputs: Input
 
 def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar) -> dict[str, pd.DataFrame]:
     """The config's contributions/withdrawals applied to every strategy and the benchmark (see
-    `backtest.cashflows`): ``cash_flows`` (one row each: contributed, withdrawn, ending value, IRR) and
-    ``account_value`` (daily account value, one column each)."""
+    `backtest.cashflows`: each flow trades the strategy's holdings pro rata at that close, paying its
+    commission and slippage on the names traded): ``cash_flows`` (one row each: contributed, withdrawn,
+    ending value, costs paid on flows, IRR, the day the account emptied) and ``account_value`` (daily account
+    value, one column each)."""
     from .cashflows import account, flow_dates, summary
 
     flows = flow_dates(pd.DatetimeIndex(calendar), cfg.cash_flows)
-    costs = {s.name: (s.costs.commission_bps + s.costs.slippage_bps) / 1e4 for s in cfg.strategies}
+    costs = {s.name: (s.costs.commission_bps / 1e4, s.costs.slippage_bps / 1e4) for s in cfg.strategies}
     rows, values = [], {}
-    series = [(s.name, s.equity, costs.get(s.name, 0.0)) for s in strategies]
-    for name, equity, cost in [*series, (f"{cfg.benchmark} (benchmark)", benchmark, 0.0)]:
-        acct = account(equity, cfg.capital, flows, cost)
+    series = [(s.name, s.equity, costs.get(s.name, (0.0, 0.0)), s.holdings) for s in strategies]
+    for name, equity, (commission, slippage), holdings in [*series, (f"{cfg.benchmark} (benchmark)", benchmark,
+                                                                      (0.0, 0.0), None)]:
+        acct = account(equity, cfg.capital, flows, commission=commission, slippage=slippage, holdings=holdings,
+                       simulated_capital=cfg.capital)
         rows.append(summary(name, acct))
         values[name] = acct["value"]
     return {"cash_flows": pd.DataFrame(rows).set_index("strategy"),
             "account_value": pd.DataFrame(values)}
+
+
+def cash_flow_warnings(table: pd.DataFrame) -> list[str]:
+    """A run warning for every account a withdrawal emptied (the ``cash_flows`` table's ``depleted_on``)."""
+    return [f"cash_flows: the withdrawals emptied the account in {name} on {day:%Y-%m-%d} (a withdrawal asked "
+            "for more than selling everything pays; it paid what there was and later withdrawals paid nothing)"
+            for name, day in table["depleted_on"].items() if pd.notna(day)]
 
 
 def sector_table(store, traded) -> pd.DataFrame | None:

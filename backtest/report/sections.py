@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     from ..results import SavedRun
 
 
+TABLE_INTROS = {   # what a generic analytics table means, shown under its heading
+    "cash_flows": "The config's contributions and withdrawals as an account in each strategy (docs/config.md, "
+                  "Cash flows): each flow trades the strategy's holdings pro rata at that close, after the "
+                  "strategy's own trades, paying its commission and slippage on the names traded (not on its "
+                  "idle cash; the benchmark trades free). irr: the money-weighted return, the annual rate "
+                  "(365.25-day years) that sets the dated flows' and the ending value's NPV to zero; the "
+                  "time-weighted metrics above are the strategy's, unchanged by flows.",
+}
 OWN_KEYS = ("sectors",)  # analytics tables the report shows elsewhere (holdings and sector weights)
 ROTATION_KEYS = ("windows", "snapshot", "attribution", "dispersion", "breadth", "mag7_vs_rest", "concentration",
                  "coverage", "notes")
@@ -56,6 +64,8 @@ def analytics_tables(saved: SavedRun) -> str:
     parts = []
     for key, frame in rest.items():
         body = f"<h3>{esc(words(key))}</h3>"
+        if key.replace("-", "_") in TABLE_INTROS:
+            body += f'<p class="intro">{esc(TABLE_INTROS[key.replace("-", "_")])}</p>'
         dated = isinstance(frame.index, pd.DatetimeIndex)
         if dated and not frame.select_dtypes("number").empty and len(frame) > 1:
             body += figure_fragment(line_figure(frame))
