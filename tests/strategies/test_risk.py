@@ -188,3 +188,33 @@ def test_risk_defaults_agree_with_the_config():
     from backtest.config.schema import COVARIANCES, DEFAULT_LOOKBACK
 
     assert risk.DEFAULT_LOOKBACK == DEFAULT_LOOKBACK and risk.COVARIANCES == COVARIANCES
+
+
+@pytest.mark.parametrize("method", ["sample", "ledoit_wolf"])
+def test_risk_parity_equals_an_independent_conic_solution(real_inputs, method):
+    # the same convex problem (Spinu 2013) solved by cvxpy's exponential-cone solver, not by Newton steps
+    import cvxpy as cp
+
+    returns, _ = risk.trailing_returns(real_inputs, 252)
+    cov = risk.covariance(returns, method)
+    s = cov.to_numpy() / np.mean(np.diag(cov.to_numpy()))
+    x = cp.Variable(len(s))
+    cp.Problem(cp.Minimize(0.5 * cp.quad_form(x, cp.psd_wrap(s)) - cp.sum(cp.log(x)) / len(s))).solve(
+        solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    ref = x.value / x.value.sum()
+    ours = risk.risk_parity(cov)
+    np.testing.assert_allclose(ours.to_numpy(), ref, rtol=1e-5)
+    rc = risk.risk_contributions(ours, cov).to_numpy()
+    assert np.abs(rc * len(rc) - 1).max() < 1e-10, "Newton reaches machine precision, the conic solver ~1e-6"
+
+
+def test_the_shared_estimates_follow_the_window_content_not_the_date(real_prices):
+    # two histories with the same date and names but different prices in the window: different weights
+    day = real_prices.index[-1]
+    a = REGISTRY["risk_parity"](RiskSpec("risk_parity"), decision_inputs(real_prices, None, day, NAMES))
+    moved = real_prices.copy()
+    moved.iloc[-100:, 0] *= np.linspace(1.0, 1.5, 100)
+    b = REGISTRY["risk_parity"](RiskSpec("risk_parity"), decision_inputs(moved, None, day, NAMES))
+    assert (a.weights - b.weights).abs().max() > 1e-4
+    again = REGISTRY["risk_parity"](RiskSpec("risk_parity"), decision_inputs(real_prices.copy(), None, day, NAMES))
+    pd.testing.assert_series_equal(a.weights, again.weights, check_exact=True)
