@@ -3,8 +3,8 @@
 Each is a small step around a family's ``weigh`` (see :func:`strategies.weigh`), reading only
 ``inputs.history`` (which stops at the decision close):
 
-- :func:`select`: keep the ``top`` / ``bottom`` N universe names by trailing ``momentum`` or ``volatility``,
-  then weigh only those;
+- :func:`select`: keep the ``top`` / ``bottom`` N universe companies (or share-class lines, with
+  ``per: line``) by trailing ``momentum`` or ``volatility``, then weigh only their lines;
 - :func:`group_leads`: whether a group's trailing return beats the rest of the universe (a tilt with
   ``while_leading`` applies only then);
 - :func:`trend_is_down`: whether a ticker's close is below its N-day average (a strategy with ``trend``
@@ -16,7 +16,18 @@ Definitions (T = the decision date's row, closes indexed by trading day):
 - volatility = standard deviation (ddof 1) of the ``lookback`` daily simple returns ending at T;
 - a name needs a close on every one of the ``lookback + 1`` days ending at T; names without are left out of
   the selection and named in a note;
-- ties are broken by ticker, so the selection is deterministic.
+- ties are broken by ticker (company key), so the selection is deterministic.
+
+Companies, not lines (``per: company``, the default): a company with several share classes in the universe
+(Alphabet's GOOGL and GOOG; ``backtest.universe.SHARE_CLASSES``) is ranked once, by the score of its company
+key line (its first-listed class: GOOGL, FOXA, NWSA, UAA, WBD, CMCSA), or, when that line has no full window,
+of its first other class (sorted) that has one. The classes of one company are claims on the same business,
+so their trailing returns and volatilities differ by basis points, and one line's price needs no share
+count (a combined market value would need counts observed before the window, which the snapshot lacks for
+some classes). A chosen company keeps all of its lines in the universe; the weighting then holds them as it
+always does (``equal`` splits the company's one slot between them by market cap; ``cap`` holds each at its
+own cap). ``top: 50`` is 50 companies, so 51 lines when Alphabet is among them. ``per: line`` ranks and
+counts every line on its own (both Alphabet lines can take two of the N places).
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError
+from backtest.universe import companies
 from strategies.base import DecisionInputs, Weights, finalise
 
 MEASURES = ("momentum", "volatility")
@@ -57,27 +69,56 @@ def scores(inputs: DecisionInputs, by: str, lookback: int, skip: int = 0) -> tup
     return values.astype("float64"), full.index[~full].tolist()
 
 
-def select(sel: Any, inputs: DecisionInputs) -> tuple[DecisionInputs, tuple[str, ...]]:
-    """``inputs`` with the universe narrowed to the ``sel.top`` highest or ``sel.bottom`` lowest scores.
+def company_scores(values: pd.Series, universe) -> tuple[pd.Series, dict[str, tuple[str, ...]], dict[str, str]]:
+    """One score per company from the line scores ``values`` (Series by ticker, lines with a full window).
+
+    Returns (scores indexed by company key, ``{company key: its universe lines}``, ``{company key: the line
+    scored}``); a company none of whose lines has a score is left out of the scores."""
+    groups = companies(sorted(set(universe)))
+    out, used = {}, {}
+    for key, lines in groups.items():
+        for line in ([key] if key in lines else []) + [t for t in lines if t != key]:
+            if line in values.index:
+                out[key], used[key] = float(values[line]), line
+                break
+    return pd.Series(out, dtype="float64"), groups, used
+
+
+def select(sel: Any, inputs: DecisionInputs, per: str = "company") -> tuple[DecisionInputs, tuple[str, ...]]:
+    """``inputs`` with the universe narrowed to the ``sel.top`` highest or ``sel.bottom`` lowest scores: of
+    companies (``per="company"``: each keeps all its universe lines) or of lines (``per="line"``).
 
     ``sel`` has ``by``, ``lookback``, ``skip``, ``top``, ``bottom`` (exactly one of top and bottom).
-    Returns the new inputs and notes (names without a full window; fewer names than asked).
+    Returns the new inputs and notes (names without a full window; fewer names than asked; a company scored
+    by a class other than its key line).
     """
     day = f"{inputs.date:%Y-%m-%d}"
     values, short = scores(inputs, sel.by, sel.lookback, sel.skip)
     notes = []
+    if per == "company":
+        values, groups, used = company_scores(values, inputs.universe)
+        short = [t for key, lines in groups.items() if key not in used for t in lines]
+        other = [f"{key} by {line}" for key, line in used.items() if line != key and key in groups[key]]
+        if other:
+            notes.append(f"{day}: select: company scored by another share class (its key line has no full "
+                         f"{sel.lookback}-day window): {', '.join(other)}")
+        what = "companies"
+    else:
+        groups = {t: (t,) for t in set(inputs.universe)}
+        what = "names"
     if short:
-        notes.append(f"{day}: select: {len(short)} universe names have no full {sel.lookback}-day window and "
-                     f"were not ranked: {', '.join(short)}")
+        notes.insert(0, f"{day}: select: {len(short)} universe names have no full {sel.lookback}-day window and "
+                        f"were not ranked: {', '.join(short)}")
     n = sel.top if sel.top is not None else sel.bottom
     frame = pd.DataFrame({"score": values.to_numpy(), "ticker": values.index})
     frame = frame.sort_values(["score", "ticker"], ascending=[sel.bottom is not None, True], kind="stable")
-    chosen = tuple(sorted(frame["ticker"].iloc[:n]))
-    if not chosen:
+    keys = list(frame["ticker"].iloc[:n])
+    if not keys:
         raise DataError(f"{day}: select by {sel.by}: no universe name has a full {sel.lookback}-day window; "
                         "start the run later or shorten select.lookback")
-    if len(chosen) < n:
-        notes.append(f"{day}: select: only {len(chosen)} names could be ranked, fewer than the {n} asked")
+    if len(keys) < n:
+        notes.append(f"{day}: select: only {len(keys)} {what} could be ranked, fewer than the {n} asked")
+    chosen = tuple(sorted(t for key in keys for t in groups[key]))
     return replace(inputs, universe=chosen), tuple(notes)
 
 

@@ -254,8 +254,8 @@ BAD = [
      "strategies[0].per (line 7): applies only to equal splits (weighting: equal, or a tilt with weight and "
      "inside: equal)"),
     ("per-on-plain-cap", strat("name: X", "weighting: cap", "universe: sp500", "per: company"),
-     "strategies[0].per (line 7): applies only to equal splits: cap weights hold each share class at its own "
-     "cap"),
+     "strategies[0].per (line 7): applies only to equal splits and selections: cap weights hold each share "
+     "class at its own cap"),
     ("ticker-malformed", strat("name: X", "weighting: equal", "universe: [AAPL, 'MS FT']"),
      "strategies[0].universe[1] (line 6): must be a ticker symbol like 'SPY' or 'BRK-B'"),
     ("ticker-number", strat("name: X", "weighting: equal", "universe: [AAPL, 3]"),
@@ -420,8 +420,8 @@ BAD = [
     ("risk-weighting-without-universe", strat("name: R", "weighting: hrp"),
      "strategies[0].universe (line 4): is required for weighting: hrp"),
     ("per-on-a-risk-weighting", strat("name: R", "weighting: inverse_vol", "universe: sp500", "per: line"),
-     "strategies[0].per (line 7): does not apply to weighting: inverse_vol; it says how an equal split counts "
-     "share classes"),
+     "strategies[0].per (line 7): does not apply to weighting: inverse_vol; it says how an equal split "
+     "(weighting: equal, or a cap tilt with inside: equal) or a select counts share classes"),
     # --- selection and signals (strategies.signals)
     ("select-top-and-bottom", strat("name: M", "weighting: equal", "universe: sp500",
                                     "select: {by: momentum, top: 50, bottom: 50}"),

@@ -165,10 +165,12 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
         ok &= per is not None
         tilt = parts.get("tilt")
         equal_tilt = tilt is not None and tilt.weight is not None and tilt.inside == "equal"
-        if weighting not in ("equal", "cap", "fixed"):
+        if parts.get("select") is not None and weighting not in ("fixed", "sleeves"):
+            pass    # with select, per also says what the selection ranks and counts: companies or lines
+        elif weighting not in ("equal", "cap", "fixed"):
             ctx.error((*path, "per"), f"does not apply to weighting: {weighting}; it says how an equal split "
-                                      "counts share classes (weighting: equal, or a cap tilt with inside: "
-                                      "equal); remove it", at_key=True)
+                                      "(weighting: equal, or a cap tilt with inside: equal) or a select counts "
+                                      "share classes; remove it", at_key=True)
             ok = False
         elif weighting == "fixed" or (weighting == "cap" and tilt is not None and not equal_tilt):
             ctx.error((*path, "per"), "applies only to equal splits (weighting: equal, or a tilt with weight "
@@ -176,9 +178,9 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
                                       "one slot (company) or each get one (line); remove it", at_key=True)
             ok = False
         elif weighting == "cap" and tilt is None:
-            ctx.error((*path, "per"), "applies only to equal splits: cap weights hold each share class at its "
-                                      "own cap; remove it, or add tilt: {group: mag7, weight: 0.4, inside: "
-                                      "equal}", at_key=True)
+            ctx.error((*path, "per"), "applies only to equal splits and selections: cap weights hold each share "
+                                      "class at its own cap; remove it, or add tilt: {group: mag7, weight: 0.4, "
+                                      "inside: equal} or a select", at_key=True)
             ok = False
     if not ok:
         return None

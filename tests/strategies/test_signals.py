@@ -48,7 +48,7 @@ def test_selection_names_what_it_could_not_rank_and_says_when_short():
     out = weigh(spec, decision_inputs(frame, None, dates[-1], "ABC"))
     assert out.weights.index.tolist() == ["A", "B"]
     assert out.notes == ("2024-01-16: select: 1 universe names have no full 10-day window and were not ranked: C",
-                         "2024-01-16: select: only 2 names could be ranked, fewer than the 5 asked")
+                         "2024-01-16: select: only 2 companies could be ranked, fewer than the 5 asked")
 
 
 def test_trend_filter_holds_the_defensive_ticker_below_the_200_day_average(prices):
@@ -103,3 +103,45 @@ def test_conditional_tilt_applies_only_while_the_group_leads():
     assert off.weights["A"] == pytest.approx(8 / 38, rel=1e-12)
     assert off.notes == ("2024-01-08: tilt off: group g's trailing 5-day return (equal-weighted) does not beat "
                          "the rest's",)
+
+
+# ------------------------------------------------------------------------- companies, not share-class lines
+
+
+def test_momentum_ranks_companies_so_alphabet_takes_one_place_on_the_snapshot(snapshot_store, market_data_dir):
+    # 2017-06-30: by line, GOOGL and GOOG are 3rd and 5th of these 27 lines by 12-1 momentum
+    day = pd.Timestamp("2017-06-30")
+    universe = (*NAMES, "GOOG", "GOOGL")
+    raw = pd.read_parquet(market_data_dir / "prices_sp500.parquet")[list(universe)].loc[:day]   # plain pandas
+    momentum = raw.iloc[-22] / raw.iloc[-253] - 1
+    by_line = momentum.nlargest(10).index
+    assert {"GOOG", "GOOGL"} <= set(by_line), "the date is one where both lines make the top 10 by line"
+    # one score per company: Alphabet's is its key line's (GOOGL); the top 10 companies hold 11 lines
+    companies = momentum.drop("GOOG").nlargest(10).index
+    expected = sorted({*companies, "GOOG"})
+    prices = snapshot_store.prices(sorted(universe), start=pd.Timestamp("2016-01-01"), end=day)
+    spec = Spec(weighting="equal", select=Select(by="momentum", lookback=252, skip=21, top=10))
+    out = weigh(spec, decision_inputs(prices, None, day, universe))
+    assert out.weights.index.tolist() == expected and len(expected) == 11
+    # equal per company: Alphabet's one slot is split between its two lines (equally: no share counts here)
+    assert out.weights["GOOG"] == out.weights["GOOGL"] == pytest.approx(0.05, abs=1e-15)
+    assert (out.weights.drop(["GOOG", "GOOGL"]) == 0.1).all()
+    # per: line ranks and counts every line: both Alphabet lines take two of the ten places
+    lines = weigh(Spec(weighting="equal", per="line", select=spec.select), decision_inputs(prices, None, day,
+                                                                                          universe))
+    assert lines.weights.index.tolist() == sorted(by_line) and (lines.weights == 0.1).all()
+
+
+def test_a_company_is_scored_by_another_class_when_its_key_line_has_no_full_window():
+    dates = pd.bdate_range("2024-01-01", periods=12, name="date")
+    frame = pd.DataFrame({"GOOG": np.linspace(10, 15, 12), "GOOGL": np.linspace(10, 16, 12),
+                          "A": np.linspace(10, 14, 12), "B": np.linspace(10, 9, 12)}, index=dates)
+    frame.iloc[:5, 1] = np.nan      # GOOGL lists late: Alphabet is ranked by GOOG (+50%)
+    spec = Spec(weighting="equal", select=Select(by="momentum", lookback=10, top=1))
+    out = weigh(spec, decision_inputs(frame, None, dates[-1], ("A", "B", "GOOG", "GOOGL")))
+    assert out.weights.index.tolist() == ["GOOG", "GOOGL"]
+    assert out.notes[0] == ("2024-01-16: select: company scored by another share class (its key line has no "
+                            "full 10-day window): GOOGL by GOOG")
+    values, groups, used = signals.company_scores(pd.Series({"GOOG": 0.5, "A": 0.4, "B": -0.1}),
+                                                  ("A", "B", "GOOG", "GOOGL"))
+    assert values.to_dict() == {"A": 0.4, "B": -0.1, "GOOGL": 0.5} and used["GOOGL"] == "GOOG"
