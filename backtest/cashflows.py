@@ -20,7 +20,7 @@ sum and ``S`` the short weights' (absolute) sum at that close::
 (a short position grows by a short sale and shrinks by a buy-back). Fully invested and long only (L = 1,
 S = 0) this is ``C / ((1 + f)(1 + s))`` and ``W / ((1 - f)(1 - s))``. The benchmark trades free. A percent
 flow is a fraction of the account's value at that close, before the flow. A withdrawal larger than what
-selling everything pays pays that out, and the account stays at zero from then on (``depleted_on`` says
+selling everything pays pays that out, and the account stays at zero until a contribution (``depleted_on`` says
 when; the run's warnings too): the account is never negative. Flows on the run's first day are not applied
 (``capital`` is the first investment: it buys the strategy's opening holdings, paying the opening costs as
 the strategy does).

@@ -199,8 +199,8 @@ def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar) -> dict[st
 def cash_flow_warnings(table: pd.DataFrame) -> list[str]:
     """A run warning for every account a withdrawal emptied (the ``cash_flows`` table's ``depleted_on``)."""
     return [f"cash_flows: the withdrawals emptied the account in {name} on {day:%Y-%m-%d} (a withdrawal asked "
-            "for more than selling everything pays; it paid what there was and later withdrawals paid nothing)"
-            for name, day in table["depleted_on"].items() if pd.notna(day)]
+            "for more than selling everything pays: it paid what there was; the account stays at zero until a "
+            "contribution)" for name, day in table["depleted_on"].items() if pd.notna(day)]
 
 
 def sector_table(store, traded) -> pd.DataFrame | None:

@@ -354,6 +354,9 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     who = f"strategy {name!r}" if name else family
     try:
         returns, notes = trailing_returns(inputs, lookback)
+    except DataError as exc:
+        raise type(exc)(f"{who}: {exc}") from None
+    try:
         if family == "inverse_vol":
             weights = inverse_vol(returns)
         else:
@@ -366,8 +369,8 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
                 notes += (f"{inputs.date:%Y-%m-%d}: {family}: {returns.shape[1]} names but only {lookback} "
                           "daily returns: the sample covariance is singular and the minimum is not unique; "
                           "covariance: ledoit_wolf gives a unique one",)
-    except DataError as exc:
-        raise type(exc)(f"{who}: {exc}") from None
+    except DataError as exc:             # a solver that failed: say on which date
+        raise type(exc)(f"{who} on {inputs.date:%Y-%m-%d}: {exc}") from None
     caps_spec = getattr(spec, "caps", None)
     if caps_spec is not None:  # min_variance: single and group caps already hold; the aggregate rule is applied here
         try:

@@ -196,3 +196,23 @@ def test_account_matches_an_independent_share_and_cash_ledger(snapshot_store, ma
     t_years = (investor.index - cal[0]).days.to_numpy() / 365.25
     assert abs(np.sum(investor.to_numpy() * (1 + row["irr"]) ** -t_years)) < 1e-6 * 100_000
     assert table.loc["SPY (benchmark)", "flow_costs"] == 0.0
+
+
+def test_a_run_whose_withdrawals_empty_the_account_says_so(snapshot_store):
+    from backtest.config import parse_config
+    from backtest.runner import run_backtest
+
+    cfg = parse_config(LEDGER_CONFIG.replace("  - {date: 2021-09-01, amount: -40000}",
+                                             "  - {date: 2021-09-01, amount: -900000}"))
+    result = run_backtest(cfg, snapshot_store, offline=True)
+    table = result.analytics["cash_flows"]
+    assert (table["depleted_on"] == pd.Timestamp("2021-09-01")).all()
+    values = result.analytics["account_value"]
+    assert (values.loc["2021-09-01":"2021-09-30"] == 0).all().all()
+    # a later contribution starts the account again (the strategy pays its costs on it, the benchmark none)
+    assert values.loc["2021-10-01"].to_dict() == pytest.approx(
+        {"Three funds": 1500 / ((1 + F) * (1 + S)), "SPY (benchmark)": 1500.0}, rel=1e-12)
+    warned = [w for w in result.manifest["warnings"] if w.startswith("cash_flows: the withdrawals emptied")]
+    assert warned == [f"cash_flows: the withdrawals emptied the account in {name} on 2021-09-01 (a withdrawal "
+                      "asked for more than selling everything pays: it paid what there was; the account stays "
+                      "at zero until a contribution)" for name in table.index]

@@ -978,3 +978,13 @@ def test_generated_sweep_variant_names_have_no_length_limit():
     names = [v.name for _, v in expand_sweep(cfg)]
     assert len(names) == 8 and max(map(len, names)) > 80
     assert names[0] == f"{name} [caps.single=0.03, rebalance=monthly, costs.commission_bps=1]"
+
+
+def test_per_says_what_a_select_counts_on_any_weighting_it_applies_to():
+    from backtest.config import parse_config
+
+    cfg = parse_config(strat("name: R", "weighting: inverse_vol", "universe: sp500", "per: line",
+                             "select: {by: momentum, top: 20}"))
+    assert cfg.strategies[0].per == "line" and cfg.strategies[0].select.top == 20
+    cfg = parse_config(strat("name: C", "weighting: cap", "universe: sp500", "select: {by: volatility, bottom: 9}"))
+    assert cfg.strategies[0].per == "company", "select ranks companies by default"

@@ -82,6 +82,12 @@ CASES = [
                                                    "2000-day lookback", "start the run later or shorten lookback"),
          {"c.yaml": config("{name: RP, weighting: risk_parity, universe: [AAPL, MSFT, KO], lookback: 2000}",
                            start="2016-01-01", end="2016-06-30")}),
+    Case("risk-parity-without-a-solution", "run time", "`risk_parity` of 14 names from 3 daily returns with "
+         "`covariance: sample` (a singular covariance: no equal-risk-contribution weights exist)", run(),
+         ("strategy 'RP' on 2023-12-28: risk_parity: no equal-risk-contribution solution was found",
+          "try covariance: ledoit_wolf or a longer lookback"),
+         {"c.yaml": config("{name: RP, weighting: risk_parity, universe: [AAPL, MSFT, JPM, XOM, JNJ, PG, KO, WMT, "
+                           "CVX, PFE, MRK, HD, INTC, CSCO], lookback: 3, covariance: sample}")}),
     Case("trend-defensive-without-prices", "run time", "`trend: {defensive: AVUV}` before AVUV lists (2019)",
          run(), ("trend: the defensive ticker AVUV has no price on the decision date",
                  "choose one with prices over the whole run"),

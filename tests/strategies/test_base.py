@@ -78,6 +78,7 @@ def test_last_prices_refuses_a_history_without_the_date():
         RiskSpec(weighting="risk_parity", lookback=5, caps=Caps(single=0.45)),
         Spec(weighting="equal", select=Select(by="momentum", lookback=6, skip=2, top=2)),
         Spec(weighting="cap", select=Select(by="volatility", lookback=5, bottom=2)),
+        Spec(weighting="equal", per="line", select=Select(by="momentum", lookback=6, skip=2, top=3)),
         Spec(weighting="equal", trend=Trend(ticker="B", days=5, defensive="C")),
         Spec(weighting="fixed", weights={"A": 0.6, "B": 0.4}, trend=Trend(ticker="C", days=8, defensive="B")),
         Spec(weighting="cap", tilt=Tilt(group="g", multiplier=3.0, while_leading=5)),
@@ -85,7 +86,7 @@ def test_last_prices_refuses_a_history_without_the_date():
         PySpec(),
     ],
     ids=["fixed", "equal", "cap", "cap-tilt-capped", "inverse_vol", "min_variance", "risk_parity", "hrp",
-         "risk_parity-capped", "select-momentum", "select-volatility", "trend-equal", "trend-fixed",
+         "risk_parity-capped", "select-momentum", "select-volatility", "select-momentum-per-line", "trend-equal", "trend-fixed",
          "conditional-tilt-multiplier", "conditional-tilt-weight", "python"],
 )
 def test_no_look_ahead_perturbing_later_prices_changes_nothing(spec):
