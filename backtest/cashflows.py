@@ -20,8 +20,8 @@ sum and ``S`` the short weights' (absolute) sum at that close::
 (a short position grows by a short sale and shrinks by a buy-back). Fully invested and long only (L = 1,
 S = 0) this is ``C / ((1 + f)(1 + s))`` and ``W / ((1 - f)(1 - s))``. The benchmark trades free. A percent
 flow is a fraction of the account's value at that close, before the flow. A withdrawal larger than what
-selling everything pays pays that out, and the account stays at zero until a contribution (``depleted_on`` says
-when; the run's warnings too): the account is never negative. Flows on the run's first day are not applied
+selling everything pays pays that out, and the account stays at zero until a contribution (``depleted_on``
+says when; the run's warnings too): the account is never negative. Flows on the run's first day are not applied
 (``capital`` is the first investment: it buys the strategy's opening holdings, paying the opening costs as
 the strategy does).
 
@@ -73,7 +73,8 @@ def flow_dates(calendar: pd.DatetimeIndex, rules) -> list[Flow]:
     return [f for _, _, f in sorted(out, key=lambda x: (x[0], x[1]))]
 
 
-def trade_factors(commission: float, slippage: float, long: float = 1.0, short: float = 0.0) -> tuple[float, float]:
+def trade_factors(commission: float, slippage: float, long: float = 1.0,
+                  short: float = 0.0) -> tuple[float, float]:
     """``(money per unit of value bought, money per unit of value sold)`` for a pro-rata slice of a portfolio
     whose long weights sum to ``long`` and short weights to ``short`` (absolute), the rest cash; see the
     module's docstring. ``(1, 1)`` without costs."""

@@ -17,8 +17,9 @@ REGISTRY = {"fixed": fixed.weigh, "equal": equal_weight.weigh, "cap": cap_weight
 
 def weigh(spec, inputs: DecisionInputs) -> Weights:
     """A strategy's weights on one date, in steps: the trend filter (``spec.trend``: all in the defensive
-    ticker while the trend is down), the selection (``spec.select``: narrow the universe to the best companies, or lines with ``per: line``), then the family
-    (``REGISTRY[spec.weighting]``). Pure, like every family: ``(spec, DecisionInputs) -> Weights``."""
+    ticker while the trend is down), the selection (``spec.select``: narrow the universe to the best companies,
+    or lines with ``per: line``), then the family (``REGISTRY[spec.weighting]``). Pure, like every family:
+    ``(spec, DecisionInputs) -> Weights``."""
     out = signals.defensive(spec, inputs)
     if out is not None:
         return out

@@ -86,7 +86,8 @@ def test_last_prices_refuses_a_history_without_the_date():
         PySpec(),
     ],
     ids=["fixed", "equal", "cap", "cap-tilt-capped", "inverse_vol", "min_variance", "risk_parity", "hrp",
-         "risk_parity-capped", "select-momentum", "select-volatility", "select-momentum-per-line", "trend-equal", "trend-fixed",
+         "risk_parity-capped", "select-momentum", "select-volatility",
+         "select-momentum-per-line", "trend-equal", "trend-fixed",
          "conditional-tilt-multiplier", "conditional-tilt-weight", "python"],
 )
 def test_no_look_ahead_perturbing_later_prices_changes_nothing(spec):
