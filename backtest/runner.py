@@ -129,6 +129,11 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
+    if cfg.cash_flows:
+        from .cashflows import CONVENTION
+
+        manifest["cash_flows"] = {"convention": CONVENTION, "table": "analytics/cash-flows.csv",
+                                  "daily_value": "analytics/account-value.csv"}
     result = RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
                        benchmark_name=cfg.benchmark, benchmark=benchmark, benchmarks=benchmarks,
                        risk_free=risk_free_returns(cfg, inputs), manifest=manifest, analytics=analytics)

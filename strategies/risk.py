@@ -26,7 +26,7 @@ Conventions
   convex problem ``min 1/2 x' S x - (1/n) sum log x_i`` (Spinu 2013), whose optimum satisfies
   ``x_i (S x)_i = 1/n``; ``w = x / sum x``. Solved by damped Newton steps (scipy's Cholesky solve of
   ``S + diag(1 / (n x^2))``, a step that keeps ``x > 0``, Armijo backtracking) from the inverse-volatility
-  point, to a Newton decrement below 1e-24: about six steps, risk contributions equal to ~1e-14.
+  point (about ten Cholesky solves), risk contributions equal to ~1e-14.
 * ``hrp``: hierarchical risk parity (Lopez de Prado 2016): single-linkage clustering (scipy) of the
   distance ``sqrt((1 - rho) / 2)``, names ordered by the dendrogram's leaves, then recursive bisection of
   that order with inverse-variance cluster variances.

@@ -196,6 +196,7 @@ def test_account_matches_an_independent_share_and_cash_ledger(snapshot_store, ma
     t_years = (investor.index - cal[0]).days.to_numpy() / 365.25
     assert abs(np.sum(investor.to_numpy() * (1 + row["irr"]) ** -t_years)) < 1e-6 * 100_000
     assert table.loc["SPY (benchmark)", "flow_costs"] == 0.0
+    assert result.manifest["cash_flows"]["convention"].startswith("flows trade pro rata at the close")
 
 
 def test_a_run_whose_withdrawals_empty_the_account_says_so(snapshot_store):
