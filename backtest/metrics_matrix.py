@@ -64,30 +64,19 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
     expense_ratio = expense_ratio or {}
     index = equity.index
     values = np.asfortranarray(equity.to_numpy(dtype=float))
-    n, k = values.shape
-    r = np.empty_like(values, order="F")
-    with np.errstate(divide="ignore", invalid="ignore"):    # such columns take the general path below
-        if n:
-            r[0] = values[0] / capital - 1.0 if capital else 0.0
-            np.subtract(values[1:] / values[:-1], 1.0, out=r[1:])
-    fast = np.isfinite(r).all(axis=0) & (n >= 2)
-    if not (isinstance(index, pd.DatetimeIndex) and index.is_monotonic_increasing and index.is_unique):
-        fast[:] = False
+    r = _returns(values, capital)
+    fast = _covered(r, index, benchmark_returns, fees)
     bench = _on(benchmark_returns, index)
-    if benchmark_returns is not None and bench is None:
-        fast[:] = False
-    if fees is not None and not fees.index.equals(index):
-        fast[:] = False
     out: dict[str, dict] = {}
     cols = np.flatnonzero(fast)
     if len(cols):
         T = None if turnover is None else turnover[[names[j] for j in cols]]
         F = None if fees is None else np.asfortranarray(fees[[names[j] for j in cols]].to_numpy(dtype=float))
-        rows = _matrix(np.asfortranarray(r[:, cols]), pd.DatetimeIndex(index), bench,
-                       benchmark_returns is not None, risk_free, from_base)
+        if not fast.all():
+            r, values = np.asfortranarray(r[:, cols]), np.asfortranarray(values[:, cols])
+        rows = _matrix(r, pd.DatetimeIndex(index), bench, benchmark_returns is not None, risk_free, from_base)
         chosen = [names[j] for j in cols]
-        trading = _trading(chosen, T, F, np.asfortranarray(values[:, cols]), M._years(index), rebalances,
-                           expense_ratio)
+        trading = _trading(chosen, T, F, values, M._years(index), rebalances, expense_ratio)
         for name, row, trade in zip(chosen, rows, trading, strict=True):
             out[name] = _ordered(row, trade)
     for j in np.flatnonzero(~fast):
@@ -98,6 +87,38 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
             fees=None if fees is None else fees[c], equity=equity[c], rebalances=rebalances.get(c),
             expense_ratio=expense_ratio.get(c, 0.0), from_base=from_base)
     return {c: out[c] for c in names}
+
+
+def matrix_columns(equity: pd.DataFrame, capital: float | None, benchmark_returns: pd.Series | None = None,
+                   fees: pd.DataFrame | None = None) -> np.ndarray:
+    """Which columns of ``equity`` `compute_metrics_many` computes on the matrix (one bool per column). The
+    others get one `compute_metrics` call each: a column with a NaN or infinite return, or every column when
+    there are fewer than two dates, the dates are not sorted and unique, or the benchmark's returns or the
+    fees are on other dates."""
+    return _covered(_returns(np.asfortranarray(equity.to_numpy(dtype=float)), capital), equity.index,
+                    benchmark_returns, fees)
+
+
+def _returns(values: np.ndarray, capital: float | None) -> np.ndarray:
+    """`metrics.simple_returns` of every column (F order): the first from ``capital`` (0 without one)."""
+    r = np.empty_like(values, order="F")
+    with np.errstate(divide="ignore", invalid="ignore"):    # such columns take the general path
+        if len(r):
+            r[0] = values[0] / capital - 1.0 if capital else 0.0
+            np.subtract(values[1:] / values[:-1], 1.0, out=r[1:])
+    return r
+
+
+def _covered(r: np.ndarray, index: pd.Index, benchmark_returns: pd.Series | None,
+             fees: pd.DataFrame | None) -> np.ndarray:
+    fast = np.isfinite(r).all(axis=0) & (len(r) >= 2)
+    if not (isinstance(index, pd.DatetimeIndex) and index.is_monotonic_increasing and index.is_unique):
+        fast[:] = False
+    if benchmark_returns is not None and _on(benchmark_returns, index) is None:
+        fast[:] = False
+    if fees is not None and not fees.index.equals(index):
+        fast[:] = False
+    return fast
 
 
 _TRADING_KEYS = ("total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from backtest import metrics as M
-from backtest.metrics_matrix import compute_metrics_many
+from backtest.metrics_matrix import compute_metrics_many, matrix_columns
 
 CAPITAL = 1e6
 
@@ -28,6 +28,14 @@ def _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense, f
             rebalances=None if rebalances is None else rebalances.get(c),
             expense_ratio=0.0 if expense is None else expense.get(c, 0.0), from_base=from_base)
     return out
+
+
+def _check(equity, capital, bench, rf, turnover=None, fees=None, rebalances=None, expense=None) -> dict:
+    """`compute_metrics_many`'s result, asserted equal to `_expected`'s."""
+    got = compute_metrics_many(equity, capital, bench, rf, turnover=turnover, fees=fees,
+                               rebalances=rebalances, expense_ratio=expense)
+    _assert_same(got, _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense))
+    return got
 
 
 def _assert_same(got: dict, want: dict) -> None:
@@ -90,16 +98,13 @@ def _random_case(seed: int, n: int, start: str = "2019-03-14"):
 def test_equals_compute_metrics_on_random_matrices(seed, with_bench, with_rf):
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(seed, 900 + 250 * seed)
     bench, rf = (bench if with_bench else None), (rf if with_rf else None)
-    got = compute_metrics_many(equity, CAPITAL, bench, rf, turnover=turnover, fees=fees,
-                               rebalances=rebalances, expense_ratio=expense)
-    _assert_same(got, _expected(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense))
+    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense)
 
 
 def test_the_cases_are_the_ones_named():
     """The random matrices hold what they claim: else the equality above would test less than it says."""
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(0, 900)
-    got = compute_metrics_many(equity, CAPITAL, bench, rf, turnover=turnover, fees=fees,
-                               rebalances=rebalances, expense_ratio=expense)
+    got = _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense)
     flat = got["flat"]
     assert flat["volatility"] == 0.0 and np.isnan(flat["calmar"]) and np.isnan(flat["skew"])
     assert np.isnan(flat["correlation"]) and flat["total_turnover"] == 0.0
@@ -124,9 +129,7 @@ def test_the_cases_are_the_ones_named():
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 23])
 def test_short_series(n):
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(7, n, start="2020-12-30")
-    got = compute_metrics_many(equity, CAPITAL, bench, rf, turnover=turnover, fees=fees,
-                               rebalances=rebalances, expense_ratio=expense)
-    _assert_same(got, _expected(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense))
+    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense)
 
 
 @pytest.mark.parametrize("from_base", [True, False])
@@ -142,10 +145,10 @@ def test_columns_outside_the_matrix_path_are_computed_one_by_one():
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(2, 400)
     equity.iloc[10:20, 2] = np.nan                                    # a gap in one column
     equity.iloc[30, 4] = 0.0                                          # a zero value: an infinite return
+    assert matrix_columns(equity, CAPITAL, bench, fees).tolist() == [j not in (2, 4) for j in range(10)]
+    assert not matrix_columns(equity, CAPITAL, bench.iloc[3:], fees).any()
     for b in (bench, bench.iloc[3:]):                     # a benchmark on other dates: every column
-        got = compute_metrics_many(equity, CAPITAL, b, rf, turnover=turnover, fees=fees,
-                                   rebalances=rebalances, expense_ratio=expense)
-        _assert_same(got, _expected(equity, CAPITAL, b, rf, turnover, fees, rebalances, expense))
+        _check(equity, CAPITAL, b, rf, turnover, fees, rebalances, expense)
 
 
 def test_a_column_does_not_depend_on_its_neighbours():
@@ -177,11 +180,9 @@ def test_real_run_strategies(rotation_run):
     first_days = equity.index.to_series().groupby(equity.index.to_period("M")).min()
     rebalances = {c: pd.DatetimeIndex(first_days.to_numpy()) for c in equity.columns}
     expense = {c: 0.0009 for c in equity.columns}
-    bench = M.simple_returns(run.benchmark, 1e6)
-    capital = float(run.config["capital"]) if "capital" in run.config else 1e6
-    got = compute_metrics_many(equity, capital, bench, run.risk_free, turnover=turnover, fees=fees,
-                               rebalances=rebalances, expense_ratio=expense)
-    _assert_same(got, _expected(equity, capital, bench, run.risk_free, turnover, fees, rebalances, expense))
+    capital = float(run.config["capital"])
+    bench = M.simple_returns(run.benchmark, capital)
+    got = _check(equity, capital, bench, run.risk_free, turnover, fees, rebalances, expense)
     assert any(m["n_forced_sales"] > 0 for m in got.values())
 
 
@@ -192,6 +193,60 @@ def test_real_prices_from_the_snapshot(snapshot_store):
     assert len(prices) > 2000
     equity = CAPITAL * prices / prices.iloc[0] * 0.999                # an opening fee of 0.1%
     bench = M.simple_returns(equity["SPY"], CAPITAL)
-    got = compute_metrics_many(equity, CAPITAL, bench, None)
-    _assert_same(got, _expected(equity, CAPITAL, bench, None, None, None, None, None))
+    got = _check(equity, CAPITAL, bench, None)
     assert got["SPY"]["beta"] == pytest.approx(1.0, abs=1e-12) and got["SPY"]["tracking_error"] == 0.0
+
+
+SWEEP = """\
+name: chunk
+start: 2019-01-01
+end: 2021-06-30
+benchmark: SPY
+risk_free: BIL
+strategies:
+  - name: Core
+    weighting: fixed
+    weights: {SPY: 0.5, IWN: 0.3, TLT: 0.2}
+    costs: {commission_bps: 5, slippage_bps: 2}
+    expense_ratio: 0.002
+sweep:
+  grid:
+    rebalance: [monthly, quarterly, {every: daily, drift: {absolute: 0.03}}]
+    costs.commission_bps: [0, 10]
+"""
+
+
+def test_a_sweep_chunk_is_computed_on_the_matrix(snapshot_store, tmp_path):
+    """A real chunk (`sweep.simulate_chunk`, risk-free BIL, drift bands, costs, an expense ratio): every
+    variant on the matrix path, each variant's metrics those of `compute_metrics` (as `bt run` has them)."""
+    from backtest.config import load_config
+    from backtest.data.inputs import load_inputs, risk_free_returns
+    from backtest.plans import build_plans
+    from backtest.results import rebalance_fills
+    from backtest.runner import simulate_benchmarks
+    from backtest.sweep import chunk_payloads, expand_variants, simulate_chunk
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(SWEEP)
+    swept, variants, _ = expand_variants(load_config(path))
+    inputs = load_inputs(swept, snapshot_store, offline=True)
+    bench = M.simple_returns(simulate_benchmarks(swept, inputs)[swept.benchmark], swept.capital)
+    rf = risk_free_returns(swept, inputs)
+    assert rf is not None and rf.abs().sum() > 0
+    (payload,) = chunk_payloads(swept, 64)
+    outcomes = simulate_chunk(payload, inputs, bench, rf)
+    assert len(outcomes) == len(variants) == 6
+    equity = pd.DataFrame({o.name: o.equity for o in outcomes})
+    fees = pd.DataFrame({o.name: o.fees for o in outcomes})
+    assert matrix_columns(equity, swept.capital, bench, fees).all()
+    built = build_plans(payload, inputs)
+    for o in outcomes:
+        plan = built.plans[o.name]
+        want = M.compute_metrics(M.simple_returns(o.equity, swept.capital), bench, rf, turnover=o.turnover,
+                                 fees=o.fees, equity=o.equity, from_base=True,
+                                 expense_ratio=plan.expense_ratio,
+                                 rebalances=rebalance_fills(plan.targets.index, o.equity.index, swept.fill))
+        assert json.dumps(o.metrics) == json.dumps(want), o.name
+    m = {o.name: o.metrics for o in outcomes}
+    assert len({v["n_rebalances"] for v in m.values()}) == 3
+    assert all(v["expense_ratio"] == 0.002 and v["fees_paid"] >= 0 for v in m.values())
