@@ -10,6 +10,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from backtest import metrics as M
 from backtest.metrics_matrix import compute_metrics_many, matrix_columns
@@ -124,6 +127,35 @@ def test_the_cases_are_the_ones_named():
     assert got["s1"]["fees_paid"] == 0.0 and got["s1"]["cost_drag"] == got["s1"]["expense_ratio"] == 0.001
     assert got["s3"]["fees_paid"] > 0 and got["s3"]["cost_drag"] > got["s3"]["expense_ratio"] == 0.003
     assert equity.index[0].month == 3 and equity.index[-1].month not in (3, 12)      # partial months, years
+
+
+@st.composite
+def tied_case(draw):
+    """Values on a few integer levels: exact ties of depth and trough, flat spells, recoveries exactly at the
+    peak, spells under water at the start and at the end; turnover 0, NaN or positive on any day."""
+    n, k = draw(st.integers(2, 70)), draw(st.integers(1, 4))
+    cal = pd.bdate_range(draw(st.dates(pd.Timestamp("2015-01-01").date(), pd.Timestamp("2024-12-20").date())),
+                         periods=n, name="date")
+    names = [f"v{j}" for j in range(k)]
+    equity = pd.DataFrame(draw(arrays(np.int64, (n, k), elements=st.integers(96, 104))).astype(float),
+                          index=cal, columns=names)
+    turnover = pd.DataFrame(draw(arrays(float, (n, k), elements=st.sampled_from([np.nan, 0.0, 0.125, 0.5]))),
+                            index=cal, columns=names)
+    fees = pd.DataFrame(draw(arrays(float, (n, k), elements=st.sampled_from([0.0, 0.25, np.nan]))),
+                        index=cal, columns=names)
+    every = draw(st.integers(1, 5))
+    rebalances = {c: cal[draw(st.integers(0, every - 1))::every] for c in names if draw(st.booleans())}
+    bench = pd.Series(draw(arrays(np.int64, n, elements=st.integers(-3, 3))) / 100.0, index=cal)
+    rf = pd.Series(0.0001, index=cal) if draw(st.booleans()) else None
+    capital = draw(st.sampled_from([None, 100.0, 103.0]))
+    return equity, capital, bench if draw(st.booleans()) else None, rf, turnover, fees, rebalances
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(case=tied_case())
+def test_integer_levels_with_ties_and_flat_spells(case):
+    equity, capital, bench, rf, turnover, fees, rebalances = case
+    _check(equity, capital, bench, rf, turnover, fees, rebalances, {"v0": 0.01})
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 23])
