@@ -89,6 +89,31 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
     return {c: out[c] for c in names}
 
 
+def relative_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_returns: pd.Series,
+                          risk_free: pd.Series | None = None) -> dict[str, dict[str, float]]:
+    """``{c: relative_metrics(simple_returns(equity[c], capital), benchmark_returns, risk_free)}`` for every
+    column ``c`` (`metrics.RELATIVE_KEYS`, bit for bit), computed together: a sweep's variants against a
+    further benchmark or a control. Columns off the matrix path (`matrix_columns`) get `relative_metrics`."""
+    index = equity.index
+    r = _returns(np.asfortranarray(equity.to_numpy(dtype=float)), capital)
+    fast = _covered(r, index, benchmark_returns, None)
+    names = list(equity.columns)
+    out: dict[str, dict] = {}
+    cols = np.flatnonzero(fast)
+    if len(cols):
+        r = r if fast.all() else np.asfortranarray(r[:, cols])
+        idx = pd.DatetimeIndex(index)
+        rf = None if risk_free is None else risk_free.astype(float).reindex(idx).fillna(0.0).to_numpy()
+        ex = r if rf is None else np.asfortranarray(r - rf[:, None])
+        cagr = _cagr((1.0 + r).prod(axis=0).tolist(), (idx[-1] - idx[0]).days)
+        rows = _relative(r, ex, ex.sum(axis=0) / len(r), cagr, _on(benchmark_returns, index), rf, idx)
+        out.update(zip([names[j] for j in cols], rows, strict=True))
+    for j in np.flatnonzero(~fast):
+        c = names[j]
+        out[c] = M.relative_metrics(M.simple_returns(equity[c], capital), benchmark_returns, risk_free)
+    return {c: out[c] for c in names}
+
+
 def matrix_columns(equity: pd.DataFrame, capital: float | None, benchmark_returns: pd.Series | None = None,
                    fees: pd.DataFrame | None = None) -> np.ndarray:
     """Which columns of ``equity`` `compute_metrics_many` computes on the matrix (one bool per column). The

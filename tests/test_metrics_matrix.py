@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from backtest import metrics as M
-from backtest.metrics_matrix import compute_metrics_many, matrix_columns
+from backtest.metrics_matrix import compute_metrics_many, matrix_columns, relative_metrics_many
 
 CAPITAL = 1e6
 
@@ -191,6 +191,23 @@ def test_a_column_does_not_depend_on_its_neighbours():
         alone = compute_metrics_many(equity[[c]], CAPITAL, bench, rf, turnover=turnover[[c]], fees=fees[[c]],
                                      rebalances=rebalances, expense_ratio=expense)
         assert json.dumps(alone[c]) == json.dumps(whole[c])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")   # relative_metrics on an infinite return
+@pytest.mark.parametrize("with_rf", [True, False])
+def test_relative_metrics_many(with_rf):
+    """Against a further benchmark or a control: `relative_metrics` of each column, an infinite return too."""
+    equity, _, _, _, _, bench, rf = _random_case(5, 1100)
+    rf = rf if with_rf else None
+    equity.iloc[40, 3] = np.inf
+    other = M.simple_returns(equity["s1"], CAPITAL)                  # a control strategy as the benchmark
+    for b in (bench, other, bench.iloc[2:]):                        # the last on other dates: one by one
+        got = relative_metrics_many(equity, CAPITAL, b, rf)
+        want = {c: M.relative_metrics(M.simple_returns(equity[c], CAPITAL), b, rf) for c in equity.columns}
+        assert json.dumps(got) == json.dumps(want)
+    itself = relative_metrics_many(equity, CAPITAL, other, rf)["s1"]
+    assert itself["tracking_error"] == 0.0 and itself["excess_return"] == 0.0
+    assert itself["beta"] == pytest.approx(1.0, abs=1e-12) and itself["up_capture"] == pytest.approx(1.0)
 
 
 def test_a_missing_turnover_column_is_an_error():
