@@ -421,6 +421,10 @@ def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *,
 # --- trading activity (from the engine's turnover and fees) -----------------------------------------------
 
 
+TRADING_KEYS = ("total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
+                "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag")
+
+
 def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
                     equity: pd.Series | None = None, *, rebalances: pd.Index | None = None,
                     expense_ratio: float = 0.0) -> dict[str, float]:
@@ -437,9 +441,7 @@ def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
     prices end). ``cost_drag`` is ``fee_drag + expense_ratio``. NaN where an input is missing.
     """
     years = _years(equity.index) if equity is not None else NAN
-    keys = ["total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
-            "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag"]
-    out = dict.fromkeys(keys, NAN)
+    out = dict.fromkeys(TRADING_KEYS, NAN)
     if turnover is not None:
         t = turnover.astype(float).dropna()
         t = t[t > 0]

@@ -146,10 +146,6 @@ def _covered(r: np.ndarray, index: pd.Index, benchmark_returns: pd.Series | None
     return fast
 
 
-_TRADING_KEYS = ("total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
-                 "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag")
-
-
 def _ordered(row: dict, trade: dict) -> dict:
     """The keys in `compute_metrics`' order: the series' own, trading, then benchmark-relative."""
     rel = {key: row.pop(key) for key in M.RELATIVE_KEYS}
@@ -330,7 +326,7 @@ def _trading(names, turnover: pd.DataFrame | None, fees: np.ndarray | None, equi
     """`metrics.trading_metrics` of every column. Fees on the matrix; turnover per column, on its own
     (few) trading days, since a masked sum over all days would group the additions differently."""
     k = len(names)
-    cols: dict[str, list] = {key: [NAN] * k for key in _TRADING_KEYS}
+    cols: dict[str, list] = {key: [NAN] * k for key in M.TRADING_KEYS}
     if turnover is not None:
         dates = pd.DatetimeIndex(turnover.index)
         T = turnover.to_numpy(dtype=float)
@@ -364,7 +360,7 @@ def _trading(names, turnover: pd.DataFrame | None, fees: np.ndarray | None, equi
     if turnover is not None or fees is not None:
         cols["expense_ratio"] = [float(expense_ratio.get(c, 0.0)) for c in names]
         cols["cost_drag"] = [a + b for a, b in zip(cols["fee_drag"], cols["expense_ratio"], strict=True)]
-    return [{key: cols[key][j] for key in _TRADING_KEYS} for j in range(k)]
+    return [{key: cols[key][j] for key in M.TRADING_KEYS} for j in range(k)]
 
 
 def _relative(r, ex, ex_mean, cagr, b, rf, index) -> list[dict]:
