@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("strategies", ("strategies",)),
     ("target weights", ("backtest.plans",)),
     ("simulation", ("backtest.engine",)),
-    ("metrics", ("backtest.metrics", "backtest.cashflows")),
+    ("metrics", ("backtest.metrics", "backtest.metrics_matrix", "backtest.cashflows")),
     ("analytics", ("backtest.analytics",)),
     ("results", ("backtest.results",)),
     ("report", ("backtest.report",)),
