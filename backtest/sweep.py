@@ -232,7 +232,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
         from .analytics.evidence import run_sweep_evidence
 
         echo("computing PSR, DSR, PBO and the walk-forward selection ...")
-        returns = pd.DataFrame({o.name: M.simple_returns(o.equity) for o in outcomes})
+        returns = pd.DataFrame({o.name: M.simple_returns(o.equity, swept.capital) for o in outcomes})
         groups = {base: [v.name for v in variants if v.base == base] for base in grids}
         evidence = run_sweep_evidence(returns, bench_returns, risk_free=risk_free, variants=groups,
                                       spec=cfg.evidence)
