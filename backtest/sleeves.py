@@ -73,3 +73,27 @@ def look_through(parent: Simulation, sims: Mapping[str, Simulation]) -> Simulati
         return parent
     total = total.reindex(columns=sorted(total.columns)).fillna(0.0)
     return dataclasses.replace(parent, holdings=total)
+
+
+def kept_together(strategies) -> list[list]:
+    """``strategies`` (config strategies, in order) as units that must be simulated in the same call: each
+    sleeves parent with its sleeves (and every other parent sharing one of them), every other strategy
+    alone. Units come in order of their first member, members in their order (a sweep's chunks)."""
+    index = {s.name.lower(): i for i, s in enumerate(strategies)}
+    root = list(range(len(strategies)))
+
+    def find(i):
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for i, s in enumerate(strategies):
+        for name, _ in getattr(s, "sleeves", ()) or ():
+            j = index.get(name.lower())
+            if j is not None:
+                root[find(j)] = find(i)
+    units: dict[int, list] = {}
+    for i, s in enumerate(strategies):
+        units.setdefault(find(i), []).append(s)
+    return list(units.values())

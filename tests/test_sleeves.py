@@ -217,3 +217,36 @@ def test_cash_yield_is_allowed_with_short_sleeves_and_defaults_to_risk_free():
     cfg = parse_config(head + "  - {name: S, weighting: sleeves, sleeves: {F: 1, G: -1}, cash_yield: none}\n"
                               "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n")
     assert cfg.strategies[1].cash_yield == "none"
+
+
+SWEPT = """
+name: sw
+start: 2021-01-01
+end: 2021-12-31
+risk_free: BIL
+strategies:
+  - {name: A, weighting: fixed, weights: {SPY: 1}}
+  - {name: B, weighting: fixed, weights: {QQQ: 1}, rebalance: quarterly}
+  - {name: C, weighting: fixed, weights: {TLT: 1}}
+  - {name: LS, weighting: sleeves, sleeves: {A: 1, B: -1}, borrow_fee: 0.01}
+sweep: {strategy: LS, grid: {borrow_fee: [0.01, 0.02]}}
+"""
+
+
+def test_a_sweep_keeps_each_sleeves_parent_with_its_sleeves_in_one_chunk(snapshot_store):
+    from backtest.config import swept_config
+    from backtest.sweep import chunk_payloads, simulate_chunk
+
+    cfg = parse_config(SWEPT)
+    swept = swept_config(cfg)
+    chunks = [[s.name for s in c.strategies] for c in chunk_payloads(swept, 1)]
+    assert chunks == [["A", "B", "LS [borrow_fee=0.01]", "LS [borrow_fee=0.02]"], ["C"]], "past chunk_size"
+    assert [[s.name for s in c.strategies] for c in chunk_payloads(cfg, 1)] == [["A", "B", "LS"], ["C"]]
+    inputs = load_inputs(swept, snapshot_store, offline=True)
+    outcomes = {o.name: o for c in chunk_payloads(swept, 1) for o in simulate_chunk(c, inputs, None, None)}
+    built = build_plans(swept, inputs)
+    sims = simulate_trimmed(built.prices, built.plans, inputs, capital=swept.capital, fill=swept.fill)
+    for name, sim in sims.items():
+        pd.testing.assert_series_equal(outcomes[name].equity, sim.equity, check_exact=True)
+    cheap, dear = outcomes["LS [borrow_fee=0.01]"].equity, outcomes["LS [borrow_fee=0.02]"].equity
+    assert (dear <= cheap).all() and dear.iloc[-1] < cheap.iloc[-1]
