@@ -250,3 +250,24 @@ def test_a_sweep_keeps_each_sleeves_parent_with_its_sleeves_in_one_chunk(snapsho
         pd.testing.assert_series_equal(outcomes[name].equity, sim.equity, check_exact=True)
     cheap, dear = outcomes["LS [borrow_fee=0.01]"].equity, outcomes["LS [borrow_fee=0.02]"].equity
     assert (dear <= cheap).all() and dear.iloc[-1] < cheap.iloc[-1]
+
+
+def test_a_parent_wholly_in_one_sleeve_has_its_returns_with_its_own_costs_fee_and_cash_yield(etfs):
+    """The sleeve's schedule, costs, expense ratio and cash yield all act inside the parent: a parent holding
+    100% of one sleeve, itself without costs, has the sleeve's daily returns and holdings from its opening
+    fill on. The opening is the parent's purchase, at the parent's costs (none here): it buys at the sleeve's
+    unit value after the sleeve's own opening trades, so those are not charged to it (docs/config.md)."""
+    px = etfs[["SPY", "TLT", "BIL"]]
+    rf = cash_returns(px, "BIL", px.index)
+    a = _dates(px.index, "quarterly")
+    plans = {"A": _fixed({"SPY": 0.6, "TLT": 0.3}, a, commission_bps=10, slippage_bps=5, expense_ratio=0.01,
+                         cash_rate=rf),
+             "P": _parent({"A": 1.0}, _dates(px.index, "yearly"))}
+    for fill, opening in (("close", 0), ("next_close", 1)):
+        sims = simulate_with_sleeves(px, plans, capital=CAPITAL, fill=fill)
+        parent, sleeve = sims["P"].equity, sims["A"].equity
+        assert parent.iloc[opening] == pytest.approx(CAPITAL, rel=1e-15) and sleeve.iloc[opening] < CAPITAL * 0.999
+        np.testing.assert_allclose(parent.pct_change().iloc[opening + 1:], sleeve.pct_change().iloc[opening + 1:],
+                                   rtol=1e-9, atol=1e-13)
+        pd.testing.assert_frame_equal(sims["P"].holdings, sims["A"].holdings, check_exact=False, rtol=1e-12)
+        assert sims["P"].fees.sum() == 0 and sims["A"].fees.sum() > 0
