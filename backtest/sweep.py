@@ -101,6 +101,8 @@ def chunk_payloads(swept, chunk_size: int) -> list:
     Strategies whose target weights are the same computation (`plans.weighting_key`: they differ only in
     schedule, costs, expense ratio or cash yield) are put in the same chunk, so each chunk solves the
     weights on a date once for all of them; `chunk_order` gives the order the chunks' strategies come in.
+    A sleeves strategy and its sleeves are simulated together (`sleeves.kept_together`): their chunk may hold
+    more than ``chunk_size`` strategies.
     """
     from .sleeves import kept_together
 
