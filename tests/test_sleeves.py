@@ -210,7 +210,8 @@ def test_a_sleeve_that_is_not_simulated_is_refused():
 
 
 def test_cash_yield_is_allowed_with_short_sleeves_and_defaults_to_risk_free():
-    head = "name: t\nstart: 2020-01-01\nrisk_free: BIL\nstrategies:\n  - {name: F, weighting: fixed, weights: {SPY: 1}}\n"
+    head = ("name: t\nstart: 2020-01-01\nrisk_free: BIL\nstrategies:\n"
+            "  - {name: F, weighting: fixed, weights: {SPY: 1}}\n")
     cfg = parse_config(head + "  - {name: S, weighting: sleeves, sleeves: {F: 1, G: -1}}\n"
                               "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n")
     assert cfg.strategies[1].cash_yield == "risk_free"
