@@ -101,10 +101,17 @@ def chunk_payloads(swept, chunk_size: int) -> list:
     Strategies whose target weights are the same computation (`plans.weighting_key`: they differ only in
     schedule, costs, expense ratio or cash yield) are put in the same chunk, so each chunk solves the
     weights on a date once for all of them; `chunk_order` gives the order the chunks' strategies come in.
+    A sleeves strategy and its sleeves are simulated together (`sleeves.kept_together`): their chunk may hold
+    more than ``chunk_size`` strategies.
     """
-    strategies = [swept.strategies[i] for i in chunk_order(swept)]
-    return [dataclasses.replace(swept, strategies=tuple(strategies[i:i + chunk_size]), sweep=None)
-            for i in range(0, len(strategies), chunk_size)]
+    from .sleeves import kept_together
+
+    chunks: list[list] = []
+    for unit in kept_together([swept.strategies[i] for i in chunk_order(swept)]):
+        if not chunks or len(chunks[-1]) + len(unit) > chunk_size:   # a sleeves parent and its sleeves stay
+            chunks.append([])                                         # in one chunk, even past chunk_size
+        chunks[-1].extend(unit)
+    return [dataclasses.replace(swept, strategies=tuple(c), sweep=None) for c in chunks]
 
 
 def chunk_order(swept) -> list[int]:

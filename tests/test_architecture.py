@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("prices", ("backtest.data",)),
     ("strategies", ("strategies",)),
     ("target weights", ("backtest.plans",)),
-    ("simulation", ("backtest.engine",)),
+    ("simulation", ("backtest.engine", "backtest.sleeves")),
     ("metrics", ("backtest.metrics", "backtest.metrics_matrix", "backtest.cashflows")),
     ("analytics", ("backtest.analytics",)),
     ("results", ("backtest.results",)),
