@@ -132,7 +132,7 @@ def test_long_short_parent_with_cash_interest_and_borrow_fee_matches_plain_panda
     # plain pandas: units fixed between fills (the close after each decision), no costs
     fills = set(cal[cal.searchsorted(p, side="right")[cal.searchsorted(p, side="right") < len(cal)]])
     w = pd.Series(shares)
-    value, units, cash, growth = CAPITAL, pd.Series(0.0, index=w.index), CAPITAL, []
+    units, cash = pd.Series(0.0, index=w.index), CAPITAL
     weights, cash_share, short_share = [], [], []
     for i, day in enumerate(cal):
         if i:
