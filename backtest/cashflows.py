@@ -84,7 +84,7 @@ def trade_factors(commission: float, slippage: float, long: float = 1.0,
 
 
 def account(equity: pd.Series, capital: float, flows: list[Flow], *, commission: float = 0.0,
-            slippage: float = 0.0, holdings: pd.DataFrame | None = None,
+            slippage: float = 0.0, holdings: pd.DataFrame | None = None, cash: pd.Series | None = None,
             simulated_capital: float | None = None) -> pd.DataFrame:
     """The account's daily value and its flows.
 
@@ -99,6 +99,12 @@ def account(equity: pd.Series, capital: float, flows: list[Flow], *, commission:
     commission, slippage : the strategy's per-side fractions (commission of traded value, slippage of price).
     holdings : DataFrame indexed by trading date (at least the flow days), one column per ticker: the
         strategy's weights at each close (negative = short; NaN = not held). None: fully invested, long only.
+    cash : Series indexed by trading date, the strategy's idle cash as a share of its value (short proceeds
+        included). When given, the long side traded is ``1 - cash + S`` (``S`` the short weights of
+        ``holdings``). For a sleeves parent, whose positions are units of its sleeves (a sleeve's own idle
+        cash is part of the unit the parent buys) while its ``holdings`` are looked through to names, this
+        is exact when it holds no sleeve short; with a short sleeve, ``S`` is looked through and misses that
+        sleeve's own idle cash (its partial-fill remainder, usually ~0).
 
     Returns
     -------
@@ -119,13 +125,16 @@ def account(equity: pd.Series, capital: float, flows: list[Flow], *, commission:
     by_day: dict[int, list[Flow]] = {}
     for f in flows:
         by_day.setdefault(int(idx.get_loc(f.date)), []).append(f)
+    longs, shorts = {}, {}
     if holdings is not None and by_day:
-        days = idx[sorted(by_day)]
-        w = holdings.reindex(days).fillna(0.0).to_numpy(dtype="float64")
-        longs = dict(zip(sorted(by_day), np.clip(w, 0, None).sum(axis=1)))
-        shorts = dict(zip(sorted(by_day), -np.clip(w, None, 0).sum(axis=1)))
-    else:
-        longs, shorts = {}, {}
+        days = sorted(by_day)
+        w = holdings.reindex(idx[days]).fillna(0.0).to_numpy(dtype="float64")
+        short = -np.clip(w, None, 0).sum(axis=1)
+        if cash is not None:
+            long = 1.0 - cash.reindex(idx[days]).fillna(0.0).to_numpy(dtype="float64") + short
+        else:
+            long = np.clip(w, 0, None).sum(axis=1)
+        longs, shorts = dict(zip(days, long)), dict(zip(days, short))
     depleted = np.zeros(len(idx), dtype=bool)
     for i in range(len(idx)):
         if i in by_day:

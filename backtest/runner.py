@@ -106,7 +106,8 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
         analytics["data_quality"] = quality
     analytics.update(_rotation_analytics(cfg, inputs, sims, echo))
     if cfg.cash_flows:
-        analytics.update(cash_flow_tables(cfg, strategies, benchmark, inputs.calendar))
+        analytics.update(cash_flow_tables(cfg, strategies, benchmark, inputs.calendar,
+                                          cash={name: sim.cash / sim.equity for name, sim in sims.items()}))
     exposure = exposure_table(sims)
     if exposure is not None:
         analytics["exposure"] = exposure
@@ -179,24 +180,30 @@ def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame, inputs: Input
                                manifest=manifest)
 
 
-def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar) -> dict[str, pd.DataFrame]:
+def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar,
+                     cash: dict[str, pd.Series] | None = None) -> dict[str, pd.DataFrame]:
     """The config's contributions/withdrawals applied to every strategy and the benchmark (see
     `backtest.cashflows`: each flow trades the strategy's holdings pro rata at that close, paying its
-    commission and slippage on the names traded): ``cash_flows`` (one row each: contributed, withdrawn,
+    commission and slippage on the positions traded): ``cash_flows`` (one row each: contributed, withdrawn,
     ending value, costs paid on flows, IRR, the day the account emptied) and ``account_value`` (daily account
-    value, one column each)."""
+    value, one column each). ``cash``: each strategy's idle cash as a share of its value per day (the
+    simulation's ``cash / equity``); without it the cash share is 1 - the sum of the holdings' weights."""
     from .cashflows import account, flow_dates, summary
 
     flows = flow_dates(pd.DatetimeIndex(calendar), cfg.cash_flows)
     costs = {s.name: (s.costs.commission_bps / 1e4, s.costs.slippage_bps / 1e4) for s in cfg.strategies}
+    cash = cash or {}
     rows, values = [], {}
-    series = [(s.name, s.equity, costs.get(s.name, (0.0, 0.0)), s.holdings) for s in strategies]
-    for name, equity, (commission, slippage), holdings in [*series, (f"{cfg.benchmark} (benchmark)", benchmark,
-                                                                      (0.0, 0.0), None)]:
-        acct = account(equity, cfg.capital, flows, commission=commission, slippage=slippage, holdings=holdings,
-                       simulated_capital=cfg.capital)
-        rows.append(summary(name, acct))
-        values[name] = acct["value"]
+    for s in strategies:
+        commission, slippage = costs.get(s.name, (0.0, 0.0))
+        acct = account(s.equity, cfg.capital, flows, commission=commission, slippage=slippage,
+                       holdings=s.holdings, cash=cash.get(s.name), simulated_capital=cfg.capital)
+        rows.append(summary(s.name, acct))
+        values[s.name] = acct["value"]
+    name = f"{cfg.benchmark} (benchmark)"
+    acct = account(benchmark, cfg.capital, flows, simulated_capital=cfg.capital)     # trades free
+    rows.append(summary(name, acct))
+    values[name] = acct["value"]
     return {"cash_flows": pd.DataFrame(rows).set_index("strategy"),
             "account_value": pd.DataFrame(values)}
 

@@ -208,6 +208,23 @@ def test_cash_flows_example_benchmark_account_is_the_sum_of_its_flows_grown(snap
         years = np.array([(d - dates[0]).days / 365.25 for d in dates])
         assert abs(np.sum(np.array(amounts) * (1 + row["irr"]) ** -years)) < 1e-6, name
     assert "cash_flows" in (run / "report.html").read_text()
+    # the sleeves parent's contribution buys units of its sleeves at its own costs (1 + 2 bps): the account's
+    # step on a contribution day is 2000 / (1 + L a), L its share in its sleeves from its sleeve-level trades
+    equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)
+    trades = pd.read_csv(run / "trades" / "60-40-of-the-two.csv", parse_dates=["date"])
+    sign = np.where(trades["side"] == "buy", 1.0, -1.0)
+    units = (trades.assign(n=sign * trades["shares"]).pivot_table(index="date", columns="ticker", values="n",
+                                                                  aggfunc="sum")
+             .reindex(equity.index).fillna(0.0).cumsum())
+    day, before = pd.Timestamp("2023-03-01"), pd.Timestamp("2023-02-28")
+    unit_value = {"sleeve:Equal-weight S&P 493": equity.loc[day, "equal-weight-s-p-493"] / 100_000,
+                  "sleeve:Small-cap value tilt": equity.loc[day, "small-cap-value-tilt"] / 100_000}
+    invested = sum(units.loc[day, k] * v for k, v in unit_value.items()) / equity.loc[day, "60-40-of-the-two"]
+    assert 0.99 < invested <= 1.0
+    a = (1 + 1e-4) * (1 + 2e-4) - 1
+    acct = value["60-40 of the two"]
+    grown = acct.loc[before] * equity.loc[day, "60-40-of-the-two"] / equity.loc[before, "60-40-of-the-two"]
+    assert acct.loc[day] - grown == pytest.approx(2000 / (1 + invested * a), rel=1e-9)
 
 
 @pytest.fixture(scope="module")
