@@ -329,8 +329,11 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             universes[date] = universe
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
-            sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
-            seen = observed.loc[date].reindex(sh.index) if observed is not None else None
+            day = ("day shares", method if spec.weighting == "cap" else None, date)   # shared by strategies
+            if day not in memo:
+                sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
+                memo[day] = (sh, observed.loc[date].reindex(sh.index) if observed is not None else None)
+            sh, seen = memo[day]
             inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
                                      groups=groups, shares_observed=seen)
             memo[key] = weigh(_alias_spec(spec, aliases), inputs_)
