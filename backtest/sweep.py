@@ -101,10 +101,17 @@ def chunk_payloads(swept, chunk_size: int) -> list:
     Strategies whose target weights are the same computation (`plans.weighting_key`: they differ only in
     schedule, costs, expense ratio or cash yield) are put in the same chunk, so each chunk solves the
     weights on a date once for all of them; `chunk_order` gives the order the chunks' strategies come in.
+    A sleeves strategy and its sleeves are simulated together (`sleeves.kept_together`): their chunk may hold
+    more than ``chunk_size`` strategies.
     """
-    strategies = [swept.strategies[i] for i in chunk_order(swept)]
-    return [dataclasses.replace(swept, strategies=tuple(strategies[i:i + chunk_size]), sweep=None)
-            for i in range(0, len(strategies), chunk_size)]
+    from .sleeves import kept_together
+
+    chunks: list[list] = []
+    for unit in kept_together([swept.strategies[i] for i in chunk_order(swept)]):
+        if not chunks or len(chunks[-1]) + len(unit) > chunk_size:   # a sleeves parent and its sleeves stay
+            chunks.append([])                                         # in one chunk, even past chunk_size
+        chunks[-1].extend(unit)
+    return [dataclasses.replace(swept, strategies=tuple(c), sweep=None) for c in chunks]
 
 
 def chunk_order(swept) -> list[int]:
@@ -125,8 +132,9 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
     ``inputs``: `backtest.data.inputs.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
     per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
     (`plans.build_plans`); the result does not depend on it. Each variant's metrics are those `bt run`
-    computes (`metrics.compute_metrics` on its values from capital)."""
-    from . import metrics as M
+    computes (`metrics.compute_metrics` on its values from capital), computed for the whole chunk at once
+    (`metrics_matrix.compute_metrics_many`, equal bit for bit)."""
+    from .metrics_matrix import compute_metrics_many
     from .plans import build_plans
     from .results import rebalance_fills
     from .runner import simulate_trimmed
@@ -134,16 +142,18 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
     cfg = payload
     built = build_plans(cfg, inputs, memo=memo)
     sims = simulate_trimmed(built.prices, built.plans, inputs, capital=cfg.capital, fill=cfg.fill, detail=False)
-    out = []
-    for name, sim in sims.items():
-        metrics = M.compute_metrics(M.simple_returns(sim.equity, cfg.capital), benchmark_returns, risk_free,
-                                    turnover=sim.turnover, fees=sim.fees, equity=sim.equity,
-                                    rebalances=rebalance_fills(built.plans[name].targets.index,
-                                                               sim.equity.index, cfg.fill),
-                                    expense_ratio=built.plans[name].expense_ratio, from_base=True)
-        out.append(Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
-                           notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics))
-    return out
+    def frame(field: str) -> pd.DataFrame:          # dates x strategies
+        return pd.DataFrame({name: getattr(sim, field) for name, sim in sims.items()})
+
+    metrics = compute_metrics_many(
+        frame("equity"), cfg.capital, benchmark_returns, risk_free, turnover=frame("turnover"),
+        fees=frame("fees"),
+        rebalances={name: rebalance_fills(built.plans[name].targets.index, sim.equity.index, cfg.fill)
+                    for name, sim in sims.items()},
+        expense_ratio={name: built.plans[name].expense_ratio for name in sims}, from_base=True)
+    return [Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
+                    notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics[name])
+            for name, sim in sims.items()]
 
 
 def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool = False, workers: int = 0,
@@ -229,7 +239,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
         from .analytics.evidence import run_sweep_evidence
 
         echo("computing PSR, DSR, PBO and the walk-forward selection ...")
-        returns = pd.DataFrame({o.name: M.simple_returns(o.equity) for o in outcomes})
+        returns = pd.DataFrame({o.name: M.simple_returns(o.equity, swept.capital) for o in outcomes})
         groups = {base: [v.name for v in variants if v.base == base] for base in grids}
         evidence = run_sweep_evidence(returns, bench_returns, risk_free=risk_free, variants=groups,
                                       spec=cfg.evidence)
