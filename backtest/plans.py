@@ -521,7 +521,8 @@ def _row(frame: pd.DataFrame, date, names: list[str]) -> np.ndarray:
     """``frame.loc[date].reindex(names).to_numpy()`` on arrays: NaN (NaT) for names not in ``frame``."""
     values = frame.loc[date].to_numpy()
     pos = frame.columns.get_indexer(names)
-    return np.where(pos >= 0, values[pos], np.datetime64("NaT") if values.dtype.kind == "M" else np.nan)
+    missing = np.datetime64("NaT") if values.dtype.kind == "M" else np.nan
+    return np.where(pos >= 0, values[pos], missing) if len(values) else np.full(len(pos), missing)
 
 
 def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: pd.DataFrame, px: pd.DataFrame) -> list:
