@@ -321,8 +321,11 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             universes[date] = universe
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
-            sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
-            seen = observed.loc[date].reindex(sh.index) if observed is not None else None
+            day = ("day shares", method if spec.weighting == "cap" else None, date)   # shared by strategies
+            if day not in memo:
+                sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
+                memo[day] = (sh, observed.loc[date].reindex(sh.index) if observed is not None else None)
+            sh, seen = memo[day]
             inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
                                      groups=groups, shares_observed=seen)
             memo[key] = weigh(_alias_spec(spec, aliases), inputs_)
@@ -503,15 +506,23 @@ def _later_weight(date, universe, shares, px: pd.DataFrame, method: str) -> dict
     in the weights (look-ahead); under ``point_in_time`` those names are left out and this is the weight they
     would have had, estimated with the later count. Plain cap weights of the universe, before tilts and caps."""
     names = list(universe)
-    caps = (shares.shares.loc[date].reindex(names) * px.loc[date].reindex(names)).astype("float64")
-    later = (shares.observed.loc[date].reindex(names) > date).to_numpy() & caps.notna().to_numpy()
-    total = caps.sum()
+    caps = _row(shares.shares, date, names) * _row(px, date, names)
+    later = (_row(shares.observed, date, names) > np.datetime64(date)) & ~np.isnan(caps)
+    total = np.where(np.isnan(caps), 0.0, caps).sum()       # NaN skipped, as pandas' sum does
     weight = float(caps[later].sum() / total) if total > 0 else 0.0
-    left = ", ".join(sorted(caps.index[later]))
+    left = ", ".join(sorted(np.asarray(names, dtype=object)[later].tolist()))
     return {"shares_method": method, "later_obs_names": int(later.sum()),
             "weight_on_later_obs": weight if method == "backfill" else 0.0,
             "left_out_weight_est": weight if method == "point_in_time" else 0.0,
             "left_out": left if method == "point_in_time" else ""}
+
+
+def _row(frame: pd.DataFrame, date, names: list[str]) -> np.ndarray:
+    """``frame.loc[date].reindex(names).to_numpy()`` on arrays: NaN (NaT) for names not in ``frame``."""
+    values = frame.loc[date].to_numpy()
+    pos = frame.columns.get_indexer(names)
+    missing = np.datetime64("NaT") if values.dtype.kind == "M" else np.nan
+    return np.where(pos >= 0, values[pos], missing) if len(values) else np.full(len(pos), missing)
 
 
 def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: pd.DataFrame, px: pd.DataFrame) -> list:
@@ -521,13 +532,13 @@ def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: pd.DataF
     out = [float("nan")]
     for prev, date in zip(dates[:-1], dates[1:]):
         names = list(universes.get(date, ()))
-        p = px.loc[date].reindex(names)
-        new, old = shares.loc[date].reindex(names) * p, shares.loc[prev].reindex(names) * p
-        ok = new.notna() & old.notna() & (new > 0) & (old > 0)
+        p = _row(px, date, names)
+        new, old = _row(shares, date, names) * p, _row(shares, prev, names) * p
+        ok = ~np.isnan(new) & ~np.isnan(old) & (new > 0) & (old > 0)
         if not ok.any():
             out.append(float("nan"))
             continue
-        out.append(float((new[ok] / new[ok].sum() - old[ok] / old[ok].sum()).abs().sum() / 2))
+        out.append(float(np.abs(new[ok] / new[ok].sum() - old[ok] / old[ok].sum()).sum() / 2))
     return out
 
 

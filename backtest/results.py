@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 
 from . import metrics as M
+from .csvtext import csv_text
 from .errors import DataError, UsageError
 
 FORMAT_VERSION = 1
@@ -178,7 +179,11 @@ def _json_bytes(obj) -> bytes:
 
 
 def _csv_bytes(frame: pd.DataFrame, *, index: bool = True) -> bytes:
-    return frame.to_csv(index=index, lineterminator="\n", date_format=_DATE_FMT).encode("utf-8")
+    """``frame.to_csv(...)``'s bytes; `csvtext.csv_text` writes the same text faster where it can."""
+    text = csv_text(frame, index=index, date_format=_DATE_FMT)
+    if text is None:
+        text = frame.to_csv(index=index, lineterminator="\n", date_format=_DATE_FMT)
+    return text.encode("utf-8")
 
 
 def _write(path: Path, data: bytes) -> None:

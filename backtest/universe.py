@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backtest.tickers import normalize_ticker
@@ -55,8 +56,8 @@ def _dedup(items: Iterable[str]) -> list[str]:
 
 def _member_columns(rows: pd.DataFrame) -> list[str]:
     """Price column of each interval row, or the (normalised) ticker when there is no price series."""
-    pc = rows["price_column"].astype(object).where(rows["price_column"].notna(), rows["ticker"])
-    return sorted(_dedup(normalize_ticker(x) for x in pc))
+    pairs = zip(rows["price_column"].to_numpy(dtype=object), rows["ticker"].to_numpy(dtype=object))
+    return sorted({normalize_ticker(t if pd.isna(c) else c) for c, t in pairs})
 
 
 def members_at(membership: pd.DataFrame, date) -> list[str]:
@@ -66,10 +67,10 @@ def members_at(membership: pd.DataFrame, date) -> list[str]:
     A member without a price series is returned under its own ticker, so the caller reports it as missing.
     """
     _check_membership(membership)
-    d = pd.Timestamp(date).normalize()
-    start = pd.to_datetime(membership["start_date"])
-    end = pd.to_datetime(membership["end_date"])
-    mask = (start <= d) & (end.isna() | (end > d))
+    d = np.datetime64(pd.Timestamp(date).normalize().as_unit("ns"))
+    start = pd.to_datetime(membership["start_date"]).to_numpy(dtype="datetime64[ns]")
+    end = pd.to_datetime(membership["end_date"]).to_numpy(dtype="datetime64[ns]")
+    mask = (start <= d) & (np.isnat(end) | (end > d))     # arrays: one call per rebalance date and universe
     return _member_columns(membership.loc[mask])
 
 
@@ -143,10 +144,12 @@ def _available_set(available: Any) -> set[str]:
     if isinstance(available, pd.Series):
         if available.dtype == bool:
             ok = available
+        elif available.dtype == "float64":   # prices on the date (the usual case): NaN > 0 is False
+            ok = available.to_numpy() > 0
         else:
             num = pd.to_numeric(available, errors="coerce")
-            ok = num.notna() & (num > 0)
-        return {str(t) for t in available.index[ok.to_numpy()]}
+            ok = (num.notna() & (num > 0)).to_numpy()
+        return {str(t) for t in available.index[ok].tolist()}
     return {str(t) for t in available}
 
 

@@ -37,8 +37,9 @@ def bt_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "backtest.cli"]
 
 
-def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of one child process."""
+def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds: user + system) of one child process; exits on failure.
+    CPU seconds move less with the machine's load than wall time (other processes' time is not in them)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -47,19 +48,19 @@ def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode:
         sys.exit(f"command failed ({proc.returncode}): {' '.join(argv)}\n{err}")
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def breakdown(config: Path) -> list[list[str]]:
     """Stage timings of one warm run inside this process (uses the library's internal steps)."""
-    stages: list[tuple[str, float]] = []
-    t = time.perf_counter()
+    stages: list[tuple[str, float, float]] = []
+    t, c = time.perf_counter(), time.process_time()
 
     def lap(name: str) -> None:
-        nonlocal t
-        now = time.perf_counter()
-        stages.append((name, now - t))
-        t = now
+        nonlocal t, c
+        now, cpu = time.perf_counter(), time.process_time()
+        stages.append((name, now - t, cpu - c))
+        t, c = now, cpu
 
     from backtest import runner
     from backtest.data.inputs import load_inputs
@@ -95,7 +96,7 @@ def breakdown(config: Path) -> list[list[str]]:
         lap(f"render report.html ({len(html) / 1e6:.1f} MB)")
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return [[name, f"{sec:.3f}"] for name, sec in stages if name != "-"]
+    return [[name, f"{sec:.3f}", f"{cpu:.3f}"] for name, sec, cpu in stages if name != "-"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,44 +117,62 @@ def main(argv: list[str] | None = None) -> None:
         env = env_for(None, NUMBA_CACHE_DIR=str(work / "numba-cache"))
         run = [*bt_command(), "run", str(args.config), "--offline", "--out", str(work / "results")]
         rows = []
-        wall, rss, _ = measure(run, env)
-        rows.append(["this version, cold (empty numba cache: compiles)", f"{wall:.2f}", f"{rss:.0f}"])
+        wall, rss, cpu = measure(run, env)
+        rows.append(["this version, cold (empty numba cache: compiles)", f"{wall:.2f}", f"{cpu:.2f}", f"{rss:.0f}"])
         # a fresh install: scripts/setup.sh compiles the kernels (its last step), then the first run
         fresh = env_for(None, NUMBA_CACHE_DIR=str(work / "numba-cache-setup"))
         setup, _, _ = measure([sys.executable, "-c", "from backtest.engine.kernel import kernels; kernels()"], fresh)
-        wall, rss, _ = measure(run, fresh)
+        wall, rss, cpu = measure(run, fresh)
         rows.append([f"this version, first run after setup.sh's warm-up step ({setup:.1f} s)", f"{wall:.2f}",
-                     f"{rss:.0f}"])
-        walls, rsss, old_walls, old_rsss = [], [], [], []
+                     f"{cpu:.2f}", f"{rss:.0f}"])
+        walls, rsss, cpus, old_walls, old_rsss, old_cpus, same_walls, same_rsss, same_cpus = ([] for _ in range(9))
         old_env = env_for(old, NUMBA_CACHE_DIR=str(work / "numba-cache")) if old else None
+        # the previous version runs its own copy of the config (the current one may use keys it does not
+        # know, e.g. `controls`); this version also runs that copy: the same work as the previous version
+        old_config = old / args.config.resolve().relative_to(REPO) if old else None
+        old_run = [str(old_config) if a == str(args.config) else a for a in run] if old else None
         if old_env:
-            measure(run, old_env)                   # the previous version's first run (excluded)
-        for _ in range(args.repeat):                # interleaved: both see the same machine load
-            wall, rss, _ = measure(run, env)
+            measure(old_run, old_env)               # the previous version's first run (excluded)
+        for _ in range(args.repeat):                # interleaved: all see the same machine load
+            wall, rss, cpu = measure(run, env)
             walls.append(wall)
             rsss.append(rss)
+            cpus.append(cpu)
             if old_env:
-                wall, rss, _ = measure(run, old_env)
+                wall, rss, cpu = measure(old_run, old_env)
                 old_walls.append(wall)
                 old_rsss.append(rss)
+                old_cpus.append(cpu)
+                wall, rss, cpu = measure(old_run, env)
+                same_walls.append(wall)
+                same_rsss.append(rss)
+                same_cpus.append(cpu)
         if old_env:
-            rows.append([f"previous version ({args.previous}), warm, median of {args.repeat}",
-                         f"{median(old_walls):.2f}", f"{median(old_rsss):.0f}"])
-        rows.append([f"this version, warm, median of {args.repeat}", f"{median(walls):.2f}", f"{median(rsss):.0f}"])
-        rows.append(["this version, warm, min / max", f"{min(walls):.2f} / {max(walls):.2f}", f"{max(rsss):.0f} (max)"])
+            rows.append([f"previous version ({args.previous}) on its {args.config.name}, warm, median of "
+                         f"{args.repeat}", f"{median(old_walls):.2f}", f"{median(old_cpus):.2f}",
+                         f"{median(old_rsss):.0f}"])
+            rows.append([f"this version on {args.previous}'s {args.config.name} (the same work), warm, median "
+                         f"of {args.repeat}", f"{median(same_walls):.2f}", f"{median(same_cpus):.2f}",
+                         f"{median(same_rsss):.0f}"])
+        rows.append([f"this version, warm, median of {args.repeat}", f"{median(walls):.2f}", f"{median(cpus):.2f}",
+                     f"{median(rsss):.0f}"])
+        rows.append(["this version, warm, min / max", f"{min(walls):.2f} / {max(walls):.2f}",
+                     f"{min(cpus):.2f} / {max(cpus):.2f}", f"{max(rsss):.0f} (max)"])
         helps = [measure([*bt_command(), "--help"], env)[0] for _ in range(args.help_repeat)]
-        rows.append([f"bt --help, median of {args.help_repeat}", f"{median(helps):.3f}", ""])
-        print(table(["run", "wall s", "peak RSS MiB"], rows))
+        rows.append([f"bt --help, median of {args.help_repeat}", f"{median(helps):.3f}", "", ""])
+        print(table(["run", "wall s", "CPU s", "peak RSS MiB"], rows))
         if old_env:
-            print(f"\nwarm run, this version / previous version: {median(walls) / median(old_walls):.2f} "
-                  f"(target <= 0.5)")
+            print(f"\nwarm run, this version / previous version (target <= 0.5): wall "
+                  f"{median(walls) / median(old_walls):.2f}, CPU {median(cpus) / median(old_cpus):.2f}; on the "
+                  f"previous version's config (the same work): wall {median(same_walls) / median(old_walls):.2f}, "
+                  f"CPU {median(same_cpus) / median(old_cpus):.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if old:
             shutil.rmtree(old, ignore_errors=True)
     if not args.no_breakdown:
         print("\nwhere a warm run's time goes (in this process, one pass):")
-        print(table(["stage", "s"], breakdown(args.config)))
+        print(table(["stage", "wall s", "CPU s"], breakdown(args.config)))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ MASKS = (
     (re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"), b"TIMESTAMP"),
     (re.compile(rb'"strategies_per_second": [0-9.e+-]+'), rb'"strategies_per_second": 0'),
     (re.compile(rb"[0-9.]+ strategies per second"), b"N strategies per second"),
-    (re.compile(rb"<dt>(load|weights|simulate|analytics|render|write)[^<]*</dt>\s*<dd>[^<]*</dd>"), b"<timing/>"),
+    (re.compile(rb"<dt>(load|weights|simulate|evidence|analytics|render|write)[^<]*</dt>\s*<dd>[^<]*</dd>"), b"<timing/>"),
 )
 
 

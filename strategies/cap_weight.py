@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backtest.errors import ConfigError, DataError, Problem
@@ -44,12 +45,13 @@ def market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
     DataError
         No universe ticker has a share count (nothing to weigh).
     """
-    universe = sorted(set(inputs.universe))
-    prices = inputs.last_prices().reindex(universe)
-    shares = inputs.shares.reindex(universe)
-    caps = (shares * prices).astype("float64")
-    ok = caps.notna() & (caps > 0)
-    missing = ok.index[~ok].tolist()
+    universe = pd.Index(sorted(set(inputs.universe)))
+    prices = inputs.last_prices()
+    values = (_aligned(inputs.shares, universe) * _aligned(prices, universe)).astype("float64")
+    good = ~np.isnan(values) & (values > 0)
+    caps = pd.Series(values, index=universe, name=prices.name)
+    ok = pd.Series(good, index=universe)
+    missing = universe[~good].tolist()
     notes = ()
     if missing:
         notes = (
@@ -62,6 +64,12 @@ def market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
             "share count; import share data (bt data import) or choose dates the share data covers"
         )
     return caps[ok], notes
+
+
+def _aligned(values: pd.Series, names: pd.Index) -> np.ndarray:
+    """``values.reindex(names).to_numpy()`` (NaN where a name is absent), on arrays: one call per date."""
+    pos = values.index.get_indexer(names)
+    return np.where(pos >= 0, values.to_numpy()[pos] if len(values) else np.nan, np.nan)
 
 
 def tilt_multiplier(weights: pd.Series, members: Sequence[str], multiplier: float) -> pd.Series:

@@ -72,6 +72,9 @@ def fill_slots(slots: Mapping[str, tuple[str, ...]], caps: pd.Series | None = No
     parts: dict[str, float] = {}
     equal_split: list[str] = []
     for lines in slots.values():
+        if len(lines) == 1:     # most slots: one line, no cap needed (a pandas reindex per slot was the cost)
+            parts[lines[0]] = each
+            continue
         c = (caps if caps is not None else pd.Series(dtype="float64")).reindex(list(lines))
         if len(lines) > 1 and c.notna().all() and (c > 0).all():
             parts.update((c / c.sum() * each).to_dict())

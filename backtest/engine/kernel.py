@@ -117,11 +117,14 @@ _SEALED = ("simulate_from_orders_nb", "asset_flow_nb", "assets_nb", "cash_flow_n
 
 
 def _warm_up_and_seal(nb, rnb) -> None:
-    """Load every compiled function `from_orders` calls, with the argument types it passes, then seal them."""
-    size = np.full((2, 2), np.nan)
-    size[0] = 0.5
-    _run(nb, rnb, np.ones((2, 2)), size, np.array([1, 1], dtype=np.int64), np.ones(2), np.zeros((1, 2)),
-         np.zeros((1, 2)))
+    """Load every compiled function `from_orders` calls, with the argument types it passes, then seal them.
+    Two shapes: with one column the call sequence is both C- and F-contiguous and numba types it as C, a
+    signature of its own (a lone benchmark such as SPY); without it that call fell back to ``_full``."""
+    for cols in (2, 1):
+        size = np.full((2, cols), np.nan)
+        size[0] = 0.5
+        _run(nb, rnb, np.ones((2, cols)), size, np.ones(cols, dtype=np.int64), np.ones(cols),
+             np.zeros((1, cols)), np.zeros((1, cols)))
     for name in _SEALED:
         getattr(nb, name).disable_compile()
     rnb.col_map_nb.disable_compile()

@@ -204,8 +204,8 @@ def rebalance_activity(turnover: pd.Series, trades: pd.DataFrame) -> pd.DataFram
         t["date"] = pd.to_datetime(t["date"])
         grouped = t.groupby("date")
         orders = pd.DataFrame({"orders": grouped.size(),
-                               "buys": grouped["side"].apply(lambda s: int((s == "buy").sum())),
-                               "sells": grouped["side"].apply(lambda s: int((s == "sell").sum())),
+                               "buys": t["side"].eq("buy").groupby(t["date"]).sum(),
+                               "sells": t["side"].eq("sell").groupby(t["date"]).sum(),
                                "traded": grouped["value"].sum(), "fees": grouped["fees"].sum()})
     else:
         orders = pd.DataFrame(columns=["orders", "buys", "sells", "traded", "fees"], dtype=float)
