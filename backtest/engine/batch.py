@@ -408,3 +408,11 @@ def _flat(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     ptr[1:] = np.cumsum([len(p) for p in parts])
     flat = np.concatenate(parts) if parts else np.empty(0)
     return np.ascontiguousarray(flat), ptr
+
+
+def warm_up() -> None:
+    """Load the compiled kernel (numba's on-disk cache) with the argument types `simulate_many` passes."""
+    ints = np.array([0, 1], dtype=np.int64)
+    simulate_batch_nb(np.ones((1, 1)), ints[:1], ints, ints[:1], ints, np.array([0.5]), ints, ints[:1],
+                      ints[:1], ints, np.array([0.5]), ints, ints[:1], np.ones(1), np.zeros(1), np.zeros(1),
+                      np.array([-1]), np.empty((0, 1)))
