@@ -11,6 +11,7 @@ import pytest
 from backtest.engine import simulate
 from backtest.engine.batch import simulate_batch_nb, simulate_many, supports
 from backtest.engine.kernel import from_orders
+from backtest.errors import SimulationError
 from backtest.plans import StrategyPlan
 from backtest.runner import trim
 
@@ -148,3 +149,48 @@ def test_real_snapshot_sweep_chunk_equals_vectorbt(snapshot_store):
     assert len(free) == 8 and (fees[free] == 0).all() and (fees.drop(free) > 0).all()
     assert all(any("prices end mid-run" in n for n in batch.notes[name]) for name in built.plans)
     assert len({tuple(t.index) for t in batch.turnover.values()}) == 2      # monthly and quarterly
+    # the sweep's metrics from the fast path equal those from the vectorbt path, variant by variant
+    import json
+
+    from backtest import metrics as M
+    from backtest.data.inputs import risk_free_returns
+    from backtest.runner import simulate_benchmarks
+    from backtest.sweep import _metrics, simulate_plans
+
+    bench = M.simple_returns(simulate_benchmarks(swept, inputs)[swept.benchmark], swept.capital)
+    rf = risk_free_returns(swept, inputs)
+    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=chunk.capital, fill=chunk.fill)
+    fast = _metrics(equity, fees, turnover, built.plans, chunk, bench, rf)
+    slow = _metrics(pd.DataFrame({n: s.equity for n, s in oracle.items()}),
+                    pd.DataFrame({n: s.fees for n, s in oracle.items()}),
+                    {n: s.turnover for n, s in oracle.items()}, built.plans, chunk, bench, rf)
+    assert json.dumps(fast) == json.dumps(slow)
+    assert notes == {n: s.notes for n, s in oracle.items()}
+    assert len({m["cagr"] for m in fast.values()}) == 16
+
+
+def test_plans_with_a_borrow_fee_fall_back_to_vectorbt():
+    """`simulate_plans` sends what the kernel does not support (a borrow fee) to `simulate`, the rest to the
+    kernel, and returns both in plan order, equal to the vectorbt path."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from backtest.sweep import simulate_plans
+
+    prices, plans = _random_case(11)
+    plans["short"] = dataclasses.replace(plans["short"], borrow_fee=0.03)
+    assert not supports(plans["short"]) and supports(plans["short costly"])
+    base = prices.index[1]
+    oracle = _oracle(prices, plans, "next_close", base)
+    built = SimpleNamespace(prices=prices, plans=plans)
+    inputs = SimpleNamespace(calendar=prices.index[1:])
+    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=1e6, fill="next_close")
+    assert list(equity.columns) == list(plans) == list(fees.columns) == list(turnover)
+    for name, sim in oracle.items():
+        assert (equity[name].to_numpy() == sim.equity.to_numpy()).all(), name
+        assert (fees[name].to_numpy() == sim.fees.to_numpy()).all(), name
+        pd.testing.assert_series_equal(turnover[name], sim.turnover, check_exact=True)
+        assert notes[name] == sim.notes
+    assert any("borrow fee" in n for n in notes["short"])
+    with pytest.raises(SimulationError, match="need the vectorbt path"):
+        simulate_many(prices, plans, capital=1e6, base=base)

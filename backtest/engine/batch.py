@@ -42,7 +42,8 @@ MIN_SIZE = 1e-8     # kernel.MIN_SIZE
 
 @njit(cache=True)
 def _is_close(a, b):
-    if np.isnan(a) or np.isnan(b) or np.isinf(a) or np.isinf(b):
+    """vectorbt's is_close_nb: False for NaN or infinite values (``abs(x) < inf`` tests both at once)."""
+    if not (abs(a) < np.inf and abs(b) < np.inf):
         return False
     if a == b:
         return True
@@ -51,7 +52,8 @@ def _is_close(a, b):
 
 @njit(cache=True)
 def _add(a, b):
-    if np.sign(a) != np.sign(b):
+    """vectorbt's add_nb (signs compared as integers: a NaN, whose sign differs, gives a + b either way)."""
+    if ((a > 0) - (a < 0)) != ((b > 0) - (b < 0)):
         zero = _is_close(abs(a), abs(b))
     else:
         zero = _is_close(a + b, 0.0)
@@ -60,7 +62,8 @@ def _add(a, b):
 
 @njit(cache=True)
 def _clean(x):
-    return 0.0 if _is_close(x, 0.0) else x
+    """``0.0 if is_close(x, 0) else x``, and ``add_nb(x, 0.0)``: the same test (|x| <= abs_tol), written short."""
+    return 0.0 if abs(x) <= ABS_TOL else x
 
 
 @njit(cache=True)
@@ -101,9 +104,21 @@ def simulate_batch_nb(filled, set_cols, col_ptr, set_rows, row_ptr, set_size, si
     fill_row = np.empty(cells, dtype=np.int64)
     n_fills = 0
     gap_out = np.empty(out_exec[n_var])
+    px = np.empty((0, 0))          # the current set's closes (days x its columns), gathered once per set
+    bad_px = np.empty(0, dtype=np.bool_)
+    px_set = -1
     for v in range(n_var):
         s = var_set[v]
         cols = set_cols[col_ptr[s]:col_ptr[s + 1]]
+        if s != px_set:
+            px = np.empty((n_days, len(cols)))
+            bad_px = np.zeros(len(cols), dtype=np.bool_)
+            for d in range(n_days):
+                for k in range(len(cols)):
+                    px[d, k] = filled[d, cols[k]]
+                    if not np.isfinite(px[d, k]):
+                        bad_px[k] = True
+            px_set = s
         rank = set_rank[col_ptr[s]:col_ptr[s + 1]]
         rows = set_rows[row_ptr[s]:row_ptr[s + 1]]
         n = len(cols)
@@ -209,9 +224,8 @@ def simulate_batch_nb(filled, set_cols, col_ptr, set_rows, row_ptr, set_size, si
                 if side[k] >= 0:
                     signed = f_size[k] if side[k] == 0 else -f_size[k]
                     row_flow += _add(0.0, -signed * f_price[k] - f_fees[k])
-                else:
-                    row_flow += 0.0
-                    out_pos[k] = _add(out_pos[k], 0.0)     # assets_nb adds every row's (zero) flow
+                else:       # no flow: the sum is unchanged; assets_nb still adds the zero flow (add_nb)
+                    out_pos[k] = _clean(out_pos[k])
             out_cash = _add(out_cash, row_flow)
             cash_out[o] = out_cash
             held[r] = out_pos
@@ -230,22 +244,27 @@ def simulate_batch_nb(filled, set_cols, col_ptr, set_rows, row_ptr, set_size, si
                         fill_value[n_fills] = f_size[k] * f_price[k]
                     fill_row[n_fills] = o
                     n_fills += 1
-        # daily values: positions held since the last order row x the day's close, plus cash (x growth)
-        r = -1
-        for d in range(n_days):
-            while r + 1 < n_rows and rows[r + 1] <= d:
-                r += 1
-            c = init_cash[v] if r < 0 else cash_out[out_rows[v] + r]
-            if g >= 0:
-                c = c * growth[g, d]
-            total = 0.0
+        # daily values: positions held since the last order row x the day's close, plus cash (x growth); the
+        # positions summed one name at a time in column order, as numpy sums the (days x names) F-order frame
+        # (names held at 0 add nothing and are skipped, unless their close is not finite)
+        nz = np.empty(n, dtype=np.int64)
+        for r in range(-1, n_rows):
+            first = 0 if r < 0 else rows[r]
+            stop = n_days if r + 1 == n_rows else rows[r + 1]
+            m = 0
             if r >= 0:
                 for k in range(n):
-                    a = held[r, k]
-                    px = filled[d, cols[k]]
-                    if a != 0 or not np.isfinite(px):
-                        total += a * px
-            value_out[v, d] = c + total
+                    if held[r, k] != 0 or bad_px[k]:
+                        nz[m] = k
+                        m += 1
+            for d in range(first, stop):
+                c = init_cash[v] if r < 0 else cash_out[out_rows[v] + r]
+                if g >= 0:
+                    c = c * growth[g, d]
+                total = 0.0
+                for j in range(m):
+                    total += held[r, nz[j]] * px[d, nz[j]]
+                value_out[v, d] = c + total
         # the fill check's gap on each execution day
         ex = set_exec[exec_ptr[s]:exec_ptr[s + 1]]
         tg = set_target[target_ptr[s]:target_ptr[s + 1]]
@@ -257,7 +276,7 @@ def simulate_batch_nb(filled, set_cols, col_ptr, set_rows, row_ptr, set_size, si
             gap = 0.0
             for k in range(n):
                 a = held[r, k] if r >= 0 else 0.0
-                w = (a * filled[d, cols[k]]) / value_out[v, d]
+                w = (a * px[d, k]) / value_out[v, d]
                 diff = abs(w - tg[e * n + k])
                 if np.isnan(diff) or np.isnan(gap):
                     gap = np.nan
