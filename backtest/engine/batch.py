@@ -334,9 +334,11 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
     sets: dict[tuple, int] = {}
     built: list[tuple] = []           # per set: (orders, notes with _SELF for the name, exec targets, dates)
     var_set = np.empty(len(names), dtype=np.int64)
+    keys: dict[tuple[int, tuple], tuple] = {}     # the same targets object: fingerprinted once
     for v, name in enumerate(names):
         plan = plans[name]
-        key = _fingerprint(plan)
+        same = (id(plan.targets), tuple(plan.hold_ended))
+        key = keys[same] if same in keys else keys.setdefault(same, _fingerprint(plan))
         if key not in sets:
             own: list[str] = []
             o = _order_matrix(_SELF, plan, prices, fill, own)
