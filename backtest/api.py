@@ -97,6 +97,7 @@ def _warnings(run: RunResult) -> list[str]:
 def _result(run: RunResult, metrics: dict, path: Path | None) -> Result:
     from . import metrics as M
     from .report.notebook import metrics_frame
+    from .results import run_capital
 
     names = [s.name for s in run.strategies]
     bench = run.benchmark_name if run.benchmark_name not in names else f"{run.benchmark_name} (benchmark)"
@@ -109,7 +110,8 @@ def _result(run: RunResult, metrics: dict, path: Path | None) -> Result:
     trades = trades[["strategy", *[c for c in trades.columns if c != "strategy"]]]
     frame = lambda attr: (pd.concat([getattr(s, attr).rename(s.name) for s in run.strategies], axis=1)  # noqa
                           if run.strategies else pd.DataFrame(index=equity.index[:0]))
-    return Result(name=run.name, benchmark_name=bench, equity=equity, returns=equity.apply(M.simple_returns),
+    return Result(name=run.name, benchmark_name=bench, equity=equity,
+                  returns=equity.apply(M.simple_returns, initial=run_capital(run.config)),
                   metrics=metrics_frame(metrics, names, bench),
                   weights={s.name: s.targets for s in run.strategies},
                   holdings={s.name: s.holdings for s in run.strategies}, trades=trades,

@@ -64,19 +64,29 @@ def run_labels(runs: Sequence[SavedRun]) -> list[str]:
 
 def _common_values(runs: Sequence[SavedRun],
                    labels: list[str]) -> tuple[list[tuple[str, pd.Series]], set[int]]:
-    """Every strategy (and each distinct benchmark) rebased to 1 on the first common date."""
+    """Every strategy (and each distinct benchmark) as growth of 1 over the common dates. A series whose run
+    starts on the first common date is divided by the run's capital, as its own report measures it (the
+    opening trade's fees count); one that started earlier is rebased to 1 on the first common date."""
+    from ..results import run_capital
+
     common = runs[0].benchmark.index
     for run in runs[1:]:
         common = common.intersection(run.benchmark.index)
     series: list[tuple[str, pd.Series]] = []
     bench_rows: set[int] = set()
     seen_bench: list[pd.Series] = []
+
+    def rebased(values: pd.Series, capital: float) -> pd.Series:
+        v = values.reindex(common)
+        if not len(v):
+            return v
+        return v / (capital if values.index[0] == common[0] else v.iloc[0])
+
     for label, run in zip(labels, runs, strict=True):
+        capital = run_capital(run.config)
         for s in run.strategies:
-            v = s.equity.reindex(common)
-            series.append((f"{label} / {s.name}", v / v.iloc[0] if len(v) else v))
-        b = run.benchmark.reindex(common)
-        b = b / b.iloc[0] if len(b) else b
+            series.append((f"{label} / {s.name}", rebased(s.equity, capital)))
+        b = rebased(run.benchmark, capital)
         if not any(len(b) == len(o) and ((b - o).abs() < 1e-9).all() for o in seen_bench):
             seen_bench.append(b)
             bench_rows.add(len(series))
@@ -86,7 +96,7 @@ def _common_values(runs: Sequence[SavedRun],
 
 def _overlay(series: list[tuple[str, pd.Series]], bench_rows: set[int], shared: SharedDates):
     growth = F.growth_figure(series, None, shared=shared, title="Growth of 1", yformat=".2f")
-    under = F.drawdown_figure([(lab, M.simple_returns(s)) for lab, s in series], None, shared=shared)
+    under = F.drawdown_figure([(lab, M.simple_returns(s, 1.0)) for lab, s in series], None, shared=shared)
     for fig in (growth, under):
         for i in bench_rows:
             fig.data[i].line.dash = "dash"

@@ -82,10 +82,17 @@ def test_the_tour_runs_and_matches_the_saved_folder(tour):
     weights = pd.read_csv(folder / "weights" / f"{slug}.csv", index_col="date", parse_dates=True)
     assert result.weights[result.strategies[0]].shape == weights.shape
     assert result.warnings == json.loads((folder / "manifest.json").read_text())["warnings"]
-    # returns: simple returns of the equity, 0 on the first date
+    # returns: simple returns of the equity measured from the capital (the opening fees count), as
+    # returns.csv holds them and the metrics use them
     r = result.returns["Mag 7 overweight"]
-    assert r.iloc[0] == 0.0 and r.iloc[1:].tolist() == pytest.approx(
+    capital = result.config["capital"]
+    assert r.iloc[0] == pytest.approx(result.equity["Mag 7 overweight"].iloc[0] / capital - 1, rel=1e-12)
+    assert r.iloc[0] < 0     # the opening trade paid costs
+    assert r.iloc[1:].tolist() == pytest.approx(
         (result.equity["Mag 7 overweight"].pct_change().iloc[1:]).tolist(), rel=1e-12)
+    saved = pd.read_csv(folder / "returns.csv", index_col="date", parse_dates=True).rename(columns=names)
+    assert saved["Mag 7 overweight"].to_numpy() == pytest.approx(r.to_numpy(), rel=1e-9, abs=1e-15)
+    assert (1 + r).prod() - 1 == pytest.approx(mag7["total_return"], rel=1e-12)
 
 
 def test_notebook_display(tour):

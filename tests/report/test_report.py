@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -178,3 +179,26 @@ def test_the_partial_plotly_bundle_matches_the_python_package_and_ships_its_lice
     assert len(_plotly_js()) < 0.3 * len(get_plotlyjs())
     setup = (Path(__file__).resolve().parents[2] / "setup.cfg").read_text()
     assert "assets/*.js, assets/*.txt" in setup
+
+
+def test_comparison_growth_is_measured_from_capital_like_the_report(saved_dir):
+    """A run compared over its own full period starts from its capital, as its own report and metrics.json
+    do: the opening fees count, and the drawdowns match the report's."""
+    from backtest import metrics as M
+    from backtest.report.compare import _common_values
+    from backtest.results import run_capital
+
+    run = load_run(saved_dir)
+    series, bench_rows = _common_values([run, run], ["a", "b"])
+    capital = run_capital(run.config)
+    first = run.strategies[0]
+    growth = dict(series)[f"a / {first.name}"]
+    assert growth.iloc[0] == pytest.approx(first.equity.iloc[0] / capital, rel=1e-15)
+    assert (growth - first.equity / capital).abs().max() < 1e-15
+    own = M.max_drawdown(M.simple_returns(first.equity, capital))
+    assert M.max_drawdown(M.simple_returns(growth, 1.0)) == pytest.approx(own, rel=1e-12)
+    assert own == pytest.approx(run.metrics["strategies"][first.name]["max_drawdown"], rel=1e-12)
+    # a later common start rebases to 1 there
+    later = dataclasses.replace(run, benchmark=run.benchmark.iloc[10:])
+    series, _ = _common_values([run, later], ["a", "b"])
+    assert dict(series)[f"a / {first.name}"].iloc[0] == 1.0
