@@ -149,14 +149,24 @@ def simulate_batch_nb(filled, set_cols, col_ptr, set_rows, row_ptr, set_size, si
             for k in range(n):
                 if pos[k] != 0:
                     value += pos[k] * price[k]
+            # the orders in vectorbt's call sequence: sorted by approximate value, stable (its insertion sort),
+            # NaN sizes last. A zero target on a name not held (a no-op: sorted among the zero values) is
+            # left out; all it would do is clean the cash up, which matters only after the last order (below)
             m = 0
+            n_nan = 0
+            last_noop = -1
+            finite = abs(value) < np.inf
             for k in range(n):
                 sz = size[base + k]
-                if not np.isnan(sz):
+                if np.isnan(sz):
+                    n_nan += 1
+                elif sz == 0 and pos[k] == 0 and finite:
+                    last_noop = k
+                else:
                     approx[m] = sz * value - pos[k] * price[k]
                     which[m] = k
                     m += 1
-            order = np.argsort(approx[:m], kind="mergesort")    # stable, as vectorbt's insertion sort
+            order = np.argsort(approx[:m], kind="mergesort")
             # execute_order_nb cleans the state it is given (values within 1e-12 of 0 become 0): every column
             # of the group is executed every row, in this order (NaN sizes last, ignored after the clean-up)
             for k in range(n):
@@ -215,8 +225,12 @@ def simulate_batch_nb(filled, set_cols, col_ptr, set_rows, row_ptr, set_size, si
                 f_price[k] = adj
                 f_fees[k] = paid
                 out_pos[k] = _add(out_pos[k], _add(0.0, flow))
-            if m < n:
-                cash = _clean(cash)
+            if n_nan > 0 or (m == 0 and n > 0):
+                cash = _clean(cash)         # executed after the last order: NaN sizes, or only no-ops
+            elif last_noop >= 0:
+                key = approx[order[m - 1]]
+                if key < 0 or (key == 0 and which[order[m - 1]] < last_noop):
+                    cash = _clean(cash)     # a no-op sorted after the last order
             # vectorbt's cash: per-column flows summed over the group's columns in column order
             row_flow = 0.0
             o = out_rows[v] + r
