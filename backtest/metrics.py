@@ -276,6 +276,13 @@ def conditional_value_at_risk(returns: pd.Series, *, level: float = 0.95) -> flo
 
 
 TRAILING_YEARS = (1, 3, 5, 10)
+TRAILING_KEYS = ("trailing_ytd", *(f"trailing_{n}y" + ("_ann" if n > 1 else "") for n in TRAILING_YEARS))
+
+
+def trailing_anchors(last: pd.Timestamp) -> list[tuple[str, pd.Timestamp, int]]:
+    """``(key, anchor, years)`` of every trailing return as of ``last`` (`trailing_returns`; years 0: YTD)."""
+    anchors = [pd.Timestamp(last.year - 1, 12, 31)] + [last - pd.DateOffset(years=n) for n in TRAILING_YEARS]
+    return list(zip(TRAILING_KEYS, anchors, (0, *TRAILING_YEARS), strict=True))
 
 
 def trailing_returns(returns: pd.Series) -> dict[str, float]:
@@ -286,13 +293,11 @@ def trailing_returns(returns: pd.Series) -> dict[str, float]:
     Annualised as ``(1 + R) ** (365.25 / days) - 1`` over the calendar days from base to last date.
     """
     w = wealth_index(returns)
-    keys = ["trailing_ytd"] + [f"trailing_{n}y" + ("_ann" if n > 1 else "") for n in TRAILING_YEARS]
-    out = dict.fromkeys(keys, NAN)
+    out = dict.fromkeys(TRAILING_KEYS, NAN)
     if w.empty:
         return out
     last = w.index[-1]
-    anchors = [pd.Timestamp(last.year - 1, 12, 31)] + [last - pd.DateOffset(years=n) for n in TRAILING_YEARS]
-    for key, anchor, years in zip(keys, anchors, (0, *TRAILING_YEARS), strict=True):
+    for key, anchor, years in trailing_anchors(last):
         if w.index[0] > anchor:
             continue
         base = w.loc[:anchor]
@@ -416,6 +421,10 @@ def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *,
 # --- trading activity (from the engine's turnover and fees) -----------------------------------------------
 
 
+TRADING_KEYS = ("total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
+                "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag")
+
+
 def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
                     equity: pd.Series | None = None, *, rebalances: pd.Index | None = None,
                     expense_ratio: float = 0.0) -> dict[str, float]:
@@ -432,9 +441,7 @@ def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
     prices end). ``cost_drag`` is ``fee_drag + expense_ratio``. NaN where an input is missing.
     """
     years = _years(equity.index) if equity is not None else NAN
-    keys = ["total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
-            "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag"]
-    out = dict.fromkeys(keys, NAN)
+    out = dict.fromkeys(TRADING_KEYS, NAN)
     if turnover is not None:
         t = turnover.astype(float).dropna()
         t = t[t > 0]

@@ -72,7 +72,6 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     gap_policy = getattr(cfg, "data_gaps", "sell")
     cash_sources: dict[str, str] = {}
     memo = {} if memo is None else memo     # per-date results shared by strategies (sweep variants)
-    contexts: dict[str, tuple] = {}     # strategy name (lower case) -> (spec, prices, aliases, px_key)
     for spec in cfg.strategies:
         notes[spec.name] = []
         if spec.weighting == "sleeves":
@@ -93,7 +92,6 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
                 f"for an honest backtest")
         notes[spec.name] += _group_membership_notes(spec, cfg.groups)
         px = prices.assign(**extra) if extra else prices
-        contexts[spec.name.lower()] = (spec, px, dict(aliases), tuple(sorted(extra)))
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
         gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name])
@@ -103,16 +101,17 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
                                         cash_rate=rate, hold_ended=gaps if gap_policy == "hold" else ())
         if basis is not None:
             tables[f"cap_basis_{_slug(spec.name)}"] = basis
+    names = {s.name.lower(): s.name for s in cfg.strategies}
     for spec in cfg.strategies:
         if spec.weighting == "sleeves":
-            targets = sleeve_targets(spec, cfg, inputs, contexts, shares, notes[spec.name], memo)
+            targets = sleeve_targets(spec, names, inputs, notes[spec.name])
             rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, prices, inputs.calendar)
             plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                             slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
                                             cash_rate=rate, borrow_fee=spec.borrow_fee)
     plans = {s.name: plans[s.name] for s in cfg.strategies}     # config order
     all_prices = prices.assign(**extra) if extra else prices
-    used = sorted({c for p in plans.values() for c in p.targets.columns})
+    used = sorted({c for p in plans.values() for c in p.targets.columns if not c.startswith(SLEEVE_PREFIX)})
     return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables,
                  gaps=ended, cash_sources=cash_sources)
 
@@ -214,32 +213,25 @@ def sim_calendar(inputs) -> pd.DatetimeIndex:
     return inputs.calendar if sim is None else sim
 
 
-def sleeve_targets(spec, cfg, inputs, contexts, shares, notes, memo) -> pd.DataFrame:
-    """Target weights of a ``weighting: sleeves`` strategy, looked through to names.
+SLEEVE_PREFIX = "sleeve:"    # a parent's target column for a sleeve: "sleeve:<strategy name>"
 
-    On each of the parent's rebalance dates every sleeve's weights are computed as its own strategy computes
-    them on that date (weighting, universe, selection, signals), scaled by the sleeve's share and summed: the
-    parent holds the names directly, so holdings and concentration analytics see through the sleeves. The
-    whole mix is rebalanced on the parent's schedule; the sleeves' own schedules, costs, expense ratios and
-    cash yields are not used inside the parent (its own are).
-    """
-    from dataclasses import replace
 
-    parts = []
-    for name, share in spec.sleeves:
-        sleeve, px, aliases, px_key = contexts[name.lower()]
-        sub_notes: list[str] = []
-        targets, _ = _targets(replace(sleeve, rebalance=spec.rebalance), cfg, inputs, px, shares, aliases,
-                              sub_notes, memo=memo, px_key=px_key)
-        notes.extend(f"{spec.name}: sleeve {line}" for line in sub_notes)
-        parts.append(targets * share)
-    dates = parts[0].index
-    columns = sorted({c for p in parts for c in p.columns})
-    total = sum(p.reindex(index=dates, columns=columns, fill_value=0.0) for p in parts)
-    total = total.loc[:, (total != 0).any()]
-    notes.append(f"{spec.name}: sleeves {', '.join(f'{n} {w:g}' for n, w in spec.sleeves)}, looked through to "
-                 f"{len(columns)} names, rebalanced together on {len(dates)} dates")
-    return total
+def sleeve_column(name: str) -> str:
+    """The price column of sleeve ``name`` (its value series) in a ``weighting: sleeves`` parent's targets."""
+    return f"{SLEEVE_PREFIX}{name}"
+
+
+def sleeve_targets(spec, names: dict[str, str], inputs, notes: list[str]) -> pd.DataFrame:
+    """Target weights of a ``weighting: sleeves`` strategy: on each of its own rebalance dates, its share
+    of value in each sleeve (negative: short), one column per sleeve (``sleeve_column(name)``; ``names``
+    maps a lower-case strategy name to the config's spelling). Each sleeve runs as its own strategy; the
+    parent holds the sleeves' value series (`backtest.sleeves`). The targets use no data at all."""
+    dates = decision_dates(sim_calendar(inputs), inputs.calendar[0], spec.rebalance)
+    row = {sleeve_column(names[n.lower()]): w for n, w in spec.sleeves}
+    notes.append(f"{spec.name}: sleeves {', '.join(f'{names[n.lower()]} {w:g}' for n, w in spec.sleeves)}: each "
+                 f"runs as its own strategy; the parent holds their values and rebalances between them on "
+                 f"{len(dates)} dates")
+    return pd.DataFrame([row] * len(dates), index=dates, columns=sorted(row))
 
 
 def weighting_key(spec) -> str | None:

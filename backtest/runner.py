@@ -218,11 +218,12 @@ def exposure_table(sims) -> pd.DataFrame | None:
 
 
 def simulate_trimmed(prices: pd.DataFrame, plans, inputs: Inputs, **kwargs) -> dict:
-    """`backtest.engine.simulate` on the simulation calendar, each result cut to the run calendar (from the
-    base close; see `backtest.schedule.resolve_period`)."""
-    from .engine import simulate
+    """`backtest.engine.simulate` on the simulation calendar (sleeve parents after their sleeves:
+    `backtest.sleeves`), each result cut to the run calendar (from the base close; see
+    `backtest.schedule.resolve_period`)."""
+    from .sleeves import simulate_with_sleeves
 
-    sims = simulate(prices, plans, **kwargs)
+    sims = simulate_with_sleeves(prices, plans, **kwargs)
     return {name: trim(sim, inputs.calendar[0]) for name, sim in sims.items()}
 
 

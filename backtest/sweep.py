@@ -102,10 +102,17 @@ def chunk_payloads(swept, chunk_size: int) -> list:
     Strategies whose target weights are the same computation (`plans.weighting_key`: they differ only in
     schedule, costs, expense ratio or cash yield) are put in the same chunk, so each chunk solves the
     weights on a date once for all of them; `chunk_order` gives the order the chunks' strategies come in.
+    A sleeves strategy and its sleeves are simulated together (`sleeves.kept_together`): their chunk may hold
+    more than ``chunk_size`` strategies.
     """
-    strategies = [swept.strategies[i] for i in chunk_order(swept)]
-    return [dataclasses.replace(swept, strategies=tuple(strategies[i:i + chunk_size]), sweep=None)
-            for i in range(0, len(strategies), chunk_size)]
+    from .sleeves import kept_together
+
+    chunks: list[list] = []
+    for unit in kept_together([swept.strategies[i] for i in chunk_order(swept)]):
+        if not chunks or len(chunks[-1]) + len(unit) > chunk_size:   # a sleeves parent and its sleeves stay
+            chunks.append([])                                         # in one chunk, even past chunk_size
+        chunks[-1].extend(unit)
+    return [dataclasses.replace(swept, strategies=tuple(c), sweep=None) for c in chunks]
 
 
 def chunk_order(swept) -> list[int]:
@@ -126,7 +133,8 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
     ``inputs``: `backtest.data.inputs.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
     per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
     (`plans.build_plans`); the result does not depend on it. Each variant's metrics are those `bt run`
-    computes (`metrics.compute_metrics` on its values from capital)."""
+    computes (`metrics.compute_metrics` on its values from capital), computed for the whole chunk at once
+    (`metrics_matrix.compute_metrics_many`, equal bit for bit)."""
     from .plans import build_plans
 
     cfg = payload
@@ -144,12 +152,15 @@ def simulate_plans(built, inputs, *, capital: float, fill: str
     equity and fees as DataFrames (days from the base close x strategies, in plan order), turnover per
     strategy on its trade dates, the engine's notes per strategy. Equal to `runner.simulate_trimmed(...,
     detail=False)`: plans the batch kernel supports (`engine.batch.supports`) run there, all in one call
-    (bit-identical to vectorbt's path, tests/test_engine_batch.py); the others (a borrow fee on shorts) run
-    through `engine.simulate` (vectorbt)."""
+    (bit-identical to vectorbt's path, tests/test_engine_batch.py); the others (a borrow fee on shorts;
+    sleeve parents and the sleeves they hold, simulated in two passes by `sleeves.simulate_with_sleeves`)
+    run through vectorbt (`runner.simulate_trimmed`)."""
     from .engine.batch import simulate_many, supports
     from .runner import simulate_trimmed
+    from .sleeves import sleeves_of
 
-    fast = {n: p for n, p in built.plans.items() if supports(p)}
+    held = {s for p in built.plans.values() for s in sleeves_of(p)}    # sleeves: simulated with their parent
+    fast = {n: p for n, p in built.plans.items() if supports(p) and not sleeves_of(p) and n not in held}
     slow = {n: p for n, p in built.plans.items() if n not in fast}
     equity, fees, turnover, notes = [], [], {}, {}
     if fast:
@@ -175,19 +186,14 @@ def _metrics(equity: pd.DataFrame, fees: pd.DataFrame, turnover: dict[str, pd.Se
              benchmark_returns: pd.Series, risk_free: pd.Series | None) -> dict[str, dict]:
     """Metrics of every strategy of a chunk, as `bt run` computes them: ``equity`` and ``fees`` are (days x
     strategies) frames, ``turnover`` each strategy's series on its trade dates. The one place a sweep computes
-    metrics (one `compute_metrics` per strategy today)."""
-    from . import metrics as M
+    metrics: the whole chunk at once (`metrics_matrix.compute_metrics_many`)."""
+    from .metrics_matrix import compute_metrics_many
     from .results import rebalance_fills
 
-    out = {}
-    for name in equity.columns:
-        series = equity[name]
-        out[name] = M.compute_metrics(M.simple_returns(series, cfg.capital), benchmark_returns, risk_free,
-                                      turnover=turnover[name], fees=fees[name].rename("fees"), equity=series,
-                                      rebalances=rebalance_fills(plans[name].targets.index, series.index,
-                                                                 cfg.fill),
-                                      expense_ratio=plans[name].expense_ratio, from_base=True)
-    return out
+    return compute_metrics_many(
+        equity, cfg.capital, benchmark_returns, risk_free, turnover=pd.DataFrame(turnover), fees=fees,
+        rebalances={name: rebalance_fills(plans[name].targets.index, equity.index, cfg.fill) for name in equity},
+        expense_ratio={name: plans[name].expense_ratio for name in equity}, from_base=True)
 
 
 def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool = False, workers: int = 0,
@@ -273,7 +279,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
         from .analytics.evidence import run_sweep_evidence
 
         echo("computing PSR, DSR, PBO and the walk-forward selection ...")
-        returns = pd.DataFrame({o.name: M.simple_returns(o.equity) for o in outcomes})
+        returns = pd.DataFrame({o.name: M.simple_returns(o.equity, swept.capital) for o in outcomes})
         groups = {base: [v.name for v in variants if v.base == base] for base in grids}
         evidence = run_sweep_evidence(returns, bench_returns, risk_free=risk_free, variants=groups,
                                       spec=cfg.evidence)

@@ -451,6 +451,13 @@ BAD = [
     ("sleeves-nested", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 1}}\n"
                        "  - {name: T, weighting: sleeves, sleeves: {F: 0.5, S: 0.5}}\n",
      "strategies[2].sleeves.S (line 6): is itself weighting: sleeves; sleeves cannot nest"),
+    ("sleeves-cycle", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {T: 1}}\n"
+                      "  - {name: T, weighting: sleeves, sleeves: {S: 1}}\n",
+     "strategies[1].sleeves.T (line 5): is itself weighting: sleeves; sleeves cannot nest", 2),
+    ("sweep-varies-a-sleeve", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
+                              "  - {name: S, weighting: sleeves, sleeves: {F: 1, G: -1}}\n"
+                              "sweep: {strategy: G, grid: {expense_ratio: [0, 0.01]}}\n",
+     "sweep.strategy (line 7): varies 'G', a sleeve of 'S': its variants replace it"),
     ("sleeves-sum", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.6}}\n",
      "strategies[1].sleeves (line 5): must sum to 1 (within 1e-06), got 0.6; adjust the weights"),
     ("sleeves-missing", strat("name: S", "weighting: sleeves"),

@@ -380,6 +380,7 @@ end: 2024-12-31
 benchmark: SPY
 rebalance: quarterly
 risk_free: BIL
+costs: {commission_bps: 5}
 strategies:
   - name: Mix
     weighting: fixed
@@ -402,7 +403,9 @@ def test_sweep_reports_psr_dsr_pbo_and_walk_forward(snapshot_store, tmp_path):
     saved = load_run(folder)
     ev = saved.metrics["evidence"]
     names = [s.name for s in saved.strategies]
-    returns = pd.DataFrame({s.name: M.simple_returns(s.equity) for s in saved.strategies})
+    # the metrics' convention (as bt run's evidence): returns from the capital, so the opening fees count
+    returns = pd.DataFrame({s.name: M.simple_returns(s.equity, saved.config["capital"]) for s in saved.strategies})
+    assert (returns.iloc[0] < 0).all()
     assert set(ev["psr"]) == set(names)
     psr = probabilistic_sharpe_frame(returns, risk_free=saved.risk_free)
     assert [ev["psr"][n] for n in names] == pytest.approx(list(psr[names]), rel=1e-9)

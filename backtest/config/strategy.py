@@ -122,11 +122,6 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
                                              "remove it", at_key=True)
             ok = False
         ok &= borrow is not None
-    if shorts and data.get("cash_yield") is not None and str(data["cash_yield"]).strip().lower() != "none":
-        ctx.error((*path, "cash_yield"), "is not supported with short sleeves (the cash includes short "
-                                         "proceeds, which earn nothing here); remove it or write none",
-                  at_key=True)
-        ok = False
     if weighting == "sleeves" and schedule_has_drift(data):
         ctx.error((*path, "rebalance", "drift"), "drift bands are not supported for weighting: sleeves; use a "
                                                  "calendar schedule")
@@ -152,8 +147,6 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     if data.get("cash_yield") is not None:
         cash_yield = parse_cash_yield(ctx, data["cash_yield"], (*path, "cash_yield"))
         ok &= cash_yield is not None
-    if shorts:
-        cash_yield = "none"     # a long/short strategy's cash holds short proceeds: it earns nothing
     proxies: tuple = ()
     if data.get("proxies") is not None:
         got = _proxies(ctx, data["proxies"], (*path, "proxies"), parts.get("weights"))

@@ -249,6 +249,14 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
                           at_key=True)
         if len(used) < len(sweep.grid):
             return None
+    held = {n.lower(): s.name for s in valid for n, _ in s.sleeves}
+    for base, _ in chosen:      # a swept strategy is replaced by its variants: a parent would lose its sleeve
+        if base.name.lower() in held:
+            ctx.error((*path, "strategy" if target is not None else "grid"),
+                      f"varies {base.name!r}, a sleeve of {held[base.name.lower()]!r}: its variants replace it, so "
+                      f"the sleeves strategy would name a strategy that is not run; sweep another strategy "
+                      f"(name it with sweep.strategy), or copy {base.name!r} under another name to sweep it")
+            return None
     names = [s.name.lower() for s in valid if s not in [c[0] for c in chosen]]
     for base, grid in chosen:
         for idx, variant, sub in variants(base, grid, groups):

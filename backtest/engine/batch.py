@@ -19,8 +19,8 @@ costs, so a whole chunk shares a few target matrices. Here a target matrix (its 
 built once and every strategy using it (own fees, slippage, capital, cash growth) runs over it; only the
 cells with an order are visited.
 
-What it does not do (`supports` says; the sweep then uses `simulate`): a borrow fee (a drag computed from
-the daily short market value; sleeves with shorts).
+What it does not do (`supports` says; the sweep then uses vectorbt's path): a borrow fee (a drag computed
+from the daily short market value), sleeve parents (their prices are their sleeves' simulated values).
 """
 
 from __future__ import annotations
@@ -322,8 +322,14 @@ class Batch:
 
 
 def supports(plan) -> bool:
-    """Whether `simulate_many` runs ``plan`` (a `StrategyPlan`) exactly; else use `simulate`."""
-    return not plan.borrow_fee and bool((plan.targets.fillna(0.0).to_numpy() != 0).any())
+    """Whether `simulate_many` runs ``plan`` (a `StrategyPlan`) exactly; else use `simulate`: not with a
+    borrow fee, not a sleeve parent (its sleeves' values are its prices: `backtest.sleeves`), and some
+    target not zero."""
+    from backtest.plans import SLEEVE_PREFIX
+
+    if plan.borrow_fee or any(str(c).startswith(SLEEVE_PREFIX) for c in plan.targets.columns):
+        return False
+    return bool((np.abs(plan.targets.to_numpy(dtype=float)) > 0).any())
 
 
 def _fingerprint(plan) -> tuple:

@@ -121,6 +121,24 @@ CASES = [
                  "priced over the whole period (e.g. BIL) or set cash_yield: none"),
          {"c.yaml": config("{name: s, weighting: fixed, weights: {SPY: 1}, cash_yield: SGOV}",
                            start="2019-01-02", end="2021-06-30")}),
+    Case("sleeve-unknown-strategy", "config", "`sleeves: {Equal-weight S&P 493: 0.6, Small cap: 0.4}` where no "
+         "strategy is named `Small cap`", run(),
+         ("strategies[1].sleeves['Small cap'] (line 6): names no strategy of this config; sleeves are other "
+          "strategies, one of: Equal-weight S&P 493",),
+         {"c.yaml": config("{name: Equal-weight S&P 493, weighting: fixed, weights: {RSP: 1}}",
+                           "{name: Mix, weighting: sleeves, sleeves: {Equal-weight S&P 493: 0.6, Small cap: 0.4}}")}),
+    Case("sleeves-cycle", "config", "two sleeves strategies that hold each other (`A: {B: 1}`, `B: {A: 1}`)",
+         run(), ("strategies[1].sleeves.B (line 6): is itself weighting: sleeves; sleeves cannot nest: name its "
+                 "sleeves directly", "strategies[2].sleeves.A (line 7): is itself weighting: sleeves"),
+         {"c.yaml": config(SPY, "{name: A, weighting: sleeves, sleeves: {B: 1}}",
+                           "{name: B, weighting: sleeves, sleeves: {A: 1}}")}),
+    Case("sweep-varies-a-sleeve", "config", "`sweep: {strategy: Short leg, ...}` where `Short leg` is a sleeve of "
+         "a long/short strategy", run(),
+         ("sweep.strategy (line 8): varies 'Short leg', a sleeve of 'LS': its variants replace it",
+          "copy 'Short leg' under another name to sweep it"),
+         {"c.yaml": config(SPY, "{name: Short leg, weighting: fixed, weights: {QQQ: 1}}",
+                           "{name: LS, weighting: sleeves, sleeves: {s: 1, Short leg: -1}}")
+          + "sweep: {strategy: Short leg, grid: {expense_ratio: [0, 0.01]}}\n"}),
     Case("unknown-risk-free", "run time", "`risk_free: ZZZQ`", run(),
          ("risk_free: ZZZQ has no prices in the store",),
          {"c.yaml": config(SPY, head="risk_free: ZZZQ\n")}),

@@ -126,22 +126,53 @@ def sleeves_run(snapshot_store, tmp_path_factory) -> Path:
                       results_dir=tmp_path_factory.mktemp("sleeves"), offline=True)
 
 
-def test_sleeves_example_is_the_weighted_sum_of_its_sleeves_looked_through(sleeves_run):
-    parent = _weights(sleeves_run, "60-40-of-the-two")
-    ew = _weights(sleeves_run, "equal-weight-s-p-493")
-    fixed = _weights(sleeves_run, "small-cap-value-tilt")
+def _sleeve_ledger(run: Path, slug: str, sleeves: dict[str, str], capital: float = 1_000_000):
+    """An independent ledger of a sleeves parent, from its trades file (units of ``sleeve:<name>``), its sleeves'
+    saved values (unit value = value / capital) and the run's risk-free series (idle cash, short proceeds
+    included, earns it): (value before any borrow fee, daily weight in each sleeve, cash)."""
+    equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)
+    rf = pd.read_csv(run / "risk_free.csv", index_col="date", parse_dates=True)["risk_free"].reindex(equity.index)
+    units = pd.DataFrame({f"sleeve:{name}": equity[s] / capital for name, s in sleeves.items()})
+    trades = pd.read_csv(run / "trades" / f"{slug}.csv", parse_dates=["date"])
+    assert set(trades["ticker"]) == set(units.columns), "the parent trades its sleeves, not names"
+    sign = np.where(trades["side"] == "buy", 1.0, -1.0)
+    trades = trades.assign(signed=sign * trades["shares"], spent=sign * trades["value"] + trades["fees"])
+    pos = trades.pivot_table(index="date", columns="ticker", values="signed", aggfunc="sum")
+    pos = pos.reindex(equity.index).fillna(0.0).cumsum()
+    spent = trades.groupby("date")["spent"].sum().reindex(equity.index, fill_value=0.0)
+    cash, c = [], float(capital)
+    for day, r in rf.items():
+        c = c * (1 + (r if day != rf.index[0] else 0.0)) - spent.loc[day]
+        cash.append(c)
+    cash = pd.Series(cash, index=equity.index)
+    held = pos * units[pos.columns]
+    value = cash + held.sum(axis=1)
+    return value, held.div(value, axis=0), cash
+
+
+def test_sleeves_example_holds_its_sleeves_values_looked_through_to_names(sleeves_run):
+    run = sleeves_run
+    parent = _weights(run, "60-40-of-the-two")
     # the opening decision on the close before the base (2018-12-28, fill: next_close), then yearly: the
     # opening purchase stands in for 2019's first trading day (docs/report.md, "Period and day one")
     assert parent.index[0] == pd.Timestamp("2018-12-28")
     assert parent.index.year.tolist() == [2018, *range(2020, 2025)], "rebalanced yearly, on its own schedule"
-    assert set(parent.index) <= set(ew.index), "the sleeves' own (quarterly) dates include the yearly ones"
-    cols = sorted(set(parent.columns) | set(ew.columns) | set(fixed.columns))
-    expected = (0.6 * ew.reindex(index=parent.index, columns=cols, fill_value=0.0)
-                + 0.4 * fixed.reindex(index=parent.index, columns=cols, fill_value=0.0))
-    pd.testing.assert_frame_equal(parent.reindex(columns=cols, fill_value=0.0), expected, check_exact=False,
-                                  rtol=0, atol=1e-15, check_freq=False)
-    assert parent.iloc[0]["SPY"] == pytest.approx(0.28) and parent.iloc[0].sum() == pytest.approx(1.0)
-    assert (parent > 0).sum(axis=1).min() > 400, "the parent holds the names, not the sleeves"
+    assert list(parent.columns) == ["sleeve:Equal-weight S&P 493", "sleeve:Small-cap value tilt"]
+    assert (parent.iloc[:, 0] == 0.6).all() and (parent.iloc[:, 1] == 0.4).all()
+    # the sleeves run on their own schedules: the 493 quarterly, the tilt monthly
+    assert len(_weights(run, "equal-weight-s-p-493")) == 24 and len(_weights(run, "small-cap-value-tilt")) == 72
+    sleeves = {"Equal-weight S&P 493": "equal-weight-s-p-493", "Small-cap value tilt": "small-cap-value-tilt"}
+    value, weights, _ = _sleeve_ledger(run, "60-40-of-the-two", sleeves)
+    equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)["60-40-of-the-two"]
+    np.testing.assert_allclose(equity.to_numpy(), value.to_numpy(), rtol=1e-9)
+    # look-through: the saved (month-end) holdings by name = weight in each sleeve x the sleeve's own weights
+    held = pd.read_csv(run / "holdings" / "60-40-of-the-two.csv", index_col="date", parse_dates=True)
+    expected = sum(pd.read_csv(run / "holdings" / f"{s}.csv", index_col="date", parse_dates=True)
+                   .reindex(columns=held.columns, fill_value=0.0).mul(weights[f"sleeve:{n}"].loc[held.index], axis=0)
+                   for n, s in sleeves.items())
+    pd.testing.assert_frame_equal(held, expected, check_exact=False, rtol=1e-9, atol=1e-12, check_freq=False)
+    assert (held > 0).sum(axis=1).min() > 400, "the parent's holdings are the names, not the sleeves"
+    assert held.iloc[0]["SPY"] == pytest.approx(0.4 * 0.7, rel=1e-3)
 
 
 def test_cash_flows_example_benchmark_account_is_the_sum_of_its_flows_grown(snapshot_store, tmp_path_factory):
@@ -175,16 +206,11 @@ def long_short_run(snapshot_store, tmp_path_factory) -> Path:
                       results_dir=tmp_path_factory.mktemp("long_short"), offline=True)
 
 
-def test_long_short_example_weights_exposure_and_returns(long_short_run, snapshot_store):
+def test_long_short_example_ledger_exposure_cash_interest_and_borrow_fee(long_short_run):
     run = long_short_run
     slug, fee = "long-493-short-mag-7-dollar-neutral", 0.005
     w = _weights(run, slug)
-    ew, mag7 = _weights(run, "equal-weight-s-p-493"), _weights(run, "cap-weighted-mag-7")
-    cols = sorted(set(ew.columns) | set(mag7.columns))
-    expected = ew.reindex(index=w.index, columns=cols, fill_value=0) - mag7.reindex(index=w.index, columns=cols,
-                                                                                   fill_value=0)
-    pd.testing.assert_frame_equal(w.reindex(columns=cols, fill_value=0.0), expected, check_exact=False, rtol=0,
-                                  atol=1e-15, check_freq=False)
+    assert (w["sleeve:Equal-weight S&P 493"] == 1.0).all() and (w["sleeve:Cap-weighted Mag 7"] == -1.0).all()
     exposure = pd.read_csv(run / "analytics" / "exposure.csv", index_col="date", parse_dates=True)
     cal = exposure.index
     traded = cal[cal.searchsorted(w.index, side="right")]      # fill: next_close after each decision
@@ -193,23 +219,26 @@ def test_long_short_example_weights_exposure_and_returns(long_short_run, snapsho
     assert net.loc[traded].abs().max() < 1e-3 and (gross.loc[traded] - 2).abs().max() < 0.01, "at each rebalance"
     assert net.abs().max() > 0.05, "between rebalances the legs drift apart"
     assert (exposure["130-30 493 vs Mag 7 net"].loc[traded] - 1).abs().max() < 1e-3
-    # independent ledger: positions and cash rebuilt from the trades file, valued at the store's closes; the
-    # borrow fee is a daily drag on the previous close's short market value
-    trades = pd.read_csv(run / "trades" / f"{slug}.csv", parse_dates=["date"])
+    # independent ledger: sleeve units from the trades file at the sleeves' unit values, cash (short proceeds
+    # included) earning the run's risk-free series, the borrow fee a daily drag on the previous close's short
+    # market value; the net exposure by name (looked through) equals the sleeves' net
+    sleeves = {"Equal-weight S&P 493": "equal-weight-s-p-493", "Cap-weighted Mag 7": "cap-weighted-mag-7"}
+    value, weights, cash = _sleeve_ledger(run, slug, sleeves)
     equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)[slug]
-    sign = np.where(trades["side"] == "buy", 1.0, -1.0)
-    trades = trades.assign(signed=sign * trades["shares"], spent=sign * trades["value"] + trades["fees"])
-    pos = trades.pivot_table(index="date", columns="ticker", values="signed", aggfunc="sum")
-    pos = pos.reindex(equity.index).fillna(0.0).cumsum()
-    cash = 1_000_000 - trades.groupby("date")["spent"].sum().reindex(equity.index, fill_value=0.0).cumsum()
-    prices = snapshot_store.prices(list(pos.columns), start=pd.Timestamp("2018-12-01"),
-                                   end=pd.Timestamp("2024-12-31")).ffill().reindex(equity.index)
-    held = pos * prices.fillna(0.0)
-    value = cash + held.sum(axis=1)
-    short = (-held.clip(upper=0)).sum(axis=1) / value
+    short = (-weights.clip(upper=0)).sum(axis=1)
     drag = np.concatenate([[1.0], np.cumprod(1 - fee / 252 * short.to_numpy())[:-1]])
     np.testing.assert_allclose(equity.to_numpy(), value.to_numpy() * drag, rtol=1e-9)
     assert cash.min() > 0, "short proceeds fund the longs: cash never goes negative"
+    assert (cash / value).loc[traded].min() > 0.99, "dollar-neutral: the whole value sits in cash"
+    idle = pd.read_csv(run / "analytics" / "idle-cash.csv", index_col="strategy")
+    assert idle.loc["Long 493, short Mag 7 (dollar-neutral)", "earns"] == "BIL (the run's risk_free)"
+    assert idle.loc["Long 493, short Mag 7 (dollar-neutral)", "interest_earned"] > 50_000
+    held = pd.read_csv(run / "holdings" / f"{slug}.csv", index_col="date", parse_dates=True)
+    invested = {n: pd.read_csv(run / "holdings" / f"{s}.csv", index_col="date", parse_dates=True).sum(axis=1)
+                for n, s in sleeves.items()}      # a sleeve's own idle cash is not exposure
+    net_by_name = sum(weights[f"sleeve:{n}"].loc[held.index] * invested[n] for n in sleeves)
+    np.testing.assert_allclose(held.sum(axis=1), net_by_name, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(net.loc[held.index], net_by_name, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["risk", "signals", "sleeves", "cash_flows", "long_short"])
