@@ -6,9 +6,10 @@
 
 A chunk is ``chunk_size`` strategies of the swept config (`config.swept_config`: each swept strategy replaced
 by its variants, the others kept as they are). For each chunk, `simulate_chunk` computes the target weights
-on the rebalance dates, runs one vectorised simulation with one cash pool per strategy
-(`engine.simulate(..., detail=False)`: no daily holdings frame) and the metrics of every strategy. Memory
-is bounded by the chunk, not by the number of variants.
+on the rebalance dates, simulates every strategy with one cash pool each (`simulate_plans`: the batch
+kernel `engine.batch.simulate_many`, bit-identical to vectorbt's path `engine.simulate(..., detail=False)`,
+which runs what the kernel does not support) and the metrics of every strategy (`_metrics`). Memory is
+bounded by the chunk, not by the number of variants.
 
 A chunk travels as plain data: the chunk's config (a frozen `RunConfig`), the market data (`backtest.data.inputs.Inputs`, sent to each
 Dask worker once), the benchmark's returns and the risk-free rate. Workers need neither the store nor the
@@ -134,26 +135,65 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
     (`plans.build_plans`); the result does not depend on it. Each variant's metrics are those `bt run`
     computes (`metrics.compute_metrics` on its values from capital), computed for the whole chunk at once
     (`metrics_matrix.compute_metrics_many`, equal bit for bit)."""
-    from .metrics_matrix import compute_metrics_many
     from .plans import build_plans
-    from .results import rebalance_fills
-    from .runner import simulate_trimmed
 
     cfg = payload
     built = build_plans(cfg, inputs, memo=memo)
-    sims = simulate_trimmed(built.prices, built.plans, inputs, capital=cfg.capital, fill=cfg.fill, detail=False)
-    def frame(field: str) -> pd.DataFrame:          # dates x strategies
-        return pd.DataFrame({name: getattr(sim, field) for name, sim in sims.items()})
+    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital, fill=cfg.fill)
+    metrics = _metrics(equity, fees, turnover, built.plans, cfg, benchmark_returns, risk_free)
+    return [Outcome(name=name, equity=equity[name], fees=fees[name].rename("fees"), turnover=turnover[name],
+                    notes=tuple(built.notes.get(name, ())) + notes[name], metrics=metrics[name])
+            for name in built.plans]
 
-    metrics = compute_metrics_many(
-        frame("equity"), cfg.capital, benchmark_returns, risk_free, turnover=frame("turnover"),
-        fees=frame("fees"),
-        rebalances={name: rebalance_fills(built.plans[name].targets.index, sim.equity.index, cfg.fill)
-                    for name, sim in sims.items()},
-        expense_ratio={name: built.plans[name].expense_ratio for name in sims}, from_base=True)
-    return [Outcome(name=name, equity=sim.equity, fees=sim.fees, turnover=sim.turnover,
-                    notes=tuple(built.notes.get(name, ())) + sim.notes, metrics=metrics[name])
-            for name, sim in sims.items()]
+
+def simulate_plans(built, inputs, *, capital: float, fill: str
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.Series], dict[str, tuple[str, ...]]]:
+    """``(equity, fees, turnover, notes)`` of every plan of ``built`` (`plans.Built`) on the run calendar:
+    equity and fees as DataFrames (days from the base close x strategies, in plan order), turnover per
+    strategy on its trade dates, the engine's notes per strategy. Equal to `runner.simulate_trimmed(...,
+    detail=False)`: plans the batch kernel supports (`engine.batch.supports`) run there, all in one call
+    (bit-identical to vectorbt's path, tests/test_engine_batch.py); the others (a borrow fee on shorts;
+    sleeve parents and the sleeves they hold, simulated in two passes by `sleeves.simulate_with_sleeves`)
+    run through vectorbt (`runner.simulate_trimmed`)."""
+    from .engine.batch import simulate_many, supports
+    from .runner import simulate_trimmed
+    from .sleeves import sleeves_of
+
+    held = {s for p in built.plans.values() for s in sleeves_of(p)}    # sleeves: simulated with their parent
+    fast = {n: p for n, p in built.plans.items() if supports(p) and not sleeves_of(p) and n not in held}
+    slow = {n: p for n, p in built.plans.items() if n not in fast}
+    equity, fees, turnover, notes = [], [], {}, {}
+    if fast:
+        batch = simulate_many(built.prices, fast, capital=capital, fill=fill, base=inputs.calendar[0])
+        equity.append(batch.equity)
+        fees.append(batch.fees)
+        turnover.update(batch.turnover)
+        notes.update(batch.notes)
+    if slow:
+        sims = simulate_trimmed(built.prices, slow, inputs, capital=capital, fill=fill, detail=False)
+        equity.append(pd.DataFrame({n: s.equity for n, s in sims.items()}))
+        fees.append(pd.DataFrame({n: s.fees for n, s in sims.items()}))
+        turnover.update({n: s.turnover for n, s in sims.items()})
+        notes.update({n: s.notes for n, s in sims.items()})
+    order = list(built.plans)
+    if not order:
+        return pd.DataFrame(index=inputs.calendar), pd.DataFrame(index=inputs.calendar), {}, {}
+    join = (lambda frames: frames[0][order] if len(frames) == 1 else pd.concat(frames, axis=1)[order])
+    return join(equity), join(fees), {n: turnover[n] for n in order}, {n: notes[n] for n in order}
+
+
+def _metrics(equity: pd.DataFrame, fees: pd.DataFrame, turnover: dict[str, pd.Series], plans: dict, cfg,
+             benchmark_returns: pd.Series, risk_free: pd.Series | None) -> dict[str, dict]:
+    """Metrics of every strategy of a chunk, as `bt run` computes them: ``equity`` and ``fees`` are (days x
+    strategies) frames, ``turnover`` each strategy's series on its trade dates. The one place a sweep computes
+    metrics: the whole chunk at once (`metrics_matrix.compute_metrics_many`)."""
+    from .metrics_matrix import compute_metrics_many
+    from .results import rebalance_fills
+
+    return compute_metrics_many(
+        equity, cfg.capital, benchmark_returns, risk_free, turnover=pd.DataFrame(turnover), fees=fees,
+        rebalances={name: rebalance_fills(plans[name].targets.index, equity.index, cfg.fill) for name in equity},
+        expense_ratio={name: plans[name].expense_ratio for name in equity}, from_base=True)
 
 
 def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool = False, workers: int = 0,
@@ -280,9 +320,11 @@ def warm_up() -> None:
     import strategies  # noqa: F401
 
     from . import engine, metrics, plans  # noqa: F401
+    from .engine.batch import warm_up as batch_warm_up
     from .engine.kernel import kernels
 
     kernels()
+    batch_warm_up()
 
 
 def _progress(total: int):

@@ -10,8 +10,14 @@ virtualenv) cannot run the 1,000-variant grid (its variant names were limited to
 timed on ``--previous-config`` (default benchmarks/sweep_28.yaml) beside this version on the same config.
 The machine may be shared: compare ratios within one run. The store must hold the snapshot (``BT_DATA_DIR``).
 
+``--stages N`` (default 160, 0 to skip) also times the three stages of the first N strategies' chunks in this
+process, CPU seconds (``time.process_time``, so a shared machine's load inflates them less than wall time):
+target weights (`plans.build_plans`, with the sweep's memo), simulation (`sweep.simulate_plans`: the batch
+kernel) beside the same chunks through vectorbt's kernel (`runner.simulate_trimmed`, what sweeps ran before),
+and metrics (`sweep._metrics`).
+
     python benchmarks/sweep_throughput.py [--config benchmarks/sweep_1000.yaml] [--workers 0 2]
-        [--previous dd680c0] [--previous-config benchmarks/sweep_28.yaml] [--no-bt]
+        [--previous dd680c0] [--previous-config benchmarks/sweep_28.yaml] [--no-bt] [--stages 160]
 """
 
 from __future__ import annotations
@@ -66,6 +72,42 @@ def bt_package_seconds() -> float:
     return time.perf_counter() - t0
 
 
+def stages(config: Path, limit: int, chunk_size: int = 32) -> list[list[str]]:
+    """CPU seconds and strategies per CPU second of each stage of the first ``limit`` strategies' chunks."""
+    from backtest import metrics as M
+    from backtest.config import load_config
+    from backtest.data.inputs import load_inputs, risk_free_returns
+    from backtest.data.store import PriceStore, default_store_dir
+    from backtest.plans import build_plans
+    from backtest.runner import simulate_benchmarks, simulate_trimmed
+    from backtest.sweep import _metrics, chunk_payloads, expand_variants, simulate_plans, warm_up
+
+    swept, _, _ = expand_variants(load_config(config))
+    inputs = load_inputs(swept, PriceStore(default_store_dir()), offline=True)
+    bench = M.simple_returns(simulate_benchmarks(swept, inputs)[swept.benchmark], swept.capital)
+    rf = risk_free_returns(swept, inputs)
+    warm_up()
+    spent = dict.fromkeys(["weights", "simulate (batch kernel)", "simulate (vectorbt kernel)", "metrics"], 0.0)
+    memo: dict = {}
+    count = 0
+    for chunk in chunk_payloads(swept, chunk_size):
+        if count >= limit:
+            break
+        t0 = time.process_time()
+        built = build_plans(chunk, inputs, memo=memo)
+        t1 = time.process_time()
+        equity, fees, turnover, _ = simulate_plans(built, inputs, capital=chunk.capital, fill=chunk.fill)
+        t2 = time.process_time()
+        simulate_trimmed(built.prices, built.plans, inputs, capital=chunk.capital, fill=chunk.fill, detail=False)
+        t3 = time.process_time()
+        _metrics(equity, fees, turnover, built.plans, chunk, bench, rf)
+        t4 = time.process_time()
+        for key, dt in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            spent[key] += dt
+        count += len(built.plans)
+    return [[stage, str(count), f"{dt:.2f}", f"{count / dt:.1f}" if dt > 0 else "-"] for stage, dt in spent.items()]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=HERE / "sweep_1000.yaml")
@@ -74,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--previous", default=BASE_COMMIT, help="'none' to skip the previous version")
     ap.add_argument("--previous-config", type=Path, default=HERE / "sweep_28.yaml")
     ap.add_argument("--no-bt", action="store_true", help="skip timing one backtest of the bt package")
+    ap.add_argument("--stages", type=int, default=160, metavar="N",
+                    help="time each stage on the first N strategies in this process (0: skip)")
     args = ap.parse_args(argv)
     header(f"sweep_throughput: bt sweep {args.config.name} --offline")
     work = Path(tempfile.mkdtemp(prefix="bt-sweep-"))
@@ -108,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
         new, prev = (rate[("this version", args.previous_config.name, 0)],
                      rate[(f"previous ({args.previous})", args.previous_config.name, 0)])
         print(f"this version / previous on {args.previous_config.name}: {new / prev:.1f}x")
+    if args.stages:
+        print(f"\nstages in this process, first {args.stages} strategies of {args.config.name} (CPU seconds):")
+        print(table(["stage", "strategies", "CPU s", "strategies per CPU s"], stages(args.config, args.stages)))
     same = all(len(v) == 1 for v in metrics.values())
     print(f"metrics.json identical across settings of one version and config: {'yes' if same else 'NO'}")
     if not args.no_bt:

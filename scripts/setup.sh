@@ -14,7 +14,8 @@ if [ "${1:-}" = "--test" ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
-# Compile vectorbt's simulation kernels now (numba caches them on disk, beside vectorbt or in
-# $NUMBA_CACHE_DIR), so that the first `bt run` is as fast as every later one.
+# Compile vectorbt's simulation kernels and the sweeps' batch kernel now (numba caches them on disk, beside
+# the package or in $NUMBA_CACHE_DIR), so that the first `bt run` and `bt sweep` are as fast as later ones.
 echo "compiling the simulation kernels once (numba; 15-60 s) ..." >&2
-.venv/bin/python -c "from backtest.engine.kernel import kernels; kernels()"
+.venv/bin/python -c "from backtest.engine.kernel import kernels; kernels()
+from backtest.engine.batch import warm_up; warm_up()"

@@ -1,0 +1,196 @@
+"""The sweeps' batch kernel (backtest/engine/batch.py) against vectorbt's kernel as its oracle: identical
+equity, fees, turnover and notes to `simulate(..., detail=False)` + the runner's trim, on random cases
+(partial fills, names ending mid-run, shorts, idle cash growth) and on real snapshot data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.engine import simulate
+from backtest.engine.batch import simulate_batch_nb, simulate_many, supports
+from backtest.engine.kernel import from_orders
+from backtest.errors import SimulationError
+from backtest.plans import StrategyPlan
+from backtest.runner import trim
+
+
+def _random_case(seed: int, n_names: int = 12, n_days: int = 300):
+    rng = np.random.default_rng(seed)
+    cal = pd.bdate_range("2020-01-01", periods=n_days, name="date")
+    steps = rng.normal(0.0003, 0.02, size=(n_days, n_names))
+    prices = pd.DataFrame(50 * np.exp(np.cumsum(steps, axis=0)), index=cal,
+                          columns=[f"N{j:02d}" for j in range(n_names)])
+    prices.iloc[: rng.integers(20, 90), 1] = np.nan                 # listed late
+    prices.iloc[rng.integers(100, 200):, 2] = np.nan                # ends mid-run (sold at its last close)
+    prices.iloc[rng.integers(60, 150):, 3] = np.nan                 # ends mid-run (held: data gap)
+    prices.iloc[rng.integers(150, 250):, 4] = np.nan
+    decisions = cal[::21][:-1]
+    raw = rng.uniform(0, 1, size=(len(decisions), n_names)) * (rng.uniform(size=(len(decisions), n_names)) > 0.3)
+    long_only = raw / raw.sum(axis=1, keepdims=True) * rng.uniform(0.8, 1.0, size=(len(decisions), 1))
+    shorts = long_only.copy()
+    shorts[:, 5:7] *= -1.0                                          # short two names, gross > 1
+    rate = pd.Series(rng.uniform(0, 2e-4, n_days), index=cal)
+    mk = lambda w: pd.DataFrame(w, index=decisions, columns=prices.columns)     # noqa: E731
+    plans = {
+        "plain": StrategyPlan(mk(long_only)),
+        "costly": StrategyPlan(mk(long_only), commission_bps=300, slippage_bps=200, hold_ended=("N03",)),
+        "huge costs": StrategyPlan(mk(long_only), commission_bps=2500, slippage_bps=900, cash_rate=rate),
+        "cash grows": StrategyPlan(mk(long_only), commission_bps=5, slippage_bps=3, cash_rate=rate,
+                                   expense_ratio=0.01),
+        "short": StrategyPlan(mk(shorts), commission_bps=10, slippage_bps=5),
+        "short costly": StrategyPlan(mk(shorts), commission_bps=400, slippage_bps=300, cash_rate=rate),
+        "all in": StrategyPlan(mk(raw / raw.sum(axis=1, keepdims=True)), commission_bps=50, slippage_bps=20),
+    }
+    return prices, plans
+
+
+def _oracle(prices, plans, fill, base):
+    sims = simulate(prices, plans, capital=1e6, fill=fill, detail=False)
+    return {n: trim(s, base) for n, s in sims.items()}
+
+
+def _assert_same(batch, oracle):
+    for name, sim in oracle.items():
+        eq = batch.equity[name]
+        assert (eq.to_numpy() == sim.equity.to_numpy()).all(), name        # identical, not just close
+        assert eq.index.equals(sim.equity.index)
+        assert (batch.fees[name].to_numpy() == sim.fees.to_numpy()).all(), name
+        pd.testing.assert_series_equal(batch.turnover[name], sim.turnover, check_exact=True)
+        assert batch.notes[name] == sim.notes, name
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("fill", ["next_close", "close"])
+def test_random_cases_equal_vectorbt_bit_for_bit(seed, fill):
+    prices, plans = _random_case(seed)
+    base = prices.index[1] if fill == "next_close" else prices.index[0]
+    oracle = _oracle(prices, plans, fill, base)
+    batch = simulate_many(prices, plans, capital=1e6, fill=fill, base=base)
+    _assert_same(batch, oracle)
+    # the cases do what they are for: partial fills (cash short of the buys), shorts, growth, trades
+    # fully invested after costs: the last buy of a rebalance is cut to the cash left (a partial fill)
+    assert (oracle["all in"].cash.iloc[5:] < 1e-6).sum() >= 5
+    assert (oracle["huge costs"].cash.iloc[5:] < 1e-6).any()
+    assert (oracle["short"].equity.notna()).all() and len(oracle["short"].turnover) > 5
+    assert any("held at their last close" in n for n in oracle["costly"].notes)
+
+
+def test_kernel_cash_per_row_equals_vectorbt():
+    """The kernel's cash after each order row is vectorbt's (`from_orders`), bit for bit, with a partial fill."""
+    rng = np.random.default_rng(7)
+    close = 10 * np.exp(np.cumsum(rng.normal(0, 0.03, size=(40, 5)), axis=0))
+    size = np.full((40, 5), np.nan)
+    size[::4] = rng.dirichlet(np.ones(5), size=10)
+    size[8, 2] = -0.3                                               # a short
+    fees, slip = 0.02, 0.01
+    _, assets, cash = from_orders(close, size, np.array([5], dtype=np.int64), np.array([1000.0]),
+                                  np.full((1, 5), fees), np.full((1, 5), slip))
+    rows = np.arange(0, 40, 4, dtype=np.int64)
+    value, cash_rows, *_ = simulate_batch_nb(
+        close, np.arange(5, dtype=np.int64), np.array([0, 5]), rows, np.array([0, len(rows)]),
+        size[rows].ravel(), np.array([0, size[rows].size]), np.arange(5, dtype=np.int64),
+        np.empty(0, dtype=np.int64), np.array([0, 0]), np.empty(0), np.array([0, 0]),
+        np.array([0]), np.array([1000.0]), np.array([fees]), np.array([slip]), np.array([-1]),
+        np.empty((0, 40)))
+    assert (cash_rows == cash[rows, 0]).all()
+    held = np.full(40, 1000.0)
+    step = np.searchsorted(rows, np.arange(40), side="right") - 1
+    expect = np.where(step >= 0, cash[rows, 0][step] + (assets[rows][step] * close).sum(axis=1), 1000.0)
+    assert np.allclose(value[0], expect, rtol=1e-13, atol=0) and not np.allclose(held, expect)
+
+
+def test_real_snapshot_sweep_chunk_equals_vectorbt(snapshot_store):
+    """A chunk of cap-weighted S&P 500 variants (caps, tilts, monthly/quarterly, costs; point-in-time
+    membership, delistings) on the real snapshot: the fast path equals the vectorbt path variant by variant."""
+    from backtest.config import load_config
+    from backtest.data.inputs import load_inputs
+    from backtest.plans import build_plans
+    from backtest.sweep import chunk_payloads, expand_variants
+
+    import textwrap
+    import tempfile
+    from pathlib import Path
+
+    text = textwrap.dedent("""\
+        name: fast-path
+        start: 2018-01-01
+        end: 2021-12-31
+        benchmark: SPY
+        costs: {commission_bps: 1, slippage_bps: 2}
+        strategies:
+          - name: Cap tilt
+            weighting: cap
+            universe: sp500
+            tilt: {group: mag7, multiplier: 1.5}
+            caps: {single: 0.05}
+        sweep:
+          grid:
+            caps.single: [0.03, 0.08]
+            tilt.multiplier: [0.5, 3.0]
+            rebalance: [monthly, quarterly]
+            costs.commission_bps: [0, 40]
+        """)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.yaml"
+        path.write_text(text)
+        swept, variants, _ = expand_variants(load_config(path))
+    inputs = load_inputs(swept, snapshot_store, offline=True)
+    (chunk,) = chunk_payloads(swept, 64)
+    built = build_plans(chunk, inputs)
+    assert len(built.plans) == 16 and all(supports(p) for p in built.plans.values())
+    oracle = _oracle(built.prices, built.plans, chunk.fill, inputs.calendar[0])
+    batch = simulate_many(built.prices, built.plans, capital=chunk.capital, fill=chunk.fill,
+                          base=inputs.calendar[0])
+    _assert_same(batch, oracle)
+    fees = batch.fees.sum()
+    free = [n for n in fees.index if n.endswith("commission_bps=0]")]
+    assert len(free) == 8 and (fees[free] == 0).all() and (fees.drop(free) > 0).all()
+    assert all(any("prices end mid-run" in n for n in batch.notes[name]) for name in built.plans)
+    assert len({tuple(t.index) for t in batch.turnover.values()}) == 2      # monthly and quarterly
+    # the sweep's metrics from the fast path equal those from the vectorbt path, variant by variant
+    import json
+
+    from backtest import metrics as M
+    from backtest.data.inputs import risk_free_returns
+    from backtest.runner import simulate_benchmarks
+    from backtest.sweep import _metrics, simulate_plans
+
+    bench = M.simple_returns(simulate_benchmarks(swept, inputs)[swept.benchmark], swept.capital)
+    rf = risk_free_returns(swept, inputs)
+    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=chunk.capital, fill=chunk.fill)
+    fast = _metrics(equity, fees, turnover, built.plans, chunk, bench, rf)
+    slow = _metrics(pd.DataFrame({n: s.equity for n, s in oracle.items()}),
+                    pd.DataFrame({n: s.fees for n, s in oracle.items()}),
+                    {n: s.turnover for n, s in oracle.items()}, built.plans, chunk, bench, rf)
+    assert json.dumps(fast) == json.dumps(slow)
+    assert notes == {n: s.notes for n, s in oracle.items()}
+    assert len({m["cagr"] for m in fast.values()}) == 16
+
+
+def test_plans_with_a_borrow_fee_fall_back_to_vectorbt():
+    """`simulate_plans` sends what the kernel does not support (a borrow fee) to `simulate`, the rest to the
+    kernel, and returns both in plan order, equal to the vectorbt path."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from backtest.sweep import simulate_plans
+
+    prices, plans = _random_case(11)
+    plans["short"] = dataclasses.replace(plans["short"], borrow_fee=0.03)
+    assert not supports(plans["short"]) and supports(plans["short costly"])
+    base = prices.index[1]
+    oracle = _oracle(prices, plans, "next_close", base)
+    built = SimpleNamespace(prices=prices, plans=plans)
+    inputs = SimpleNamespace(calendar=prices.index[1:])
+    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=1e6, fill="next_close")
+    assert list(equity.columns) == list(plans) == list(fees.columns) == list(turnover)
+    for name, sim in oracle.items():
+        assert (equity[name].to_numpy() == sim.equity.to_numpy()).all(), name
+        assert (fees[name].to_numpy() == sim.fees.to_numpy()).all(), name
+        pd.testing.assert_series_equal(turnover[name], sim.turnover, check_exact=True)
+        assert notes[name] == sim.notes
+    assert any("borrow fee" in n for n in notes["short"])
+    with pytest.raises(SimulationError, match="need the vectorbt path"):
+        simulate_many(prices, plans, capital=1e6, base=base)
