@@ -68,10 +68,12 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     plans: dict[str, StrategyPlan] = {}
     tables: dict[str, pd.DataFrame] = {}
     shares = _shares_frame(cfg, inputs)
-    ended = find_ended(prices, inputs.calendar, inputs.membership)
+    memo = {} if memo is None else memo     # per-date results shared by strategies (sweep variants)
+    if ("ended",) not in memo:              # depends on the inputs only: once per sweep, not per chunk
+        memo[("ended",)] = find_ended(prices, inputs.calendar, inputs.membership)
+    ended = memo[("ended",)]
     gap_policy = getattr(cfg, "data_gaps", "sell")
     cash_sources: dict[str, str] = {}
-    memo = {} if memo is None else memo     # per-date results shared by strategies (sweep variants)
     for spec in cfg.strategies:
         notes[spec.name] = []
         if spec.weighting == "sleeves":
@@ -111,7 +113,8 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
                                             cash_rate=rate, borrow_fee=spec.borrow_fee)
     plans = {s.name: plans[s.name] for s in cfg.strategies}     # config order
     all_prices = prices.assign(**extra) if extra else prices
-    used = sorted({c for p in plans.values() for c in p.targets.columns if not c.startswith(SLEEVE_PREFIX)})
+    frames = {id(p.targets): p.targets for p in plans.values()}     # variants share their targets frames
+    used = sorted({c for t in frames.values() for c in t.columns.tolist() if not c.startswith(SLEEVE_PREFIX)})
     return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables,
                  gaps=ended, cash_sources=cash_sources)
 
@@ -182,13 +185,14 @@ def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, no
         return ()
     gaps = ended[ended["member_after"].eq(True)]
     rows = []
-    for t, g in gaps.iterrows():
-        if t not in targets.columns:
-            continue
-        before = targets.loc[:g["last_price"], t]
-        weight = float(before.iloc[-1]) if len(before) else 0.0
-        if weight > 0:
-            rows.append((t, g["last_price"], weight))
+    column = targets.columns.get_indexer(gaps.index)
+    gaps, column = gaps[column >= 0], column[column >= 0]
+    if len(gaps):       # the target weight at the last rebalance on or before each gap's last price
+        last = targets.index.searchsorted(pd.DatetimeIndex(gaps["last_price"]), side="right") - 1
+        values = targets.to_numpy()[np.maximum(last, 0), column]
+        for t, day, at, weight in zip(gaps.index, gaps["last_price"], last, values):
+            if at >= 0 and weight > 0:
+                rows.append((t, day, float(weight)))
     if not rows:
         return ()
     listed = ", ".join(f"{t} ({d:%Y-%m-%d}, {w:.2%})" for t, d, w in rows[:30])
@@ -294,6 +298,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     universes: dict = {}
     weighting = weighting_key(spec)
+    groups_key = tuple(sorted((g, tuple(members)) for g, members in groups.items()))
 
     def target_at(date):
         if spec.weighting == "fixed":
@@ -325,22 +330,27 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             if day not in memo:
                 sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
                 memo[day] = (sh, observed.loc[date].reindex(sh.index) if observed is not None else None)
-            sh, seen = memo[day]
-            inputs_ = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
-                                     groups=groups, shares_observed=seen)
-            memo[key] = weigh(_alias_spec(spec, aliases), inputs_)
+            at = (day, px_key, universe, groups_key)    # one DecisionInputs per date and universe, shared:
+            if at not in memo:              # what it caches (prices on the date, market caps) is read once
+                sh, seen = memo[day]
+                memo[at] = DecisionInputs(date=date, history=px.loc[:date], shares=sh, universe=universe,
+                                          groups=groups, shares_observed=seen)
+            memo[key] = weigh(_alias_spec(spec, aliases), memo[at])
         out = memo[key]
         w, extra_notes = (out, ()) if isinstance(out, pd.Series) else (out.weights, tuple(out.notes))
         strategy_notes.extend(extra_notes)
         return w
 
-    candidates = decision_dates(sim_calendar(inputs), inputs.calendar[0], spec.rebalance)
+    if ("dates", spec.rebalance) not in memo:      # the schedule's dates depend on the inputs' calendar only
+        memo[("dates", spec.rebalance)] = decision_dates(sim_calendar(inputs), inputs.calendar[0], spec.rebalance)
+    candidates = memo[("dates", spec.rebalance)]
     # strategies with the same weighting key and schedule (sweep variants differing only in costs) have the
     # same targets, notes and cap basis: planned once, the frames shared (nothing downstream modifies them)
     whole = ("targets", weighting, px_key, spec.rebalance, tuple(candidates))
     if weighting is not None and whole in memo:
         dates, targets, missing, outside, strategy_notes, basis = memo[whole]
-        return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
+        return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis,
+                       memo=memo, whole=whole)
     if spec.rebalance.drift is not None and spec.weighting == "fixed":
         # the same target on every date: the band check runs on arrays (schedule.apply_drift_bands_fixed),
         # after checking that every name has a price on every candidate (else target_at raises there)
@@ -354,18 +364,55 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
-    targets = pd.DataFrame([by_date[d] for d in dates], index=dates).fillna(0.0)
-    targets = targets.reindex(columns=sorted(targets.columns))
+    targets = target_frame([by_date[d] for d in dates], dates)
     basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date") if basis_rows else None
     if basis is not None:
-        basis["share_refresh_turnover"] = _refresh_turnover(basis.index, universes, shares_frame, px)
+        refresh = ("refresh", method, spec.universe, px_key, tuple(basis.index))   # same for every weighting
+        if refresh not in memo:
+            memo[refresh] = _refresh_turnover(basis.index, universes, shares_frame, px)
+        basis["share_refresh_turnover"] = memo[refresh]
     if weighting is not None:
         memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
-    return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis)
+    return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis,
+                   memo=memo, whole=whole if weighting is not None else None)
 
 
-def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis):
-    """Add one strategy's planning notes to ``notes``; return its targets and cap basis."""
+def target_frame(rows: list[pd.Series], dates) -> pd.DataFrame:
+    """One row per date from weight Series (index = ticker): the union of their tickers as columns, sorted,
+    0 where a row has no weight. ``pd.DataFrame(rows, index=dates).fillna(0.0)`` with sorted columns, built
+    on arrays (sweeps build thousands; tests/test_plans.py checks it equals the pandas form)."""
+    if not rows or any(r.dtype != np.float64 or not r.index.is_unique for r in rows):
+        frame = pd.DataFrame(rows, index=dates).fillna(0.0)
+        return frame.reindex(columns=sorted(frame.columns))
+    names = [r.index.tolist() for r in rows]
+    columns = sorted(set().union(*names))
+    pos = {c: i for i, c in enumerate(columns)}
+    values = np.zeros((len(rows), len(columns)))
+    for i, (r, tickers) in enumerate(zip(rows, names)):
+        values[i, [pos[t] for t in tickers]] = np.nan_to_num(r.to_numpy(), nan=0.0)
+    label = {r.index.name for r in rows}        # the union keeps the tickers' index name when all agree
+    return pd.DataFrame(values, index=dates, columns=pd.Index(columns, dtype=rows[0].index.dtype,
+                                                              name=label.pop() if len(label) == 1 else None))
+
+
+def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis, *,
+            memo=None, whole=None):
+    """Add one strategy's planning notes to ``notes``; return its targets and cap basis. With ``memo`` and
+    ``whole`` (the targets' memo key), strategies planned from the same targets get the first one's lines,
+    each line's leading strategy name replaced by their own (nothing else in them depends on the name)."""
+    key = ("finish", whole)
+    if memo is not None and whole is not None and key in memo:
+        name, lines = memo[key]
+        notes.extend(f"{spec.name}{line[len(name):]}" for line in lines)
+        return targets, basis
+    start = len(notes)
+    _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis)
+    if memo is not None and whole is not None and all(n.startswith(f"{spec.name}: ") for n in notes[start:]):
+        memo[key] = (spec.name, notes[start:])
+    return targets, basis
+
+
+def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis) -> None:
     if spec.rebalance.drift is not None:
         notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     if missing:
@@ -392,7 +439,6 @@ def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, s
             listed = ", ".join(f"{d:%Y-%m-%d} ({v:.1%})" for d, v in jumps.items())
             notes.append(f"{spec.name}: method-made turnover: new share counts alone (not prices) move the cap "
                          f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
-    return targets, basis
 
 
 def _unpriced_why(missing, date: pd.Timestamp, px: pd.DataFrame) -> str:

@@ -58,6 +58,9 @@ class DecisionInputs:
     universe: tuple[str, ...]
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     shares_observed: pd.Series | None = None
+    # results computed from these inputs alone (e.g. the prices on ``date``, market caps), kept for the
+    # strategies that share one DecisionInputs (sweep variants on a date); `dataclasses.replace` starts empty
+    cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def known_shares(self) -> pd.Series:
         """``shares`` observed on or before ``date`` only (counts backfilled from later observations
@@ -75,7 +78,9 @@ class DecisionInputs:
                 f"no price row for the decision date {self.date:%Y-%m-%d} in the history "
                 f"(last row {_last_date(self.history)}); decision dates must be trading days of the prices"
             )
-        return self.history.loc[self.date].dropna().astype("float64")
+        if "last_prices" not in self.cache:     # one row of a wide frame: read once per inputs
+            self.cache["last_prices"] = self.history.loc[self.date].dropna().astype("float64")
+        return self.cache["last_prices"]
 
 
 @dataclass(frozen=True)

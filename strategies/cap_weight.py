@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import ConfigError, DataError, Problem
-from strategies.base import DecisionInputs, Weights, finalise, normalise
-from strategies.capping import InfeasibleCapsError, apply_caps
+from strategies.base import SUM_TOLERANCE, DecisionInputs, Weights, finalise, normalise
+from strategies.capping import TOL, InfeasibleCapsError, apply_caps
+from strategies.projection import project
 from strategies.equal_weight import class_caps, equal_slots, fill_slots, split_note
 
 
@@ -45,6 +46,12 @@ def market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
     DataError
         No universe ticker has a share count (nothing to weigh).
     """
+    if "market_caps" not in inputs.cache:  # the same for every strategy weighing these inputs
+        inputs.cache["market_caps"] = _market_caps(inputs)
+    return inputs.cache["market_caps"]
+
+
+def _market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
     universe = pd.Index(sorted(set(inputs.universe)))
     prices = inputs.last_prices()
     values = (_aligned(inputs.shares, universe) * _aligned(prices, universe)).astype("float64")
@@ -109,6 +116,26 @@ def tilt_group_weight(
     return out.reindex(weights.index)
 
 
+def tilt_members(tilt: Any, inputs: DecisionInputs, names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The members of the tilt's group among ``names`` (the weighted tickers), in the group's order, and the
+    notes: members not weighted, or none present (then no tilt applies). Raises ConfigError for an unknown
+    group."""
+    day = f"{inputs.date:%Y-%m-%d}"
+    if tilt.group not in inputs.groups:
+        known = ", ".join(sorted(inputs.groups)) or "none"
+        raise ConfigError(Problem("tilt.group", f"unknown group {tilt.group!r}; defined groups: {known}"))
+    members = tuple(inputs.groups[tilt.group])
+    present = [t for t in members if t in names]
+    absent = [t for t in members if t not in names]
+    notes: list[str] = []
+    if absent:
+        notes.append(f"{day}: tilt: {len(absent)} member(s) of group {tilt.group} not weighted "
+                     f"(not in the universe or no share count), ignored: {', '.join(absent)}")
+    if not present:
+        notes.append(f"{day}: tilt: no member of group {tilt.group} is in the weights; no tilt applied")
+    return present, notes
+
+
 def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
                per: str = "company") -> tuple[pd.Series, tuple[str, ...]]:
     """Apply a ``Tilt`` spec (``group``, ``multiplier`` or ``weight``, ``inside``) to cap ``weights``;
@@ -118,18 +145,8 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
     member is present the weights are returned unchanged with a note.
     """
     day = f"{inputs.date:%Y-%m-%d}"
-    if tilt.group not in inputs.groups:
-        known = ", ".join(sorted(inputs.groups)) or "none"
-        raise ConfigError(Problem("tilt.group", f"unknown group {tilt.group!r}; defined groups: {known}"))
-    members = tuple(inputs.groups[tilt.group])
-    present = [t for t in members if t in weights.index]
-    absent = [t for t in members if t not in weights.index]
-    notes: list[str] = []
-    if absent:
-        notes.append(f"{day}: tilt: {len(absent)} member(s) of group {tilt.group} not weighted "
-                     f"(not in the universe or no share count), ignored: {', '.join(absent)}")
+    present, notes = tilt_members(tilt, inputs, weights.index)
     if not present:
-        notes.append(f"{day}: tilt: no member of group {tilt.group} is in the weights; no tilt applied")
         return weights, tuple(notes)
     lead_days = getattr(tilt, "while_leading", None)
     if lead_days:
@@ -177,6 +194,12 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
         The caps cannot be met over the weighted names (a ``DataError``).
     """
     caps, notes = market_caps(inputs)
+    fast = _weigh_arrays(spec, inputs, caps, notes)
+    return fast if fast is not None else _weigh_series(spec, inputs, caps, notes)
+
+
+def _weigh_series(spec: Any, inputs: DecisionInputs, caps: pd.Series, notes: tuple[str, ...]) -> Weights:
+    """`weigh`'s steps on Series, for every case (`_weigh_arrays` does the common ones faster)."""
     weights = normalise(caps)
     tilt = getattr(spec, "tilt", None)
     if tilt is not None:
@@ -197,3 +220,68 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
             who = f"strategy {name!r}" if name else "cap weights"
             raise InfeasibleCapsError(f"{who} on {inputs.date:%Y-%m-%d}: {exc}") from None
     return Weights(finalise(weights), notes)
+
+
+def _weigh_arrays(spec: Any, inputs: DecisionInputs, caps: pd.Series, notes: tuple[str, ...]) -> Weights | None:
+    """`weigh` on numpy arrays for the common case (no tilt or a ``multiplier`` tilt without
+    ``while_leading``; caps with ``single`` only, or none): the same operations in the same order as the
+    Series steps (normalise, tilt, the three normalisations of `apply_caps` -> `cap_groups` -> `cap_single`,
+    `project`, `finalise`), so the same bits, without their per-call pandas overhead (sweeps weigh thousands
+    of times; tests/test_cap_weight_arrays.py checks equality). None: another case, or an input the Series
+    steps reject (they then raise their own message)."""
+    tilt, caps_spec = getattr(spec, "tilt", None), getattr(spec, "caps", None)
+    if tilt is not None and (tilt.multiplier is None or getattr(tilt, "while_leading", None)
+                             or tilt.group not in inputs.groups or tilt.multiplier < 0):
+        return None
+    single = None if caps_spec is None else caps_spec.single
+    if caps_spec is not None and (caps_spec.groups or caps_spec.aggregate is not None
+                                  or not (single is None or isinstance(single, (int, float)) and 0 < single <= 1)):
+        return None
+    w = _normalised(caps.to_numpy(dtype="float64"))
+    if w is None:
+        return None
+    if tilt is not None:
+        names = caps.index.tolist()
+        present, tilt_notes = tilt_members(tilt, inputs, set(names))
+        notes += tuple(tilt_notes)
+        if present:
+            chosen = set(present)
+            inside = np.fromiter((t in chosen for t in names), dtype=bool, count=len(names))
+            w = _normalised(np.where(inside, w * tilt.multiplier, w))
+            if w is None:
+                return None
+    if caps_spec is not None:
+        capped = w
+        for _ in range(1 if single is None else 3):     # apply_caps, cap_groups and cap_single each normalise
+            total = float(capped.sum())
+            capped = capped if total == 1.0 else capped / total
+        if single is not None:
+            held = capped > 0
+            n = int(held.sum())
+            if single * n < 1 - TOL:
+                return None                              # infeasible: the Series steps raise the message
+            if capped.max() > single + TOL:
+                out = np.zeros(len(capped))
+                out[held] = project(capped[held], np.full(n, float(single)), [])
+                capped = out
+        if (capped < -TOL).any() or abs(float(capped.sum()) - 1) > TOL or (
+                single is not None and capped.max() > single + TOL):
+            return None                                  # apply_caps's final check fails: it raises
+        moved = np.abs(capped - w)
+        if (moved > CAP_BINDS).any():
+            notes += (f"{inputs.date:%Y-%m-%d}: caps bound: {int((moved > CAP_BINDS).sum())} weight(s) "
+                      f"changed, {moved.sum() / 2:.2%} of the portfolio moved",)
+        w = capped
+    keep = w > 0
+    if abs(float(w[keep].sum()) - 1.0) > SUM_TOLERANCE:
+        return None
+    index = caps.index[keep].rename("ticker")
+    return Weights(pd.Series(w[keep], index=index, name="weight"), notes)
+
+
+def _normalised(values: np.ndarray) -> np.ndarray | None:
+    """`strategies.base.normalise` on an array; None where it would raise."""
+    total = float(values.sum())
+    if not np.isfinite(total) or total <= 0 or (values < 0).any():
+        return None
+    return values / total
