@@ -96,7 +96,7 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
         px = prices.assign(**extra) if extra else prices
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
-        gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name])
+        gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name], memo=memo)
         rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, px, inputs.calendar)
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
@@ -177,12 +177,26 @@ def find_ended(prices: pd.DataFrame, calendar: pd.DatetimeIndex, membership) -> 
     return pd.DataFrame(rows, columns=["ticker", "last_price", "next_day", "member_after"]).set_index("ticker")
 
 
-def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, notes: list[str]) -> tuple:
+def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, notes: list[str], *,
+               memo: dict | None = None) -> tuple:
     """Names the strategy targets whose prices end while they are still index members (data gaps), per
     ``data_gaps``: named in the notes with the target weight at the last rebalance before the gap; refused
-    with a DataError under ``refuse``."""
+    with a DataError under ``refuse``. ``memo``: the gaps found in a targets frame are kept for the
+    strategies that share it (sweep variants)."""
     if ended.empty or spec.universe is None or spec.universe.index is None:
         return ()
+    if memo is None:
+        return _gap_notes(spec, _gap_rows(targets, ended), policy, notes)
+    key = ("gap rows", id(targets))     # the frame is kept with its rows, so its id is not reused meanwhile
+    hit = memo.get(key)
+    if hit is None or hit[0] is not targets or hit[1] is not ended:
+        memo[key] = hit = (targets, ended, _gap_rows(targets, ended))
+    return _gap_notes(spec, hit[2], policy, notes)
+
+
+def _gap_rows(targets: pd.DataFrame, ended: pd.DataFrame) -> list[tuple]:
+    """``(ticker, last price date, target weight at the last rebalance on or before it)`` of each name in
+    ``targets`` whose prices end while it is still an index member, with a positive weight there."""
     gaps = ended[ended["member_after"].eq(True)]
     rows = []
     column = targets.columns.get_indexer(gaps.index)
@@ -193,6 +207,11 @@ def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, no
         for t, day, at, weight in zip(gaps.index, gaps["last_price"], last, values):
             if at >= 0 and weight > 0:
                 rows.append((t, day, float(weight)))
+    return rows
+
+
+def _gap_notes(spec, rows: list[tuple], policy: str, notes: list[str]) -> tuple:
+    """The data-gap note of one strategy (or the refusal); the names to hold under ``hold``."""
     if not rows:
         return ()
     listed = ", ".join(f"{t} ({d:%Y-%m-%d}, {w:.2%})" for t, d, w in rows[:30])

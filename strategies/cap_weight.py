@@ -241,12 +241,9 @@ def _weigh_arrays(spec: Any, inputs: DecisionInputs, caps: pd.Series, notes: tup
     if w is None:
         return None
     if tilt is not None:
-        names = caps.index.tolist()
-        present, tilt_notes = tilt_members(tilt, inputs, set(names))
-        notes += tuple(tilt_notes)
-        if present:
-            chosen = set(present)
-            inside = np.fromiter((t in chosen for t in names), dtype=bool, count=len(names))
+        inside, tilt_notes = _tilt_mask(tilt, inputs, caps)
+        notes += tilt_notes
+        if inside is not None:
             w = _normalised(np.where(inside, w * tilt.multiplier, w))
             if w is None:
                 return None
@@ -275,8 +272,26 @@ def _weigh_arrays(spec: Any, inputs: DecisionInputs, caps: pd.Series, notes: tup
     keep = w > 0
     if abs(float(w[keep].sum()) - 1.0) > SUM_TOLERANCE:
         return None
-    index = caps.index[keep].rename("ticker")
+    if keep.all():      # the usual case: every name kept, the index shared by the strategies of these inputs
+        if "cap index" not in inputs.cache:
+            inputs.cache["cap index"] = caps.index.rename("ticker")
+        index = inputs.cache["cap index"]
+    else:
+        index = caps.index[keep].rename("ticker")
     return Weights(pd.Series(w[keep], index=index, name="weight"), notes)
+
+
+def _tilt_mask(tilt: Any, inputs: DecisionInputs, caps: pd.Series) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """Which of ``caps``' names (the weighted tickers of `market_caps`) are tilted (None: no member present)
+    and `tilt_members`' notes; once per group for the strategies sharing these inputs."""
+    key = ("tilt mask", tilt.group)
+    if key not in inputs.cache:
+        names = caps.index.tolist()
+        present, notes = tilt_members(tilt, inputs, set(names))
+        chosen = set(present)
+        inside = np.fromiter((t in chosen for t in names), dtype=bool, count=len(names)) if present else None
+        inputs.cache[key] = (inside, tuple(notes))
+    return inputs.cache[key]
 
 
 def _normalised(values: np.ndarray) -> np.ndarray | None:

@@ -132,3 +132,53 @@ def test_no_look_ahead_in_any_family_or_sleeve(snapshot_store):
         # Mix's targets are its fixed sleeve shares (no data); its values are perturbed through its sleeves
         # in tests/test_sleeves.py::test_no_look_ahead_through_the_sleeves
         assert not plan.targets.equals(b2.plans[name].targets) or name in ("Trend", "Mix"), f"{name}: later dates move"
+
+
+def test_target_frame_equals_the_pandas_form():
+    """`target_frame` (arrays) equals ``pd.DataFrame(rows, index=dates).fillna(0.0)`` with sorted columns:
+    values, column order and dtype, index and column names."""
+    from backtest.plans import target_frame
+
+    rng = np.random.default_rng(3)
+    names = [f"T{i:03d}" for i in range(60)]
+    dates = pd.DatetimeIndex(pd.bdate_range("2020-01-01", periods=25), name=None)
+    for label in ("ticker", None):
+        rows = [pd.Series(rng.random(k), index=pd.Index(sorted(rng.choice(names, k, replace=False)), name=label),
+                          name="weight") for k in rng.integers(1, 50, len(dates))]
+        expected = pd.DataFrame(rows, index=dates).fillna(0.0)
+        expected = expected.reindex(columns=sorted(expected.columns))
+        got = target_frame(rows, dates)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        assert got.columns.name == label and (got.to_numpy() == expected.to_numpy()).all()
+
+
+SHARED = """
+name: shared
+start: 2019-01-01
+end: 2020-12-31
+benchmark: SPY
+strategies:
+  - {name: A, weighting: cap, universe: sp500, tilt: {group: mag7, multiplier: 2}, caps: {single: 0.04},
+     costs: {commission_bps: 1}}
+  - {name: Bee, weighting: cap, universe: sp500, tilt: {group: mag7, multiplier: 2}, caps: {single: 0.04},
+     costs: {commission_bps: 9}}
+"""
+
+
+def test_strategies_sharing_targets_get_their_own_notes(snapshot_store):
+    """Strategies differing only in costs share targets and planning notes through the memo (computed for
+    the first, the name swapped for the second): each equals the strategy planned alone, without a memo."""
+    import dataclasses
+
+    cfg = parse_config(SHARED)
+    inputs = load_inputs(cfg, snapshot_store, offline=True)
+    memo: dict = {}
+    both = build_plans(cfg, inputs, memo=memo)
+    assert both.plans["A"].targets is both.plans["Bee"].targets
+    alone = build_plans(dataclasses.replace(cfg, strategies=cfg.strategies[1:]), inputs)
+    assert both.notes["Bee"] == alone.notes["Bee"]
+    assert [n.replace("A: ", "Bee: ", 1) for n in both.notes["A"]] == both.notes["Bee"]
+    assert any("caps (single 0.04) bound on" in n for n in both.notes["Bee"])
+    pd.testing.assert_frame_equal(both.plans["Bee"].targets, alone.plans["Bee"].targets, check_exact=True)
+    again = build_plans(dataclasses.replace(cfg, strategies=cfg.strategies[1:]), inputs, memo=memo)  # a later chunk
+    assert again.notes["Bee"] == alone.notes["Bee"]
