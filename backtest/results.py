@@ -271,17 +271,21 @@ def compute_run_metrics(result: RunResult) -> dict:
     "relative": {strategy: {benchmark: relative metrics}}}``. Strategy and benchmark metrics are measured
     against the primary benchmark; "benchmarks" holds every benchmark (the primary first) and "relative" the
     benchmark-relative metrics of each strategy against each benchmark."""
+    from .metrics_matrix import compute_metrics_many
+
     capital = run_capital(result.config)
     bench = M.simple_returns(result.benchmark, capital)
     out = {"strategies": {}, "benchmark": M.compute_metrics(bench, bench, result.risk_free, from_base=True)}
     fill = result.config.get("fill", "next_close")
     expense = {d.get("name"): d.get("expense_ratio", 0.0) for d in result.config.get("strategies", [])
                if isinstance(d, Mapping)}
-    for s in result.strategies:
-        out["strategies"][s.name] = M.compute_metrics(
-            M.simple_returns(s.equity, capital), bench, result.risk_free, turnover=s.turnover, fees=s.fees,
-            equity=s.equity, rebalances=rebalance_fills(s.targets.index, s.equity.index, fill),
-            expense_ratio=float(expense.get(s.name) or 0.0), from_base=True)
+    if result.strategies:     # all strategies at once, equal bit for bit to compute_metrics on each
+        frame = lambda attr: pd.concat({s.name: getattr(s, attr) for s in result.strategies}, axis=1)  # noqa
+        out["strategies"] = compute_metrics_many(
+            frame("equity"), capital, bench, result.risk_free, turnover=frame("turnover").sort_index(),
+            fees=frame("fees"),
+            rebalances={s.name: rebalance_fills(s.targets.index, s.equity.index, fill) for s in result.strategies},
+            expense_ratio={s.name: float(expense.get(s.name) or 0.0) for s in result.strategies}, from_base=True)
     out.update(relative_metrics(result, capital))
     return out
 
@@ -306,9 +310,12 @@ def relative_metrics(result, capital: float | None) -> dict:
     controls = result.config.get("controls", []) if isinstance(result.config, Mapping) else []
     by_name = {s.name: s for s in result.strategies}
     returns.update({n: M.simple_returns(by_name[n].equity, capital) for n in controls if n in by_name})
-    for s in result.strategies:
-        r = M.simple_returns(s.equity, capital)
-        out["relative"][s.name] = {n: M.relative_metrics(r, b, result.risk_free) for n, b in returns.items()}
+    if result.strategies:
+        from .metrics_matrix import relative_metrics_many
+
+        equity = pd.concat({s.name: s.equity for s in result.strategies}, axis=1)
+        against = {n: relative_metrics_many(equity, capital, b, result.risk_free) for n, b in returns.items()}
+        out["relative"] = {s.name: {n: against[n][s.name] for n in returns} for s in result.strategies}
     return out
 
 

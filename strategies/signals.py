@@ -125,13 +125,16 @@ def select(sel: Any, inputs: DecisionInputs, per: str = "company") -> tuple[Deci
 def group_leads(inputs: DecisionInputs, members, names, lookback: int) -> tuple[bool, float, float]:
     """Whether the equal-weighted trailing return of ``members`` beats that of the other ``names``.
 
-    Returns (leads, group return, rest return); each return is the mean over the names with a full window of
-    ``close[T] / close[T - lookback] - 1``. A side without any such name does not lead.
+    Returns (leads, group return, rest return); each return is the mean over COMPANIES with a full window of
+    ``close[T] / close[T - lookback] - 1`` (a company with two share-class lines, GOOGL and GOOG, counts once,
+    at the mean of its lines). A side without any such company does not lead.
     """
     window = _window(inputs, names, lookback, "tilt.while_leading")
     full = window.loc[:, window.notna().all()]
     change = full.iloc[-1] / full.iloc[0] - 1.0
-    inside = change.index.isin(list(members))
+    key = {t: k for k, lines in companies(list(change.index)).items() for t in lines}
+    change = change.groupby(change.index.map(key), sort=True).mean()
+    inside = change.index.isin({key.get(t, t) for t in members} & set(key.values()))
     group, rest = change[inside], change[~inside]
     if group.empty or rest.empty:
         return False, float(group.mean()) if len(group) else np.nan, float(rest.mean()) if len(rest) else np.nan

@@ -229,7 +229,8 @@ DATA_TABLES = {
     "idle_cash": ("Idle cash", "Cash of every origin (before the first fill, unallocated targets, sale proceeds "
                   "waiting for the next rebalance, names without a price): its mean and largest share of value, "
                   "the days above 1% of value and the longest such spell, and what it earned at the rate named "
-                  "in earns (cash_yield)."),
+                  "in earns (cash_yield). A long/short strategy's cash includes its short proceeds (the "
+                  "collateral of the shorts): a dollar-neutral one holds about 100% of its value in cash."),
 }
 
 
