@@ -178,12 +178,20 @@ def _json_bytes(obj) -> bytes:
     return (json.dumps(_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
-def _csv_bytes(frame: pd.DataFrame, *, index: bool = True) -> bytes:
-    """``frame.to_csv(...)``'s bytes; `csvtext.csv_text` writes the same text faster where it can."""
-    text = csv_text(frame, index=index, date_format=_DATE_FMT)
-    if text is None:
-        text = frame.to_csv(index=index, lineterminator="\n", date_format=_DATE_FMT)
-    return text.encode("utf-8")
+STREAMED_CELLS = 2_000_000    # larger frames are written by pandas in chunks (bounded memory), not as one text
+
+
+def _write_csv(path: Path, frame: pd.DataFrame | pd.Series, *, index: bool = True) -> None:
+    """Write ``frame.to_csv(...)``'s text to ``path``: through `csvtext.csv_text` (faster, the same text)
+    for frames up to `STREAMED_CELLS` cells; larger ones (a sweep's value matrix: 10,000 variants x 2,600 days)
+    streamed by pandas' chunked writer, so the text of the whole frame is never held in memory."""
+    text = csv_text(frame, index=index, date_format=_DATE_FMT) if frame.size <= STREAMED_CELLS else None
+    if text is not None:
+        return _write(path, text.encode("utf-8"))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        frame.to_csv(fh, index=index, lineterminator="\n", date_format=_DATE_FMT)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -326,30 +334,30 @@ def _write_contents(result: RunResult, root: Path, layout: dict) -> None:
                        + [v.astype(float) for v in result.benchmarks.values()],
                        axis=1, keys=[*slugs, BENCHMARK_SLUG, *extra])
     equity = _dated(equity)
-    _write(root / "equity.csv", _csv_bytes(equity))
+    _write_csv(root / "equity.csv", equity)
     capital = run_capital(result.config)
-    _write(root / "returns.csv", _csv_bytes(equity.apply(M.simple_returns, initial=capital)))
+    _write_csv(root / "returns.csv", equity.apply(M.simple_returns, initial=capital))
     fees = _dated(pd.concat([s.fees.astype(float) for s in result.strategies], axis=1, keys=slugs)
                   if slugs else pd.DataFrame(index=equity.index))
-    _write(root / "fees.csv", _csv_bytes(fees))
+    _write_csv(root / "fees.csv", fees)
     turnover = (pd.concat([s.turnover.astype(float) for s in result.strategies], axis=1, keys=slugs, sort=True)
                 if slugs else pd.DataFrame(index=pd.DatetimeIndex([])))
-    _write(root / "turnover.csv", _csv_bytes(_dated(turnover.sort_index())))
+    _write_csv(root / "turnover.csv", _dated(turnover.sort_index()))
     if result.risk_free is not None:
-        _write(root / "risk_free.csv", _csv_bytes(_dated(result.risk_free.astype(float).rename("risk_free"))
+        _write_csv(root / "risk_free.csv", (_dated(result.risk_free.astype(float).rename("risk_free"))
                                                  .to_frame()))
     for sub in ("weights", "holdings", "trades"):
         (root / sub).mkdir()
     for slug, s in zip(slugs, result.strategies, strict=True):
-        _write(root / "weights" / f"{slug}.csv", _csv_bytes(_dated(s.targets)))
-        _write(root / "holdings" / f"{slug}.csv", _csv_bytes(_dated(month_end_sample(s.holdings))))
+        _write_csv(root / "weights" / f"{slug}.csv", _dated(s.targets))
+        _write_csv(root / "holdings" / f"{slug}.csv", _dated(month_end_sample(s.holdings)))
         trades = s.trades if len(s.trades.columns) else pd.DataFrame(columns=list(TRADE_COLUMNS))
-        _write(root / "trades" / f"{slug}.csv", _csv_bytes(trades, index=False))
+        _write_csv(root / "trades" / f"{slug}.csv", trades, index=False)
     if layout["analytics"]:
         (root / "analytics").mkdir()
     for entry, table in zip(layout["analytics"], result.analytics.values(), strict=True):
         table = table.to_frame() if isinstance(table, pd.Series) else table
-        _write(root / "analytics" / f"{entry['slug']}.csv", _csv_bytes(table))
+        _write_csv(root / "analytics" / f"{entry['slug']}.csv", table)
     metrics = result.metrics if result.metrics is not None else compute_run_metrics(result)
     _write(root / "metrics.json", _json_bytes(metrics))
     config_text = yaml.safe_dump(_jsonable(result.config), sort_keys=False, allow_unicode=True)

@@ -30,6 +30,7 @@ import itertools
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -264,7 +265,7 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
         "offline": offline,
         "membership_source": swept.membership_source if inputs.membership is not None else None,
         "data": coverage(store, inputs.prices, inputs.calendar),
-        "warnings": list(dict.fromkeys([*inputs.warnings, *(n for o in outcomes for n in o.notes)])),
+        "warnings": list(dict.fromkeys([*inputs.warnings, *fold_notes(variants, outcomes)])),
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "sweep": {"metric": metric, "variants": n_variants, "strategies": len(variants),
@@ -285,6 +286,37 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
                                       spec=cfg.evidence)
         result = dataclasses.replace(result, metrics={**result.metrics, "evidence": evidence})
     return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric))
+
+
+def fold_notes(variants: Sequence[Variant], outcomes: Sequence[Outcome]) -> list[str]:
+    """The run's warnings from every strategy's notes, one line per distinct note of a swept strategy:
+    a note that several variants of one strategy share (after their own name) is written once, as
+    ``<strategy> [all N variants]: <note>`` or ``<strategy> [k of N variants: <the first three>; and k-3 more]:
+    <note>``;
+    so 10,000 variants with the same data note give one line, not 10,000. Notes in first-seen order."""
+    base_of = {v.name: v.base for v in variants}
+    size = Counter(v.base for v in variants if v.base is not None)
+    groups: dict[tuple, list[str]] = {}
+    for o in outcomes:
+        base = base_of.get(o.name)
+        for note in o.notes:
+            own = f"{o.name}: "
+            if base is None or not note.startswith(own):
+                groups.setdefault((None, note), [])
+                continue
+            groups.setdefault((base, note[len(own):]), []).append(o.name)
+    out = []
+    for (base, text), names in groups.items():
+        if base is None:
+            out.append(text)
+        elif len(names) == 1:
+            out.append(f"{names[0]}: {text}")
+        elif len(names) == size[base]:
+            out.append(f"{base} [all {len(names)} variants]: {text}")
+        else:
+            shown = "; ".join(names[:3]) + (f"; and {len(names) - 3} more" if len(names) > 3 else "")
+            out.append(f"{base} [{len(names)} of {size[base]} variants: {shown}]: {text}")
+    return out
 
 
 def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench_returns: pd.Series,

@@ -67,3 +67,38 @@ def test_every_csv_of_the_rotation_run_is_written_identically(rotation_run):
             taken += 1
             assert text == _pandas(frame, index=dated), path.name
     assert taken >= 30
+
+
+def test_large_frames_are_streamed_by_pandas_with_the_same_bytes(tmp_path, monkeypatch):
+    """A frame over `results.STREAMED_CELLS` (a 10,000-variant sweep's values) is written by pandas' chunked
+    writer straight to the file, never held as one text: the memory it takes does not grow with the rows;
+    the bytes are those of the fast path."""
+    import tracemalloc
+
+    from backtest import results
+
+    def frame_of(rows: int) -> pd.DataFrame:
+        rng = np.random.default_rng(3)
+        dates = pd.date_range("2016-01-04", periods=rows, freq="B", name="date")
+        out = pd.DataFrame(rng.standard_normal((rows, 400)) * 1e6, index=dates,
+                           columns=[f"variant {i}" for i in range(400)])
+        out.iloc[::7, ::3] = np.nan
+        return out
+
+    def streamed_peak(frame: pd.DataFrame, path) -> int:
+        tracemalloc.start()
+        results._write_csv(path, frame)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    small, large = frame_of(600), frame_of(2400)
+    results._write_csv(tmp_path / "fast.csv", small)          # 240,000 cells: the fast path
+    monkeypatch.setattr(results, "STREAMED_CELLS", 1000)
+    peak_small = streamed_peak(small, tmp_path / "streamed.csv")
+    text = (tmp_path / "fast.csv").read_bytes()
+    assert (tmp_path / "streamed.csv").read_bytes() == text == _pandas(small).encode()
+    peak_large = streamed_peak(large, tmp_path / "large.csv")
+    assert (tmp_path / "large.csv").read_bytes() == _pandas(large).encode()
+    assert (tmp_path / "large.csv").stat().st_size > 3.5 * len(text)
+    assert peak_large < 1.5 * peak_small, (peak_small, peak_large)    # bounded by pandas' chunk, not the file

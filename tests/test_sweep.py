@@ -97,6 +97,32 @@ def test_variant_equals_the_same_strategy_run_on_its_own(config, runs, snapshot_
                                                                     .index(name)].equity.to_numpy()).all()
 
 
+def test_warnings_shared_by_variants_are_written_once_with_their_count(runs):
+    """The sweep's warnings fold a note that variants share into one line with how many (and which) variants
+    it concerns; nothing a variant noted is lost."""
+    from backtest.sweep import Outcome, Variant, fold_notes
+
+    saved = load_run(runs["one chunk"])
+    warnings = saved.manifest["warnings"]
+    assert len(warnings) == len(set(warnings))
+    folded = [w for w in warnings if w.startswith("Capped [all 8 variants]: ")]
+    assert folded, warnings     # e.g. the members without a share count: the same on every variant's dates
+    assert not any(w.startswith("Capped [caps.single=") and w.split("]: ", 1)[1] in {f.split("]: ", 1)[1]
+                                                                                    for f in folded}
+                   for w in warnings)
+    variants = [Variant("A [x=1]", "A", (("x", "1"),)), Variant("A [x=2]", "A", (("x", "2"),)),
+                Variant("A [x=3]", "A", (("x", "3"),)), Variant("B", None)]
+    out = lambda name, *notes: Outcome(name=name, equity=None, fees=None, turnover=None, notes=notes,  # noqa
+                                       metrics={})
+    outcomes = [out("A [x=1]", "A [x=1]: gap in XYZ", "A [x=1]: caps bound on 3 of 10 dates", "run note"),
+                out("A [x=2]", "A [x=2]: gap in XYZ", "A [x=2]: caps bound on 5 of 10 dates"),
+                out("A [x=3]", "A [x=3]: gap in XYZ", "A [x=3]: caps bound on 3 of 10 dates", "run note"),
+                out("B", "B: its own note")]
+    assert fold_notes(variants, outcomes) == [
+        "A [all 3 variants]: gap in XYZ", "A [2 of 3 variants: A [x=1]; A [x=3]]: caps bound on 3 of 10 dates",
+        "run note", "A [x=2]: caps bound on 5 of 10 dates", "B: its own note"]
+
+
 @pytest.mark.parametrize("other", ["chunks of 1", "dask x2"])
 def test_chunking_and_workers_give_identical_bytes(runs, other):
     for name in SAME_FILES:
