@@ -27,7 +27,8 @@ from backtest.plans import SLEEVE_PREFIX, StrategyPlan
 
 def sleeves_of(plan: StrategyPlan) -> list[str]:
     """Names of the strategies a plan holds as sleeves (its ``sleeve:<name>`` columns); [] for a plain plan."""
-    return [c[len(SLEEVE_PREFIX):] for c in plan.targets.columns if str(c).startswith(SLEEVE_PREFIX)]
+    cols = plan.targets.columns.astype(str)
+    return [c[len(SLEEVE_PREFIX):] for c in cols[cols.str.startswith(SLEEVE_PREFIX)]]
 
 
 def simulate_with_sleeves(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital: float,

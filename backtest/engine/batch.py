@@ -327,7 +327,7 @@ def supports(plan) -> bool:
     target not zero."""
     from backtest.plans import SLEEVE_PREFIX
 
-    if plan.borrow_fee or any(str(c).startswith(SLEEVE_PREFIX) for c in plan.targets.columns):
+    if plan.borrow_fee or plan.targets.columns.astype(str).str.startswith(SLEEVE_PREFIX).any():
         return False
     return bool((np.abs(plan.targets.to_numpy(dtype=float)) > 0).any())
 
