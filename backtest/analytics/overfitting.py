@@ -174,6 +174,7 @@ def pbo(returns: pd.DataFrame, *, blocks: int = 16, risk_free: pd.Series | None 
                       dtype=float)
     logits, losses = [], []
     half = size * blocks // 2
+    batch = max(16, min(batch, 2_000_000 // n))     # splits x variants per pass: bounded memory for 10,000 variants
     for lo in range(0, len(combos), batch):
         ins = combos[lo:lo + batch]
         outs = 1.0 - ins
