@@ -107,6 +107,8 @@ def test_warnings_shared_by_variants_are_written_once_with_their_count(runs):
     assert len(warnings) == len(set(warnings))
     folded = [w for w in warnings if w.startswith("Capped [all 8 variants]: ")]
     assert folded, warnings     # e.g. the members without a share count: the same on every variant's dates
+    html = (runs["one chunk"] / "report.html").read_text()
+    assert f"Warnings ({len(warnings)})" in html, "the report shows the folded warnings, not every variant's"
     assert not any(w.startswith("Capped [caps.single=") and w.split("]: ", 1)[1] in {f.split("]: ", 1)[1]
                                                                                     for f in folded}
                    for w in warnings)

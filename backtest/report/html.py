@@ -140,13 +140,14 @@ def _day(ts) -> str | float:
     return float("nan") if pd.isna(ts) else ts.strftime("%Y-%m-%d")
 
 
-def _warnings(saved: SavedRun) -> list[str]:
+def _warnings(saved: SavedRun, *, notes: bool = True) -> list[str]:
     """The manifest's warnings (duplicates once), a strategy note prefixed with the strategies that have it,
-    then any strategy note the manifest does not list."""
+    then any strategy note the manifest does not list (``notes=False``: the manifest's alone, for a sweep,
+    whose manifest folds every variant's notes: `backtest.sweep.fold_notes`)."""
     raw = saved.manifest.get("warnings") or []
     listed = list(dict.fromkeys(str(w) for w in (raw if isinstance(raw, list) else [raw])))
     owners: dict[str, list[str]] = {}
-    for s in saved.strategies:
+    for s in saved.strategies if notes else ():
         for n in s.notes:
             owners.setdefault(n, []).append(s.name)
     out = []

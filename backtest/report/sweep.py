@@ -235,7 +235,7 @@ def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:
             "(docs/evidence.md).")
     from .html import _warnings, _warnings_html
 
-    warnings = _warnings(saved)
+    warnings = _warnings(saved, notes=False)     # the manifest holds every variant's notes, folded
     add("warnings", f"Warnings ({len(warnings)})", "Warnings", _warnings_html(warnings))
     config_text = yaml.safe_dump(saved.config, sort_keys=False, allow_unicode=True)
     add("config", "Config", "Config as run", f'<pre class="yaml">{esc(config_text)}</pre>')
