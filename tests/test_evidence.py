@@ -303,6 +303,26 @@ def test_walk_forward_picks_on_the_past_and_stitches_the_future():
                                                                    .iloc[1:]))
 
 
+def test_walk_forward_sharpe_scores_all_variants_at_once_bit_for_bit():
+    """The Sharpe scores of a window (every variant of a sweep at once) equal metrics.sharpe_ratio per
+    column exactly, with and without a risk-free series; a frame with a NaN takes the per-column path."""
+    from backtest.analytics.walkforward import _score, _scores
+
+    rng = np.random.default_rng(5)
+    idx = pd.bdate_range("2016-01-01", periods=800)
+    frame = pd.DataFrame(rng.normal(0.0003, 0.01, (800, 60)), index=idx)
+    rf = pd.Series(rng.random(799) * 1e-4, index=idx.delete(5))        # a missing day counts 0
+    bench = pd.Series(0.0, index=idx)
+    for risk_free in (rf, None):
+        got = _scores("sharpe", frame, bench, risk_free)
+        assert got == {c: _score("sharpe", frame[c], bench, risk_free) for c in frame.columns}
+    gappy = frame.copy()
+    gappy.iloc[3, 2] = np.nan
+    assert _scores("sharpe", gappy, bench, rf) == {c: _score("sharpe", gappy[c], bench, rf) for c in gappy.columns}
+    assert _scores("sortino", frame, bench, rf) == {c: _score("sortino", frame[c], bench, rf)
+                                                    for c in frame.columns}
+
+
 # --------------------------------------------------------------------------------------- the run
 def test_rotation_run_reports_the_evidence(rotation_run):
     saved = load_run(rotation_run)
