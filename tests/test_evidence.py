@@ -239,6 +239,14 @@ def test_dsr_deflates_by_the_effective_number_of_trials():
     independent = pd.DataFrame(rng.normal(0.0, 0.01, (1500, 40)))
     n_eff, rho = effective_trials(independent)
     assert abs(rho) < 0.01 and n_eff == pytest.approx(40, rel=0.02)
+    # the mean off-diagonal correlation equals np.corrcoef's (computed without the n x n matrix), a constant
+    # column left out as np.corrcoef's NaN are
+    mixed = pd.DataFrame(0.6 * rng.normal(0, 0.01, (1500, 1)) + rng.normal(0, 0.01, (1500, 30)))
+    mixed[7] = 0.001
+    c = np.corrcoef(mixed.to_numpy(), rowvar=False)
+    with np.errstate(invalid="ignore"):
+        expected = float(np.nanmean(c[~np.eye(30, dtype=bool)]))
+    assert 0.2 < expected < 0.4 and effective_trials(mixed)[1] == pytest.approx(expected, rel=1e-12)
     d = deflated_sharpe(independent)
     # forty skill-less variants: the best looks good alone, but not against the best of forty
     assert probabilistic_sharpe(independent[d["best"]].to_numpy()) > 0.9 and d["dsr"] < 0.6
