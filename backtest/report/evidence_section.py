@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..analytics.evidence import finite as _f
 from .page import color, date_array, esc, figure_fragment, fmt, new_figure, ptext, section, table
 
 if TYPE_CHECKING:
@@ -21,14 +22,6 @@ if TYPE_CHECKING:
 MODEL_LABELS = {"ff3_daily": "FF3, daily", "ff5_mom_monthly": "FF5 + momentum, monthly"}
 KIND_LABELS = {"total": "return − RF", "active": "− benchmark"}
 FACTOR_LABELS = {"MKT_RF": "Mkt−RF", "SMB": "SMB", "HML": "HML", "RMW": "RMW", "CMA": "CMA", "MOM": "Mom"}
-
-
-def _f(value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return v if math.isfinite(v) else math.nan
 
 
 def _day(value) -> str:
