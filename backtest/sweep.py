@@ -161,7 +161,7 @@ def simulate_plans(built, inputs, *, capital: float, fill: str
     from .sleeves import sleeves_of
 
     held = {s for p in built.plans.values() for s in sleeves_of(p)}    # sleeves: simulated with their parent
-    fast = {n: p for n, p in built.plans.items() if supports(p) and not sleeves_of(p) and n not in held}
+    fast = {n: p for n, p in built.plans.items() if supports(p) and n not in held}    # supports: no parents
     slow = {n: p for n, p in built.plans.items() if n not in fast}
     equity, fees, turnover, notes = [], [], {}, {}
     if fast:
