@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError
-from backtest.universe import companies
+from backtest.universe import companies, company_of
 from strategies.base import DecisionInputs, Weights, finalise
 
 MEASURES = ("momentum", "volatility")
@@ -132,9 +132,8 @@ def group_leads(inputs: DecisionInputs, members, names, lookback: int) -> tuple[
     window = _window(inputs, names, lookback, "tilt.while_leading")
     full = window.loc[:, window.notna().all()]
     change = full.iloc[-1] / full.iloc[0] - 1.0
-    key = {t: k for k, lines in companies(list(change.index)).items() for t in lines}
-    change = change.groupby(change.index.map(key), sort=True).mean()
-    inside = change.index.isin({key.get(t, t) for t in members} & set(key.values()))
+    change = change.groupby(change.index.map(company_of), sort=True).mean()
+    inside = change.index.isin({company_of(t) for t in members})
     group, rest = change[inside], change[~inside]
     if group.empty or rest.empty:
         return False, float(group.mean()) if len(group) else np.nan, float(rest.mean()) if len(rest) else np.nan
