@@ -118,7 +118,8 @@ def effective_trials(returns: pd.DataFrame) -> tuple[float, float]:
     m = int(live.sum())
     if m < 2:
         return float(n), math.nan
-    z = (x[:, live] - x[:, live].mean(axis=0)) / sd[live]
+    y = x[:, live]
+    z = (y - y.mean(axis=0)) / sd[live]
     total = float((z.sum(axis=1) ** 2).sum()) / (t - 1)
     rho = (total - m) / (m * (m - 1))
     r = min(max(rho, 0.0), 1.0)
