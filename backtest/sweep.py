@@ -251,17 +251,21 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     bench_returns = M.simple_returns(benchmark, swept.capital)
     risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
-    with runner(workers, scheduler, echo, simulate_chunk) as (run_chunks, where, n_workers):
+    with runner(workers, scheduler, echo, simulate_chunk) as (run_chunks, where, n_workers, cpu):
         timings["start"] = time.perf_counter() - t0 - timings["load"]     # cluster start, warm-up
         size = min(chunk_size, -(-len(variants) // n_workers))
         payloads = chunk_payloads(swept, size)
         echo(f"simulating {len(payloads)} chunk{'s' if len(payloads) > 1 else ''} of up to {size} "
              f"strategies {where} ...")
-        t1 = time.perf_counter()
+        t1, cpu0, own0 = time.perf_counter(), cpu(), time.process_time()
         outcomes = run_chunks(payloads, inputs, bench_returns, risk_free, len(variants))
         at = {o.name: o for o in outcomes}
         outcomes = [at[v.name] for v in variants]           # back in the config's order
         timings["simulate"] = time.perf_counter() - t1
+        spent = [b - a for a, b in zip(cpu0, cpu(), strict=False)]
+        client = time.process_time() - own0 if workers or scheduler else 0.0    # on Dask: this process too
+        timings["simulate_cpu_busiest"] = max(spent, default=0.0)    # CPU s of the busiest chunk process
+        timings["simulate_cpu_all"] = sum(spent) + client             # CPU s of all processes, simulate phase
     rate = len(variants) / timings["simulate"] if timings["simulate"] > 0 else float("nan")
     echo(f"simulated {len(variants)} strategies in {timings['simulate']:.2f} s ({rate:.2f} per second)")
     manifest = {

@@ -195,15 +195,23 @@ def _on_dask(client, simulate):
     return run
 
 
+def _cpu_seconds() -> float:
+    import time
+
+    return time.process_time()
+
+
 @contextmanager
-def runner(workers: int, scheduler: str | None, echo, simulate) -> Iterator[tuple[Callable, str, int]]:
-    """``(run_chunks, where, number of workers)`` for this process (``workers`` 0, no ``scheduler``), a
+def runner(workers: int, scheduler: str | None, echo, simulate
+           ) -> Iterator[tuple[Callable, str, int, Callable[[], list[float]]]]:
+    """``(run_chunks, where, number of workers, cpu)`` for this process (``workers`` 0, no ``scheduler``), a
     local cluster of ``workers`` processes, or the cluster of ``scheduler``; ``run_chunks(payloads, inputs,
     bench_returns, risk_free, total)`` runs ``simulate`` (`sweep.simulate_chunk`) on every chunk and returns
-    the outcomes in chunk order."""
+    the outcomes in chunk order; ``cpu()`` the CPU seconds so far of each process that runs chunks (this one,
+    or each Dask worker), for the manifest's timings."""
     if not workers and not scheduler:
         warm_up()
-        yield _in_process(simulate), "in this process", 1
+        yield _in_process(simulate), "in this process", 1, lambda: [_cpu_seconds()]
         return
     try:
         import logging
@@ -212,6 +220,10 @@ def runner(workers: int, scheduler: str | None, echo, simulate) -> Iterator[tupl
     except ImportError:
         raise UsageError(f"{'--scheduler' if scheduler else '--workers'}: needs Dask distributed, which is "
                          f"not installed; fix: {DIST_INSTALL}, or run without it (one process)") from None
+
+    def cpu_of(client) -> Callable[[], list[float]]:
+        return lambda: [t for _, t in sorted(client.run(_cpu_seconds).items())]
+
     if scheduler:
         echo(f"connecting to the Dask scheduler at {scheduler} ...")
         try:
@@ -223,13 +235,14 @@ def runner(workers: int, scheduler: str | None, echo, simulate) -> Iterator[tupl
         with client:
             client.run(warm_up)
             n = max(1, len(client.scheduler_info().get("workers", {})))
-            yield _on_dask(client, simulate), f"on the Dask cluster at {scheduler} ({n} workers)", n
+            yield _on_dask(client, simulate), f"on the Dask cluster at {scheduler} ({n} workers)", n, cpu_of(client)
         return
     import dask
 
     echo(f"starting a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''} ...")
-    with dask.config.set({TRIM_KEY: None}), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with dask.config.set({TRIM_KEY: None}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         client.run(warm_up)
         where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
-        yield _on_dask(client, simulate), where, workers
+        yield _on_dask(client, simulate), where, workers, cpu_of(client)

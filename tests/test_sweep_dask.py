@@ -4,6 +4,7 @@ existing scheduler (`--scheduler`) running the sweep to the same bytes as one pr
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from collections import Counter
@@ -154,6 +155,8 @@ def test_existing_scheduler_runs_groups_on_one_worker_each_to_the_same_bytes(mix
         trim = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
     for name in SAME_FILES:
         assert (one / name).read_bytes() == (dist / name).read_bytes(), name
+    timings = json.loads((dist / "manifest.json").read_text())["timings_s"]
+    assert 0 < timings["simulate_cpu_busiest"] < timings["simulate_cpu_all"]      # a worker's; all and the client's
     payloads = chunk_payloads(_swept(mixes), 3)
     ran = {int(str(t["key"]).rsplit("-", 1)[1]): t["worker"] for t in stream.data
            if str(t["key"]).startswith("bt-sweep-")}
@@ -173,8 +176,10 @@ def test_local_cluster_workers_start_without_dask_malloc_trim(mixes, snapshot_st
 
     from backtest.sweep import simulate_chunk
 
-    with runner(2, None, lambda m: None, simulate_chunk) as (_, where, n):
+    with runner(2, None, lambda m: None, simulate_chunk) as (_, where, n, cpu):
         trim = default_client().run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        seconds = cpu()
     assert n == 2 and where == "on a local Dask cluster of 2 workers"
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ, "set in this shell: the workers inherit it"
     assert len(trim) == 2 and set(trim.values()) == {None}
+    assert len(seconds) == 2 and all(t > 0 for t in seconds)      # each worker's CPU (imports, warm-up)
