@@ -71,14 +71,18 @@ class _Orders:
 
 
 def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str,
-                  notes: list[str]) -> _Orders:
+                  notes: list[str], priced: np.ndarray | None = None) -> _Orders:
     """Build the targetpercent size rows (NaN = no order) of one strategy: its execution days and the days
-    a held name's prices end. Vectorised over dates; loops only over the names and dates it reports."""
+    a held name's prices end. Vectorised over dates; loops only over the names and dates it reports.
+    ``priced``: ``prices.notna().to_numpy()`` when the caller has it (shared by the strategies of a run)."""
     cal = prices.index
     targets = plan.targets.fillna(0.0)
     tickers = list(targets.columns[(targets.to_numpy() != 0).any(axis=0)])
     targets = targets[tickers]
-    real = prices[tickers].notna().to_numpy()
+    if priced is None:
+        real = prices[tickers].notna().to_numpy()
+    else:
+        real = priced[:, _positions(prices.columns, tickers)]
     exec_map = execution_dates(pd.DatetimeIndex(targets.index), cal, fill)
     dropped = len(targets) - len(exec_map)
     if dropped:
@@ -143,11 +147,15 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     if not plans:
         return {}
     cal = prices.index
+    values = prices.to_numpy(dtype=float)
+    priced = ~np.isnan(values)
     notes: dict[str, list[str]] = {n: [] for n in plans}
-    orders = {name: _order_matrix(name, plan, prices, fill, notes[name]) for name, plan in plans.items()}
+    orders = {name: _order_matrix(name, plan, prices, fill, notes[name], priced)
+              for name, plan in plans.items()}
     used = list(dict.fromkeys(t for o in orders.values() for t in o.columns))
     where = {t: j for j, t in enumerate(used)}
-    filled = prices[used].ffill().bfill().to_numpy()   # bfill only fills days before listing: never traded
+    filled = _ffill_bfill(values[:, _positions(prices.columns, used)])   # bfill only fills days before
+    del values, priced                                                     # listing: never traded
     # Positions only change on rows with orders, so vectorbt simulates just those rows (the kernel's cost is
     # rows x columns); daily values are then positions held constant times daily prices, plus cash.
     active = [o.days[~np.isnan(o.size).all(axis=1)] for o in orders.values()]
@@ -223,6 +231,32 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     return out
 
 
+def _positions(columns: pd.Index, names: list[str]) -> np.ndarray:
+    """Positions of ``names`` in ``columns`` (unique tickers); a name not there is an error, as ``df[names]``."""
+    at = columns.get_indexer(names)
+    if (at < 0).any():
+        raise KeyError(f"not in the prices: {[n for n, i in zip(names, at) if i < 0][:5]}")
+    return at
+
+
+def _ffill_bfill(values: np.ndarray) -> np.ndarray:
+    """``DataFrame(values).ffill().bfill().to_numpy()``, in place on a (days x names) array: each NaN takes
+    the last price before it, and the days before a name's first price take that first price. Only columns
+    with a NaN are touched (the usual case is none)."""
+    gaps = np.flatnonzero(np.isnan(values).any(axis=0))
+    if not len(gaps):
+        return values
+    sub = values[:, gaps]
+    ok = ~np.isnan(sub)
+    days = np.arange(len(sub))[:, None]
+    last = np.where(ok, days, 0)
+    np.maximum.accumulate(last, axis=0, out=last)
+    sub = np.take_along_axis(sub, last, axis=0)          # forward: the last price so far (NaN before the first)
+    first = ok.argmax(axis=0)                            # backward: the first price, before it
+    values[:, gaps] = np.where(days < first[None, :], sub[first, np.arange(len(gaps))], sub)
+    return values
+
+
 def _cash_growth(rate: pd.Series | None, cal: pd.DatetimeIndex) -> np.ndarray | None:
     """Growth index G of idle cash on the calendar (G = 1 on the first day), or None when cash earns nothing."""
     if rate is None:
@@ -253,8 +287,9 @@ def _held_daily(at_rows: np.ndarray, step: np.ndarray, before: float, order: str
     shape = (len(step), *at_rows.shape[1:])
     if len(at_rows) == 0:
         return np.full(shape, before, order=order)
-    out = np.empty(shape, order=order)
-    np.take(at_rows, np.maximum(step, 0), axis=0, out=out, mode="clip")
+    out = np.take(at_rows, np.maximum(step, 0), axis=0, mode="clip")     # whole rows: contiguous copies
+    if order == "F" and out.ndim == 2:
+        out = np.asfortranarray(out)
     out[step < 0] = before
     return out
 
@@ -267,20 +302,31 @@ def _columns(values: np.ndarray, positions: list[int]) -> np.ndarray:
 
 
 def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
+    """The trades table of one strategy's order records, ordered as executed: by date, sells first, then by
+    ticker (the sort keys as integers; text columns built by taking from the few distinct values)."""
     sel = (records["col"] >= cols.start) & (records["col"] < cols.stop)
     r = records[sel]
-    ticker = np.asarray(tickers, dtype=object)[r["col"] - cols.start]
-    df = pd.DataFrame({
+    local = r["col"] - cols.start
+    names = np.asarray(tickers, dtype=object)
+    rank = np.argsort(np.argsort(names, kind="stable"), kind="stable")
+    order = np.lexsort((rank[local], np.where(r["side"] == 0, 1, 0), r["idx"]))
+    r, local = r[order], local[order]
+    if len(r):
+        ticker, side = pd.Series(names).array.take(local), _SIDES.take((r["side"] != 0).astype(np.intp))
+    else:   # no trades: the columns' types as pandas infers them from empty arrays
+        ticker, side = names[local], np.where(r["side"] == 0, "buy", "sell")
+    return pd.DataFrame({
         "date": index[r["idx"]],
         "ticker": ticker,
-        "side": np.where(r["side"] == 0, "buy", "sell"),
+        "side": side,
         "shares": r["size"],
         "price": r["price"],
         "value": r["size"] * r["price"],
         "fees": r["fees"],
     })
-    df["_order"] = np.where(df["side"] == "sell", 0, 1)     # as executed: sells first
-    return df.sort_values(["date", "_order", "ticker"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+_SIDES = pd.Series(np.array(["buy", "sell"], dtype=object)).array
 
 
 def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex
