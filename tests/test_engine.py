@@ -187,3 +187,20 @@ def test_trades_table_equals_the_pandas_sort_it_replaced(cols):
         got, expected = _trades(recs, cols, tickers, index), reference(recs, cols, tickers, index)
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
         assert len(got) == (len(recs) and ((recs["col"] >= cols.start) & (recs["col"] < cols.stop)).sum())
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_daily_expansion_of_order_rows_holds_each_row_until_the_next(order):
+    """``_held_daily`` repeats each order row until the next one and fills the days before the first with
+    ``before``: equal to indexing by the step array, for 2-d (positions) and 1-d (cash) inputs."""
+    from backtest.engine.simulate import _held_daily
+
+    rng = np.random.default_rng(5)
+    at_rows = rng.random((4, 3))
+    for rows in ([2, 3, 7, 9], [0, 3, 7, 9]):            # with and without days before the first row
+        step = np.searchsorted(np.array(rows), np.arange(12), side="right") - 1
+        expected = np.where(step[:, None] < 0, -1.5, at_rows[np.maximum(step, 0)])
+        got = _held_daily(at_rows, step, -1.5, order=order)
+        assert np.array_equal(got, expected) and got.flags[f"{order}_CONTIGUOUS"]
+        assert np.array_equal(_held_daily(at_rows[:, 0], step, 7.0), np.where(step < 0, 7.0, at_rows[np.maximum(step, 0), 0]))
+    assert np.array_equal(_held_daily(at_rows[:0], step, 2.0), np.full((12, 3), 2.0))
