@@ -23,6 +23,11 @@ import pandas as pd
 from .errors import UsageError
 
 DIST_INSTALL = "pip install -e '.[dist]'"
+THREADS_KEY = "distributed.nanny.environ.NUMBA_NUM_THREADS"
+"""A local cluster's workers run one Dask thread each, and the compiled kernels on one numba thread each
+(``NUMBA_NUM_THREADS=1``, set in the worker process before it imports numba): N workers on N cores, not N x
+cores threads. Not a pre-spawn variable, which Dask also writes into this process's environment: numba here
+would then refuse to compile once its threads run with another count."""
 TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 """Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (memory handed back to the system
 early), which turns off glibc's adaptive mmap threshold: every large numpy temporary is then a fresh mmap
@@ -240,7 +245,7 @@ def runner(workers: int, scheduler: str | None, echo, simulate
     import dask
 
     echo(f"starting a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''} ...")
-    with dask.config.set({TRIM_KEY: None}), \
+    with dask.config.set({TRIM_KEY: None, THREADS_KEY: 1}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         client.run(warm_up)

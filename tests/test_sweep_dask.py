@@ -171,15 +171,25 @@ def test_existing_scheduler_runs_groups_on_one_worker_each_to_the_same_bytes(mix
 
 def test_local_cluster_workers_start_without_dask_malloc_trim(mixes, snapshot_store, tmp_path):
     """`--workers`: the local cluster's workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it costs the
-    simulation ~35% more CPU); tests/test_sweep.py checks its run is byte-identical to one process."""
+    simulation ~35% more CPU) and with one numba thread each; tests/test_sweep.py checks its run is
+    byte-identical to one process."""
     from distributed import default_client
 
     from backtest.sweep import simulate_chunk
 
     with runner(2, None, lambda m: None, simulate_chunk) as (_, where, n, cpu):
         trim = default_client().run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        threads = default_client().run(_numba_threads)
         seconds = cpu()
     assert n == 2 and where == "on a local Dask cluster of 2 workers"
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ, "set in this shell: the workers inherit it"
     assert len(trim) == 2 and set(trim.values()) == {None}
+    assert set(threads.values()) == {1}                 # one numba thread per single-threaded worker
+    assert "NUMBA_NUM_THREADS" not in os.environ        # and this process's numba left alone
     assert len(seconds) == 2 and all(t > 0 for t in seconds)      # each worker's CPU (imports, warm-up)
+
+
+def _numba_threads() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
