@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .plan_rows import FrameRows, frame_rows
 from .schedule import apply_drift_bands, apply_drift_bands_fixed, decision_dates
 from .tickers import splice
 
@@ -273,6 +274,18 @@ def weighting_key(spec) -> str | None:
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def _membership_table(membership, memo: dict):
+    """``membership`` (the intervals frame, or None) as a `universe.MembershipTable`, once per memo."""
+    from .universe import MembershipTable
+
+    if membership is None:
+        return None
+    hit = memo.get(("membership",))
+    if hit is None or hit.frame is not membership:
+        memo[("membership",)] = hit = MembershipTable(membership)
+    return hit
+
+
 def _slug(name: str) -> str:
     return "".join(c.lower() if c.isalnum() else "_" for c in name).strip("_")[:40] or "strategy"
 
@@ -317,6 +330,15 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     universes: dict = {}
     weighting = weighting_key(spec)
+    membership = _membership_table(inputs.membership, memo)
+
+    def rows(role, frame):          # a frame's rows on arrays, shared through the memo (`plan_rows`)
+        return frame_rows(memo, f"{role} {method} {px_key}", frame)
+
+    def available(date):            # the prices on the date, as `resolve_universe` reads them
+        if px.dtypes.nunique() == 1 and px.dtypes.iloc[0] == np.float64:
+            return rows("px", px).priced(date)
+        return px.loc[date]
     groups_key = tuple(sorted((g, tuple(members)) for g, members in groups.items()))
 
     def target_at(date):
@@ -325,7 +347,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         else:
             key = ("universe", spec.universe, date, px_key)
             if key not in memo:
-                memo[key] = resolve_universe(spec.universe, date, inputs.membership, groups, px.loc[date])
+                memo[key] = resolve_universe(spec.universe, date, membership, groups, available(date))
             u = memo[key]
             universe = tuple(u.tickers)
             missing.update(u.missing)
@@ -339,8 +361,9 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         if spec.weighting == "cap" and observed is not None:
             key = ("basis", method, date, universe)
             if key not in memo:
-                memo[key] = {**_cap_basis_row(date, observed.loc[date].reindex(list(universe))),
-                             **_later_weight(date, universe, shares, px, method)}
+                memo[key] = {**_cap_basis_row(date, pd.Series(rows("observed", observed).at(date, universe))),
+                             **_later_weight(date, universe, rows("shares all", shares.shares), rows("px", px),
+                                             rows("shares observed", shares.observed), method)}
             basis_rows.append(dict(memo[key]))
             universes[date] = universe
         key = ("weights", weighting, date, px_key, universe)
@@ -388,7 +411,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     if basis is not None:
         refresh = ("refresh", method, spec.universe, px_key, tuple(basis.index))   # same for every weighting
         if refresh not in memo:
-            memo[refresh] = _refresh_turnover(basis.index, universes, shares_frame, px)
+            memo[refresh] = _refresh_turnover(basis.index, universes, rows("shares", shares_frame), rows("px", px))
         basis["share_refresh_turnover"] = memo[refresh]
     if weighting is not None:
         memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
@@ -566,13 +589,15 @@ def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:
             "backfilled_names": int((seen > date).sum())}
 
 
-def _later_weight(date, universe, shares, px: pd.DataFrame, method: str) -> dict:
+def _later_weight(date, universe, shares: FrameRows, px: FrameRows, observed: FrameRows, method: str) -> dict:
     """How much plain cap weight on ``date`` rests on share counts observed later: under ``backfill`` it is
     in the weights (look-ahead); under ``point_in_time`` those names are left out and this is the weight they
-    would have had, estimated with the later count. Plain cap weights of the universe, before tilts and caps."""
-    names = list(universe)
-    caps = _row(shares.shares, date, names) * _row(px, date, names)
-    later = (_row(shares.observed, date, names) > np.datetime64(date)) & ~np.isnan(caps)
+    would have had, estimated with the later count. Plain cap weights of the universe, before tilts and caps.
+    ``shares``, ``px``, ``observed``: rows of the (unfiltered) share counts, the prices and the observation
+    dates of the counts."""
+    names = tuple(universe)
+    caps = shares.at(date, names) * px.at(date, names)
+    later = (observed.at(date, names) > np.datetime64(date)) & ~np.isnan(caps)
     total = np.where(np.isnan(caps), 0.0, caps).sum()       # NaN skipped, as pandas' sum does
     weight = float(caps[later].sum() / total) if total > 0 else 0.0
     left = ", ".join(sorted(np.asarray(names, dtype=object)[later].tolist()))
@@ -582,23 +607,16 @@ def _later_weight(date, universe, shares, px: pd.DataFrame, method: str) -> dict
             "left_out": left if method == "point_in_time" else ""}
 
 
-def _row(frame: pd.DataFrame, date, names: list[str]) -> np.ndarray:
-    """``frame.loc[date].reindex(names).to_numpy()`` on arrays: NaN (NaT) for names not in ``frame``."""
-    values = frame.loc[date].to_numpy()
-    pos = frame.columns.get_indexer(names)
-    missing = np.datetime64("NaT") if values.dtype.kind == "M" else np.nan
-    return np.where(pos >= 0, values[pos], missing) if len(values) else np.full(len(pos), missing)
-
-
-def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: pd.DataFrame, px: pd.DataFrame) -> list:
+def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: FrameRows, px: FrameRows) -> list:
     """Per rebalance date, turnover made by the share-count method alone: half the absolute change of plain
     cap weights when the date's share counts replace the previous rebalance's, both at the date's prices
-    (names with a count in both). Price moves and membership changes are not in it; NaN on the first date."""
+    (names with a count in both). Price moves and membership changes are not in it; NaN on the first date.
+    ``shares``, ``px``: rows of the share counts (of the method) and of the prices."""
     out = [float("nan")]
     for prev, date in zip(dates[:-1], dates[1:]):
-        names = list(universes.get(date, ()))
-        p = _row(px, date, names)
-        new, old = _row(shares, date, names) * p, _row(shares, prev, names) * p
+        names = tuple(universes.get(date, ()))
+        p = px.at(date, names)
+        new, old = shares.at(date, names) * p, shares.at(prev, names) * p
         ok = ~np.isnan(new) & ~np.isnan(old) & (new > 0) & (old > 0)
         if not ok.any():
             out.append(float("nan"))
