@@ -67,3 +67,37 @@ def frame_rows(memo: dict | None, role: str, frame: pd.DataFrame) -> FrameRows:
     if hit is None or hit.frame is not frame:
         memo[key] = hit = FrameRows(frame)
     return hit
+
+
+def target_frame(rows: list[pd.Series], dates, memo: dict | None = None) -> pd.DataFrame:
+    """One row per date from weight Series (index = ticker): the union of their tickers as columns, sorted,
+    0 where a row has no weight. ``pd.DataFrame(rows, index=dates).fillna(0.0)`` with sorted columns, built
+    on arrays (sweeps build thousands; tests/test_plans.py checks it equals the pandas form). ``memo``: the
+    columns and each row's positions in them are kept per tuple of row indexes (the weightings of a sweep
+    share the index of a date's weights wherever no name is dropped, so they share the layout too)."""
+    if not rows or any(r.dtype != np.float64 or not r.index.is_unique for r in rows):
+        frame = pd.DataFrame(rows, index=dates).fillna(0.0)
+        return frame.reindex(columns=sorted(frame.columns))
+    columns, positions, dtype, name = _layout([r.index for r in rows], memo)
+    values = np.zeros((len(rows), len(columns)))
+    for i, (r, pos) in enumerate(zip(rows, positions)):
+        values[i, pos] = np.nan_to_num(r.to_numpy(), nan=0.0)
+    return pd.DataFrame(values, index=dates, columns=pd.Index(columns, dtype=dtype, name=name))
+
+
+def _layout(indexes: list[pd.Index], memo: dict | None) -> tuple:
+    """``(sorted union of the indexes' labels, each index's positions in it, the first index's dtype, the
+    common name or None)``; kept in ``memo`` with the index objects themselves (so their ids stay theirs)."""
+    key = ("target layout", tuple(id(ix) for ix in indexes))
+    hit = memo.get(key) if memo is not None else None
+    if hit is not None and all(a is b for a, b in zip(hit[0], indexes)):
+        return hit[1]
+    names = [ix.tolist() for ix in indexes]
+    columns = sorted(set().union(*names))
+    pos = {c: i for i, c in enumerate(columns)}
+    positions = [np.fromiter((pos[t] for t in tickers), dtype=np.intp, count=len(tickers)) for tickers in names]
+    label = {ix.name for ix in indexes}     # the union keeps the tickers' index name when all agree
+    layout = (columns, positions, indexes[0].dtype, label.pop() if len(label) == 1 else None)
+    if memo is not None:
+        memo[key] = (tuple(indexes), layout)
+    return layout

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .plan_rows import FrameRows, frame_rows
+from .plan_rows import FrameRows, frame_rows, target_frame
 from .schedule import apply_drift_bands, apply_drift_bands_fixed, decision_dates
 from .tickers import splice
 
@@ -187,11 +187,11 @@ def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, no
     if ended.empty or spec.universe is None or spec.universe.index is None:
         return ()
     if memo is None:
-        return _gap_notes(spec, _gap_rows(targets, ended), policy, notes)
+        return _gap_notes(spec, _gap_text(_gap_rows(targets, ended)), policy, notes)
     key = ("gap rows", id(targets))     # the frame is kept with its rows, so its id is not reused meanwhile
     hit = memo.get(key)
     if hit is None or hit[0] is not targets or hit[1] is not ended:
-        memo[key] = hit = (targets, ended, _gap_rows(targets, ended))
+        memo[key] = hit = (targets, ended, _gap_text(_gap_rows(targets, ended)))
     return _gap_notes(spec, hit[2], policy, notes)
 
 
@@ -211,13 +211,20 @@ def _gap_rows(targets: pd.DataFrame, ended: pd.DataFrame) -> list[tuple]:
     return rows
 
 
-def _gap_notes(spec, rows: list[tuple], policy: str, notes: list[str]) -> tuple:
-    """The data-gap note of one strategy (or the refusal); the names to hold under ``hold``."""
-    if not rows:
-        return ()
+def _gap_text(rows: list[tuple]) -> tuple:
+    """``(rows, listed, more, total)``: `_gap_rows`' rows and the parts of their note that do not depend on
+    the strategy (computed once per targets frame)."""
     listed = ", ".join(f"{t} ({d:%Y-%m-%d}, {w:.2%})" for t, d, w in rows[:30])
     more = f" and {len(rows) - 30} more" if len(rows) > 30 else ""
-    total = sum(w for _, _, w in rows)
+    return rows, listed, more, sum(w for _, _, w in rows)
+
+
+def _gap_notes(spec, text: tuple, policy: str, notes: list[str]) -> tuple:
+    """The data-gap note of one strategy (or the refusal); the names to hold under ``hold``. ``text``: the
+    rows and their note parts (`_gap_text`)."""
+    rows, listed, more, total = text
+    if not rows:
+        return ()
     if policy == "refuse":
         raise DataError(f"data_gaps: refuse: strategy {spec.name!r} holds {len(rows)} name(s) whose prices end "
                         f"while they are still {spec.universe.index} members (last price, target weight): "
@@ -335,10 +342,10 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     def rows(role, frame):          # a frame's rows on arrays, shared through the memo (`plan_rows`)
         return frame_rows(memo, f"{role} {method} {px_key}", frame)
 
+    floats = px._mgr.nblocks == 1 and len(px.columns) and px.dtypes.iloc[0] == np.float64
+
     def available(date):            # the prices on the date, as `resolve_universe` reads them
-        if px.dtypes.nunique() == 1 and px.dtypes.iloc[0] == np.float64:
-            return rows("px", px).priced(date)
-        return px.loc[date]
+        return rows("px", px).priced(date) if floats else px.loc[date]
     groups_key = tuple(sorted((g, tuple(members)) for g, members in groups.items()))
 
     def target_at(date):
@@ -361,7 +368,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         if spec.weighting == "cap" and observed is not None:
             key = ("basis", method, date, universe)
             if key not in memo:
-                memo[key] = {**_cap_basis_row(date, pd.Series(rows("observed", observed).at(date, universe))),
+                memo[key] = {**_cap_basis_row(date, rows("observed", observed).at(date, universe)),
                              **_later_weight(date, universe, rows("shares all", shares.shares), rows("px", px),
                                              rows("shares observed", shares.observed), method)}
             basis_rows.append(dict(memo[key]))
@@ -406,7 +413,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
-    targets = target_frame([by_date[d] for d in dates], dates)
+    targets = target_frame([by_date[d] for d in dates], dates, memo)
     basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date") if basis_rows else None
     if basis is not None:
         refresh = ("refresh", method, spec.universe, px_key, tuple(basis.index))   # same for every weighting
@@ -417,24 +424,6 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
     return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis,
                    memo=memo, whole=whole if weighting is not None else None)
-
-
-def target_frame(rows: list[pd.Series], dates) -> pd.DataFrame:
-    """One row per date from weight Series (index = ticker): the union of their tickers as columns, sorted,
-    0 where a row has no weight. ``pd.DataFrame(rows, index=dates).fillna(0.0)`` with sorted columns, built
-    on arrays (sweeps build thousands; tests/test_plans.py checks it equals the pandas form)."""
-    if not rows or any(r.dtype != np.float64 or not r.index.is_unique for r in rows):
-        frame = pd.DataFrame(rows, index=dates).fillna(0.0)
-        return frame.reindex(columns=sorted(frame.columns))
-    names = [r.index.tolist() for r in rows]
-    columns = sorted(set().union(*names))
-    pos = {c: i for i, c in enumerate(columns)}
-    values = np.zeros((len(rows), len(columns)))
-    for i, (r, tickers) in enumerate(zip(rows, names)):
-        values[i, [pos[t] for t in tickers]] = np.nan_to_num(r.to_numpy(), nan=0.0)
-    label = {r.index.name for r in rows}        # the union keeps the tickers' index name when all agree
-    return pd.DataFrame(values, index=dates, columns=pd.Index(columns, dtype=rows[0].index.dtype,
-                                                              name=label.pop() if len(label) == 1 else None))
 
 
 def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis, *,
@@ -579,14 +568,18 @@ def _groups_named(spec, groups) -> list[str]:
     return group_refs(spec.universe.tickers, groups) if spec.universe is not None else []
 
 
-def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:
-    """Which share-count observations the caps of one rebalance rest on (shown in the report)."""
-    seen = observed.dropna()
-    return {"date": date, "names": len(observed), "without_shares": int(observed.isna().sum()),
-            "oldest_observation": seen.min() if len(seen) else pd.NaT,
-            "newest_observation": seen.max() if len(seen) else pd.NaT,
-            "typical_observation": seen.mode().iloc[0] if len(seen) else pd.NaT,
-            "backfilled_names": int((seen > date).sum())}
+def _cap_basis_row(date: pd.Timestamp, observed: np.ndarray) -> dict:
+    """Which share-count observations the caps of one rebalance rest on (shown in the report).
+    ``observed``: datetime64 array, the observation date of each universe name's count (NaT: none)."""
+    seen = observed[~np.isnat(observed)]
+    if len(seen):   # the most frequent date, the earliest of equally frequent ones (as Series.mode)
+        values, counts = np.unique(seen, return_counts=True)
+        typical = pd.Timestamp(values[np.argmax(counts)])
+    return {"date": date, "names": len(observed), "without_shares": int(len(observed) - len(seen)),
+            "oldest_observation": pd.Timestamp(seen.min()) if len(seen) else pd.NaT,
+            "newest_observation": pd.Timestamp(seen.max()) if len(seen) else pd.NaT,
+            "typical_observation": typical if len(seen) else pd.NaT,
+            "backfilled_names": int((seen > np.datetime64(date)).sum())}
 
 
 def _later_weight(date, universe, shares: FrameRows, px: FrameRows, observed: FrameRows, method: str) -> dict:
