@@ -371,7 +371,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
                 memo[key] = {**_cap_basis_row(date, rows("observed", observed).at(date, universe)),
                              **_later_weight(date, universe, rows("shares all", shares.shares), rows("px", px),
                                              rows("shares observed", shares.observed), method)}
-            basis_rows.append(dict(memo[key]))
+            basis_rows.append(memo[key])      # not modified: `pd.DataFrame` of the rows copies them
             universes[date] = universe
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
@@ -414,12 +414,19 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
     targets = target_frame([by_date[d] for d in dates], dates, memo)
-    basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date") if basis_rows else None
-    if basis is not None:
-        refresh = ("refresh", method, spec.universe, px_key, tuple(basis.index))   # same for every weighting
-        if refresh not in memo:
-            memo[refresh] = _refresh_turnover(basis.index, universes, rows("shares", shares_frame), rows("px", px))
-        basis["share_refresh_turnover"] = memo[refresh]
+    basis = None
+    if basis_rows:      # the same rows (memo entries) for every weighting of the universe: one frame for them
+        key = ("basis frame", tuple(id(r) for r in basis_rows))
+        hit = memo.get(key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], basis_rows)):
+            basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date")
+            refresh = ("refresh", method, spec.universe, px_key, tuple(basis.index))   # same for every weighting
+            if refresh not in memo:
+                memo[refresh] = _refresh_turnover(basis.index, universes, rows("shares", shares_frame),
+                                                  rows("px", px))
+            basis["share_refresh_turnover"] = memo[refresh]
+            memo[key] = hit = (tuple(basis_rows), basis)
+        basis = hit[1]
     if weighting is not None:
         memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
     return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis,
@@ -437,13 +444,14 @@ def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, s
         notes.extend(f"{spec.name}{line[len(name):]}" for line in lines)
         return targets, basis
     start = len(notes)
-    _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis)
+    _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis, memo=memo)
     if memo is not None and whole is not None and all(n.startswith(f"{spec.name}: ") for n in notes[start:]):
         memo[key] = (spec.name, notes[start:])
     return targets, basis
 
 
-def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis) -> None:
+def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis, *,
+                  memo=None) -> None:
     if spec.rebalance.drift is not None:
         notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     if missing:
@@ -464,12 +472,27 @@ def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, stra
     notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
     method = getattr(spec, "shares", "point_in_time")
     if basis is not None and "share_refresh_turnover" in basis.columns:
-        _note_left_out(spec.name, method, basis, notes)
-        jumps = basis["share_refresh_turnover"][basis["share_refresh_turnover"] > REFRESH_NOTE]
-        if len(jumps):
-            listed = ", ".join(f"{d:%Y-%m-%d} ({v:.1%})" for d, v in jumps.items())
-            notes.append(f"{spec.name}: method-made turnover: new share counts alone (not prices) move the cap "
-                         f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
+        key = ("basis notes", method, id(basis))        # the same for every strategy sharing the frame
+        hit = memo.get(key) if memo is not None else None
+        if hit is None or hit[0] is not basis:
+            hit = (basis, _basis_notes(method, basis))
+            if memo is not None:
+                memo[key] = hit
+        notes.extend(f"{spec.name}: {line}" for line in hit[1])
+
+
+def _basis_notes(method: str, basis: pd.DataFrame) -> list[str]:
+    """The cap basis's notes, without the leading strategy name: the share-count method's cost
+    (`_note_left_out`) and the dates when new share counts alone move the weights."""
+    lines: list[str] = []
+    _note_left_out("", method, basis, lines)
+    lines = [line[2:] for line in lines]                # `_note_left_out` starts each line with "<name>: "
+    jumps = basis["share_refresh_turnover"][basis["share_refresh_turnover"] > REFRESH_NOTE]
+    if len(jumps):
+        listed = ", ".join(f"{d:%Y-%m-%d} ({v:.1%})" for d, v in jumps.items())
+        lines.append(f"method-made turnover: new share counts alone (not prices) move the cap "
+                     f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
+    return lines
 
 
 def _unpriced_why(missing, date: pd.Timestamp, px: pd.DataFrame) -> str:
