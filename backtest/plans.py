@@ -116,8 +116,15 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     all_prices = prices.assign(**extra) if extra else prices
     frames = {id(p.targets): p.targets for p in plans.values()}     # variants share their targets frames
     used = sorted({c for t in frames.values() for c in t.columns.tolist() if not c.startswith(SLEEVE_PREFIX)})
-    return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables,
-                 gaps=ended, cash_sources=cash_sources)
+    if extra:
+        on_days = all_prices.loc[sim_calendar(inputs)]
+    else:       # the same frame in every chunk of a sweep: its simulation days are taken once
+        hit = memo.get(("sim rows",))
+        if hit is None or hit[0] is not prices:
+            memo[("sim rows",)] = hit = (prices, prices.loc[sim_calendar(inputs)])
+        on_days = hit[1]
+    return Built(prices=on_days.loc[:, used], plans=plans, notes=notes, tables=tables, gaps=ended,
+                 cash_sources=cash_sources)
 
 
 # --- Idle cash and data gaps ------------------------------------------------------------------------------
@@ -205,9 +212,9 @@ def _gap_rows(targets: pd.DataFrame, ended: pd.DataFrame) -> list[tuple]:
     if len(gaps):       # the target weight at the last rebalance on or before each gap's last price
         last = targets.index.searchsorted(pd.DatetimeIndex(gaps["last_price"]), side="right") - 1
         values = targets.to_numpy()[np.maximum(last, 0), column]
-        for t, day, at, weight in zip(gaps.index, gaps["last_price"], last, values):
-            if at >= 0 and weight > 0:
-                rows.append((t, day, float(weight)))
+        held = (last >= 0) & (values > 0)
+        for t, day, weight in zip(gaps.index[held], gaps["last_price"][held], values[held]):
+            rows.append((t, day, float(weight)))
     return rows
 
 
@@ -342,10 +349,9 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     def rows(role, frame):          # a frame's rows on arrays, shared through the memo (`plan_rows`)
         return frame_rows(memo, f"{role} {method} {px_key}", frame)
 
-    floats = px._mgr.nblocks == 1 and len(px.columns) and px.dtypes.iloc[0] == np.float64
-
-    def available(date):            # the prices on the date, as `resolve_universe` reads them
-        return rows("px", px).priced(date) if floats else px.loc[date]
+    def available(date):            # the prices on the date, as `resolve_universe` reads them (a row of a
+        row = rows("px", px)        # numeric frame has the dtype of its values: float64, NaN for no price)
+        return row.priced(date) if row.values.dtype == np.float64 else px.loc[date]
     groups_key = tuple(sorted((g, tuple(members)) for g, members in groups.items()))
 
     def target_at(date):
