@@ -168,8 +168,14 @@ def find_ended(prices: pd.DataFrame, calendar: pd.DatetimeIndex, membership) -> 
     from .universe import members_at
 
     window = prices.loc[calendar[0]:calendar[-1]]
-    last = window.apply(pd.Series.last_valid_index)
-    last = pd.to_datetime(last[last.notna()])
+    if len(window) and len(window.columns):     # each column's last valid date, on arrays
+        valid = window.notna().to_numpy()
+        has = valid.any(axis=0)
+        at = len(window) - 1 - np.argmax(valid[::-1], axis=0)
+        last = pd.to_datetime(pd.Series(window.index[at[has]].to_numpy(), index=window.columns[has]))
+    else:
+        last = window.apply(pd.Series.last_valid_index)
+        last = pd.to_datetime(last[last.notna()])
     last = last[last < calendar[-1]]
     rows = []
     members: dict = {}
