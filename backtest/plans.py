@@ -407,7 +407,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     candidates = memo[("dates", spec.rebalance)]
     # strategies with the same weighting key and schedule (sweep variants differing only in costs) have the
     # same targets, notes and cap basis: planned once, the frames shared (nothing downstream modifies them)
-    whole = ("targets", weighting, px_key, spec.rebalance, tuple(candidates))
+    whole = ("targets", weighting, px_key, spec.rebalance)     # the memo's candidates follow from the schedule
     if weighting is not None and whole in memo:
         dates, targets, missing, outside, strategy_notes, basis = memo[whole]
         return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis,
