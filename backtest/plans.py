@@ -294,6 +294,26 @@ def weighting_key(spec) -> str | None:
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def _day_shares(date, shares: pd.DataFrame | None, observed: pd.DataFrame | None, shares_rows: FrameRows | None,
+                observed_rows: FrameRows | None) -> tuple:
+    """``(shares.loc[date].dropna(), observed.loc[date].reindex(those names))`` (an empty Series and None
+    without share data), the rows read on arrays where the two frames have the same float and datetime
+    columns (as `marketcap.SharesAsOf` makes them)."""
+    if shares is None:
+        return pd.Series(dtype=float), None
+    same = (observed is not None and shares_rows.values.dtype == np.float64
+            and observed_rows.values.dtype.kind == "M" and shares.columns.equals(observed.columns))
+    if not same:
+        sh = shares.loc[date].dropna()
+        return sh, observed.loc[date].reindex(sh.index) if observed is not None else None
+    i, j = shares_rows.row_of(date), observed_rows.row_of(date)
+    values = shares_rows.values[i]
+    keep = ~np.isnan(values)
+    names = shares.columns[keep]
+    return (pd.Series(values[keep], index=names, name=shares.index[i]),
+            pd.Series(observed_rows.values[j][keep], index=names, name=observed.index[j]))
+
+
 def _membership_table(membership, memo: dict):
     """``membership`` (the intervals frame, or None) as a `universe.MembershipTable`, once per memo."""
     from .universe import MembershipTable
@@ -389,8 +409,10 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         if weighting is None or key not in memo:
             day = ("day shares", method if spec.weighting == "cap" else None, date)   # shared by strategies
             if day not in memo:
-                sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
-                memo[day] = (sh, observed.loc[date].reindex(sh.index) if observed is not None else None)
+                basis_of = f"day {day[1]}"
+                memo[day] = _day_shares(date, shares_frame, observed,
+                                        None if shares_frame is None else rows(basis_of, shares_frame),
+                                        None if observed is None else rows(f"{basis_of} observed", observed))
             at = (day, px_key, universe, groups_key)    # one DecisionInputs per date and universe, shared:
             if at not in memo:              # what it caches (prices on the date, market caps) is read once
                 sh, seen = memo[day]

@@ -57,7 +57,6 @@ def _market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
     values = (_aligned(inputs.shares, universe) * _aligned(prices, universe)).astype("float64")
     good = ~np.isnan(values) & (values > 0)
     caps = pd.Series(values, index=universe, name=prices.name)
-    ok = pd.Series(good, index=universe)
     missing = universe[~good].tolist()
     notes = ()
     if missing:
@@ -65,12 +64,12 @@ def _market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
             f"{inputs.date:%Y-%m-%d}: cap weights: {len(missing)} of {len(universe)} universe tickers have "
             f"no share count and were left out: {', '.join(missing)}",
         )
-    if not ok.any():
+    if not good.any():
         raise DataError(
             f"cap weights on {inputs.date:%Y-%m-%d}: none of the {len(universe)} universe tickers has a "
             "share count; import share data (bt data import) or choose dates the share data covers"
         )
-    return caps[ok], notes
+    return caps[good], notes
 
 
 def _aligned(values: pd.Series, names: pd.Index) -> np.ndarray:

@@ -156,3 +156,29 @@ def test_project_without_groups_equals_the_general_steps(seed):
         cap = max(float(rng.choice([0.01, 0.03, 0.05, 0.1, 0.5, 1.0])), 1.0 / n)
         upper = np.full(n, cap) if rng.random() < 0.8 else np.maximum(rng.uniform(0, 0.2, n), 1.0 / n)
         assert _project_bounds(w, upper).tobytes() == _project_groups(w, upper, []).tobytes()
+
+
+def test_day_shares_equal_the_pandas_rows(inputs):
+    from backtest.plans import _day_shares
+
+    daily = inputs.shares_daily
+    for shares, observed in (daily.method("point_in_time"), (daily.shares, daily.observed)):
+        for date in _dates(shares.index, 30):
+            got_shares, got_seen = _day_shares(date, shares, observed, FrameRows(shares), FrameRows(observed))
+            want = shares.loc[date].dropna()
+            pd.testing.assert_series_equal(got_shares, want, check_exact=True)
+            pd.testing.assert_series_equal(got_seen, observed.loc[date].reindex(want.index), check_exact=True)
+            assert got_shares.index.dtype == want.index.dtype
+    empty, none = _day_shares(inputs.calendar[0], None, None, None, None)
+    assert empty.empty and none is None
+
+
+def test_last_prices_equal_dropna(inputs):
+    from strategies.base import DecisionInputs
+
+    px = inputs.prices
+    for date in _dates(inputs.calendar, 30):
+        got = DecisionInputs(date=date, history=px.loc[:date], shares=pd.Series(dtype=float), universe=()).last_prices()
+        want = px.loc[date].dropna().astype("float64")
+        pd.testing.assert_series_equal(got, want, check_exact=True)
+        assert got.index.dtype == want.index.dtype and got.name == want.name
