@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .plan_rows import FrameRows, frame_rows, target_frame
+from .plan_basis import basis_notes, cap_basis_row, day_shares, later_weight, refresh_turnover
+from .plan_gaps import data_gaps, find_ended
+from .plan_rows import frame_rows, target_frame
 from .schedule import apply_drift_bands, apply_drift_bands_fixed, decision_dates
 from .tickers import splice
 
@@ -97,7 +99,7 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
         px = prices.assign(**extra) if extra else prices
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
-        gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name], memo=memo)
+        gaps = data_gaps(spec, targets, ended, gap_policy, notes[spec.name], memo=memo)
         rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, px, inputs.calendar)
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
@@ -161,96 +163,6 @@ def _cash_rate(spec, cfg, inputs, px: pd.DataFrame, calendar: pd.DatetimeIndex):
     return (rf if choice == "risk_free" else cash_returns(px, ticker, calendar)), label
 
 
-def find_ended(prices: pd.DataFrame, calendar: pd.DatetimeIndex, membership) -> pd.DataFrame:
-    """Tickers whose prices end inside the run: ``last_price`` (date), ``next_day`` (the first trading day
-    without a price) and ``member_after`` (True: still an index member on ``next_day``, a DATA GAP; False:
-    no longer a member, a delisting or removal; NA: no membership data). Indexed by ticker."""
-    from .universe import members_at
-
-    window = prices.loc[calendar[0]:calendar[-1]]
-    if len(window) and len(window.columns):     # each column's last valid date, on arrays
-        valid = window.notna().to_numpy()
-        has = valid.any(axis=0)
-        at = len(window) - 1 - np.argmax(valid[::-1], axis=0)
-        last = pd.to_datetime(pd.Series(window.index[at[has]].to_numpy(), index=window.columns[has]))
-    else:
-        last = window.apply(pd.Series.last_valid_index)
-        last = pd.to_datetime(last[last.notna()])
-    last = last[last < calendar[-1]]
-    rows = []
-    members: dict = {}
-    for t, day in last.items():
-        nxt = calendar[calendar.searchsorted(day, side="right")]
-        if membership is None:
-            member = pd.NA
-        else:
-            if nxt not in members:
-                members[nxt] = set(members_at(membership, nxt))
-            member = t.split("~")[0] in members[nxt]
-        rows.append({"ticker": t, "last_price": day, "next_day": nxt, "member_after": member})
-    return pd.DataFrame(rows, columns=["ticker", "last_price", "next_day", "member_after"]).set_index("ticker")
-
-
-def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, notes: list[str], *,
-               memo: dict | None = None) -> tuple:
-    """Names the strategy targets whose prices end while they are still index members (data gaps), per
-    ``data_gaps``: named in the notes with the target weight at the last rebalance before the gap; refused
-    with a DataError under ``refuse``. ``memo``: the gaps found in a targets frame are kept for the
-    strategies that share it (sweep variants)."""
-    if ended.empty or spec.universe is None or spec.universe.index is None:
-        return ()
-    if memo is None:
-        return _gap_notes(spec, _gap_text(_gap_rows(targets, ended)), policy, notes)
-    key = ("gap rows", id(targets))     # the frame is kept with its rows, so its id is not reused meanwhile
-    hit = memo.get(key)
-    if hit is None or hit[0] is not targets or hit[1] is not ended:
-        memo[key] = hit = (targets, ended, _gap_text(_gap_rows(targets, ended)))
-    return _gap_notes(spec, hit[2], policy, notes)
-
-
-def _gap_rows(targets: pd.DataFrame, ended: pd.DataFrame) -> list[tuple]:
-    """``(ticker, last price date, target weight at the last rebalance on or before it)`` of each name in
-    ``targets`` whose prices end while it is still an index member, with a positive weight there."""
-    gaps = ended[ended["member_after"].eq(True)]
-    rows = []
-    column = targets.columns.get_indexer(gaps.index)
-    gaps, column = gaps[column >= 0], column[column >= 0]
-    if len(gaps):       # the target weight at the last rebalance on or before each gap's last price
-        last = targets.index.searchsorted(pd.DatetimeIndex(gaps["last_price"]), side="right") - 1
-        values = targets.to_numpy()[np.maximum(last, 0), column]
-        held = (last >= 0) & (values > 0)
-        for t, day, weight in zip(gaps.index[held], gaps["last_price"][held], values[held]):
-            rows.append((t, day, float(weight)))
-    return rows
-
-
-def _gap_text(rows: list[tuple]) -> tuple:
-    """``(rows, listed, more, total)``: `_gap_rows`' rows and the parts of their note that do not depend on
-    the strategy (computed once per targets frame)."""
-    listed = ", ".join(f"{t} ({d:%Y-%m-%d}, {w:.2%})" for t, d, w in rows[:30])
-    more = f" and {len(rows) - 30} more" if len(rows) > 30 else ""
-    return rows, listed, more, sum(w for _, _, w in rows)
-
-
-def _gap_notes(spec, text: tuple, policy: str, notes: list[str]) -> tuple:
-    """The data-gap note of one strategy (or the refusal); the names to hold under ``hold``. ``text``: the
-    rows and their note parts (`_gap_text`)."""
-    rows, listed, more, total = text
-    if not rows:
-        return ()
-    if policy == "refuse":
-        raise DataError(f"data_gaps: refuse: strategy {spec.name!r} holds {len(rows)} name(s) whose prices end "
-                        f"while they are still {spec.universe.index} members (last price, target weight): "
-                        f"{listed}{more}; fix: import the missing prices, end the run before the gap, or set "
-                        f"data_gaps: sell (sold at the last close) or hold (held at the last close)")
-    action = ("sold at their last close, the cash waits for the next rebalance" if policy == "sell" else
-              "held at their last close until the next rebalance, then sold at that close")
-    notes.append(f"{spec.name}: DATA GAP: {len(rows)} name(s) have prices ending while still "
-                 f"{spec.universe.index} members ({total:.2%} of target weight in all); data_gaps: {policy}: "
-                 f"{action}: {listed}{more}")
-    return tuple(t for t, _, _ in rows)
-
-
 def sim_calendar(inputs) -> pd.DatetimeIndex:
     """The simulation's days: the run calendar, with the opening decision day in front under next_close."""
     sim = getattr(inputs, "sim_calendar", None)
@@ -292,26 +204,6 @@ def weighting_key(spec) -> str | None:
     for key in ("name", "rebalance", "costs", "expense_ratio", "cash_yield"):
         data.pop(key, None)
     return json.dumps(data, sort_keys=True, default=str)
-
-
-def _day_shares(date, shares: pd.DataFrame | None, observed: pd.DataFrame | None, shares_rows: FrameRows | None,
-                observed_rows: FrameRows | None) -> tuple:
-    """``(shares.loc[date].dropna(), observed.loc[date].reindex(those names))`` (an empty Series and None
-    without share data), the rows read on arrays where the two frames have the same float and datetime
-    columns (as `marketcap.SharesAsOf` makes them)."""
-    if shares is None:
-        return pd.Series(dtype=float), None
-    same = (observed is not None and shares_rows.values.dtype == np.float64
-            and observed_rows.values.dtype.kind == "M" and shares.columns.equals(observed.columns))
-    if not same:
-        sh = shares.loc[date].dropna()
-        return sh, observed.loc[date].reindex(sh.index) if observed is not None else None
-    i, j = shares_rows.row_of(date), observed_rows.row_of(date)
-    values = shares_rows.values[i]
-    keep = ~np.isnan(values)
-    names = shares.columns[keep]
-    return (pd.Series(values[keep], index=names, name=shares.index[i]),
-            pd.Series(observed_rows.values[j][keep], index=names, name=observed.index[j]))
 
 
 def _membership_table(membership, memo: dict):
@@ -400,8 +292,8 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         if spec.weighting == "cap" and observed is not None:
             key = ("basis", method, date, universe)
             if key not in memo:
-                memo[key] = {**_cap_basis_row(date, rows("observed", observed).at(date, universe)),
-                             **_later_weight(date, universe, rows("shares all", shares.shares), rows("px", px),
+                memo[key] = {**cap_basis_row(date, rows("observed", observed).at(date, universe)),
+                             **later_weight(date, universe, rows("shares all", shares.shares), rows("px", px),
                                              rows("shares observed", shares.observed), method)}
             basis_rows.append(memo[key])      # not modified: `pd.DataFrame` of the rows copies them
             universes[date] = universe
@@ -410,7 +302,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             day = ("day shares", method if spec.weighting == "cap" else None, date)   # shared by strategies
             if day not in memo:
                 basis_of = f"day {day[1]}"
-                memo[day] = _day_shares(date, shares_frame, observed,
+                memo[day] = day_shares(date, shares_frame, observed,
                                         None if shares_frame is None else rows(basis_of, shares_frame),
                                         None if observed is None else rows(f"{basis_of} observed", observed))
             at = (day, px_key, universe, groups_key)    # one DecisionInputs per date and universe, shared:
@@ -456,7 +348,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
             basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date")
             refresh = ("refresh", method, spec.universe, px_key, tuple(basis.index))   # same for every weighting
             if refresh not in memo:
-                memo[refresh] = _refresh_turnover(basis.index, universes, rows("shares", shares_frame),
+                memo[refresh] = refresh_turnover(basis.index, universes, rows("shares", shares_frame),
                                                   rows("px", px))
             basis["share_refresh_turnover"] = memo[refresh]
             memo[key] = hit = (tuple(basis_rows), basis)
@@ -509,24 +401,10 @@ def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, stra
         key = ("basis notes", method, id(basis))        # the same for every strategy sharing the frame
         hit = memo.get(key) if memo is not None else None
         if hit is None or hit[0] is not basis:
-            hit = (basis, _basis_notes(method, basis))
+            hit = (basis, basis_notes(method, basis))
             if memo is not None:
                 memo[key] = hit
         notes.extend(f"{spec.name}: {line}" for line in hit[1])
-
-
-def _basis_notes(method: str, basis: pd.DataFrame) -> list[str]:
-    """The cap basis's notes, without the leading strategy name: the share-count method's cost
-    (`_note_left_out`) and the dates when new share counts alone move the weights."""
-    lines: list[str] = []
-    _note_left_out("", method, basis, lines)
-    lines = [line[2:] for line in lines]                # `_note_left_out` starts each line with "<name>: "
-    jumps = basis["share_refresh_turnover"][basis["share_refresh_turnover"] > REFRESH_NOTE]
-    if len(jumps):
-        listed = ", ".join(f"{d:%Y-%m-%d} ({v:.1%})" for d, v in jumps.items())
-        lines.append(f"method-made turnover: new share counts alone (not prices) move the cap "
-                     f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
-    return lines
 
 
 def _unpriced_why(missing, date: pd.Timestamp, px: pd.DataFrame) -> str:
@@ -560,7 +438,6 @@ def _unpriced_why(missing, date: pd.Timestamp, px: pd.DataFrame) -> str:
     return f"no member has a price: {'; '.join(parts)}); fix: {', or '.join(fixes)}, or choose other tickers"
 
 
-REFRESH_NOTE = 0.02     # share-refresh turnover above this is named in the warnings
 _DATED = re.compile(r"(\d{4}-\d{2}-\d{2}): (.*)", re.S)
 _NAMES = re.compile(r"[A-Z0-9.~\-]+(, [A-Z0-9.~\-]+)*")
 
@@ -623,74 +500,6 @@ def _groups_named(spec, groups) -> list[str]:
     from .universe import group_refs
 
     return group_refs(spec.universe.tickers, groups) if spec.universe is not None else []
-
-
-def _cap_basis_row(date: pd.Timestamp, observed: np.ndarray) -> dict:
-    """Which share-count observations the caps of one rebalance rest on (shown in the report).
-    ``observed``: datetime64 array, the observation date of each universe name's count (NaT: none)."""
-    seen = observed[~np.isnat(observed)]
-    if len(seen):   # the most frequent date, the earliest of equally frequent ones (as Series.mode)
-        values, counts = np.unique(seen, return_counts=True)
-        typical = pd.Timestamp(values[np.argmax(counts)])
-    return {"date": date, "names": len(observed), "without_shares": int(len(observed) - len(seen)),
-            "oldest_observation": pd.Timestamp(seen.min()) if len(seen) else pd.NaT,
-            "newest_observation": pd.Timestamp(seen.max()) if len(seen) else pd.NaT,
-            "typical_observation": typical if len(seen) else pd.NaT,
-            "backfilled_names": int((seen > np.datetime64(date)).sum())}
-
-
-def _later_weight(date, universe, shares: FrameRows, px: FrameRows, observed: FrameRows, method: str) -> dict:
-    """How much plain cap weight on ``date`` rests on share counts observed later: under ``backfill`` it is
-    in the weights (look-ahead); under ``point_in_time`` those names are left out and this is the weight they
-    would have had, estimated with the later count. Plain cap weights of the universe, before tilts and caps.
-    ``shares``, ``px``, ``observed``: rows of the (unfiltered) share counts, the prices and the observation
-    dates of the counts."""
-    names = tuple(universe)
-    caps = shares.at(date, names) * px.at(date, names)
-    later = (observed.at(date, names) > np.datetime64(date)) & ~np.isnan(caps)
-    total = np.where(np.isnan(caps), 0.0, caps).sum()       # NaN skipped, as pandas' sum does
-    weight = float(caps[later].sum() / total) if total > 0 else 0.0
-    left = ", ".join(sorted(np.asarray(names, dtype=object)[later].tolist()))
-    return {"shares_method": method, "later_obs_names": int(later.sum()),
-            "weight_on_later_obs": weight if method == "backfill" else 0.0,
-            "left_out_weight_est": weight if method == "point_in_time" else 0.0,
-            "left_out": left if method == "point_in_time" else ""}
-
-
-def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: FrameRows, px: FrameRows) -> list:
-    """Per rebalance date, turnover made by the share-count method alone: half the absolute change of plain
-    cap weights when the date's share counts replace the previous rebalance's, both at the date's prices
-    (names with a count in both). Price moves and membership changes are not in it; NaN on the first date.
-    ``shares``, ``px``: rows of the share counts (of the method) and of the prices."""
-    out = [float("nan")]
-    for prev, date in zip(dates[:-1], dates[1:]):
-        names = tuple(universes.get(date, ()))
-        p = px.at(date, names)
-        new, old = shares.at(date, names) * p, shares.at(prev, names) * p
-        ok = ~np.isnan(new) & ~np.isnan(old) & (new > 0) & (old > 0)
-        if not ok.any():
-            out.append(float("nan"))
-            continue
-        out.append(float(np.abs(new[ok] / new[ok].sum() - old[ok] / old[ok].sum()).sum() / 2))
-    return out
-
-
-def _note_left_out(name: str, method: str, basis: pd.DataFrame, notes: list[str]) -> None:
-    """Name the share-count method's cost: look-ahead weight (backfill) or names left out (point_in_time)."""
-    col = "weight_on_later_obs" if method == "backfill" else "left_out_weight_est"
-    hit = basis[basis[col] > 0]
-    if hit.empty:
-        return
-    top = hit[col].idxmax()
-    if method == "backfill":
-        notes.append(f"{name}: LOOK-AHEAD (shares: backfill): on {len(hit)} of {len(basis)} rebalance dates "
-                     f"part of the cap weight rests on share counts observed later, up to "
-                     f"{hit[col].max():.2%} (on {top:%Y-%m-%d}); shares: point_in_time avoids it")
-    else:
-        names = sorted({n for cell in hit["left_out"] for n in cell.split(", ") if n})
-        notes.append(f"{name}: shares: point_in_time: on {len(hit)} of {len(basis)} rebalance dates names with "
-                     f"no share count observed yet are left out, estimated weight up to {hit[col].max():.2%} "
-                     f"(on {top:%Y-%m-%d}; estimated with their later count): {', '.join(names)}")
 
 
 def _alias_spec(spec, aliases):

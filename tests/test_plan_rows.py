@@ -11,7 +11,8 @@ import pytest
 from backtest.config import parse_config
 from backtest.data.inputs import load_inputs
 from backtest.plan_rows import FrameRows, frame_rows, target_frame
-from backtest.plans import _cap_basis_row, find_ended
+from backtest.plan_basis import cap_basis_row as _cap_basis_row
+from backtest.plans import find_ended
 from backtest.universe import MembershipTable, _available_set, current_members, members_at
 from strategies.projection import _project_bounds, _project_groups
 
@@ -159,7 +160,7 @@ def test_project_without_groups_equals_the_general_steps(seed):
 
 
 def test_day_shares_equal_the_pandas_rows(inputs):
-    from backtest.plans import _day_shares
+    from backtest.plan_basis import day_shares as _day_shares
 
     daily = inputs.shares_daily
     for shares, observed in (daily.method("point_in_time"), (daily.shares, daily.observed)):
