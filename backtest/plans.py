@@ -395,7 +395,13 @@ def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, stra
         notes.append(f"{spec.name}: point-in-time group(s) {', '.join(_groups_named(spec, groups))}: members "
                      f"not in the S&P 500 on some of the {len(dates)} rebalance dates were left out there "
                      f"(dates missed in brackets; `membership: static` holds them): {top}")
-    notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
+    key = ("summary", tuple(strategy_notes))     # weightings of one universe and tilt group share their notes
+    lines = memo.get(key) if memo is not None else None
+    if lines is None:
+        lines = summarize_notes(strategy_notes)
+        if memo is not None:
+            memo[key] = lines
+    notes.extend(f"{spec.name}: {line}" for line in lines)
     method = getattr(spec, "shares", "point_in_time")
     if basis is not None and "share_refresh_turnover" in basis.columns:
         key = ("basis notes", method, id(basis))        # the same for every strategy sharing the frame
