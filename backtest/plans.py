@@ -105,7 +105,7 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
                                         cash_rate=rate, hold_ended=gaps if gap_policy == "hold" else ())
         if basis is not None:
-            tables[f"cap_basis_{_slug(spec.name)}"] = basis
+            tables[_table_key("cap_basis", spec.name, tables)] = basis
     names = {s.name.lower(): s.name for s in cfg.strategies}
     for spec in cfg.strategies:
         if spec.weighting == "sleeves":
@@ -220,6 +220,18 @@ def _membership_table(membership, memo: dict):
 
 def _slug(name: str) -> str:
     return "".join(c.lower() if c.isalnum() else "_" for c in name).strip("_")[:40] or "strategy"
+
+
+def _table_key(kind: str, name: str, taken) -> str:
+    """``<kind>_<slug of name>``, numbered ``_2``, ``_3`` ... (in config order) when an earlier strategy's
+    name gave the same slug (names alike in their first 40 characters, or apart only in punctuation): each
+    strategy keeps its own table."""
+    key = f"{kind}_{_slug(name)}"
+    n = 2
+    while key in taken:
+        key = f"{kind}_{_slug(name)}_{n}"
+        n += 1
+    return key
 
 
 def _shares_frame(cfg, inputs):

@@ -68,18 +68,23 @@ def test_shared_memo_equals_each_variant_alone(shared_and_alone):
 
 
 def test_cap_basis_tables_equal(shared_and_alone):
-    """Each chunk's cap-basis tables equal those of the variant planned alone that wrote them (the table key is
-    the strategy name cut to 40 characters, so a chunk's variants share keys: the last one's table stays)."""
-    from backtest.plans import _slug
+    """Each variant of a chunk keeps its own cap-basis table, equal to that of the variant planned alone (the
+    variants' names share their first 40 characters, so their slugs collide: the keys are numbered in
+    config order, `plans._table_key`)."""
+    from backtest.plans import _slug, _table_key
 
     _, shared, alone = shared_and_alone
     checked = 0
     for built in {id(b): b for b, _ in shared.values()}.values():
-        for key, table in built.tables.items():
-            writer = [n for n in built.plans if f"cap_basis_{_slug(n)}" == key][-1]
-            pd.testing.assert_frame_equal(table, alone[writer].tables[key], check_exact=True)
+        keys: dict[str, None] = {}
+        for name in built.plans:
+            key = _table_key("cap_basis", name, keys)
+            keys[key] = None
+            pd.testing.assert_frame_equal(built.tables[key], alone[name].tables[f"cap_basis_{_slug(name)}"],
+                                          check_exact=True)
             checked += 1
-    assert checked >= 6
+        assert list(built.tables) == list(keys)
+    assert checked >= 16
 
 
 def test_the_edge_cases_are_exercised(shared_and_alone):
