@@ -145,10 +145,13 @@ def _sorted_by_key(keys, m, order, work_k, hint, use_hint):
 @njit(cache=True)
 def _run_variant(v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
                  set_rank, set_exec, exec_ptr, set_target, target_ptr, cash0, fee, slip, g, growth,
-                 held, cash_out, fill_fees, fill_value, fill_row, o0, f0):
+                 held, cash_out, fill_fees, fill_value, fill_row, o0, f0, hint_cols, hint_m, mode):
     """The order rows of one variant of `simulate_batch_nb` (see there): its positions after each order row
     into ``held`` (rows x columns), its cash after each into ``cash_out`` from ``o0`` on, its fills from
-    ``f0`` on; returns how many fills it wrote."""
+    ``f0`` on; returns how many fills it wrote. The call sequence of each row is sorted from a hint: ``mode``
+    1 records this variant's (the columns in order, ``hint_cols`` rows x columns, ``hint_m`` per row), 2
+    starts from the recorded one (variants of a set differ in costs, so their orders mostly agree), 0 sorts
+    from scratch; the sort's result depends only on the keys."""
     n_days = filled.shape[0]
     cols = set_cols[col_ptr[s]:col_ptr[s + 1]]
     rank = set_rank[col_ptr[s]:col_ptr[s + 1]]
@@ -171,6 +174,7 @@ def _run_variant(v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_p
     f_price = np.empty(n)
     f_fees = np.empty(n)
     n_fills = f0
+    pos_of = np.full(n, -1, dtype=np.int64)
     for r in range(n_rows):
         d = rows[r]
         base = r * n
@@ -203,7 +207,26 @@ def _run_variant(v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_p
                 approx[m] = sz * value - pos[k] * price[k]
                 which[m] = k
                 m += 1
-        _sorted_by_key(approx, m, order, work_k, order, False)
+        if mode == 2:   # the recorded order of these columns, then any others in column order
+            for j in range(m):
+                pos_of[which[j]] = j
+            cnt = 0
+            for t in range(hint_m[r]):
+                j = pos_of[hint_cols[r * n + t]]
+                if j >= 0:
+                    order[cnt] = j
+                    cnt += 1
+                    pos_of[which[j]] = -1
+            for j in range(m):
+                if pos_of[which[j]] >= 0:
+                    order[cnt] = j
+                    cnt += 1
+                    pos_of[which[j]] = -1
+        _sorted_by_key(approx, m, order, work_k, order, mode == 2)
+        if mode == 1:
+            for j in range(m):
+                hint_cols[r * n + j] = which[order[j]]
+            hint_m[r] = m
         # execute_order_nb cleans the state it is given (values within 1e-12 of 0 become 0): every column
         # of the group is executed every row, in this order (NaN sizes last, ignored after the clean-up)
         for k in range(n):
@@ -366,16 +389,19 @@ def _fill_gaps(v, s, filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exe
 def _orders_parallel(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr, set_rank,
                      set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees, slippage, var_growth,
                      growth, run_order, held_all, cash_out, fill_fees, fill_value, fill_row, out_rows, out_fill,
-                     n_fills):
+                     n_fills, hint_all, hint_m_all, mode):
     for i in prange(len(run_order)):
         v = run_order[i]
         s = var_set[v]
+        hint_cols = hint_all[size_ptr[s]:size_ptr[s + 1]]
+        hint_m = hint_m_all[row_ptr[s]:row_ptr[s + 1]]
         held = held_all[out_fill[v]:out_fill[v + 1]].reshape((row_ptr[s + 1] - row_ptr[s],
                                                                 col_ptr[s + 1] - col_ptr[s]))
         n_fills[v] = _run_variant(
             v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
             set_rank, set_exec, exec_ptr, set_target, target_ptr, init_cash[v], fees[v], slippage[v],
-            var_growth[v], growth, held, cash_out, fill_fees, fill_value, fill_row, out_rows[v], out_fill[v])
+            var_growth[v], growth, held, cash_out, fill_fees, fill_value, fill_row, out_rows[v], out_fill[v],
+            hint_cols, hint_m, mode)
 
 
 @njit(cache=True, parallel=True)
@@ -443,13 +469,24 @@ def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_pt
     held_all = np.zeros(out_fill[n_var])
     n_fills = np.zeros(n_var, dtype=np.int64)
     gap_out = np.empty(out_exec[n_var])
-    _orders_parallel(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
-                     set_rank, set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees, slippage,
-                     var_growth, growth, run_order, held_all, cash_out, fill_fees, fill_value, fill_row, out_rows,
-                     out_fill, n_fills)
+    # the first variant of each target set (in run order) records its call sequences; the others start from them
+    n_sets = len(col_ptr) - 1
+    is_first = np.zeros(n_sets, dtype=np.bool_)
+    lead = np.zeros(n_var, dtype=np.bool_)
+    for v in run_order:
+        if not is_first[var_set[v]]:
+            is_first[var_set[v]] = True
+            lead[v] = True
+    hint_all = np.empty(size_ptr[-1], dtype=np.int64)
+    hint_m_all = np.zeros(row_ptr[-1], dtype=np.int64)
+    for mode in (1, 2):
+        part = run_order[lead[run_order] == (mode == 1)]
+        _orders_parallel(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
+                         set_rank, set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees, slippage,
+                         var_growth, growth, part, held_all, cash_out, fill_fees, fill_value, fill_row, out_rows,
+                         out_fill, n_fills, hint_all, hint_m_all, mode)
     # daily values, one holding period of one target set at a time: every variant of the set from the same
     # closes (read once for all of them)
-    n_sets = len(col_ptr) - 1
     set_n = np.zeros(n_sets + 1, dtype=np.int64)
     for v in range(n_var):
         set_n[var_set[v] + 1] += 1
