@@ -339,13 +339,16 @@ def _period_values(s, r, members, filled_t, bad, set_cols, col_ptr, set_rows, ro
         for d in range(first, stop):
             value_out[v, d] = 0.0
     if r >= 0:
+        span = stop - first
         for k in range(n):
             c = cols[k]
+            src = filled_t[c, first:stop]
             for v in members:
                 h = held_all[held_ptr[v] + r * n + k]
                 if h != 0 or bad[c]:
-                    for d in range(first, stop):
-                        value_out[v, d] += h * filled_t[c, d]
+                    out = value_out[v, first:stop]
+                    for i in range(span):
+                        out[i] += h * src[i]
     for v in members:
         g = var_growth[v]
         cash = init_cash[v] if r < 0 else cash_out[out_rows[v] + r]
