@@ -222,7 +222,7 @@ def test_threads_give_identical_results():
 def test_fill_prices_equal_pandas_ffill_bfill():
     """The kernel's filled closes are ``prices[used].ffill().bfill()``: leading, inner and trailing gaps, a
     name with no close at all (stays NaN), an infinite close (kept, not a gap), names taken out of order."""
-    from backtest.engine.batch import _fill_prices
+    from backtest.engine.batch_nb import fill_prices
 
     rng = np.random.default_rng(5)
     raw = rng.uniform(1, 2, size=(30, 6))
@@ -236,7 +236,42 @@ def test_fill_prices_equal_pandas_ffill_bfill():
     expect = frame[used].ffill().bfill().to_numpy()
     take = frame.columns.get_indexer(used).astype(np.int64)
     for src in (np.ascontiguousarray(raw.T), np.asfortranarray(raw).T):
-        filled, filled_t = _fill_prices(src, take)
+        filled, filled_t = fill_prices(src, take)
         np.testing.assert_array_equal(filled, expect)
         np.testing.assert_array_equal(filled_t, expect.T)
         assert filled.flags.c_contiguous and filled_t.flags.c_contiguous
+
+
+def test_hinted_sort_equals_numbas_stable_argsort():
+    """The call sequence's sort (`batch_nb._sorted_by_key`) gives numba's ``argsort(kind="mergesort")``
+    (vectorbt's order: stable, NaN last) whatever permutation it starts from: a sorted start, a few pairs
+    out of place (repaired by insertion), a reversed one (too far off: merge sort), with ties, -0.0 against
+    0.0, NaN keys and single/empty inputs."""
+    from numba import njit
+
+    from backtest.engine.batch_nb import _sorted_by_key
+
+    @njit
+    def reference(keys):
+        return np.argsort(keys, kind="mergesort")
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        m = int(rng.integers(0, 90))
+        keys = np.round(rng.normal(size=m), int(rng.integers(0, 3)))        # rounding makes ties
+        keys[rng.uniform(size=m) < 0.05] = np.nan
+        keys[rng.uniform(size=m) < 0.05] = -0.0
+        keys[rng.uniform(size=m) < 0.05] = 0.0
+        want = reference(keys)
+        near = want.copy()
+        for _ in range(3):
+            if m > 1:
+                i = int(rng.integers(0, m - 1))
+                near[i], near[i + 1] = near[i + 1], near[i]
+        for hint, use in ((np.arange(m), False), (want.copy(), True), (near, True), (want[::-1].copy(), True),
+                          (rng.permutation(m), True)):
+            order = np.empty(m + 3, dtype=np.int64)
+            work = np.empty(m + 3)
+            _sorted_by_key(np.concatenate([keys, [1.0, 2.0, 3.0]]), m, order, work,
+                           np.concatenate([hint, [0, 0, 0]]).astype(np.int64), use)
+            assert (order[:m] == want).all(), (trial, use)
