@@ -92,7 +92,12 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
 
     cal = prices.index
     names = list(plans)
-    bad = [n for n in names if not supports(plans[n])]
+    checked: dict[tuple, bool] = {}     # variants share their targets object: checked once
+    for n in names:
+        key = (id(plans[n].targets), bool(plans[n].borrow_fee))
+        if key not in checked:
+            checked[key] = supports(plans[n])
+    bad = [n for n in names if not checked[(id(plans[n].targets), bool(plans[n].borrow_fee))]]
     if bad:
         raise SimulationError(f"simulate_many: {', '.join(bad)} need the vectorbt path (`simulate`)")
     sets: dict[tuple, int] = {}
