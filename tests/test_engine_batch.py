@@ -95,7 +95,7 @@ def test_kernel_cash_per_row_equals_vectorbt():
         size[rows].ravel(), np.array([0, size[rows].size]), np.arange(5, dtype=np.int64),
         np.empty(0, dtype=np.int64), np.array([0, 0]), np.empty(0), np.array([0, 0]),
         np.array([0]), np.array([1000.0]), np.array([fees]), np.array([slip]), np.array([-1]),
-        np.empty((0, 40)), np.array([0]))
+        np.empty((0, 40)), np.array([0]), False)
     assert (cash_rows == cash[rows, 0]).all()
     held = np.full(40, 1000.0)
     step = np.searchsorted(rows, np.arange(40), side="right") - 1
@@ -215,6 +215,13 @@ def test_threads_give_identical_results():
     assert all(one.turnover[n].equals(two.turnover[n]) for n in more) and one.notes == two.notes
     _assert_same(two, _oracle(prices, more, "next_close", base))
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS     # the caller's setting is restored
+    # several Python threads at once (a Dask worker's): one thread each runs on the calling thread, more
+    # take turns at numba's pool; the same bits either way
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda t: simulate_many(prices, more, capital=1e6, base=base, threads=t), [1, 2, 1, 2]))
+    assert all((r.equity.to_numpy() == one.equity.to_numpy()).all() and r.notes == one.notes for r in runs)
     with pytest.raises(SimulationError, match="threads=0; expected a whole number >= 1"):
         simulate_many(prices, more, capital=1e6, base=base, threads=0)
 

@@ -33,6 +33,7 @@ from the daily short market value), sleeve parents (their prices are their sleev
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import numba
@@ -46,6 +47,7 @@ from backtest.errors import SimulationError
 # --- the sweep's entry point --------------------------------------------------------------------------------
 
 _SELF = "\x00"      # stands for the strategy's name in the notes of a shared target set
+_PARALLEL = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -151,17 +153,23 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
     # the longest variants first, so that threads taking the next one finish together
     work = np.array([len(rows[s]) * len(cols[s]) for s in var_set], dtype=np.int64)
     run_order = np.argsort(-work, kind="stable").astype(np.int64)
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        with numba.parallel_chunksize(1):
-            value, cash, fill_fees, fill_value, fill_row, gaps = simulate_batch_nb(
-                filled, filled_t, bad, *_flat(cols), *_flat(rows), *_flat(sizes), np.concatenate(ranks),
-                *_flat(execs), *_flat(targets), var_set, np.full(len(names), float(capital)),
-                np.array([plans[n].commission_bps / 1e4 for n in names]),
-                np.array([plans[n].slippage_bps / 1e4 for n in names]), var_growth, growth, run_order)
-    finally:
-        numba.set_num_threads(before)
+    args = (filled, filled_t, bad, *_flat(cols), *_flat(rows), *_flat(sizes), np.concatenate(ranks),
+            *_flat(execs), *_flat(targets), var_set, np.full(len(names), float(capital)),
+            np.array([plans[n].commission_bps / 1e4 for n in names]),
+            np.array([plans[n].slippage_bps / 1e4 for n in names]), var_growth, growth, run_order)
+    n_threads = min(n_threads, numba.config.NUMBA_NUM_THREADS, len(names))
+    if n_threads == 1:
+        value, cash, fill_fees, fill_value, fill_row, gaps = simulate_batch_nb(*args, False)
+    else:   # one parallel launch at a time per process (numba's workqueue layer allows no concurrent launches)
+        _passive_openmp()
+        with _PARALLEL:
+            before = numba.get_num_threads()
+            numba.set_num_threads(n_threads)
+            try:
+                with numba.parallel_chunksize(1):
+                    value, cash, fill_fees, fill_value, fill_row, gaps = simulate_batch_nb(*args, True)
+            finally:
+                numba.set_num_threads(before)
     if len(cash) and np.nanmin(cash) < -1e-6 * capital:
         raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
     # per order row: fees and traded value summed as `simulate` sums each strategy's (one pandas groupby sum
@@ -218,6 +226,15 @@ def _flat(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(flat), ptr
 
 
+def _passive_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, unless the environment
+    says otherwise). GNU OpenMP, numba's usual threading layer here, spins between parallel loops by default;
+    on a busy machine the spinning thread takes the core the working one needs: two threads measured 0.82-0.86x
+    the speed of one at load ~2, 0.99-1.23x with passive waiting (benchmarks/batch_kernel.py). It must be set
+    before numba's OpenMP pool starts (its first parallel launch), so it is set before every launch."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def default_threads() -> int:
     """The cores this process may use (its CPU affinity), at most numba's thread pool: `simulate_many`'s
     default thread count."""
@@ -233,7 +250,10 @@ def warm_up() -> None:
     filled, filled_t = fill_prices(raw_t, ints[:1])
     raw_t.flags.writeable = False       # pandas hands out read-only views of a frame's values
     fill_prices(raw_t, ints[:1])
-    with numba.parallel_chunksize(1):
-        simulate_batch_nb(filled, filled_t, np.zeros(1, dtype=np.bool_), ints[:1], ints, ints[:1], ints,
-                          np.array([0.5]), ints, ints[:1], ints[:1], ints, np.array([0.5]), ints, ints[:1],
-                          np.ones(1), np.zeros(1), np.zeros(1), np.array([-1]), np.empty((0, 1)), ints[:1])
+    _passive_openmp()
+    for parallel in (False, True):
+        with numba.parallel_chunksize(1):
+            simulate_batch_nb(filled, filled_t, np.zeros(1, dtype=np.bool_), ints[:1], ints, ints[:1], ints,
+                              np.array([0.5]), ints, ints[:1], ints[:1], ints, np.array([0.5]), ints, ints[:1],
+                              np.ones(1), np.zeros(1), np.zeros(1), np.array([-1]), np.empty((0, 1)), ints[:1],
+                              parallel)

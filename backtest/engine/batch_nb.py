@@ -400,10 +400,48 @@ def _gaps_parallel(filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exec_
                    target_ptr, held_all, out_fill, value_out, gap_out, out_exec[v])
 
 
+# The same loops on the calling thread (``threads=1``: numba's threading layer is not involved at all, so
+# any number of Python threads may run the kernel at once, as a Dask worker's threads do).
+
+@njit(cache=True)
+def _orders_serial(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr, set_rank,
+                   set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees, slippage, var_growth,
+                   growth, run_order, held_all, cash_out, fill_fees, fill_value, fill_row, out_rows, out_fill,
+                   n_fills, hint_all, hint_m_all, mode):
+    for i in range(len(run_order)):
+        v = run_order[i]
+        s = var_set[v]
+        held = held_all[out_fill[v]:out_fill[v + 1]].reshape((row_ptr[s + 1] - row_ptr[s],
+                                                                col_ptr[s + 1] - col_ptr[s]))
+        n_fills[v] = _run_variant(
+            v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
+            set_rank, set_exec, exec_ptr, set_target, target_ptr, init_cash[v], fees[v], slippage[v],
+            var_growth[v], growth, held, cash_out, fill_fees, fill_value, fill_row, out_rows[v], out_fill[v],
+            hint_all[size_ptr[s]:size_ptr[s + 1]], hint_m_all[row_ptr[s]:row_ptr[s + 1]], mode)
+
+
+@njit(cache=True)
+def _values_serial(task_ptr, members, set_n, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, init_cash,
+                   var_growth, growth, held_all, out_fill, cash_out, out_rows, value_out):
+    for t in range(len(task_ptr) - 1):
+        for i in range(task_ptr[t], task_ptr[t + 1]):
+            _period_values(t, i - task_ptr[t] - 1, members[set_n[t]:set_n[t + 1]], filled_t, bad, set_cols,
+                           col_ptr, set_rows, row_ptr, init_cash, var_growth, growth, held_all, out_fill,
+                           cash_out, out_rows, value_out)
+
+
+@njit(cache=True)
+def _gaps_serial(filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exec_ptr, set_target, target_ptr,
+                 var_set, run_order, held_all, out_fill, value_out, gap_out, out_exec):
+    for v in range(len(run_order)):
+        _fill_gaps(v, var_set[v], filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exec_ptr, set_target,
+                   target_ptr, held_all, out_fill, value_out, gap_out, out_exec[v])
+
+
 @njit(cache=True)
 def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
                       set_rank, set_exec, exec_ptr, set_target, target_ptr,
-                      var_set, init_cash, fees, slippage, var_growth, growth, run_order):
+                      var_set, init_cash, fees, slippage, var_growth, growth, run_order, parallel):
     """Simulate every variant over its target set, variants in parallel (numba's threads, as many as
     ``numba.set_num_threads`` says; each variant writes only its own rows of the outputs and the daily values
     go by holding period, so the result does not depend on the thread count).
@@ -418,7 +456,7 @@ def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_pt
     Variant v: target set ``var_set[v]``, ``init_cash``, ``fees``, ``slippage`` (fractions per side) and
     ``var_growth[v]``: row of ``growth`` (days) with the cash growth index, or -1 (cash earns nothing).
     ``run_order``: the variants in the order threads pick them up (the longest first; any permutation gives
-    the same result).
+    the same result). ``parallel``: on numba's threads (``numba.set_num_threads``) or on this thread alone.
 
     Returns (value (variants, days) before drags, cash after each order row (flat: the variants' rows one
     after the other), each fill's fees and traded value (currency) and its row in that flat numbering
@@ -458,10 +496,16 @@ def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_pt
     hint_m_all = np.zeros(row_ptr[-1], dtype=np.int64)
     for mode in (1, 2):
         part = run_order[lead[run_order] == (mode == 1)]
-        _orders_parallel(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
-                         set_rank, set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees, slippage,
-                         var_growth, growth, part, held_all, cash_out, fill_fees, fill_value, fill_row, out_rows,
-                         out_fill, n_fills, hint_all, hint_m_all, mode)
+        if parallel:
+            _orders_parallel(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
+                             set_rank, set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees,
+                             slippage, var_growth, growth, part, held_all, cash_out, fill_fees, fill_value, fill_row,
+                             out_rows, out_fill, n_fills, hint_all, hint_m_all, mode)
+        else:
+            _orders_serial(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
+                           set_rank, set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees,
+                           slippage, var_growth, growth, part, held_all, cash_out, fill_fees, fill_value, fill_row,
+                           out_rows, out_fill, n_fills, hint_all, hint_m_all, mode)
     # daily values, one holding period of one target set at a time: every variant of the set from the same
     # closes (read once for all of them)
     set_n = np.zeros(n_sets + 1, dtype=np.int64)
@@ -477,10 +521,16 @@ def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_pt
     task_ptr = np.zeros(n_sets + 1, dtype=np.int64)
     for t in range(n_sets):
         task_ptr[t + 1] = task_ptr[t] + (row_ptr[t + 1] - row_ptr[t] + 1 if set_n[t + 1] > set_n[t] else 0)
-    _values_parallel(task_ptr, members, set_n, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, init_cash,
-                     var_growth, growth, held_all, out_fill, cash_out, out_rows, value_out)
-    _gaps_parallel(filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exec_ptr, set_target, target_ptr,
-                   var_set, run_order, held_all, out_fill, value_out, gap_out, out_exec)
+    if parallel:
+        _values_parallel(task_ptr, members, set_n, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr,
+                         init_cash, var_growth, growth, held_all, out_fill, cash_out, out_rows, value_out)
+        _gaps_parallel(filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exec_ptr, set_target, target_ptr,
+                       var_set, run_order, held_all, out_fill, value_out, gap_out, out_exec)
+    else:
+        _values_serial(task_ptr, members, set_n, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr,
+                       init_cash, var_growth, growth, held_all, out_fill, cash_out, out_rows, value_out)
+        _gaps_serial(filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exec_ptr, set_target, target_ptr,
+                     var_set, run_order, held_all, out_fill, value_out, gap_out, out_exec)
     at = 0
     for v in range(n_var):      # the fills packed in variant order
         for f in range(out_fill[v], out_fill[v] + n_fills[v]):
