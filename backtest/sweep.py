@@ -155,7 +155,7 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
             for name in built.plans]
 
 
-def simulate_plans(built, inputs, *, capital: float, fill: str
+def simulate_plans(built, inputs, *, capital: float, fill: str, threads: int | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.Series], dict[str, tuple[str, ...]]]:
     """``(equity, fees, turnover, notes)`` of every plan of ``built`` (`plans.Built`) on the run calendar:
     equity and fees as DataFrames (days from the base close x strategies, in plan order), turnover per
@@ -163,7 +163,8 @@ def simulate_plans(built, inputs, *, capital: float, fill: str
     detail=False)`: plans the batch kernel supports (`engine.batch.supports`) run there, all in one call
     (bit-identical to vectorbt's path, tests/test_engine_batch.py); the others (a borrow fee on shorts;
     sleeve parents and the sleeves they hold, simulated in two passes by `sleeves.simulate_with_sleeves`)
-    run through vectorbt (`runner.simulate_trimmed`)."""
+    run through vectorbt (`runner.simulate_trimmed`). ``threads``: the batch kernel's thread count (default:
+    the cores this process may use; pass 1 where the process has one core's share, e.g. a Dask worker)."""
     from .engine.batch import simulate_many, supports
     from .runner import simulate_trimmed
     from .sleeves import sleeves_of
@@ -173,7 +174,8 @@ def simulate_plans(built, inputs, *, capital: float, fill: str
     slow = {n: p for n, p in built.plans.items() if n not in fast}
     equity, fees, turnover, notes = [], [], {}, {}
     if fast:
-        batch = simulate_many(built.prices, fast, capital=capital, fill=fill, base=inputs.calendar[0])
+        batch = simulate_many(built.prices, fast, capital=capital, fill=fill, base=inputs.calendar[0],
+                              threads=threads)
         equity.append(batch.equity)
         fees.append(batch.fees)
         turnover.update(batch.turnover)

@@ -4,6 +4,8 @@ equity, fees, turnover and notes to `simulate(..., detail=False)` + the runner's
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,11 +91,11 @@ def test_kernel_cash_per_row_equals_vectorbt():
                                   np.full((1, 5), fees), np.full((1, 5), slip))
     rows = np.arange(0, 40, 4, dtype=np.int64)
     value, cash_rows, *_ = simulate_batch_nb(
-        close, np.arange(5, dtype=np.int64), np.array([0, 5]), rows, np.array([0, len(rows)]),
+        close, np.ascontiguousarray(close.T), np.zeros(5, dtype=bool), np.arange(5, dtype=np.int64), np.array([0, 5]), rows, np.array([0, len(rows)]),
         size[rows].ravel(), np.array([0, size[rows].size]), np.arange(5, dtype=np.int64),
         np.empty(0, dtype=np.int64), np.array([0, 0]), np.empty(0), np.array([0, 0]),
         np.array([0]), np.array([1000.0]), np.array([fees]), np.array([slip]), np.array([-1]),
-        np.empty((0, 40)))
+        np.empty((0, 40)), np.array([0]), False)
     assert (cash_rows == cash[rows, 0]).all()
     held = np.full(40, 1000.0)
     step = np.searchsorted(rows, np.arange(40), side="right") - 1
@@ -194,3 +196,89 @@ def test_plans_with_a_borrow_fee_fall_back_to_vectorbt():
     assert any("borrow fee" in n for n in notes["short"])
     with pytest.raises(SimulationError, match="need the vectorbt path"):
         simulate_many(prices, plans, capital=1e6, base=base)
+
+
+def test_threads_give_identical_results():
+    """Variants run side by side on numba's threads: 1 and 2 threads give the same bits (each variant writes
+    only its own outputs; daily values go by holding period), and numba's threading layer loads."""
+    import numba
+
+    prices, plans = _random_case(3, n_names=40, n_days=400)
+    more = {f"{n} x{j}": dataclasses.replace(p, commission_bps=p.commission_bps + j)
+            for j in range(3) for n, p in plans.items()}
+    base = prices.index[1]
+    one = simulate_many(prices, more, capital=1e6, base=base, threads=1)
+    two = simulate_many(prices, more, capital=1e6, base=base, threads=2)
+    assert numba.threading_layer() in ("tbb", "omp", "workqueue")
+    assert (one.equity.to_numpy() == two.equity.to_numpy()).all() and one.equity.columns.equals(two.equity.columns)
+    assert (one.fees.to_numpy() == two.fees.to_numpy()).all()
+    assert all(one.turnover[n].equals(two.turnover[n]) for n in more) and one.notes == two.notes
+    _assert_same(two, _oracle(prices, more, "next_close", base))
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS     # the caller's setting is restored
+    # several Python threads at once (a Dask worker's): one thread each runs on the calling thread, more
+    # take turns at numba's pool; the same bits either way
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda t: simulate_many(prices, more, capital=1e6, base=base, threads=t), [1, 2, 1, 2]))
+    assert all((r.equity.to_numpy() == one.equity.to_numpy()).all() and r.notes == one.notes for r in runs)
+    with pytest.raises(SimulationError, match="threads=0; expected a whole number >= 1"):
+        simulate_many(prices, more, capital=1e6, base=base, threads=0)
+
+
+def test_fill_prices_equal_pandas_ffill_bfill():
+    """The kernel's filled closes are ``prices[used].ffill().bfill()``: leading, inner and trailing gaps, a
+    name with no close at all (stays NaN), an infinite close (kept, not a gap), names taken out of order."""
+    from backtest.engine.batch_nb import fill_prices
+
+    rng = np.random.default_rng(5)
+    raw = rng.uniform(1, 2, size=(30, 6))
+    raw[:4, 0] = np.nan
+    raw[10:13, 1] = np.nan
+    raw[25:, 2] = np.nan
+    raw[:, 3] = np.nan
+    raw[7, 4] = np.inf
+    frame = pd.DataFrame(raw, columns=list("abcdef"))
+    used = ["d", "a", "e", "b", "c"]
+    expect = frame[used].ffill().bfill().to_numpy()
+    take = frame.columns.get_indexer(used).astype(np.int64)
+    for src in (np.ascontiguousarray(raw.T), np.asfortranarray(raw).T):
+        filled, filled_t = fill_prices(src, take)
+        np.testing.assert_array_equal(filled, expect)
+        np.testing.assert_array_equal(filled_t, expect.T)
+        assert filled.flags.c_contiguous and filled_t.flags.c_contiguous
+
+
+def test_hinted_sort_equals_numbas_stable_argsort():
+    """The call sequence's sort (`batch_nb._sorted_by_key`) gives numba's ``argsort(kind="mergesort")``
+    (vectorbt's order: stable, NaN last) whatever permutation it starts from: a sorted start, a few pairs
+    out of place (repaired by insertion), a reversed one (too far off: merge sort), with ties, -0.0 against
+    0.0, NaN keys and single/empty inputs."""
+    from numba import njit
+
+    from backtest.engine.batch_nb import _sorted_by_key
+
+    @njit
+    def reference(keys):
+        return np.argsort(keys, kind="mergesort")
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        m = int(rng.integers(0, 90))
+        keys = np.round(rng.normal(size=m), int(rng.integers(0, 3)))        # rounding makes ties
+        keys[rng.uniform(size=m) < 0.05] = np.nan
+        keys[rng.uniform(size=m) < 0.05] = -0.0
+        keys[rng.uniform(size=m) < 0.05] = 0.0
+        want = reference(keys)
+        near = want.copy()
+        for _ in range(3):
+            if m > 1:
+                i = int(rng.integers(0, m - 1))
+                near[i], near[i + 1] = near[i + 1], near[i]
+        for hint, use in ((np.arange(m), False), (want.copy(), True), (near, True), (want[::-1].copy(), True),
+                          (rng.permutation(m), True)):
+            order = np.empty(m + 3, dtype=np.int64)
+            work = np.empty(m + 3)
+            _sorted_by_key(np.concatenate([keys, [1.0, 2.0, 3.0]]), m, order, work,
+                           np.concatenate([hint, [0, 0, 0]]).astype(np.int64), use)
+            assert (order[:m] == want).all(), (trial, use)
