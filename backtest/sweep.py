@@ -137,18 +137,21 @@ def chunk_order(swept) -> list[int]:
 
 
 def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
-                   risk_free: pd.Series | None, memo: dict | None = None) -> list[Outcome]:
+                   risk_free: pd.Series | None, memo: dict | None = None, threads: int | None = None
+                   ) -> list[Outcome]:
     """Weights, simulation and metrics of one chunk (``payload``: a `RunConfig` from `chunk_payloads`;
     ``inputs``: `backtest.data.inputs.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
     per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
     (`plans.build_plans`); the result does not depend on it. Each variant's metrics are those `bt run`
     computes (`metrics.compute_metrics` on its values from capital), computed for the whole chunk at once
-    (`metrics_matrix.compute_metrics_many`, equal bit for bit)."""
+    (`metrics_matrix.compute_metrics_many`, equal bit for bit). ``threads``: the batch kernel's numba
+    threads (`simulate_plans`; a Dask worker passes 1: its cluster runs one chunk per Dask thread)."""
     from .plans import build_plans
 
     cfg = payload
     built = build_plans(cfg, inputs, memo=memo)
-    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital, fill=cfg.fill)
+    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital, fill=cfg.fill,
+                                                   threads=threads)
     metrics = _metrics(equity, fees, turnover, built.plans, cfg, benchmark_returns, risk_free)
     return [Outcome(name=name, equity=equity[name], fees=fees[name].rename("fees"), turnover=turnover[name],
                     notes=tuple(built.notes.get(name, ())) + notes[name], metrics=metrics[name])

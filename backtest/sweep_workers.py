@@ -168,11 +168,12 @@ def unpack(part: Packed | list[Outcome]) -> list[Outcome]:
 
 def _chunk_on_worker(simulate, payload, inputs, bench_returns, risk_free, token: str) -> Packed | list[Outcome]:
     """``simulate`` (`sweep.simulate_chunk`) on a worker, sharing one memo between the chunks of sweep
-    ``token`` it runs; the outcomes packed for the way back (`pack`)."""
+    ``token`` it runs, the batch kernel on one numba thread (each Dask thread of the worker runs a chunk);
+    the outcomes packed for the way back (`pack`)."""
     if token not in _WORKER_MEMO:
         _WORKER_MEMO.clear()                # one sweep at a time: drop an earlier sweep's memo
         _WORKER_MEMO[token] = {}
-    return pack(simulate(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token]))
+    return pack(simulate(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token], threads=1))
 
 
 def _on_dask(client, simulate):
