@@ -137,3 +137,70 @@ def test_detail_false_gives_the_same_equity_fees_turnover_and_notes_bit_for_bit(
         assert a.equity.equals(b.equity) and a.fees.equals(b.fees) and a.cash.equals(b.cash)
         assert a.turnover.equals(b.turnover) and a.turnover.index.name == b.turnover.index.name
         assert a.notes == b.notes
+
+
+def test_price_filling_equals_pandas_ffill_then_bfill():
+    """The engine fills prices for valuation as ``df.ffill().bfill()`` did (numpy, only columns with a gap):
+    leading gaps, interior gaps, trailing gaps, an all-NaN column and gap-free columns, bit for bit."""
+    from backtest.engine.simulate import _ffill_bfill
+
+    rng = np.random.default_rng(7)
+    values = rng.random((60, 9))
+    values[:5, 1] = np.nan                   # lists late
+    values[20:31, 2] = np.nan                # a data gap
+    values[40:, 3] = np.nan                  # prices end
+    values[:, 4] = np.nan                    # never priced
+    values[rng.random((60, 9)) < 0.15] = np.nan
+    values[:, 8] = rng.random(60)            # no gap at all
+    expected = pd.DataFrame(values).ffill().bfill().to_numpy()
+    got = _ffill_bfill(values.copy())
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.isnan(got[:, 4]).all() and not np.isnan(np.delete(got, 4, axis=1)).any()
+
+
+@pytest.mark.parametrize("cols", [slice(0, 12), slice(3, 9), slice(12, 12)])
+def test_trades_table_equals_the_pandas_sort_it_replaced(cols):
+    """``_trades`` orders the records by integer keys; the table equals the pandas construction and stable
+    sort by (date, sells first, ticker) it replaced, dtypes included, with and without records."""
+    from backtest.engine.simulate import _trades
+
+    def reference(records, cols, tickers, index):
+        r = records[(records["col"] >= cols.start) & (records["col"] < cols.stop)]
+        df = pd.DataFrame({"date": index[r["idx"]], "ticker": np.asarray(tickers, dtype=object)[r["col"] - cols.start],
+                           "side": np.where(r["side"] == 0, "buy", "sell"), "shares": r["size"],
+                           "price": r["price"], "value": r["size"] * r["price"], "fees": r["fees"]})
+        df["_order"] = np.where(df["side"] == "sell", 0, 1)
+        return (df.sort_values(["date", "_order", "ticker"], kind="stable").drop(columns="_order")
+                .reset_index(drop=True))
+
+    dtype = np.dtype([("id", "i8"), ("col", "i8"), ("idx", "i8"), ("size", "f8"), ("price", "f8"),
+                      ("fees", "f8"), ("side", "i8")])
+    rng = np.random.default_rng(3)
+    records = np.zeros(400, dtype)
+    records["col"], records["idx"] = rng.integers(0, 12, 400), rng.integers(0, 6, 400)
+    records["side"] = rng.integers(0, 2, 400)
+    records["size"], records["price"], records["fees"] = rng.random((3, 400))
+    records = records[np.unique(records[["col", "idx"]], return_index=True)[1]]    # one order per cell
+    tickers = ["b", "A", "c", "GOOGL", "GOOG", "a", "Z", "BRK-B", "BRK.B", "x", "\u00e9", "y"][cols]
+    index = pd.bdate_range("2021-01-04", periods=6)
+    for recs in (records, records[:0]):
+        got, expected = _trades(recs, cols, tickers, index), reference(recs, cols, tickers, index)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        assert len(got) == (len(recs) and ((recs["col"] >= cols.start) & (recs["col"] < cols.stop)).sum())
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_daily_expansion_of_order_rows_holds_each_row_until_the_next(order):
+    """``_held_daily`` repeats each order row until the next one and fills the days before the first with
+    ``before``: equal to indexing by the step array, for 2-d (positions) and 1-d (cash) inputs."""
+    from backtest.engine.simulate import _held_daily
+
+    rng = np.random.default_rng(5)
+    at_rows = rng.random((4, 3))
+    for rows in ([2, 3, 7, 9], [0, 3, 7, 9]):            # with and without days before the first row
+        step = np.searchsorted(np.array(rows), np.arange(12), side="right") - 1
+        expected = np.where(step[:, None] < 0, -1.5, at_rows[np.maximum(step, 0)])
+        got = _held_daily(at_rows, step, -1.5, order=order)
+        assert np.array_equal(got, expected) and got.flags[f"{order}_CONTIGUOUS"]
+        assert np.array_equal(_held_daily(at_rows[:, 0], step, 7.0), np.where(step < 0, 7.0, at_rows[np.maximum(step, 0), 0]))
+    assert np.array_equal(_held_daily(at_rows[:0], step, 2.0), np.full((12, 3), 2.0))

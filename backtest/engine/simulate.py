@@ -71,14 +71,20 @@ class _Orders:
 
 
 def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str,
-                  notes: list[str]) -> _Orders:
+                  notes: list[str], priced: np.ndarray | None = None) -> _Orders:
     """Build the targetpercent size rows (NaN = no order) of one strategy: its execution days and the days
-    a held name's prices end. Vectorised over dates; loops only over the names and dates it reports."""
+    a held name's prices end. Vectorised over dates; loops only over the names and dates it reports.
+    ``priced``: ``prices.notna().to_numpy()`` when the caller has it (shared by the strategies of a run)."""
     cal = prices.index
     targets = plan.targets.fillna(0.0)
-    tickers = list(targets.columns[(targets.to_numpy() != 0).any(axis=0)])
-    targets = targets[tickers]
-    real = prices[tickers].notna().to_numpy()
+    traded = (targets.to_numpy() != 0).any(axis=0)
+    tickers = list(targets.columns[traded])
+    if not traded.all():
+        targets = targets[tickers]
+    if priced is None:
+        real = prices[tickers].notna().to_numpy()
+    else:
+        real = priced[:, _positions(prices.columns, tickers)]
     exec_map = execution_dates(pd.DatetimeIndex(targets.index), cal, fill)
     dropped = len(targets) - len(exec_map)
     if dropped:
@@ -143,11 +149,15 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     if not plans:
         return {}
     cal = prices.index
+    values = prices.to_numpy(dtype=float)
+    priced = ~np.isnan(values)
     notes: dict[str, list[str]] = {n: [] for n in plans}
-    orders = {name: _order_matrix(name, plan, prices, fill, notes[name]) for name, plan in plans.items()}
+    orders = {name: _order_matrix(name, plan, prices, fill, notes[name], priced)
+              for name, plan in plans.items()}
     used = list(dict.fromkeys(t for o in orders.values() for t in o.columns))
     where = {t: j for j, t in enumerate(used)}
-    filled = prices[used].ffill().bfill().to_numpy()   # bfill only fills days before listing: never traded
+    filled = _ffill_bfill(values[:, _positions(prices.columns, used)])   # bfill only fills days before
+    del values, priced                                                     # listing: never traded
     # Positions only change on rows with orders, so vectorbt simulates just those rows (the kernel's cost is
     # rows x columns); daily values are then positions held constant times daily prices, plus cash.
     active = [o.days[~np.isnan(o.size).all(axis=1)] for o in orders.values()]
@@ -181,7 +191,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     for g, (name, o) in enumerate(orders.items()):
         plan = plans[name]
         cols = slice(int(starts[g]), int(starts[g + 1]))
-        own = records[by_col[col_edges[g]:col_edges[g + 1]]]
+        pick = by_col[col_edges[g]:col_edges[g + 1]]
+        own = {k: records[k][pick] for k in _FIELDS}     # field by field: faster than whole records
         # Column-major (days x names, F order): the sum over names adds them one name at a time, as it always
         # has, and the holdings frame takes the weights without a copy (pandas stores a frame that way).
         asset_value = _held_daily(assets[:, cols], step, 0.0, order="F")
@@ -196,7 +207,7 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
             daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
             traded = trades.groupby("date")["value"].sum()
         else:   # the same sums, in the same order, without building the trades table
-            trades = _trades(own[:0], cols, o.columns, cal[rows])
+            trades = _trades({k: v[:0] for k, v in own.items()}, cols, o.columns, cal[rows])
             fees_by_date, traded = _sums_by_date(own, cols, o.columns, cal[rows])
             daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
@@ -221,6 +232,32 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
                                turnover=turnover, cash=pd.Series(cash_g * drag, index=cal),
                                notes=tuple(notes[name]))
     return out
+
+
+def _positions(columns: pd.Index, names: list[str]) -> np.ndarray:
+    """Positions of ``names`` in ``columns`` (unique tickers); a name not there is an error, as ``df[names]``."""
+    at = columns.get_indexer(names)
+    if (at < 0).any():
+        raise KeyError(f"not in the prices: {[n for n, i in zip(names, at) if i < 0][:5]}")
+    return at
+
+
+def _ffill_bfill(values: np.ndarray) -> np.ndarray:
+    """``DataFrame(values).ffill().bfill().to_numpy()``, in place on a (days x names) array: each NaN takes
+    the last price before it, and the days before a name's first price take that first price. Only columns
+    with a NaN are touched (the usual case is none)."""
+    gaps = np.flatnonzero(np.isnan(values).any(axis=0))
+    if not len(gaps):
+        return values
+    sub = values[:, gaps]
+    ok = ~np.isnan(sub)
+    days = np.arange(len(sub))[:, None]
+    last = np.where(ok, days, 0)
+    np.maximum.accumulate(last, axis=0, out=last)
+    sub = np.take_along_axis(sub, last, axis=0)          # forward: the last price so far (NaN before the first)
+    first = ok.argmax(axis=0)                            # backward: the first price, before it
+    values[:, gaps] = np.where(days < first[None, :], sub[first, np.arange(len(gaps))], sub)
+    return values
 
 
 def _cash_growth(rate: pd.Series | None, cal: pd.DatetimeIndex) -> np.ndarray | None:
@@ -249,14 +286,20 @@ def _records_to_currency(records: np.ndarray, rows: np.ndarray, starts: np.ndarr
 
 def _held_daily(at_rows: np.ndarray, step: np.ndarray, before: float, order: str = "C") -> np.ndarray:
     """Expand a rows-with-orders array to every day, holding each row until the next; `before` fills the
-    days before the first order row. A new array in memory order `order`."""
+    days before the first order row (``step``: non-decreasing, -1 before it). A new array in memory order
+    `order`, built by repeating each row for its days (values copied, never computed)."""
     shape = (len(step), *at_rows.shape[1:])
     if len(at_rows) == 0:
         return np.full(shape, before, order=order)
-    out = np.empty(shape, order=order)
-    np.take(at_rows, np.maximum(step, 0), axis=0, out=out, mode="clip")
-    out[step < 0] = before
-    return out
+    first = int(np.searchsorted(step, 0))                       # days before the first order row
+    counts = np.concatenate([[first], np.bincount(step[first:], minlength=len(at_rows))])
+    if at_rows.ndim == 1:
+        return np.repeat(np.concatenate([[before], at_rows]), counts)
+    columns = np.empty((at_rows.shape[1], len(at_rows) + 1))   # names x (before, rows): repeat along days
+    columns[:, 0] = before
+    columns[:, 1:] = at_rows.T
+    out = np.repeat(columns, counts, axis=1).T                  # days x names, column-major
+    return out if order == "F" else np.ascontiguousarray(out)
 
 
 def _columns(values: np.ndarray, positions: list[int]) -> np.ndarray:
@@ -267,34 +310,46 @@ def _columns(values: np.ndarray, positions: list[int]) -> np.ndarray:
 
 
 def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
+    """The trades table of one strategy's order records, ordered as executed: by date, sells first, then by
+    ticker (`_executed_order`; text columns built by taking from the few distinct values)."""
+    r, local, order = _executed_order(records, cols, tickers)
+    idx, size, price, fees, side = (r[k][order] for k in ("idx", "size", "price", "fees", "side"))
+    local = local[order]
+    names = np.asarray(tickers, dtype=object)
+    if len(order):
+        ticker, side = pd.Series(names).array.take(local), _SIDES.take((side != 0).astype(np.intp))
+    else:   # no trades: the columns' types as pandas infers them from empty arrays
+        ticker, side = names[local], np.where(side == 0, "buy", "sell")
+    return pd.DataFrame({"date": index[idx], "ticker": ticker, "side": side, "shares": size, "price": price,
+                         "value": size * price, "fees": fees})
+
+
+def _executed_order(records: np.ndarray, cols: slice, tickers: list[str]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(records of columns `cols`, their column within the strategy, the order that sorts them by date,
+    sells first, then ticker)``: one stable argsort of one integer key (the three keys never tie)."""
     sel = (records["col"] >= cols.start) & (records["col"] < cols.stop)
-    r = records[sel]
-    ticker = np.asarray(tickers, dtype=object)[r["col"] - cols.start]
-    df = pd.DataFrame({
-        "date": index[r["idx"]],
-        "ticker": ticker,
-        "side": np.where(r["side"] == 0, "buy", "sell"),
-        "shares": r["size"],
-        "price": r["price"],
-        "value": r["size"] * r["price"],
-        "fees": r["fees"],
-    })
-    df["_order"] = np.where(df["side"] == "sell", 0, 1)     # as executed: sells first
-    return df.sort_values(["date", "_order", "ticker"], kind="stable").drop(columns="_order").reset_index(drop=True)
+    r = records if sel.all() else {k: records[k][sel] for k in _FIELDS}
+    local = r["col"] - cols.start
+    width = max(len(tickers), 1)
+    rank = np.argsort(np.argsort(np.asarray(tickers, dtype=object), kind="stable"), kind="stable")
+    key = (r["idx"].astype(np.int64) * 2 + (r["side"] == 0)) * width + rank[local]
+    return r, local, np.argsort(key, kind="stable")
+
+
+_FIELDS = ("col", "idx", "size", "price", "fees", "side")     # the order-record fields the tables read
+_SIDES = pd.Series(np.array(["buy", "sell"], dtype=object)).array
 
 
 def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex
                   ) -> tuple[pd.Series, pd.Series]:
     """``(fees, traded value)`` per trade date, equal to ``_trades(...).groupby("date")[...].sum()``: the
-    records ordered as the trades table orders them (date, sells first, ticker) and summed by the same
-    pandas groupby (its compensated summation depends on that order)."""
-    sel = (records["col"] >= cols.start) & (records["col"] < cols.stop)
-    r = records[sel]
-    rank = np.argsort(np.argsort(np.asarray(tickers, dtype=object), kind="stable"), kind="stable")
-    order = np.lexsort((rank[r["col"] - cols.start], np.where(r["side"] == 0, 1, 0), r["idx"]))
+    records ordered as the trades table orders them (`_executed_order`) and summed by the same pandas
+    groupby (its compensated summation depends on that order)."""
+    r, _, order = _executed_order(records, cols, tickers)
     day = r["idx"][order]
     out = []
-    for values in (r["fees"][order], (r["size"] * r["price"])[order]):
+    for values in (r["fees"][order], r["size"][order] * r["price"][order]):
         sums = pd.Series(values).groupby(day).sum()
         out.append(pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"),
                              name="fees" if not out else "value"))
@@ -328,6 +383,7 @@ def _check_fills(name: str, plan: StrategyPlan, hold: pd.DataFrame, fill: str,
     target = plan.targets.loc[exec_map.index].reindex(columns=hold.columns).fillna(0.0).to_numpy()
     held = hold.loc[exec_map.to_numpy()].to_numpy()
     gap = np.abs(held - target).max(axis=1)
-    bad = [f"{d:%Y-%m-%d} (max gap {g:.3%})" for d, g in zip(exec_map, gap) if g > tol]
+    over = np.flatnonzero(gap > tol)
+    bad = [f"{exec_map.iloc[k]:%Y-%m-%d} (max gap {gap[k]:.3%})" for k in over]
     if bad:
         notes.append(f"{name}: {len(bad)} rebalance(s) could not reach their targets: " + ", ".join(bad))
