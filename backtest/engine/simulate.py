@@ -191,8 +191,7 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     for g, (name, o) in enumerate(orders.items()):
         plan = plans[name]
         cols = slice(int(starts[g]), int(starts[g + 1]))
-        pick = by_col[col_edges[g]:col_edges[g + 1]]
-        own = {k: records[k][pick] for k in _FIELDS}     # field by field: faster than whole records
+        own = by_col[col_edges[g]:col_edges[g + 1]]      # positions of its records
         # Column-major (days x names, F order): the sum over names adds them one name at a time, as it always
         # has, and the holdings frame takes the weights without a copy (pandas stores a frame that way).
         asset_value = _held_daily(assets[:, cols], step, 0.0, order="F")
@@ -203,12 +202,12 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         value = cash_g + asset_value.sum(axis=1)
         val = pd.Series(value, index=cal, name=name)
         if detail:
-            trades = _trades(own, cols, o.columns, cal[rows])
+            trades = _trades(records, cols, o.columns, cal[rows], own)
             daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
             traded = trades.groupby("date")["value"].sum()
         else:   # the same sums, in the same order, without building the trades table
-            trades = _trades({k: v[:0] for k, v in own.items()}, cols, o.columns, cal[rows])
-            fees_by_date, traded = _sums_by_date(own, cols, o.columns, cal[rows])
+            trades = _trades(records, cols, o.columns, cal[rows], own[:0])
+            fees_by_date, traded = _sums_by_date(records, cols, o.columns, cal[rows], own)
             daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
         drag = _expense_drag(cal, plan.expense_ratio)
@@ -309,14 +308,15 @@ def _columns(values: np.ndarray, positions: list[int]) -> np.ndarray:
     return values[:, positions]
 
 
-def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
-    """The trades table of one strategy's order records, ordered as executed: by date, sells first, then by
-    ticker (`_executed_order`; text columns built by taking from the few distinct values)."""
-    r, local, order = _executed_order(records, cols, tickers)
-    idx, size, price, fees, side = (r[k][order] for k in ("idx", "size", "price", "fees", "side"))
-    local = local[order]
+def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex,
+            pick: np.ndarray | None = None) -> pd.DataFrame:
+    """The trades table of one strategy's order records (those of columns ``cols``; ``pick``: their positions
+    in ``records`` when the caller has them), ordered as executed: by date, sells first, then by ticker
+    (`_executed_order`); text columns built by taking from the few distinct values."""
+    at, local = _executed_order(records, cols, tickers, pick)
+    idx, size, price, fees, side = (records[k][at] for k in ("idx", "size", "price", "fees", "side"))
     names = np.asarray(tickers, dtype=object)
-    if len(order):
+    if len(at):
         ticker, side = pd.Series(names).array.take(local), _SIDES.take((side != 0).astype(np.intp))
     else:   # no trades: the columns' types as pandas infers them from empty arrays
         ticker, side = names[local], np.where(side == 0, "buy", "sell")
@@ -324,32 +324,32 @@ def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.Date
                          "value": size * price, "fees": fees})
 
 
-def _executed_order(records: np.ndarray, cols: slice, tickers: list[str]
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(records of columns `cols`, their column within the strategy, the order that sorts them by date,
-    sells first, then ticker)``: one stable argsort of one integer key (the three keys never tie)."""
-    sel = (records["col"] >= cols.start) & (records["col"] < cols.stop)
-    r = records if sel.all() else {k: records[k][sel] for k in _FIELDS}
-    local = r["col"] - cols.start
-    width = max(len(tickers), 1)
-    rank = np.argsort(np.argsort(np.asarray(tickers, dtype=object), kind="stable"), kind="stable")
-    key = (r["idx"].astype(np.int64) * 2 + (r["side"] == 0)) * width + rank[local]
-    return r, local, np.argsort(key, kind="stable")
-
-
-_FIELDS = ("col", "idx", "size", "price", "fees", "side")     # the order-record fields the tables read
 _SIDES = pd.Series(np.array(["buy", "sell"], dtype=object)).array
 
 
-def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex
-                  ) -> tuple[pd.Series, pd.Series]:
+def _executed_order(records: np.ndarray, cols: slice, tickers: list[str], pick: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``(positions in records, column within the strategy)`` of the strategy's records in executed order:
+    by date, sells first, then ticker; one stable argsort of one integer key (the three keys never tie)."""
+    if pick is None:
+        pick = np.flatnonzero((records["col"] >= cols.start) & (records["col"] < cols.stop))
+    local = records["col"][pick] - cols.start
+    width = max(len(tickers), 1)
+    rank = np.argsort(np.argsort(np.asarray(tickers, dtype=object), kind="stable"), kind="stable")
+    key = (records["idx"][pick].astype(np.int64) * 2 + (records["side"][pick] == 0)) * width + rank[local]
+    order = np.argsort(key, kind="stable")
+    return pick[order], local[order]
+
+
+def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex,
+                  pick: np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
     """``(fees, traded value)`` per trade date, equal to ``_trades(...).groupby("date")[...].sum()``: the
     records ordered as the trades table orders them (`_executed_order`) and summed by the same pandas
     groupby (its compensated summation depends on that order)."""
-    r, _, order = _executed_order(records, cols, tickers)
-    day = r["idx"][order]
+    at, _ = _executed_order(records, cols, tickers, pick)
+    day = records["idx"][at]
     out = []
-    for values in (r["fees"][order], r["size"][order] * r["price"][order]):
+    for values in (records["fees"][at], records["size"][at] * records["price"][at]):
         sums = pd.Series(values).groupby(day).sum()
         out.append(pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"),
                              name="fees" if not out else "value"))
