@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .plan_basis import basis_notes, cap_basis_row, day_shares, later_weight, refresh_turnover
+from .plan_gaps import data_gaps, find_ended
+from .plan_rows import frame_rows, target_frame
 from .schedule import apply_drift_bands, apply_drift_bands_fixed, decision_dates
 from .tickers import splice
 
@@ -96,13 +99,13 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
         px = prices.assign(**extra) if extra else prices
         targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
                                   memo=memo, px_key=tuple(sorted(extra)))
-        gaps = _data_gaps(spec, targets, ended, gap_policy, notes[spec.name], memo=memo)
+        gaps = data_gaps(spec, targets, ended, gap_policy, notes[spec.name], memo=memo)
         rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, px, inputs.calendar)
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
                                         cash_rate=rate, hold_ended=gaps if gap_policy == "hold" else ())
         if basis is not None:
-            tables[f"cap_basis_{_slug(spec.name)}"] = basis
+            tables[_table_key("cap_basis", spec.name, tables)] = basis
     names = {s.name.lower(): s.name for s in cfg.strategies}
     for spec in cfg.strategies:
         if spec.weighting == "sleeves":
@@ -115,8 +118,15 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     all_prices = prices.assign(**extra) if extra else prices
     frames = {id(p.targets): p.targets for p in plans.values()}     # variants share their targets frames
     used = sorted({c for t in frames.values() for c in t.columns.tolist() if not c.startswith(SLEEVE_PREFIX)})
-    return Built(prices=all_prices.loc[sim_calendar(inputs), used], plans=plans, notes=notes, tables=tables,
-                 gaps=ended, cash_sources=cash_sources)
+    if extra:
+        on_days = all_prices.loc[sim_calendar(inputs)]
+    else:       # the same frame in every chunk of a sweep: its simulation days are taken once
+        hit = memo.get(("sim rows",))
+        if hit is None or hit[0] is not prices:
+            memo[("sim rows",)] = hit = (prices, prices.loc[sim_calendar(inputs)])
+        on_days = hit[1]
+    return Built(prices=on_days.loc[:, used], plans=plans, notes=notes, tables=tables, gaps=ended,
+                 cash_sources=cash_sources)
 
 
 # --- Idle cash and data gaps ------------------------------------------------------------------------------
@@ -151,83 +161,6 @@ def _cash_rate(spec, cfg, inputs, px: pd.DataFrame, calendar: pd.DatetimeIndex):
                         f"the run starts ({calendar[0]:%Y-%m-%d}); fix: start on or after that date, choose a "
                         f"cash ticker priced over the whole period (e.g. BIL) or set cash_yield: none")
     return (rf if choice == "risk_free" else cash_returns(px, ticker, calendar)), label
-
-
-def find_ended(prices: pd.DataFrame, calendar: pd.DatetimeIndex, membership) -> pd.DataFrame:
-    """Tickers whose prices end inside the run: ``last_price`` (date), ``next_day`` (the first trading day
-    without a price) and ``member_after`` (True: still an index member on ``next_day``, a DATA GAP; False:
-    no longer a member, a delisting or removal; NA: no membership data). Indexed by ticker."""
-    from .universe import members_at
-
-    window = prices.loc[calendar[0]:calendar[-1]]
-    last = window.apply(pd.Series.last_valid_index)
-    last = pd.to_datetime(last[last.notna()])
-    last = last[last < calendar[-1]]
-    rows = []
-    members: dict = {}
-    for t, day in last.items():
-        nxt = calendar[calendar.searchsorted(day, side="right")]
-        if membership is None:
-            member = pd.NA
-        else:
-            if nxt not in members:
-                members[nxt] = set(members_at(membership, nxt))
-            member = t.split("~")[0] in members[nxt]
-        rows.append({"ticker": t, "last_price": day, "next_day": nxt, "member_after": member})
-    return pd.DataFrame(rows, columns=["ticker", "last_price", "next_day", "member_after"]).set_index("ticker")
-
-
-def _data_gaps(spec, targets: pd.DataFrame, ended: pd.DataFrame, policy: str, notes: list[str], *,
-               memo: dict | None = None) -> tuple:
-    """Names the strategy targets whose prices end while they are still index members (data gaps), per
-    ``data_gaps``: named in the notes with the target weight at the last rebalance before the gap; refused
-    with a DataError under ``refuse``. ``memo``: the gaps found in a targets frame are kept for the
-    strategies that share it (sweep variants)."""
-    if ended.empty or spec.universe is None or spec.universe.index is None:
-        return ()
-    if memo is None:
-        return _gap_notes(spec, _gap_rows(targets, ended), policy, notes)
-    key = ("gap rows", id(targets))     # the frame is kept with its rows, so its id is not reused meanwhile
-    hit = memo.get(key)
-    if hit is None or hit[0] is not targets or hit[1] is not ended:
-        memo[key] = hit = (targets, ended, _gap_rows(targets, ended))
-    return _gap_notes(spec, hit[2], policy, notes)
-
-
-def _gap_rows(targets: pd.DataFrame, ended: pd.DataFrame) -> list[tuple]:
-    """``(ticker, last price date, target weight at the last rebalance on or before it)`` of each name in
-    ``targets`` whose prices end while it is still an index member, with a positive weight there."""
-    gaps = ended[ended["member_after"].eq(True)]
-    rows = []
-    column = targets.columns.get_indexer(gaps.index)
-    gaps, column = gaps[column >= 0], column[column >= 0]
-    if len(gaps):       # the target weight at the last rebalance on or before each gap's last price
-        last = targets.index.searchsorted(pd.DatetimeIndex(gaps["last_price"]), side="right") - 1
-        values = targets.to_numpy()[np.maximum(last, 0), column]
-        for t, day, at, weight in zip(gaps.index, gaps["last_price"], last, values):
-            if at >= 0 and weight > 0:
-                rows.append((t, day, float(weight)))
-    return rows
-
-
-def _gap_notes(spec, rows: list[tuple], policy: str, notes: list[str]) -> tuple:
-    """The data-gap note of one strategy (or the refusal); the names to hold under ``hold``."""
-    if not rows:
-        return ()
-    listed = ", ".join(f"{t} ({d:%Y-%m-%d}, {w:.2%})" for t, d, w in rows[:30])
-    more = f" and {len(rows) - 30} more" if len(rows) > 30 else ""
-    total = sum(w for _, _, w in rows)
-    if policy == "refuse":
-        raise DataError(f"data_gaps: refuse: strategy {spec.name!r} holds {len(rows)} name(s) whose prices end "
-                        f"while they are still {spec.universe.index} members (last price, target weight): "
-                        f"{listed}{more}; fix: import the missing prices, end the run before the gap, or set "
-                        f"data_gaps: sell (sold at the last close) or hold (held at the last close)")
-    action = ("sold at their last close, the cash waits for the next rebalance" if policy == "sell" else
-              "held at their last close until the next rebalance, then sold at that close")
-    notes.append(f"{spec.name}: DATA GAP: {len(rows)} name(s) have prices ending while still "
-                 f"{spec.universe.index} members ({total:.2%} of target weight in all); data_gaps: {policy}: "
-                 f"{action}: {listed}{more}")
-    return tuple(t for t, _, _ in rows)
 
 
 def sim_calendar(inputs) -> pd.DatetimeIndex:
@@ -273,8 +206,32 @@ def weighting_key(spec) -> str | None:
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def _membership_table(membership, memo: dict):
+    """``membership`` (the intervals frame, or None) as a `universe.MembershipTable`, once per memo."""
+    from .universe import MembershipTable
+
+    if membership is None:
+        return None
+    hit = memo.get(("membership",))
+    if hit is None or hit.frame is not membership:
+        memo[("membership",)] = hit = MembershipTable(membership)
+    return hit
+
+
 def _slug(name: str) -> str:
     return "".join(c.lower() if c.isalnum() else "_" for c in name).strip("_")[:40] or "strategy"
+
+
+def _table_key(kind: str, name: str, taken) -> str:
+    """``<kind>_<slug of name>``, numbered ``_2``, ``_3`` ... (in config order) when an earlier strategy's
+    name gave the same slug (names alike in their first 40 characters, or apart only in punctuation): each
+    strategy keeps its own table."""
+    key = f"{kind}_{_slug(name)}"
+    n = 2
+    while key in taken:
+        key = f"{kind}_{_slug(name)}_{n}"
+        n += 1
+    return key
 
 
 def _shares_frame(cfg, inputs):
@@ -317,6 +274,14 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         shares_frame, observed = (shares.shares, shares.observed) if shares is not None else (None, None)
     universes: dict = {}
     weighting = weighting_key(spec)
+    membership = _membership_table(inputs.membership, memo)
+
+    def rows(role, frame):          # a frame's rows on arrays, shared through the memo (`plan_rows`)
+        return frame_rows(memo, f"{role} {method} {px_key}", frame)
+
+    def available(date):            # the prices on the date, as `resolve_universe` reads them (a row of a
+        row = rows("px", px)        # numeric frame has the dtype of its values: float64, NaN for no price)
+        return row.priced(date) if row.values.dtype == np.float64 else px.loc[date]
     groups_key = tuple(sorted((g, tuple(members)) for g, members in groups.items()))
 
     def target_at(date):
@@ -325,7 +290,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         else:
             key = ("universe", spec.universe, date, px_key)
             if key not in memo:
-                memo[key] = resolve_universe(spec.universe, date, inputs.membership, groups, px.loc[date])
+                memo[key] = resolve_universe(spec.universe, date, membership, groups, available(date))
             u = memo[key]
             universe = tuple(u.tickers)
             missing.update(u.missing)
@@ -339,16 +304,19 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         if spec.weighting == "cap" and observed is not None:
             key = ("basis", method, date, universe)
             if key not in memo:
-                memo[key] = {**_cap_basis_row(date, observed.loc[date].reindex(list(universe))),
-                             **_later_weight(date, universe, shares, px, method)}
-            basis_rows.append(dict(memo[key]))
+                memo[key] = {**cap_basis_row(date, rows("observed", observed).at(date, universe)),
+                             **later_weight(date, universe, rows("shares all", shares.shares), rows("px", px),
+                                             rows("shares observed", shares.observed), method)}
+            basis_rows.append(memo[key])      # not modified: `pd.DataFrame` of the rows copies them
             universes[date] = universe
         key = ("weights", weighting, date, px_key, universe)
         if weighting is None or key not in memo:
             day = ("day shares", method if spec.weighting == "cap" else None, date)   # shared by strategies
             if day not in memo:
-                sh = shares_frame.loc[date].dropna() if shares_frame is not None else pd.Series(dtype=float)
-                memo[day] = (sh, observed.loc[date].reindex(sh.index) if observed is not None else None)
+                basis_of = f"day {day[1]}"
+                memo[day] = day_shares(date, shares_frame, observed,
+                                        None if shares_frame is None else rows(basis_of, shares_frame),
+                                        None if observed is None else rows(f"{basis_of} observed", observed))
             at = (day, px_key, universe, groups_key)    # one DecisionInputs per date and universe, shared:
             if at not in memo:              # what it caches (prices on the date, market caps) is read once
                 sh, seen = memo[day]
@@ -365,7 +333,7 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
     candidates = memo[("dates", spec.rebalance)]
     # strategies with the same weighting key and schedule (sweep variants differing only in costs) have the
     # same targets, notes and cap basis: planned once, the frames shared (nothing downstream modifies them)
-    whole = ("targets", weighting, px_key, spec.rebalance, tuple(candidates))
+    whole = ("targets", weighting, px_key, spec.rebalance)     # the memo's candidates follow from the schedule
     if weighting is not None and whole in memo:
         dates, targets, missing, outside, strategy_notes, basis = memo[whole]
         return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis,
@@ -383,35 +351,24 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
-    targets = target_frame([by_date[d] for d in dates], dates)
-    basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date") if basis_rows else None
-    if basis is not None:
-        refresh = ("refresh", method, spec.universe, px_key, tuple(basis.index))   # same for every weighting
-        if refresh not in memo:
-            memo[refresh] = _refresh_turnover(basis.index, universes, shares_frame, px)
-        basis["share_refresh_turnover"] = memo[refresh]
+    targets = target_frame([by_date[d] for d in dates], dates, memo)
+    basis = None
+    if basis_rows:      # the same rows (memo entries) for every weighting of the universe: one frame for them
+        key = ("basis frame", tuple(id(r) for r in basis_rows))
+        hit = memo.get(key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], basis_rows)):
+            basis = pd.DataFrame(basis_rows).drop_duplicates("date", keep="last").set_index("date")
+            refresh = ("refresh", method, spec.universe, px_key, tuple(basis.index))   # same for every weighting
+            if refresh not in memo:
+                memo[refresh] = refresh_turnover(basis.index, universes, rows("shares", shares_frame),
+                                                  rows("px", px))
+            basis["share_refresh_turnover"] = memo[refresh]
+            memo[key] = hit = (tuple(basis_rows), basis)
+        basis = hit[1]
     if weighting is not None:
         memo[whole] = (dates, targets, missing, outside, strategy_notes, basis)
     return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis,
                    memo=memo, whole=whole if weighting is not None else None)
-
-
-def target_frame(rows: list[pd.Series], dates) -> pd.DataFrame:
-    """One row per date from weight Series (index = ticker): the union of their tickers as columns, sorted,
-    0 where a row has no weight. ``pd.DataFrame(rows, index=dates).fillna(0.0)`` with sorted columns, built
-    on arrays (sweeps build thousands; tests/test_plans.py checks it equals the pandas form)."""
-    if not rows or any(r.dtype != np.float64 or not r.index.is_unique for r in rows):
-        frame = pd.DataFrame(rows, index=dates).fillna(0.0)
-        return frame.reindex(columns=sorted(frame.columns))
-    names = [r.index.tolist() for r in rows]
-    columns = sorted(set().union(*names))
-    pos = {c: i for i, c in enumerate(columns)}
-    values = np.zeros((len(rows), len(columns)))
-    for i, (r, tickers) in enumerate(zip(rows, names)):
-        values[i, [pos[t] for t in tickers]] = np.nan_to_num(r.to_numpy(), nan=0.0)
-    label = {r.index.name for r in rows}        # the union keeps the tickers' index name when all agree
-    return pd.DataFrame(values, index=dates, columns=pd.Index(columns, dtype=rows[0].index.dtype,
-                                                              name=label.pop() if len(label) == 1 else None))
 
 
 def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis, *,
@@ -425,13 +382,14 @@ def _finish(spec, groups, notes, dates, candidates, targets, missing, outside, s
         notes.extend(f"{spec.name}{line[len(name):]}" for line in lines)
         return targets, basis
     start = len(notes)
-    _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis)
+    _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis, memo=memo)
     if memo is not None and whole is not None and all(n.startswith(f"{spec.name}: ") for n in notes[start:]):
         memo[key] = (spec.name, notes[start:])
     return targets, basis
 
 
-def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis) -> None:
+def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, strategy_notes, basis, *,
+                  memo=None) -> None:
     if spec.rebalance.drift is not None:
         notes.append(f"{spec.name}: drift bands traded on {len(dates)} of {len(candidates)} check dates")
     if missing:
@@ -449,15 +407,22 @@ def _finish_notes(spec, groups, notes, dates, candidates, missing, outside, stra
         notes.append(f"{spec.name}: point-in-time group(s) {', '.join(_groups_named(spec, groups))}: members "
                      f"not in the S&P 500 on some of the {len(dates)} rebalance dates were left out there "
                      f"(dates missed in brackets; `membership: static` holds them): {top}")
-    notes.extend(f"{spec.name}: {line}" for line in summarize_notes(strategy_notes))
+    key = ("summary", tuple(strategy_notes))     # weightings of one universe and tilt group share their notes
+    lines = memo.get(key) if memo is not None else None
+    if lines is None:
+        lines = summarize_notes(strategy_notes)
+        if memo is not None:
+            memo[key] = lines
+    notes.extend(f"{spec.name}: {line}" for line in lines)
     method = getattr(spec, "shares", "point_in_time")
     if basis is not None and "share_refresh_turnover" in basis.columns:
-        _note_left_out(spec.name, method, basis, notes)
-        jumps = basis["share_refresh_turnover"][basis["share_refresh_turnover"] > REFRESH_NOTE]
-        if len(jumps):
-            listed = ", ".join(f"{d:%Y-%m-%d} ({v:.1%})" for d, v in jumps.items())
-            notes.append(f"{spec.name}: method-made turnover: new share counts alone (not prices) move the cap "
-                         f"weights by more than {REFRESH_NOTE:.0%} one-sided on: {listed}")
+        key = ("basis notes", method, id(basis))        # the same for every strategy sharing the frame
+        hit = memo.get(key) if memo is not None else None
+        if hit is None or hit[0] is not basis:
+            hit = (basis, basis_notes(method, basis))
+            if memo is not None:
+                memo[key] = hit
+        notes.extend(f"{spec.name}: {line}" for line in hit[1])
 
 
 def _unpriced_why(missing, date: pd.Timestamp, px: pd.DataFrame) -> str:
@@ -491,7 +456,6 @@ def _unpriced_why(missing, date: pd.Timestamp, px: pd.DataFrame) -> str:
     return f"no member has a price: {'; '.join(parts)}); fix: {', or '.join(fixes)}, or choose other tickers"
 
 
-REFRESH_NOTE = 0.02     # share-refresh turnover above this is named in the warnings
 _DATED = re.compile(r"(\d{4}-\d{2}-\d{2}): (.*)", re.S)
 _NAMES = re.compile(r"[A-Z0-9.~\-]+(, [A-Z0-9.~\-]+)*")
 
@@ -554,75 +518,6 @@ def _groups_named(spec, groups) -> list[str]:
     from .universe import group_refs
 
     return group_refs(spec.universe.tickers, groups) if spec.universe is not None else []
-
-
-def _cap_basis_row(date: pd.Timestamp, observed: pd.Series) -> dict:
-    """Which share-count observations the caps of one rebalance rest on (shown in the report)."""
-    seen = observed.dropna()
-    return {"date": date, "names": len(observed), "without_shares": int(observed.isna().sum()),
-            "oldest_observation": seen.min() if len(seen) else pd.NaT,
-            "newest_observation": seen.max() if len(seen) else pd.NaT,
-            "typical_observation": seen.mode().iloc[0] if len(seen) else pd.NaT,
-            "backfilled_names": int((seen > date).sum())}
-
-
-def _later_weight(date, universe, shares, px: pd.DataFrame, method: str) -> dict:
-    """How much plain cap weight on ``date`` rests on share counts observed later: under ``backfill`` it is
-    in the weights (look-ahead); under ``point_in_time`` those names are left out and this is the weight they
-    would have had, estimated with the later count. Plain cap weights of the universe, before tilts and caps."""
-    names = list(universe)
-    caps = _row(shares.shares, date, names) * _row(px, date, names)
-    later = (_row(shares.observed, date, names) > np.datetime64(date)) & ~np.isnan(caps)
-    total = np.where(np.isnan(caps), 0.0, caps).sum()       # NaN skipped, as pandas' sum does
-    weight = float(caps[later].sum() / total) if total > 0 else 0.0
-    left = ", ".join(sorted(np.asarray(names, dtype=object)[later].tolist()))
-    return {"shares_method": method, "later_obs_names": int(later.sum()),
-            "weight_on_later_obs": weight if method == "backfill" else 0.0,
-            "left_out_weight_est": weight if method == "point_in_time" else 0.0,
-            "left_out": left if method == "point_in_time" else ""}
-
-
-def _row(frame: pd.DataFrame, date, names: list[str]) -> np.ndarray:
-    """``frame.loc[date].reindex(names).to_numpy()`` on arrays: NaN (NaT) for names not in ``frame``."""
-    values = frame.loc[date].to_numpy()
-    pos = frame.columns.get_indexer(names)
-    missing = np.datetime64("NaT") if values.dtype.kind == "M" else np.nan
-    return np.where(pos >= 0, values[pos], missing) if len(values) else np.full(len(pos), missing)
-
-
-def _refresh_turnover(dates: pd.DatetimeIndex, universes: dict, shares: pd.DataFrame, px: pd.DataFrame) -> list:
-    """Per rebalance date, turnover made by the share-count method alone: half the absolute change of plain
-    cap weights when the date's share counts replace the previous rebalance's, both at the date's prices
-    (names with a count in both). Price moves and membership changes are not in it; NaN on the first date."""
-    out = [float("nan")]
-    for prev, date in zip(dates[:-1], dates[1:]):
-        names = list(universes.get(date, ()))
-        p = _row(px, date, names)
-        new, old = _row(shares, date, names) * p, _row(shares, prev, names) * p
-        ok = ~np.isnan(new) & ~np.isnan(old) & (new > 0) & (old > 0)
-        if not ok.any():
-            out.append(float("nan"))
-            continue
-        out.append(float(np.abs(new[ok] / new[ok].sum() - old[ok] / old[ok].sum()).sum() / 2))
-    return out
-
-
-def _note_left_out(name: str, method: str, basis: pd.DataFrame, notes: list[str]) -> None:
-    """Name the share-count method's cost: look-ahead weight (backfill) or names left out (point_in_time)."""
-    col = "weight_on_later_obs" if method == "backfill" else "left_out_weight_est"
-    hit = basis[basis[col] > 0]
-    if hit.empty:
-        return
-    top = hit[col].idxmax()
-    if method == "backfill":
-        notes.append(f"{name}: LOOK-AHEAD (shares: backfill): on {len(hit)} of {len(basis)} rebalance dates "
-                     f"part of the cap weight rests on share counts observed later, up to "
-                     f"{hit[col].max():.2%} (on {top:%Y-%m-%d}); shares: point_in_time avoids it")
-    else:
-        names = sorted({n for cell in hit["left_out"] for n in cell.split(", ") if n})
-        notes.append(f"{name}: shares: point_in_time: on {len(hit)} of {len(basis)} rebalance dates names with "
-                     f"no share count observed yet are left out, estimated weight up to {hit[col].max():.2%} "
-                     f"(on {top:%Y-%m-%d}; estimated with their later count): {', '.join(names)}")
 
 
 def _alias_spec(spec, aliases):

@@ -60,12 +60,36 @@ def _member_columns(rows: pd.DataFrame) -> list[str]:
     return sorted({normalize_ticker(t if pd.isna(c) else c) for c, t in pairs})
 
 
-def members_at(membership: pd.DataFrame, date) -> list[str]:
+class MembershipTable:
+    """The intervals frame read once for repeated look-ups (a sweep resolves a universe on every rebalance
+    date): start and end dates as arrays and each row's price column, as `members_at` reads them. Pass it
+    wherever a membership frame is accepted by `members_at`, `current_members` and `resolve_universe`."""
+
+    def __init__(self, membership: pd.DataFrame):
+        _check_membership(membership)
+        self.frame = membership
+        self.start = pd.to_datetime(membership["start_date"]).to_numpy(dtype="datetime64[ns]")
+        self.end = pd.to_datetime(membership["end_date"]).to_numpy(dtype="datetime64[ns]")
+        pairs = zip(membership["price_column"].to_numpy(dtype=object), membership["ticker"].to_numpy(dtype=object))
+        self.column = np.asarray([normalize_ticker(t if pd.isna(c) else c) for c, t in pairs], dtype=object)
+
+    def at(self, date) -> list[str]:
+        d = np.datetime64(pd.Timestamp(date).normalize().as_unit("ns"))
+        mask = (self.start <= d) & (np.isnat(self.end) | (self.end > d))
+        return sorted(set(self.column[mask].tolist()))
+
+    def current(self) -> list[str]:
+        return sorted(set(self.column[np.isnat(self.end)].tolist()))
+
+
+def members_at(membership: pd.DataFrame | MembershipTable, date) -> list[str]:
     """Price columns of the index members on ``date`` (``start_date <= date < end_date``), sorted, unique.
 
     Renames are resolved through ``price_column`` (a 2016 date returns ``META`` for Facebook's ``FB``).
     A member without a price series is returned under its own ticker, so the caller reports it as missing.
     """
+    if isinstance(membership, MembershipTable):
+        return membership.at(date)
     _check_membership(membership)
     d = np.datetime64(pd.Timestamp(date).normalize().as_unit("ns"))
     start = pd.to_datetime(membership["start_date"]).to_numpy(dtype="datetime64[ns]")
@@ -77,6 +101,8 @@ def members_at(membership: pd.DataFrame, date) -> list[str]:
 def current_members(membership: pd.DataFrame) -> list[str]:
     """Price columns of the latest member list (intervals with no end date). Survivorship-biased if used
     for past dates: the caller must warn."""
+    if isinstance(membership, MembershipTable):
+        return membership.current()
     _check_membership(membership)
     return _member_columns(membership.loc[pd.to_datetime(membership["end_date"]).isna()])
 

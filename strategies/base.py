@@ -79,7 +79,13 @@ class DecisionInputs:
                 f"(last row {_last_date(self.history)}); decision dates must be trading days of the prices"
             )
         if "last_prices" not in self.cache:     # one row of a wide frame: read once per inputs
-            self.cache["last_prices"] = self.history.loc[self.date].dropna().astype("float64")
+            row = self.history.loc[self.date]
+            if row.dtype == np.float64:         # `dropna` on the row's array (the same values, index, name)
+                keep = ~np.isnan(row.to_numpy())
+                row = row if keep.all() else pd.Series(row.to_numpy()[keep], index=row.index[keep], name=row.name)
+                self.cache["last_prices"] = row.copy()
+            else:
+                self.cache["last_prices"] = row.dropna().astype("float64")
         return self.cache["last_prices"]
 
 

@@ -57,7 +57,6 @@ def _market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
     values = (_aligned(inputs.shares, universe) * _aligned(prices, universe)).astype("float64")
     good = ~np.isnan(values) & (values > 0)
     caps = pd.Series(values, index=universe, name=prices.name)
-    ok = pd.Series(good, index=universe)
     missing = universe[~good].tolist()
     notes = ()
     if missing:
@@ -65,12 +64,12 @@ def _market_caps(inputs: DecisionInputs) -> tuple[pd.Series, tuple[str, ...]]:
             f"{inputs.date:%Y-%m-%d}: cap weights: {len(missing)} of {len(universe)} universe tickers have "
             f"no share count and were left out: {', '.join(missing)}",
         )
-    if not ok.any():
+    if not good.any():
         raise DataError(
             f"cap weights on {inputs.date:%Y-%m-%d}: none of the {len(universe)} universe tickers has a "
             "share count; import share data (bt data import) or choose dates the share data covers"
         )
-    return caps[ok], notes
+    return caps[good], notes
 
 
 def _aligned(values: pd.Series, names: pd.Index) -> np.ndarray:
@@ -237,16 +236,11 @@ def _weigh_arrays(spec: Any, inputs: DecisionInputs, caps: pd.Series, notes: tup
     if caps_spec is not None and (caps_spec.groups or caps_spec.aggregate is not None
                                   or not (single is None or isinstance(single, (int, float)) and 0 < single <= 1)):
         return None
-    w = _normalised(caps.to_numpy(dtype="float64"))
-    if w is None:
+    tilted = _tilted(tilt, inputs, caps)
+    if tilted is None:
         return None
-    if tilt is not None:
-        inside, tilt_notes = _tilt_mask(tilt, inputs, caps)
-        notes += tilt_notes
-        if inside is not None:
-            w = _normalised(np.where(inside, w * tilt.multiplier, w))
-            if w is None:
-                return None
+    w, tilt_notes = tilted
+    notes += tilt_notes
     if caps_spec is not None:
         capped = w
         for _ in range(1 if single is None else 3):     # apply_caps, cap_groups and cap_single each normalise
@@ -279,6 +273,21 @@ def _weigh_arrays(spec: Any, inputs: DecisionInputs, caps: pd.Series, notes: tup
     else:
         index = caps.index[keep].rename("ticker")
     return Weights(pd.Series(w[keep], index=index, name="weight"), notes)
+
+
+def _tilted(tilt: Any, inputs: DecisionInputs, caps: pd.Series) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """Normalised cap weights of ``caps`` after the ``multiplier`` tilt (or none) and the tilt's notes; None
+    where a normalisation would raise. Once per tilt group and multiplier for the strategies sharing these
+    inputs (a sweep's variants differ in their caps; the arrays are never modified in place)."""
+    key = ("tilted", None if tilt is None else (tilt.group, tilt.multiplier))
+    if key not in inputs.cache:
+        w, notes = _normalised(caps.to_numpy(dtype="float64")), ()
+        if w is not None and tilt is not None:
+            inside, notes = _tilt_mask(tilt, inputs, caps)
+            if inside is not None:
+                w = _normalised(np.where(inside, w * tilt.multiplier, w))
+        inputs.cache[key] = None if w is None else (w, notes)
+    return inputs.cache[key]
 
 
 def _tilt_mask(tilt: Any, inputs: DecisionInputs, caps: pd.Series) -> tuple[np.ndarray | None, tuple[str, ...]]:

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("universe", ("backtest.universe", "backtest.marketcap", "backtest.schedule")),
     ("prices", ("backtest.data",)),
     ("strategies", ("strategies",)),
-    ("target weights", ("backtest.plans",)),
+    ("target weights", ("backtest.plans", "backtest.plan_rows", "backtest.plan_basis", "backtest.plan_gaps")),
     ("simulation", ("backtest.engine", "backtest.sleeves")),
     ("metrics", ("backtest.metrics", "backtest.metrics_matrix", "backtest.cashflows")),
     ("analytics", ("backtest.analytics",)),
