@@ -130,19 +130,26 @@ def drawdown_table(returns: pd.Series) -> pd.DataFrame:
     """
     dd = drawdown(returns)
     cols = ["peak", "trough", "recovery", "depth", "days", "recovery_days"]
-    rows: list[tuple] = []
-    idx = dd.index
-    under = (dd.to_numpy() < -_TINY).astype(np.int8)
+    idx, values = dd.index, dd.to_numpy()
+    n = len(values)
+    under = (values < -_TINY).astype(np.int8)
     edges = np.diff(np.concatenate([[0], under, [0]]))
-    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-        peak = idx[start - 1] if start > 0 else idx[0]
-        seg = dd.iloc[start:stop]
-        trough = seg.idxmin()
-        recovery = idx[stop] if stop < len(idx) else pd.NaT
-        end = recovery if stop < len(idx) else idx[-1]
-        rec_days = float((recovery - trough).days) if stop < len(idx) else NAN
-        rows.append((peak, trough, recovery, float(seg.min()), float((end - peak).days), rec_days))
-    table = pd.DataFrame(rows, columns=cols)
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    # one episode per run of days under water: the peak is the day before it, the trough its first lowest
+    # day, the recovery the day after it (none if it runs to the end); array work, no pandas per episode
+    troughs = np.array([s + int(np.argmin(values[s:e])) for s, e in zip(starts, stops, strict=True)],
+                       dtype=np.intp)
+    recovered = stops < n
+    peak = idx[np.maximum(starts - 1, 0)]
+    trough = idx[troughs]
+    recovery = idx[np.minimum(stops, n - 1)] if n else idx
+    days = (recovery - peak).days.to_numpy().astype(float)
+    rec_days = np.where(recovered, (recovery - trough).days.to_numpy().astype(float), NAN)
+    # dates as Timestamp objects converted by to_datetime, as the table always was (its resolution follows)
+    table = pd.DataFrame({"peak": peak.astype(object), "trough": trough.astype(object),
+                          "recovery": np.where(recovered, recovery.astype(object), pd.NaT),
+                          "depth": values[troughs].astype(float), "days": days, "recovery_days": rec_days},
+                         columns=cols)
     for c in ("peak", "trough", "recovery"):
         table[c] = pd.to_datetime(table[c])
     return table.astype({"depth": float, "days": float, "recovery_days": float})

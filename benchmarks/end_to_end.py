@@ -8,6 +8,9 @@
 * warm: ``--repeat`` further runs with that cache (the everyday case);
 * wall time and peak RSS of each run (``os.wait4`` rusage of that child), median of the warm runs;
 * `bt --help` wall time, median of ``--help-repeat`` runs;
+* the children run without ``PYTHONDONTWRITEBYTECODE`` (set in some sandboxes): an installed copy has its
+  modules' bytecode cached, so every run but the first reads ``__pycache__`` instead of compiling the
+  project's modules again (the same for both versions);
 * where a warm run spends its time: the same pipeline in this process, stage by stage (``--no-breakdown``
   skips it).
 
@@ -49,6 +52,13 @@ def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     if proc.returncode:
         sys.exit(f"command failed ({proc.returncode}): {' '.join(argv)}\n{err}")
     return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def child_env(tree: Path | None, **extra: str) -> dict[str, str]:
+    """`env_for` as a user's shell has it: bytecode cached (see the module docstring)."""
+    env = env_for(tree, **extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def breakdown(config: Path) -> list[list[str]]:
@@ -114,19 +124,19 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bt-e2e-"))
     old = previous_tree(args.previous) if args.previous != "none" else None
     try:
-        env = env_for(None, NUMBA_CACHE_DIR=str(work / "numba-cache"))
+        env = child_env(None, NUMBA_CACHE_DIR=str(work / "numba-cache"))
         run = [*bt_command(), "run", str(args.config), "--offline", "--out", str(work / "results")]
         rows = []
         wall, rss, cpu = measure(run, env)
         rows.append(["this version, cold (empty numba cache: compiles)", f"{wall:.2f}", f"{cpu:.2f}", f"{rss:.0f}"])
         # a fresh install: scripts/setup.sh compiles the kernels (its last step), then the first run
-        fresh = env_for(None, NUMBA_CACHE_DIR=str(work / "numba-cache-setup"))
+        fresh = child_env(None, NUMBA_CACHE_DIR=str(work / "numba-cache-setup"))
         setup, _, _ = measure([sys.executable, "-c", "from backtest.engine.kernel import kernels; kernels()"], fresh)
         wall, rss, cpu = measure(run, fresh)
         rows.append([f"this version, first run after setup.sh's warm-up step ({setup:.1f} s)", f"{wall:.2f}",
                      f"{cpu:.2f}", f"{rss:.0f}"])
         walls, rsss, cpus, old_walls, old_rsss, old_cpus, same_walls, same_rsss, same_cpus = ([] for _ in range(9))
-        old_env = env_for(old, NUMBA_CACHE_DIR=str(work / "numba-cache")) if old else None
+        old_env = child_env(old, NUMBA_CACHE_DIR=str(work / "numba-cache")) if old else None
         # the previous version runs its own copy of the config (the current one may use keys it does not
         # know, e.g. `controls`); this version also runs that copy: the same work as the previous version
         old_config = old / args.config.resolve().relative_to(REPO) if old else None

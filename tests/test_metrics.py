@@ -294,3 +294,38 @@ def test_compute_metrics_key_order_is_fixed(a, rb):
     assert keys == list(M.compute_metrics(rb[0], rb[1]))
     assert keys[:5] == ["start", "end", "years", "total_return", "cagr"]
     assert {"sharpe", "sortino", "up_capture", "down_capture", "var_95", "cvar_95", "fee_drag"} <= set(keys)
+
+
+def _drawdown_table_by_pandas(returns: pd.Series) -> pd.DataFrame:
+    """The episode table computed the plain way (a pandas slice per episode): the reference for the array
+    version in `metrics.drawdown_table`."""
+    dd = M.drawdown(returns)
+    idx, rows = dd.index, []
+    under = (dd.to_numpy() < -1e-12).astype(np.int8)
+    edges = np.diff(np.concatenate([[0], under, [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        seg = dd.iloc[start:stop]
+        peak, trough = idx[start - 1] if start > 0 else idx[0], seg.idxmin()
+        recovery = idx[stop] if stop < len(idx) else pd.NaT
+        end = recovery if stop < len(idx) else idx[-1]
+        rows.append((peak, trough, recovery, float(seg.min()), float((end - peak).days),
+                     float((recovery - trough).days) if stop < len(idx) else math.nan))
+    table = pd.DataFrame(rows, columns=["peak", "trough", "recovery", "depth", "days", "recovery_days"])
+    for c in ("peak", "trough", "recovery"):
+        table[c] = pd.to_datetime(table[c])
+    return table.astype({"depth": float, "days": float, "recovery_days": float})
+
+
+def test_drawdown_table_equals_the_per_episode_pandas_table(rotation_run):
+    rng = np.random.default_rng(7)
+    days = pd.bdate_range("2016-01-01", periods=2700, name="date")
+    cases = [pd.Series(rng.normal(0.0003, 0.01, len(days)), index=days) for _ in range(10)]
+    cases += [series([0.0, -0.1, 0.2, -0.05], days[:4]), series([0.0, -0.1, 0.05], days[:3]),   # ends under
+              series([-0.1, 0.05, 0.2], days[:3]), series([0.0, -0.1, np.nan, 0.0, 0.2], days[:5]),  # NaN
+              series([0.0, 0.01], days[:2]), series([0.0], days[:1]), series([], days[:0])]
+    equity = pd.read_csv(rotation_run / "equity.csv", index_col=0, parse_dates=[0])
+    cases += [M.simple_returns(equity[c], 1_000_000.0) for c in equity]                           # a real run
+    for r in cases:
+        expected = _drawdown_table_by_pandas(r)
+        pd.testing.assert_frame_equal(M.drawdown_table(r), expected, check_exact=True)
+    assert len(M.drawdown_table(cases[-1])) > 20             # the real series have many episodes

@@ -49,6 +49,9 @@ def test_light_load_leaves_vectorbt_unimported_and_importable():
         from backtest.engine.kernel import from_orders, kernels
         kernels()
         print("left:", sorted(m for m in sys.modules if m == "vectorbt" or m.startswith("vectorbt.")))
+        print("widgets:", sorted(m for m in sys.modules if m.split(".")[0] in ("ipywidgets", "IPython")))
+        import plotly.graph_objects as go
+        print("FigureWidget:", go.FigureWidget.__module__)     # the real one: ipywidgets importable again
         one = from_orders(np.ones((1, 1)), np.ones((1, 1)), [1], [100.0], np.zeros((1, 1)), np.zeros((1, 1)))
         print("one order:", len(one[0]), one[1][0, 0])
         import vectorbt as vbt
@@ -58,5 +61,7 @@ def test_light_load_leaves_vectorbt_unimported_and_importable():
                           check=False)
     assert done.returncode == 0, done.stderr
     assert "left: []" in done.stdout
+    assert "widgets: []" in done.stdout                # plotly's FigureWidget was not resolved while loading
+    assert "FigureWidget: plotly.graph_objs._figurewidget" in done.stdout
     assert "one order: 1 100.0" in done.stdout        # one record: the array layout numba types apart
     assert "full import: True True" in done.stdout

@@ -38,7 +38,7 @@ def risk_shares(holdings: pd.DataFrame, returns: pd.DataFrame, labels: Mapping[s
     rows = []
     cols = list(holdings.columns)
     held = holdings.to_numpy(dtype=float)
-    rets = returns.reindex(index=holdings.index, columns=cols).to_numpy(dtype=float)
+    rets = np.nan_to_num(returns.reindex(index=holdings.index, columns=cols).to_numpy(dtype=float))  # once
     codes = {}
     for kind, mapping in labels.items():
         fallback = (other or {}).get(kind, "Other")
@@ -53,7 +53,7 @@ def risk_shares(holdings: pd.DataFrame, returns: pd.DataFrame, labels: Mapping[s
         on = np.flatnonzero(np.abs(w) > 1e-12)
         if not len(on):
             continue
-        x = np.nan_to_num(rets[end + 1 - window:end + 1, on])
+        x = rets[end + 1 - window:end + 1, on]
         x = x - x.mean(axis=0)
         p = x @ w[on]
         var = float(p @ p)

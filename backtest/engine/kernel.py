@@ -38,6 +38,13 @@ MIN_SIZE = 1e-8
 # Parent packages whose __init__ is skipped; their submodules are loaded from the package folder as usual.
 _PACKAGES = ("vectorbt", "vectorbt.base", "vectorbt.utils", "vectorbt.generic", "vectorbt.portfolio",
              "vectorbt.returns", "vectorbt.records")
+# Modules the kernels' modules import but never use on the path taken here, replaced by empty stand-ins while
+# loading: `vectorbt.base.reshape_fns` imports `array_wrapper` for its pandas wrappers only (the kernels use
+# its `flex_select_auto_nb`), and `array_wrapper` pulls in `vectorbt._settings`, which builds every plotting
+# theme (~0.3 s). `vectorbt._typing` names plotly's `FigureWidget` in a type alias; plotly resolves that name
+# by importing ipywidgets and IPython (~0.3 s) unless ipywidgets is absent, so ipywidgets is marked absent
+# while loading (None in `sys.modules`, the documented way) and plotly hands out its placeholder class.
+_UNUSED = ("vectorbt.base.array_wrapper",)
 _lock = threading.Lock()
 _loaded: list[tuple[types.ModuleType, types.ModuleType]] = []
 
@@ -142,7 +149,10 @@ def _light() -> tuple[types.ModuleType, types.ModuleType]:
             stand_in.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
             stand_in.__package__ = name
             sys.modules[name] = stand_in
-        importlib.import_module("vectorbt.base.array_wrapper")  # first, as vectorbt.base does: an import cycle
+        for name in _UNUSED:
+            sys.modules[name] = types.ModuleType(name)
+        if "ipywidgets" not in sys.modules:
+            sys.modules["ipywidgets"] = None  # type: ignore[assignment]   # see _UNUSED
         found = (importlib.import_module("vectorbt.portfolio.nb"),
                  importlib.import_module("vectorbt.records.nb"))
         _warm_up_and_seal(*found)
@@ -150,6 +160,6 @@ def _light() -> tuple[types.ModuleType, types.ModuleType]:
         found = None
     finally:
         for name in set(sys.modules) - before:
-            if name == "vectorbt" or name.startswith("vectorbt."):
+            if name == "vectorbt" or name.startswith("vectorbt.") or name == "ipywidgets":
                 del sys.modules[name]
     return found if found is not None else _full()

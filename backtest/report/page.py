@@ -92,13 +92,16 @@ class SharedDates:
 
     def __init__(self) -> None:
         self.arrays: dict[str, list[str]] = {}
-        self._keys: dict[tuple[str, ...], str] = {}
+        self._keys: dict[bytes, str] = {}
 
     def x(self, index: pd.Index) -> dict:
-        """Trace keywords for x = ``index``: a reference to a shared array."""
-        labels = dates(index)
-        key = self._keys.setdefault(tuple(labels), f"d{len(self._keys)}")
-        self.arrays.setdefault(key, labels)
+        """Trace keywords for x = ``index``: a reference to a shared array. Arrays are told apart by their
+        days (the labels are a function of them), so a page's many traces on one calendar format it once."""
+        days = pd.DatetimeIndex(index).to_numpy().astype("datetime64[D]")
+        key = self._keys.get(days.tobytes())
+        if key is None:
+            key = self._keys[days.tobytes()] = f"d{len(self._keys)}"
+            self.arrays[key] = np.datetime_as_string(days, unit="D").tolist()
         return {"meta": {"xref": key}}
 
 

@@ -202,3 +202,21 @@ def test_comparison_growth_is_measured_from_capital_like_the_report(saved_dir):
     later = dataclasses.replace(run, benchmark=run.benchmark.iloc[10:])
     series, _ = _common_values([run, later], ["a", "b"])
     assert dict(series)[f"a / {first.name}"].iloc[0] == 1.0
+
+
+def test_shared_dates_one_array_per_calendar():
+    """Traces on the same days point at one shared array (formatted once), whatever the index's resolution;
+    other days get the next key, in first-seen order."""
+    import pandas as pd
+
+    from backtest.report.page import SharedDates
+
+    shared = SharedDates()
+    days = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"])
+    assert shared.x(days) == {"meta": {"xref": "d0"}}
+    assert shared.x(days.as_unit("s")) == {"meta": {"xref": "d0"}}
+    assert shared.x(days[:2]) == {"meta": {"xref": "d1"}}
+    intraday = pd.DatetimeIndex(["2024-01-02 16:00", "2024-01-03", "2024-01-04"])     # labels are days
+    assert shared.x(intraday) == {"meta": {"xref": "d0"}}
+    assert shared.arrays == {"d0": ["2024-01-02", "2024-01-03", "2024-01-04"],
+                             "d1": ["2024-01-02", "2024-01-03"]}
