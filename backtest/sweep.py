@@ -27,21 +27,19 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import UsageError
+from .sweep_workers import Outcome, assign_chunks, runner, warm_up  # noqa: F401  (this module's face too)
 
 DEFAULT_METRIC = "sharpe"
-DIST_INSTALL = "pip install -e '.[dist]'"
+
 
 
 @dataclass(frozen=True)
@@ -52,18 +50,6 @@ class Variant:
     name: str
     base: str | None
     params: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One strategy's result from a chunk (plain, pickle-able data). Series are indexed by trading date."""
-
-    name: str
-    equity: pd.Series
-    fees: pd.Series
-    turnover: pd.Series
-    notes: tuple[str, ...]
-    metrics: dict
 
 
 def expand_variants(cfg) -> tuple[object, list[Variant], dict[str, list[tuple[str, list[str]]]]]:
@@ -97,23 +83,45 @@ def expand_variants(cfg) -> tuple[object, list[Variant], dict[str, list[tuple[st
 
 
 def chunk_payloads(swept, chunk_size: int) -> list:
-    """The swept config cut into chunks of ``chunk_size`` strategies, each a `RunConfig` (frozen, picklable:
-    a chunk is not parsed again, so generated variant names need no length limit).
+    """The swept config cut into chunks of at most ``chunk_size`` strategies, each a `RunConfig` (frozen,
+    picklable: a chunk is not parsed again, so generated variant names need no length limit).
 
     Strategies whose target weights are the same computation (`plans.weighting_key`: they differ only in
-    schedule, costs, expense ratio or cash yield) are put in the same chunk, so each chunk solves the
-    weights on a date once for all of them; `chunk_order` gives the order the chunks' strategies come in.
-    A sleeves strategy and its sleeves are simulated together (`sleeves.kept_together`): their chunk may hold
-    more than ``chunk_size`` strategies.
+    schedule, costs, expense ratio or cash yield) form a weighting group, in `chunk_order`. A chunk never
+    mixes a part of a group with other strategies: a group larger than ``chunk_size`` is cut into its fewest
+    chunks of near-equal size (40 strategies in chunks of 32: two of 20), and smaller groups are packed
+    together, in order, up to ``chunk_size``. So each chunk solves the weights on a date once per group, and
+    `assign_chunks` can keep a group's chunks on one Dask worker. A sleeves strategy and its sleeves are
+    simulated together (`sleeves.kept_together`): their chunk may hold more than ``chunk_size`` strategies.
     """
+    from .plans import weighting_key
     from .sleeves import kept_together
 
-    chunks: list[list] = []
+    groups: list[list[list]] = []        # runs of units (a strategy, or a sleeves parent with its sleeves)
+    last = object()                      # of one weighting key
     for unit in kept_together([swept.strategies[i] for i in chunk_order(swept)]):
-        if not chunks or len(chunks[-1]) + len(unit) > chunk_size:   # a sleeves parent and its sleeves stay
-            chunks.append([])                                         # in one chunk, even past chunk_size
-        chunks[-1].extend(unit)
-    return [dataclasses.replace(swept, strategies=tuple(c), sweep=None) for c in chunks]
+        key = weighting_key(unit[0]) if len(unit) == 1 else None
+        if key is None or key != last:
+            groups.append([])
+        groups[-1].append(unit)
+        last = key
+    chunks: list[list] = []
+    for units in groups:
+        size = sum(len(u) for u in units)
+        if size > chunk_size:                  # a group of its own chunks, of near-equal size
+            target = -(-size // -(-size // chunk_size))
+            chunks.append([])
+            for unit in units:
+                if chunks[-1] and len(chunks[-1]) + len(unit) > target:
+                    chunks.append([])
+                chunks[-1].extend(unit)
+            chunks.append([])
+            continue
+        if not chunks or len(chunks[-1]) + size > chunk_size:    # small groups packed together
+            chunks.append([])
+        for unit in units:
+            chunks[-1].extend(unit)
+    return [dataclasses.replace(swept, strategies=tuple(c), sweep=None) for c in chunks if c]
 
 
 def chunk_order(swept) -> list[int]:
@@ -129,18 +137,21 @@ def chunk_order(swept) -> list[int]:
 
 
 def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
-                   risk_free: pd.Series | None, memo: dict | None = None) -> list[Outcome]:
+                   risk_free: pd.Series | None, memo: dict | None = None, threads: int | None = None
+                   ) -> list[Outcome]:
     """Weights, simulation and metrics of one chunk (``payload``: a `RunConfig` from `chunk_payloads`;
     ``inputs``: `backtest.data.inputs.Inputs`). Pure: runs the same in this process and on a Dask worker. ``memo``: the
     per-date work (universe, market caps, weights) of earlier chunks on the same inputs, reused
     (`plans.build_plans`); the result does not depend on it. Each variant's metrics are those `bt run`
     computes (`metrics.compute_metrics` on its values from capital), computed for the whole chunk at once
-    (`metrics_matrix.compute_metrics_many`, equal bit for bit)."""
+    (`metrics_matrix.compute_metrics_many`, equal bit for bit). ``threads``: the batch kernel's numba
+    threads (`simulate_plans`; a Dask worker passes 1: its cluster runs one chunk per Dask thread)."""
     from .plans import build_plans
 
     cfg = payload
     built = build_plans(cfg, inputs, memo=memo)
-    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital, fill=cfg.fill)
+    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital, fill=cfg.fill,
+                                                   threads=threads)
     metrics = _metrics(equity, fees, turnover, built.plans, cfg, benchmark_returns, risk_free)
     return [Outcome(name=name, equity=equity[name], fees=fees[name].rename("fees"), turnover=turnover[name],
                     notes=tuple(built.notes.get(name, ())) + notes[name], metrics=metrics[name])
@@ -245,17 +256,21 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     bench_returns = M.simple_returns(benchmark, swept.capital)
     risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
-    with _runner(workers, scheduler, echo) as (run_chunks, where, n_workers):
+    with runner(workers, scheduler, echo, simulate_chunk) as (run_chunks, where, n_workers, cpu):
         timings["start"] = time.perf_counter() - t0 - timings["load"]     # cluster start, warm-up
         size = min(chunk_size, -(-len(variants) // n_workers))
         payloads = chunk_payloads(swept, size)
         echo(f"simulating {len(payloads)} chunk{'s' if len(payloads) > 1 else ''} of up to {size} "
              f"strategies {where} ...")
-        t1 = time.perf_counter()
+        t1, cpu0, own0 = time.perf_counter(), cpu(), time.process_time()
         outcomes = run_chunks(payloads, inputs, bench_returns, risk_free, len(variants))
         at = {o.name: o for o in outcomes}
         outcomes = [at[v.name] for v in variants]           # back in the config's order
         timings["simulate"] = time.perf_counter() - t1
+        spent = [b - a for a, b in zip(cpu0, cpu(), strict=False)]
+        client = time.process_time() - own0 if workers or scheduler else 0.0    # on Dask: this process too
+        timings["simulate_cpu_busiest"] = max(spent, default=0.0)    # CPU s of the busiest chunk process
+        timings["simulate_cpu_all"] = sum(spent) + client             # CPU s of all processes, simulate phase
     rate = len(variants) / timings["simulate"] if timings["simulate"] > 0 else float("nan")
     echo(f"simulated {len(variants)} strategies in {timings['simulate']:.2f} s ({rate:.2f} per second)")
     manifest = {
@@ -343,102 +358,3 @@ def sweep_result(swept, outcomes: Sequence[Outcome], benchmark: pd.Series, bench
     if benchmarks or swept.controls:   # each variant against each further benchmark and control
         metrics.update(relative_metrics(result, swept.capital))
     return result
-
-
-# --- where the chunks run ---------------------------------------------------------------------------------
-
-
-def warm_up() -> None:
-    """Import the pipeline and load the compiled kernels: once per process, before its first chunk, so the
-    simulate time (and the throughput) measures the chunks' own work."""
-    import strategies  # noqa: F401
-
-    from . import engine, metrics, plans  # noqa: F401
-    from .engine.batch import warm_up as batch_warm_up
-    from .engine.kernel import kernels
-
-    kernels()
-    batch_warm_up()
-
-
-def _progress(total: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="strategy", desc="sweep", file=sys.stderr, disable=None, leave=False)
-
-
-def _in_process(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
-    out: list[Outcome] = []
-    memo: dict = {}
-    with _progress(total) as bar:
-        for payload in payloads:
-            part = simulate_chunk(payload, inputs, bench_returns, risk_free, memo)
-            out += part
-            bar.update(len(part))
-    return out
-
-
-_WORKER_MEMO: dict[str, dict] = {}      # on a Dask worker: the per-date memo of the sweep it works for
-
-
-def _chunk_on_worker(payload, inputs, bench_returns, risk_free, token: str) -> list[Outcome]:
-    """`simulate_chunk` on a worker, sharing one memo between the chunks of sweep ``token`` it runs."""
-    if token not in _WORKER_MEMO:
-        _WORKER_MEMO.clear()                # one sweep at a time: drop an earlier sweep's memo
-        _WORKER_MEMO[token] = {}
-    return simulate_chunk(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token])
-
-
-def _on_dask(client):
-    def run(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
-        from distributed import as_completed
-
-        shared = client.scatter([inputs, bench_returns, risk_free], broadcast=True, hash=False)
-        token = uuid.uuid4().hex[:8]
-        futures = [client.submit(_chunk_on_worker, p, *shared, token, key=f"bt-sweep-{token}-{i}", pure=False)
-                   for i, p in enumerate(payloads)]
-        position = {f.key: i for i, f in enumerate(futures)}
-        parts: list[list[Outcome] | None] = [None] * len(futures)
-        with _progress(total) as bar:
-            for future in as_completed(futures):
-                part = future.result()      # re-raises a chunk's error here, with its own type and message
-                parts[position[future.key]] = part
-                bar.update(len(part))
-        client.cancel(shared)
-        return [o for part in parts for o in part]
-    return run
-
-
-@contextmanager
-def _runner(workers: int, scheduler: str | None, echo) -> Iterator[tuple[Callable, str, int]]:
-    """``(run_chunks, where, number of workers)`` for this process, a local cluster or a scheduler."""
-    if not workers and not scheduler:
-        warm_up()
-        yield _in_process, "in this process", 1
-        return
-    try:
-        import logging
-
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise UsageError(f"{'--scheduler' if scheduler else '--workers'}: needs Dask distributed, which is "
-                         f"not installed; fix: {DIST_INSTALL}, or run without it (one process)") from None
-    if scheduler:
-        echo(f"connecting to the Dask scheduler at {scheduler} ...")
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise UsageError(f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); fix: "
-                             f"start one (`dask scheduler`, then `dask worker {scheduler}`) or check the "
-                             f"address") from None
-        with client:
-            client.run(warm_up)
-            n = max(1, len(client.scheduler_info().get("workers", {})))
-            yield _on_dask(client), f"on the Dask cluster at {scheduler} ({n} workers)", n
-        return
-    echo(f"starting a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''} ...")
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        client.run(warm_up)
-        where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
-        yield _on_dask(client), where, workers

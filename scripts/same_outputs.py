@@ -3,7 +3,8 @@
     python scripts/same_outputs.py results/rotation-A results/rotation-B
 
 Every file must exist in both and be byte-identical, except the run's own name, creation time and stage
-timings, which are masked in `manifest.json` and `report.html` before comparing. Exit 0 when identical, 1
+timings, and for a sweep where it ran and how it was chunked (one process or Dask workers), which are masked in
+`manifest.json` and `report.html` before comparing. Exit 0 when identical, 1
 with the differing files listed otherwise.
 """
 
@@ -20,6 +21,10 @@ MASKS = (
     (re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"), b"TIMESTAMP"),
     (re.compile(rb'"strategies_per_second": [0-9.e+-]+'), rb'"strategies_per_second": 0'),
     (re.compile(rb"[0-9.]+ strategies per second"), b"N strategies per second"),
+    # where a sweep ran (one process or N Dask workers) and its chunking: how, not what
+    (re.compile(rb'"(chunk_size|chunks|workers)": \d+'), rb'"\1": 0'),
+    (re.compile(rb'"where": "[^"]*"'), rb'"where": "-"'),
+    (re.compile(rb"Simulated [^<]*? in chunks of \d+:"), b"Simulated WHERE:"),
     (re.compile(rb"<dt>(load|weights|simulate|evidence|analytics|render|write)[^<]*</dt>\s*<dd>[^<]*</dd>"), b"<timing/>"),
 )
 

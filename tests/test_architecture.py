@@ -33,7 +33,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("analytics", ("backtest.analytics",)),
     ("results", ("backtest.results",)),
     ("report", ("backtest.report",)),
-    ("orchestrators", ("backtest.runner", "backtest.sweep", "backtest.cli", "backtest.api")),
+    ("orchestrators", ("backtest.runner", "backtest.sweep", "backtest.sweep_workers", "backtest.cli",
+                       "backtest.api")),
 )
 # Only these may import the data stage (the one place that touches disk and network for market data).
 DATA_USERS = ("backtest.data", "backtest.runner", "backtest.sweep", "backtest.cli", "backtest.api")

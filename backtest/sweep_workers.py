@@ -1,0 +1,254 @@
+"""Where a sweep's chunks run: in this process, on a local Dask cluster (`--workers N`) or on an existing
+one (`--scheduler`). Used by `backtest.sweep`, which cuts the chunks and says what a chunk does
+(`sweep.simulate_chunk`, passed in as ``simulate``).
+
+On Dask: the market data is scattered to every worker once; each weighting group's chunks go to one worker
+(`assign_chunks`: a worker's per-date memo then solves a group's weights once), largest first, with the
+scheduler still free to move a chunk to an idle worker; each chunk's outcomes come back packed (`pack`: two
+float arrays for the equity and fees of all its strategies). A local cluster's workers start without Dask's
+``MALLOC_TRIM_THRESHOLD_`` (`TRIM_KEY`). None of this changes a result: a chunk's outcomes depend neither on
+where it runs nor on its neighbours (tests/test_sweep.py, tests/test_sweep_dask.py).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .errors import UsageError
+
+DIST_INSTALL = "pip install -e '.[dist]'"
+THREADS_KEY = "distributed.nanny.environ.NUMBA_NUM_THREADS"
+"""A local cluster's workers run one Dask thread each, and the compiled kernels on one numba thread each
+(``NUMBA_NUM_THREADS=1``, set in the worker process before it imports numba): N workers on N cores, not N x
+cores threads. Not a pre-spawn variable, which Dask also writes into this process's environment: numba here
+would then refuse to compile once its threads run with another count."""
+TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+"""Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (memory handed back to the system
+early), which turns off glibc's adaptive mmap threshold: every large numpy temporary is then a fresh mmap
+with its page faults, and a chunk costs ~35% more CPU (docs/performance.md). `bt sweep --workers` starts its
+workers without it (None unsets a variable of that setting)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One strategy's result from a chunk (plain, pickle-able data). Series are indexed by trading date."""
+
+    name: str
+    equity: pd.Series
+    fees: pd.Series
+    turnover: pd.Series
+    notes: tuple[str, ...]
+    metrics: dict
+
+
+def assign_chunks(payloads: Sequence, n_workers: int) -> list[tuple[int, int]]:
+    """``(chunk position, worker number)`` for each chunk, in the order to submit them: whole weighting
+    groups on one worker each (so a worker solves a group's weights on a date once, with its memo), spread by
+    longest processing time first (each group, largest first, to the least loaded worker; load counted in
+    strategies). A group larger than a worker's share (all strategies / ``n_workers``), or one that would
+    take its worker past that share, is spread chunk by chunk instead (1,000 variants in 25 groups of 40 on 2
+    workers: 12 groups each and the 25th split, 500 and 500, not 520 and 480). Each worker's chunks come
+    largest first, so the last ones to finish are small.
+    Deterministic: it depends only on the chunks and ``n_workers``."""
+    from .plans import weighting_key
+
+    units: dict = {}
+    for i, payload in enumerate(payloads):
+        keys = {weighting_key(s) for s in payload.strategies}
+        key = keys.pop() if len(keys) == 1 and None not in keys else ("chunk", i)
+        units.setdefault(key, []).append(i)
+    size = [len(p.strategies) for p in payloads]
+    share = sum(size) / max(1, n_workers)
+    todo: list[list[int]] = []
+    for members in units.values():
+        todo += [members] if sum(size[i] for i in members) <= share else [[i] for i in members]
+    load = [0] * max(1, n_workers)
+    pieces: list[list[int]] = []
+    owned: list[list[int]] = [[] for _ in load]
+    while todo:
+        todo.sort(key=lambda piece: (-sum(size[i] for i in piece), piece[0]))
+        piece = todo.pop(0)
+        weight = sum(size[i] for i in piece)
+        w = min(range(len(load)), key=lambda w: (load[w], w))
+        if len(piece) > 1 and load[w] + weight > share:    # it would end past a fair share: its chunks alone
+            todo += [[i] for i in piece]
+            continue
+        load[w] += weight
+        owned[w].append(len(pieces))
+        pieces.append(piece)
+    queues = [[i for k in ks for i in pieces[k]] for ks in owned]
+    out: list[tuple[int, int]] = []
+    for depth in range(max(len(q) for q in queues)):      # interleaved: each worker's first chunk first
+        out += [(q[depth], w) for w, q in enumerate(queues) if depth < len(q)]
+    return out
+
+
+def warm_up() -> None:
+    """Import the pipeline and load the compiled kernels: once per process, before its first chunk, so the
+    simulate time (and the throughput) measures the chunks' own work."""
+    import strategies  # noqa: F401
+
+    from . import engine, metrics, plans  # noqa: F401
+    from .engine.batch import warm_up as batch_warm_up
+    from .engine.kernel import kernels
+
+    kernels()
+    batch_warm_up()
+
+
+def _progress(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="strategy", desc="sweep", file=sys.stderr, disable=None, leave=False)
+
+
+def _in_process(simulate):
+    def run(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
+        out: list[Outcome] = []
+        memo: dict = {}
+        with _progress(total) as bar:
+            for payload in payloads:
+                part = simulate(payload, inputs, bench_returns, risk_free, memo)
+                out += part
+                bar.update(len(part))
+        return out
+    return run
+
+
+_WORKER_MEMO: dict[str, dict] = {}      # on a Dask worker: the per-date memo of the sweep it works for
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A chunk's outcomes as they travel back from a Dask worker: the equity and fees of every strategy as
+    two (days x strategies) float arrays on one shared index, instead of two pandas Series per strategy
+    (half the bytes, a tenth of the pickling). `unpack` gives back the same `Outcome`s, bit for bit."""
+
+    names: tuple[str, ...]
+    index: pd.Index
+    equity: object          # numpy array, days x strategies
+    fees: object
+    turnover: tuple[pd.Series, ...]
+    notes: tuple[tuple[str, ...], ...]
+    metrics: tuple[dict, ...]
+
+
+def pack(outcomes: Sequence[Outcome]) -> Packed | list[Outcome]:
+    """``outcomes`` as a `Packed`, or unchanged when their equity and fees are not all on one index."""
+    import numpy as np
+
+    if not outcomes:
+        return list(outcomes)
+    index = outcomes[0].equity.index
+    if not all(o.equity.index.equals(index) and o.fees.index.equals(index) and o.fees.name == "fees"
+               and o.equity.name == o.name for o in outcomes):
+        return list(outcomes)
+    return Packed(names=tuple(o.name for o in outcomes), index=index,
+                  equity=np.column_stack([o.equity.to_numpy() for o in outcomes]),
+                  fees=np.column_stack([o.fees.to_numpy() for o in outcomes]),
+                  turnover=tuple(o.turnover for o in outcomes), notes=tuple(o.notes for o in outcomes),
+                  metrics=tuple(o.metrics for o in outcomes))
+
+
+def unpack(part: Packed | list[Outcome]) -> list[Outcome]:
+    """The `Outcome`s of a chunk that `pack` packed (a list of them is returned as it is)."""
+    if not isinstance(part, Packed):
+        return list(part)
+    return [Outcome(name=name, equity=pd.Series(part.equity[:, j], index=part.index, name=name),
+                    fees=pd.Series(part.fees[:, j], index=part.index, name="fees"), turnover=part.turnover[j],
+                    notes=part.notes[j], metrics=part.metrics[j])
+            for j, name in enumerate(part.names)]
+
+
+def _chunk_on_worker(simulate, payload, inputs, bench_returns, risk_free, token: str) -> Packed | list[Outcome]:
+    """``simulate`` (`sweep.simulate_chunk`) on a worker, sharing one memo between the chunks of sweep
+    ``token`` it runs, the batch kernel on one numba thread (each Dask thread of the worker runs a chunk);
+    the outcomes packed for the way back (`pack`)."""
+    if token not in _WORKER_MEMO:
+        _WORKER_MEMO.clear()                # one sweep at a time: drop an earlier sweep's memo
+        _WORKER_MEMO[token] = {}
+    return pack(simulate(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token], threads=1))
+
+
+def _on_dask(client, simulate):
+    def run(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
+        from distributed import as_completed
+
+        workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
+        shared = client.scatter([inputs, bench_returns, risk_free], broadcast=True, hash=False)
+        token = uuid.uuid4().hex[:8]
+        futures, position = [], {}
+        for i, w in assign_chunks(payloads, len(workers)):  # a weighting group's chunks on one worker; the
+            future = client.submit(                           # scheduler may still move one to an idle worker
+                _chunk_on_worker, simulate, payloads[i], *shared, token, key=f"bt-sweep-{token}-{i}", pure=False,
+                workers=[workers[w]] if workers else None, allow_other_workers=True)
+            futures.append(future)
+            position[future.key] = i
+        parts: list[list[Outcome] | None] = [None] * len(payloads)
+        with _progress(total) as bar:
+            for future in as_completed(futures):
+                part = unpack(future.result())   # re-raises a chunk's error here, with its own type and message
+                parts[position[future.key]] = part
+                bar.update(len(part))
+        client.cancel(shared)
+        return [o for part in parts for o in part]
+    return run
+
+
+def _cpu_seconds() -> float:
+    import time
+
+    return time.process_time()
+
+
+@contextmanager
+def runner(workers: int, scheduler: str | None, echo, simulate
+           ) -> Iterator[tuple[Callable, str, int, Callable[[], list[float]]]]:
+    """``(run_chunks, where, number of workers, cpu)`` for this process (``workers`` 0, no ``scheduler``), a
+    local cluster of ``workers`` processes, or the cluster of ``scheduler``; ``run_chunks(payloads, inputs,
+    bench_returns, risk_free, total)`` runs ``simulate`` (`sweep.simulate_chunk`) on every chunk and returns
+    the outcomes in chunk order; ``cpu()`` the CPU seconds so far of each process that runs chunks (this one,
+    or each Dask worker), for the manifest's timings."""
+    if not workers and not scheduler:
+        warm_up()
+        yield _in_process(simulate), "in this process", 1, lambda: [_cpu_seconds()]
+        return
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError(f"{'--scheduler' if scheduler else '--workers'}: needs Dask distributed, which is "
+                         f"not installed; fix: {DIST_INSTALL}, or run without it (one process)") from None
+
+    def cpu_of(client) -> Callable[[], list[float]]:
+        return lambda: [t for _, t in sorted(client.run(_cpu_seconds).items())]
+
+    if scheduler:
+        echo(f"connecting to the Dask scheduler at {scheduler} ...")
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); fix: "
+                             f"start one (`dask scheduler`, then `dask worker {scheduler}`) or check the "
+                             f"address") from None
+        with client:
+            client.run(warm_up)
+            n = max(1, len(client.scheduler_info().get("workers", {})))
+            yield _on_dask(client, simulate), f"on the Dask cluster at {scheduler} ({n} workers)", n, cpu_of(client)
+        return
+    import dask
+
+    echo(f"starting a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''} ...")
+    with dask.config.set({TRIM_KEY: None, THREADS_KEY: 1}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        client.run(warm_up)
+        where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
+        yield _on_dask(client, simulate), where, workers, cpu_of(client)

@@ -1,0 +1,195 @@
+"""How a sweep's chunks are cut and spread over Dask workers, and how their results travel back: whole
+weighting groups per chunk and per worker, balanced loads, packed outcomes equal bit for bit, and an
+existing scheduler (`--scheduler`) running the sweep to the same bytes as one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.config import load_config
+from backtest.plans import weighting_key
+from backtest.sweep import chunk_payloads, expand_variants, run_sweep
+from backtest.sweep_workers import (
+    TRIM_KEY,
+    Outcome,
+    Packed,
+    assign_chunks,
+    pack,
+    runner,
+    unpack,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SAME_FILES = ("metrics.json", "equity.csv", "returns.csv", "fees.csv", "turnover.csv", "config.yaml")
+MIXES = textwrap.dedent("""\
+    name: mixes
+    start: 2019-01-01
+    end: 2020-12-31
+    benchmark: SPY
+    costs: {commission_bps: 1, slippage_bps: 2}
+    strategies:
+      - name: Stocks
+        weighting: fixed
+        weights: {SPY: 0.8, AGG: 0.2}
+      - name: Bonds
+        weighting: fixed
+        weights: {SPY: 0.3, AGG: 0.7}
+    sweep:
+      grid:
+        rebalance: [monthly, quarterly]
+        costs.commission_bps: [0, 5, 10]
+    """)
+
+
+def _swept(path: Path):
+    return expand_variants(load_config(path))[0]
+
+
+def _groups(payload) -> set:
+    return {weighting_key(s) for s in payload.strategies}
+
+
+def test_chunks_never_split_a_weighting_group_they_need_not(tmp_path):
+    """sweep_1000.yaml: 25 weightings x 40 variants (rebalance and costs are not part of the weights). In
+    chunks of at most 32, each weighting is cut in two chunks of 20 (not 32 + 8 mixed with the next one)."""
+    swept = _swept(REPO / "benchmarks" / "sweep_1000.yaml")
+    payloads = chunk_payloads(swept, 32)
+    assert [len(p.strategies) for p in payloads] == [20] * 50
+    assert all(len(_groups(p)) == 1 for p in payloads)
+    chunks_per_group = Counter(g for p in payloads for g in _groups(p))
+    assert len(chunks_per_group) == 25 and set(chunks_per_group.values()) == {2}
+    names = [s.name for p in payloads for s in p.strategies]
+    assert sorted(names) == sorted(s.name for s in swept.strategies) and len(set(names)) == 1000
+    # groups smaller than the chunk are packed together, whole
+    mixes = tmp_path / "mixes.yaml"
+    mixes.write_text(MIXES)
+    small = chunk_payloads(_swept(mixes), 7)
+    assert [len(p.strategies) for p in small] == [6, 6]
+    assert [len(_groups(p)) for p in small] == [1, 1]
+    assert [len(p.strategies) for p in chunk_payloads(_swept(mixes), 12)] == [12]
+    assert [len(p.strategies) for p in chunk_payloads(_swept(mixes), 4)] == [3, 3, 3, 3]
+
+
+def test_assignment_keeps_groups_on_one_worker_and_balances_the_load():
+    payloads = chunk_payloads(_swept(REPO / "benchmarks" / "sweep_1000.yaml"), 32)
+    order = assign_chunks(payloads, 2)
+    assert sorted(i for i, _ in order) == list(range(50))             # every chunk, once
+    load = Counter()
+    workers_of: dict = {}
+    for i, w in order:
+        load[w] += len(payloads[i].strategies)
+        workers_of.setdefault(_groups(payloads[i]).pop(), set()).add(w)
+    assert load == {0: 500, 1: 500}       # 12 weightings each, the 25th split (not 520 against 480)
+    assert sorted(len(ws) for ws in workers_of.values()) == [1] * 24 + [2]
+    assert order == assign_chunks(payloads, 2)                          # deterministic
+    three = assign_chunks(payloads, 3)
+    spread = Counter()
+    for i, w in three:
+        spread[w] += len(payloads[i].strategies)
+    assert max(spread.values()) - min(spread.values()) <= 20 and sum(spread.values()) == 1000
+    # a worker's chunks come largest first: here, unequal chunks of one weighting each
+    sizes = [payloads[i] for i in (0, 2, 4)]
+    mixed = [sizes[0], _trim(sizes[1], 5), _trim(sizes[2], 12)]
+    assert assign_chunks(mixed, 1) == [(0, 0), (2, 0), (1, 0)]
+
+
+def _trim(payload, n: int):
+    import dataclasses
+
+    return dataclasses.replace(payload, strategies=payload.strategies[:n])
+
+
+def test_packed_outcomes_come_back_bit_for_bit():
+    index = pd.DatetimeIndex(["2020-01-02", "2020-01-03", "2020-01-06"], name="date")
+    rng = np.random.default_rng(7)
+    outcomes = [Outcome(name=f"V [x={k}]", equity=pd.Series(1e6 + rng.normal(size=3) * 1e3, index=index,
+                                                             name=f"V [x={k}]"),
+                        fees=pd.Series([0.0, -0.0, 1.25e-7 * k], index=index, name="fees"),
+                        turnover=pd.Series([0.5 * k], index=index[:1], name="turnover"),
+                        notes=(f"V [x={k}]: a note",), metrics={"sharpe": 0.1 * k, "cagr": float("nan")})
+                for k in range(3)]
+    packed = pack(outcomes)
+    assert isinstance(packed, Packed) and packed.equity.shape == (3, 3)
+    back = unpack(packed)
+    for a, b in zip(outcomes, back, strict=True):
+        assert a.name == b.name and a.notes == b.notes and a.metrics.keys() == b.metrics.keys()
+        for x, y in ((a.equity, b.equity), (a.fees, b.fees), (a.turnover, b.turnover)):
+            assert x.name == y.name and x.index.equals(y.index) and x.index.name == y.index.name
+            assert x.to_numpy().tobytes() == y.to_numpy().tobytes()
+    # equity on different days: sent as they are
+    odd = outcomes[:1] + [Outcome(**{**outcomes[1].__dict__, "equity": outcomes[1].equity.iloc[1:]})]
+    assert all(a is b for a, b in zip(pack(odd), odd, strict=True))
+    assert all(a is b for a, b in zip(unpack(pack(odd)), odd, strict=True))
+
+
+@pytest.fixture(scope="module")
+def mixes(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("mixes") / "mixes.yaml"
+    path.write_text(MIXES)
+    return path
+
+
+def test_existing_scheduler_runs_groups_on_one_worker_each_to_the_same_bytes(mixes, snapshot_store, tmp_path):
+    """`--scheduler`: a cluster started outside the sweep (work stealing off, so the placement is the
+    assignment's). Each weighting group's two chunks run on one worker, the two groups on different
+    workers, and the run folder equals the one-process run's."""
+    import dask
+    from distributed import Client, LocalCluster, get_task_stream
+
+
+    kw = {"store": snapshot_store, "offline": True}
+    one = run_sweep(mixes, results_dir=tmp_path / "one", **kw)
+    with dask.config.set({"distributed.scheduler.work-stealing": False, TRIM_KEY: None}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client, get_task_stream(client) as stream:
+        dist = run_sweep(mixes, results_dir=tmp_path / "dist", scheduler=cluster.scheduler_address, chunk_size=3,
+                         **kw)
+        trim = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+    for name in SAME_FILES:
+        assert (one / name).read_bytes() == (dist / name).read_bytes(), name
+    timings = json.loads((dist / "manifest.json").read_text())["timings_s"]
+    assert 0 < timings["simulate_cpu_busiest"] < timings["simulate_cpu_all"]      # a worker's; all and the client's
+    payloads = chunk_payloads(_swept(mixes), 3)
+    ran = {int(str(t["key"]).rsplit("-", 1)[1]): t["worker"] for t in stream.data
+           if str(t["key"]).startswith("bt-sweep-")}
+    assert sorted(ran) == [0, 1, 2, 3]
+    by_group: dict = {}
+    for i, worker in ran.items():
+        by_group.setdefault(_groups(payloads[i]).pop(), set()).add(worker)
+    assert sorted(len(w) for w in by_group.values()) == [1, 1]
+    assert len(set.union(*by_group.values())) == 2
+    assert set(trim.values()) == {None}
+
+
+def test_local_cluster_workers_start_without_dask_malloc_trim(mixes, snapshot_store, tmp_path):
+    """`--workers`: the local cluster's workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it costs the
+    simulation ~35% more CPU) and with one numba thread each; tests/test_sweep.py checks its run is
+    byte-identical to one process."""
+    from distributed import default_client
+
+    from backtest.sweep import simulate_chunk
+
+    with runner(2, None, lambda m: None, simulate_chunk) as (_, where, n, cpu):
+        trim = default_client().run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        threads = default_client().run(_numba_threads)
+        seconds = cpu()
+    assert n == 2 and where == "on a local Dask cluster of 2 workers"
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ, "set in this shell: the workers inherit it"
+    assert len(trim) == 2 and set(trim.values()) == {None}
+    assert set(threads.values()) == {1}                 # one numba thread per single-threaded worker
+    assert "NUMBA_NUM_THREADS" not in os.environ        # and this process's numba left alone
+    assert len(seconds) == 2 and all(t > 0 for t in seconds)      # each worker's CPU (imports, warm-up)
+
+
+def _numba_threads() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
