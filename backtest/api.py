@@ -108,7 +108,8 @@ def _result(run: RunResult, metrics: dict, path: Path | None) -> Result:
     trades = (pd.concat(trades, ignore_index=True) if trades else pd.DataFrame(
         columns=["date", "ticker", "side", "shares", "price", "value", "fees", "strategy"]))
     trades = trades[["strategy", *[c for c in trades.columns if c != "strategy"]]]
-    frame = lambda attr: (pd.concat([getattr(s, attr).rename(s.name) for s in run.strategies], axis=1)  # noqa
+    frame = lambda attr: (pd.concat([getattr(s, attr).rename(s.name) for s in run.strategies], axis=1,  # noqa
+                                    sort=True)
                           if run.strategies else pd.DataFrame(index=equity.index[:0]))
     return Result(name=run.name, benchmark_name=bench, equity=equity,
                   returns=equity.apply(M.simple_returns, initial=run_capital(run.config)),

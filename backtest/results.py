@@ -288,7 +288,8 @@ def compute_run_metrics(result: RunResult) -> dict:
     expense = {d.get("name"): d.get("expense_ratio", 0.0) for d in result.config.get("strategies", [])
                if isinstance(d, Mapping)}
     if result.strategies:     # all strategies at once, equal bit for bit to compute_metrics on each
-        frame = lambda attr: pd.concat({s.name: getattr(s, attr) for s in result.strategies}, axis=1)  # noqa
+        frame = lambda attr: pd.concat({s.name: getattr(s, attr) for s in result.strategies},  # noqa: E731
+                                       axis=1, sort=True)      # union of dates in order (pandas 4 won't sort)
         out["strategies"] = compute_metrics_many(
             frame("equity"), capital, bench, result.risk_free, turnover=frame("turnover").sort_index(),
             fees=frame("fees"),

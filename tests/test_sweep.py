@@ -150,6 +150,8 @@ def test_sweep_report_has_the_sortable_table_and_the_heatmaps(runs):
     assert len(capped["data"]) == 2                     # one trace per universe.exclude value, and a menu
     assert len(capped["layout"]["updatemenus"][0]["buttons"]) == 2
     assert "Sharpe ratio over the swept values" in html and "http" not in html.split("<script>")[0][:2000]
+    info = json.loads((runs["one chunk"] / "manifest.json").read_text())["sweep"]
+    assert f"in {info['chunks']} chunk{'' if info['chunks'] == 1 else 's'} of up to {info['chunk_size']}:" in html
 
 
 def test_report_metric_option(config, snapshot_store, tmp_path):

@@ -126,7 +126,6 @@ def _run_variant(v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_p
     1 records this variant's (the columns in order, ``hint_cols`` rows x columns, ``hint_m`` per row), 2
     starts from the recorded one (variants of a set differ in costs, so their orders mostly agree), 0 sorts
     from scratch; the sort's result depends only on the keys."""
-    n_days = filled.shape[0]
     cols = set_cols[col_ptr[s]:col_ptr[s + 1]]
     rank = set_rank[col_ptr[s]:col_ptr[s + 1]]
     rows = set_rows[row_ptr[s]:row_ptr[s + 1]]

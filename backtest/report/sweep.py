@@ -205,7 +205,9 @@ def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:
                         f"({esc(fmt(strat.get(top, {}).get(metric), kind))}); benchmark "
                         f"{esc(fmt(saved.metrics.get('benchmark', {}).get(metric), kind))}.</p>")
     if info_.get("where"):
-        overview.append(f'<p class="note">Simulated {esc(info_.get("where"))} in chunks of '
+        n = info_.get("chunks")
+        chunks = f"{esc(n)} chunk{'' if n == 1 else 's'} of up to" if n is not None else "chunks of"
+        overview.append(f'<p class="note">Simulated {esc(info_.get("where"))} in {chunks} '
                         f'{esc(info_.get("chunk_size"))}: {esc(info_.get("strategies_per_second"))} '
                         f"strategies per second.</p>")
     add("overview", "Overview", "Sweep overview", "".join(overview))
