@@ -142,6 +142,31 @@ def keep_plot_area(fig: go.Figure) -> None:
                                   yanchor="top", yref="paper", font=dict(size=11)))
 
 
+MODEBAR_PX = 30     # plotly's toolbar (shown on hover) takes the top 25 px at the figure's right edge
+MENU_PX = 34        # the height of a row of menu buttons (font 11-12)
+
+
+def clear_modebar(fig: go.Figure) -> None:
+    """Menus above the plot on the right (Linear/Log, the drawdown selector) would sit under plotly's
+    toolbar when the pointer is over the figure, where their buttons cannot be clicked: their top is put
+    just below the toolbar (`MODEBAR_PX` from the figure's top), and the top margin grown (the figure with
+    it, so the plot keeps its height) when it is too small to hold them there."""
+    menus = [m for m in (fig.layout.updatemenus or ()) if (m.x if m.x is not None else -1) >= 0.5
+             and (m.y if m.y is not None else 0) > 1]
+    if not menus:
+        return
+    height = fig.layout.height or 450
+    top = fig.layout.margin.t if fig.layout.margin.t is not None else 100
+    bottom = fig.layout.margin.b if fig.layout.margin.b is not None else 80
+    if top < MODEBAR_PX + MENU_PX:
+        height += MODEBAR_PX + MENU_PX - top
+        top = MODEBAR_PX + MENU_PX
+        fig.update_layout(height=height, margin=dict(t=top))
+    plot = max(height - top - bottom, 1)
+    for menu in menus:
+        menu.update(yanchor="top", y=1 + (top - MODEBAR_PX) / plot)
+
+
 def figure_fragment(fig: go.Figure, *, css_class: str = "plot") -> str:
     """A ``<div>`` and its figure as inert JSON; the page script draws it with Plotly.newPlot.
 
@@ -149,6 +174,7 @@ def figure_fragment(fig: go.Figure, *, css_class: str = "plot") -> str:
     For extra report sections (`backtest.report.sections`).
     """
     keep_plot_area(fig)
+    clear_modebar(fig)
     spec = to_json_plotly(fig.to_plotly_json())
     return (f'<div class="{esc(css_class)}"></div>'
             f'<script type="application/json" class="bt-fig">{script_json(spec)}</script>')

@@ -91,3 +91,30 @@ def test_comparison_renders(browser, saved_dir, hostile_dir, tmp_path, artifacts
     assert page.locator("#config td.diff").count() > 0
     page.screenshot(path=str(artifacts / "compare-report.png"), full_page=True)
     page.close()
+
+
+def test_menus_on_the_right_clear_plotlys_toolbar(browser, saved_dir):
+    """The Linear/Log buttons and the drawdown selector sit at the top right, where plotly shows its toolbar
+    while the pointer is over the figure: none of their buttons may lie under it (they could not be
+    clicked), and none may reach into the plot area."""
+    page, console, errors = _open(browser, saved_dir / "report.html")
+    found = page.evaluate("""() => {
+      const out = [];
+      for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+        const bar = plot.querySelector('.modebar'), area = plot.querySelector('.nsewdrag');
+        if (!bar || !area) continue;
+        const m = bar.getBoundingClientRect(), a = area.getBoundingClientRect();
+        for (const el of plot.querySelectorAll('.updatemenu-header, .updatemenu-button')) {
+          const r = el.getBoundingClientRect();
+          if (r.right < m.left) continue;                       // a menu on the left: not near the toolbar
+          const under = !(r.bottom <= m.top || r.top >= m.bottom);
+          out.push({label: el.textContent.trim(), under: under, intoPlot: r.bottom > a.top + 1});
+        }
+      }
+      return out;
+    }""")
+    assert (console, errors) == ([], [])
+    labels = {f["label"] for f in found}
+    assert {"Linear", "Log", "All strategies"} <= labels, labels
+    assert [f for f in found if f["under"] or f["intoPlot"]] == []
+    page.close()
