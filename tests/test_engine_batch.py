@@ -226,10 +226,11 @@ def test_threads_give_identical_results():
         simulate_many(prices, more, capital=1e6, base=base, threads=0)
 
 
-def test_fill_prices_equal_pandas_ffill_bfill():
+def test_filled_closes_equal_pandas_ffill_bfill():
     """The kernel's filled closes are ``prices[used].ffill().bfill()``: leading, inner and trailing gaps, a
-    name with no close at all (stays NaN), an infinite close (kept, not a gap), names taken out of order."""
-    from backtest.engine.batch_nb import fill_prices
+    name with no close at all (stays NaN), an infinite close (kept, not a gap), names taken out of order,
+    and a frame with a repeated column name."""
+    from backtest.engine.batch import filled_closes
 
     rng = np.random.default_rng(5)
     raw = rng.uniform(1, 2, size=(30, 6))
@@ -238,15 +239,16 @@ def test_fill_prices_equal_pandas_ffill_bfill():
     raw[25:, 2] = np.nan
     raw[:, 3] = np.nan
     raw[7, 4] = np.inf
-    frame = pd.DataFrame(raw, columns=list("abcdef"))
     used = ["d", "a", "e", "b", "c"]
-    expect = frame[used].ffill().bfill().to_numpy()
-    take = frame.columns.get_indexer(used).astype(np.int64)
-    for src in (np.ascontiguousarray(raw.T), np.asfortranarray(raw).T):
-        filled, filled_t = fill_prices(src, take)
+    for columns in (list("abcdef"), list("abcdea")):
+        frame = pd.DataFrame(raw, columns=columns)
+        expect = frame[used].ffill().bfill().to_numpy()
+        before = frame.to_numpy().copy()
+        filled, filled_t = filled_closes(frame, used)
         np.testing.assert_array_equal(filled, expect)
         np.testing.assert_array_equal(filled_t, expect.T)
         assert filled.flags.c_contiguous and filled_t.flags.c_contiguous
+        np.testing.assert_array_equal(frame.to_numpy(), before)      # the prices themselves are left alone
 
 
 def test_hinted_sort_equals_numbas_stable_argsort():

@@ -24,7 +24,7 @@ threads (``threads=``, default the cores this process may use; each writes only 
 thread count gives the same bits); a row's call sequence is sorted starting from the order the first variant
 of its target set found (variants of a set differ in costs, so the orders mostly agree; the sort's result
 depends only on the keys); the daily values are summed one holding period at a time for every variant of a
-target set, reading each close once; the closes are filled (``ffill().bfill()``) in the kernel.
+target set, reading each close once; the closes are filled (``ffill().bfill()``) as `bt run` fills them.
 
 What it does not do (`supports` says; the sweep then uses vectorbt's path): a borrow fee (a drag computed
 from the daily short market value), sleeve parents (their prices are their sleeves' simulated values).
@@ -40,7 +40,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from backtest.engine.batch_nb import fill_prices, simulate_batch_nb
+from backtest.engine.batch_nb import simulate_batch_nb
 from backtest.errors import SimulationError
 
 
@@ -123,12 +123,7 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
         raise SimulationError(f"simulate_many: threads={threads!r}; expected a whole number >= 1")
     used = list(dict.fromkeys(t for o, *_ in built for t in o.columns))
     where = {t: j for j, t in enumerate(used)}
-    if prices.columns.is_unique:
-        raw, take = prices.to_numpy(dtype=float), prices.columns.get_indexer(used)
-    else:
-        raw, take = prices[used].to_numpy(dtype=float), np.arange(len(used))
-    raw_t = raw.T if raw.T.flags.c_contiguous else np.ascontiguousarray(raw.T)
-    filled, filled_t = fill_prices(raw_t, take.astype(np.int64))     # prices[used].ffill().bfill()
+    filled, filled_t = filled_closes(prices, used)
     bad = ~np.isfinite(filled_t).all(axis=1)
     cols, rows, sizes, ranks, execs, targets = [], [], [], [], [], []
     for o, _, target, _ in built:
@@ -218,6 +213,20 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
     return Batch(equity=equity, fees=fee_frame, turnover=turnover, notes=notes)
 
 
+def filled_closes(prices: pd.DataFrame, used: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``prices[used].ffill().bfill()`` (`engine.simulate._ffill_bfill`, what `bt run` fills with) twice, both
+    C-contiguous: (days x used) and (used x days), so the rows of an order day and the runs of days of one
+    name are read contiguously by the kernel."""
+    from backtest.engine.simulate import _ffill_bfill
+
+    if prices.columns.is_unique:
+        raw = prices.to_numpy(dtype=float)[:, prices.columns.get_indexer(used)]
+    else:
+        raw = prices[used].to_numpy(dtype=float)
+    filled_t = np.ascontiguousarray(_ffill_bfill(np.array(raw, order="F")).T)   # a copy: filled in place
+    return np.ascontiguousarray(filled_t.T), filled_t
+
+
 def _flat(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Ragged arrays as (concatenation, offsets)."""
     ptr = np.zeros(len(parts) + 1, dtype=np.int64)
@@ -246,10 +255,7 @@ def warm_up() -> None:
     """Load the compiled kernels (numba's on-disk cache) with the argument types `simulate_many` passes, and
     start numba's thread pool."""
     ints = np.array([0, 1], dtype=np.int64)
-    raw_t = np.ones((1, 1))
-    filled, filled_t = fill_prices(raw_t, ints[:1])
-    raw_t.flags.writeable = False       # pandas hands out read-only views of a frame's values
-    fill_prices(raw_t, ints[:1])
+    filled, filled_t = np.ones((1, 1)), np.ones((1, 1))
     _passive_openmp()
     for parallel in (False, True):
         with numba.parallel_chunksize(1):

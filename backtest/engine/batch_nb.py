@@ -43,32 +43,6 @@ def _clean(x):
 
 
 @njit(cache=True)
-def fill_prices(raw_t, take):
-    """``prices[used].ffill().bfill()`` as arrays: ``raw_t`` (names x days, the closes with NaN where there
-    is none), ``take`` the used names' rows. Returns the filled closes twice: (days x used) and (used x days),
-    both C-contiguous (rows of an order day and runs of days of one name are then read contiguously)."""
-    n_days = raw_t.shape[1]
-    out_t = np.empty((len(take), n_days))
-    for j in range(len(take)):
-        src = raw_t[take[j]]
-        row = out_t[j]
-        last = np.nan
-        first = -1
-        for d in range(n_days):
-            x = src[d]
-            if np.isnan(x):
-                row[d] = last
-            else:
-                row[d] = x
-                last = x
-                if first < 0:
-                    first = d
-        for d in range(first):     # none if the name has no close at all (it stays NaN)
-            row[d] = src[first]
-    return np.ascontiguousarray(out_t.T), out_t
-
-
-@njit(cache=True)
 def _sorted_by_key(keys, m, order, work_k, hint, use_hint):
     """Stable argsort of ``keys[:m]`` into ``order[:m]``, exactly numba's ``np.argsort(kind="mergesort")``
     (NaN last, ties by position). With ``use_hint``, ``hint[:m]`` is a permutation to start from: checked
