@@ -53,20 +53,13 @@ def _project_groups(w: np.ndarray, upper: np.ndarray, groups: list[tuple[np.ndar
         return float(x[free].sum() + sum(min(cap, x[idx].sum()) for idx, cap in groups))
 
     points = np.unique(np.concatenate([upper / w, binding_at[np.isfinite(binding_at)]]))
-    # invariant: total(points[lo]) < 1 <= total(points[hi]); lo = -1 stands for t = 0
-    lo, hi = -1, len(points) - 1
-    if total(points[hi]) < 1:
-        t, binding = float(points[hi]), binding_at <= points[hi]
+    bracket = _bracket(total, points)
+    if bracket is None:
+        t, binding = float(points[-1]), binding_at <= points[-1]
     else:
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if total(points[mid]) < 1:
-                lo = mid
-            else:
-                hi = mid
         # no breakpoint inside (a, b): which names are saturated and which groups bind is fixed there, and
         # T(t) = C + t * D; read that state at the midpoint and solve C + t * D = 1
-        a, b = (0.0 if lo < 0 else float(points[lo])), float(points[hi])
+        a, b = bracket
         m = (a + b) / 2
         binding = binding_at < m
         moving = upper > m * w
@@ -83,6 +76,22 @@ def _project_groups(w: np.ndarray, upper: np.ndarray, groups: list[tuple[np.ndar
     return x
 
 
+def _bracket(total, points: np.ndarray) -> tuple[float, float] | None:
+    """``(a, b)``: the consecutive breakpoints (sorted ``points``; a = 0 before the first) with
+    ``total(a) < 1 <= total(b)``, found by bisection; None when even the last breakpoint totals under 1."""
+    # invariant: total(points[lo]) < 1 <= total(points[hi]); lo = -1 stands for t = 0
+    lo, hi = -1, len(points) - 1
+    if total(points[hi]) < 1:
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if total(points[mid]) < 1:
+            lo = mid
+        else:
+            hi = mid
+    return (0.0 if lo < 0 else float(points[lo])), float(points[hi])
+
+
 def _project_bounds(w: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """`project` without groups: the same operations on the same values (every name free, no group level),
     so the same bits, without the masks and group bookkeeping (a sweep's single caps solve this thousands of
@@ -91,17 +100,11 @@ def _project_bounds(w: np.ndarray, upper: np.ndarray) -> np.ndarray:
         return float(np.minimum(upper, t * w).sum())
 
     points = np.unique(upper / w)
-    lo, hi = -1, len(points) - 1
-    if total(points[hi]) < 1:
-        t = float(points[hi])
+    bracket = _bracket(total, points)
+    if bracket is None:
+        t = float(points[-1])
     else:
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if total(points[mid]) < 1:
-                lo = mid
-            else:
-                hi = mid
-        a, b = (0.0 if lo < 0 else float(points[lo])), float(points[hi])
+        a, b = bracket
         m = (a + b) / 2
         moving = upper > m * w
         constant = float(upper[~moving].sum())
