@@ -26,9 +26,9 @@ from backtest.sweep_workers import (
     runner,
     unpack,
 )
+from tests.test_sweep import SAME_FILES    # the run folder's result files (one list for both test modules)
 
 REPO = Path(__file__).resolve().parents[1]
-SAME_FILES = ("metrics.json", "equity.csv", "returns.csv", "fees.csv", "turnover.csv", "config.yaml")
 MIXES = textwrap.dedent("""\
     name: mixes
     start: 2019-01-01
