@@ -36,7 +36,9 @@ HEARTBEAT_SECONDS = 30.0
 
 class _Progress:
     """Stage messages on stderr, and every HEARTBEAT_SECONDS a line saying the command is still at work on
-    the last stage (a long simulation otherwise prints nothing for minutes)."""
+    the last stage (a long simulation otherwise prints nothing for minutes). The heartbeat's thread starts
+    with the first message, not before: `bt run` forks its evidence worker before that, and forks only from
+    a process with no other thread (`backtest.forked.can_fork`)."""
 
     def __init__(self, every: float = HEARTBEAT_SECONDS):
         import threading
@@ -50,6 +52,8 @@ class _Progress:
     def echo(self, message: str) -> None:
         self.last = message.rstrip(". ")
         click.echo(message, err=True)
+        if self.thread.ident is None and not self.stop.is_set():
+            self.thread.start()
 
     def _beat(self) -> None:
         import time
@@ -61,12 +65,12 @@ class _Progress:
         import time
 
         self.started = time.monotonic()
-        self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
-        self.thread.join(timeout=1)
+        if self.thread.ident is not None:
+            self.thread.join(timeout=1)
 
 
 def _tidy_results(folder: Path) -> None:

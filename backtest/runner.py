@@ -38,9 +38,12 @@ def require_python_allowed(cfg, allow_python: bool) -> None:
 
 def run_config(config_path, *, store=None, results_dir=Path("results"), offline: bool = False,
                start: str | None = None, end: str | None = None,
-               echo: Callable[[str], None] = lambda m: None, allow_python: bool = False) -> Path:
+               echo: Callable[[str], None] = lambda m: None, allow_python: bool = False,
+               fork_evidence: bool = True) -> Path:
     """Load, validate, run and save. Returns the run folder. ``allow_python``: run the functions of
-    ``weighting: {python: ...}`` strategies (refused otherwise)."""
+    ``weighting: {python: ...}`` strategies (refused otherwise). ``fork_evidence``: compute the evidence
+    stage in a forked helper process on the second core where that is safe (`evidence_worker`); the run
+    folder is the same either way."""
     from .config import apply_overrides, load_config
     from .data.store import PriceStore, default_store_dir
     from .results import check_results_dir
@@ -53,7 +56,9 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     results_dir = check_results_dir(results_dir)
     try:
         store = store if store is not None else PriceStore(default_store_dir())
-        result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0, allow_python=allow_python)
+        with evidence_worker(cfg, fork=fork_evidence) as worker:   # ended here, before anything is written
+            result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0, allow_python=allow_python,
+                                  evidence_worker=worker)
         return save_run(result, results_dir)
     except BaseException:
         for d in created:  # a failed run leaves nothing behind, not even the empty folders it made
@@ -62,6 +67,23 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
             except OSError:
                 break
         raise
+
+
+def evidence_worker(cfg, *, fork: bool = True):
+    """A context manager giving a `backtest.forked.ForkedWorker` for the evidence stage of ``cfg`` (forked
+    now: it imports statsmodels while this process loads data and simulates), or None where the evidence is
+    computed in this process: ``fork`` false, no evidence or no strategy in the config, or not safe here
+    (`backtest.forked.can_fork`: not Linux, not the main thread, other Python threads running, as in a
+    notebook kernel). Call it before any price is read (pyarrow) or kernel launched (numba)."""
+    import contextlib
+
+    from .forked import ForkedWorker, can_fork
+
+    if not (fork and cfg.evidence.enabled and cfg.strategies and can_fork()):
+        return contextlib.nullcontext(None)
+    from .analytics.evidence import preload
+
+    return ForkedWorker(warm=preload)
 
 
 def save_run(result, results_dir: Path, *, folder_name: str | None = None) -> Path:
@@ -74,8 +96,12 @@ def save_run(result, results_dir: Path, *, folder_name: str | None = None) -> Pa
 
 
 def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], None] = lambda m: None,
-                 t0: float | None = None, allow_python: bool = False):
-    """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written)."""
+                 t0: float | None = None, allow_python: bool = False, evidence_worker=None):
+    """Run a validated `RunConfig` against `store`; returns a `RunResult` (nothing written).
+
+    ``evidence_worker``: a `backtest.forked.ForkedWorker` (`evidence_worker` makes one) that computes the
+    evidence while this process computes the rotation analytics and the other tables; None computes it
+    here, last. The result is the same either way (the same function on the same inputs)."""
     from .config import config_to_dict
     from .plans import build_plans
     from .results import RunResult, StrategyResult, package_versions
@@ -94,11 +120,14 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     timings["simulate"] = time.perf_counter() - t0 - sum(timings.values())
     benchmarks = simulate_benchmarks(cfg, inputs)
     benchmark = benchmarks.pop(cfg.benchmark)
+    risk_free = risk_free_returns(cfg, inputs)
     strategies = tuple(
         StrategyResult(name=name, equity=sim.equity, targets=built.plans[name].targets, holdings=sim.holdings,
                        trades=sim.trades, fees=sim.fees, turnover=sim.turnover,
                        notes=tuple(built.notes.get(name, ())) + sim.notes)
         for name, sim in sims.items())
+    evidence = _start_evidence(cfg, store, strategies, benchmark, risk_free, built.prices, inputs, echo,
+                               evidence_worker)
     analytics = dict(built.tables)
     analytics["idle_cash"] = idle_cash_table(sims, built)
     quality = data_quality_table(built, sims, cfg.data_gaps)
@@ -137,24 +166,79 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
                                   "daily_value": "analytics/account-value.csv"}
     result = RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
                        benchmark_name=cfg.benchmark, benchmark=benchmark, benchmarks=benchmarks,
-                       risk_free=risk_free_returns(cfg, inputs), manifest=manifest, analytics=analytics)
-    return _with_evidence(cfg, store, result, echo, built.prices, inputs)
+                       risk_free=risk_free, manifest=manifest, analytics=analytics)
+    return _with_evidence(result, evidence)
 
 
-def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame, inputs: Inputs):
-    """`result` with metrics.json's ``evidence`` entry and the ``evidence_*`` tables (docs/evidence.md)."""
-    import dataclasses
+def _start_evidence(cfg, store, strategies, benchmark: pd.Series, risk_free, prices: pd.DataFrame,
+                    inputs: Inputs, echo, worker) -> Callable[[], tuple] | None:
+    """The evidence stage (docs/evidence.md) of a run, started: None when the config has none; else a
+    function returning ``(summary, tables, seconds)`` of `backtest.analytics.evidence.run_evidence`.
 
-    from .results import compute_run_metrics
-
-    if not cfg.evidence.enabled or not result.strategies:
-        return result
+    Without ``worker``, that function computes the evidence when called. With one, the inputs are read and
+    sent to it now and the function waits for its answer; if the worker failed (the call raised there, or
+    the process died), the evidence is computed again in this process, so an error reaches the user exactly
+    as it is raised here (type, message, exit code, the traceback under ``-v``)."""
+    if not cfg.evidence.enabled or not strategies:
+        return None
     from .analytics.evidence import run_evidence
-    from .data.factors import load_factors
-    from .data.sectors import load_sectors
+
+    if worker is None:
+        def in_process():
+            echo("computing the evidence (factor regressions, robustness) ...")
+            t1 = time.perf_counter()
+            kwargs = _evidence_inputs(cfg, store, strategies, benchmark, risk_free, prices, inputs)
+            return (*run_evidence(**kwargs), time.perf_counter() - t1)
+
+        return in_process
+    from .forked import WorkerFailed
 
     echo("computing the evidence (factor regressions, robustness) ...")
     t1 = time.perf_counter()
+    kwargs = _evidence_inputs(cfg, store, strategies, benchmark, risk_free, prices, inputs)
+    worker.submit(_timed, run_evidence, **kwargs)
+    prepared = time.perf_counter() - t1
+
+    def collect():
+        try:
+            summary, tables, seconds = worker.result()
+        except WorkerFailed:
+            t2 = time.perf_counter()
+            summary, tables = run_evidence(**kwargs)
+            seconds = time.perf_counter() - t2
+        return summary, tables, prepared + seconds
+
+    return collect
+
+
+def _timed(fn, /, **kwargs) -> tuple:
+    """``(*fn(**kwargs), seconds)``: the evidence and the time it took in the worker."""
+    t = time.perf_counter()
+    return (*fn(**kwargs), time.perf_counter() - t)
+
+
+def _with_evidence(result, evidence):
+    """`result` with metrics.json's ``evidence`` entry and the ``evidence_*`` tables (docs/evidence.md);
+    ``evidence``: `_start_evidence`'s function (None: no evidence, `result` unchanged)."""
+    from .results import compute_run_metrics
+
+    if evidence is None:
+        return result
+    summary, tables, seconds = evidence()
+    manifest = dict(result.manifest)
+    manifest["timings_s"] = {**manifest["timings_s"], "evidence": round(seconds, 3)}
+    metrics = {**compute_run_metrics(result), "evidence": summary}   # computed here rather than in write_run
+    return dataclasses.replace(result, metrics=metrics, analytics={**result.analytics, **tables},
+                               manifest=manifest)
+
+
+def _evidence_inputs(cfg, store, strategies, benchmark: pd.Series, risk_free, prices: pd.DataFrame,
+                     inputs: Inputs) -> dict:
+    """The keyword arguments of `backtest.analytics.evidence.run_evidence` for a run: the factor sets and
+    sectors read from the store, the point-in-time index weights for the attribution."""
+    from .data.factors import load_factors
+    from .data.sectors import load_sectors
+
     factors = {k: load_factors(store, k) for k in ("ff3_daily", "ff5_mom_monthly")} if cfg.evidence.factors else {}
     sectors = load_sectors(store)
     index_weights = None
@@ -167,17 +251,10 @@ def _with_evidence(cfg, store, result, echo, prices: pd.DataFrame, inputs: Input
         ends = month_ends(inputs.calendar)
         index_weights = index_cap_weights(inputs.prices[members], inputs.shares_daily.shares, m, ends)
         prices = prices.join(inputs.prices.loc[inputs.calendar, [c for c in members if c not in prices.columns]])
-    summary, tables = run_evidence({s.name: s.equity for s in result.strategies}, result.benchmark,
-                                   benchmark_name=result.benchmark_name, risk_free=result.risk_free,
-                                   factors=factors, spec=cfg.evidence,
-                                   holdings={s.name: s.holdings for s in result.strategies}, prices=prices,
-                                   groups=dict(cfg.groups), sectors=sectors, index_weights=index_weights,
-                                   capital=cfg.capital)
-    manifest = dict(result.manifest)
-    manifest["timings_s"] = {**manifest["timings_s"], "evidence": round(time.perf_counter() - t1, 3)}
-    metrics = {**compute_run_metrics(result), "evidence": summary}   # computed here rather than in write_run
-    return dataclasses.replace(result, metrics=metrics, analytics={**result.analytics, **tables},
-                               manifest=manifest)
+    return dict(equity={s.name: s.equity for s in strategies}, benchmark=benchmark,
+                benchmark_name=cfg.benchmark, risk_free=risk_free, factors=factors, spec=cfg.evidence,
+                holdings={s.name: s.holdings for s in strategies}, prices=prices, groups=dict(cfg.groups),
+                sectors=sectors, index_weights=index_weights, capital=cfg.capital)
 
 
 def cash_flow_tables(cfg, strategies, benchmark: pd.Series, calendar,

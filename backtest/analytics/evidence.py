@@ -159,6 +159,17 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
     return summary, tables
 
 
+def preload() -> None:
+    """Import what `run_evidence` imports on first use (statsmodels' OLS and RollingOLS, which import
+    scipy.stats; the risk and attribution modules): `bt run`'s evidence worker does it while the run loads
+    its data (`backtest.runner.evidence_worker`)."""
+    import statsmodels.regression.linear_model  # noqa: F401
+    import statsmodels.regression.rolling  # noqa: F401
+
+    import backtest.analytics.brinson  # noqa: F401
+    import backtest.analytics.risk  # noqa: F401
+
+
 def is_evidence_key(key: str) -> bool:
     return str(key).replace("-", "_").startswith(PREFIX)
 

@@ -32,11 +32,12 @@ def bt(capsys):
     return call
 
 
-def bt_process(*args, env: dict | None = None) -> subprocess.Popen:
-    """A real `bt ARGS...` process (`python -m backtest.cli`), text pipes for stdout and stderr."""
+def bt_process(*args, env: dict | None = None, new_session: bool = False) -> subprocess.Popen:
+    """A real `bt ARGS...` process (`python -m backtest.cli`), text pipes for stdout and stderr;
+    ``new_session``: in a process group of its own (led by it), which a test can signal as a terminal would."""
     return subprocess.Popen([sys.executable, "-m", "backtest.cli", *map(str, args)], cwd=REPO,
                             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, start_new_session=new_session)
 
 
 def bt_finished(*args, env: dict | None = None, timeout: float = 120) -> Done:

@@ -20,8 +20,9 @@ import pytest
 
 from backtest.results import list_runs, sweep_stale_temporaries
 from backtest.runner import save_run
-from tests.conftest import REPO
+from tests.conftest import REPO, alive, children_of
 from tests.report.synthetic import make_run
+
 
 from .conftest import bt_process
 
@@ -127,34 +128,46 @@ def test_stale_temporaries_of_dead_processes_are_swept_and_nothing_else(tmp_path
     assert running.is_dir() and (foreign / "chapter1.tex").read_text() == "mine"
 
 
-def _interrupt_run(store_root: Path, results: Path, sig: int) -> tuple[int, str]:
-    """Start `bt run` on the rotation config, send `sig` once it is simulating, return (exit code, stderr)."""
+def _interrupt_run(store_root: Path, results: Path, sig: int, group: bool = False,
+                   after: str = "simulating") -> tuple[int, str, set[int]]:
+    """Start `bt run` on the rotation config, send `sig` once stderr shows ``after`` (to the whole process
+    group with ``group``, as a terminal's Ctrl-C does), return (exit code, stderr, the pids of the run's
+    child processes just before the signal: its evidence worker)."""
     proc = bt_process("--data-dir", store_root, "run", REPO / "configs" / "rotation.yaml", "--offline",
-                      "--out", results, "--start", "2016-01-01")
+                      "--out", results, "--start", "2016-01-01", new_session=group)
     err = ""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
         err += line
-        if "simulating" in line or not line:
+        if after in line or not line:
             break
     time.sleep(0.3)
-    proc.send_signal(sig)
+    workers = children_of(proc.pid)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     out, rest = proc.communicate(timeout=120)
-    return proc.returncode, err + rest
+    return proc.returncode, err + rest, workers
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig,code,word", [(signal.SIGINT, 130, "aborted"), (signal.SIGTERM, 143, "terminated")])
-def test_interrupts_exit_cleanly_and_leave_nothing(snapshot_store, tmp_path, sig, code, word):
+@pytest.mark.parametrize("sig,code,word,group,after", [
+    (signal.SIGINT, 130, "aborted", False, "simulating"),
+    (signal.SIGTERM, 143, "terminated", False, "simulating"),
+    (signal.SIGINT, 130, "aborted", True, "computing the evidence")])     # Ctrl-C while the worker computes
+def test_interrupts_exit_cleanly_and_leave_nothing(snapshot_store, tmp_path, sig, code, word, group, after):
     results = tmp_path / "results"
     results.mkdir()
-    returncode, err = _interrupt_run(snapshot_store.root, results, sig)
+    returncode, err, workers = _interrupt_run(snapshot_store.root, results, sig, group, after)
     if returncode == 0:
         pytest.skip("the run finished before the signal landed (machine too fast for this check)")
     assert returncode == code and err.rstrip().endswith(word), err[-2000:]
     assert "Traceback" not in err and "internal error" not in err and "SystemError" not in err
     assert list(results.iterdir()) == []  # no run folder, no `.name.tmp-PID` left behind
+    assert len(workers) == 1                                  # bt run's evidence worker was running ...
+    assert [pid for pid in workers if alive(pid)] == []       # ... and ended with the run
 
 
 @pytest.fixture
