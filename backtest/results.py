@@ -444,10 +444,13 @@ def _rename_into_place(temp: Path, results_dir: Path, base: str) -> Path:
 
 
 def _read_csv(path: Path, *, dated: bool = True) -> pd.DataFrame:
+    """A run CSV as a frame (dated: indexed by ``date``). pandas' reader returns one block per column; the
+    frame is copied into one block per dtype (the same values), which makes whole-frame work on it several
+    times cheaper: the report's 600-name holdings and weights frames took ~30 ms per operation as 600 blocks."""
     try:
         if not dated:
-            return pd.read_csv(path)
-        frame = pd.read_csv(path, index_col=0, parse_dates=[0])
+            return pd.read_csv(path).copy()
+        frame = pd.read_csv(path, index_col=0, parse_dates=[0]).copy()
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read it as a run CSV ({exc}); the run folder is damaged, re-run it")
     frame.index = pd.DatetimeIndex(frame.index, name="date")
