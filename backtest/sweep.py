@@ -256,14 +256,15 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     bench_returns = M.simple_returns(benchmark, swept.capital)
     risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
-    with runner(workers, scheduler, echo, simulate_chunk) as (run_chunks, where, n_workers, cpu):
-        timings["start"] = time.perf_counter() - t0 - timings["load"]     # cluster start, warm-up
+    shared = (inputs, bench_returns, risk_free)
+    with runner(workers, scheduler, echo, simulate_chunk, shared) as (run_chunks, where, n_workers, cpu):
+        timings["start"] = time.perf_counter() - t0 - timings["load"]     # cluster start, warm-up, data sent
         size = min(chunk_size, -(-len(variants) // n_workers))
         payloads = chunk_payloads(swept, size)
         echo(f"simulating {len(payloads)} chunk{'s' if len(payloads) > 1 else ''} of up to {size} "
              f"strategies {where} ...")
         t1, cpu0, own0 = time.perf_counter(), cpu(), time.process_time()
-        outcomes = run_chunks(payloads, inputs, bench_returns, risk_free, len(variants))
+        outcomes = run_chunks(payloads, len(variants))
         at = {o.name: o for o in outcomes}
         outcomes = [at[v.name] for v in variants]           # back in the config's order
         timings["simulate"] = time.perf_counter() - t1

@@ -2,7 +2,7 @@
 one (`--scheduler`). Used by `backtest.sweep`, which cuts the chunks and says what a chunk does
 (`sweep.simulate_chunk`, passed in as ``simulate``).
 
-On Dask: the market data is scattered to every worker once; each weighting group's chunks go to one worker
+On Dask: the market data is scattered to every worker once, while the workers warm up; each weighting group's chunks go to one worker
 (`assign_chunks`: a worker's per-date memo then solves a group's weights once), largest first, with the
 scheduler still free to move a chunk to an idle worker; each chunk's outcomes come back packed (`pack`: two
 float arrays for the equity and fees of all its strategies). A local cluster's workers start without Dask's
@@ -33,6 +33,23 @@ TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 early), which turns off glibc's adaptive mmap threshold: every large numpy temporary is then a fresh mmap
 with its page faults, and a chunk costs ~35% more CPU (docs/performance.md). `bt sweep --workers` starts its
 workers without it (None unsets a variable of that setting)."""
+
+AMM_KEY = "distributed.scheduler.active-memory-manager.start"
+"""Off on a local cluster: Dask's active memory manager drops "excess" copies of data every 2 s, so the market
+data broadcast to every worker could be left on one of them and fetched again, inside the simulate phase,
+by the first chunk of the other."""
+QUIET = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+"""A local cluster's diagnostics, slowed or off: the workers' statistical profiler (a thread sampling the
+running chunk's stack every 10 ms, for the dashboard's profile page, which `bt sweep` does not serve), the
+event loops' 20 ms tick (it reports a blocked loop), the 0.5 s system monitor and the nannies' 0.1 s memory
+check. Measured on 2 idle workers: 0.08 CPU s per second of wall with Dask's defaults, 0.02 with these
+(docs/performance.md); on 2 busy workers the profiler also samples every chunk. A worker's memory limit
+still holds, checked every second. Results do not depend on any of them."""
 
 
 @dataclass(frozen=True)
@@ -108,13 +125,13 @@ def _progress(total: int):
     return tqdm(total=total, unit="strategy", desc="sweep", file=sys.stderr, disable=None, leave=False)
 
 
-def _in_process(simulate):
-    def run(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
+def _in_process(simulate, shared):
+    def run(payloads, total) -> list[Outcome]:
         out: list[Outcome] = []
         memo: dict = {}
         with _progress(total) as bar:
             for payload in payloads:
-                part = simulate(payload, inputs, bench_returns, risk_free, memo)
+                part = simulate(payload, *shared, memo)
                 out += part
                 bar.update(len(part))
         return out
@@ -176,12 +193,24 @@ def _chunk_on_worker(simulate, payload, inputs, bench_returns, risk_free, token:
     return pack(simulate(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token], threads=1))
 
 
-def _on_dask(client, simulate):
-    def run(payloads, inputs, bench_returns, risk_free, total) -> list[Outcome]:
+def _start_workers(client, shared) -> list:
+    """Warm up every worker of ``client`` (`warm_up`, as a task pinned to it) while the market data
+    ``shared`` is sent to all of them (scattered: the workers receive it while they import and load
+    kernels). Returns the futures of ``shared``, once every worker is warm and holds them."""
+    workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
+    client.wait_for_workers(len(workers))   # all running: a broadcast goes to the running workers only
+    warm = [client.submit(warm_up, key=f"bt-warm-up-{uuid.uuid4().hex[:8]}", workers=[w],
+                          allow_other_workers=False, pure=False) for w in workers]
+    data = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
+    client.gather(warm)                 # re-raises a worker's failure to warm up (e.g. a missing package)
+    return data
+
+
+def _on_dask(client, simulate, shared):
+    def run(payloads, total) -> list[Outcome]:
         from distributed import as_completed
 
         workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
-        shared = client.scatter([inputs, bench_returns, risk_free], broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
         futures, position = [], {}
         for i, w in assign_chunks(payloads, len(workers)):  # a weighting group's chunks on one worker; the
@@ -196,7 +225,6 @@ def _on_dask(client, simulate):
                 part = unpack(future.result())   # re-raises a chunk's error here, with its own type and message
                 parts[position[future.key]] = part
                 bar.update(len(part))
-        client.cancel(shared)
         return [o for part in parts for o in part]
     return run
 
@@ -208,16 +236,17 @@ def _cpu_seconds() -> float:
 
 
 @contextmanager
-def runner(workers: int, scheduler: str | None, echo, simulate
+def runner(workers: int, scheduler: str | None, echo, simulate, shared: tuple
            ) -> Iterator[tuple[Callable, str, int, Callable[[], list[float]]]]:
     """``(run_chunks, where, number of workers, cpu)`` for this process (``workers`` 0, no ``scheduler``), a
-    local cluster of ``workers`` processes, or the cluster of ``scheduler``; ``run_chunks(payloads, inputs,
-    bench_returns, risk_free, total)`` runs ``simulate`` (`sweep.simulate_chunk`) on every chunk and returns
-    the outcomes in chunk order; ``cpu()`` the CPU seconds so far of each process that runs chunks (this one,
-    or each Dask worker), for the manifest's timings."""
+    local cluster of ``workers`` processes, or the cluster of ``scheduler``, each process warm and holding
+    ``shared`` (the market data: ``(inputs, bench_returns, risk_free)``, sent to Dask workers while they warm
+    up); ``run_chunks(payloads, total)`` runs ``simulate(payload, *shared, memo)`` (`sweep.simulate_chunk`) on
+    every chunk and returns the outcomes in chunk order; ``cpu()`` the CPU seconds so far of each process that
+    runs chunks (this one, or each Dask worker), for the manifest's timings."""
     if not workers and not scheduler:
         warm_up()
-        yield _in_process(simulate), "in this process", 1, lambda: [_cpu_seconds()]
+        yield _in_process(simulate, shared), "in this process", 1, lambda: [_cpu_seconds()]
         return
     try:
         import logging
@@ -239,16 +268,20 @@ def runner(workers: int, scheduler: str | None, echo, simulate
                              f"start one (`dask scheduler`, then `dask worker {scheduler}`) or check the "
                              f"address") from None
         with client:
-            client.run(warm_up)
+            data = _start_workers(client, shared)
             n = max(1, len(client.scheduler_info().get("workers", {})))
-            yield _on_dask(client, simulate), f"on the Dask cluster at {scheduler} ({n} workers)", n, cpu_of(client)
+            try:
+                yield (_on_dask(client, simulate, data), f"on the Dask cluster at {scheduler} ({n} workers)", n,
+                       cpu_of(client))
+            finally:
+                client.cancel(data)         # an existing cluster outlives the sweep: free its copies
         return
     import dask
 
     echo(f"starting a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''} ...")
-    with dask.config.set({TRIM_KEY: None, THREADS_KEY: 1}), \
+    with dask.config.set({TRIM_KEY: None, THREADS_KEY: 1, AMM_KEY: False, **QUIET}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        client.run(warm_up)
+        data = _start_workers(client, shared)
         where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
-        yield _on_dask(client, simulate), where, workers, cpu_of(client)
+        yield _on_dask(client, simulate, data), where, workers, cpu_of(client)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -145,6 +146,20 @@ def test_regression_too_short_is_nan_not_an_error(raw):
     r = pd.Series([0.0, 0.01, -0.01], index=pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06"]))
     got = regress(r, ff3)
     assert got["n"] == 3 and math.isnan(got["alpha"]) and math.isnan(got["beta_SMB"])
+
+
+def test_regression_of_a_constant_active_return_is_undefined_without_a_warning(raw):
+    """A strategy identical to its benchmark: its active return is 0 every day. The coefficients are exactly
+    0, R² and the t-statistics undefined (0/0: NaN), and numpy's "invalid value" warning does not reach the
+    user's console (warnings are errors here)."""
+    etf, ff3, _ = raw
+    zero = _returns(etf, "SPY", "2016-01-04", "2018-12-31").iloc[1:] * 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = regress(zero, ff3, excess=False)
+    assert got["n"] == len(zero) and got["alpha"] == 0.0 and got["beta_MKT_RF"] == 0.0
+    assert got["residual_vol"] == 0.0
+    assert all(math.isnan(got[k]) for k in ("r2", "adj_r2", "alpha_t", "alpha_p", "t_MKT_RF", "t_HML"))
 
 
 # --------------------------------------------------------------------------------------- robustness

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import textwrap
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from backtest.config import load_config
 from backtest.plans import weighting_key
 from backtest.sweep import chunk_payloads, expand_variants, run_sweep
 from backtest.sweep_workers import (
+    QUIET,
     TRIM_KEY,
     Outcome,
     Packed,
@@ -177,11 +180,22 @@ def test_local_cluster_workers_start_without_dask_malloc_trim(mixes, snapshot_st
 
     from backtest.sweep import simulate_chunk
 
-    with runner(2, None, lambda m: None, simulate_chunk) as (_, where, n, cpu):
-        trim = default_client().run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
-        threads = default_client().run(_numba_threads)
+    import dask
+
+    with runner(2, None, lambda m: None, simulate_chunk, ("market", "data")) as (_, where, n, cpu):
+        client = default_client()
+        trim = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        threads = client.run(_numba_threads)
+        quiet = client.run(lambda: {key: dask.config.get(key) for key in QUIET})
+        time.sleep(2.5)             # past a cycle of Dask's active memory manager (2 s), which drops copies
+        held = client.run(lambda dask_worker: sorted(v for v in dask_worker.data.values() if isinstance(v, str)))
+        warm = client.run(lambda: "backtest.engine.batch" in sys.modules)
         seconds = cpu()
     assert n == 2 and where == "on a local Dask cluster of 2 workers"
+    assert list(held.values()) == [["data", "market"]] * 2     # the shared data sent to every worker
+    assert set(warm.values()) == {True}                         # and each warmed up before the first chunk
+    assert list(quiet.values()) == [QUIET] * 2                  # the diagnostics slowed down on the workers
+    assert dask.config.get("distributed.worker.profile.enabled") is True    # not in this process afterwards
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ, "set in this shell: the workers inherit it"
     assert len(trim) == 2 and set(trim.values()) == {None}
     assert set(threads.values()) == {1}                 # one numba thread per single-threaded worker

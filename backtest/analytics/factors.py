@@ -75,6 +75,10 @@ def regress(returns: pd.Series, factors: pd.DataFrame, *, names: Sequence[str] =
     monthly : match months by calendar month rather than by exact date.
     lags : Newey-West lags; default `newey_west_lags` of the sample size.
 
+    A constant dependent series (an active return of zero every period: a strategy identical to its
+    benchmark) has no variance to explain: ``r2``, ``adj_r2`` and the t-statistics are NaN (undefined), with
+    no numpy warning; the coefficients are exact (zero).
+
     Returns
     -------
     dict with ``start``, ``end`` (first and last observation used), ``n``, ``lags``, ``alpha`` (annualised),
@@ -96,10 +100,12 @@ def regress(returns: pd.Series, factors: pd.DataFrame, *, names: Sequence[str] =
     x = np.column_stack([np.ones(n), data[names].to_numpy()])
     lags = newey_west_lags(n) if lags is None else int(lags)
     fit = OLS(y.to_numpy(), x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
-    params, tvalues = np.asarray(fit.params), np.asarray(fit.tvalues)
-    out.update(lags=lags, alpha=float(params[0]) * periods_per_year, alpha_t=float(tvalues[0]),
-               alpha_p=float(np.asarray(fit.pvalues)[0]), r2=float(fit.rsquared), adj_r2=float(fit.rsquared_adj),
-               residual_vol=float(np.std(fit.resid, ddof=len(names) + 1) * math.sqrt(periods_per_year)))
+    with np.errstate(invalid="ignore", divide="ignore"):   # a constant y: R² and t are 0/0, NaN (undefined)
+        params, tvalues = np.asarray(fit.params), np.asarray(fit.tvalues)
+        out.update(lags=lags, alpha=float(params[0]) * periods_per_year, alpha_t=float(tvalues[0]),
+                   alpha_p=float(np.asarray(fit.pvalues)[0]), r2=float(fit.rsquared),
+                   adj_r2=float(fit.rsquared_adj),
+                   residual_vol=float(np.std(fit.resid, ddof=len(names) + 1) * math.sqrt(periods_per_year)))
     for i, f in enumerate(names, start=1):
         out[f"beta_{f}"] = float(params[i])
         out[f"t_{f}"] = float(tvalues[i])

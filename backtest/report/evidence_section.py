@@ -41,7 +41,9 @@ def _h3(title: str, intro: str = "") -> str:
 
 def _beta(row, f: str) -> str:
     b, t = _f(row.get(f"beta_{f}")), _f(row.get(f"t_{f}"))
-    return "" if math.isnan(b) else f"{b:.2f} ({t:.1f})".replace("-", "−")
+    if math.isnan(b):
+        return ""
+    return f"{b:.2f} ({'–' if math.isnan(t) else f'{t:.1f}'})".replace("-", "−")     # t undefined: "–"
 
 
 def factor_table(frame: pd.DataFrame) -> str:

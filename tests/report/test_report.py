@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from backtest.errors import UsageError
@@ -220,3 +221,23 @@ def test_shared_dates_one_array_per_calendar():
     assert shared.x(intraday) == {"meta": {"xref": "d0"}}
     assert shared.arrays == {"d0": ["2024-01-02", "2024-01-03", "2024-01-04"],
                              "d1": ["2024-01-02", "2024-01-03"]}
+
+
+def test_factor_table_shows_undefined_statistics_as_a_dash_not_nan():
+    """A strategy identical to its benchmark: active loadings exactly 0, t-statistics and R² undefined (NaN
+    from `factors.regress`): the cells read "0.00 (–)" and "–", never "nan"."""
+    from backtest.report.evidence_section import factor_table
+
+    nan = float("nan")
+    frame = pd.DataFrame([
+        {"strategy": "Same as SPY", "model": "ff3_daily", "kind": "active", "start": "2016-01-05",
+         "end": "2018-12-31", "n": 753, "alpha": 0.0, "alpha_t": nan, "r2": nan,
+         "beta_MKT_RF": 0.0, "t_MKT_RF": nan, "beta_SMB": 0.0, "t_SMB": nan, "beta_HML": 0.0, "t_HML": nan},
+        {"strategy": "Tilt", "model": "ff3_daily", "kind": "active", "start": "2016-01-05",
+         "end": "2018-12-31", "n": 753, "alpha": 0.01, "alpha_t": 1.5, "r2": 0.25,
+         "beta_MKT_RF": -0.05, "t_MKT_RF": -2.5, "beta_SMB": 0.1, "t_SMB": 3.0, "beta_HML": 0.2, "t_HML": 4.0},
+    ])
+    html = factor_table(frame)
+    assert "nan" not in html.lower()
+    assert html.count("0.00 (–)") == 3
+    assert "−0.05 (−2.5)" in html and "0.25" in html
