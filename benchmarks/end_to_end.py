@@ -6,7 +6,9 @@
 * cold: the first run with an empty numba cache (a fresh NUMBA_CACHE_DIR in a temporary folder), so numba
   compiles vectorbt's kernels, as on a fresh install;
 * warm: ``--repeat`` further runs with that cache (the everyday case);
-* wall time and peak RSS of each run (``os.wait4`` rusage of that child), median of the warm runs;
+* wall time and peak RSS of each run (``os.wait4`` rusage of that child), median of the warm runs; the CPU
+  seconds include `bt run`'s evidence worker (a forked child the run reaps), the peak RSS is the largest
+  single process's (the run's, not the sum with its worker);
 * `bt --help` wall time, median of ``--help-repeat`` runs;
 * the children run without ``PYTHONDONTWRITEBYTECODE`` (set in some sandboxes): an installed copy has its
   modules' bytecode cached, so every run but the first reads ``__pycache__`` instead of compiling the
@@ -91,7 +93,7 @@ def breakdown(config: Path) -> list[list[str]]:
     runner._rotation_analytics(cfg, inputs, sims, lambda m: None)
     lap("rotation analytics")
     result = runner.run_backtest(cfg, store, offline=True)
-    lap("(whole run_backtest again, for reference)")
+    lap("(whole run_backtest again, for reference; evidence in-process)")
     from backtest import results
     from backtest.report import render_report
     out = Path(tempfile.mkdtemp(prefix="bt-e2e-"))

@@ -62,9 +62,10 @@ ELSEWHERE = [
     ("one damaged run folder (`strategies: null`, a missing key, bad JSON) among good ones",
      "tests/reliability/test_output_safety.py::test_one_damaged_run_never_stops_list_or_compare",
      "`bt list` shows it as DAMAGED and lists the rest (exit 0); `bt compare` names it (exit 2)"),
-    ("Ctrl-C or SIGTERM during a run", "tests/reliability/test_output_safety.py::"
+    ("Ctrl-C or SIGTERM during a run (also Ctrl-C to the whole process group while the evidence worker "
+     "computes)", "tests/reliability/test_output_safety.py::"
      "test_interrupts_exit_cleanly_and_leave_nothing", "aborted (exit 130) / terminated (exit 143); no "
-     "temporary folder left"),
+     "temporary folder left; the evidence worker process ended with the run"),
     ("temporaries of a process killed outright", "tests/reliability/test_output_safety.py::"
      "test_stale_temporaries_of_dead_processes_are_swept_and_nothing_else",
      "the next command removes them; a live process's and the user's files stay"),
