@@ -16,7 +16,9 @@ Rules that keep a fork safe (`can_fork` checks what it can):
 * Linux only (the ``fork`` start method; elsewhere use the in-process path), from the main thread of a
   process with no other Python thread (a notebook kernel has several: it computes in-process);
 * fork before the parent launches numba's parallel kernels or reads files with pyarrow (both start thread
-  pools whose locks a child would inherit), and never use them in the child: send it data, not paths;
+  pools whose locks a child would inherit), and do neither in the child: send it data, not paths (pandas'
+  string columns are pyarrow arrays: the child then uses pyarrow from the state of a process that had only
+  imported it);
 * the child ignores SIGINT (Ctrl-C reaches the whole process group: the parent handles it and ends the
   child), takes SIGTERM's default action, and is killed by the kernel if the parent dies
   (``PR_SET_PDEATHSIG``); `close` (and leaving the ``with`` block, on success or error) kills and reaps it,
@@ -90,7 +92,8 @@ class ForkedWorker:
     def submit(self, fn: Callable, /, *args, **kwargs) -> None:
         """Send ``fn(*args, **kwargs)`` to the child. The arguments are pickled here, on the caller's thread
         (so later changes to them do not matter); the bytes go down the pipe on a thread, so this returns
-        even while the child is still busy (warming up, or with an earlier call)."""
+        even while the child is still busy warming up (a second call waits until the first one's bytes are
+        sent)."""
         payload = ForkingPickler.dumps((fn, args, kwargs))
         self._join_sender()
         self._pending += 1
@@ -118,10 +121,14 @@ class ForkedWorker:
         if self._send_error is not None:
             raise WorkerFailed(f"the call could not be sent to the worker: {self._send_error!r}")
         try:
-            status, value = self._conn.recv()
+            data = self._conn.recv_bytes()
         except (EOFError, OSError) as exc:
             self._process.join(timeout=1.0)
             raise WorkerFailed(f"the worker process ended (exit code {self._process.exitcode}): {exc!r}") from None
+        try:
+            status, value = ForkingPickler.loads(data)
+        except Exception as exc:   # noqa: BLE001 - an answer that pickles but cannot be rebuilt here
+            raise WorkerFailed(f"the worker's answer could not be read: {exc!r}") from None
         if status != "ok":
             raise WorkerFailed("the call raised in the worker", remote=value)
         return value

@@ -83,7 +83,10 @@ def evidence_worker(cfg, *, fork: bool = True):
         return contextlib.nullcontext(None)
     from .analytics.evidence import preload
 
-    return ForkedWorker(warm=preload)
+    try:
+        return ForkedWorker(warm=preload)
+    except OSError:     # no process to spare (EAGAIN, ENOMEM): the evidence is computed here, the same
+        return contextlib.nullcontext(None)
 
 
 def save_run(result, results_dir: Path, *, folder_name: str | None = None) -> Path:

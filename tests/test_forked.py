@@ -34,6 +34,17 @@ def _unpicklable():
     return threading.Lock()
 
 
+class _Unloadable:
+    """Pickles, but cannot be rebuilt (its reconstructor raises)."""
+
+    def __reduce__(self):
+        return _raise, ("cannot be rebuilt",)
+
+
+def _unloadable():
+    return _Unloadable()
+
+
 def _pid() -> int:
     return os.getpid()
 
@@ -72,6 +83,9 @@ def test_a_value_that_cannot_be_pickled_and_a_dead_child_are_failures():
         with pytest.raises(WorkerFailed) as failed:
             worker.result()
         assert "pickle" in failed.value.remote
+        worker.submit(_unloadable)
+        with pytest.raises(WorkerFailed, match="answer could not be read: ValueError.'cannot be rebuilt"):
+            worker.result()
         os.kill(worker.pid, signal.SIGKILL)
         worker.submit(_pid)
         with pytest.raises(WorkerFailed, match="ended|could not be sent"):
