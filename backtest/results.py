@@ -328,37 +328,40 @@ def relative_metrics(result, capital: float | None) -> dict:
     return out
 
 
-def _write_contents(result: RunResult, root: Path, layout: dict) -> None:
+def _write_contents(result: RunResult, root: Path, layout: dict, helper=None) -> None:
+    """Every file of the run folder but report.html. ``helper``: see `write_run`."""
+    jobs = _CsvFiles(helper)
     slugs = [s["slug"] for s in layout["strategies"]]
     extra = [b["slug"] for b in layout.get("benchmarks", [])]
     equity = pd.concat([s.equity.astype(float) for s in result.strategies] + [result.benchmark.astype(float)]
                        + [v.astype(float) for v in result.benchmarks.values()],
                        axis=1, keys=[*slugs, BENCHMARK_SLUG, *extra])
     equity = _dated(equity)
-    _write_csv(root / "equity.csv", equity)
+    jobs.append((root / "equity.csv", equity, True))
     capital = run_capital(result.config)
-    _write_csv(root / "returns.csv", equity.apply(M.simple_returns, initial=capital))
+    jobs.append((root / "returns.csv", equity.apply(M.simple_returns, initial=capital), True))
     fees = _dated(pd.concat([s.fees.astype(float) for s in result.strategies], axis=1, keys=slugs)
                   if slugs else pd.DataFrame(index=equity.index))
-    _write_csv(root / "fees.csv", fees)
+    jobs.append((root / "fees.csv", fees, True))
     turnover = (pd.concat([s.turnover.astype(float) for s in result.strategies], axis=1, keys=slugs, sort=True)
                 if slugs else pd.DataFrame(index=pd.DatetimeIndex([])))
-    _write_csv(root / "turnover.csv", _dated(turnover.sort_index()))
+    jobs.append((root / "turnover.csv", _dated(turnover.sort_index()), True))
     if result.risk_free is not None:
-        _write_csv(root / "risk_free.csv", (_dated(result.risk_free.astype(float).rename("risk_free"))
-                                                 .to_frame()))
+        jobs.append((root / "risk_free.csv", _dated(result.risk_free.astype(float).rename("risk_free")).to_frame(),
+                     True))
     for sub in ("weights", "holdings", "trades"):
         (root / sub).mkdir()
     for slug, s in zip(slugs, result.strategies, strict=True):
-        _write_csv(root / "weights" / f"{slug}.csv", _dated(s.targets))
-        _write_csv(root / "holdings" / f"{slug}.csv", _dated(month_end_sample(s.holdings)))
+        jobs.append((root / "weights" / f"{slug}.csv", _dated(s.targets), True))
+        jobs.append((root / "holdings" / f"{slug}.csv", _dated(month_end_sample(s.holdings)), True))
         trades = s.trades if len(s.trades.columns) else pd.DataFrame(columns=list(TRADE_COLUMNS))
-        _write_csv(root / "trades" / f"{slug}.csv", trades, index=False)
+        jobs.append((root / "trades" / f"{slug}.csv", trades, False))
     if layout["analytics"]:
         (root / "analytics").mkdir()
     for entry, table in zip(layout["analytics"], result.analytics.values(), strict=True):
         table = table.to_frame() if isinstance(table, pd.Series) else table
-        _write_csv(root / "analytics" / f"{entry['slug']}.csv", table)
+        jobs.append((root / "analytics" / f"{entry['slug']}.csv", table, True))
+    jobs.finish()
     metrics = result.metrics if result.metrics is not None else compute_run_metrics(result)
     _write(root / "metrics.json", _json_bytes(metrics))
     config_text = yaml.safe_dump(_jsonable(result.config), sort_keys=False, allow_unicode=True)
@@ -366,14 +369,60 @@ def _write_contents(result: RunResult, root: Path, layout: dict) -> None:
     _write(root / "manifest.json", _json_bytes({**result.manifest, "run_folder": layout}))
 
 
+class _CsvFiles:
+    """The run folder's CSV files. Without a helper each is written when added (one frame's text at a time,
+    as a sweep's large frames need). With a ``helper`` (a started `backtest.forked.ForkedWorker`) they are
+    collected and `finish` has about half of the cells written by it, in its process, while this process
+    writes the rest (the text is float formatting: CPU-bound); if the helper fails, its files are written
+    here (an error, a full disk say, is then raised here as without it). The same function writes each
+    file either way, so the bytes are the same."""
+
+    def __init__(self, helper=None):
+        self.helper = helper
+        self.jobs: list[tuple[Path, pd.DataFrame | pd.Series, bool]] = []
+
+    def append(self, job: tuple[Path, pd.DataFrame | pd.Series, bool]) -> None:
+        if self.helper is None:
+            _write_csv_jobs([job])
+        else:
+            self.jobs.append(job)
+
+    def finish(self) -> None:
+        if not self.jobs:
+            return
+        from .forked import WorkerFailed
+
+        mine: list = []
+        theirs: list = []
+        load = [0, 0]
+        for job in sorted(self.jobs, key=lambda j: -j[1].size):   # the largest first, each to the lighter side
+            side = 0 if load[0] <= load[1] else 1
+            (mine if side == 0 else theirs).append(job)
+            load[side] += job[1].size
+        self.helper.submit(_write_csv_jobs, theirs)
+        _write_csv_jobs(mine)
+        try:
+            self.helper.result()
+        except WorkerFailed:
+            _write_csv_jobs(theirs)
+        self.jobs = []
+
+
+def _write_csv_jobs(jobs) -> None:
+    for path, frame, index in jobs:
+        _write_csv(path, frame, index=index)
+
+
 def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None = None,
-              renderer: Callable[[SavedRun], str]) -> Path:
+              renderer: Callable[[SavedRun], str], helper=None) -> Path:
     """Write ``result`` as a complete run folder inside ``results_dir`` and return its path.
 
     The folder is ``<name>-<YYYYmmdd-HHMMSS>`` (``folder_name`` replaces the whole name when given), made
     path-safe, with ``-2``, ``-3``... added if it exists. It is built as ``.<name>.tmp-<pid>`` beside the
     target, ``report.html`` last (``renderer`` on the folder read back: the caller passes
     `backtest.report.render_report`, so this module never imports the report), fsynced, then renamed. On any error the temporary folder is removed and nothing else remains.
+    ``helper``: a started `backtest.forked.ForkedWorker` that writes about half of the CSV files
+    (`_CsvFiles`); on any error it is closed (killed) before the temporary folder is removed.
     """
     _check(result)
     results_dir = Path(results_dir)
@@ -391,7 +440,7 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
             shutil.rmtree(temp)
         temp.mkdir()
         layout = _layout(result, now.isoformat(timespec="seconds"), base)
-        _write_contents(result, temp, layout)
+        _write_contents(result, temp, layout, helper)
         html = renderer(_load(temp, require_report=False))
         _write(temp / "report.html", html.encode("utf-8"))
         for sub in ("weights", "holdings", "trades", "analytics", "."):
@@ -400,6 +449,7 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
         final = _rename_into_place(temp, results_dir, base)
         _fsync_dir(results_dir)
     except OSError as exc:  # a full disk, a folder made read-only meanwhile: a user error, nothing left
+        _stop(helper)
         shutil.rmtree(temp, ignore_errors=True)
         why = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
                errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
@@ -407,9 +457,17 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
         raise UsageError(f"results folder {results_dir}: cannot write the run ({why}: {exc.filename or temp}); "
                          "nothing was written; fix: free space or choose a writable folder with --out") from exc
     except BaseException:
+        _stop(helper)
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return final
+
+
+def _stop(helper) -> None:
+    """Close ``helper`` (if any) before its files are removed: a child still writing into the temporary
+    folder would leave files behind."""
+    if helper is not None:
+        helper.close()
 
 
 RUN_ENTRIES = (*REQUIRED_FILES, "risk_free.csv", "weights", "holdings", "trades", "analytics")

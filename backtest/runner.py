@@ -56,10 +56,10 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     results_dir = check_results_dir(results_dir)
     try:
         store = store if store is not None else PriceStore(default_store_dir())
-        with evidence_worker(cfg, fork=fork_evidence) as worker:   # ended here, before anything is written
+        with evidence_worker(cfg, fork=fork_evidence) as worker:   # ended here, with the run
             result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0, allow_python=allow_python,
                                   evidence_worker=worker)
-        return save_run(result, results_dir)
+            return save_run(result, results_dir, helper=worker)
     except BaseException:
         for d in created:  # a failed run leaves nothing behind, not even the empty folders it made
             try:
@@ -89,13 +89,14 @@ def evidence_worker(cfg, *, fork: bool = True):
         return contextlib.nullcontext(None)
 
 
-def save_run(result, results_dir: Path, *, folder_name: str | None = None) -> Path:
+def save_run(result, results_dir: Path, *, folder_name: str | None = None, helper=None) -> Path:
     """Write a `RunResult` as a complete run folder with its HTML report (`results.write_run` + the
-    report renderer: the results stage never imports the report). Returns the folder."""
+    report renderer: the results stage never imports the report). Returns the folder. ``helper``: the run's
+    `backtest.forked.ForkedWorker`, which writes about half of the CSV files (the same bytes)."""
     from .report import render_report
     from .results import write_run
 
-    return write_run(result, Path(results_dir), folder_name=folder_name, renderer=render_report)
+    return write_run(result, Path(results_dir), folder_name=folder_name, renderer=render_report, helper=helper)
 
 
 def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], None] = lambda m: None,

@@ -10,6 +10,7 @@ import importlib.util
 import multiprocessing
 import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -52,17 +53,21 @@ def rotation_2021():
 
 def test_the_worker_and_this_process_write_the_same_run_folder(snapshot_store, rotation_2021, tmp_path):
     here = run_backtest(rotation_2021, snapshot_store, offline=True)
+    a = save_run(here, tmp_path / "here", folder_name="run")
     with Recording(warm=preload) as worker:
         forked = run_backtest(rotation_2021, snapshot_store, offline=True, evidence_worker=worker)
+        b = save_run(forked, tmp_path / "forked", folder_name="run", helper=worker)   # it writes CSV files too
         pid = worker.pid
-    assert len(worker.answers) == 1 and not isinstance(worker.answers[0], WorkerFailed)  # computed there
+    assert len(worker.answers) == 2 and not any(isinstance(x, WorkerFailed) for x in worker.answers)  # done there
     assert not alive(pid) and pid not in children_of(os.getpid())
     evidence = forked.metrics["evidence"]
     assert evidence["strategies"] and evidence["factor_data"]                            # not an empty entry
     assert {"evidence_factors", "evidence_risk", "evidence_attribution", "evidence_bootstrap"} <= set(forked.analytics)
-    a = save_run(here, tmp_path / "here", folder_name="run")
-    b = save_run(forked, tmp_path / "forked", folder_name="run")
     assert _same_outputs().differences(a, b) == []
+    with ForkedWorker() as dead:                  # a helper that died: its share of the files is written here
+        os.kill(dead.pid, signal.SIGKILL)
+        c = save_run(forked, tmp_path / "dead", folder_name="run", helper=dead)
+    assert _same_outputs().differences(a, c) == []
 
 
 def test_an_error_inside_the_worker_reaches_the_caller_unchanged(snapshot_store):
