@@ -274,7 +274,8 @@ def _snapshot_asof(store, names: list[str], asof: str) -> str:
               help="Run chunks on a local Dask cluster with N workers (0: in this process).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler (tcp://host:8786).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="Variants simulated together in one vectorised chunk.")
+              help="Variants simulated together in one vectorised chunk; memory grows with it (the 1,000-"
+                   "variant S&P 500 grid: 0.9 GB peak at 32, 2.6 GB at 1000).")
 @click.option("--metric", default="sharpe", show_default=True,
               help="Metric of the report's heatmaps and ranking (a metrics.json key: cagr, sortino, ...).")
 @click.pass_context
