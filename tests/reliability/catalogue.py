@@ -63,7 +63,7 @@ ELSEWHERE = [
      "tests/reliability/test_output_safety.py::test_one_damaged_run_never_stops_list_or_compare",
      "`bt list` shows it as DAMAGED and lists the rest (exit 0); `bt compare` names it (exit 2)"),
     ("Ctrl-C or SIGTERM during a run (also Ctrl-C to the whole process group while the evidence worker "
-     "computes)", "tests/reliability/test_output_safety.py::"
+     "computes or writes CSV files)", "tests/reliability/test_output_safety.py::"
      "test_interrupts_exit_cleanly_and_leave_nothing", "aborted (exit 130) / terminated (exit 143); no "
      "temporary folder left; the evidence worker process ended with the run"),
     ("temporaries of a process killed outright", "tests/reliability/test_output_safety.py::"

@@ -129,10 +129,10 @@ def test_stale_temporaries_of_dead_processes_are_swept_and_nothing_else(tmp_path
 
 
 def _interrupt_run(store_root: Path, results: Path, sig: int, group: bool = False,
-                   after: str = "simulating") -> tuple[int, str, set[int]]:
-    """Start `bt run` on the rotation config, send `sig` once stderr shows ``after`` (to the whole process
-    group with ``group``, as a terminal's Ctrl-C does), return (exit code, stderr, the pids of the run's
-    child processes just before the signal: its evidence worker)."""
+                   after: str = "simulating", delay: float = 0.3) -> tuple[int, str, set[int]]:
+    """Start `bt run` on the rotation config, send `sig` ``delay`` seconds after stderr shows ``after`` (to
+    the whole process group with ``group``, as a terminal's Ctrl-C does), return (exit code, stderr, the pids
+    of the run's child processes just before the signal: its evidence worker)."""
     proc = bt_process("--data-dir", store_root, "run", REPO / "configs" / "rotation.yaml", "--offline",
                       "--out", results, "--start", "2016-01-01", new_session=group)
     err = ""
@@ -142,7 +142,7 @@ def _interrupt_run(store_root: Path, results: Path, sig: int, group: bool = Fals
         err += line
         if after in line or not line:
             break
-    time.sleep(0.3)
+    time.sleep(delay)
     workers = children_of(proc.pid)
     if group:
         os.killpg(proc.pid, sig)
@@ -153,14 +153,16 @@ def _interrupt_run(store_root: Path, results: Path, sig: int, group: bool = Fals
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig,code,word,group,after", [
-    (signal.SIGINT, 130, "aborted", False, "simulating"),
-    (signal.SIGTERM, 143, "terminated", False, "simulating"),
-    (signal.SIGINT, 130, "aborted", True, "computing the evidence")])     # Ctrl-C while the worker computes
-def test_interrupts_exit_cleanly_and_leave_nothing(snapshot_store, tmp_path, sig, code, word, group, after):
+@pytest.mark.parametrize("sig,code,word,group,after,delay", [
+    (signal.SIGINT, 130, "aborted", False, "simulating", 0.3),
+    (signal.SIGTERM, 143, "terminated", False, "simulating", 0.3),
+    (signal.SIGINT, 130, "aborted", True, "computing the evidence", 0.3),   # Ctrl-C while the worker computes
+    (signal.SIGINT, 130, "aborted", True, "computing rotation analytics", 1.2)])   # ... or writes CSV files
+def test_interrupts_exit_cleanly_and_leave_nothing(snapshot_store, tmp_path, sig, code, word, group, after,
+                                                   delay):
     results = tmp_path / "results"
     results.mkdir()
-    returncode, err, workers = _interrupt_run(snapshot_store.root, results, sig, group, after)
+    returncode, err, workers = _interrupt_run(snapshot_store.root, results, sig, group, after, delay)
     if returncode == 0:
         pytest.skip("the run finished before the signal landed (machine too fast for this check)")
     assert returncode == code and err.rstrip().endswith(word), err[-2000:]
