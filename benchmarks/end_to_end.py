@@ -94,15 +94,15 @@ def breakdown(config: Path) -> list[list[str]]:
     lap("rotation analytics")
     result = runner.run_backtest(cfg, store, offline=True)
     lap("(whole run_backtest again, for reference; evidence in-process)")
-    from backtest import results
+    from backtest.results import read, write
     from backtest.report import render_report
     out = Path(tempfile.mkdtemp(prefix="bt-e2e-"))
     try:
-        layout = results._layout(result, "now", "bench")
+        layout = write._layout(result, "now", "bench")
         lap("-")
-        results._write_contents(result, out, layout)
+        write._write_contents(result, out, layout)
         lap("write CSV/JSON files (metrics included)")
-        saved = results._load(out, require_report=False)
+        saved = read._load(out, require_report=False)
         lap("read the folder back")
         html = render_report(saved)
         lap(f"render report.html ({len(html) / 1e6:.1f} MB)")

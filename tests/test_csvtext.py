@@ -70,12 +70,12 @@ def test_every_csv_of_the_rotation_run_is_written_identically(rotation_run):
 
 
 def test_large_frames_are_streamed_by_pandas_with_the_same_bytes(tmp_path, monkeypatch):
-    """A frame over `results.STREAMED_CELLS` (a 10,000-variant sweep's values) is written by pandas' chunked
+    """A frame over `results.write.STREAMED_CELLS` (a 10,000-variant sweep's values) is written by pandas' chunked
     writer straight to the file, never held as one text: the memory it takes does not grow with the rows;
     the bytes are those of the fast path."""
     import tracemalloc
 
-    from backtest import results
+    from backtest.results import write as results
 
     def frame_of(rows: int) -> pd.DataFrame:
         rng = np.random.default_rng(3)
