@@ -193,11 +193,16 @@ def _chunk_on_worker(simulate, payload, inputs, bench_returns, risk_free, token:
     return pack(simulate(payload, inputs, bench_returns, risk_free, _WORKER_MEMO[token], threads=1))
 
 
+def _worker_addresses(client) -> list[str]:
+    """The addresses of the workers the scheduler knows now, sorted (the order `assign_chunks` numbers)."""
+    return sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
+
+
 def _start_workers(client, shared) -> list:
     """Warm up every worker of ``client`` (`warm_up`, as a task pinned to it) while the market data
     ``shared`` is sent to all of them (scattered: the workers receive it while they import and load
     kernels). Returns the futures of ``shared``, once every worker is warm and holds them."""
-    workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
+    workers = _worker_addresses(client)
     client.wait_for_workers(len(workers))   # all running: a broadcast goes to the running workers only
     warm = [client.submit(warm_up, key=f"bt-warm-up-{uuid.uuid4().hex[:8]}", workers=[w],
                           allow_other_workers=False, pure=False) for w in workers]
@@ -210,7 +215,7 @@ def _on_dask(client, simulate, shared):
     def run(payloads, total) -> list[Outcome]:
         from distributed import as_completed
 
-        workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
+        workers = _worker_addresses(client)
         token = uuid.uuid4().hex[:8]
         futures, position = [], {}
         for i, w in assign_chunks(payloads, len(workers)):  # a weighting group's chunks on one worker; the
@@ -269,7 +274,7 @@ def runner(workers: int, scheduler: str | None, echo, simulate, shared: tuple
                              f"address") from None
         with client:
             data = _start_workers(client, shared)
-            n = max(1, len(client.scheduler_info().get("workers", {})))
+            n = max(1, len(_worker_addresses(client)))
             try:
                 yield (_on_dask(client, simulate, data), f"on the Dask cluster at {scheduler} ({n} workers)", n,
                        cpu_of(client))
