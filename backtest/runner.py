@@ -212,9 +212,7 @@ def _start_evidence(cfg, store, strategies, benchmark: pd.Series, risk_free, pri
         try:
             summary, tables, seconds = worker.result()
         except WorkerFailed:
-            t2 = time.perf_counter()
-            summary, tables = run_evidence(**kwargs)
-            seconds = time.perf_counter() - t2
+            summary, tables, seconds = _timed(run_evidence, **kwargs)
         return summary, tables, prepared + seconds
 
     return collect
