@@ -92,11 +92,53 @@ def evidence_worker(cfg, *, fork: bool = True):
 def save_run(result, results_dir: Path, *, folder_name: str | None = None, helper=None) -> Path:
     """Write a `RunResult` as a complete run folder with its HTML report (`results.write_run` + the
     report renderer: the results stage never imports the report). Returns the folder. ``helper``: the run's
-    `backtest.forked.ForkedWorker`, which writes about half of the CSV files (the same bytes)."""
+    `backtest.forked.ForkedWorker`, which writes about half of the CSV files and renders the report's extra
+    sections (`_SplitReport`); the bytes are the same."""
     from .report import render_report
     from .results import write_run
 
-    return write_run(result, Path(results_dir), folder_name=folder_name, renderer=render_report, helper=helper)
+    if helper is None:
+        return write_run(result, Path(results_dir), folder_name=folder_name, renderer=render_report)
+    split = _SplitReport(helper)
+    return write_run(result, Path(results_dir), folder_name=folder_name, renderer=split.render, helper=helper,
+                     on_written=split.start)
+
+
+class _SplitReport:
+    """The report of a run folder rendered on two cores: once the folder's files are written (`start`), the
+    helper process reads it back and renders the extra sections (`report.html.extra_sections_of`: the
+    rotation analytics and the evidence) while this process reads it back and renders the rest (`render`),
+    then takes the helper's part. If the helper fails, this process renders that part itself: the page is
+    the same either way (the same function on the same files)."""
+
+    def __init__(self, helper):
+        self.helper = helper
+        self.sent = False
+
+    def start(self, folder: Path) -> None:
+        from .report.html import extra_sections_of
+
+        try:
+            self.helper.submit(extra_sections_of, str(folder))
+            self.sent = True
+        except Exception:   # noqa: BLE001 - not sent: rendered here by `render`
+            self.sent = False
+
+    def render(self, saved) -> str:
+        from .forked import WorkerFailed
+        from .report import render_report
+        from .report.html import extra_sections
+
+        if not self.sent:
+            return render_report(saved)
+
+        def extra() -> str:
+            try:
+                return self.helper.result()
+            except WorkerFailed:
+                return extra_sections(saved)
+
+        return render_report(saved, extra=extra)
 
 
 def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], None] = lambda m: None,
@@ -171,7 +213,7 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     result = RunResult(name=cfg.name, config=config_to_dict(cfg), strategies=strategies,
                        benchmark_name=cfg.benchmark, benchmark=benchmark, benchmarks=benchmarks,
                        risk_free=risk_free, manifest=manifest, analytics=analytics)
-    return _with_evidence(result, evidence)
+    return _with_evidence(result, evidence, meanwhile=_import_report if evidence_worker is not None else None)
 
 
 def _start_evidence(cfg, store, strategies, benchmark: pd.Series, risk_free, prices: pd.DataFrame,
@@ -224,19 +266,30 @@ def _timed(fn, /, **kwargs) -> tuple:
     return (*fn(**kwargs), time.perf_counter() - t)
 
 
-def _with_evidence(result, evidence):
+def _with_evidence(result, evidence, meanwhile: Callable[[], object] | None = None):
     """`result` with metrics.json's ``evidence`` entry and the ``evidence_*`` tables (docs/evidence.md);
-    ``evidence``: `_start_evidence`'s function (None: no evidence, `result` unchanged)."""
+    ``evidence``: `_start_evidence`'s function (None: no evidence, `result` unchanged). The run's metrics
+    and ``meanwhile()`` are computed before the evidence is collected: with a worker computing it, they take
+    up time this process would otherwise spend waiting for it."""
     from .results import compute_run_metrics
 
     if evidence is None:
         return result
+    metrics = compute_run_metrics(result)       # computed here rather than in write_run
+    if meanwhile is not None:
+        meanwhile()
     summary, tables, seconds = evidence()
     manifest = dict(result.manifest)
     manifest["timings_s"] = {**manifest["timings_s"], "evidence": round(seconds, 3)}
-    metrics = {**compute_run_metrics(result), "evidence": summary}   # computed here rather than in write_run
+    metrics = {**metrics, "evidence": summary}
     return dataclasses.replace(result, metrics=metrics, analytics={**result.analytics, **tables},
                                manifest=manifest)
+
+
+def _import_report() -> None:
+    """Import the report renderer (plotly included, ~0.15 s), which `save_run` needs next: done while the
+    evidence worker finishes, instead of after it."""
+    from . import report  # noqa: F401
 
 
 def _evidence_inputs(cfg, store, strategies, benchmark: pd.Series, risk_free, prices: pd.DataFrame,

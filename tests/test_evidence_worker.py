@@ -17,6 +17,7 @@ import pytest
 from backtest.analytics.evidence import preload
 from backtest.config import apply_overrides, load_config
 from backtest.forked import ForkedWorker, WorkerFailed, can_fork
+from backtest.report.html import extra_sections_of
 from backtest.runner import evidence_worker, run_backtest, save_run
 from tests.conftest import REPO, alive, children_of
 
@@ -57,7 +58,9 @@ def test_the_worker_and_this_process_write_the_same_run_folder(snapshot_store, r
         forked = run_backtest(rotation_2021, snapshot_store, offline=True, evidence_worker=worker)
         b = save_run(forked, tmp_path / "forked", folder_name="run", helper=worker)   # it writes CSV files too
         pid = worker.pid
-    assert len(worker.answers) == 2 and not any(isinstance(x, WorkerFailed) for x in worker.answers)  # done there
+    # done there: the evidence, a share of the CSV files, the report's extra sections
+    assert len(worker.answers) == 3 and not any(isinstance(x, WorkerFailed) for x in worker.answers)
+    assert 'id="analytics"' not in worker.answers[2] and "evidence" in worker.answers[2]
     assert not alive(pid) and pid not in children_of(os.getpid())
     evidence = forked.metrics["evidence"]
     assert evidence["strategies"] and evidence["factor_data"]                            # not an empty entry
@@ -67,6 +70,21 @@ def test_the_worker_and_this_process_write_the_same_run_folder(snapshot_store, r
         os.kill(dead.pid, signal.SIGKILL)
         c = save_run(forked, tmp_path / "dead", folder_name="run", helper=dead)
     assert _same_outputs().differences(a, c) == []
+    with DiesBeforeRendering() as late:           # alive for the files, dead for the report: rendered here
+        d = save_run(forked, tmp_path / "late", folder_name="run", helper=late)
+    assert late.killed and _same_outputs().differences(a, d) == []
+
+
+class DiesBeforeRendering(ForkedWorker):
+    """A real `ForkedWorker` whose child is killed just before it is sent the report's extra sections."""
+
+    killed = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        if fn is extra_sections_of:
+            os.kill(self.pid, signal.SIGKILL)
+            self.killed = True
+        return super().submit(fn, *args, **kwargs)
 
 
 def test_an_error_inside_the_worker_reaches_the_caller_unchanged(snapshot_store):

@@ -245,7 +245,13 @@ def _data_tables(saved: SavedRun) -> str:
     return "".join(parts)
 
 
-def _extra_sections(saved: SavedRun, sections: Sequence[Callable[[SavedRun], str]]) -> str:
+def extra_sections(saved: SavedRun, sections: Sequence[Callable[[SavedRun], str]] | None = None) -> str:
+    """The HTML of the report's extra sections (``sections``, default `backtest.report.sections.SECTIONS`:
+    the rotation analytics and the evidence), as `render_report` places them; a section that raises shows
+    its error instead. Depends on ``saved`` only, so it may be rendered in another process (`bt run` has
+    its helper process render it from the folder while this one renders the rest: `extra_sections_of`)."""
+    if sections is None:
+        from .sections import SECTIONS as sections
     parts = []
     for fn in sections:
         try:
@@ -257,13 +263,23 @@ def _extra_sections(saved: SavedRun, sections: Sequence[Callable[[SavedRun], str
     return "".join(p for p in parts if p)
 
 
-def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], str]] | None = None) -> str:
+def extra_sections_of(folder: str) -> str:
+    """`extra_sections` of the run folder ``folder`` (complete but for report.html), read back here."""
+    from pathlib import Path
+
+    from ..results import load_run
+
+    return extra_sections(load_run(Path(folder), require_report=False))
+
+
+def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], str]] | None = None,
+                  extra: Callable[[], str] | None = None) -> str:
     """The run's report: one HTML string, self-contained (plotly.js inlined once, no network).
 
-    ``sections``: extra section functions, default `backtest.report.sections.SECTIONS`.
+    ``sections``: extra section functions, default `backtest.report.sections.SECTIONS`. ``extra``: a
+    function giving their HTML (`extra_sections` of the same run, e.g. rendered by another process),
+    called once the page's other sections are rendered; ``sections`` is then not used.
     """
-    if sections is None:
-        from .sections import SECTIONS as sections
     values, returns, b = labelled_series(saved)
     shared = SharedDates()
     warnings = _warnings(saved)
@@ -337,9 +353,7 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
             "every buy and sell on that date. The menu chooses the strategy.")
     add("metrics", "Metrics", "Metrics", metrics_table(cols) + relative_table(saved),
         "Hover a metric for its definition.")
-    extra = _extra_sections(saved, sections)
-    if extra:
-        parts.append(("analytics", "Analytics", f'<div id="analytics">{extra}</div>'))
+    at = len(parts)                 # the extra sections go here, rendered last (see ``extra``)
     warn_body = _warnings_html(warnings)
     add("warnings", f"Warnings ({len(warnings)})", "Warnings", warn_body)
     config_text = yaml.safe_dump(saved.config, sort_keys=False, allow_unicode=True)
@@ -353,6 +367,9 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
     if timings:
         env += "<h3>Timings (seconds)</h3>" + (_kv(timings) if isinstance(timings, dict) else esc(timings))
     add("versions", "Versions", "Package versions", env)
+    html = extra() if extra is not None else extra_sections(saved, sections)
+    if html:
+        parts.insert(at, ("analytics", "Analytics", f'<div id="analytics">{html}</div>'))
 
     n = len(saved.strategies)
     return run_page(saved, parts, shared, kind="backtest report",

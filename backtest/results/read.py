@@ -74,12 +74,13 @@ def _check_folder(path: Path, require_report: bool) -> dict:
     return layout
 
 
-def load_run(path: Path | str) -> SavedRun:
+def load_run(path: Path | str, *, require_report: bool = True) -> SavedRun:
     """Read a run folder back into pandas. Raises DataError naming the problem if it is not a complete run
-    or is damaged (a missing or null entry in its JSON files, a column missing from a CSV)."""
+    or is damaged (a missing or null entry in its JSON files, a column missing from a CSV).
+    ``require_report`` False: a folder still being written, complete but for report.html."""
     path = Path(path)
     try:
-        return _load(path, require_report=True)
+        return _load(path, require_report=require_report)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"unexpected content ({exc})"
         raise DataError(f"{path}: damaged run folder: a file has a {what}; fix: re-run the config, or leave "

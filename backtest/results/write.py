@@ -231,7 +231,8 @@ def _write_csv_jobs(jobs) -> None:
 
 
 def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None = None,
-              renderer: Callable[[SavedRun], str], helper=None) -> Path:
+              renderer: Callable[[SavedRun], str], helper=None,
+              on_written: Callable[[Path], None] | None = None) -> Path:
     """Write ``result`` as a complete run folder inside ``results_dir`` and return its path.
 
     The folder is ``<name>-<YYYYmmdd-HHMMSS>`` (``folder_name`` replaces the whole name when given), made
@@ -240,6 +241,8 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
     `backtest.report.render_report`, so this module never imports the report), fsynced, then renamed. On any error the temporary folder is removed and nothing else remains.
     ``helper``: a started `backtest.forked.ForkedWorker` that writes about half of the CSV files
     (`_CsvFiles`); on any error it is closed (killed) before the temporary folder is removed.
+    ``on_written``: called with the temporary folder once every file but report.html is in it, before it
+    is read back for ``renderer`` (`bt run` starts rendering part of the report on its helper there).
     """
     _check(result)
     results_dir = Path(results_dir)
@@ -258,6 +261,8 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
         temp.mkdir()
         layout = _layout(result, now.isoformat(timespec="seconds"), base)
         _write_contents(result, temp, layout, helper)
+        if on_written is not None:
+            on_written(temp)
         html = renderer(_load(temp, require_report=False))
         _write(temp / "report.html", html.encode("utf-8"))
         for sub in ("weights", "holdings", "trades", "analytics", "."):

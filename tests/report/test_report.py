@@ -124,6 +124,26 @@ def test_extra_sections_hook(saved_dir):
     assert "Section broken failed: KeyError" in page and 'class="section-error"' in page
 
 
+def test_extra_sections_rendered_elsewhere_give_the_same_page(saved_dir):
+    """`bt run` has its helper process render the extra sections from the folder (`extra_sections_of`) while
+    it renders the rest: the page is the one `render_report` makes alone, the section in the same place."""
+    from backtest.report.html import extra_sections, extra_sections_of
+
+    saved = load_run(saved_dir)
+    elsewhere = extra_sections_of(str(saved_dir))
+    assert elsewhere == extra_sections(saved) and 'class="section-error"' not in elsewhere
+    calls = []
+
+    def extra():
+        calls.append(1)
+        return elsewhere
+
+    page = render_report(saved, extra=extra)
+    assert page == render_report(saved) and calls == [1]
+    assert page.index('id="metrics"') < page.index('id="analytics"') < page.index('id="warnings"')
+    assert 'id="analytics"' not in render_report(saved, extra=lambda: "")     # nothing to show: no section
+
+
 def test_fmt():
     assert fmt(0.12345, "pct") == "12.35%" and fmt(-0.5, "pct") == "−50.00%"
     assert fmt(float("nan"), "pct") == "–" and fmt(None) == "–"
