@@ -2,7 +2,8 @@
 
 `bt run` uses it for the evidence stage (`backtest.runner`): the child is forked right after the config is
 read, imports statsmodels while the parent loads data, solves weights and simulates, then computes the
-evidence while the parent computes the rotation analytics. The machine's second core does the work; the
+evidence while the parent computes the rotation analytics, writes about half of the run folder's CSV files
+and renders the report's extra sections from the folder. The machine's second core does the work; the
 results are the same bits (the same code on the same floats; pickling is exact).
 
     with ForkedWorker(warm=preload) as worker:    # forks now; the child runs ``preload()`` at once
@@ -16,9 +17,9 @@ Rules that keep a fork safe (`can_fork` checks what it can):
 * Linux only (the ``fork`` start method; elsewhere use the in-process path), from the main thread of a
   process with no other Python thread (a notebook kernel has several: it computes in-process);
 * fork before the parent launches numba's parallel kernels or reads files with pyarrow (both start thread
-  pools whose locks a child would inherit), and do neither in the child: send it data, not paths (pandas'
-  string columns are pyarrow arrays: the child then uses pyarrow from the state of a process that had only
-  imported it);
+  pools whose locks a child would inherit), and do neither in the child: send it data, not paths to the
+  store (pandas' string columns are pyarrow arrays: the child then uses pyarrow from the state of a process
+  that had only imported it; the run folder's CSV files it reads back are parsed by pandas' own C parser);
 * the child ignores SIGINT (Ctrl-C reaches the whole process group: the parent handles it and ends the
   child), takes SIGTERM's default action, and is killed by the kernel if the parent dies
   (``PR_SET_PDEATHSIG``); `close` (and leaving the ``with`` block, on success or error) kills and reaps it,
