@@ -5,9 +5,10 @@ subprocess each: ``rebalance: quarterly``; ``rebalance: {every: daily, drift: {a
 daily band run by the previous version (``--previous``, default the commit before issue 13, in this
 virtualenv). Wall times are medians of ``--repeat`` runs, interleaved so every variant sees the same machine
 load: compare the ratios. Target (issue 13): daily band <= 1.5x quarterly. The run folders of the two
-versions are compared (targets, trades, equity: identical bytes expected).
+versions are compared (targets, trades, equity: identical bytes expected). Beside them, the bt package runs
+the same two strategies (`bt_package`), with the number of rebalance dates each engine traded.
 
-    python benchmarks/drift_bands.py [--repeat 3] [--start 2016-01-01] [--previous dd680c0]
+    python benchmarks/drift_bands.py [--repeat 3] [--start 2016-01-01] [--previous dd680c0] [--no-bt]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pandas as pd
 from _common import BASE_COMMIT, env_for, header, median, previous_tree, table
 from end_to_end import bt_command, measure
 
@@ -36,11 +38,46 @@ strategies:
 """
 
 
+def bt_package(start: str) -> list[tuple[str, float, int]]:
+    """The same two 60/40 strategies in the bt package, its engine alone in this process (no start-up, data
+    loading or report), each timed after a warm-up run: ``(label, seconds, rebalance dates)``. bt's band
+    (`RunIfOutOfBounds`) is relative to each target weight; with two assets and no cash the weights drift by
+    the same amount in opposite directions, so a tolerance of 0.05 / 0.4 = 0.125 trips when AGG (and so SPY)
+    is more than 5 points off, the absolute 5-point band of the config."""
+    import time
+
+    import bt
+    import pandas as pd
+    from _common import MARKET_DATA
+
+    prices = pd.read_parquet(MARKET_DATA / "prices_etf.parquet", columns=["SPY", "AGG"]).loc[:"2026-06-30"]
+    base = prices.index[prices.index < pd.Timestamp(start)][-1]     # from the base close, as `bt run` starts
+    prices = prices.loc[base:]
+    weigh = {"SPY": 0.6, "AGG": 0.4}
+    cases = [("bt package, quarterly", [bt.algos.RunQuarterly()]),
+             ("bt package, daily band", [bt.algos.RunDaily()])]
+    out = []
+    for label, when in cases:
+        def run(when=when, band=label.endswith("band")):
+            algos = [*when, bt.algos.SelectAll(), bt.algos.WeighSpecified(**weigh)]
+            algos += [bt.algos.RunIfOutOfBounds(0.05 / 0.4)] if band else []
+            test = bt.Backtest(bt.Strategy("s", [*algos, bt.algos.Rebalance()]), prices, initial_capital=1e6,
+                               integer_positions=False, progress_bar=False)
+            return bt.run(test)
+        run()                                       # warm-up
+        t0 = time.perf_counter()
+        res = run()
+        seconds = time.perf_counter() - t0
+        out.append((label, seconds, int(res.get_transactions().index.get_level_values(0).nunique())))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--start", default="2016-01-01")
     ap.add_argument("--previous", default=BASE_COMMIT, help="'none' to skip the previous version")
+    ap.add_argument("--no-bt", action="store_true", help="skip the bt package's runs of the same strategies")
     args = ap.parse_args(argv)
     header(f"drift_bands: 60/40 SPY/AGG from {args.start}, daily-checked band vs quarterly")
     work = Path(tempfile.mkdtemp(prefix="bt-drift-"))
@@ -76,6 +113,18 @@ def main(argv: list[str] | None = None) -> None:
                           for d in ("weights", "trades", "holdings") for a in (new_run / d).iterdir())
             print(f"run folders of the two versions: {', '.join(same) or 'NONE'} identical; "
                   f"weights/, trades/, holdings/ identical: {'yes' if subdirs else 'NO'}")
+        if not args.no_bt:
+            ours = {}
+            for label, _, name in cases[:2]:
+                run_dir = next((work / "runs" / label.replace(" ", "-").replace(",", "") / "1").iterdir())
+                ours[name] = len(pd.read_csv(run_dir / "turnover.csv"))
+            rows = [[label, f"{seconds:.2f}", str(dates), str(ours["quarterly" if "quarterly" in label else
+                                                                   "daily-band"])]
+                    for label, seconds, dates in bt_package(args.start)]
+            print("\nthe bt package, the same strategies (its engine alone, in this process; it trades at the "
+                  "close, this version's runs at the next close, the default fill, so the band dates may differ; "
+                  "tests/test_engine_oracle.py checks the band at fill: close against bt, date for date):")
+            print(table(["run", "s", "rebalance dates (bt)", "rebalance dates (this version)"], rows))
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if old:

@@ -10,6 +10,8 @@
   seconds include `bt run`'s evidence worker (a forked child the run reaps), the peak RSS is the largest
   single process's (the run's, not the sum with its worker);
 * `bt --help` wall time, median of ``--help-repeat`` runs;
+* for scale, one backtest of the bt package (`engine_vs_bt.bt_package_seconds`: its engine alone on the
+  equal-weight S&P 493; it cannot run the config itself), skipped with ``--no-bt``;
 * the children run without ``PYTHONDONTWRITEBYTECODE`` (set in some sandboxes): an installed copy has its
   modules' bytecode cached, so every run but the first reads ``__pycache__`` instead of compiling the
   project's modules again (the same for both versions);
@@ -18,7 +20,7 @@
 
 The price store must hold the snapshot: ``export BT_DATA_DIR=...``, ``bt data import ../shared/market-data``.
 
-    python benchmarks/end_to_end.py [--config configs/rotation.yaml] [--repeat 5] [--help-repeat 10]
+    python benchmarks/end_to_end.py [--config configs/rotation.yaml] [--repeat 5] [--help-repeat 10] [--no-bt]
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--previous", default=BASE_COMMIT,
                     help="commit of the previous version, timed in the same run ('none' to skip)")
     ap.add_argument("--no-breakdown", action="store_true")
+    ap.add_argument("--no-bt", action="store_true", help="skip timing one backtest of the bt package")
     args = ap.parse_args(argv)
     header(f"end_to_end: bt run {args.config.name} --offline")
     if not os.environ.get("BT_DATA_DIR"):
@@ -178,6 +181,13 @@ def main(argv: list[str] | None = None) -> None:
                   f"{median(walls) / median(old_walls):.2f}, CPU {median(cpus) / median(old_cpus):.2f}; on the "
                   f"previous version's config (the same work): wall {median(same_walls) / median(old_walls):.2f}, "
                   f"CPU {median(same_cpus) / median(old_cpus):.2f}")
+        if not args.no_bt:              # for scale: the bt package cannot run this config (no membership,
+            from engine_vs_bt import bt_package_seconds     # shares, caps or report), so its own job
+
+            seconds = bt_package_seconds()
+            print(f"one backtest of the bt package, its engine alone in this process (equal-weight S&P 493, "
+                  f"monthly, 2016-2026, benchmarks/engine_vs_bt.py): {seconds:.2f} s; a whole warm `bt run` of "
+                  f"{args.config.name} (five strategies, analytics, evidence, report): {median(walls):.2f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if old:

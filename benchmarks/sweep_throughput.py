@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BASE_COMMIT, MARKET_DATA, REPO, env_for, header, previous_tree, table
+from _common import BASE_COMMIT, REPO, env_for, header, previous_tree, table
 
 HERE = Path(__file__).resolve().parent
 RUN = ("import sys; from backtest.sweep import run_sweep; "
@@ -72,22 +72,6 @@ def sweep(config: Path, out: Path, workers: int, tree: Path | None, threads: int
 
 def _cpu(timings: dict, key: str) -> str:
     return f"{timings[key]:.1f}" if key in timings else "-"        # the previous version has no CPU timings
-
-
-def bt_package_seconds() -> float:
-    """One backtest of the bt package: equal-weight S&P 493, monthly, 2016-2026 (benchmarks/engine_vs_bt.py)."""
-    from types import SimpleNamespace
-
-    from engine_vs_bt import theirs, universe
-
-    from backtest.schedule import calendar_dates
-
-    prices = universe(MARKET_DATA / "prices_sp500.parquet", "2016-01-01", "2026-06-30")
-    dates = calendar_dates(prices.index, SimpleNamespace(every="monthly", day="first", weekday=None, nth=None))
-    theirs(prices, dates)                                   # warm-up
-    t0 = time.perf_counter()
-    theirs(prices, dates)
-    return time.perf_counter() - t0
 
 
 def stages(config: Path, limit: int, chunk_size: int = 32) -> list[list[str]]:
@@ -203,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"metrics.json identical across settings of one version and config: {'yes' if same else 'NO'}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if not args.no_bt:
+        from engine_vs_bt import bt_package_seconds
+
         seconds = bt_package_seconds()
         print(f"one backtest of the bt package (equal-weight S&P 493, monthly, 2016-2026): {seconds:.2f} s; "
               f"this version runs {one * seconds:.0f} variants in that time" if one else "")
