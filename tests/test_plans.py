@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from backtest.config import parse_config
-from backtest.plans import build_plans, splice, summarize_notes
+from backtest.plan_notes import summarize_notes
+from backtest.plans import build_plans, splice
 from backtest.data.inputs import load_inputs
 
 

@@ -37,12 +37,12 @@ from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from backtest.data.store_merge import covered_span, empty_catalog, merge_prices, rebase_prices, update_catalog
 from backtest.data.validate import validate_membership, validate_prices, validate_shares
 from backtest.tempfiles import atomic_write, fsync_dir as _fsync_dir, pid_alive, write_temp as _write_temp
 from backtest.errors import DataError
@@ -52,8 +52,6 @@ __all__ = ["PriceStore", "WriteReport", "atomic_write", "default_store_dir", "va
 
 FORMAT_VERSION = 1
 FIELDS = ("adj_close", "close")
-CATALOG_COLUMNS = ("ticker", "field", "source", "start", "end", "rows", "covered_start", "covered_end",
-                   "written_at")
 MEMBERSHIP_COLUMNS = ("index", "ticker", "start_date", "end_date", "price_column", "source")
 SHARES_COLUMNS = ("date", "ticker", "shares", "source")
 
@@ -319,7 +317,7 @@ class PriceStore:
         ``written_at`` (UTC)."""
         self._check_format()
         if not self._catalog_path.exists():
-            return _empty_catalog()
+            return empty_catalog()
         with self._reading(self._catalog_path):
             return pd.read_parquet(self._catalog_path)
 
@@ -375,7 +373,7 @@ class PriceStore:
             if seen & set(new.columns):
                 raise ValueError(f"parts share tickers: {sorted(seen & set(new.columns))}")
             seen |= set(new.columns)
-            checked.append((new, source, _covered(new, covered) if new.shape[1] else None, empty))
+            checked.append((new, source, covered_span(new, covered) if new.shape[1] else None, empty))
         if not seen:
             return [WriteReport(field, src, (), 0, empty=empty) for _, src, _, empty in checked]
         reports = []
@@ -387,17 +385,17 @@ class PriceStore:
                 rebased: dict[str, float] = {}
                 unanchored: list[str] = []
                 if rebase and field == "adj_close" and new.shape[1]:
-                    new, rebased, unanchored = _rebase(old, new)
+                    new, rebased, unanchored = rebase_prices(old, new)
                 done.append((new, source, cov))
                 cells = int(new.notna().to_numpy().sum())
                 reports.append(WriteReport(field, source, tuple(new.columns), cells, rebased,
                                            tuple(unanchored), empty))
             incoming = [n for n, _, _ in done if n.shape[1]]
             combined = incoming[0] if len(incoming) == 1 else pd.concat(incoming, axis=1, sort=True)
-            merged = _merge(old, combined)
+            merged = merge_prices(old, combined)
             for new, source, cov in done:
                 if new.shape[1]:
-                    cat = _update_catalog(cat, merged, new, field, source, cov)
+                    cat = update_catalog(cat, merged, new, field, source, cov)
             self._commit([(self._prices_path(field), _parquet_writer(merged.reset_index())),
                           (self._catalog_path, _parquet_writer(cat))])
         return reports
@@ -431,81 +429,6 @@ class PriceStore:
             df = df.sort_values(["ticker", "date", "source"], kind="stable").reset_index(drop=True)
             self._commit([(path, _parquet_writer(df))])
         return len(frame)
-
-
-# -------------------------------------------------------------------- helpers (pure)
-def _empty_catalog() -> pd.DataFrame:
-    return pd.DataFrame({
-        "ticker": pd.Series(dtype=object), "field": pd.Series(dtype=object),
-        "source": pd.Series(dtype=object),
-        "start": pd.Series(dtype="datetime64[us]"), "end": pd.Series(dtype="datetime64[us]"),
-        "rows": pd.Series(dtype="int64"), "covered_start": pd.Series(dtype="datetime64[us]"),
-        "covered_end": pd.Series(dtype="datetime64[us]"),
-        "written_at": pd.Series(dtype="datetime64[us, UTC]")})
-
-
-def _covered(new: pd.DataFrame, covered) -> tuple[pd.Timestamp, pd.Timestamp]:
-    lo, hi = new.index.min(), new.index.max()
-    if covered is not None:
-        a, b = covered
-        lo = min(lo, pd.Timestamp(a).normalize()) if a is not None else lo
-        hi = max(hi, pd.Timestamp(b).normalize()) if b is not None else hi
-    return lo, hi
-
-
-def _rebase(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float], list[str]]:
-    """Scale new adjusted closes onto the stored base: factor = median(stored / new) on common dates."""
-    cols = [c for c in new.columns if c in old.columns and old[c].notna().any()]
-    if not cols:
-        return new, {}, []
-    common = new.index.intersection(old.index)
-    ratio = (old.loc[common, cols] / new.loc[common, cols]).median(skipna=True)
-    unanchored = [c for c in cols if not np.isfinite(ratio[c])]
-    scale = ratio[[c for c in cols if np.isfinite(ratio[c]) and abs(ratio[c] - 1.0) > 1e-12]]
-    if len(scale) == 0:
-        return new, {}, unanchored
-    out = new.copy()
-    out[list(scale.index)] = new[list(scale.index)] * scale
-    return out, {c: float(f) for c, f in scale.items()}, unanchored
-
-
-def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """New non-NaN values win; NaN never erases a stored price. Columns sorted, index the union of dates."""
-    idx = old.index.union(new.index)
-    cols = sorted(set(old.columns) | set(new.columns))
-    values = old.reindex(index=idx, columns=cols).to_numpy(dtype="float64", copy=True)
-    incoming = new.reindex(index=idx, columns=cols).to_numpy(dtype="float64")
-    have = ~np.isnan(incoming)
-    values[have] = incoming[have]
-    merged = pd.DataFrame(values, index=pd.DatetimeIndex(idx, name="date"), columns=cols)
-    return merged
-
-
-def _update_catalog(cat: pd.DataFrame, merged: pd.DataFrame, new: pd.DataFrame, field: str, source: str,
-                    cov: tuple[pd.Timestamp, pd.Timestamp]) -> pd.DataFrame:
-    now = pd.Timestamp.now(tz="UTC")
-    notna = new.notna()
-    first = notna.idxmax()
-    last = notna[::-1].idxmax()
-    key = (cat["field"] == field) & (cat["source"] == source)
-    prev = cat.loc[key & cat["ticker"].isin(new.columns)].set_index("ticker")
-    sub = merged[list(new.columns)].notna().to_numpy()
-    counts = np.vstack([np.zeros((1, sub.shape[1]), dtype=np.int64), sub.cumsum(axis=0)])
-    rows = []
-    for j, t in enumerate(new.columns):
-        s, e, cs, ce = first[t], last[t], cov[0], cov[1]
-        if t in prev.index:
-            p = prev.loc[t]
-            s, e = min(s, p["start"]), max(e, p["end"])
-            cs, ce = min(cs, p["covered_start"]), max(ce, p["covered_end"])
-        lo, hi = merged.index.searchsorted(s, "left"), merged.index.searchsorted(e, "right")
-        rows.append((t, field, source, s, e, int(counts[hi, j] - counts[lo, j]), cs, ce, now))
-    add = pd.DataFrame(rows, columns=list(CATALOG_COLUMNS))
-    keep = cat.loc[~(key & cat["ticker"].isin(new.columns))]
-    out = pd.concat([keep, add], ignore_index=True) if len(keep) else add
-    for c in ("start", "end", "covered_start", "covered_end"):
-        out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
-    return out.sort_values(["ticker", "field", "source"], kind="stable").reset_index(drop=True)
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -23,7 +23,6 @@ REQUIRED_FILES = ("manifest.json", "metrics.json", "equity.csv", "returns.csv", 
 TRADE_COLUMNS = ("date", "ticker", "side", "shares", "price", "value", "fees")
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
 _RESERVED = {BENCHMARK_SLUG, "date", "risk-free", *_WINDOWS_DEVICES}   # slugs never used as file names
-_DATE_FMT = "%Y-%m-%d"
 
 
 @dataclass(frozen=True)
@@ -127,12 +126,6 @@ def slugify(text: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
         n += 1
         slug = f"{base}-{n}"
     return slug
-
-
-def _dated(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
-    out = frame.copy()
-    out.index = pd.DatetimeIndex(out.index, name="date")
-    return out
 
 
 def month_end_sample(holdings: pd.DataFrame) -> pd.DataFrame:

@@ -24,14 +24,12 @@ from .. import metrics as M
 from ..csvtext import csv_text
 from ..errors import UsageError
 from .model import (
-    _DATE_FMT,
     BENCHMARK_SLUG,
     FORMAT_VERSION,
     RUN_ENTRIES,
     TRADE_COLUMNS,
     RunResult,
     SavedRun,
-    _dated,
     compute_run_metrics,
     month_end_sample,
     run_capital,
@@ -41,6 +39,16 @@ from .model import (
 from .read import _load
 
 # --- writing --------------------------------------------------------------------------------------------
+
+_DATE_FMT = "%Y-%m-%d"      # dates in every CSV file and in the layout's start and end
+
+
+def _dated(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+    """A copy of ``frame`` indexed by a DatetimeIndex named ``date`` (the first column of a dated CSV)."""
+    out = frame.copy()
+    out.index = pd.DatetimeIndex(out.index, name="date")
+    return out
+
 
 
 def _jsonable(value):
