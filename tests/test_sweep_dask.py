@@ -207,3 +207,55 @@ def _numba_threads() -> int:
     import numba
 
     return numba.config.NUMBA_NUM_THREADS
+
+
+def test_an_external_cluster_started_as_documented_runs_the_sweep_to_the_same_bytes(mixes, snapshot_store, tmp_path):
+    """docs/performance.md ("Sweeps on Dask") tells users of `--scheduler` how to start their own scheduler and
+    workers with the settings `bt sweep --workers` gives its local cluster: a real `dask scheduler` and `dask
+    worker` started with those environment variables have Dask's malloc trim unset and the profiler off on
+    the worker and the active memory manager off on the scheduler, and run the sweep to the one-process
+    bytes."""
+    import subprocess
+
+    import dask
+    from distributed import Client
+
+    dask_cli = Path(sys.executable).with_name("dask")
+    if not dask_cli.exists():
+        pytest.skip("the dask command is not installed beside this Python")
+    file = tmp_path / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [str(dask_cli), "scheduler", "--scheduler-file", str(file), "--host", "127.0.0.1", "--port", "0",
+         "--no-dashboard"],
+        env={**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ACTIVE_MEMORY_MANAGER__START": "False"}, **quiet)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = subprocess.Popen(
+            [str(dask_cli), "worker", "--scheduler-file", str(file), "--nworkers", "1", "--nthreads", "1",
+             "--no-dashboard"],
+            env={**os.environ, "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None",
+                 "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}, **quiet)
+        with Client(scheduler_file=str(file), timeout="30s") as client:
+            client.wait_for_workers(1, timeout=60)
+            assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+            assert set(client.run(dask.config.get, "distributed.worker.profile.enabled").values()) == {False}
+            assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.extensions["amm"].running) is False
+            address = client.scheduler.address
+        kw = {"store": snapshot_store, "offline": True}
+        one = run_sweep(mixes, results_dir=tmp_path / "one", **kw)
+        dist = run_sweep(mixes, results_dir=tmp_path / "dist", scheduler=address, chunk_size=3, **kw)
+        for name in SAME_FILES:
+            assert (one / name).read_bytes() == (dist / name).read_bytes(), name
+    finally:
+        for proc in (worker, scheduler):
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
