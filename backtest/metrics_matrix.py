@@ -29,7 +29,7 @@ import pandas as pd
 from . import metrics as M
 
 NAN = M.NAN
-_TINY = M._TINY
+_TINY = M.TINY
 _SQRT = math.sqrt(M.PERIODS_PER_YEAR)
 _NS_PER_DAY = 86_400_000_000_000
 _VAR_Q = 1.0 - 0.95             # metrics.value_at_risk(level=0.95): 1.0 - level, not 0.05
@@ -76,7 +76,7 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
             r, values = np.asfortranarray(r[:, cols]), np.asfortranarray(values[:, cols])
         rows = _matrix(r, pd.DatetimeIndex(index), bench, benchmark_returns is not None, risk_free, from_base)
         chosen = [names[j] for j in cols]
-        trading = _trading(chosen, T, F, values, M._years(index), rebalances, expense_ratio)
+        trading = _trading(chosen, T, F, values, M.span_years(index), rebalances, expense_ratio)
         for name, row, trade in zip(chosen, rows, trading, strict=True):
             out[name] = _ordered(row, trade)
     for j in np.flatnonzero(~fast):
@@ -223,7 +223,7 @@ def _matrix(r, index, bench, has_b, risk_free, from_base) -> list[dict]:
         "best_month": m_ret.max(axis=0).tolist(), "worst_month": m_ret.min(axis=0).tolist(),
         "best_year": y_ret.max(axis=0).tolist(), "worst_year": y_ret.min(axis=0).tolist(),
     }
-    start, end, years = day[0], day[-1], M._years(index)
+    start, end, years = day[0], day[-1], M.span_years(index)
     rows = []
     for j in range(k):
         col = r[:, j]
@@ -407,7 +407,7 @@ def _captures(r: np.ndarray, b: pd.Series, index: pd.DatetimeIndex) -> dict[str,
     bm = M.period_returns(b, "M").to_numpy()
     out = {}
     for key, mask in (("up_capture", bm > 0), ("down_capture", bm < 0)):
-        denom = M._geo_mean(pd.Series(bm[mask])) if mask.any() else NAN
+        denom = M.geo_mean(pd.Series(bm[mask])) if mask.any() else NAN
         if not mask.any() or abs(denom) <= _TINY:
             out[key] = [NAN] * k
             continue

@@ -1,4 +1,4 @@
-"""Performance metrics: pure functions of a daily simple-return series.
+"""Metrics of one daily simple-return series (returns, risk, drawdowns, calendar periods, trailing, rolling).
 
 Conventions (one place, see docs/report.md for the formulas):
 
@@ -26,7 +26,7 @@ import pandas as pd
 PERIODS_PER_YEAR = 252  # trading days per year: annualises daily means and volatilities
 DAYS_PER_YEAR = 365.25  # calendar days per year: CAGR and trailing returns
 ROLLING_WINDOW = PERIODS_PER_YEAR  # "rolling 12 months" in trading days
-_TINY = 1e-12  # a standard deviation below this is treated as zero (flat prices)
+TINY = 1e-12  # a standard deviation below this is treated as zero (flat prices)
 
 NAN = float("nan")
 
@@ -65,7 +65,8 @@ def total_return(returns: pd.Series) -> float:
     return float((1.0 + r).prod() - 1.0) if len(r) else NAN
 
 
-def _years(index: pd.Index) -> float:
+def span_years(index: pd.Index) -> float:
+    """Calendar years from the first to the last date of ``index`` (365.25-day years); NaN below two dates."""
     return (index[-1] - index[0]).days / DAYS_PER_YEAR if len(index) >= 2 else NAN
 
 
@@ -98,7 +99,7 @@ def sharpe_ratio(returns: pd.Series, *, risk_free: pd.Series | None = None) -> f
     if len(ex) < 2:
         return NAN
     sd = float(ex.std(ddof=1))
-    return float(ex.mean()) / sd * math.sqrt(PERIODS_PER_YEAR) if sd > _TINY else NAN
+    return float(ex.mean()) / sd * math.sqrt(PERIODS_PER_YEAR) if sd > TINY else NAN
 
 
 def sortino_ratio(returns: pd.Series, *, risk_free: pd.Series | None = None) -> float:
@@ -111,7 +112,7 @@ def sortino_ratio(returns: pd.Series, *, risk_free: pd.Series | None = None) -> 
     if len(ex) < 2:
         return NAN
     downside = math.sqrt(float((ex.clip(upper=0.0) ** 2).mean()))
-    return float(ex.mean()) / downside * math.sqrt(PERIODS_PER_YEAR) if downside > _TINY else NAN
+    return float(ex.mean()) / downside * math.sqrt(PERIODS_PER_YEAR) if downside > TINY else NAN
 
 
 def drawdown(returns: pd.Series) -> pd.Series:
@@ -132,7 +133,7 @@ def drawdown_table(returns: pd.Series) -> pd.DataFrame:
     cols = ["peak", "trough", "recovery", "depth", "days", "recovery_days"]
     idx, values = dd.index, dd.to_numpy()
     n = len(values)
-    under = (values < -_TINY).astype(np.int8)
+    under = (values < -TINY).astype(np.int8)
     edges = np.diff(np.concatenate([[0], under, [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     # one episode per run of days under water: the peak is the day before it, the trough its first lowest
@@ -170,7 +171,7 @@ def max_drawdown(returns: pd.Series) -> float:
 def calmar_ratio(returns: pd.Series) -> float:
     """``cagr / |max_drawdown|``. NaN when there is no drawdown or CAGR is undefined."""
     mdd = max_drawdown(returns)
-    return cagr(returns) / abs(mdd) if mdd < -_TINY else NAN
+    return cagr(returns) / abs(mdd) if mdd < -TINY else NAN
 
 
 def period_returns(returns: pd.Series, freq: str = "M", *, from_base: bool = False) -> pd.Series:
@@ -252,7 +253,7 @@ def skewness(returns: pd.Series) -> float:
         return NAN
     d = r - r.mean()
     m2 = float(np.mean(d**2))
-    return float(np.mean(d**3)) / m2**1.5 if math.sqrt(m2) > _TINY else NAN
+    return float(np.mean(d**3)) / m2**1.5 if math.sqrt(m2) > TINY else NAN
 
 
 def kurtosis(returns: pd.Series) -> float:
@@ -262,7 +263,7 @@ def kurtosis(returns: pd.Series) -> float:
         return NAN
     d = r - r.mean()
     m2 = float(np.mean(d**2))
-    return float(np.mean(d**4)) / m2**2 - 3.0 if math.sqrt(m2) > _TINY else NAN
+    return float(np.mean(d**4)) / m2**2 - 3.0 if math.sqrt(m2) > TINY else NAN
 
 
 def value_at_risk(returns: pd.Series, *, level: float = 0.95) -> float:
@@ -314,91 +315,6 @@ def trailing_returns(returns: pd.Series) -> dict[str, float]:
     return out
 
 
-# --- against a benchmark -------------------------------------------------------------------------------
-
-
-def _aligned(returns: pd.Series, benchmark_returns: pd.Series) -> tuple[pd.Series, pd.Series]:
-    both = pd.concat([_clean(returns), _clean(benchmark_returns)], axis=1, join="inner").dropna()
-    return both.iloc[:, 0], both.iloc[:, 1]
-
-
-def excess_return(returns: pd.Series, benchmark_returns: pd.Series) -> float:
-    """Annualised excess return: ``cagr(r) - cagr(b)`` on the common dates."""
-    r, b = _aligned(returns, benchmark_returns)
-    return cagr(r) - cagr(b)
-
-
-def beta(returns: pd.Series, benchmark_returns: pd.Series, *, risk_free: pd.Series | None = None) -> float:
-    """``cov(r - rf, b - rf) / var(b - rf)`` (ddof=1). NaN below two common dates or a flat benchmark."""
-    r, b = _aligned(returns, benchmark_returns)
-    r, b = _excess(r, risk_free), _excess(b, risk_free)
-    if len(r) < 2 or float(b.std(ddof=1)) <= _TINY:
-        return NAN
-    return float(np.cov(r, b, ddof=1)[0, 1] / b.var(ddof=1))
-
-
-def alpha(returns: pd.Series, benchmark_returns: pd.Series, *, risk_free: pd.Series | None = None) -> float:
-    """Jensen's alpha, annualised arithmetically: ``(mean(r - rf) - beta * mean(b - rf)) * 252``."""
-    r, b = _aligned(returns, benchmark_returns)
-    bt = beta(r, b, risk_free=risk_free)
-    r, b = _excess(r, risk_free), _excess(b, risk_free)
-    return (float(r.mean()) - bt * float(b.mean())) * PERIODS_PER_YEAR if not math.isnan(bt) else NAN
-
-
-def correlation(returns: pd.Series, benchmark_returns: pd.Series) -> float:
-    """Pearson correlation of daily returns. NaN below two common dates or zero variance."""
-    r, b = _aligned(returns, benchmark_returns)
-    if len(r) < 2 or float(r.std(ddof=1)) <= _TINY or float(b.std(ddof=1)) <= _TINY:
-        return NAN
-    return float(np.corrcoef(r, b)[0, 1])
-
-
-def r_squared(returns: pd.Series, benchmark_returns: pd.Series) -> float:
-    """Square of :func:`correlation`."""
-    return correlation(returns, benchmark_returns) ** 2
-
-
-def tracking_error(returns: pd.Series, benchmark_returns: pd.Series) -> float:
-    """``std(r - b, ddof=1) * sqrt(252)``. NaN below two common dates."""
-    r, b = _aligned(returns, benchmark_returns)
-    return float((r - b).std(ddof=1) * math.sqrt(PERIODS_PER_YEAR)) if len(r) >= 2 else NAN
-
-
-def information_ratio(returns: pd.Series, benchmark_returns: pd.Series) -> float:
-    """``mean(r - b) * 252 / tracking_error``. NaN when the tracking error is zero or undefined."""
-    r, b = _aligned(returns, benchmark_returns)
-    te = tracking_error(r, b)
-    return float((r - b).mean()) * PERIODS_PER_YEAR / te if te > _TINY else NAN
-
-
-def _geo_mean(x: pd.Series) -> float:
-    return float((1.0 + x).prod() ** (1.0 / len(x)) - 1.0)
-
-
-def _capture(returns: pd.Series, benchmark_returns: pd.Series, up: bool) -> float:
-    r, b = _aligned(returns, benchmark_returns)
-    rm, bm = period_returns(r, "M"), period_returns(b, "M")
-    mask = bm > 0 if up else bm < 0
-    if not mask.any():
-        return NAN
-    denom = _geo_mean(bm[mask])
-    return _geo_mean(rm[mask]) / denom if abs(denom) > _TINY else NAN
-
-
-def up_capture(returns: pd.Series, benchmark_returns: pd.Series) -> float:
-    """Geometric-mean monthly return of the strategy over the benchmark's up months, divided by the
-    benchmark's. NaN without up months."""
-    return _capture(returns, benchmark_returns, True)
-
-
-def down_capture(returns: pd.Series, benchmark_returns: pd.Series) -> float:
-    """As :func:`up_capture` over the benchmark's down months (below 1 = loses less than the benchmark)."""
-    return _capture(returns, benchmark_returns, False)
-
-
-# --- rolling (12 months = 252 trading days) --------------------------------------------------------------
-
-
 def rolling_return(returns: pd.Series, *, window: int = ROLLING_WINDOW) -> pd.Series:
     """Compounded return over the trailing ``window`` days; NaN for the first ``window - 1`` dates."""
     return np.expm1(np.log1p(_clean(returns)).rolling(window).sum())
@@ -414,139 +330,4 @@ def rolling_sharpe(returns: pd.Series, *, risk_free: pd.Series | None = None,
     """Annualised Sharpe ratio over the trailing ``window`` days; NaN where volatility is zero."""
     ex = _excess(returns, risk_free)
     sd = ex.rolling(window).std(ddof=1)
-    return (ex.rolling(window).mean() / sd.where(sd > _TINY)) * math.sqrt(PERIODS_PER_YEAR)
-
-
-def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *,
-                 window: int = ROLLING_WINDOW) -> pd.Series:
-    """Beta against the benchmark over the trailing ``window`` days (common dates)."""
-    r, b = _aligned(returns, benchmark_returns)
-    var = b.rolling(window).var(ddof=1)
-    return r.rolling(window).cov(b, ddof=1) / var.where(var > _TINY**2)
-
-
-# --- trading activity (from the engine's turnover and fees) -----------------------------------------------
-
-
-TRADING_KEYS = ("total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
-                "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag")
-
-
-def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
-                    equity: pd.Series | None = None, *, rebalances: pd.Index | None = None,
-                    expense_ratio: float = 0.0) -> dict[str, float]:
-    """Turnover, rebalances and costs.
-
-    ``turnover``: one-sided turnover per trading date (fraction of portfolio value); ``fees``: daily fees
-    paid (currency); ``equity``: daily portfolio value, for the annualisation and the fee drag;
-    ``rebalances``: the dates the rebalance orders filled (the opening purchase first), None = every date
-    with turnover; ``expense_ratio``: the yearly fund expense ratio the strategy was charged.
-
-    ``initial_turnover`` is the opening purchase's (the first rebalance); ``annual_turnover`` the rest (the
-    ongoing turnover) per year. ``n_rebalances`` counts rebalances with non-zero turnover, the opening one
-    included; ``n_forced_sales`` / ``forced_sale_turnover`` the other trading days (sales of names whose
-    prices end). ``cost_drag`` is ``fee_drag + expense_ratio``. NaN where an input is missing.
-    """
-    years = _years(equity.index) if equity is not None else NAN
-    out = dict.fromkeys(TRADING_KEYS, NAN)
-    if turnover is not None:
-        t = turnover.astype(float).dropna()
-        t = t[t > 0]
-        planned = t.index if rebalances is None else t.index.intersection(pd.Index(rebalances))
-        first = pd.Index(rebalances)[:1] if rebalances is not None else t.index[:1]
-        initial = float(t.reindex(first).fillna(0.0).sum())
-        forced = t.drop(planned)
-        out["total_turnover"] = float(t.sum())
-        out["initial_turnover"] = initial
-        out["annual_turnover"] = float(t.sum() - initial) / years if years > 0 else NAN
-        out["n_rebalances"] = float(len(planned))
-        out["n_forced_sales"] = float(len(forced))
-        out["forced_sale_turnover"] = float(forced.sum())
-    if fees is not None:
-        f = fees.astype(float).fillna(0.0)
-        out["fees_paid"] = float(f.sum())
-        if equity is not None and years > 0:
-            out["fee_drag"] = float((f / equity.reindex(f.index)).sum()) / years
-    if turnover is not None or fees is not None:    # a strategy's (a benchmark has neither: NaN)
-        out["expense_ratio"] = float(expense_ratio)
-        out["cost_drag"] = out["fee_drag"] + float(expense_ratio)
-    return out
-
-
-RELATIVE_KEYS = ("excess_return", "beta", "alpha", "correlation", "r_squared", "tracking_error",
-                 "information_ratio", "up_capture", "down_capture")
-
-
-def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
-                     risk_free: pd.Series | None = None) -> dict[str, float]:
-    """The benchmark-relative metrics (`RELATIVE_KEYS`) of ``returns`` against ``benchmark_returns``."""
-    r = _clean(returns)
-    b = benchmark_returns
-    return {
-        "excess_return": excess_return(r, b),
-        "beta": beta(r, b, risk_free=risk_free),
-        "alpha": alpha(r, b, risk_free=risk_free),
-        "correlation": correlation(r, b),
-        "r_squared": r_squared(r, b),
-        "tracking_error": tracking_error(r, b),
-        "information_ratio": information_ratio(r, b),
-        "up_capture": up_capture(r, b),
-        "down_capture": down_capture(r, b),
-    }
-
-
-def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = None,
-                    risk_free: pd.Series | None = None, *, turnover: pd.Series | None = None,
-                    fees: pd.Series | None = None, equity: pd.Series | None = None,
-                    rebalances: pd.Index | None = None, expense_ratio: float = 0.0,
-                    from_base: bool = False) -> dict[str, float | str]:
-    """Every metric of one series, in a fixed key order (see docs/report.md for the definitions).
-
-    Dates (``start``, ``end``, ``max_drawdown_peak/trough/recovery``) are ISO strings, NaN when undefined;
-    every other value is a float (fractions, not percent). Benchmark-relative keys are NaN when
-    ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None. ``from_base``:
-    the series is a run's, starting at its base close (see `period_returns`).
-    """
-    r = _clean(returns)
-
-    def day(ts) -> float | str:
-        return ts.strftime("%Y-%m-%d") if not pd.isna(ts) else NAN
-
-    top = top_drawdowns(r, 1)
-    table = drawdown_table(r)
-    worst = top.iloc[0] if len(top) else None
-    m: dict[str, float | str] = {
-        "start": day(r.index[0]) if len(r) else NAN,
-        "end": day(r.index[-1]) if len(r) else NAN,
-        "years": _years(r.index),
-        "total_return": total_return(r),
-        "cagr": cagr(r),
-        "volatility": annual_volatility(r),
-        "sharpe": sharpe_ratio(r, risk_free=risk_free),
-        "sortino": sortino_ratio(r, risk_free=risk_free),
-        "max_drawdown": max_drawdown(r),
-        "max_drawdown_peak": day(worst["peak"]) if worst is not None else NAN,
-        "max_drawdown_trough": day(worst["trough"]) if worst is not None else NAN,
-        "max_drawdown_recovery": day(worst["recovery"]) if worst is not None else NAN,
-        "max_drawdown_days": float(worst["days"]) if worst is not None else NAN,
-        "max_drawdown_recovery_days": float(worst["recovery_days"]) if worst is not None else NAN,
-        "longest_drawdown_days": float(table["days"].max()) if len(table) else (0.0 if len(r) else NAN),
-        "longest_recovery_days": float(table["recovery_days"].max()) if len(table) else NAN,
-        "calmar": calmar_ratio(r),
-        "best_day": best_period(r, "D"),
-        "worst_day": worst_period(r, "D"),
-        "best_month": best_period(r, "M", from_base=from_base),
-        "worst_month": worst_period(r, "M", from_base=from_base),
-        "best_year": best_period(r, "Y", from_base=from_base),
-        "worst_year": worst_period(r, "Y", from_base=from_base),
-        "pct_positive_months": pct_positive_months(r, from_base=from_base),
-        "skew": skewness(r),
-        "kurtosis": kurtosis(r),
-        "var_95": value_at_risk(r, level=0.95),
-        "cvar_95": conditional_value_at_risk(r, level=0.95),
-    }
-    m.update(trailing_returns(r))
-    m.update(trading_metrics(turnover, fees, equity, rebalances=rebalances, expense_ratio=expense_ratio))
-    has_b = benchmark_returns is not None
-    m.update(relative_metrics(r, benchmark_returns, risk_free) if has_b else dict.fromkeys(RELATIVE_KEYS, NAN))
-    return m
+    return (ex.rolling(window).mean() / sd.where(sd > TINY)) * math.sqrt(PERIODS_PER_YEAR)

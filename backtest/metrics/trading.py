@@ -1,0 +1,51 @@
+"""Trading activity from the engine's turnover and fees: turnover, rebalances, forced sales, cost drag."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .series import NAN, span_years
+
+TRADING_KEYS = ("total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
+                "forced_sale_turnover", "fees_paid", "fee_drag", "expense_ratio", "cost_drag")
+
+
+def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
+                    equity: pd.Series | None = None, *, rebalances: pd.Index | None = None,
+                    expense_ratio: float = 0.0) -> dict[str, float]:
+    """Turnover, rebalances and costs.
+
+    ``turnover``: one-sided turnover per trading date (fraction of portfolio value); ``fees``: daily fees
+    paid (currency); ``equity``: daily portfolio value, for the annualisation and the fee drag;
+    ``rebalances``: the dates the rebalance orders filled (the opening purchase first), None = every date
+    with turnover; ``expense_ratio``: the yearly fund expense ratio the strategy was charged.
+
+    ``initial_turnover`` is the opening purchase's (the first rebalance); ``annual_turnover`` the rest (the
+    ongoing turnover) per year. ``n_rebalances`` counts rebalances with non-zero turnover, the opening one
+    included; ``n_forced_sales`` / ``forced_sale_turnover`` the other trading days (sales of names whose
+    prices end). ``cost_drag`` is ``fee_drag + expense_ratio``. NaN where an input is missing.
+    """
+    years = span_years(equity.index) if equity is not None else NAN
+    out = dict.fromkeys(TRADING_KEYS, NAN)
+    if turnover is not None:
+        t = turnover.astype(float).dropna()
+        t = t[t > 0]
+        planned = t.index if rebalances is None else t.index.intersection(pd.Index(rebalances))
+        first = pd.Index(rebalances)[:1] if rebalances is not None else t.index[:1]
+        initial = float(t.reindex(first).fillna(0.0).sum())
+        forced = t.drop(planned)
+        out["total_turnover"] = float(t.sum())
+        out["initial_turnover"] = initial
+        out["annual_turnover"] = float(t.sum() - initial) / years if years > 0 else NAN
+        out["n_rebalances"] = float(len(planned))
+        out["n_forced_sales"] = float(len(forced))
+        out["forced_sale_turnover"] = float(forced.sum())
+    if fees is not None:
+        f = fees.astype(float).fillna(0.0)
+        out["fees_paid"] = float(f.sum())
+        if equity is not None and years > 0:
+            out["fee_drag"] = float((f / equity.reindex(f.index)).sum()) / years
+    if turnover is not None or fees is not None:    # a strategy's (a benchmark has neither: NaN)
+        out["expense_ratio"] = float(expense_ratio)
+        out["cost_drag"] = out["fee_drag"] + float(expense_ratio)
+    return out
