@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             manifest, wall, rss, data = sweep(config.resolve(), work / str(i), n, tree, threads)
             s, timings = manifest["sweep"], manifest["timings_s"]
             metrics.setdefault((version, config.name), set()).add(data)
-            rate[(version, config.name, n, threads)] = s["strategies_per_second"]
+            rate.setdefault((version, config.name, n, threads), []).append(s["strategies_per_second"])
             where = (f"{n} Dask workers" if n else
                      "1 process, 1 thread" if threads == 1 else "1 process, threaded")
             rows.append([version, config.name, where, str(s["strategies"]), f"{s['chunks']} x {s['chunk_size']}",
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                          f"{timings['simulate']:.1f}", _cpu(timings, "simulate_cpu_busiest"),
                          _cpu(timings, "simulate_cpu_all"), f"{s['strategies_per_second']:.2f}", f"{rss:,.0f}",
                          f"{wall:.1f}"])
-            busiest[(version, config.name, n, threads)] = timings.get("simulate_cpu_busiest")
+            busiest.setdefault((version, config.name, n, threads), []).append(timings.get("simulate_cpu_busiest"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if old:
@@ -163,22 +163,24 @@ def main(argv: list[str] | None = None) -> None:
           " all CPU s: of every process, the Dask client included)")
     print()
     for version, config in dict.fromkeys((r[0], r[2].name) for r in runs):
-        one = rate.get((version, config, 0, 1))
-        for n in args.workers:
-            if n and one:
-                print(f"{version}, {config}: R{n} / R1 = {rate[(version, config, n, 1)]:.2f} / {one:.2f} = "
-                      f"{rate[(version, config, n, 1)] / one:.2f}x (target >= 1.8x on 2 workers)")
-                cpu1, cpun = busiest.get((version, config, 0, 1)), busiest.get((version, config, n, 1))
+        ones = rate.get((version, config, 0, 1), [])
+        for n in dict.fromkeys(w for w in args.workers if w):      # each series: its R1 beside its Rn
+            for k, (one, many) in enumerate(zip(ones, rate.get((version, config, n, 1), []))):
+                series = f" (series {k + 1})" if len(ones) > 1 else ""
+                print(f"{version}, {config}{series}: R{n} / R1 = {many:.2f} / {one:.2f} = {many / one:.2f}x "
+                      f"(target >= 1.8x on 2 workers)")
+                cpu1 = busiest.get((version, config, 0, 1), [None] * (k + 1))[k]
+                cpun = busiest.get((version, config, n, 1), [None] * (k + 1))[k]
                 if cpu1 and cpun:
                     print(f"  by CPU (what a machine without other load would approach): busiest process "
                           f"{cpu1:.2f} s in one process, {cpun:.2f} s on {n} workers: {cpu1 / cpun:.2f}x")
-        if (version, config, 0, None) in rate and one:
+        if (version, config, 0, None) in rate and ones:
             print(f"{version}, {config}: one process threaded / one thread = "
-                  f"{rate[(version, config, 0, None)] / one:.2f}x")
-    one = rate.get(("this version", args.config.name, 0, 1))
+                  f"{rate[(version, config, 0, None)][-1] / ones[-1]:.2f}x")
+    one = rate.get(("this version", args.config.name, 0, 1), [None])[-1]
     if old and 0 in args.workers:
-        new, before = (rate[("this version", args.previous_config.name, 0, 1)],
-                       rate[(prev, args.previous_config.name, 0, 1)])
+        new, before = (rate[("this version", args.previous_config.name, 0, 1)][-1],
+                       rate[(prev, args.previous_config.name, 0, 1)][-1])
         print(f"this version / previous on {args.previous_config.name}, one process: {new / before:.2f}x")
     if args.stages:
         print(f"\nstages in this process, first {args.stages} strategies of {args.config.name} (CPU seconds):")
