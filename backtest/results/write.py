@@ -50,7 +50,6 @@ def _dated(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     return out
 
 
-
 def _jsonable(value):
     """Plain JSON values: NaN/inf -> None, numpy -> Python, dates -> ISO strings, tuples -> lists."""
     if value is None or value is pd.NaT:
