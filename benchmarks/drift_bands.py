@@ -38,37 +38,36 @@ strategies:
 """
 
 
-def bt_package(start: str) -> list[tuple[str, float, int]]:
+def bt_package(start: str) -> dict[str, tuple[float, int]]:
     """The same two 60/40 strategies in the bt package, its engine alone in this process (no start-up, data
-    loading or report), each timed after a warm-up run: ``(label, seconds, rebalance dates)``. bt's band
+    loading or report), each timed after a warm-up run: ``{config name: (seconds, rebalance dates)}``. bt's band
     (`RunIfOutOfBounds`) is relative to each target weight; with two assets and no cash the weights drift by
     the same amount in opposite directions, so a tolerance of 0.05 / 0.4 = 0.125 trips when AGG (and so SPY)
     is more than 5 points off, the absolute 5-point band of the config."""
     import time
 
     import bt
-    import pandas as pd
     from _common import MARKET_DATA
 
     prices = pd.read_parquet(MARKET_DATA / "prices_etf.parquet", columns=["SPY", "AGG"]).loc[:"2026-06-30"]
     base = prices.index[prices.index < pd.Timestamp(start)][-1]     # from the base close, as `bt run` starts
     prices = prices.loc[base:]
     weigh = {"SPY": 0.6, "AGG": 0.4}
-    cases = [("bt package, quarterly", [bt.algos.RunQuarterly()]),
-             ("bt package, daily band", [bt.algos.RunDaily()])]
-    out = []
-    for label, when in cases:
-        def run(when=when, band=label.endswith("band")):
-            algos = [*when, bt.algos.SelectAll(), bt.algos.WeighSpecified(**weigh)]
-            algos += [bt.algos.RunIfOutOfBounds(0.05 / 0.4)] if band else []
-            test = bt.Backtest(bt.Strategy("s", [*algos, bt.algos.Rebalance()]), prices, initial_capital=1e6,
-                               integer_positions=False, progress_bar=False)
+    cases = {"quarterly": [bt.algos.RunQuarterly()],
+             "daily-band": [bt.algos.RunDaily(), bt.algos.RunIfOutOfBounds(0.05 / 0.4)]}
+    out = {}
+    for name, when in cases.items():
+        def run(when=when):
+            algos = [when[0], bt.algos.SelectAll(), bt.algos.WeighSpecified(**weigh), *when[1:],
+                     bt.algos.Rebalance()]
+            test = bt.Backtest(bt.Strategy("s", algos), prices, initial_capital=1e6, integer_positions=False,
+                               progress_bar=False)
             return bt.run(test)
         run()                                       # warm-up
         t0 = time.perf_counter()
         res = run()
         seconds = time.perf_counter() - t0
-        out.append((label, seconds, int(res.get_transactions().index.get_level_values(0).nunique())))
+        out[name] = (seconds, int(res.get_transactions().index.get_level_values(0).nunique()))
     return out
 
 
@@ -118,9 +117,8 @@ def main(argv: list[str] | None = None) -> None:
             for label, _, name in cases[:2]:
                 run_dir = next((work / "runs" / label.replace(" ", "-").replace(",", "") / "1").iterdir())
                 ours[name] = len(pd.read_csv(run_dir / "turnover.csv"))
-            rows = [[label, f"{seconds:.2f}", str(dates), str(ours["quarterly" if "quarterly" in label else
-                                                                   "daily-band"])]
-                    for label, seconds, dates in bt_package(args.start)]
+            rows = [[f"bt package, {name}", f"{seconds:.2f}", str(dates), str(ours[name])]
+                    for name, (seconds, dates) in bt_package(args.start).items()]
             print("\nthe bt package, the same strategies (its engine alone, in this process; it trades at the "
                   "close, this version's runs at the next close, the default fill, so the band dates may differ; "
                   "tests/test_engine_oracle.py checks the band at fill: close against bt, date for date):")
