@@ -40,8 +40,13 @@ from _common import BASE_COMMIT, REPO, env_for, header, median, previous_tree, t
 
 
 def bt_command() -> list[str]:
-    script = Path(sys.executable).with_name("bt")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "backtest.cli"]
+    """`bt` as the console script pip writes runs it, for whichever tree is first on PYTHONPATH: its
+    `backtest.cli.console` (the script's entry point since 2026-12-01), else its `main` (earlier versions,
+    whose script called `main`). The installed script names this version's entry point, which an older
+    tree may not have, so every version is started this way (``-P``: not from the working directory, which
+    is this checkout, but from PYTHONPATH, as the script does)."""
+    return [sys.executable, "-P", "-c", "import sys; import backtest.cli as c; sys.argv[0] = 'bt'; "
+            "sys.exit(getattr(c, 'console', c.main)())"]
 
 
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:

@@ -132,3 +132,37 @@ def test_help_is_fast():
     subprocess.run([sys.executable, "-c", "from backtest.cli import main; main(['--help'])"], check=True,
                    capture_output=True)
     assert time.perf_counter() - t < 3.0   # generous bound for a loaded CI box; benchmarks/ measures it
+
+
+def test_a_run_pauses_only_the_full_collections_and_restores_them():
+    """`bt run` keeps the collector's young generations (short-lived cycles are freed as usual) and gives the
+    thresholds back when the run ends, on error too: an in-process caller (a notebook, these tests) keeps its
+    own settings."""
+    import gc
+
+    from backtest.cli import _young_collections_only
+
+    before = gc.get_threshold()
+    with _young_collections_only():
+        young, middle, old = gc.get_threshold()
+        assert (young, middle) == before[:2] and old >= 2**31 - 1
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), _young_collections_only():
+        raise RuntimeError("a failed run")
+    assert gc.get_threshold() == before
+
+
+def test_the_console_script_is_the_entry_point_that_freezes_at_exit():
+    """setup.cfg's `bt` script calls `console` (main, then `gc.freeze()` so the interpreter's teardown skips
+    its collections over the heap); `main` itself, which tests and notebooks call, freezes nothing."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    assert cfg["options.entry_points"]["console_scripts"].split() == ["bt", "=", "backtest.cli:console"]
+    code = ("import gc, sys; from backtest import cli; sys.argv = ['bt', '--help']; n = gc.get_freeze_count(); "
+            "rc = cli.main(['--help']); assert gc.get_freeze_count() == n, 'main froze'; rc = cli.console(); "
+            "assert gc.get_freeze_count() > n, 'console did not freeze'; print('exit', rc)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("exit 0")

@@ -145,3 +145,22 @@ def test_can_fork_only_from_a_lone_main_thread():
     worker_thread.start()
     worker_thread.join()
     assert seen == [False]
+
+
+def _freeze_count() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+@pytest.mark.skipif(not can_fork(), reason="fork: Linux, main thread, no other thread")
+def test_the_child_keeps_the_inherited_heap_frozen_and_the_parent_does_not():
+    """`gc.freeze` around the fork: the child's collections never walk the heap it inherited (nor touch its
+    pages), while the parent's objects stay collectable as before."""
+    import gc
+
+    before = gc.get_freeze_count()
+    with ForkedWorker() as worker:
+        assert gc.get_freeze_count() == before
+        worker.submit(_freeze_count)
+        assert worker.result() > max(before, 1000)
