@@ -11,7 +11,6 @@ temporaries of processes killed outright (SIGKILL) are swept by the next command
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import signal
 import sys
@@ -109,28 +108,11 @@ def run(ctx, config: Path, out_dir: Path, offline: bool, start: str | None, end:
     from .runner import run_config
 
     _tidy_results(out_dir)
-    with _Progress() as progress, _young_collections_only():
+    with _Progress() as progress:
         folder = run_config(config, store=_store(ctx), results_dir=out_dir, offline=offline, start=start,
                             end=end, echo=progress.echo, allow_python=allow_python)
     click.echo(_headline(folder), err=True)
     click.echo(f"report: {folder / 'report.html'}")
-
-
-@contextlib.contextmanager
-def _young_collections_only():
-    """Python's cyclic garbage collector without its full passes for the duration of one run.
-
-    A run builds a heap of a few million objects (pandas, plotly, statsmodels and the run's own) that lives
-    until the process ends; the collector's full passes walk all of it (~0.2-0.4 s of a warm `bt run`, with
-    no garbage to find there). The young generations are still collected (short-lived cycles go as usual),
-    reference counting frees the rest, and the thresholds are restored when the run ends: the run's peak
-    memory is unchanged (`benchmarks/end_to_end.py` prints it)."""
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, 2**31 - 1)
-    try:
-        yield
-    finally:
-        gc.set_threshold(young, middle, old)
 
 
 def _headline(folder: Path) -> str:

@@ -46,6 +46,7 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     folder is the same either way."""
     from .config import apply_overrides, load_config
     from .data.store import PriceStore, default_store_dir
+    from .gcpolicy import young_collections_only
     from .results import check_results_dir
 
     t0 = time.perf_counter()
@@ -56,7 +57,7 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
     results_dir = check_results_dir(results_dir)
     try:
         store = store if store is not None else PriceStore(default_store_dir())
-        with evidence_worker(cfg, fork=fork_evidence) as worker:   # ended here, with the run
+        with young_collections_only(), evidence_worker(cfg, fork=fork_evidence) as worker:  # ended with the run
             result = run_backtest(cfg, store, offline=offline, echo=echo, t0=t0, allow_python=allow_python,
                                   evidence_worker=worker)
             return save_run(result, results_dir, helper=worker)

@@ -219,8 +219,18 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
     worker processes. ``scheduler``: address of an existing Dask scheduler (``tcp://host:8786``) instead.
     ``chunk_size``: the most strategies per vectorised simulation (bounds memory); with several workers,
     chunks are made smaller when needed so that every worker gets one. ``metric``: the metric the report's
-    heatmaps and ranking show.
+    heatmaps and ranking show. The collector's full passes are off while it works (`gcpolicy`; also in the
+    workers of a local cluster, which end with the sweep).
     """
+    from .gcpolicy import young_collections_only
+
+    with young_collections_only():
+        return _run_sweep(config, store=store, results_dir=results_dir, offline=offline, workers=workers,
+                          scheduler=scheduler, chunk_size=chunk_size, metric=metric, echo=echo)
+
+
+def _run_sweep(config, *, store, results_dir, offline: bool, workers: int, scheduler: str | None,
+               chunk_size: int, metric: str, echo: Callable[[str], None]) -> Path:
     from . import metrics as M
     from .config import config_to_dict, load_config
     from .data.inputs import coverage, load_inputs, risk_free_returns

@@ -106,9 +106,15 @@ def assign_chunks(payloads: Sequence, n_workers: int) -> list[tuple[int, int]]:
     return out
 
 
-def warm_up() -> None:
+def warm_up(own_process: bool = False) -> None:
     """Import the pipeline and load the compiled kernels: once per process, before its first chunk, so the
-    simulate time (and the throughput) measures the chunks' own work."""
+    simulate time (and the throughput) measures the chunks' own work. ``own_process``: a worker of the local
+    cluster this sweep started (it ends with the sweep): no full garbage collections there either
+    (`gcpolicy`); a cluster the user runs keeps its settings."""
+    if own_process:
+        from .gcpolicy import pause_full_collections
+
+        pause_full_collections()
     import strategies  # noqa: F401
 
     from . import engine, metrics, plans  # noqa: F401
@@ -198,13 +204,14 @@ def _worker_addresses(client) -> list[str]:
     return sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
 
 
-def _start_workers(client, shared) -> list:
-    """Warm up every worker of ``client`` (`warm_up`, as a task pinned to it) while the market data
-    ``shared`` is sent to all of them (scattered: the workers receive it while they import and load
-    kernels). Returns the futures of ``shared``, once every worker is warm and holds them."""
+def _start_workers(client, shared, *, own: bool = False) -> list:
+    """Warm up every worker of ``client`` (`warm_up`, as a task pinned to it; ``own``: a local cluster this
+    sweep started) while the market data ``shared`` is sent to all of them (scattered: the workers receive
+    it while they import and load kernels). Returns the futures of ``shared``, once every worker is warm and
+    holds them."""
     workers = _worker_addresses(client)
     client.wait_for_workers(len(workers))   # all running: a broadcast goes to the running workers only
-    warm = [client.submit(warm_up, key=f"bt-warm-up-{uuid.uuid4().hex[:8]}", workers=[w],
+    warm = [client.submit(warm_up, own, key=f"bt-warm-up-{uuid.uuid4().hex[:8]}", workers=[w],
                           allow_other_workers=False, pure=False) for w in workers]
     data = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
     client.gather(warm)                 # re-raises a worker's failure to warm up (e.g. a missing package)
@@ -287,6 +294,6 @@ def runner(workers: int, scheduler: str | None, echo, simulate, shared: tuple
     with dask.config.set({TRIM_KEY: None, THREADS_KEY: 1, AMM_KEY: False, **QUIET}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        data = _start_workers(client, shared)
+        data = _start_workers(client, shared, own=True)
         where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
         yield _on_dask(client, simulate, data), where, workers, cpu_of(client)

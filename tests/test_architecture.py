@@ -22,7 +22,8 @@ PACKAGES = ("backtest", "strategies")
 # The root package `backtest` (its __init__) is the public face: the version and lazy entry points; it is
 # not a stage and is left out of both checks.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("backtest.errors", "backtest.tickers", "backtest.tempfiles", "backtest.csvtext", "backtest.forked")),
+    ("base", ("backtest.errors", "backtest.tickers", "backtest.tempfiles", "backtest.csvtext", "backtest.forked",
+              "backtest.gcpolicy")),
     ("config", ("backtest.config",)),
     ("universe", ("backtest.universe", "backtest.marketcap", "backtest.schedule")),
     ("prices", ("backtest.data",)),

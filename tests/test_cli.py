@@ -135,21 +135,32 @@ def test_help_is_fast():
 
 
 def test_a_run_pauses_only_the_full_collections_and_restores_them():
-    """`bt run` keeps the collector's young generations (short-lived cycles are freed as usual) and gives the
-    thresholds back when the run ends, on error too: an in-process caller (a notebook, these tests) keeps its
-    own settings."""
+    """`bt run` and `bt sweep` keep the collector's young generations (short-lived cycles are freed as usual)
+    and give the thresholds back when they end, on error too: an in-process caller (a notebook, these tests)
+    keeps its own settings."""
     import gc
 
-    from backtest.cli import _young_collections_only
+    from backtest.gcpolicy import young_collections_only
 
     before = gc.get_threshold()
-    with _young_collections_only():
+    with young_collections_only():
         young, middle, old = gc.get_threshold()
         assert (young, middle) == before[:2] and old >= 2**31 - 1
     assert gc.get_threshold() == before
-    with pytest.raises(RuntimeError), _young_collections_only():
+    with pytest.raises(RuntimeError), young_collections_only():
         raise RuntimeError("a failed run")
     assert gc.get_threshold() == before
+
+
+def test_bad_input_leaves_the_collector_as_it_was(tmp_path, capsys):
+    import gc
+
+    before = gc.get_threshold()
+    (tmp_path / "c.yaml").write_text("name: x\nstrategies: []\n")
+    for command in ("run", "sweep"):
+        code, _, err = bt(capsys, command, tmp_path / "c.yaml", "--offline", "--out", tmp_path / "out")
+        assert code == 2 and "error:" in err
+        assert gc.get_threshold() == before
 
 
 def test_the_console_script_is_the_entry_point_that_freezes_at_exit():
