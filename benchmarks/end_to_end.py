@@ -71,7 +71,15 @@ def child_env(tree: Path | None, **extra: str) -> dict[str, str]:
 
 
 def breakdown(config: Path) -> list[list[str]]:
-    """Stage timings of one warm run inside this process (uses the library's internal steps)."""
+    """Stage timings of one warm run inside this process (uses the library's internal steps), with the
+    garbage collector as `bt run` has it (`backtest.gcpolicy`: no full collections)."""
+    from backtest.gcpolicy import young_collections_only
+
+    with young_collections_only():
+        return _breakdown(config)
+
+
+def _breakdown(config: Path) -> list[list[str]]:
     stages: list[tuple[str, float, float]] = []
     t, c = time.perf_counter(), time.process_time()
 
