@@ -32,10 +32,21 @@ def bt(capsys):
     return call
 
 
+def bt_command() -> list[str]:
+    """The `bt` console script beside this Python (what the README's set-up installs and users run), else
+    ``python -m backtest.cli``. The script matters for interrupts: under ``python -m`` CPython ends the
+    process by SIGINT (exit status -2) instead of the code `bt` returns (130) whenever the KeyboardInterrupt
+    passed through an ``exec``/``eval`` of a string on its way out (scipy's import, which numba triggers
+    while the kernels load, runs ``exec("from numpy import *")``), even though `bt` handled it; a shell
+    reports 130 for both."""
+    script = Path(sys.executable).with_name("bt")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "backtest.cli"]
+
+
 def bt_process(*args, env: dict | None = None, new_session: bool = False) -> subprocess.Popen:
-    """A real `bt ARGS...` process (`python -m backtest.cli`), text pipes for stdout and stderr;
-    ``new_session``: in a process group of its own (led by it), which a test can signal as a terminal would."""
-    return subprocess.Popen([sys.executable, "-m", "backtest.cli", *map(str, args)], cwd=REPO,
+    """A real `bt ARGS...` process (`bt_command`), text pipes for stdout and stderr; ``new_session``: in a
+    process group of its own (led by it), which a test can signal as a terminal would."""
+    return subprocess.Popen([*bt_command(), *map(str, args)], cwd=REPO,
                             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=new_session)
 
