@@ -19,13 +19,16 @@ _SPECIAL = (",", '"')           # quoted as the csv module does (QUOTE_MINIMAL)
 _REFUSED = ("\n", "\r")         # line breaks: left to the csv module
 
 
-def csv_text(frame: pd.DataFrame, *, index: bool = True, date_format: str = "%Y-%m-%d") -> str | None:
-    """The CSV text of ``frame`` as ``to_csv`` writes it, or None when the frame is not a simple case."""
+def csv_text(frame: pd.DataFrame, *, index: bool = True, date_format: str = "%Y-%m-%d",
+             header: bool = True) -> str | None:
+    """The CSV text of ``frame`` as ``to_csv`` writes it, or None when the frame is not a simple case.
+    ``header=False``: the rows only (consecutive row blocks of a frame, the first with its header, join to
+    the text of the whole frame)."""
     if isinstance(frame.columns, pd.MultiIndex) or isinstance(frame.index, pd.MultiIndex):
         return None
     if len(frame.columns) + bool(index) < 2:
         return None
-    header = _fields([str(c) for c in frame.columns])
+    names = _fields([str(c) for c in frame.columns])
     cells = np.empty((len(frame), len(frame.columns)), dtype=object)
     dtypes = list(frame.dtypes)
     floats = [i for i, d in enumerate(dtypes) if d == np.float64]
@@ -42,15 +45,15 @@ def csv_text(frame: pd.DataFrame, *, index: bool = True, date_format: str = "%Y-
             cells[:, i] = column
     if index:
         labels = _strings(frame.index.to_series(), date_format)
-        if labels is None or header is None:
+        if labels is None or names is None:
             return None
-        header.insert(0, "" if frame.index.name is None else str(frame.index.name))
+        names.insert(0, "" if frame.index.name is None else str(frame.index.name))
         cells = np.column_stack([np.array(labels, dtype=object), cells]) if len(frame) else cells
-    if header is None or _fields(header[:1]) is None:
+    if names is None or _fields(names[:1]) is None:
         return None
-    lines = [",".join(header)]
+    lines = [",".join(names)] if header else []
     lines += map(",".join, cells.tolist())
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _strings(column: pd.Series, date_format: str) -> list[str] | None:

@@ -39,6 +39,10 @@ def test_edge_floats_dates_strings_and_quoting_match_pandas():
     plain = frame.reset_index(drop=True)
     assert csv_text(plain) == _pandas(plain)          # a RangeIndex with no name: an empty first header
     assert csv_text(frame.iloc[:0]) == _pandas(frame.iloc[:0])
+    for rows in (1, 3, n - 1):          # row blocks, the header on the first only, join to the whole text
+        blocks = [csv_text(frame.iloc[i:i + rows], header=i == 0) for i in range(0, n, rows)]
+        assert "".join(blocks) == text
+    assert csv_text(frame.iloc[:0], header=False) == ""
 
 
 @pytest.mark.parametrize("frame", [
@@ -69,10 +73,10 @@ def test_every_csv_of_the_rotation_run_is_written_identically(rotation_run):
     assert taken >= 30
 
 
-def test_large_frames_are_streamed_by_pandas_with_the_same_bytes(tmp_path, monkeypatch):
-    """A frame over `results.write.STREAMED_CELLS` (a 10,000-variant sweep's values) is written by pandas' chunked
-    writer straight to the file, never held as one text: the memory it takes does not grow with the rows;
-    the bytes are those of the fast path."""
+def test_large_frames_are_streamed_in_row_blocks_with_the_same_bytes(tmp_path, monkeypatch):
+    """A frame over `results.write.STREAMED_CELLS` (a 10,000-variant sweep's values) is written in blocks of
+    rows straight to the file, never held as one text: the memory it takes does not grow with the rows; the
+    bytes are pandas' and those of the one-text path."""
     import tracemalloc
 
     from backtest.results import write as results
@@ -102,3 +106,17 @@ def test_large_frames_are_streamed_by_pandas_with_the_same_bytes(tmp_path, monke
     assert (tmp_path / "large.csv").read_bytes() == _pandas(large).encode()
     assert (tmp_path / "large.csv").stat().st_size > 3.5 * len(text)
     assert peak_large < 1.5 * peak_small, (peak_small, peak_large)    # bounded by pandas' chunk, not the file
+
+
+def test_a_large_frame_the_fast_path_declines_midway_is_written_by_pandas(tmp_path, monkeypatch):
+    """A text with a line break in a later block of rows: the blocks already written are dropped and the file
+    is pandas' text from the start (quoted by the csv module), not a mix."""
+    from backtest.results import write as results
+
+    dates = pd.date_range("2016-01-04", periods=40, freq="B", name="date")
+    frame = pd.DataFrame({"x": np.arange(40) / 7.0, "note": ["plain"] * 39 + ["two\nlines"]}, index=dates)
+    frame["note"] = frame["note"].astype("str")
+    monkeypatch.setattr(results, "STREAMED_CELLS", 20)          # blocks of 2 rows; the last one declines
+    results._write_csv(tmp_path / "f.csv", frame)
+    assert (tmp_path / "f.csv").read_bytes() == _pandas(frame).encode()
+    assert b'"two\nlines"' in (tmp_path / "f.csv").read_bytes()

@@ -265,3 +265,27 @@ def test_bytes_identical_across_processes(tmp_path):
     for name in ("metrics.json", "equity.csv", "returns.csv", "fees.csv", "turnover.csv",
                  "weights/tilted.csv"):
         assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+
+
+def test_header_only_files_read_as_pandas_reads_them_and_independently(tmp_path):
+    """A sweep variant's empty weights, holdings and trades files (a header alone) are parsed once per distinct
+    header and copied: the same frame, dtypes and index as pandas' reader gives for each file, and a change
+    to one frame never reaches the next one read."""
+    from backtest.results.read import _read_csv
+
+    files = {"w.csv": "date\n", "h.csv": "date,AAPL,MSFT\n", "t.csv": "date,ticker,side,shares,price,value,fees\n",
+             "full.csv": "date,AAPL\n2016-01-04,1.5\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    for name in files:
+        for dated in (True, False):
+            got = _read_csv(tmp_path / name, dated=dated)
+            want = (pd.read_csv(tmp_path / name, index_col=0, parse_dates=[0]) if dated
+                    else pd.read_csv(tmp_path / name))
+            if dated:
+                want.index = pd.DatetimeIndex(want.index, name="date")
+            pd.testing.assert_frame_equal(got, want, check_exact=True)
+            assert got.index.dtype == want.index.dtype and list(got.dtypes) == list(want.dtypes)
+    first = _read_csv(tmp_path / "h.csv")
+    first["added"] = 1.0
+    assert list(_read_csv(tmp_path / "h.csv").columns) == ["AAPL", "MSFT"]

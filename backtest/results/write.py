@@ -75,20 +75,39 @@ def _json_bytes(obj) -> bytes:
     return (json.dumps(_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
-STREAMED_CELLS = 2_000_000    # larger frames are written by pandas in chunks (bounded memory), not as one text
+STREAMED_CELLS = 2_000_000    # larger frames are written in row blocks (bounded memory), not as one text
 
 
 def _write_csv(path: Path, frame: pd.DataFrame | pd.Series, *, index: bool = True) -> None:
-    """Write ``frame.to_csv(...)``'s text to ``path``: through `csvtext.csv_text` (faster, the same text)
-    for frames up to `STREAMED_CELLS` cells; larger ones (a sweep's value matrix: 10,000 variants x 2,600 days)
-    streamed by pandas' chunked writer, so the text of the whole frame is never held in memory."""
-    text = csv_text(frame, index=index, date_format=_DATE_FMT) if frame.size <= STREAMED_CELLS else None
-    if text is not None:
-        return _write(path, text.encode("utf-8"))
+    """Write ``frame.to_csv(...)``'s text to ``path`` through `csvtext.csv_text` (faster, the same text):
+    frames up to `STREAMED_CELLS` cells as one text; larger ones (a sweep's value matrix: 10,000 variants x
+    2,600 days) in blocks of rows of about a quarter of that, the header once, so the text of the whole frame
+    is never held in memory. A frame `csv_text` declines is written by pandas (chunked, for large ones)."""
+    if frame.size <= STREAMED_CELLS:
+        text = csv_text(frame, index=index, date_format=_DATE_FMT)
+        if text is not None:
+            return _write(path, text.encode("utf-8"))
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        frame.to_csv(fh, index=index, lineterminator="\n", date_format=_DATE_FMT)
+        if frame.size <= STREAMED_CELLS or not _write_blocks(fh, frame, index=index):
+            fh.seek(0)
+            fh.truncate()
+            frame.to_csv(fh, index=index, lineterminator="\n", date_format=_DATE_FMT)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _write_blocks(fh, frame: pd.DataFrame | pd.Series, *, index: bool) -> bool:
+    """``frame``'s CSV text written to ``fh`` in blocks of rows (`csv_text` of each, the first with the
+    header); False as soon as a block is not a simple case (the caller then starts the file again)."""
+    if not isinstance(frame, pd.DataFrame):
+        return False
+    rows = max(1, STREAMED_CELLS // 4 // max(1, frame.shape[1]))
+    for start in range(0, len(frame), rows):
+        text = csv_text(frame.iloc[start:start + rows], index=index, date_format=_DATE_FMT, header=start == 0)
+        if text is None:
+            return False
+        fh.write(text)
+    return True
 
 
 def _write(path: Path, data: bytes) -> None:
