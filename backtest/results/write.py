@@ -78,7 +78,7 @@ def _json_bytes(obj) -> bytes:
 STREAMED_CELLS = 2_000_000    # larger frames are written in row blocks (bounded memory), not as one text
 
 
-def _write_csv(path: Path, frame: pd.DataFrame | pd.Series, *, index: bool = True) -> None:
+def _write_csv(path: Path, frame: pd.DataFrame, *, index: bool = True) -> None:
     """Write ``frame.to_csv(...)``'s text to ``path`` through `csvtext.csv_text` (faster, the same text):
     frames up to `STREAMED_CELLS` cells as one text; larger ones (a sweep's value matrix: 10,000 variants x
     2,600 days) in blocks of rows of about a quarter of that, the header once, so the text of the whole frame
@@ -96,11 +96,9 @@ def _write_csv(path: Path, frame: pd.DataFrame | pd.Series, *, index: bool = Tru
         os.fsync(fh.fileno())
 
 
-def _write_blocks(fh, frame: pd.DataFrame | pd.Series, *, index: bool) -> bool:
+def _write_blocks(fh, frame: pd.DataFrame, *, index: bool) -> bool:
     """``frame``'s CSV text written to ``fh`` in blocks of rows (`csv_text` of each, the first with the
     header); False as soon as a block is not a simple case (the caller then starts the file again)."""
-    if not isinstance(frame, pd.DataFrame):
-        return False
     rows = max(1, STREAMED_CELLS // 4 // max(1, frame.shape[1]))
     for start in range(0, len(frame), rows):
         text = csv_text(frame.iloc[start:start + rows], index=index, date_format=_DATE_FMT, header=start == 0)
@@ -222,9 +220,9 @@ class _CsvFiles:
 
     def __init__(self, helper=None):
         self.helper = helper
-        self.jobs: list[tuple[Path, pd.DataFrame | pd.Series, bool]] = []
+        self.jobs: list[tuple[Path, pd.DataFrame, bool]] = []
 
-    def append(self, job: tuple[Path, pd.DataFrame | pd.Series, bool]) -> None:
+    def append(self, job: tuple[Path, pd.DataFrame, bool]) -> None:
         if self.helper is None:
             _write_csv_jobs([job])
         else:
