@@ -226,10 +226,10 @@ def _table_key(kind: str, name: str, taken) -> str:
     """``<kind>_<slug of name>``, numbered ``_2``, ``_3`` ... (in config order) when an earlier strategy's
     name gave the same slug (names alike in their first 40 characters, or apart only in punctuation): each
     strategy keeps its own table."""
-    key = f"{kind}_{_slug(name)}"
-    n = 2
-    while key in taken:
-        key = f"{kind}_{_slug(name)}_{n}"
+    base = f"{kind}_{_slug(name)}"
+    key, n = base, 2
+    while key in taken:     # the slug once: a sweep's variants share their first 40 characters
+        key = f"{base}_{n}"
         n += 1
     return key
 
