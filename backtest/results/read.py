@@ -39,25 +39,24 @@ def _read_csv(path: Path, *, dated: bool = True) -> pd.DataFrame:
         small = path.stat().st_size <= HEADER_ONLY_BYTES
         data = path.read_bytes() if small else b""
         if small and data.endswith(b"\n") and data.count(b"\n") == 1:
-            frame = _header_only(data, dated).copy()
-        elif not dated:
-            return pd.read_csv(path).copy()
-        else:
-            frame = pd.read_csv(path, index_col=0, parse_dates=[0]).copy()
+            return _header_only(data, dated).copy()
+        return _parsed(path, dated)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read it as a run CSV ({exc}); the run folder is damaged, re-run it")
+
+
+def _parsed(source, dated: bool) -> pd.DataFrame:
     if not dated:
-        return frame
+        return pd.read_csv(source).copy()
+    frame = pd.read_csv(source, index_col=0, parse_dates=[0]).copy()
     frame.index = pd.DatetimeIndex(frame.index, name="date")
     return frame
 
 
 @functools.lru_cache(maxsize=64)
 def _header_only(data: bytes, dated: bool) -> pd.DataFrame:
-    """pandas' own reading of a one-line CSV (kept: callers get a copy)."""
-    if not dated:
-        return pd.read_csv(io.BytesIO(data))
-    return pd.read_csv(io.BytesIO(data), index_col=0, parse_dates=[0])
+    """`_parsed` of a one-line CSV (kept: callers get a copy)."""
+    return _parsed(io.BytesIO(data), dated)
 
 
 def _read_json(path: Path) -> dict:
