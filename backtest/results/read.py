@@ -40,7 +40,7 @@ def _read_csv(path: Path, *, dated: bool = True) -> pd.DataFrame:
         data = path.read_bytes() if small else b""
         if small and data.endswith(b"\n") and data.count(b"\n") == 1:
             return _header_only(data, dated).copy()
-        return _parsed(path, dated)
+        return _parsed(io.BytesIO(data) if small else path, dated)     # a small file is read once
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read it as a run CSV ({exc}); the run folder is damaged, re-run it")
 

@@ -83,12 +83,8 @@ def _write_csv(path: Path, frame: pd.DataFrame, *, index: bool = True) -> None:
     frames up to `STREAMED_CELLS` cells as one text; larger ones (a sweep's value matrix: 10,000 variants x
     2,600 days) in blocks of rows of about a quarter of that, the header once, so the text of the whole frame
     is never held in memory. A frame `csv_text` declines is written by pandas (chunked, for large ones)."""
-    if frame.size <= STREAMED_CELLS:
-        text = csv_text(frame, index=index, date_format=_DATE_FMT)
-        if text is not None:
-            return _write(path, text.encode("utf-8"))
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        if frame.size <= STREAMED_CELLS or not _write_blocks(fh, frame, index=index):
+        if not _write_blocks(fh, frame, index=index):
             fh.seek(0)
             fh.truncate()
             frame.to_csv(fh, index=index, lineterminator="\n", date_format=_DATE_FMT)
@@ -97,10 +93,12 @@ def _write_csv(path: Path, frame: pd.DataFrame, *, index: bool = True) -> None:
 
 
 def _write_blocks(fh, frame: pd.DataFrame, *, index: bool) -> bool:
-    """``frame``'s CSV text written to ``fh`` in blocks of rows (`csv_text` of each, the first with the
-    header); False as soon as a block is not a simple case (the caller then starts the file again)."""
-    rows = max(1, STREAMED_CELLS // 4 // max(1, frame.shape[1]))
-    for start in range(0, len(frame), rows):
+    """``frame``'s CSV text written to ``fh``: one block up to `STREAMED_CELLS` cells, else blocks of rows
+    (`csv_text` of each, the first with the header; an empty frame is one block, its header); False as soon
+    as a block is not a simple case (the caller then starts the file again)."""
+    small = frame.size <= STREAMED_CELLS
+    rows = max(1, len(frame) if small else STREAMED_CELLS // 4 // max(1, frame.shape[1]))
+    for start in range(0, max(1, len(frame)), rows):
         text = csv_text(frame.iloc[start:start + rows], index=index, date_format=_DATE_FMT, header=start == 0)
         if text is None:
             return False
