@@ -18,19 +18,20 @@ from collections.abc import Iterator
 NEVER = 2**31 - 1   # a full-collection threshold never reached
 
 
+def pause_full_collections() -> None:
+    """No full collections from now on (the young generations' thresholds kept). For a process's whole life
+    only in worker processes a sweep started itself (a local Dask cluster's workers end with the sweep);
+    never for a cluster the user runs."""
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, NEVER)
+
+
 @contextlib.contextmanager
 def young_collections_only() -> Iterator[None]:
     """No full collections inside the block; the thresholds as they were after it (on error too)."""
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, NEVER)
+    before = gc.get_threshold()
+    pause_full_collections()
     try:
         yield
     finally:
-        gc.set_threshold(young, middle, old)
-
-
-def pause_full_collections() -> None:
-    """No full collections for the rest of this process's life: for worker processes a sweep started itself
-    (a local Dask cluster's workers end with the sweep); never for a cluster the user runs."""
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, NEVER)
+        gc.set_threshold(*before)
