@@ -246,24 +246,33 @@ def pct_positive_months(returns: pd.Series, *, from_base: bool = False) -> float
     return float((m > 0).mean()) if len(m) else NAN
 
 
-def skewness(returns: pd.Series) -> float:
-    """Population skewness ``m3 / m2 ** 1.5`` (central moments). NaN below three returns or zero variance."""
+def _deviations(returns: pd.Series, at_least: int) -> tuple[np.ndarray, float] | None:
+    """The returns' deviations from their mean and their second central moment ``m2``; None below
+    ``at_least`` returns or with zero variance (the moments below are then NaN)."""
     r = _clean(returns).to_numpy()
-    if len(r) < 3:
-        return NAN
+    if len(r) < at_least:
+        return None
     d = r - r.mean()
     m2 = float(np.mean(d**2))
-    return float(np.mean(d**3)) / m2**1.5 if math.sqrt(m2) > TINY else NAN
+    return (d, m2) if math.sqrt(m2) > TINY else None
+
+
+def skewness(returns: pd.Series) -> float:
+    """Population skewness ``m3 / m2 ** 1.5`` (central moments). NaN below three returns or zero variance."""
+    moments = _deviations(returns, 3)
+    if moments is None:
+        return NAN
+    d, m2 = moments
+    return float(np.mean(d**3)) / m2**1.5
 
 
 def kurtosis(returns: pd.Series) -> float:
     """Excess kurtosis ``m4 / m2 ** 2 - 3`` (population moments). NaN below four returns or zero variance."""
-    r = _clean(returns).to_numpy()
-    if len(r) < 4:
+    moments = _deviations(returns, 4)
+    if moments is None:
         return NAN
-    d = r - r.mean()
-    m2 = float(np.mean(d**2))
-    return float(np.mean(d**4)) / m2**2 - 3.0 if math.sqrt(m2) > TINY else NAN
+    d, m2 = moments
+    return float(np.mean(d**4)) / m2**2 - 3.0
 
 
 def value_at_risk(returns: pd.Series, *, level: float = 0.95) -> float:
