@@ -120,3 +120,39 @@ def test_a_large_frame_the_fast_path_declines_midway_is_written_by_pandas(tmp_pa
     results._write_csv(tmp_path / "f.csv", frame)
     assert (tmp_path / "f.csv").read_bytes() == _pandas(frame).encode()
     assert b'"two\nlines"' in (tmp_path / "f.csv").read_bytes()
+
+
+def _repr_rows(values: np.ndarray) -> list[str]:
+    return [",".join("" if v != v else repr(v) for v in row) for row in values.tolist()]
+
+
+def test_float_rows_are_repr_on_millions_of_floats_of_every_kind():
+    """`csvtext._float_rows` (orjson's digits, ``repr`` where orjson writes otherwise) against ``repr`` itself:
+    random bit patterns (every exponent, subnormals, infinities, NaN), magnitudes spread over 1e-6..1e18 (the
+    switches to exponent notation at 1e-4 and 1e16), prices, returns, cents, whole numbers, and runs of
+    neighbouring floats around each switch and around 0.1, 0.5, 1."""
+    from backtest.csvtext import _float_rows
+
+    rng = np.random.default_rng(13)
+    n = 400_000
+    edges = []
+    for x in (1e-4, 1e15, 1e16, 0.1, 0.5, 1.0):
+        for direction in (np.inf, -np.inf):
+            y = np.float64(x)
+            for _ in range(1500):
+                edges += [y, -y]
+                y = np.nextafter(y, direction)
+    kinds = {
+        "bit patterns": rng.integers(0, 2**64, n, dtype=np.uint64).view(np.float64),
+        "log-uniform": np.sign(rng.standard_normal(n)) * rng.uniform(1, 10, n) * 10.0 ** rng.uniform(-6, 18, n),
+        "prices": 1e6 * np.cumprod(1 + rng.normal(0, 0.01, n)),
+        "returns": rng.normal(0, 0.01, n),
+        "cents": np.round(rng.uniform(0, 1e5, n), 2),
+        "whole": rng.integers(-10**17, 10**17, n).astype(np.float64),
+        "edges": np.array(edges + [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, 1.7976931348623157e308]),
+    }
+    for kind, values in kinds.items():
+        block = values[: len(values) - len(values) % 50].reshape(-1, 50)
+        assert _float_rows(block) == _repr_rows(block), kind
+    assert _float_rows(np.empty((0, 3))) == [] and _float_rows(np.empty((2, 0))) == ["", ""]
+    assert _float_rows(np.array([[np.nan, 1e-5, np.inf], [2.5, np.nan, np.nan]])) == ["," + "1e-05,inf", "2.5,,"]

@@ -175,7 +175,8 @@ def figure_fragment(fig: go.Figure, *, css_class: str = "plot") -> str:
     """
     keep_plot_area(fig)
     clear_modebar(fig)
-    spec = to_json_plotly(fig.to_plotly_json())
+    # plotly's "json" engine, not "auto" (orjson when importable): the page's text does not depend on it
+    spec = to_json_plotly(fig.to_plotly_json(), engine="json")
     return (f'<div class="{esc(css_class)}"></div>'
             f'<script type="application/json" class="bt-fig">{script_json(spec)}</script>')
 
