@@ -17,9 +17,10 @@ config file, and a chunk's result does not depend on where it runs or on which o
 chunk (tests/test_sweep.py checks both, byte for byte).
 
 The run folder has the layout of `bt run` (docs/report.md) with every variant as a strategy: metrics.json,
-equity.csv, returns.csv, fees.csv and turnover.csv hold every variant; weights/, holdings/ and trades/ hold
-an empty file per variant (the detail of one variant: `bt run` a config with that variant). The manifest's
-``sweep`` entry lists the variants with their parameters; report.html is the sweep report
+equity.csv, returns.csv, fees.csv and turnover.csv hold every variant. It has no weights/, holdings/ or
+trades/ folder (``detail_files: false`` in the manifest's layout; `load_run` gives each variant the empty
+tables a run without them has): the detail of one variant is `bt run` of a config with that variant. The
+manifest's ``sweep`` entry lists the variants with their parameters; report.html is the sweep report
 (`backtest.report.sweep`).
 """
 
@@ -313,7 +314,7 @@ def _run_sweep(config, *, store, results_dir, offline: bool, workers: int, sched
         evidence = run_sweep_evidence(returns, bench_returns, risk_free=risk_free, variants=groups,
                                       spec=cfg.evidence)
         result = dataclasses.replace(result, metrics={**result.metrics, "evidence": evidence})
-    return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric))
+    return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric), detail=False)
 
 
 def fold_notes(variants: Sequence[Variant], outcomes: Sequence[Outcome]) -> list[str]:

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from backtest.config import expand_sweep, load_config
@@ -95,6 +96,63 @@ def test_variant_equals_the_same_strategy_run_on_its_own(config, runs, snapshot_
     assert json.dumps(a) == json.dumps(b)     # (NaN written as NaN: equal here, unlike in ==)
     assert (run.strategies[1].equity.to_numpy() == swept.strategies[[s.name for s in swept.strategies]
                                                                     .index(name)].equity.to_numpy()).all()
+
+
+def test_a_sweep_folder_has_no_detail_files_and_reads_as_if_it_had_them(runs, tmp_path):
+    """A sweep's folder leaves out weights/, holdings/ and trades/ (its variants have none: an empty file per
+    variant in each was 3 files a variant, 30,000 for 10,000 variants). `load_run` gives every variant the
+    frames those files held: the same as the folder with them written back as `write_run` writes them for
+    a strategy with no targets, holdings or trades."""
+    import shutil
+
+    from backtest.results import read, write
+
+    folder = runs["one chunk"]
+    assert not any((folder / sub).exists() for sub in ("weights", "holdings", "trades"))
+    layout = json.loads((folder / "manifest.json").read_text())["run_folder"]
+    assert layout["detail_files"] is False
+    saved = load_run(folder)
+
+    # the files write_run writes for a strategy without detail, in a plain run folder of the sweep's result
+    plain = write.write_run(_result_without_detail(saved), tmp_path / "plain", renderer=lambda _: "")
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["run_folder"]["detail_files"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    for sub in ("weights", "holdings", "trades"):
+        (old / sub).mkdir()
+        for entry in layout["strategies"]:
+            text = (plain / sub / f"{entry['slug']}.csv").read_bytes()
+            assert text == read.EMPTY_DETAIL[sub]
+            (old / sub / f"{entry['slug']}.csv").write_bytes(text)
+    before = load_run(old)
+    for a, b in zip(saved.strategies, before.strategies, strict=True):
+        for field in ("targets", "holdings", "trades"):
+            x, y = getattr(a, field), getattr(b, field)
+            pd.testing.assert_frame_equal(x, y)
+            assert x.index.dtype == y.index.dtype and list(x.dtypes) == list(y.dtypes)
+    with pytest.raises(ValueError, match="detail=False"):          # a run's detail is never dropped silently
+        write.write_run(_result_with_a_trade(saved), tmp_path / "x", renderer=lambda _: "", detail=False)
+
+
+def _result_without_detail(saved):
+    from backtest.results import RunResult
+
+    return RunResult(name=saved.name, config=saved.config, strategies=saved.strategies,
+                     benchmark_name=saved.benchmark_name, benchmark=saved.benchmark, risk_free=saved.risk_free,
+                     manifest={}, metrics=saved.metrics, benchmarks=dict(saved.benchmarks))
+
+
+def _result_with_a_trade(saved):
+    import dataclasses
+
+    result = _result_without_detail(saved)
+    first = result.strategies[0]
+    trade = pd.DataFrame([[saved.benchmark.index[0], "SPY", "buy", 1.0, 1.0, 1.0, 0.0]],
+                         columns=list(first.trades.columns))
+    return dataclasses.replace(result, strategies=(dataclasses.replace(first, trades=trade),
+                                                   *result.strategies[1:]))
 
 
 def test_warnings_shared_by_variants_are_written_once_with_their_count(runs):

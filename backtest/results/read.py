@@ -19,12 +19,17 @@ from .model import (
     REQUIRED_FILES,
     SavedRun,
     SavedRunSummary,
+    TRADE_COLUMNS,
     StrategyResult,
 )
 
 # --- reading --------------------------------------------------------------------------------------------
 
 
+EMPTY_DETAIL = {"weights": b"date\n", "holdings": b"date\n",
+                "trades": (",".join(TRADE_COLUMNS) + "\n").encode()}
+"""The text of a strategy's weights, holdings and trades files when it has none (a sweep variant's): a folder
+whose layout has ``detail_files: false`` (a sweep's) leaves those files out and reads them as this."""
 HEADER_ONLY_BYTES = 4096    # a file this small with one line is a header alone (a sweep variant's empty table)
 
 
@@ -89,7 +94,7 @@ def _check_folder(path: Path, require_report: bool) -> dict:
     if not isinstance(layout, dict) or layout.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{path / 'manifest.json'}: no run_folder entry of format {FORMAT_VERSION}; "
                         "this folder was not written by this version of bt")
-    for entry in layout["strategies"]:
+    for entry in layout["strategies"] if layout.get("detail_files", True) else ():
         for sub in ("weights", "holdings", "trades"):
             if not (path / sub / f"{entry['slug']}.csv").is_file():
                 raise DataError(f"{path}: not a complete run folder, missing {sub}/{entry['slug']}.csv")
@@ -126,15 +131,22 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
     fees = _read_csv(path / "fees.csv").astype(float)
     turnover = _read_csv(path / "turnover.csv").astype(float)
     strategies = []
+    detail = layout.get("detail_files", True)
+
+    def table(sub: str, slug: str, dated: bool = True) -> pd.DataFrame:
+        if detail:
+            return _read_csv(path / sub / f"{slug}.csv", dated=dated)
+        return _header_only(EMPTY_DETAIL[sub], dated).copy()    # what the file held when it was written
+
     for entry in layout["strategies"]:
         slug, name = entry["slug"], entry["name"]
-        trades = _read_csv(path / "trades" / f"{slug}.csv", dated=False)
+        trades = table("trades", slug, dated=False)
         if "date" in trades:
             trades["date"] = pd.to_datetime(trades["date"])
         strategies.append(StrategyResult(
             name=name, equity=equity[slug].rename(name),
-            targets=_read_csv(path / "weights" / f"{slug}.csv").astype(float),
-            holdings=_read_csv(path / "holdings" / f"{slug}.csv").astype(float),
+            targets=table("weights", slug).astype(float),
+            holdings=table("holdings", slug).astype(float),
             trades=trades, fees=fees[slug].rename(name), turnover=turnover[slug].dropna().rename(name),
             notes=tuple(entry.get("notes", ()))))
     risk_free = None

@@ -121,7 +121,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _check(result: RunResult) -> None:
+def _check(result: RunResult, detail: bool = True) -> None:
     names = [s.name for s in result.strategies]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -130,9 +130,13 @@ def _check(result: RunResult) -> None:
         if not s.equity.index.equals(result.benchmark.index):
             raise ValueError(f"strategy {s.name!r}: equity dates differ from the benchmark's; the runner "
                              "must hand over every series on the same trading dates")
+        if not detail and (s.targets.size or len(s.targets.columns) or s.holdings.size
+                           or len(s.holdings.columns) or len(s.trades)):
+            raise ValueError(f"strategy {s.name!r}: has targets, holdings or trades, which a folder written "
+                             "with detail=False would not keep")
 
 
-def _layout(result: RunResult, created: str, folder: str) -> dict:
+def _layout(result: RunResult, created: str, folder: str, detail: bool = True) -> dict:
     taken: set[str] = set()
     strategies = []
     for s in result.strategies:
@@ -164,6 +168,7 @@ def _layout(result: RunResult, created: str, folder: str) -> dict:
         "risk_free": result.risk_free is not None,
         "strategies": strategies,
         "analytics": analytics,
+        **({} if detail else {"detail_files": False}),
     }
 
 
@@ -188,9 +193,10 @@ def _write_contents(result: RunResult, root: Path, layout: dict, helper=None) ->
     if result.risk_free is not None:
         jobs.append((root / "risk_free.csv", _dated(result.risk_free.astype(float).rename("risk_free")).to_frame(),
                      True))
-    for sub in ("weights", "holdings", "trades"):
+    detail = layout.get("detail_files", True)       # a sweep's folder has none (`write_run`)
+    for sub in ("weights", "holdings", "trades") if detail else ():
         (root / sub).mkdir()
-    for slug, s in zip(slugs, result.strategies, strict=True):
+    for slug, s in zip(slugs, result.strategies, strict=True) if detail else ():
         jobs.append((root / "weights" / f"{slug}.csv", _dated(s.targets), True))
         jobs.append((root / "holdings" / f"{slug}.csv", _dated(month_end_sample(s.holdings)), True))
         trades = s.trades if len(s.trades.columns) else pd.DataFrame(columns=list(TRADE_COLUMNS))
@@ -254,7 +260,7 @@ def _write_csv_jobs(jobs) -> None:
 
 def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None = None,
               renderer: Callable[[SavedRun], str], helper=None,
-              on_written: Callable[[Path], None] | None = None) -> Path:
+              on_written: Callable[[Path], None] | None = None, detail: bool = True) -> Path:
     """Write ``result`` as a complete run folder inside ``results_dir`` and return its path.
 
     The folder is ``<name>-<YYYYmmdd-HHMMSS>`` (``folder_name`` replaces the whole name when given), made
@@ -265,8 +271,11 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
     (`_CsvFiles`); on any error it is closed (killed) before the temporary folder is removed.
     ``on_written``: called with the temporary folder once every file but report.html is in it, before it
     is read back for ``renderer`` (`bt run` starts rendering part of the report on its helper there).
+    ``detail`` False (a sweep, whose strategies hold no targets, holdings or trades): no weights/, holdings/
+    and trades/ folders (not an empty file per strategy in each); the layout says so (``detail_files``) and
+    `load_run` gives the empty frames those files held. Raises ValueError if a strategy has any.
     """
-    _check(result)
+    _check(result, detail)
     results_dir = Path(results_dir)
     try:
         results_dir.mkdir(parents=True, exist_ok=True)
@@ -281,7 +290,7 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
         if temp.exists():
             shutil.rmtree(temp)
         temp.mkdir()
-        layout = _layout(result, now.isoformat(timespec="seconds"), base)
+        layout = _layout(result, now.isoformat(timespec="seconds"), base, detail)
         _write_contents(result, temp, layout, helper)
         if on_written is not None:
             on_written(temp)
