@@ -70,12 +70,13 @@ def run_config(config_path, *, store=None, results_dir=Path("results"), offline:
         raise
 
 
-def evidence_worker(cfg, *, fork: bool = True):
+def evidence_worker(cfg, *, fork: bool = True, warm: Callable[[], object] | None = None):
     """A context manager giving a `backtest.forked.ForkedWorker` for the evidence stage of ``cfg`` (forked
-    now: it imports statsmodels while this process loads data and simulates), or None where the evidence is
-    computed in this process: ``fork`` false, no evidence or no strategy in the config, or not safe here
-    (`backtest.forked.can_fork`: not Linux, not the main thread, other Python threads running, as in a
-    notebook kernel). Call it before any price is read (pyarrow) or kernel launched (numba)."""
+    now: it imports statsmodels while this process loads data and simulates; ``warm``: what it runs first
+    instead, `bt sweep`'s imports), or None where the evidence is computed in this process: ``fork`` false,
+    no evidence or no strategy in the config, or not safe here (`backtest.forked.can_fork`: not Linux, not
+    the main thread, other Python threads running, as in a notebook kernel). Call it before any price is
+    read (pyarrow) or kernel launched (numba)."""
     import contextlib
 
     from .forked import ForkedWorker, can_fork
@@ -85,7 +86,7 @@ def evidence_worker(cfg, *, fork: bool = True):
     from .analytics.evidence import preload
 
     try:
-        return ForkedWorker(warm=preload)
+        return ForkedWorker(warm=warm or preload)
     except OSError:     # no process to spare (EAGAIN, ENOMEM): the evidence is computed here, the same
         return contextlib.nullcontext(None)
 

@@ -232,13 +232,11 @@ def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool 
 
 def _run_sweep(config, *, store, results_dir, offline: bool, workers: int, scheduler: str | None,
                chunk_size: int, metric: str, echo: Callable[[str], None]) -> Path:
-    from . import metrics as M
-    from .config import config_to_dict, load_config
-    from .data.inputs import coverage, load_inputs, risk_free_returns
-    from .data.store import PriceStore, default_store_dir
-    from .report.sweep import check_metric, render_sweep
-    from .results import check_results_dir, package_versions, write_run
-    from .runner import simulate_benchmarks
+    from .analytics.evidence import preload_sweep
+    from .config import load_config
+    from .report.sweep import check_metric
+    from .results import check_results_dir
+    from .runner import evidence_worker
 
     t0 = time.perf_counter()
     if chunk_size < 1:
@@ -257,6 +255,27 @@ def _run_sweep(config, *, store, results_dir, offline: bool, workers: int, sched
                          "bt run --allow-python")
     swept, variants, grids = expand_variants(cfg)
     results_dir = check_results_dir(Path(results_dir))
+    with evidence_worker(cfg, warm=preload_sweep) as worker:     # forked before any price is read: see below
+        return _sweep_and_save(cfg, swept, variants, grids, store=store, results_dir=results_dir,
+                               offline=offline, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
+                               metric=metric, echo=echo, t0=t0, worker=worker)
+
+
+def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, offline: bool, workers: int,
+                    scheduler: str | None, chunk_size: int, metric: str, echo: Callable[[str], None], t0: float,
+                    worker) -> Path:
+    """The sweep of `_run_sweep` from its loaded config: data, chunks, run folder. ``worker``: a forked
+    `backtest.forked.ForkedWorker` (or None) that imports the evidence's libraries while this process loads
+    and simulates, then computes the evidence while this process writes the folder's CSV files
+    (`_sweep_evidence`)."""
+    from . import metrics as M
+    from .config import config_to_dict
+    from .data.inputs import coverage, load_inputs, risk_free_returns
+    from .data.store import PriceStore, default_store_dir
+    from .report.sweep import render_sweep
+    from .results import package_versions, write_run
+    from .runner import simulate_benchmarks
+
     store = store if store is not None else PriceStore(default_store_dir())
     n_variants = sum(v.base is not None for v in variants)
     echo(f"sweep {cfg.name!r}: {n_variants} variants of {len(grids)} "
@@ -303,18 +322,48 @@ def _run_sweep(config, *, store, results_dir, offline: bool, workers: int, sched
                   "grids": {base: [[key, labels] for key, labels in grid] for base, grid in grids.items()},
                   "table": [{"name": v.name, "base": v.base, "params": dict(v.params)} for v in variants]},
     }
-    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg),
-                          benchmarks=benchmarks)
-    if cfg.evidence.enabled:
-        from .analytics.evidence import run_sweep_evidence
-
+    evidence = None
+    if cfg.evidence.enabled:        # started first: on the worker, it runs while the rest is assembled and written
         echo("computing PSR, DSR, PBO and the walk-forward selection ...")
         returns = pd.DataFrame({o.name: M.simple_returns(o.equity, swept.capital) for o in outcomes})
         groups = {base: [v.name for v in variants if v.base == base] for base in grids}
-        evidence = run_sweep_evidence(returns, bench_returns, risk_free=risk_free, variants=groups,
-                                      spec=cfg.evidence)
-        result = dataclasses.replace(result, metrics={**result.metrics, "evidence": evidence})
-    return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric), detail=False)
+        evidence = _sweep_evidence(worker, returns, bench_returns, risk_free=risk_free, variants=groups,
+                                   spec=cfg.evidence)
+    result = sweep_result(swept, outcomes, benchmark, bench_returns, risk_free, manifest, config_to_dict(cfg),
+                          benchmarks=benchmarks)
+    return write_run(result, results_dir, renderer=lambda saved: render_sweep(saved, metric=metric), detail=False,
+                     late_metrics=evidence)
+
+
+def _sweep_evidence(worker, returns: pd.DataFrame, bench_returns: pd.Series, **kwargs) -> Callable[[], dict]:
+    """The sweep's evidence (`analytics.evidence.run_sweep_evidence`), started: a function returning
+    metrics.json's ``{"evidence": ...}``, which `write_run` calls once the CSV files are written. With
+    ``worker`` the inputs are sent to it now and the function collects its answer; if the worker failed (the
+    call raised there, its process died) or the inputs could not be sent, the evidence is computed in this
+    process, so an error reaches the user as it is raised here. The same function on the same floats: the
+    same bytes either way."""
+    from .analytics.evidence import run_sweep_evidence
+
+    def here() -> dict:
+        return {"evidence": run_sweep_evidence(returns, bench_returns, **kwargs)}
+
+    if worker is None:
+        return here
+    from .forked import WorkerFailed
+
+    try:
+        worker.submit(run_sweep_evidence, returns, bench_returns, **kwargs)
+    except Exception:   # noqa: BLE001 - not sent (an input that cannot be pickled): computed here instead
+        return here
+
+    def collect() -> dict:
+        try:
+            return {"evidence": worker.result()}
+        except WorkerFailed:
+            return here()
+    return collect
+
+
 
 
 def fold_notes(variants: Sequence[Variant], outcomes: Sequence[Outcome]) -> list[str]:

@@ -126,9 +126,15 @@ def warm_up(own_process: bool = False) -> None:
 
 
 def _progress(total: int):
+    """The sweep's progress bar on stderr (off when stderr is not a terminal). Without tqdm's monitor thread,
+    which would outlive the sweep: a later `bt run` or sweep in the same process (a notebook, a test) could
+    then not fork its evidence worker (`backtest.forked.can_fork`)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="strategy", desc="sweep", file=sys.stderr, disable=None, leave=False)
+    class Bar(tqdm):
+        monitor_interval = 0
+
+    return Bar(total=total, unit="strategy", desc="sweep", file=sys.stderr, disable=None, leave=False)
 
 
 def _in_process(simulate, shared):

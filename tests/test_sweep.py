@@ -347,3 +347,60 @@ def test_sweep_report_draws_and_sorts_in_chromium(runs, tmp_path):
     assert float(high) >= sharpe[-1]["sharpe"] - 1e-12
     first, last, order = re.search(r'data-sorted="[^#]*#([^#]*)#([^#]*)#([a-z]*)"', head).groups()
     assert (first, last, order) == ("0.1", "", "descending")      # caps.single, descending; empty cells last
+
+
+WORKER_CHECK = textwrap.dedent("""\
+    import json, multiprocessing, os, sys
+    from pathlib import Path
+
+    from backtest import forked
+    from backtest import sweep as S
+    from backtest.analytics import evidence
+    from backtest.data.store import PriceStore
+
+    config, store, out = sys.argv[1], PriceStore(sys.argv[2]), Path(sys.argv[3])
+    parent, real = os.getpid(), evidence.run_sweep_evidence
+    used, failures = [], []
+    spy_of = S._sweep_evidence
+    S._sweep_evidence = lambda worker, *a, **k: (used.append(worker is not None), spy_of(worker, *a, **k))[1]
+    result_of = forked.ForkedWorker.result
+
+    def recording(self):
+        try:
+            return result_of(self)
+        except forked.WorkerFailed as exc:
+            failures.append(exc.remote)
+            raise
+
+    forked.ForkedWorker.result = recording
+
+    def fails_in_the_worker(*args, **kwargs):
+        if os.getpid() != parent:
+            raise RuntimeError("evidence failed in the worker")
+        return real(*args, **kwargs)
+
+    a = S.run_sweep(config, store=store, results_dir=out / "worker", offline=True)
+    evidence.run_sweep_evidence = fails_in_the_worker      # the worker is forked after this: it has it too
+    b = S.run_sweep(config, store=store, results_dir=out / "failed", offline=True)
+    forked.can_fork = lambda: False
+    c = S.run_sweep(config, store=store, results_dir=out / "here", offline=True)
+    left = [p.name for p in multiprocessing.active_children()]
+    print(json.dumps({"used": used, "failures": failures, "left": left,
+                      "metrics": [(f / "metrics.json").read_text() for f in (a, b, c)]}))
+    """)
+
+
+def test_the_sweep_evidence_on_its_worker_is_the_evidence_computed_here(config, snapshot_store, tmp_path):
+    """The sweep's evidence is computed by a forked worker while the folder's CSV files are written; it is
+    byte for byte what this process computes (no worker where forking is unsafe), and a worker whose call
+    fails (it raises there) has it computed here instead. No worker process outlives the sweep. In a fresh
+    process: this one has other tests' threads (Dask's), where no worker is forked."""
+    done = subprocess.run([sys.executable, "-c", WORKER_CHECK, str(config), str(snapshot_store.root),
+                           str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["used"] == [True, True, False]
+    assert len(seen["failures"]) == 1 and "evidence failed in the worker" in seen["failures"][0]
+    a, b, c = seen["metrics"]
+    assert '"evidence"' in c and '"pbo"' in c and a == b == c
+    assert seen["left"] == []

@@ -170,6 +170,14 @@ def preload() -> None:
     import backtest.analytics.risk  # noqa: F401
 
 
+def preload_sweep() -> None:
+    """Import what `run_sweep_evidence` imports on first use (scipy.stats, the overfitting and walk-forward
+    modules; ~1 CPU s): `bt sweep`'s evidence worker does it while the sweep loads and simulates
+    (`backtest.sweep`)."""
+    import backtest.analytics.overfitting  # noqa: F401
+    import backtest.analytics.walkforward  # noqa: F401
+
+
 def is_evidence_key(key: str) -> bool:
     return str(key).replace("-", "_").startswith(PREFIX)
 

@@ -172,8 +172,9 @@ def _layout(result: RunResult, created: str, folder: str, detail: bool = True) -
     }
 
 
-def _write_contents(result: RunResult, root: Path, layout: dict, helper=None) -> None:
-    """Every file of the run folder but report.html. ``helper``: see `write_run`."""
+def _write_contents(result: RunResult, root: Path, layout: dict, helper=None,
+                    late_metrics: Callable[[], dict] | None = None) -> None:
+    """Every file of the run folder but report.html. ``helper``, ``late_metrics``: see `write_run`."""
     jobs = _CsvFiles(helper)
     slugs = [s["slug"] for s in layout["strategies"]]
     extra = [b["slug"] for b in layout.get("benchmarks", [])]
@@ -208,6 +209,8 @@ def _write_contents(result: RunResult, root: Path, layout: dict, helper=None) ->
         jobs.append((root / "analytics" / f"{entry['slug']}.csv", table, True))
     jobs.finish()
     metrics = result.metrics if result.metrics is not None else compute_run_metrics(result)
+    if late_metrics is not None:        # after the CSV files: computed meanwhile elsewhere (a sweep's evidence)
+        metrics = {**metrics, **late_metrics()}
     _write(root / "metrics.json", _json_bytes(metrics))
     config_text = yaml.safe_dump(_jsonable(result.config), sort_keys=False, allow_unicode=True)
     _write(root / "config.yaml", config_text.encode("utf-8"))
@@ -260,7 +263,8 @@ def _write_csv_jobs(jobs) -> None:
 
 def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None = None,
               renderer: Callable[[SavedRun], str], helper=None,
-              on_written: Callable[[Path], None] | None = None, detail: bool = True) -> Path:
+              on_written: Callable[[Path], None] | None = None, detail: bool = True,
+              late_metrics: Callable[[], dict] | None = None) -> Path:
     """Write ``result`` as a complete run folder inside ``results_dir`` and return its path.
 
     The folder is ``<name>-<YYYYmmdd-HHMMSS>`` (``folder_name`` replaces the whole name when given), made
@@ -274,6 +278,8 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
     ``detail`` False (a sweep, whose strategies hold no targets, holdings or trades): no weights/, holdings/
     and trades/ folders (not an empty file per strategy in each); the layout says so (``detail_files``) and
     `load_run` gives the empty frames those files held. Raises ValueError if a strategy has any.
+    ``late_metrics``: entries added to metrics.json, asked for once the CSV files are written (`bt sweep`'s
+    evidence, computed by its worker process meanwhile); an error it raises leaves nothing behind.
     """
     _check(result, detail)
     results_dir = Path(results_dir)
@@ -291,7 +297,7 @@ def write_run(result: RunResult, results_dir: Path, *, folder_name: str | None =
             shutil.rmtree(temp)
         temp.mkdir()
         layout = _layout(result, now.isoformat(timespec="seconds"), base, detail)
-        _write_contents(result, temp, layout, helper)
+        _write_contents(result, temp, layout, helper, late_metrics)
         if on_written is not None:
             on_written(temp)
         html = renderer(_load(temp, require_report=False))
