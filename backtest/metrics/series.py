@@ -34,7 +34,8 @@ NAN = float("nan")
 def simple_returns(values: pd.Series, initial: float | None = None) -> pd.Series:
     """Daily simple returns of a value series. The first date's return is ``values[0] / initial - 1`` when
     ``initial`` (the capital the run started with) is given -- so the opening trade's fees, paid at the base
-    close, count -- else ``0.0`` (the first value is the starting value)."""
+    close, count -- else ``0.0`` (the first value is the starting value). A DataFrame gives each column's
+    returns (the same operations on each value: the same bits as column by column)."""
     values = values.astype(float)
     out = values / values.shift(1) - 1.0
     if len(out):

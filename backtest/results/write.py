@@ -184,7 +184,7 @@ def _write_contents(result: RunResult, root: Path, layout: dict, helper=None,
     equity = _dated(equity)
     jobs.append((root / "equity.csv", equity, True))
     capital = run_capital(result.config)
-    jobs.append((root / "returns.csv", equity.apply(M.simple_returns, initial=capital), True))
+    jobs.append((root / "returns.csv", M.simple_returns(equity, initial=capital), True))   # every column at once
     fees = _dated(pd.concat([s.fees.astype(float) for s in result.strategies], axis=1, keys=slugs)
                   if slugs else pd.DataFrame(index=equity.index))
     jobs.append((root / "fees.csv", fees, True))
