@@ -127,6 +127,8 @@ def test_a_sweep_folder_has_no_detail_files_and_reads_as_if_it_had_them(runs, tm
             assert text == read.EMPTY_DETAIL[sub]
             (old / sub / f"{entry['slug']}.csv").write_bytes(text)
     before = load_run(old)
+    first, second = saved.strategies[1], saved.strategies[2]
+    assert all(getattr(first, f) is not getattr(second, f) for f in ("targets", "holdings", "trades"))  # own copies
     for a, b in zip(saved.strategies, before.strategies, strict=True):
         for field in ("targets", "holdings", "trades"):
             x, y = getattr(a, field), getattr(b, field)

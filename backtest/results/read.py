@@ -133,20 +133,24 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
     strategies = []
     detail = layout.get("detail_files", True)
 
-    def table(sub: str, slug: str, dated: bool = True) -> pd.DataFrame:
+    def read(sub: str, slug: str | None, dated: bool) -> pd.DataFrame:
         if detail:
             return _read_csv(path / sub / f"{slug}.csv", dated=dated)
         return _header_only(EMPTY_DETAIL[sub], dated).copy()    # what the file held when it was written
 
-    for entry in layout["strategies"]:
-        slug, name = entry["slug"], entry["name"]
-        trades = table("trades", slug, dated=False)
+    def details(slug: str | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """A strategy's (targets, holdings, trades)."""
+        trades = read("trades", slug, False)
         if "date" in trades:
             trades["date"] = pd.to_datetime(trades["date"])
+        return read("weights", slug, True).astype(float), read("holdings", slug, True).astype(float), trades
+
+    empty = None if detail else details(None)     # a sweep's folder: the frames of its empty files, made once
+    for entry in layout["strategies"]:
+        slug, name = entry["slug"], entry["name"]
+        targets, holdings, trades = details(slug) if detail else (frame.copy() for frame in empty)
         strategies.append(StrategyResult(
-            name=name, equity=equity[slug].rename(name),
-            targets=table("weights", slug).astype(float),
-            holdings=table("holdings", slug).astype(float),
+            name=name, equity=equity[slug].rename(name), targets=targets, holdings=holdings,
             trades=trades, fees=fees[slug].rename(name), turnover=turnover[slug].dropna().rename(name),
             notes=tuple(entry.get("notes", ()))))
     risk_free = None
