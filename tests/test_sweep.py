@@ -384,25 +384,28 @@ WORKER_CHECK = textwrap.dedent("""\
     a = S.run_sweep(config, store=store, results_dir=out / "worker", offline=True)
     evidence.run_sweep_evidence = fails_in_the_worker      # the worker is forked after this: it has it too
     b = S.run_sweep(config, store=store, results_dir=out / "failed", offline=True)
+    evidence.run_sweep_evidence = real
+    d = S.run_sweep(config, store=store, results_dir=out / "dask", offline=True, workers=2)   # forked first
     forked.can_fork = lambda: False
     c = S.run_sweep(config, store=store, results_dir=out / "here", offline=True)
-    left = [p.name for p in multiprocessing.active_children()]
+    left = [p.name for p in multiprocessing.active_children() if p.name == "bt-worker"]
     print(json.dumps({"used": used, "failures": failures, "left": left,
-                      "metrics": [(f / "metrics.json").read_text() for f in (a, b, c)]}))
+                      "metrics": [(f / "metrics.json").read_text() for f in (a, b, d, c)]}))
     """)
 
 
 def test_the_sweep_evidence_on_its_worker_is_the_evidence_computed_here(config, snapshot_store, tmp_path):
     """The sweep's evidence is computed by a forked worker while the folder's CSV files are written; it is
     byte for byte what this process computes (no worker where forking is unsafe), and a worker whose call
-    fails (it raises there) has it computed here instead. No worker process outlives the sweep. In a fresh
-    process: this one has other tests' threads (Dask's), where no worker is forked."""
+    fails (it raises there) has it computed here instead; a sweep on a local Dask cluster forks its worker
+    before starting the cluster. No worker process outlives the sweep. In a fresh process: this one has other
+    tests' threads (Dask's), where no worker is forked."""
     done = subprocess.run([sys.executable, "-c", WORKER_CHECK, str(config), str(snapshot_store.root),
                            str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["used"] == [True, True, False]
+    assert seen["used"] == [True, True, True, False]
     assert len(seen["failures"]) == 1 and "evidence failed in the worker" in seen["failures"][0]
-    a, b, c = seen["metrics"]
-    assert '"evidence"' in c and '"pbo"' in c and a == b == c
+    a, b, d, c = seen["metrics"]
+    assert '"evidence"' in c and '"pbo"' in c and a == b == d == c
     assert seen["left"] == []
