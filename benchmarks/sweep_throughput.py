@@ -2,7 +2,9 @@
 the previous version and one backtest of the `bt` package.
 
 Each setting is its own process (`backtest.sweep.run_sweep`, timings read from the run's manifest; peak RSS
-of that process from ``os.wait4``, Dask workers not included). "simulate" is the phase that does the work:
+of that process from ``os.wait4``: the largest of it and the children it waited for, such as its forked
+evidence worker, not their sum; Dask workers not included; benchmarks/sweep_memory.py sums a sweep's whole
+process tree). "simulate" is the phase that does the work:
 weights on the rebalance dates, vectorised simulation and metrics of every chunk, and on Dask also sending
 the market data to the workers (scatter) and the results back; loading the data ("load") and starting the
 cluster and warming up the workers ("start": imports, compiled kernels) are shown apart and not in the rate.
