@@ -11,6 +11,7 @@ results are the same bits (the same code on the same floats; pickling is exact).
         worker.submit(fn, *args, **kwargs)        # pickled and sent on a thread: the caller goes on
         ...
         value = worker.result()                   # fn's value, or WorkerFailed
+        get = offload(worker, fn, *args)          # or: sent now; get() is fn's value, computed here if it fails
 
 Rules that keep a fork safe (`can_fork` checks what it can):
 
@@ -155,6 +156,31 @@ class ForkedWorker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def offload(worker: ForkedWorker | None, fn: Callable, /, *args, **kwargs) -> Callable[[], Any]:
+    """``fn(*args, **kwargs)`` started on ``worker`` (sent now: the caller goes on) as a function that returns
+    its value. Computed in this process instead, when that function is called, where there is no worker,
+    where the call cannot be sent (an argument that cannot be pickled) or where it fails there (it raised,
+    its value could not be sent back, the child died): an error then reaches the caller as this process
+    raises it (type, message), not as the child's `WorkerFailed`. The same function on the same arguments:
+    the same value either way."""
+    def here() -> Any:
+        return fn(*args, **kwargs)
+
+    if worker is None:
+        return here
+    try:
+        worker.submit(fn, *args, **kwargs)
+    except Exception:   # noqa: BLE001 - not sent: computed here when asked for
+        return here
+
+    def collect() -> Any:
+        try:
+            return worker.result()
+        except WorkerFailed:
+            return here()
+    return collect
 
 
 def _serve(conn, parent_end, warm, parent_pid: int) -> None:

@@ -224,11 +224,11 @@ def _start_evidence(cfg, store, strategies, benchmark: pd.Series, risk_free, pri
     function returning ``(summary, tables, seconds)`` of `backtest.analytics.evidence.run_evidence`.
 
     Without ``worker``, that function computes the evidence when called. With one, the inputs are read and
-    sent to it now and the function waits for its answer; if the worker failed (the call raised there, or
-    the process died), the evidence is computed again in this process, so an error reaches the user exactly
-    as it is raised here (type, message, exit code, the traceback under ``-v``). If reading or sending the
-    inputs fails, nothing is sent and the function is the in-process one: the error is raised at the end of
-    the run, where the in-process path raises it."""
+    sent to it now and the function waits for its answer (`forked.offload`); if the inputs could not be sent
+    or the worker failed (the call raised there, or the process died), the evidence is computed in this
+    process, so an error reaches the user exactly as it is raised here (type, message, exit code, the
+    traceback under ``-v``). If reading the inputs fails, nothing is sent and the function is the in-process
+    one: the error is raised at the end of the run, where the in-process path raises it."""
     if not cfg.evidence.enabled or not strategies:
         return None
     from .analytics.evidence import run_evidence
@@ -241,22 +241,19 @@ def _start_evidence(cfg, store, strategies, benchmark: pd.Series, risk_free, pri
 
     if worker is None:
         return in_process
-    from .forked import WorkerFailed
+    from .forked import offload
 
     t1 = time.perf_counter()
     try:
         kwargs = _evidence_inputs(cfg, store, strategies, benchmark, risk_free, prices, inputs)
-        worker.submit(_timed, run_evidence, **kwargs)     # pickled here: an input that cannot be pickled raises
     except Exception:   # noqa: BLE001 - computed in-process at the end instead, where any error is raised as now
         return in_process
+    evidence = offload(worker, _timed, run_evidence, **kwargs)
     echo("computing the evidence (factor regressions, robustness) ...")
     prepared = time.perf_counter() - t1
 
     def collect():
-        try:
-            summary, tables, seconds = worker.result()
-        except WorkerFailed:
-            summary, tables, seconds = _timed(run_evidence, **kwargs)
+        summary, tables, seconds = evidence()
         return summary, tables, prepared + seconds
 
     return collect

@@ -336,34 +336,15 @@ def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, of
 
 
 def _sweep_evidence(worker, returns: pd.DataFrame, bench_returns: pd.Series, **kwargs) -> Callable[[], dict]:
-    """The sweep's evidence (`analytics.evidence.run_sweep_evidence`), started: a function returning
-    metrics.json's ``{"evidence": ...}``, which `write_run` calls once the CSV files are written. With
-    ``worker`` the inputs are sent to it now and the function collects its answer; if the worker failed (the
-    call raised there, its process died) or the inputs could not be sent, the evidence is computed in this
-    process, so an error reaches the user as it is raised here. The same function on the same floats: the
-    same bytes either way."""
+    """The sweep's evidence (`analytics.evidence.run_sweep_evidence`), started on ``worker`` (or None) by
+    `forked.offload`: a function returning metrics.json's ``{"evidence": ...}``, which `write_run` calls once
+    the CSV files are written. A call that cannot be sent or fails there is computed in this process, so an
+    error reaches the user as it is raised here; the same bytes either way."""
     from .analytics.evidence import run_sweep_evidence
+    from .forked import offload
 
-    def here() -> dict:
-        return {"evidence": run_sweep_evidence(returns, bench_returns, **kwargs)}
-
-    if worker is None:
-        return here
-    from .forked import WorkerFailed
-
-    try:
-        worker.submit(run_sweep_evidence, returns, bench_returns, **kwargs)
-    except Exception:   # noqa: BLE001 - not sent (an input that cannot be pickled): computed here instead
-        return here
-
-    def collect() -> dict:
-        try:
-            return {"evidence": worker.result()}
-        except WorkerFailed:
-            return here()
-    return collect
-
-
+    evidence = offload(worker, run_sweep_evidence, returns, bench_returns, **kwargs)
+    return lambda: {"evidence": evidence()}
 
 
 def fold_notes(variants: Sequence[Variant], outcomes: Sequence[Outcome]) -> list[str]:

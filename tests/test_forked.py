@@ -164,3 +164,34 @@ def test_the_child_keeps_the_inherited_heap_frozen_and_the_parent_does_not():
         assert gc.get_freeze_count() == before
         worker.submit(_freeze_count)
         assert worker.result() > max(before, 1000)
+
+
+_OFFLOAD_PARENT = os.getpid()
+
+
+def _pid_unless_child_raises(tag: str) -> tuple[str, int]:
+    """Raises in any process but the test's own (a forked worker); else the tag and this process's pid."""
+    if os.getpid() != _OFFLOAD_PARENT:
+        raise RuntimeError("failed in the worker")
+    return tag, os.getpid()
+
+
+def test_offload_runs_on_the_worker_or_here_with_the_same_value():
+    """`offload`: the value from the worker when it answers; computed here (this process's pid) with no
+    worker, with an argument that cannot be sent, or when the call fails there; an error of the function
+    itself reaches the caller as raised here."""
+    from backtest.forked import offload
+
+    with ForkedWorker() as worker:
+        child = worker.pid
+        frame = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.date_range("2024-01-01", periods=2))
+        got = offload(worker, _frame_stats, frame, 2.0)()
+        pd.testing.assert_frame_equal(got[0], _frame_stats(frame, 2.0)[0])
+        assert offload(worker, os.getpid)() == child                      # computed there
+        assert offload(None, os.getpid)() == os.getpid()                  # no worker
+        lock = threading.Lock()                                          # cannot be pickled: not sent
+        assert offload(worker, lambda _: os.getpid(), lock)() == os.getpid()
+        assert offload(worker, _pid_unless_child_raises, "a")() == ("a", os.getpid())   # failed there
+        with pytest.raises(ValueError, match="^raised here$"):
+            offload(worker, _raise, "raised here")()
+        assert offload(worker, os.getpid)() == child                      # the worker still answers
