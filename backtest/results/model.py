@@ -21,6 +21,13 @@ HEADLINE = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown")
 REQUIRED_FILES = ("manifest.json", "metrics.json", "equity.csv", "returns.csv", "fees.csv", "turnover.csv",
                   "config.yaml", "report.html")
 TRADE_COLUMNS = ("date", "ticker", "side", "shares", "price", "value", "fees")
+DETAIL_KEY = "detail_files"     # in a folder's layout: False when it has no weights/, holdings/, trades/ (a sweep)
+
+
+def has_detail_files(layout: dict) -> bool:
+    """Whether a run folder's layout (manifest.json's ``run_folder``) has weights/, holdings/ and trades/
+    files per strategy: every folder but a sweep's (``"detail_files": false``)."""
+    return layout.get(DETAIL_KEY, True)
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
 _RESERVED = {BENCHMARK_SLUG, "date", "risk-free", *_WINDOWS_DEVICES}   # slugs never used as file names
 

@@ -17,10 +17,11 @@ from .model import (
     FORMAT_VERSION,
     HEADLINE,
     REQUIRED_FILES,
+    TRADE_COLUMNS,
     SavedRun,
     SavedRunSummary,
-    TRADE_COLUMNS,
     StrategyResult,
+    has_detail_files,
 )
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ def _check_folder(path: Path, require_report: bool) -> dict:
     if not isinstance(layout, dict) or layout.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{path / 'manifest.json'}: no run_folder entry of format {FORMAT_VERSION}; "
                         "this folder was not written by this version of bt")
-    for entry in layout["strategies"] if layout.get("detail_files", True) else ():
+    for entry in layout["strategies"] if has_detail_files(layout) else ():
         for sub in ("weights", "holdings", "trades"):
             if not (path / sub / f"{entry['slug']}.csv").is_file():
                 raise DataError(f"{path}: not a complete run folder, missing {sub}/{entry['slug']}.csv")
@@ -131,7 +132,7 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
     fees = _read_csv(path / "fees.csv").astype(float)
     turnover = _read_csv(path / "turnover.csv").astype(float)
     strategies = []
-    detail = layout.get("detail_files", True)
+    detail = has_detail_files(layout)
 
     def read(sub: str, slug: str | None, dated: bool) -> pd.DataFrame:
         if detail:

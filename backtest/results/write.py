@@ -25,12 +25,14 @@ from ..csvtext import csv_text
 from ..errors import UsageError
 from .model import (
     BENCHMARK_SLUG,
+    DETAIL_KEY,
     FORMAT_VERSION,
     RUN_ENTRIES,
     TRADE_COLUMNS,
     RunResult,
     SavedRun,
     compute_run_metrics,
+    has_detail_files,
     month_end_sample,
     run_capital,
     safe_folder_name,
@@ -168,7 +170,7 @@ def _layout(result: RunResult, created: str, folder: str, detail: bool = True) -
         "risk_free": result.risk_free is not None,
         "strategies": strategies,
         "analytics": analytics,
-        **({} if detail else {"detail_files": False}),
+        **({} if detail else {DETAIL_KEY: False}),
     }
 
 
@@ -194,7 +196,7 @@ def _write_contents(result: RunResult, root: Path, layout: dict, helper=None,
     if result.risk_free is not None:
         jobs.append((root / "risk_free.csv", _dated(result.risk_free.astype(float).rename("risk_free")).to_frame(),
                      True))
-    detail = layout.get("detail_files", True)       # a sweep's folder has none (`write_run`)
+    detail = has_detail_files(layout)       # a sweep's folder has none (`write_run`)
     for sub in ("weights", "holdings", "trades") if detail else ():
         (root / sub).mkdir()
     for slug, s in zip(slugs, result.strategies, strict=True) if detail else ():
