@@ -12,7 +12,6 @@ where it runs nor on its neighbours (tests/test_sweep.py, tests/test_sweep_dask.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -126,15 +125,11 @@ def warm_up(own_process: bool = False) -> None:
 
 
 def _progress(total: int):
-    """The sweep's progress bar on stderr (off when stderr is not a terminal). Without tqdm's monitor thread,
-    which would outlive the sweep: a later `bt run` or sweep in the same process (a notebook, a test) could
-    then not fork its evidence worker (`backtest.forked.can_fork`)."""
-    from tqdm import tqdm
+    """The sweep's progress bar on stderr (off when stderr is not a terminal), without tqdm's monitor
+    thread (`backtest.progress`)."""
+    from .progress import bar
 
-    class Bar(tqdm):
-        monitor_interval = 0
-
-    return Bar(total=total, unit="strategy", desc="sweep", file=sys.stderr, disable=None, leave=False)
+    return bar(total, unit="strategy", desc="sweep", leave=False)
 
 
 def _in_process(simulate, shared):

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import yfinance as yf
-from tqdm import tqdm
 
 from backtest.data.calendar import CALENDAR_START, sessions_between, sessions_closed_by
 from backtest.data.store import PriceStore
 from backtest.errors import NetworkError
+from backtest.progress import bar as progress_bar
 from backtest.tickers import normalize_ticker
 
 SOURCE = "yahoo"
@@ -265,7 +265,7 @@ def fetch_prices(store: PriceStore, tickers: Iterable[str], start, end=None, *, 
                     dl_b = lo
             jobs.setdefault((a, b, dl_a, dl_b), []).append(t)
     todo = sum(len(v) for v in jobs.values())
-    bar = tqdm(total=todo, unit="ticker", desc="yahoo", disable=not progress or not sys.stderr.isatty())
+    bar = progress_bar(todo, unit="ticker", desc="yahoo", disable=not progress or not sys.stderr.isatty())
     got_any = False
     try:
         for (a, b, dl_a, dl_b), names in sorted(jobs.items()):
@@ -395,8 +395,8 @@ def fetch_shares(store: PriceStore, tickers: Iterable[str], start=None, end=None
     for t in names:
         if t not in todo:
             report.results[t] = TickerResult("up_to_date")
-    bar = tqdm(total=len(todo), unit="ticker", desc="yahoo shares",
-               disable=not progress or not sys.stderr.isatty())
+    bar = progress_bar(len(todo), unit="ticker", desc="yahoo shares",
+                       disable=not progress or not sys.stderr.isatty())
     try:
         for t in todo:
             report.results[t] = _fetch_one_shares(store, t, start, end, session, ticker_factory, retries,

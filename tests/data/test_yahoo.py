@@ -303,3 +303,48 @@ def test_yfinance_log_is_captured_not_printed(tmp_path, capsys, fake):
     out = capsys.readouterr()
     assert "possibly delisted" not in out.err + out.out
     assert logging.getLogger("yfinance").propagate and root.handlers == before
+
+
+def test_progress_bars_leave_no_thread_behind(tmp_path):
+    """The Yahoo bars (shown on a terminal) start no tqdm monitor thread, which would outlive the download
+    and keep a later run in the same process from forking its evidence worker. Run in a fresh process
+    (tqdm's monitor is one per process); the control shows a plain tqdm bar does start one there."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = f"""
+import io, sys, threading
+import numpy as np, pandas as pd
+from backtest.data.store import PriceStore
+from backtest.data.yahoo import fetch_prices, fetch_shares
+from tests.data.yf_fake import FakeDownloader, history_frame
+from tests.data.test_yahoo import FakeTicker, shares_series
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+sys.stderr = Terminal()
+days = pd.bdate_range("2024-01-02", "2024-01-31")
+fake = FakeDownloader({{"AAPL": history_frame(days, 100.0 * (1 + 0.001 * np.arange(len(days))))}})
+store = PriceStore({str(tmp_path)!r})
+fetch_prices(store, ["AAPL"], "2024-01-02", "2024-01-31", downloader=fake, backoff=0.0, progress=True)
+series = shares_series({{"2024-01-10 09:00": 1000.0}})
+fetch_shares(store, ["AAPL"], ticker_factory=lambda t, session=None: FakeTicker(t, session, series=series),
+             backoff=0.0, progress=True)
+shown = sys.stderr.getvalue()
+after = [t.name for t in threading.enumerate()]
+from tqdm import tqdm
+with tqdm(total=1, file=io.StringIO()) as plain:
+    plain.update(1)
+control = [type(t).__name__ for t in threading.enumerate()]
+print(repr(("yahoo" in shown and "yahoo shares" in shown, after, control)))
+"""
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    shown, after, control = eval(out.stdout.strip().splitlines()[-1])
+    assert shown                                # the bars were drawn
+    assert after == ["MainThread"]              # and left no thread
+    assert "TMonitor" in control                # a plain tqdm bar would have
