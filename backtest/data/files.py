@@ -65,7 +65,8 @@ class FilesReport:
                 lines.append(f"imported {path}: {len(r.tickers)} tickers, {r.cells} {r.field} prices"
                              + (f" ({self.renamed[path]})" if path in self.renamed and r.field == "adj_close"
                                 else "")
-                             + (f"; rebased onto stored series: {', '.join(r.rebased)}" if r.rebased else "")
+                             + (f"; rebased onto stored series: "
+                                f"{', '.join(f'{t} (x{f:.6g})' for t, f in r.rebased.items())}" if r.rebased else "")
                              + (f"; no overlap with stored data (seam unchecked): {', '.join(r.unanchored)}"
                                 if r.unanchored else "")
                              + (f"; empty cells inside the history of {len(gaps)} ticker(s), stored as no "

@@ -19,9 +19,20 @@ def catalog_summary(store: PriceStore, tickers: Iterable[str] | None = None) -> 
     if cat.empty:
         return pd.DataFrame(columns=["ticker", "field", "start", "end", "rows", "sources"])
     out = cat.groupby(["ticker", "field"], sort=True).agg(
-        start=("start", "min"), end=("end", "max"), rows=("rows", "max"),
-        sources=("source", lambda s: ", ".join(sorted(set(s)))))
-    return out.reset_index()
+        start=("start", "min"), end=("end", "max"),
+        sources=("source", lambda s: ", ".join(sorted(set(s))))).reset_index()
+    # counted on the stored prices: each source's catalog row counts the prices inside its own range, and
+    # the ranges of a ticker's sources may overlap or leave gaps, so neither their sum nor their max is it
+    rows = pd.Series(0, index=out.index, dtype="int64")
+    for fld, part in out.groupby("field"):
+        held = store.prices(list(part["ticker"]), field=fld).notna()
+        dates = held.index.to_numpy()
+        for i, r in part.iterrows():
+            if r["ticker"] in held:
+                inside = (dates >= r["start"].to_datetime64()) & (dates <= r["end"].to_datetime64())
+                rows[i] = int(held[r["ticker"]].to_numpy()[inside].sum())
+    out.insert(4, "rows", rows)
+    return out
 
 
 def format_catalog(store: PriceStore, tickers: Iterable[str] | None = None) -> str:

@@ -42,7 +42,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from backtest.data.store_merge import covered_span, empty_catalog, merge_prices, rebase_prices, update_catalog
+from backtest.data.store_merge import (
+    MAX_OVERLAP_DISAGREEMENT,
+    covered_span,
+    empty_catalog,
+    merge_prices,
+    overlap_disagreements,
+    rebase_prices,
+    update_catalog,
+)
 from backtest.data.validate import validate_membership, validate_prices, validate_shares
 from backtest.tempfiles import atomic_write, fsync_dir as _fsync_dir, pid_alive, write_temp as _write_temp
 from backtest.errors import DataError
@@ -98,6 +106,26 @@ class WriteReport:
     rebased: dict[str, float] = dc_field(default_factory=dict)
     unanchored: tuple[str, ...] = ()
     empty: tuple[str, ...] = ()
+
+
+def _refuse_disagreements(old: pd.DataFrame, checked: list, root: Path) -> None:
+    """DataError if any part's adjusted closes disagree with the stored ones on their common dates
+    (`store_merge.overlap_disagreements`), naming the source, each ticker and its worst date."""
+    found = [(source, ticker, info) for new, source, _, _ in checked if new.shape[1]
+             for ticker, info in overlap_disagreements(old, new).items()]
+    if not found:
+        return
+    shown = "; ".join(f"{ticker} from {source} on {day:%Y-%m-%d}: stored {stored:.6g}, new {price:.6g}, a "
+                      f"stored/new ratio {dev:.1%} away from its median over the common dates"
+                      for source, ticker, (day, stored, price, dev) in found[:5])
+    more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
+    raise DataError(
+        f"the new adjusted closes do not move like the stored ones on the dates both hold ({shown}{more}): "
+        f"an unadjusted split, a price-only series against a total-return one, or a wrong price? Rescaling "
+        f"them onto the stored series would rewrite its history, so nothing was written (more than "
+        f"{MAX_OVERLAP_DISAGREEMENT:.0%} apart is refused); fix: check those prices (they must be split- and "
+        f"dividend-adjusted closes), or import them into a new store (bt --data-dir NEW_FOLDER data import "
+        f"...) instead of the one at {root}")
 
 
 class PriceStore:
@@ -354,7 +382,10 @@ class PriceStore:
         New non-NaN values replace stored ones; NaN never erases. With ``rebase`` (adjusted closes only), a
         ticker whose new range shares dates with stored prices is scaled by the median stored/new ratio on the
         common dates, so the series continues without a jump (sources adjust to different bases; returns are
-        what must agree). ``covered`` = (start, end) is the range the source was asked about (default: the
+        what must agree). Where they do not agree (a common date's ratio more than
+        ``MAX_OVERLAP_DISAGREEMENT`` from that median: an unadjusted split, a price-only series, a wrong
+        price), rescaling would rewrite the stored history: a DataError names the ticker and the date, and
+        nothing is written. ``covered`` = (start, end) is the range the source was asked about (default: the
         frame's first and last date); it lets the next fetch skip ranges where the source has nothing.
         Raises DataError (naming ``source``) on malformed data; nothing is written then."""
         return self.write_prices_many([(frame, source, covered)], field, rebase=rebase)[0]
@@ -380,6 +411,8 @@ class PriceStore:
         with self._locked():
             old = self._read_wide(field)
             cat = self.catalog()    # read before anything is written: a damaged catalog stops the write here
+            if rebase and field == "adj_close":       # before anything is rescaled or written
+                _refuse_disagreements(old, checked, self.root)
             done = []
             for new, source, cov, empty in checked:
                 rebased: dict[str, float] = {}

@@ -29,13 +29,48 @@ def covered_span(new: pd.DataFrame, covered) -> tuple[pd.Timestamp, pd.Timestamp
     return lo, hi
 
 
+MAX_OVERLAP_DISAGREEMENT = 0.02
+"""How far (relative) a common date's stored/new ratio may sit from the median ratio before the two series
+are taken to disagree (`overlap_disagreements`). Two sources of adjusted closes differ by a constant factor
+(their bases); a dividend one of them adjusted for and the other not moves the ratio by that dividend
+(~0.2-2%), rounding by far less. An unadjusted split (33% for 3-for-2, 50% for 2-for-1), a price-only
+series against a total-return one over years, or a wrong price moves it by more."""
+
+
+def _overlap_ratios(old: pd.DataFrame, new: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """The tickers of ``new`` with stored prices, and stored / new on their common dates (NaN where either
+    has no price)."""
+    cols = [c for c in new.columns if c in old.columns and old[c].notna().any()]
+    common = new.index.intersection(old.index)
+    return cols, old.loc[common, cols] / new.loc[common, cols]
+
+
+def overlap_disagreements(old: pd.DataFrame, new: pd.DataFrame,
+                          tolerance: float = MAX_OVERLAP_DISAGREEMENT) -> dict[str, tuple]:
+    """Tickers whose new adjusted closes do not move like the stored ones on their common dates: some
+    date's stored/new ratio is more than ``tolerance`` (relative) from the median ratio, so no single factor
+    puts the new series onto the stored one. ``{ticker: (date, stored price, new price, deviation)}`` at the
+    worst date."""
+    cols, ratio = _overlap_ratios(old, new)
+    out: dict[str, tuple] = {}
+    if not cols or not len(ratio):
+        return out
+    median = ratio.median(skipna=True)
+    deviation = (ratio / median - 1.0).abs()
+    for c in cols:
+        dev = deviation[c].dropna()
+        if len(dev) and dev.max() > tolerance:
+            day = dev.idxmax()
+            out[c] = (day, float(old.at[day, c]), float(new.at[day, c]), float(dev.max()))
+    return out
+
+
 def rebase_prices(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float], list[str]]:
     """Scale new adjusted closes onto the stored base: factor = median(stored / new) on common dates."""
-    cols = [c for c in new.columns if c in old.columns and old[c].notna().any()]
+    cols, ratios = _overlap_ratios(old, new)
     if not cols:
         return new, {}, []
-    common = new.index.intersection(old.index)
-    ratio = (old.loc[common, cols] / new.loc[common, cols]).median(skipna=True)
+    ratio = ratios.median(skipna=True)
     unanchored = [c for c in cols if not np.isfinite(ratio[c])]
     scale = ratio[[c for c in cols if np.isfinite(ratio[c]) and abs(ratio[c] - 1.0) > 1e-12]]
     if len(scale) == 0:

@@ -86,7 +86,7 @@ def test_import_onto_stored_series_is_rebased_and_says_so(tmp_path):
     store = PriceStore(tmp_path / "store")
     import_files(store, [write(tmp_path, "a.csv", "date,X\n2024-01-02,10\n2024-01-03,11\n")])
     report = import_files(store, [write(tmp_path, "b.csv", "date,X\n2024-01-03,22\n2024-01-04,24.2\n")])
-    assert "rebased onto stored series: X" in report.summary()
+    assert "rebased onto stored series: X (x0.5)" in report.summary()
     assert store.prices()["X"].tolist() == pytest.approx([10.0, 11.0, 12.1])
 
 
@@ -205,3 +205,29 @@ def test_missing_file_and_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"holds no .csv or .parquet files and is not a market-data snapshot"):
         import_paths(store, [tmp_path / "empty"])
+
+
+def test_import_of_an_unadjusted_split_onto_a_stored_series_is_refused(tmp_path):
+    """The stored history is not rewritten: a file whose overlap moves unlike the stored prices (a 2-for-1
+    split left in) stops with the ticker, the date and the fix; the stored prices are unchanged."""
+    store = PriceStore(tmp_path / "store")
+    import_files(store, [write(tmp_path, "c.csv", "date,FOO\n2024-01-02,100\n2024-01-03,101\n2024-01-04,102\n"
+                                                  "2024-01-05,103\n")])
+    bad = write(tmp_path, "d.csv", "date,FOO\n2024-01-02,100\n2024-01-03,101\n2024-01-04,51\n2024-01-05,52\n"
+                                   "2024-01-08,53\n")
+    with pytest.raises(DataError, match=r"FOO from file:.*d\.csv on 2024-01-04: stored 102, new 51"):
+        import_files(store, [bad])
+    assert store.prices()["FOO"].tolist() == [100.0, 101.0, 102.0, 103.0]
+
+
+def test_listing_counts_the_prices_stored_across_sources(tmp_path):
+    """`bt data ls` counts a ticker's stored prices, not one source's: two files sharing a day give 4."""
+    from backtest.data.listing import catalog_summary
+
+    store = PriceStore(tmp_path / "store")
+    import_files(store, [write(tmp_path, "a.csv", "date,FOO\n2024-01-02,100\n2024-01-03,101\n2024-01-04,102\n")])
+    import_files(store, [write(tmp_path, "b.csv", "date,FOO\n2024-01-04,102\n2024-01-05,103\n")])
+    (row,) = catalog_summary(store).itertuples(index=False)
+    assert (row.ticker, row.rows, row.start, row.end) == ("FOO", 4, pd.Timestamp("2024-01-02"),
+                                                         pd.Timestamp("2024-01-05"))
+    assert "FOO      adj_close 2024-01-02 2024-01-05      4" in format_catalog(store)

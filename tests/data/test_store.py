@@ -332,3 +332,31 @@ def test_membership_and_shares_tables(tmp_path):
     assert sh[["shares", "source"]].values.tolist() == [[10.0, "s1"], [12.0, "s1"], [99.0, "s2"]]
     with pytest.raises(DataError, match=r"row 1 \(AAPL\): shares -1.0 is not a positive number"):
         store.write_shares(pd.DataFrame({"date": ["2024-01-02"], "ticker": ["AAPL"], "shares": [-1.0]}), "s1")
+
+
+def test_new_prices_that_move_unlike_the_stored_ones_are_refused_and_nothing_is_written(tmp_path):
+    """An unadjusted 2-for-1 split inside the overlap: no single factor puts the new series onto the stored
+    one, and rescaling by the median would rewrite the stored history (100 -> 149). Refused, naming the
+    ticker, the date and the prices; the store's files are byte for byte as before."""
+    store = PriceStore(tmp_path)
+    store.write_prices(frame({"FOO": [100.0, 101.0, 102.0, 103.0], "BAR": [10.0, 11.0, 12.0, 13.0]}),
+                       "a")
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.parquet")}
+    split = frame({"FOO": [100.0, 101.0, 51.0, 52.0, 53.0], "BAR": [20.0, 22.0, 24.0, 26.0, 28.0]})
+    with pytest.raises(DataError, match=r"FOO from b on 2024-01-0[45]: stored 10[23], new 5[12].*nothing was "
+                                        r"written.*bt --data-dir NEW_FOLDER data import") as err:
+        store.write_prices(split, "b")
+    assert "BAR" not in str(err.value)          # BAR moves alike (a constant factor of 0.5): not named
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.parquet")} == before
+
+
+def test_a_small_disagreement_on_the_overlap_is_rebased_not_refused(tmp_path):
+    """A dividend one source adjusted for and the other not (1% here) stays under the 2% limit: the new
+    series is rebased by the median ratio and wins on the common dates, as before."""
+    store = PriceStore(tmp_path)
+    store.write_prices(frame({"X": [100.0, 101.0, 102.0]}), "a")
+    report = store.write_prices(frame({"X": [50.0, 50.5, 51.5, 52.0]}), "b")    # 102/51.5 = 1.98 vs 2.0
+    assert report.rebased == {"X": pytest.approx(2.0)}
+    assert store.prices()["X"].tolist() == pytest.approx([100.0, 101.0, 103.0, 104.0])
+    with pytest.raises(DataError, match="X from c"):       # the same step at 3% is refused
+        store.write_prices(frame({"X": [50.0, 50.5, 53.1]}), "c")
