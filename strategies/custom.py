@@ -4,8 +4,8 @@ Contract: ``function(spec, inputs) -> Weights | pd.Series``, called once per reb
 :class:`~strategies.base.DecisionInputs` every family gets (``inputs.history`` stops at the decision close,
 so a function cannot look ahead through it). It returns target weights indexed by ticker: non-negative,
 summing to 1 within 1e-9 (they are renormalised to 1), every ticker with a price on the decision date. A
-``Weights`` may carry notes, which the run reports as warnings. Anything else is an error naming the
-function and the date.
+``Weights`` may carry notes, which the run reports as warnings. Anything else, and an exception the function
+raises, is an error naming the function and the date.
 
 Configs are data: a config from someone else must not run code on your machine. So a run imports the function
 only when asked explicitly (``bt run --allow-python``, or ``run_config(..., allow_python=True)``);
@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from backtest.errors import DataError
+from backtest.errors import BacktestError, DataError
 from strategies.base import DecisionInputs, Weights, finalise
 
 SUM_TOLERANCE = 1e-9
@@ -44,7 +44,15 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     """Call ``spec.python`` and check what it returns against the contract above."""
     reference = spec.python
     where = f"weighting.python {reference} on {inputs.date:%Y-%m-%d}"
-    out = load(reference)(spec, inputs)
+    function = load(reference)
+    try:
+        out = function(spec, inputs)
+    except BacktestError:
+        raise
+    except Exception as exc:        # the user's code: their error, not bt's (bt -v shows its traceback)
+        raise DataError(f"{where}: the function raised {type(exc).__name__}: {exc}; fix the function (it is "
+                        f"called as function(spec, inputs) and returns weights indexed by ticker; docs/config.md); "
+                        f"bt -v shows its traceback") from exc
     notes: tuple[str, ...] = ()
     if isinstance(out, Weights):
         out, notes = out.weights, tuple(out.notes)

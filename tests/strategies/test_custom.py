@@ -42,6 +42,10 @@ def test_the_function_gets_decision_inputs_and_its_weights_are_used():
     (f"{PLUGIN}:negative", r"on 2024-01-03: weights must be finite and >= 0, got \{'A': -1.0\}"),
     (f"{PLUGIN}:missing", r"weighting.python: tests.strategies.plugins.weights has no function 'missing'"),
     ("no_such_pkg.mod:f", r"weighting.python: cannot import 'no_such_pkg.mod' .*install the package or put"),
+    (f"{PLUGIN}:raising", r"weighting.python tests.strategies.plugins.weights:raising on 2024-01-03: the "
+                          r"function raised ValueError: oops; fix the function"),
+    (f"{PLUGIN}:one_argument", r":one_argument on 2024-01-03: the function raised TypeError: .*positional "
+                               r"argument.*called as function\(spec, inputs\)"),
 ])
 def test_contract_violations_are_errors_naming_function_and_date(ref, message):
     with pytest.raises(DataError, match=message):
@@ -95,3 +99,20 @@ def test_run_with_allow_python_uses_the_function(snapshot_store, tmp_path):
     for date, row in w.iterrows():
         cheapest = set(prices.loc[date].nsmallest(3).index)
         assert set(row.index[row > 0]) == cheapest and (row[row > 0] == 1 / 3).all()
+
+
+def test_an_exception_in_the_function_is_the_users_error_not_an_internal_one(snapshot_store, tmp_path, capsys):
+    """Exit 2 with the function, the date and the exception, no traceback; `bt -v` adds it (the user's frame
+    included) and nothing is written."""
+    (tmp_path / "c.yaml").write_text(CONFIG.replace(":cheapest_half", ":raising"))
+    out = tmp_path / "out"
+    args = ["--data-dir", str(snapshot_store.root), "run", str(tmp_path / "c.yaml"), "--offline", "--out", str(out),
+            "--allow-python"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert ("error: weighting.python tests.strategies.plugins.weights:raising on 2020-12-30: the function raised "
+            "ValueError: oops") in err
+    assert "internal error" not in err and "Traceback" not in err and not out.exists()
+    assert main(["-v", *args]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and 'raise ValueError("oops")' in err

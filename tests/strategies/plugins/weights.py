@@ -26,3 +26,11 @@ def not_summing(spec, inputs) -> pd.Series:
 def negative(spec, inputs) -> pd.Series:
     names = sorted(inputs.universe)
     return pd.Series([-1.0] + [2.0 / (len(names) - 1)] * (len(names) - 1), index=names)
+
+
+def raising(spec, inputs) -> pd.Series:
+    raise ValueError("oops")
+
+
+def one_argument(inputs) -> pd.Series:
+    return pd.Series(1.0, index=["A"])
