@@ -229,11 +229,18 @@ class Period:
         return self.calendar[0]
 
 
+END_SLACK_DAYS = 5
+"""An `end` at most this many calendar days after the calendar source's last price is met by it (a weekend,
+a holiday, a closing day whose close is not out yet); further after it, the data stops short of the period
+asked for and the run is refused."""
+
+
 def resolve_period(days: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp | None, fill: str,
                    source: str) -> Period:
     """The period of a run on the trading days ``days`` (every date the calendar source ``source`` has a
     price, full history, sorted). Raises DataError when there is no close before the first day on or after
-    ``start`` (or, under ``next_close``, none before the base), or fewer than one day after the base."""
+    ``start`` (or, under ``next_close``, none before the base), fewer than one day after the base, or the
+    prices stop more than ``END_SLACK_DAYS`` before ``end``: a run never covers less than its period."""
     days = pd.DatetimeIndex(days)
     first = days.searchsorted(start)          # first trading day on or after start
     last = len(days) - 1 if end is None else days.searchsorted(end, side="right") - 1
@@ -256,6 +263,12 @@ def resolve_period(days: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestam
                         f"); fix: start on or after {later:%Y-%m-%d}, or splice an older series before it with "
                         f"`proxies: {{{source}: <older ticker>}}` (e.g. QQQ for MAGS). The run does not shorten "
                         f"its period")
+    if end is not None and days[last] < end - pd.Timedelta(days=END_SLACK_DAYS):
+        raise DataError(f"end: {end:%Y-%m-%d} is after the last price of {source} ({days[last]:%Y-%m-%d}), so the "
+                        f"run would stop {(end - days[last]).days} days short of it; fix: end: null (or no --end) "
+                        f"for the latest data, an end on or before {days[last]:%Y-%m-%d}, or prices up to "
+                        f"{end:%Y-%m-%d} (run without --offline, or `bt data import FILE`). The run does not "
+                        f"shorten its period")
     calendar = days[first - 1:last + 1]
     sim = days[first - need:last + 1]
     return Period(calendar=calendar, sim_calendar=sim)

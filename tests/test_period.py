@@ -101,6 +101,31 @@ def test_late_benchmark_is_refused_with_its_first_price_and_the_fix(snapshot_sto
                      offline=True)
 
 
+def test_an_end_after_the_last_price_is_refused_not_shortened(snapshot_store, tmp_path, capsys):
+    """The snapshot's prices end on 2026-07-31 (a Friday). An end up to 5 days later is met by that close (a
+    weekend, a holiday); a later one would shorten the period the config asks for, so the run stops with the
+    last price and the fix, writes nothing, and `bt validate` reports the same."""
+    from backtest.cli import main
+
+    ok = run_backtest(_config("2026-07-01", "2026-08-02"), snapshot_store, offline=True)
+    assert ok.benchmark.index[-1] == pd.Timestamp("2026-07-31")
+    with pytest.raises(DataError, match=r"end: 2026-08-07 is after the last price of SPY \(2026-07-31\), so the "
+                                        r"run would stop 7 days short of it; fix: end: null .* on or before "
+                                        r"2026-07-31"):
+        run_backtest(_config("2026-07-01", "2026-08-07"), snapshot_store, offline=True)
+    config = tmp_path / "late.yaml"
+    config.write_text("name: late\nstart: 2025-01-01\nend: 2027-12-31\nstrategies:\n"
+                      "  - {name: SPY only, weighting: fixed, weights: {SPY: 1.0}}\n")
+    out = tmp_path / "out"
+    store = ["--data-dir", str(snapshot_store.root)]
+    assert main([*store, "run", str(config), "--offline", "--out", str(out)]) == 2
+    assert "end: 2027-12-31 is after the last price of SPY (2026-07-31)" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*store, "validate", str(config)]) == 2
+    assert "end: 2027-12-31 is after the last price of SPY" in capsys.readouterr().err
+    assert main([*store, "run", str(config), "--offline", "--out", str(out), "--end", "2026-07-31"]) == 0
+
+
 def test_late_benchmark_spliced_with_a_proxy(snapshot_store, etf):
     """`proxies: {MAGS: QQQ}`: QQQ's returns before MAGS lists, MAGS's after; the run keeps its period."""
     result = run_backtest(_config("2016-01-01", "2026-06-30", extra="benchmark: MAGS\nproxies: {MAGS: QQQ}\n"),

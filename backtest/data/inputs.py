@@ -129,9 +129,6 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     period, spliced, notes = _period(cfg, store)
     warnings += notes
     calendar = period.calendar
-    if cfg.end is not None and calendar[-1] < cfg.end - pd.Timedelta(days=5):
-        warnings.append(f"end {cfg.end:%Y-%m-%d} is after the last price ({calendar[-1]:%Y-%m-%d}); "
-                        f"the run stops there")
     explicit = _explicit_tickers(cfg)
     hard_missing = sorted(set(missing) & explicit)
     if hard_missing:
