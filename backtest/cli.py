@@ -123,13 +123,21 @@ def _headline(folder: Path) -> str:
     from .report.notebook import headline_text, metrics_frame
 
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    layout = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["run_folder"]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    layout = manifest["run_folder"]
     frame = metrics_frame(metrics, [s["name"] for s in layout["strategies"]],
                           f"{layout['benchmark']['name']} (benchmark)")
     import shutil
 
     width = shutil.get_terminal_size((100, 24)).columns
-    return "\n" + headline_text(frame, width=max(60, min(width, 140))) + "\n"
+    period = manifest.get("period") or {}
+    lines = [f"period: {period.get('start')} (base close) .. {period.get('end')}, "
+             f"{period.get('trading_days', 0):,} trading days"] if period else []
+    warnings = manifest.get("warnings") or []
+    if warnings:
+        lines.append(f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''}: see the report's Warnings "
+                     f"section (or manifest.json)")
+    return "\n" + headline_text(frame, width=max(60, min(width, 140))) + "\n" + "".join(f"{x}\n" for x in lines)
 
 
 @cli.command()

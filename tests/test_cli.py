@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -55,6 +56,12 @@ def test_cli_prints_where_the_report_is(snapshot_store, tmp_path, capsys):
                         "--offline", "--out", tmp_path, "--start", "2025-01-01")
     assert code == 0, err
     assert out.startswith("report: ") and out.strip().endswith("report.html")
+    run = Path(out.strip().removeprefix("report: ")).parent
+    manifest = json.loads((run / "manifest.json").read_text())
+    n = len(manifest["warnings"])
+    assert n > 0        # the terminal says the period run and how many warnings the report holds
+    assert (f"period: 2024-12-31 (base close) .. 2026-06-30, {manifest['period']['trading_days']:,} trading days\n"
+            f"{n} warnings: see the report's Warnings section (or manifest.json)") in err
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
