@@ -36,6 +36,10 @@ def require_python_allowed(cfg, allow_python: bool) -> None:
                          "allow_python=True)); use it only with configs and code you trust")
 
 
+SWEEP_NOT_RUN = ("sweep: bt run runs the config's strategies as written and not its sweep grid; `bt sweep CONFIG` "
+                 "runs every variant of the grid")
+
+
 def run_config(config_path, *, store=None, results_dir=Path("results"), offline: bool = False,
                start: str | None = None, end: str | None = None,
                echo: Callable[[str], None] = lambda m: None, allow_python: bool = False,
@@ -157,6 +161,8 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     require_python_allowed(cfg, allow_python)
     t0 = t0 if t0 is not None else time.perf_counter()
     timings: dict[str, float] = {}
+    if getattr(cfg, "sweep", None) is not None:
+        echo(f"note: {SWEEP_NOT_RUN}")
     echo(f"loading data for {cfg.name!r} ...")
     inputs = load_inputs(cfg, store, offline=offline, echo=echo)
     timings["load"] = time.perf_counter() - t0
@@ -192,6 +198,8 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     if sectors is not None:
         analytics["sectors"] = sectors
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
+    if getattr(cfg, "sweep", None) is not None:
+        warnings.insert(0, SWEEP_NOT_RUN)
     if "cash_flows" in analytics:
         warnings += cash_flow_warnings(analytics["cash_flows"])
     manifest = {

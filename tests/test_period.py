@@ -278,3 +278,18 @@ def test_rotation_config_follows_an_earlier_end():
 
     cfg = apply_overrides(load_config(REPO / "configs" / "rotation.yaml"), end="2025-12-31")
     assert cfg.end == pd.Timestamp("2025-12-31") and cfg.analytics.asof is None
+
+
+def test_bt_run_of_a_config_with_a_sweep_grid_says_the_grid_is_not_run(snapshot_store):
+    """`bt run` runs the strategies as written; the config's `sweep:` block has no effect there, so the run
+    says so (first warning; the terminal gets it as a note) instead of ignoring it silently."""
+    from backtest.runner import SWEEP_NOT_RUN
+
+    extra = "sweep:\n  grid:\n    rebalance: [monthly, quarterly]\n"
+    said: list[str] = []
+    result = run_backtest(_config("2025-01-01", "2025-06-30", extra="", strategies=(
+        "  - {name: SPY only, weighting: fixed, weights: {SPY: 1.0}, rebalance: never}\n" + extra)),
+        snapshot_store, offline=True, echo=said.append)
+    assert result.manifest["warnings"][0] == SWEEP_NOT_RUN and f"note: {SWEEP_NOT_RUN}" in said
+    plain = run_backtest(_config("2025-01-01", "2025-06-30"), snapshot_store, offline=True)
+    assert SWEEP_NOT_RUN not in plain.manifest["warnings"]
