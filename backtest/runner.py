@@ -40,6 +40,17 @@ SWEEP_NOT_RUN = ("sweep: bt run runs the config's strategies as written and not 
                  "runs every variant of the grid")
 
 
+def short_period_notes(calendar: pd.DatetimeIndex) -> list[str]:
+    """The warning of a run shorter than a year from its base close (365 calendar days), whose annualised
+    figures extrapolate a short period; none for a year or more."""
+    if (calendar[-1] - calendar[0]).days >= 365:
+        return []
+    return [f"the run covers {len(calendar) - 1} trading day{'s' if len(calendar) != 2 else ''} after its base "
+            f"close ({calendar[0]:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}), less than a year: CAGR, volatility, "
+            f"Sharpe and the other annualised figures extrapolate that period to a year (total return is the "
+            f"period's own)"]
+
+
 def run_config(config_path, *, store=None, results_dir=Path("results"), offline: bool = False,
                start: str | None = None, end: str | None = None,
                echo: Callable[[str], None] = lambda m: None, allow_python: bool = False,
@@ -200,6 +211,7 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     if getattr(cfg, "sweep", None) is not None:
         warnings.insert(0, SWEEP_NOT_RUN)
+    warnings += short_period_notes(inputs.calendar)
     if "cash_flows" in analytics:
         warnings += cash_flow_warnings(analytics["cash_flows"])
     manifest = {

@@ -274,7 +274,7 @@ def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, of
     from .data.store import PriceStore, default_store_dir
     from .report.sweep import render_sweep
     from .results import package_versions, write_run
-    from .runner import simulate_benchmarks
+    from .runner import short_period_notes, simulate_benchmarks
 
     store = store if store is not None else PriceStore(default_store_dir())
     n_variants = sum(v.base is not None for v in variants)
@@ -313,7 +313,8 @@ def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, of
         "offline": offline,
         "membership_source": swept.membership_source if inputs.membership is not None else None,
         "data": coverage(store, inputs.prices, inputs.calendar),
-        "warnings": list(dict.fromkeys([*inputs.warnings, *fold_notes(variants, outcomes)])),
+        "warnings": list(dict.fromkeys([*inputs.warnings, *fold_notes(variants, outcomes),
+                                        *short_period_notes(inputs.calendar)])),
         "versions": package_versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "sweep": {"metric": metric, "variants": n_variants, "strategies": len(variants),

@@ -293,3 +293,16 @@ def test_bt_run_of_a_config_with_a_sweep_grid_says_the_grid_is_not_run(snapshot_
     assert result.manifest["warnings"][0] == SWEEP_NOT_RUN and f"note: {SWEEP_NOT_RUN}" in said
     plain = run_backtest(_config("2025-01-01", "2025-06-30"), snapshot_store, offline=True)
     assert SWEEP_NOT_RUN not in plain.manifest["warnings"]
+
+
+def test_a_run_shorter_than_a_year_warns_that_annualised_figures_extrapolate(snapshot_store):
+    from backtest.runner import short_period_notes
+
+    short = run_backtest(_config("2026-07-31", "2026-08-01"), snapshot_store, offline=True)
+    (note,) = short_period_notes(short.benchmark.index)
+    assert note.startswith("the run covers 1 trading day after its base close (2026-07-30 .. 2026-07-31), less "
+                           "than a year") and note in short.manifest["warnings"]
+    year = run_backtest(_config("2025-07-01", "2026-06-30"), snapshot_store, offline=True)    # 365 days from
+    assert (year.benchmark.index[-1] - year.benchmark.index[0]).days == 365                  # its base close
+    assert short_period_notes(year.benchmark.index) == []
+    assert not any(w.startswith("the run covers") for w in year.manifest["warnings"])
