@@ -215,7 +215,12 @@ def list_cmd(results_dir: Path) -> None:
     from .report.compare import format_run_list
     from .results import list_runs
 
-    click.echo(format_run_list(list_runs(results_dir)))
+    runs = list_runs(results_dir)
+    if not runs:        # say where it looked: a mistyped --results must not read as "nothing saved yet"
+        why = "no such folder" if not results_dir.exists() else "no run folders in it"
+        click.echo(f"no saved runs in {results_dir} ({why}; bt run writes to results/, or to --out)")
+        return
+    click.echo(format_run_list(runs))
 
 
 @cli.command()

@@ -116,6 +116,9 @@ def test_verbose_shows_the_traceback(capsys):
 def test_list_and_compare_saved_runs(rotation_run, tmp_path, capsys):
     code, out, err = bt(capsys, "list", "--results", rotation_run.parent)
     assert code == 0 and "rotation" in out
+    for folder, why in ((tmp_path / "typo", "no such folder"), (tmp_path, "no run folders in it")):
+        code, out, err = bt(capsys, "list", "--results", folder)
+        assert code == 0 and out.startswith(f"no saved runs in {folder} ({why}; ")
     html = tmp_path / "cmp.html"
     code, out, err = bt(capsys, "compare", rotation_run, rotation_run, "--out", html)
     assert code == 0, err

@@ -188,8 +188,10 @@ def _period(cfg, store):
             starts[t] = first
         series[t] = own.dropna()
     if series[cfg.benchmark].empty:
-        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store; fix: `bt data import "
-                        f"../shared/market-data` or run without --offline to download it")
+        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store at {store.root}; fix: check the "
+                        f"spelling, `bt data import ../shared/market-data` (or a file of its prices), or let "
+                        f"`bt run` download it (without --offline); `bt --data-dir DIR` or $BT_DATA_DIR picks "
+                        f"another store")
     period = resolve_period(series[cfg.benchmark].index, cfg.start, cfg.end, cfg.fill, cfg.benchmark)
     check_priced_from_base({t: (keyed[t], first_price(s)) for t, s in series.items()}, period.base, cfg.start)
     notes = [f"{keyed[t]}: {t} starts {first:%Y-%m-%d}; before that its returns are {proxies[t]}'s (spliced "

@@ -37,8 +37,8 @@ def check_metric(metric: str) -> None:
     if metric not in numeric:
         from ..config.check import suggest
 
-        raise UsageError(f"--metric: unknown metric {metric!r}; expected one of {', '.join(numeric)}"
-                         f"{suggest(metric, numeric)}")
+        raise UsageError(f"--metric: unknown metric {metric!r}{suggest(metric, numeric)} (the metrics: "
+                         f"{', '.join(numeric)})")
 
 
 def _value(m: dict, key: str) -> float:
