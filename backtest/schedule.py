@@ -296,7 +296,9 @@ def check_priced_from_base(first_prices: dict[str, tuple[str, pd.Timestamp | Non
     late = []
     for ticker, (key, first) in first_prices.items():
         if first is None:
-            late.append(f"{key}: {ticker} has no prices in the store")
+            late.append(f"{key}: {ticker} has no prices in the store; fix: check the spelling, import its prices "
+                        f"(`bt data import ../shared/market-data` or a file), or run without --offline to download "
+                        f"them")
         elif first > base:
             late.append(f"{key}: {ticker} has its first price on {first:%Y-%m-%d}, after the run's base close "
                         f"{base:%Y-%m-%d} (the last close before start {start:%Y-%m-%d}); fix: start on or after "
