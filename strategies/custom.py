@@ -67,6 +67,11 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     if abs(total - 1.0) > SUM_TOLERANCE:
         raise DataError(f"{where}: weights must sum to 1 (within {SUM_TOLERANCE:g}), got {total!r}")
     on_date = inputs.history.loc[inputs.date] if inputs.date in inputs.history.index else pd.Series(dtype=float)
+    outside = [str(t) for t in values.index[values > 0] if t not in inputs.history.columns]
+    if outside:
+        raise DataError(f"{where}: {len(outside)} weighted ticker(s) are not in the strategy's universe on the "
+                        f"date: {', '.join(outside[:10])}; fix: add them to its universe, or weight only "
+                        f"inputs.universe")
     unpriced = [str(t) for t in values.index[values > 0] if pd.isna(on_date.get(t))]
     if unpriced:
         raise DataError(f"{where}: {len(unpriced)} weighted ticker(s) have no price on the date: "

@@ -42,6 +42,8 @@ def test_the_function_gets_decision_inputs_and_its_weights_are_used():
     (f"{PLUGIN}:negative", r"on 2024-01-03: weights must be finite and >= 0, got \{'A': -1.0\}"),
     (f"{PLUGIN}:missing", r"weighting.python: tests.strategies.plugins.weights has no function 'missing'"),
     ("no_such_pkg.mod:f", r"weighting.python: cannot import 'no_such_pkg.mod' .*install the package or put"),
+    (f"{PLUGIN}:outside_universe", r":outside_universe on 2024-01-03: 1 weighted ticker\(s\) are not in the "
+                                   r"strategy's universe on the date: XOM; fix: add them"),
     (f"{PLUGIN}:raising", r"weighting.python tests.strategies.plugins.weights:raising on 2024-01-03: the "
                           r"function raised ValueError: oops; fix the function"),
     (f"{PLUGIN}:one_argument", r":one_argument on 2024-01-03: the function raised TypeError: .*positional "

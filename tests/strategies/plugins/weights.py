@@ -34,3 +34,7 @@ def raising(spec, inputs) -> pd.Series:
 
 def one_argument(inputs) -> pd.Series:
     return pd.Series(1.0, index=["A"])
+
+
+def outside_universe(spec, inputs) -> pd.Series:
+    return pd.Series(1.0, index=["XOM"])
