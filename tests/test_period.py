@@ -240,6 +240,12 @@ def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, c
     assert code == 2
     assert "a run would stop: benchmark: MAGS has its first price on 2023-04-11" in out
     assert "NOPE: not in the store" in out
+    unknown = tmp_path / "unknown.yaml"     # every unpriced ticker at once, not one per attempt
+    unknown.write_text("name: v\nstart: 2016-01-01\nbenchmark: SPYY\nrisk_free: ZZRF\nstrategies:\n"
+                       "  - {name: a, weighting: fixed, weights: {SPY: 0.9, NOPE: 0.1}}\n")
+    code, out = bt("validate", unknown)
+    assert code == 2 and "benchmark: no prices for 'SPYY' in the store at " in out
+    assert "(nor for risk_free: ZZRF); fix: check the spelling" in out and "NOPE: not in the store" in out
     good = tmp_path / "good.yaml"
     good.write_text("name: v\nstart: 2016-01-01\nend: 2026-06-30\nrisk_free: SGOV\nproxies: {SGOV: BIL}\n"
                     "strategies:\n  - {name: a, weighting: fixed, weights: {SPY: 0.7, AVUV: 0.3}}\n")

@@ -187,11 +187,13 @@ def _period(cfg, store):
             spliced[aliases[t]] = own
             starts[t] = first
         series[t] = own.dropna()
-    if series[cfg.benchmark].empty:
-        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store at {store.root}; fix: check the "
-                        f"spelling, `bt data import ../shared/market-data` (or a file of its prices), or let "
-                        f"`bt run` download it (without --offline); `bt --data-dir DIR` or $BT_DATA_DIR picks "
-                        f"another store")
+    if series[cfg.benchmark].empty:     # the period cannot be set; name the others without prices too
+        also = [f"{keyed[t]}: {t}" for t, s in series.items() if t != cfg.benchmark and s.empty]
+        raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store at {store.root}"
+                        + (f" (nor for {', '.join(also)})" if also else "")
+                        + "; fix: check the spelling, `bt data import ../shared/market-data` (or a file of its "
+                          "prices), or let `bt run` download it (without --offline); `bt --data-dir DIR` or "
+                          "$BT_DATA_DIR picks another store")
     period = resolve_period(series[cfg.benchmark].index, cfg.start, cfg.end, cfg.fill, cfg.benchmark)
     check_priced_from_base({t: (keyed[t], first_price(s)) for t, s in series.items()}, period.base, cfg.start)
     notes = [f"{keyed[t]}: {t} starts {first:%Y-%m-%d}; before that its returns are {proxies[t]}'s (spliced "
