@@ -55,6 +55,7 @@ class FilesReport:
     written: dict[Path, list[WriteReport]] = field(default_factory=dict)
     gaps: dict[tuple[Path, str], dict[str, int]] = field(default_factory=dict)  # (file, field) -> {ticker: n}
     renamed: dict[Path, str] = field(default_factory=dict)  # one-ticker OHLCV file -> what was taken
+    moves: dict[tuple[Path, str], dict[str, list]] = field(default_factory=dict)  # (file, field) -> large_moves
 
     def summary(self) -> str:
         lines = []
@@ -72,8 +73,18 @@ class FilesReport:
                              + (f"; empty cells inside the history of {len(gaps)} ticker(s), stored as no "
                                 f"price (not filled; runs name them): {shown}" if gaps else "")
                              + (f"; column(s) without any price, not imported: {', '.join(r.empty)}"
-                                if r.empty else ""))
+                                if r.empty else "")
+                             + _moves_text(self.moves.get((path, r.field), {})))
         return "\n".join(lines)
+
+
+def _moves_text(moves: dict[str, list]) -> str:
+    if not moves:
+        return ""
+    shown = [f"{t} {d:%Y-%m-%d} (x{x:.4g})" for t, found in moves.items() for d, x in found]
+    more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
+    return (f"; WARNING: prices moving {LARGE_MOVE:g}x or more from one day to the next (a unit error, a split "
+            f"left in, a wrong price? stored as they are; check the file): {', '.join(shown[:10])}{more}")
 
 
 def interior_gaps(frame: pd.DataFrame) -> dict[str, int]:
@@ -85,6 +96,26 @@ def interior_gaps(frame: pd.DataFrame) -> dict[str, int]:
         n = int(s.loc[first:last].isna().sum()) if first is not None else 0
         if n:
             out[str(t)] = n
+    return out
+
+
+LARGE_MOVE = 3.0
+"""A move from one price of a ticker to its next by this factor or more, up or down (+200%, -67%), is named by
+the import's summary: a unit error (cents for dollars), a split or a wrong price is far likelier than a market
+move of that size (none of the snapshot's ~700 S&P 500 members and ETFs makes one in 2015-2026). A warning:
+the prices are stored as they are."""
+
+
+def large_moves(frame: pd.DataFrame) -> dict[str, list[tuple[pd.Timestamp, float]]]:
+    """Per column of a wide price frame, ``(date, price / previous price)`` of each move by ``LARGE_MOVE`` or
+    more between consecutive prices (empty cells skipped)."""
+    out = {}
+    for t in frame.columns:
+        s = frame[t].dropna().astype(float)
+        ratio = s / s.shift(1)
+        big = ratio[(ratio >= LARGE_MOVE) | (ratio <= 1.0 / LARGE_MOVE)]
+        if len(big):
+            out[str(t)] = [(pd.Timestamp(d), float(x)) for d, x in big.items()]
     return out
 
 
@@ -168,6 +199,8 @@ def _write_parsed(store: PriceStore, parsed, done: list[str]) -> FilesReport:
         for fld, frame in frames.items():
             if gaps := interior_gaps(frame):
                 report.gaps[(path, fld)] = gaps
+            if moves := large_moves(frame):
+                report.moves[(path, fld)] = moves
     return report
 
 

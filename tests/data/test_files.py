@@ -231,3 +231,16 @@ def test_listing_counts_the_prices_stored_across_sources(tmp_path):
     assert (row.ticker, row.rows, row.start, row.end) == ("FOO", 4, pd.Timestamp("2024-01-02"),
                                                          pd.Timestamp("2024-01-05"))
     assert "FOO      adj_close 2024-01-02 2024-01-05      4" in format_catalog(store)
+
+
+def test_import_names_prices_that_move_3x_or_more_from_one_day_to_the_next(tmp_path):
+    """A one-day 1000x spike (cents for dollars on one row) is stored as it is, but the summary names both
+    moves; an ordinary series is not named; empty cells are skipped, not read as moves."""
+    store = PriceStore(tmp_path / "store")
+    report = import_files(store, [write(tmp_path, "s.csv", "date,SPK,OK\n2024-01-02,10,10\n2024-01-03,10000,\n"
+                                                           "2024-01-04,10,29\n")])
+    text = report.summary()
+    assert ("WARNING: prices moving 3x or more from one day to the next (a unit error, a split left in, a wrong "
+            "price? stored as they are; check the file): SPK 2024-01-03 (x1000), SPK 2024-01-04 (x0.001)") in text
+    assert "OK " not in text.split("WARNING")[1]
+    assert store.prices()["SPK"].tolist() == [10.0, 10000.0, 10.0]
