@@ -91,6 +91,30 @@ def test_expense_ratio_is_a_proportional_daily_drag():
     assert ratio.iloc[-1] == pytest.approx(0.99 ** (7 / 252))
 
 
+def test_trades_of_a_dragged_strategy_are_in_the_account_that_pays_the_fee():
+    """With an expense ratio, the trades are the dragged account's: their fees add up to `fees`, each trade
+    is the undragged one times the drag on its date, and a share ledger reconciles with the holdings once
+    each trade's shares shrink by the fee from its date on (an independent rebuild, market data only)."""
+    p = _prices()[["A"]].assign(D=[5, 4, 6, 5, 7, 6, 8, 7.0])
+    targets = pd.DataFrame({"A": [0.6, 0.3, 0.5], "D": [0.4, 0.7, 0.5]}, index=IDX[[0, 3, 6]])
+    res = simulate(p, {"gross": StrategyPlan(targets, commission_bps=10),
+                       "net": StrategyPlan(targets, commission_bps=10, expense_ratio=0.05)},
+                   capital=1000, fill="close")
+    gross, net = res["gross"], res["net"]
+    drag = pd.Series(0.95 ** (np.arange(len(IDX)) / 252), index=IDX)
+    assert net.trades["fees"].sum() == pytest.approx(net.fees.sum(), rel=1e-12)
+    at = drag.loc[gross.trades["date"]].to_numpy()
+    for column in ("shares", "value", "fees"):
+        np.testing.assert_allclose(net.trades[column].to_numpy(), gross.trades[column].to_numpy() * at, rtol=1e-12)
+    assert (net.trades["price"].to_numpy() == gross.trades["price"].to_numpy()).all()
+    signed = net.trades["shares"].where(net.trades["side"] == "buy", -net.trades["shares"])
+    held = pd.DataFrame(0.0, index=IDX, columns=["A", "D"])
+    for (date, ticker), q in zip(zip(net.trades["date"], net.trades["ticker"]), signed):
+        held.loc[date:, ticker] += q * drag.loc[date:] / drag.loc[date]
+    np.testing.assert_allclose((held * p).div(net.equity, axis=0).to_numpy(), net.holdings[["A", "D"]].to_numpy(),
+                               atol=1e-12)
+
+
 def test_turnover_and_holdings_sum_to_invested_share():
     targets = pd.DataFrame({"A": [0.6, 0.3], "C": [0.4, 0.7]}, index=IDX[[0, 2]])
     sim = simulate(_prices(), {"s": StrategyPlan(targets)}, capital=1000, fill="close")["s"]

@@ -217,6 +217,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
                                f"{1 - drag[-1] / _expense_drag(cal, plan.expense_ratio)[-1]:.2%} of value "
                                "over the run")
         equity = val * drag
+        if detail and len(trades) and (drag != 1.0).any():
+            trades = _trades_in_the_account(trades, drag[cal.get_indexer(pd.DatetimeIndex(trades["date"]))])
         if detail:
             weights = np.divide(asset_value, value[:, None], order="F")
             hold = pd.DataFrame(weights, index=cal, columns=o.columns, copy=False)
@@ -325,6 +327,18 @@ def _trades(records: np.ndarray, cols: slice, tickers: list[str], index: pd.Date
 
 
 _SIDES = pd.Series(np.array(["buy", "sell"], dtype=object)).array
+
+
+def _trades_in_the_account(trades: pd.DataFrame, drag: np.ndarray) -> pd.DataFrame:
+    """The trades of a strategy with an expense ratio or a borrow fee, in the account that pays it: the
+    simulation runs without the drag, and a proportional drag shrinks every position, the cash and each
+    later order by its cumulative factor (target-percent orders and proportional costs are scale-free), so
+    ``equity``, ``cash`` and ``fees`` are the simulation's times that factor; the trades' shares, values and
+    fees are scaled by it on their dates (``drag``, one per trade) to match them. Prices stay."""
+    out = trades.copy()
+    for column in ("shares", "value", "fees"):
+        out[column] = trades[column].to_numpy() * drag
+    return out
 
 
 def _executed_order(records: np.ndarray, cols: slice, tickers: list[str], pick: np.ndarray | None
