@@ -18,7 +18,7 @@ from .plan_basis import cap_basis_row, day_shares, later_weight, refresh_turnove
 from .plan_gaps import data_gaps, find_ended
 from .plan_notes import finish_notes, group_membership_notes, unpriced_why
 from .plan_rows import frame_rows, target_frame
-from .schedule import apply_drift_bands, apply_drift_bands_fixed, decision_dates
+from .schedule import apply_drift_bands, apply_drift_bands_fixed, decision_dates, fill_lag
 from .tickers import splice
 
 
@@ -345,10 +345,10 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         priced = px.reindex(index=candidates, columns=target.index).notna().all(axis=1).to_numpy()
         if not priced.all():
             target_at(candidates[int(np.argmin(priced))])
-        dates = apply_drift_bands_fixed(candidates, px, target, spec.rebalance.drift)
+        dates = apply_drift_bands_fixed(candidates, px, target, spec.rebalance.drift, lag=fill_lag(cfg.fill))
         by_date = dict.fromkeys(dates, target)
     elif spec.rebalance.drift is not None:
-        dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift)
+        dates, by_date = apply_drift_bands(candidates, px, target_at, spec.rebalance.drift, lag=fill_lag(cfg.fill))
     else:
         dates, by_date = candidates, {d: target_at(d) for d in candidates}
     targets = target_frame([by_date[d] for d in dates], dates, memo)

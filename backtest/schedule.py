@@ -111,17 +111,34 @@ def drifted_weights(weights: pd.Series, start_prices: pd.Series, prices: pd.Seri
     return grown / total if total > 0 else grown
 
 
+def fill_lag(fill: str) -> int:
+    """Trading days from a decision to its fill: 0 under ``fill: close``, 1 under ``fill: next_close``."""
+    return 1 if fill == "next_close" else 0
+
+
+def fill_prices(prices: pd.DataFrame, date: pd.Timestamp, lag: int) -> pd.Series:
+    """The prices at which a decision taken on ``date`` is filled: that close (``lag`` 0, ``fill: close``)
+    or the next trading day's (``lag`` 1, ``fill: next_close``); the last row when there is none (a decision
+    on the last day, which the engine does not fill, has no later check either)."""
+    at = prices.index.get_loc(date) + lag
+    return prices.iloc[min(at, len(prices.index) - 1)]
+
+
 def apply_drift_bands(
     candidates: pd.DatetimeIndex,
     prices: pd.DataFrame,
     target_at: Callable[[pd.Timestamp], pd.Series],
     drift,
+    *,
+    lag: int = 0,
 ) -> tuple[pd.DatetimeIndex, dict]:
     """Keep the candidate dates on which the drifted portfolio is out of band.
 
     The first candidate always trades (initial allocation). On each later candidate the weights held are the
-    last traded targets drifted with prices (frictionless), compared with the target computed on that date.
-    Returns the dates that trade and a dict date -> target weights for them (so targets are computed once).
+    last traded targets drifted with prices (frictionless) from the close they were filled at (``lag``: 0
+    under ``fill: close``, the decision's close; 1 under ``fill: next_close``, the next close: until then the
+    old portfolio is held), compared with the target computed on that date. Returns the dates that trade and
+    a dict date -> target weights for them (so targets are computed once).
     """
     traded: list[pd.Timestamp] = []
     targets: dict = {}
@@ -133,7 +150,7 @@ def apply_drift_bands(
         if last_w is None or out_of_band(drifted_weights(last_w, last_p, px), target, drift):
             traded.append(date)
             targets[date] = target
-            last_w, last_p = target, px
+            last_w, last_p = target, fill_prices(prices, date, lag)
     return pd.DatetimeIndex(traded), targets
 
 
@@ -143,11 +160,12 @@ def apply_drift_bands_fixed(
     target: pd.Series,
     drift,
     *,
+    lag: int = 0,
     window: int = 512,
 ) -> pd.DatetimeIndex:
     """`apply_drift_bands` for a target that is the same on every candidate date (fixed weights), with no
     Python work per day: the dates that trade, equal to what `apply_drift_bands` returns for
-    ``target_at = lambda d: target``.
+    ``target_at = lambda d: target`` (and the same ``lag``).
 
     From each trade, the drifted weights of up to ``window`` later candidates are computed at once (the
     same operations as `drifted_weights` and `out_of_band`, row by row: ``w * (p / p0)``, NaN ratios as 1,
@@ -158,12 +176,13 @@ def apply_drift_bands_fixed(
         return pd.DatetimeIndex([])
     names = target.index
     px = prices.reindex(index=candidates, columns=names).to_numpy(dtype=float)
+    every = prices.reindex(columns=names) if lag else None
     t = target.to_numpy(dtype=float)
     traded = [0]
     start = 0
     n = len(candidates)
     while True:
-        base = px[start]
+        base = px[start] if lag == 0 else fill_prices(every, candidates[start], lag).to_numpy(dtype=float)
         lo = start + 1
         hit = -1
         while lo < n and hit < 0:

@@ -260,7 +260,7 @@ strategies:
     expense_ratio: 0.002
 sweep:
   grid:
-    rebalance: [monthly, quarterly, {every: daily, drift: {absolute: 0.03}}]
+    rebalance: [monthly, quarterly, {every: daily, drift: {absolute: 0.02}}]
     costs.commission_bps: [0, 10]
 """
 

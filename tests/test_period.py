@@ -312,3 +312,20 @@ def test_a_run_shorter_than_a_year_warns_that_annualised_figures_extrapolate(sna
     assert (year.benchmark.index[-1] - year.benchmark.index[0]).days == 365                  # its base close
     assert short_period_notes(year.benchmark.index) == []
     assert not any(w.startswith("the run covers") for w in year.manifest["warnings"])
+
+
+def test_the_expense_ratio_accrues_from_the_base_close_under_either_fill(snapshot_store):
+    """{SPY: 1} with a 1% expense ratio, no costs: worth the capital at the base close and SPY's path times
+    0.99^(days/252) after it, the same under both fills (under next_close the simulation starts on the
+    decision day before the base; the fee was charged for that day too)."""
+    strategies = "  - {name: S, weighting: fixed, weights: {SPY: 1.0}, rebalance: never, expense_ratio: 0.01}\n"
+    seen = {}
+    for fill in ("close", "next_close"):
+        r = run_backtest(_config("2024-07-01", "2025-06-30", fill=fill, strategies=strategies), snapshot_store,
+                         offline=True)
+        (s,) = r.strategies
+        days = np.arange(len(s.equity))
+        np.testing.assert_allclose(s.equity.to_numpy(), r.benchmark.to_numpy() * 0.99 ** (days / 252), rtol=1e-13)
+        assert s.equity.iloc[0] == CAPITAL
+        seen[fill] = s.equity
+    pd.testing.assert_series_equal(seen["close"], seen["next_close"], rtol=1e-13)

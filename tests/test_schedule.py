@@ -90,9 +90,13 @@ def test_fixed_target_drift_bands_equal_the_day_by_day_check(absolute, relative,
     prices.loc[days[:40], "D"] = np.nan                         # a name the target does not hold
     target = pd.Series({"A": 0.5, "B": 0.3, "C": 0.2})
     drift = SimpleNamespace(absolute=absolute, relative=relative)
-    want, _ = apply_drift_bands(days, prices, lambda d: target, drift)
-    got = apply_drift_bands_fixed(days, prices, target, drift, window=window)
-    assert got.equals(want) and 1 < len(got) < len(days)
+    for lag in (0, 1):
+        want, _ = apply_drift_bands(days, prices, lambda d: target, drift, lag=lag)
+        got = apply_drift_bands_fixed(days, prices, target, drift, lag=lag, window=window)
+        assert got.equals(want) and 1 < len(got) < len(days)
+        weekly = days[::5]                      # checks that skip the fill day
+        want, _ = apply_drift_bands(weekly, prices, lambda d: target, drift, lag=lag)
+        assert apply_drift_bands_fixed(weekly, prices, target, drift, lag=lag, window=window).equals(want)
 
 
 def test_daily_drift_band_plan_on_the_snapshot_equals_the_day_by_day_check(snapshot_store):
@@ -112,6 +116,36 @@ def test_daily_drift_band_plan_on_the_snapshot_equals_the_day_by_day_check(snaps
     target = pd.Series({"AGG": 0.4, "SPY": 0.6})
     # the check days: the opening decision (the close before the base under next_close), then every day after
     candidates = decision_dates(inputs.sim_calendar, inputs.calendar[0], cfg.strategies[0].rebalance)
-    want, _ = apply_drift_bands(candidates, inputs.prices, lambda d: target, NS(absolute=0.05, relative=None))
+    want, _ = apply_drift_bands(candidates, inputs.prices, lambda d: target, NS(absolute=0.05, relative=None),
+                                lag=1)          # fill: next_close (the default): drift from the next close
     assert built.plans["B"].targets.index.equals(want) and len(want) > 2
     assert f"B: drift bands traded on {len(want)} of {len(candidates)} check dates" in built.notes["B"]
+
+
+@pytest.mark.parametrize("fill", ["close", "next_close"])
+def test_a_band_trades_exactly_when_the_weights_held_are_out_of_it(snapshot_store, fill):
+    """SPY 70 / IWM 30 with a +-2-point band checked daily, no costs: the simulated portfolio's own weights
+    (the holdings at each close) are out of band on exactly the decision dates, whatever the fill. Under
+    next_close the held weights drift from the close the trade filled at, the day after the decision (before,
+    the band was measured from the decision's close: a day off, so it missed breaches and traded in band)."""
+    from backtest.config import parse_config
+    from backtest.runner import run_backtest
+
+    cfg = parse_config(f"name: d\nstart: 2016-01-01\nend: 2026-06-30\nfill: {fill}\ncosts: {{}}\nstrategies:\n"
+                       "  - name: B\n    weighting: fixed\n    weights: {SPY: 0.7, IWM: 0.3}\n"
+                       "    rebalance: {every: daily, drift: {absolute: 0.02}}\n")
+    (s,) = run_backtest(cfg, snapshot_store, offline=True).strategies
+    # the weights held at each check close, before that close's own trade: under next_close the holdings
+    # (a fill there executes the previous decision first); under close the previous close's holdings moved
+    # with the day's prices (the trade at that close then resets them)
+    held = s.holdings[["SPY", "IWM"]]
+    if fill == "close":
+        px = snapshot_store.prices(["SPY", "IWM"]).reindex(held.index)
+        grown = held.shift(1) * (px / px.shift(1))
+        held = grown.div(grown.sum(axis=1), axis=0)
+    held = held["IWM"].dropna()
+    out = held.index[(held - 0.3).abs() > 0.02 + 1e-9]
+    decided = s.targets.index[1:]           # after the opening decision
+    assert len(decided) > 5
+    assert decided.equals(out.intersection(decided)), "every decision was out of band"
+    assert out.difference(decided).empty, "every out-of-band close was a decision"

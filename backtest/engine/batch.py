@@ -180,7 +180,7 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
     drag = np.ones_like(value)
     for v, name in enumerate(names):
         if plans[name].expense_ratio:
-            drag[v] = _expense_drag(cal, plans[name].expense_ratio)
+            drag[v] = _expense_drag(cal, plans[name].expense_ratio, fill)
     daily_fees = np.zeros_like(value)
     turnover: dict[str, pd.Series] = {}
     notes: dict[str, tuple[str, ...]] = {}

@@ -32,6 +32,7 @@ import pandas as pd
 
 from backtest.errors import SimulationError
 from backtest.plans import StrategyPlan
+from backtest.schedule import fill_lag
 
 TRADING_DAYS = 252
 
@@ -210,11 +211,11 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
             fees_by_date, traded = _sums_by_date(records, cols, o.columns, cal[rows], own)
             daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
-        drag = _expense_drag(cal, plan.expense_ratio)
+        drag = _expense_drag(cal, plan.expense_ratio, fill)
         if plan.borrow_fee and (asset_value < 0).any():
             drag = drag * _borrow_drag(asset_value, value, plan.borrow_fee)
             notes[name].append(f"{name}: borrow fee {plan.borrow_fee:.2%}/yr on the short market value cost "
-                               f"{1 - drag[-1] / _expense_drag(cal, plan.expense_ratio)[-1]:.2%} of value "
+                               f"{1 - drag[-1] / _expense_drag(cal, plan.expense_ratio, fill)[-1]:.2%} of value "
                                "over the run")
         equity = val * drag
         if detail and len(trades) and (drag != 1.0).any():
@@ -370,12 +371,14 @@ def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: p
     return out[0], out[1]
 
 
-def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float) -> np.ndarray:
-    """Cumulative factor of a yearly expense ratio accrued each trading day after the first."""
+def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float, fill: str = "close") -> np.ndarray:
+    """Cumulative factor of a yearly expense ratio accrued each trading day after the base close: the first
+    day of ``index`` under ``fill: close``, the second under ``next_close`` (whose simulation calendar starts
+    on the decision day before the base; nothing is held there and that day is cut off afterwards)."""
     if not expense_ratio:
         return np.ones(len(index))
     daily = (1.0 - expense_ratio) ** (1.0 / TRADING_DAYS)
-    return daily ** np.arange(len(index))
+    return daily ** np.maximum(np.arange(len(index)) - fill_lag(fill), 0)
 
 
 def _borrow_drag(asset_value: np.ndarray, value: np.ndarray, fee: float) -> np.ndarray:
