@@ -12,7 +12,7 @@ Conventions
 * A name whose prices end mid-run is sold at its last close and the cash waits for the next rebalance,
   unless the plan lists it in ``hold_ended`` (a data gap under ``data_gaps: hold``): then it stays valued at
   its last close and is sold at that close on the next execution day. A name with no price on an execution
-  date is not bought; its target weight stays in cash (reported).
+  date is not traded: a holding of it stays, the rest of its target weight waits in cash (reported).
 * Idle cash (of every origin: unallocated targets, sale proceeds waiting for the next rebalance, target names
   without a price) accrues daily at the plan's ``cash_rate`` (the cash instrument's or the risk-free series'
   daily return). Exactly: the simulation runs in units of the cash instrument (every price divided by its
@@ -110,7 +110,9 @@ def _order_matrix(name: str, plan: StrategyPlan, prices: pd.DataFrame, fill: str
         names = ", ".join(np.asarray(tickers)[lost[k]])
         executed = cal[exec_days[k]]
         notes.append(f"{name}: on {executed:%Y-%m-%d} no price for {int(lost[k].sum())} target name(s) "
-                     f"({names}); {rows[k][lost[k]].sum():.2%} of the portfolio stays in cash")
+                     f"({names}), so they are not traded that day: what is held of them stays held, and the "
+                     f"rest of their target weight ({rows[k][lost[k]].sum():.2%} in all) waits in cash until the "
+                     f"next rebalance")
     size[at] = np.where(has_price, rows, np.nan)
     columns = tickers
     size[np.searchsorted(days, last_pos[sold]), np.flatnonzero(sold)] = 0.0
