@@ -30,7 +30,8 @@ class Result:
 
     - ``equity``: DataFrame, one column per strategy (by name) and the benchmark (``benchmark_name``), the
       portfolio value from the same starting capital.
-    - ``returns``: the same columns, daily simple returns, 0.0 on the first date.
+    - ``returns``: the same columns, daily simple returns; the first date's is its value / capital - 1 (the
+      opening trade's costs), 0.0 for the benchmark.
     - ``metrics``: DataFrame, one row per strategy and the benchmark (last), one column per metric key of
       docs/report.md (``cagr``, ``sharpe``, ...); fractions, NaN where undefined.
     - ``weights``: {strategy: DataFrame rebalance date x ticker} target weights; ``holdings``: {strategy:
@@ -120,28 +121,59 @@ def _result(run: RunResult, metrics: dict, path: Path | None) -> Result:
                   config=run.config, risk_free=run.risk_free, path=path, _run=run)
 
 
-def run(config: str | Path, *, offline: bool = False, start: str | None = None, end: str | None = None,
-        data_dir: str | Path | None = None, echo: Callable[[str], None] | None = None) -> Result:
-    """Run every strategy of the YAML ``config`` against its benchmark, as `bt run` does, and return the
-    result without writing anything (``result.save(folder)`` writes the run folder).
+def run(config, *, offline: bool = False, start: str | None = None, end: str | None = None,
+        data_dir: str | Path | None = None, echo: Callable[[str], None] | None = None,
+        allow_python: bool = False) -> Result:
+    """Run every strategy of ``config`` against its benchmark, as `bt run` does, and return the result
+    without writing anything (``result.save(folder)`` writes the run folder).
 
+    ``config``: a YAML file's path, the same content as a mapping (``yaml.safe_load`` of a file, or a dict
+    built in the notebook: checked by exactly the file's rules) or a `backtest.config.RunConfig`.
     ``offline``: never touch the network (the price store only). ``start``/``end``: override the config's
     period (YYYY-MM-DD). ``data_dir``: the price store (default ``$BT_DATA_DIR``, else
-    ``~/.local/share/bt-backtest``). ``echo``: receives progress lines (default: silent).
+    ``~/.local/share/bt-backtest``). ``echo``: receives progress lines (default: silent). ``allow_python``:
+    run the functions named by ``weighting: {python: ...}`` (refused without it, as ``bt run --allow-python``).
     Raises `backtest.errors.ConfigError` (every problem of the config at once), `DataError`, ...
     """
     import time
 
-    from .config import apply_overrides, load_config
+    from .config import apply_overrides
     from .data.store import PriceStore, default_store_dir
     from .runner import run_backtest
 
     t0 = time.perf_counter()
-    cfg = apply_overrides(load_config(Path(config)), start=start, end=end)
+    cfg = apply_overrides(_config_of(config), start=start, end=end)
     store = PriceStore(Path(data_dir).expanduser() if data_dir is not None else default_store_dir())
-    result = run_backtest(cfg, store, offline=offline, echo=echo or (lambda m: None), t0=t0)
+    result = run_backtest(cfg, store, offline=offline, echo=echo or (lambda m: None), t0=t0,
+                          allow_python=allow_python)
     metrics = result.metrics if result.metrics is not None else compute_run_metrics(result)
     return _result(dataclasses.replace(result, metrics=metrics), metrics, None)
+
+
+def _config_of(config):
+    """A `RunConfig` from a path, a mapping (checked as the YAML it stands for) or a `RunConfig`."""
+    from collections.abc import Mapping
+
+    from .config import RunConfig, load_config, parse_config
+
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, Mapping):
+        import yaml
+
+        try:
+            text = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
+        except yaml.YAMLError as exc:
+            from .errors import UsageError
+
+            raise UsageError(f"config: the mapping holds values YAML cannot represent ({exc}); fix: use "
+                             "text, numbers, dates, lists and mappings only") from None
+        return parse_config(text, source="<config mapping>")
+    if isinstance(config, str | Path):
+        return load_config(Path(config))
+    from .errors import UsageError
+
+    raise UsageError(f"config: expected a YAML file's path, a mapping or a RunConfig, got {type(config).__name__}")
 
 
 def load(run_dir: str | Path) -> Result:

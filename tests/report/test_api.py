@@ -137,3 +137,35 @@ def test_bt_run_ends_with_the_headline_table_and_the_report(snapshot_store, tmp_
         assert f"{m['cagr']:.2%}" in line and f"{m['sharpe']:.2f}" in line
         assert f"{m['excess_return']:+.2%}".replace("−", "-") in line
     assert "SPY (benchmark)" in table
+
+
+def test_run_takes_a_mapping_or_a_run_config_as_well_as_a_path(snapshot_store, tmp_path):
+    """A notebook builds or edits the config as a dict: `backtest.run(dict)` checks it by the file's rules and
+    gives the file's result; a RunConfig runs as it is; python weightings need allow_python=True."""
+    import yaml
+
+    from backtest.config import load_config
+    from backtest.errors import ConfigError, UsageError
+
+    text = ("name: m\nstart: 2024-01-01\nend: 2024-12-31\nstrategies:\n"
+            "  - {name: Core, weighting: fixed, weights: {SPY: 0.6, AGG: 0.4}, rebalance: quarterly}\n")
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    kw = {"offline": True, "data_dir": snapshot_store.root}
+    from_file = backtest.run(path, **kw)
+    data = yaml.safe_load(text)
+    pd.testing.assert_frame_equal(backtest.run(data, **kw).equity, from_file.equity)
+    pd.testing.assert_frame_equal(backtest.run(load_config(path), **kw).equity, from_file.equity)
+    data["strategies"][0]["weights"] = {"SPY": 0.8, "AGG": 0.2}       # a parameter changed in the notebook
+    assert not backtest.run(data, **kw).equity["Core"].equals(from_file.equity["Core"])
+    data["strategies"][0]["weight"] = 1                                 # checked like the file: a typo named
+    with pytest.raises(ConfigError, match=r"(?s)<config mapping>.*weight.*did you mean 'weights'"):
+        backtest.run(data, **kw)
+    with pytest.raises(UsageError, match="expected a YAML file's path, a mapping or a RunConfig, got int"):
+        backtest.run(3, **kw)
+    plugin = yaml.safe_load(text.replace("weighting: fixed, weights: {SPY: 0.6, AGG: 0.4}",
+                                         "weighting: {python: 'tests.strategies.plugins.weights:cheapest_half'}, "
+                                         "universe: [SPY, AGG]"))
+    with pytest.raises(UsageError, match="would run Python code named in the config"):
+        backtest.run(plugin, **kw)
+    assert list(backtest.run(plugin, allow_python=True, **kw).weights) == ["Core"]
