@@ -124,7 +124,8 @@ def _sectors(saved: SavedRun) -> pd.Series | None:
 
 
 def _activity_table(activity: list[tuple[str, pd.DataFrame]]) -> str:
-    """Per strategy: rebalances, orders, average and largest turnover, value traded and fees."""
+    """Per strategy: days traded (rebalances and forced sales: the metrics' "Rebalances" counts rebalances
+    only), orders, average and largest turnover, value traded and fees."""
     rows = []
     for name, a in activity:
         traded = a[a["turnover"].fillna(0) > 0]
@@ -132,7 +133,7 @@ def _activity_table(activity: list[tuple[str, pd.DataFrame]]) -> str:
                      fmt(traded["turnover"].mean() if len(traded) else None, "pct"),
                      fmt(a["turnover"].max() if len(a) else None, "pct"),
                      fmt(a["traded"].sum(), "money"), fmt(a["fees"].sum(), "money")])
-    return table(["Strategy", "Rebalances", "Orders", "Turnover, mean", "Turnover, max", "Value traded",
+    return table(["Strategy", "Days traded", "Orders", "Turnover, mean", "Turnover, max", "Value traded",
                   "Fees"], rows, css_class="tbl activity")
 
 
