@@ -131,6 +131,12 @@ def test_comparison_flags_risk_free_and_nothing_when_alike(saved_dir, tmp_path):
     assert "Period differs" not in flags
     assert convention_flags([runs[0], runs[0]], ["a", "b"]) == ""
     assert 'id="flags"' in render_comparison(runs)
+    import dataclasses
+
+    saver = dataclasses.replace(runs[0], config={**runs[0].config, "cash_flows": [{"every": "monthly",
+                                                                                   "amount": 2000}]})
+    flags = convention_flags([runs[0], saver], ["a", "b"])
+    assert "Cash-flow schedule differs" in flags and "a: none" in flags and "b: 1 scheduled" in flags
 
 
 def test_bt_list_never_cuts_variant_names_into_identical_rows(tmp_path):
