@@ -137,10 +137,12 @@ def sleeves_run(snapshot_store, tmp_path_factory) -> Path:
                       results_dir=tmp_path_factory.mktemp("sleeves"), offline=True)
 
 
-def _sleeve_ledger(run: Path, slug: str, sleeves: dict[str, str], capital: float = 1_000_000):
+def _sleeve_ledger(run: Path, slug: str, sleeves: dict[str, str], capital: float = 1_000_000, fee: float = 0.0):
     """An independent ledger of a sleeves parent, from its trades file (units of ``sleeve:<name>``), its sleeves'
     saved values (unit value = value / capital) and the run's risk-free series (idle cash, short proceeds
-    included, earns it): (value before any borrow fee, daily weight in each sleeve, cash)."""
+    included, earns it): (value, daily weight in each sleeve, cash). ``fee``: a yearly borrow fee, charged
+    each day on the previous close's short market value (as a fraction of value) by shrinking every position
+    and the cash alike, the account the trades file is written in."""
     equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)
     rf = pd.read_csv(run / "risk_free.csv", index_col="date", parse_dates=True)["risk_free"].reindex(equity.index)
     units = pd.DataFrame({f"sleeve:{name}": equity[s] / capital for name, s in sleeves.items()})
@@ -148,15 +150,23 @@ def _sleeve_ledger(run: Path, slug: str, sleeves: dict[str, str], capital: float
     assert set(trades["ticker"]) == set(units.columns), "the parent trades its sleeves, not names"
     sign = np.where(trades["side"] == "buy", 1.0, -1.0)
     trades = trades.assign(signed=sign * trades["shares"], spent=sign * trades["value"] + trades["fees"])
-    pos = trades.pivot_table(index="date", columns="ticker", values="signed", aggfunc="sum")
-    pos = pos.reindex(equity.index).fillna(0.0).cumsum()
-    spent = trades.groupby("date")["spent"].sum().reindex(equity.index, fill_value=0.0)
-    cash, c = [], float(capital)
-    for day, r in rf.items():
-        c = c * (1 + (r if day != rf.index[0] else 0.0)) - spent.loc[day]
+    bought = trades.pivot_table(index="date", columns="ticker", values="signed", aggfunc="sum")
+    bought = bought.reindex(index=equity.index, columns=units.columns).fillna(0.0).to_numpy()
+    spent = trades.groupby("date")["spent"].sum().reindex(equity.index, fill_value=0.0).to_numpy()
+    unit = units.to_numpy()
+    pos, c, short = np.zeros(unit.shape[1]), float(capital), 0.0
+    held_rows, cash = [], []
+    for i, r in enumerate(rf.to_numpy()):
+        keep = 1.0 - fee / 252 * short if i else 1.0     # the fee on the previous close's short value
+        c = c * (1 + (r if i else 0.0)) * keep - spent[i]
+        pos = pos * keep + bought[i]
+        held = pos * unit[i]
+        value = c + held.sum()
+        short = -np.minimum(held, 0.0).sum() / value
+        held_rows.append(held)
         cash.append(c)
     cash = pd.Series(cash, index=equity.index)
-    held = pos * units[pos.columns]
+    held = pd.DataFrame(held_rows, index=equity.index, columns=units.columns)
     value = cash + held.sum(axis=1)
     return value, held.div(value, axis=0), cash
 
@@ -251,11 +261,12 @@ def test_long_short_example_ledger_exposure_cash_interest_and_borrow_fee(long_sh
     # included) earning the run's risk-free series, the borrow fee a daily drag on the previous close's short
     # market value; the net exposure by name (looked through) equals the sleeves' net
     sleeves = {"Equal-weight S&P 493": "equal-weight-s-p-493", "Cap-weighted Mag 7": "cap-weighted-mag-7"}
-    value, weights, cash = _sleeve_ledger(run, slug, sleeves)
+    value, weights, cash = _sleeve_ledger(run, slug, sleeves, fee=fee)
     equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)[slug]
-    short = (-weights.clip(upper=0)).sum(axis=1)
-    drag = np.concatenate([[1.0], np.cumprod(1 - fee / 252 * short.to_numpy())[:-1]])
-    np.testing.assert_allclose(equity.to_numpy(), value.to_numpy() * drag, rtol=1e-9)
+    np.testing.assert_allclose(equity.to_numpy(), value.to_numpy(), rtol=1e-9)
+    fees = pd.read_csv(run / "fees.csv", index_col="date", parse_dates=True)[slug]
+    trade_fees = pd.read_csv(run / "trades" / f"{slug}.csv")["fees"].sum()
+    assert trade_fees == pytest.approx(fees.sum(), rel=1e-12), "the trades are in the account that pays the fee"
     assert cash.min() > 0, "short proceeds fund the longs: cash never goes negative"
     assert (cash / value).loc[traded].min() > 0.99, "dollar-neutral: the whole value sits in cash"
     idle = pd.read_csv(run / "analytics" / "idle-cash.csv", index_col="strategy")
