@@ -22,6 +22,7 @@ from backtest.analytics.overfitting import (
     expected_max_sharpe,
     pbo,
     probabilistic_sharpe,
+    probabilistic_sharpe_frame,
     psr_from_stats,
 )
 from backtest.analytics.robustness import (
@@ -523,3 +524,25 @@ def test_brinson_fachler_effects_add_up_to_the_excess_return(raw):
     assert linked.loc["TOTAL", "total"] == pytest.approx(cum_p - cum_b, abs=1e-12)
     assert linked.drop("TOTAL")["total"].sum() == pytest.approx(cum_p - cum_b, abs=1e-12)
     assert linked.loc["Cash", "total"] != 0 and len(summary) == 12
+
+
+def test_dsr_and_pbo_edge_cases_found_in_review():
+    """(1) Between 1 and ~1.28 effective trials the expected-max formula is negative: floored at 0, so a DSR
+    never exceeds the best variant's PSR. (2) Every row counts, a first row of exact zeros included, so the
+    DSR's Sharpe is metrics.json's. (3) Identical variants (a cap that never binds) have no PBO, not 100%."""
+    from backtest.metrics import sharpe_ratio
+
+    assert expected_max_sharpe(1e-4, 1.2) == 0.0 and expected_max_sharpe(1e-4, 1.3) > 0.0
+    rng = np.random.default_rng(11)
+    common = rng.normal(0.0004, 0.01, (1000, 1))
+    near = pd.DataFrame(common + rng.normal(0, 0.0005, (1000, 4)), columns=list("abcd"))
+    near.iloc[0] = 0.0                              # the base day of zero-cost variants: exactly 0
+    d = deflated_sharpe(near)
+    assert 1.0 < d["trials"] < 1.28 and d["threshold"] == 0.0
+    assert d["dsr"] == pytest.approx(probabilistic_sharpe_frame(near)[d["best"]], rel=1e-12)
+    assert d["n"] == 1000
+    assert d["sharpe_annual"] == pytest.approx(sharpe_ratio(near[d["best"]]), rel=1e-12)
+    same = pd.DataFrame(np.repeat(common, 3, axis=1), columns=list("xyz"))
+    got = pbo(same, blocks=8)
+    assert math.isnan(got["pbo"]) and got["identical"] is True and got["splits"] == 0
+    assert "identical" not in pbo(near, blocks=8) and 0.0 <= pbo(near, blocks=8)["pbo"] <= 1.0

@@ -302,6 +302,9 @@ def run_sweep_evidence(returns: pd.DataFrame, benchmark: pd.Series, *, risk_free
         frame = returns[list(names)]
         entry = {"dsr": deflated_sharpe(frame, risk_free=risk_free),
                  "pbo": pbo(frame, blocks=spec.pbo_blocks, risk_free=risk_free)}
+        if entry["pbo"].get("identical"):
+            notes.append(f"{base}: its {len(names)} variants have identical returns (the swept values change "
+                         "nothing here, e.g. a cap that never binds); no PBO")
         wf = walk_forward(frame, benchmark, train_years=w.train_months / 12, test_years=w.test_months / 12,
                           metric=w.metric, risk_free=risk_free)
         windows = wf["windows"]

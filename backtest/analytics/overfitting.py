@@ -57,10 +57,10 @@ def probabilistic_sharpe(returns: pd.Series | np.ndarray, threshold: float = 0.0
 
 def probabilistic_sharpe_frame(returns: pd.DataFrame, threshold: float = 0.0, *,
                                risk_free: pd.Series | None = None) -> pd.Series:
-    """`probabilistic_sharpe` of every column of ``returns`` (date x variant) at once."""
+    """`probabilistic_sharpe` of every column of ``returns`` (date x variant) at once. Every row counts, the
+    first (the base day's return from the capital) included, as metrics.json counts it: a frame has no
+    starting-point convention to guess from its values."""
     x = returns.astype(float)
-    if len(x) and (x.iloc[0] == 0.0).all():
-        x = x.iloc[1:]
     if risk_free is not None:
         x = x.sub(risk_free.astype(float).reindex(x.index).fillna(0.0), axis=0)
     full = x.columns[x.notna().all().to_numpy()]
@@ -92,12 +92,14 @@ def _excess_array(returns, risk_free) -> np.ndarray:
 def expected_max_sharpe(variance: float, trials: float) -> float:
     """Expected maximum per-period Sharpe ratio of ``trials`` unskilled trials whose Sharpe estimates have
     ``variance`` across trials: ``sqrt(V) ((1 - g) Phi^-1(1 - 1/N) + g Phi^-1(1 - 1/(N e)))``, g the
-    Euler-Mascheroni constant. Zero for one trial or fewer (nothing to deflate)."""
+    Euler-Mascheroni constant. Zero for one trial or fewer (nothing to deflate), and never below zero: between
+    one and ~1.28 effective trials the formula turns negative, which would make the "deflated" ratio exceed
+    the undeflated one (the expected best of unskilled trials is taken as no better than zero then)."""
     if not (variance >= 0 and trials > 1):
         return 0.0 if trials <= 1 else math.nan
     z1 = stats.norm.ppf(1.0 - 1.0 / trials)
     z2 = stats.norm.ppf(1.0 - 1.0 / (trials * math.e))
-    return float(math.sqrt(variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
+    return max(0.0, float(math.sqrt(variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2)))
 
 
 def effective_trials(returns: pd.DataFrame) -> tuple[float, float]:
@@ -133,10 +135,9 @@ def deflated_sharpe(returns: pd.DataFrame, *, risk_free: pd.Series | None = None
     The threshold is `expected_max_sharpe` of the variance of the variants' per-period Sharpe ratios and
     ``trials`` (default `effective_trials`). Returns ``best``, ``sharpe`` (per period) and
     ``sharpe_annual``, ``threshold`` (per period) and ``threshold_annual``, ``trials``, ``variants``,
-    ``mean_correlation``, ``skew``, ``kurtosis``, ``n`` and ``dsr``."""
+    ``mean_correlation``, ``skew``, ``kurtosis``, ``n`` and ``dsr``. Every row counts (see
+    `probabilistic_sharpe_frame`), so ``sharpe_annual`` is the best variant's metrics.json Sharpe."""
     x = returns.astype(float)
-    if len(x) and (x.iloc[0] == 0.0).all():
-        x = x.iloc[1:]
     if risk_free is not None:
         x = x.sub(risk_free.astype(float).reindex(x.index).fillna(0.0), axis=0)
     x = x.dropna(how="any")
@@ -167,20 +168,21 @@ def pbo(returns: pd.DataFrame, *, blocks: int = 16, risk_free: pd.Series | None 
     ``log(w / (1 - w))``. PBO is the share of splits whose logit is <= 0: the in-sample winner did no better
     than the median variant out of sample. Returns ``pbo``, ``splits``, ``blocks``, ``variants``,
     ``logit_median`` and ``oos_loss_share`` (splits where the winner's out-of-sample Sharpe was negative).
+    Variants with identical returns (swept values that change nothing) have no PBO: NaN, with ``identical``
+    True (every rank would tie and count as overfit). Every row counts (see `probabilistic_sharpe_frame`).
     """
     if blocks < 2 or blocks % 2:
         raise ValueError(f"pbo: blocks must be an even number >= 2, got {blocks}")
     x = returns.astype(float)
-    if len(x) and (x.iloc[0] == 0.0).all():
-        x = x.iloc[1:]
     if risk_free is not None:
         x = x.sub(risk_free.astype(float).reindex(x.index).fillna(0.0), axis=0)
     m = x.dropna(how="any").to_numpy()
     t, n = m.shape
     size = t // blocks
     base = {"blocks": blocks, "variants": n}
-    if n < 2 or size < 2:
-        return {**base, "pbo": math.nan, "splits": 0, "logit_median": math.nan, "oos_loss_share": math.nan}
+    if n < 2 or size < 2 or (m == m[:, :1]).all():     # identical variants: every rank ties, nothing to select
+        return {**base, "pbo": math.nan, "splits": 0, "logit_median": math.nan, "oos_loss_share": math.nan,
+                **({"identical": True} if n >= 2 and size >= 2 else {})}
     m = m[t - size * blocks:].reshape(blocks, size, n)
     s1, s2 = m.sum(axis=1), (m ** 2).sum(axis=1)                  # blocks x n
     combos = np.array([[i in c for i in range(blocks)] for c in itertools.combinations(range(blocks), blocks // 2)],
