@@ -91,6 +91,8 @@ class Result:
 def _warnings(run: RunResult) -> list[str]:
     raw = run.manifest.get("warnings") or []
     listed = list(dict.fromkeys(str(w) for w in raw))
+    if "sweep" in run.manifest:     # a sweep's warnings fold its variants' notes already (`sweep.fold_notes`)
+        return listed
     notes = [n for s in run.strategies for n in s.notes if n not in listed]
     return listed + list(dict.fromkeys(notes))
 

@@ -169,6 +169,9 @@ def test_warnings_shared_by_variants_are_written_once_with_their_count(runs):
     assert folded, warnings     # e.g. the members without a share count: the same on every variant's dates
     html = (runs["one chunk"] / "report.html").read_text()
     assert f"Warnings ({len(warnings)})" in html, "the report shows the folded warnings, not every variant's"
+    import backtest
+
+    assert backtest.load(runs["one chunk"]).warnings == warnings, "and so does a notebook's load"
     assert not any(w.startswith("Capped [caps.single=") and w.split("]: ", 1)[1] in {f.split("]: ", 1)[1]
                                                                                     for f in folded}
                    for w in warnings)
