@@ -8,6 +8,7 @@ never be something a config could not say directly.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -259,13 +260,30 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
             return None
     names = [s.name.lower() for s in valid if s not in [c[0] for c in chosen]]
     for base, grid in chosen:
+        seen: dict = {}
+        repeats: list[tuple[str, str]] = []
         for idx, variant, sub in variants(base, grid, groups):
             _report(ctx, path, grid, idx, sub, base.name)
-            if variant is not None and variant.name.lower() in names:
+            if variant is None:
+                continue
+            same = _resolved(variant)
+            if same in seen:        # the same backtest under another name: checked before the names
+                repeats.append((seen[same], variant.name))
+                continue
+            seen[same] = variant.name
+            if variant.name.lower() in names:
                 ctx.error((*path, "grid"), f"variant name {variant.name!r} is already a strategy name; rename "
                                            "that strategy")
-            elif variant is not None:
+            else:
                 names.append(variant.name.lower())
+        if repeats:
+            first, second = repeats[0]
+            ctx.error((*path, "grid"), f"{len(repeats)} variant(s) of {base.name!r} repeat another: {second!r} is "
+                                       f"the same strategy as {first!r} (values that resolve alike, such as "
+                                       "monthly and {every: monthly}, or a key another key overrides: rebalance "
+                                       "and rebalance.every, caps and caps.single, tilt.multiplier and "
+                                       "tilt.weight); a repeat runs the same backtest twice under two names and "
+                                       "counts twice in the DSR and PBO; fix: keep one of the values or keys")
     return sweep
 
 
@@ -302,3 +320,17 @@ def expand(sweep: Sweep | None, strategies: Sequence[StrategyConfig], groups: Gr
     if ctx.items:
         raise ConfigError(ctx.problems(), "sweep")
     return out
+
+
+def _resolved(variant: StrategyConfig):
+    """A variant as the strategy it runs (its name aside): equal for variants that run the same backtest
+    (a schedule's ``day: first``/``last`` is its 1/-1)."""
+    plain = dataclasses.replace(variant, name="")
+    sched = plain.rebalance
+    if sched is not None and sched.day in ("first", "last"):
+        plain = dataclasses.replace(plain, rebalance=dataclasses.replace(sched, day=1 if sched.day == "first" else -1))
+    try:
+        hash(plain)
+        return plain
+    except TypeError:
+        return repr(plain)

@@ -146,6 +146,11 @@ CASES = [
          {"c.yaml": config(SPY, "{name: Short leg, weighting: fixed, weights: {QQQ: 1}}",
                            "{name: LS, weighting: sleeves, sleeves: {s: 1, Short leg: -1}}")
           + "sweep: {strategy: Short leg, grid: {expense_ratio: [0, 0.01]}}\n"}),
+    Case("sweep-variants-that-repeat", "config", "`sweep: {grid: {rebalance: [monthly, {every: monthly}]}}`: two "
+         "values that resolve to the same schedule", run(),
+         ("sweep.grid (line 6): 1 variant(s) of 's' repeat another: 's [rebalance={every: monthly}]' is the same "
+          "strategy as 's [rebalance=monthly]'", "counts twice in the DSR and PBO", "fix: keep one of the values"),
+         {"c.yaml": config(SPY) + "sweep: {grid: {rebalance: [monthly, {every: monthly}]}}\n"}),
     Case("unknown-risk-free", "run time", "`risk_free: ZZZQ`", run(),
          ("risk_free: ZZZQ has no prices in the store",),
          {"c.yaml": config(SPY, head="risk_free: ZZZQ\n")}),
