@@ -250,9 +250,9 @@ def _run_sweep(config, *, store, results_dir, offline: bool, workers: int, sched
     cfg = load_config(Path(config))
     python = [s.name for s in cfg.strategies if s.weighting == "python"]
     if python:
-        raise UsageError(f"strategies: {', '.join(python)} use weighting: {{python: ...}}, which bt sweep does not "
-                         "run (its workers would import your code); sweep the other strategies, or loop over "
-                         "bt run --allow-python")
+        raise UsageError(f"strategies: {', '.join(python)} use{'s' if len(python) == 1 else ''} weighting: "
+                         "{python: ...}, which bt sweep does not run (its workers would import your code); fix: "
+                         "take it out of this config to sweep the others, or loop over bt run --allow-python")
     swept, variants, grids = expand_variants(cfg)
     results_dir = check_results_dir(Path(results_dir))
     with evidence_worker(cfg, warm=preload_sweep) as worker:     # forked before any price is read: see below
