@@ -65,7 +65,15 @@ class Result:
 
     def save(self, results_dir: Path | str = "results", *, folder_name: str | None = None) -> Path:
         """Write the run folder (report.html included) inside ``results_dir`` as `bt run` does, atomically;
-        returns its absolute path. ``folder_name`` replaces the ``<name>-<timestamp>`` folder name."""
+        returns its absolute path. ``folder_name`` replaces the ``<name>-<timestamp>`` folder name. A loaded
+        sweep is written as a sweep folder again (no detail files, the sweep report), as `bt sweep` wrote it."""
+        if "sweep" in self._run.manifest:
+            from .report.sweep import render_sweep
+            from .results import write_run
+
+            metric = (self._run.manifest.get("sweep") or {}).get("metric")
+            return write_run(self._run, Path(results_dir).absolute(), folder_name=folder_name, detail=False,
+                             renderer=lambda saved: render_sweep(saved, metric=metric))
         from .runner import save_run
 
         return save_run(self._run, Path(results_dir).absolute(), folder_name=folder_name)

@@ -138,6 +138,20 @@ def test_a_sweep_folder_has_no_detail_files_and_reads_as_if_it_had_them(runs, tm
         write.write_run(_result_with_a_trade(saved), tmp_path / "x", renderer=lambda _: "", detail=False)
 
 
+def test_a_loaded_sweep_saves_as_a_sweep_folder(runs, tmp_path):
+    """`backtest.load(sweep).save()` writes a sweep folder again: no detail files, `detail_files: false`, the
+    sweep report, and the same CSV files and metrics as the folder it was loaded from."""
+    import backtest
+
+    folder = runs["one chunk"]
+    again = backtest.load(folder).save(tmp_path, folder_name="again")
+    assert not any((again / sub).exists() for sub in ("weights", "holdings", "trades"))
+    assert json.loads((again / "manifest.json").read_text())["run_folder"]["detail_files"] is False
+    for name in ("equity.csv", "returns.csv", "fees.csv", "turnover.csv", "metrics.json"):
+        assert (again / name).read_bytes() == (folder / name).read_bytes(), name
+    assert "sweep report" in (again / "report.html").read_text()
+
+
 def _result_without_detail(saved):
     from backtest.results import RunResult
 
