@@ -47,7 +47,6 @@ from backtest.data.store_merge import (
     covered_span,
     empty_catalog,
     merge_prices,
-    overlap_disagreements,
     rebase_prices,
     update_catalog,
 )
@@ -108,16 +107,15 @@ class WriteReport:
     empty: tuple[str, ...] = ()
 
 
-def _refuse_disagreements(old: pd.DataFrame, checked: list, root: Path) -> None:
-    """DataError if any part's adjusted closes disagree with the stored ones on their common dates
-    (`store_merge.overlap_disagreements`), naming the source, each ticker and its worst date."""
-    found = [(source, ticker, info) for new, source, _, _ in checked if new.shape[1]
-             for ticker, info in overlap_disagreements(old, new).items()]
+def _refuse_disagreements(found: list[tuple], old: pd.DataFrame, root: Path) -> None:
+    """DataError if adjusted closes of a write disagree with the stored ones on their common dates
+    (``found``: ``(source, ticker, (date, deviation), new prices)`` from `store_merge.rebase_prices`), naming
+    the source, each ticker, its worst date and both prices there."""
     if not found:
         return
-    shown = "; ".join(f"{ticker} from {source} on {day:%Y-%m-%d}: stored {stored:.6g}, new {price:.6g}, a "
-                      f"stored/new ratio {dev:.1%} away from its median over the common dates"
-                      for source, ticker, (day, stored, price, dev) in found[:5])
+    shown = "; ".join(f"{ticker} from {source} on {day:%Y-%m-%d}: stored {old.at[day, ticker]:.6g}, new "
+                      f"{new.at[day, ticker]:.6g}, a stored/new ratio {dev:.1%} away from its median over the "
+                      f"common dates" for source, ticker, (day, dev), new in found[:5])
     more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
     raise DataError(
         f"the new adjusted closes do not move like the stored ones on the dates both hold ({shown}{more}): "
@@ -411,18 +409,19 @@ class PriceStore:
         with self._locked():
             old = self._read_wide(field)
             cat = self.catalog()    # read before anything is written: a damaged catalog stops the write here
-            if rebase and field == "adj_close":       # before anything is rescaled or written
-                _refuse_disagreements(old, checked, self.root)
-            done = []
+            done, disagreeing = [], []
             for new, source, cov, empty in checked:
                 rebased: dict[str, float] = {}
                 unanchored: list[str] = []
                 if rebase and field == "adj_close" and new.shape[1]:
-                    new, rebased, unanchored = rebase_prices(old, new)
+                    raw = new
+                    new, rebased, unanchored, disagree = rebase_prices(old, new)
+                    disagreeing += [(source, t, at, raw) for t, at in disagree.items()]
                 done.append((new, source, cov))
                 cells = int(new.notna().to_numpy().sum())
                 reports.append(WriteReport(field, source, tuple(new.columns), cells, rebased,
                                            tuple(unanchored), empty))
+            _refuse_disagreements(disagreeing, old, self.root)      # before anything is merged or written
             incoming = [n for n, _, _ in done if n.shape[1]]
             combined = incoming[0] if len(incoming) == 1 else pd.concat(incoming, axis=1, sort=True)
             merged = merge_prices(old, combined)

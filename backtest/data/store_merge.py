@@ -37,47 +37,36 @@ are taken to disagree (`overlap_disagreements`). Two sources of adjusted closes 
 series against a total-return one over years, or a wrong price moves it by more."""
 
 
-def _overlap_ratios(old: pd.DataFrame, new: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
-    """The tickers of ``new`` with stored prices, and stored / new on their common dates (NaN where either
-    has no price)."""
-    cols = [c for c in new.columns if c in old.columns and old[c].notna().any()]
-    common = new.index.intersection(old.index)
-    return cols, old.loc[common, cols] / new.loc[common, cols]
-
-
-def overlap_disagreements(old: pd.DataFrame, new: pd.DataFrame,
+def overlap_disagreements(ratio: pd.DataFrame, median: pd.Series,
                           tolerance: float = MAX_OVERLAP_DISAGREEMENT) -> dict[str, tuple]:
-    """Tickers whose new adjusted closes do not move like the stored ones on their common dates: some
-    date's stored/new ratio is more than ``tolerance`` (relative) from the median ratio, so no single factor
-    puts the new series onto the stored one. ``{ticker: (date, stored price, new price, deviation)}`` at the
-    worst date."""
-    cols, ratio = _overlap_ratios(old, new)
-    out: dict[str, tuple] = {}
-    if not cols or not len(ratio):
-        return out
-    median = ratio.median(skipna=True)
+    """Tickers (columns of ``ratio``, stored / new on the common dates) whose new adjusted closes do not move
+    like the stored ones: some date's ratio is more than ``tolerance`` (relative) from the column's
+    ``median``, so no single factor puts the new series onto the stored one. ``{ticker: (date, deviation)}``
+    at the worst date."""
     deviation = (ratio / median - 1.0).abs()
-    for c in cols:
-        dev = deviation[c].dropna()
-        if len(dev) and dev.max() > tolerance:
-            day = dev.idxmax()
-            out[c] = (day, float(old.at[day, c]), float(new.at[day, c]), float(dev.max()))
-    return out
+    worst = deviation.max(skipna=True)
+    return {c: (deviation[c].idxmax(), float(worst[c])) for c in ratio.columns if worst[c] > tolerance}
 
 
-def rebase_prices(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float], list[str]]:
-    """Scale new adjusted closes onto the stored base: factor = median(stored / new) on common dates."""
-    cols, ratios = _overlap_ratios(old, new)
+def rebase_prices(old: pd.DataFrame, new: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, dict[str, float], list[str], dict[str, tuple]]:
+    """Scale new adjusted closes onto the stored base: factor = median(stored / new) on common dates.
+    Returns the rescaled frame, ``{ticker: factor}``, the tickers without a common date (unanchored) and
+    `overlap_disagreements` (``{ticker: (date, deviation)}``): the caller refuses those before writing."""
+    cols = [c for c in new.columns if c in old.columns and old[c].notna().any()]
     if not cols:
-        return new, {}, []
+        return new, {}, [], {}
+    common = new.index.intersection(old.index)
+    ratios = old.loc[common, cols] / new.loc[common, cols]
     ratio = ratios.median(skipna=True)
+    disagree = overlap_disagreements(ratios, ratio)
     unanchored = [c for c in cols if not np.isfinite(ratio[c])]
     scale = ratio[[c for c in cols if np.isfinite(ratio[c]) and abs(ratio[c] - 1.0) > 1e-12]]
     if len(scale) == 0:
-        return new, {}, unanchored
+        return new, {}, unanchored, disagree
     out = new.copy()
     out[list(scale.index)] = new[list(scale.index)] * scale
-    return out, {c: float(f) for c, f in scale.items()}, unanchored
+    return out, {c: float(f) for c, f in scale.items()}, unanchored, disagree
 
 
 def merge_prices(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
