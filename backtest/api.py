@@ -165,6 +165,7 @@ def _config_of(config):
     from collections.abc import Mapping
 
     from .config import RunConfig, load_config, parse_config
+    from .errors import UsageError
 
     if isinstance(config, RunConfig):
         return config
@@ -174,15 +175,11 @@ def _config_of(config):
         try:
             text = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
         except yaml.YAMLError as exc:
-            from .errors import UsageError
-
             raise UsageError(f"config: the mapping holds values YAML cannot represent ({exc}); fix: use "
                              "text, numbers, dates, lists and mappings only") from None
         return parse_config(text, source="<config mapping>")
     if isinstance(config, str | Path):
         return load_config(Path(config))
-    from .errors import UsageError
-
     raise UsageError(f"config: expected a YAML file's path, a mapping or a RunConfig, got {type(config).__name__}")
 
 

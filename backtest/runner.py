@@ -172,8 +172,9 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     require_python_allowed(cfg, allow_python)
     t0 = t0 if t0 is not None else time.perf_counter()
     timings: dict[str, float] = {}
-    if getattr(cfg, "sweep", None) is not None:
-        echo(f"note: {SWEEP_NOT_RUN}")
+    ignored = [SWEEP_NOT_RUN] if cfg.sweep is not None else []     # a RunConfig's sweep grid: not run here
+    for note in ignored:
+        echo(f"note: {note}")
     echo(f"loading data for {cfg.name!r} ...")
     inputs = load_inputs(cfg, store, offline=offline, echo=echo)
     timings["load"] = time.perf_counter() - t0
@@ -208,9 +209,7 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     sectors = sector_table(store, built.prices.columns)
     if sectors is not None:
         analytics["sectors"] = sectors
-    warnings = inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
-    if getattr(cfg, "sweep", None) is not None:
-        warnings.insert(0, SWEEP_NOT_RUN)
+    warnings = ignored + inputs.warnings + gap_warnings(built.prices) + [n for s in strategies for n in s.notes]
     warnings += short_period_notes(inputs.calendar)
     if "cash_flows" in analytics:
         warnings += cash_flow_warnings(analytics["cash_flows"])

@@ -263,7 +263,7 @@ def resolve_period(days: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestam
     days = pd.DatetimeIndex(days)
     first = days.searchsorted(start)          # first trading day on or after start
     last = len(days) - 1 if end is None else days.searchsorted(end, side="right") - 1
-    need = 2 if fill == "next_close" else 1
+    need = 1 + fill_lag(fill)       # closes before the first day: the base, and the decision day before it
     if 0 <= last < first < len(days):   # inside the data, but not one trading day between start and end
         raise DataError(f"start/end: the period {start:%Y-%m-%d} .. {end:%Y-%m-%d} holds 0 trading days of "
                         f"{source} (its prices run from {days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}); a run needs "
