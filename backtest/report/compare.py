@@ -113,7 +113,7 @@ def conventions(run: SavedRun) -> dict[str, str]:
         "risk-free series": "none (0)" if run.risk_free is None else str(rf or "a series"),
         "period": f"{idx[0]:%Y-%m-%d} – {idx[-1]:%Y-%m-%d}" if len(idx) else "empty",
         "fill": str(run.manifest.get("fill") or run.config.get("fill") or "unrecorded"),
-        "cash-flow schedule": (f"{len(flows)} scheduled" if (flows := run.config.get("cash_flows")) else "none"),
+        "cash-flow schedule": f"{len(flows)} scheduled" if (flows := run.config.get("cash_flows")) else "none",
     }
 
 
@@ -129,8 +129,9 @@ def convention_flags(runs: Sequence[SavedRun], labels: list[str]) -> str:
         "risk-free series": "Sharpe, Sortino and alpha subtract different risk-free returns",
         "period": "each run's metrics cover its own period (the charts use the common dates only)",
         "fill": "orders fill at different prices (same close vs next close)",
-        "cash-flow schedule": "account values (and the money-weighted return) include deposits or withdrawals in one "
-                      "run and not in another; the returns and the metrics on them are time-weighted in both",
+        "cash-flow schedule": "account values (and the money-weighted return) include deposits or withdrawals "
+                              "in one run and not in another; the returns and the metrics on them are "
+                              "time-weighted in both",
     }
     items = "".join(
         f"<li><b>{esc(k.capitalize())} differs</b>: "
