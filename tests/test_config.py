@@ -136,6 +136,9 @@ BAD = [
     # --- names
     ("run-name-dotdot", "name: '..'\nstart: 2016-01-01\nstrategies:\n" + FIXED,
      "name (line 1): must not be '..' (the run name becomes a folder name)"),
+    ("weighting-name-as-mapping", strat("name: X", "weighting: {fixed: {SPY: 1}}"),
+     "strategies[0].weighting (line 5): is a name, not a mapping: got {fixed: ...}; write `weighting: fixed` and "
+     "put its settings beside it in the strategy (weights: {SPY: 0.6, AGG: 0.4})"),
     ("strategy-name-control", strat('name: "a\\tb"', "weighting: fixed", "weights: {SPY: 1}"),
      "strategies[0].name (line 4): must not contain control characters"),
     ("strategy-name-empty", strat("name: ''", "weighting: fixed", "weights: {SPY: 1}"),

@@ -190,6 +190,14 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
 
 def _python(ctx: Ctx, data: dict, path: tuple) -> tuple[str | None, str | None]:
     """``weighting: {python: "package.module:function"}`` -> ("python", reference); never imports it."""
+    named = [k for k in data if isinstance(k, str) and k.strip().lower() in WEIGHTINGS]
+    if named and "python" not in data:  # weighting: {fixed: {...}}: the name and its settings are siblings
+        kind = named[0].strip().lower()
+        settings = {"fixed": "weights: {SPY: 0.6, AGG: 0.4}", "sleeves": "sleeves: [...]"}.get(
+            kind, "universe: ... and its other settings")
+        ctx.error(path, f"is a name, not a mapping: got {{{named[0]}: ...}}; write `weighting: {kind}` "
+                        f"and put its settings beside it in the strategy ({settings})")
+        return None, None
     check_keys(ctx, data, path, ("python",))
     ref = data.get("python")
     if not isinstance(ref, str) or not REFERENCE.fullmatch(ref.strip()):
