@@ -181,6 +181,18 @@ def test_composite_benchmark_matches_a_pandas_rebuild(snapshot_store, etf):
     np.testing.assert_allclose(result.strategies[0].equity.to_numpy(), composite.to_numpy(), rtol=1e-12)
     metrics = compute_run_metrics(result)
     assert list(metrics["benchmarks"]) == ["SPY", "RSP", "SPY 60% + AGG 40%"]
+    # a further benchmark's relative figures are against the primary (docs/report.md), not against itself
+    import backtest.metrics as M
+    spy_r = M.simple_returns(result.benchmark, CAPITAL)
+    for name in ("RSP", "SPY 60% + AGG 40%"):
+        own = M.compute_metrics(M.simple_returns(result.benchmarks[name], CAPITAL), spy_r, result.risk_free,
+                                from_base=True)
+        got = metrics["benchmarks"][name]
+        for key in ("beta", "tracking_error", "excess_return", "up_capture", "information_ratio"):
+            assert got[key] == own[key], (name, key)
+    assert 0.4 < metrics["benchmarks"]["SPY 60% + AGG 40%"]["beta"] < 0.7
+    assert metrics["benchmarks"]["RSP"]["tracking_error"] > 0.01
+    assert metrics["benchmarks"]["SPY"]["beta"] == pytest.approx(1.0, abs=1e-12)
     rel = metrics["relative"]["60/40 quarterly"]
     assert rel["SPY 60% + AGG 40%"]["tracking_error"] == 0.0
     assert rel["SPY 60% + AGG 40%"]["beta"] == pytest.approx(1.0, abs=1e-12)

@@ -187,7 +187,8 @@ def relative_metrics(result, capital: float | None) -> dict:
     benchmark of ``result`` (the primary first), then every control strategy (config ``controls``)."""
     series = {result.benchmark_name: result.benchmark, **result.benchmarks}
     returns = {n: M.simple_returns(v, capital) for n, v in series.items()}
-    out = {"benchmarks": {n: M.compute_metrics(r, r, result.risk_free, from_base=True)
+    primary = returns[result.benchmark_name]       # further benchmarks are measured against the primary
+    out = {"benchmarks": {n: M.compute_metrics(r, primary, result.risk_free, from_base=True)
                           for n, r in returns.items()},
            "relative": {}}
     controls = result.config.get("controls", []) if isinstance(result.config, Mapping) else []
