@@ -293,6 +293,21 @@ def resolve_period(days: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestam
     return Period(calendar=calendar, sim_calendar=sim)
 
 
+def check_dated_flows(rules, calendar: pd.DatetimeIndex) -> None:
+    """Refuse a dated cash flow (``cash_flows: [{date: ...}]``) the run would not apply: on or before the base
+    close ``calendar[0]`` (the capital is the first investment) or after the last day ``calendar[-1]``. A run
+    applies every flow its config names, or stops."""
+    for k, rule in enumerate(rules):
+        day = getattr(rule, "date", None)
+        if day is None or calendar[0] < day <= calendar[-1]:
+            continue
+        side = (f"on or before the base close ({calendar[0]:%Y-%m-%d}, where the capital is invested)"
+                if day <= calendar[0] else f"after the run's last day ({calendar[-1]:%Y-%m-%d})")
+        raise DataError(f"cash_flows[{k}].date: {day:%Y-%m-%d} is {side}, so the run "
+                        f"({calendar[0]:%Y-%m-%d} .. {calendar[-1]:%Y-%m-%d}) would not apply it; fix: a date "
+                        f"inside the period, another start/end (or --start/--end), or remove the flow")
+
+
 def decision_dates(sim_calendar: pd.DatetimeIndex, base: pd.Timestamp, schedule) -> pd.DatetimeIndex:
     """The opening decision (the first day of ``sim_calendar``) and the dates ``schedule`` picks among the
     trading days after ``base``, except the first of them: the opening purchase at the base close stands

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -217,3 +219,23 @@ def test_a_run_whose_withdrawals_empty_the_account_says_so(snapshot_store):
     assert warned == [f"cash_flows: the withdrawals emptied the account in {name} on 2021-09-01 (a withdrawal "
                       "asked for more than selling everything pays: it paid what there was; the account stays "
                       "at zero until a contribution)" for name in table.index]
+
+
+@pytest.mark.parametrize("day, side", [("2018-12-31", "on or before the base close (2018-12-31"),
+                                       ("2017-06-01", "on or before the base close"),
+                                       ("2024-01-02", "after the run's last day (2023-12-29)")])
+def test_a_dated_flow_outside_the_run_is_refused_not_dropped(snapshot_store, day, side):
+    """A dated flow the run would not apply (at or before the base close, after the last day) stops the run
+    and `bt validate` with the flow's key and the fix; the run never drops a flow the config names."""
+    from backtest.config import parse_config
+    from backtest.data.inputs import check_data
+    from backtest.errors import DataError
+    from backtest.runner import run_backtest
+
+    cfg = parse_config(LEDGER_CONFIG.replace("2022-06-15", day))
+    expected = f"cash_flows[4].date: {day} is {side}"
+    with pytest.raises(DataError, match=re.escape(expected)) as info:
+        run_backtest(cfg, snapshot_store, offline=True)
+    assert "fix: a date inside the period" in str(info.value) and info.value.exit_code == 2
+    problems, _ = check_data(cfg, snapshot_store)
+    assert any(expected in p for p in problems)

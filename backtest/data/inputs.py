@@ -20,7 +20,7 @@ from backtest.data.membership import load_membership
 from backtest.data.snapshot import TBILL_TICKER
 from backtest.errors import DataError
 from backtest.marketcap import daily_shares
-from backtest.schedule import check_priced_from_base, first_price, resolve_period
+from backtest.schedule import check_dated_flows, check_priced_from_base, first_price, resolve_period
 from backtest.tickers import splice
 
 LOOKBACK_DAYS = 400     # price history read before `start` if stored (trailing analytics windows, splices)
@@ -195,6 +195,7 @@ def _period(cfg, store):
                           "prices), or let `bt run` download it (without --offline); `bt --data-dir DIR` or "
                           "$BT_DATA_DIR picks another store")
     period = resolve_period(series[cfg.benchmark].index, cfg.start, cfg.end, cfg.fill, cfg.benchmark)
+    check_dated_flows(cfg.cash_flows, period.calendar)
     check_priced_from_base({t: (keyed[t], first_price(s)) for t, s in series.items()}, period.base, cfg.start)
     notes = [f"{keyed[t]}: {t} starts {first:%Y-%m-%d}; before that its returns are {proxies[t]}'s (spliced "
              f"proxy, proxies: {{{t}: {proxies[t]}}})" if first is not None else
