@@ -338,8 +338,9 @@ def _targets(spec, cfg, inputs, px, shares, aliases, notes, *, memo=None, px_key
         dates, targets, missing, outside, strategy_notes, basis = memo[whole]
         return _finish(spec, groups, notes, dates, candidates, targets, missing, outside, strategy_notes, basis,
                        memo=memo, whole=whole)
-    if spec.rebalance.drift is not None and spec.weighting == "fixed":
-        # the same target on every date: the band check runs on arrays (schedule.apply_drift_bands_fixed),
+    if spec.rebalance.drift is not None and spec.weighting == "fixed" and getattr(spec, "trend", None) is None:
+        # the same target on every date (no trend filter, which can switch it to the defensive ticker): the
+        # band check runs on arrays (schedule.apply_drift_bands_fixed),
         # after checking that every name has a price on every candidate (else target_at raises there)
         target = target_at(candidates[0])
         priced = px.reindex(index=candidates, columns=target.index).notna().all(axis=1).to_numpy()

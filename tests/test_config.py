@@ -836,6 +836,19 @@ def test_unnamed_sweep_varies_each_strategy_on_the_keys_it_uses():
     assert len(expand_sweep(cfg)) == 8                       # costs apply to every strategy
 
 
+def test_unnamed_sweep_never_adds_a_selection_or_trend_filter():
+    """An unnamed sweep of select.* or trend.* varies only the strategies that have that block: a plain
+    equal-weight strategy stays plain (it was turned into a momentum top-N by the select defaults)."""
+    text = (HEAD + "  - {name: EW, weighting: equal, universe: sp500}\n"
+            "  - {name: Mom, weighting: equal, universe: sp500, select: {top: 50, by: momentum}}\n"
+            "  - {name: Tr, weighting: fixed, weights: {SPY: 1}, trend: {ticker: SPY, days: 200, defensive: BIL}}\n")
+    cfg = parse_config(text + "sweep: {grid: {select.top: [20, 40]}}\n")
+    assert [(b, v.name, v.select.top) for b, v in expand_sweep(cfg)] == [
+        ("Mom", "Mom [select.top=20]", 20), ("Mom", "Mom [select.top=40]", 40)]
+    cfg = parse_config(text + "sweep: {grid: {trend.days: [100, 150]}}\n")
+    assert [(b, v.trend.days) for b, v in expand_sweep(cfg)] == [("Tr", 100), ("Tr", 150)]
+
+
 def test_named_sweep_may_add_a_block_the_strategy_lacks():
     cfg = parse_config(ROTATION + "sweep: {strategy: mag 7 overweight, grid: {caps.single: [0.05]}}\n")
     ((base, variant),) = expand_sweep(cfg)

@@ -149,3 +149,30 @@ def test_a_band_trades_exactly_when_the_weights_held_are_out_of_it(snapshot_stor
     assert len(decided) > 5
     assert decided.equals(out.intersection(decided)), "every decision was out of band"
     assert out.difference(decided).empty, "every out-of-band close was a decision"
+
+
+def test_fixed_weights_with_a_trend_filter_and_drift_bands_check_the_trend_on_every_date(snapshot_store):
+    """Fixed weights with a trend filter and a drift band: the trend is checked on every candidate date, so
+    the target switches between the weights and the defensive ticker exactly where SPY crosses its 200-day
+    mean, as the same strategy rebalanced monthly does (the array fast path for fixed weights with bands
+    used the first date's target throughout: five years in BIL)."""
+    from backtest.config import parse_config
+    from backtest.data.inputs import load_inputs
+    from backtest.plans import build_plans
+
+    text = ("name: t\nstart: 2019-01-01\nend: 2023-12-29\nstrategies:\n"
+            "  - name: {name}\n    weighting: fixed\n    weights: {{SPY: 0.7, IWN: 0.3}}\n"
+            "    trend: {{ticker: SPY, days: 200, defensive: BIL}}\n    rebalance: {rebalance}\n")
+    cfg = parse_config(text.format(name="band", rebalance="{every: monthly, drift: {absolute: 0.05}}")
+                       + text.format(name="plain", rebalance="monthly").split("strategies:\n")[1])
+    inputs = load_inputs(cfg, snapshot_store, offline=True)
+    built = build_plans(cfg, inputs)
+    band, plain = built.plans["band"].targets, built.plans["plain"].targets
+    defensive = plain["BIL"].fillna(0.0) == 1.0
+    assert 3 < defensive.sum() < len(plain) - 10          # the trend switches several times
+    # a switch moves every weight by far more than the band: each switch date is a band decision with the
+    # monthly strategy's target, and between switches the band keeps the same kind of target
+    switches = defensive.index[defensive.ne(defensive.shift())]
+    assert switches.isin(band.index).all()
+    state = (band.reindex(columns=["BIL"]).fillna(0.0)["BIL"] == 1.0)
+    assert state.equals(defensive.reindex(band.index))

@@ -66,11 +66,11 @@ def allowed(key: str, weighting: str) -> bool:
 
 def applies(key: str, strategy: StrategyConfig) -> bool:
     """Whether an unnamed sweep varies `key` on `strategy`: its weighting has the block and, for the optional
-    blocks tilt and caps, the strategy already uses it (a sweep never adds a tilt or caps unasked)."""
+    blocks tilt, caps, select and trend, the strategy already uses it (a sweep never adds one unasked)."""
     top = key.split(".")[0]
     if not allowed(key, strategy.weighting):
         return False
-    return top not in ("tilt", "caps") or getattr(strategy, top) is not None
+    return top not in ("tilt", "caps", "select", "trend") or getattr(strategy, top) is not None
 
 
 def _check_key(ctx: Ctx, key: str, path: tuple) -> bool:
