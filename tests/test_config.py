@@ -361,8 +361,12 @@ BAD = [
      "strategies[0].proxies.AVUV (line 7): AVUV cannot be its own proxy"),
     ("proxy-not-held", strat("name: X", "weighting: fixed", "weights: {SPY: 1}", "proxies: {AVUV: IWN}"),
      "strategies[0].proxies.AVUV (line 7): AVUV is not in weights, so its proxy would never be used"),
-    ("proxy-loop", cap("proxies: {AAA: BBB, BBB: AAA}"),
+    ("proxy-loop", strat("name: X", "weighting: fixed", "weights: {AAA: 0.5, BBB: 0.5}",
+                         "proxies: {AAA: BBB, BBB: AAA}"),
      "strategies[0].proxies.AAA (line 7): proxies form a loop (AAA -> BBB -> AAA); break it"),
+    ("proxy-on-a-universe", strat("name: X", "weighting: equal", "universe: [SPY, AVUV]", "proxies: {AVUV: IWN}"),
+     "strategies[0].proxies (line 7): does not apply to weighting: equal; a proxy is spliced only into the "
+     "tickers of fixed weights (a universe name without prices is left out, never proxied); remove proxies"),
     # --- run-level choices and groups
     ("fill-typo", top("fill: next-close"),
      "fill (line 5): must be one of close, next_close, got 'next-close'; did you mean 'next_close'?"),

@@ -38,7 +38,7 @@ ONLY_FOR = {"universe": UNIVERSE_WEIGHTINGS, "weights": ("fixed",), "tilt": ("ca
             "caps": ("cap", *RISK_WEIGHTINGS), "lookback": RISK_WEIGHTINGS,
             "covariance": ("min_variance", "risk_parity", "hrp"), "select": UNIVERSE_WEIGHTINGS,
             "trend": (*(w for w in WEIGHTINGS if w != "sleeves"), "python"), "sleeves": ("sleeves",),
-            "per": ("equal", "cap"), "shares": ("cap",)}
+            "per": ("equal", "cap"), "shares": ("cap",), "proxies": ("fixed",)}
 WHY = {
     "universe": "a fixed strategy holds exactly the tickers in its weights; remove universe",
     "lookback": "lookback is the window of returns of the risk-based weightings (inverse_vol, min_variance, "
@@ -54,6 +54,8 @@ WHY = {
     "caps": "caps limit computed weights, so they need weighting: cap or a risk-based weighting (equal and "
             "fixed weights are set directly); remove caps or set weighting: cap",
     "shares": "share counts only enter market-cap weights (weighting: cap); remove shares",
+    "proxies": "a proxy is spliced only into the tickers of fixed weights (a universe name without prices is "
+               "left out, never proxied); remove proxies",
 }
 WEIGHT_TOLERANCE = 1e-6
 MAX_NAME = 80
@@ -151,6 +153,10 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     if data.get("proxies") is not None:
         got = _proxies(ctx, data["proxies"], (*path, "proxies"), parts.get("weights"))
         ok &= got is not None
+        if weighting is not None and weighting not in ONLY_FOR["proxies"]:
+            ctx.error((*path, "proxies"), f"does not apply to weighting: {weighting}; {WHY['proxies']}",
+                      at_key=True)
+            ok = False
         proxies = got or ()
     per = "company"
     if data.get("per") is not None:
