@@ -23,7 +23,7 @@ PACKAGES = ("backtest", "strategies")
 # not a stage and is left out of both checks.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("backtest.errors", "backtest.tickers", "backtest.tempfiles", "backtest.csvtext", "backtest.forked",
-              "backtest.gcpolicy", "backtest.progress")),
+              "backtest.gcpolicy", "backtest.progress", "backtest.calendar")),
     ("config", ("backtest.config",)),
     ("universe", ("backtest.universe", "backtest.marketcap", "backtest.schedule")),
     ("prices", ("backtest.data",)),

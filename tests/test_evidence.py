@@ -123,6 +123,22 @@ def test_monthly_returns_compound_full_calendar_months(raw):
     np.testing.assert_allclose(m.to_numpy(), direct.to_numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("last, kept", [
+    ("2024-03-28", "2024-03-31"),   # Good Friday 2024-03-29 is a holiday: March's last session, March complete
+    ("2024-03-27", "2024-02-29"),   # a session follows in March: cut short, dropped
+    ("2021-05-28", "2021-05-31"),   # Memorial Day 2021-05-31 closes May on Friday the 28th
+    ("2024-05-24", "2024-04-30"),   # Memorial Day 2024-05-27, then three sessions left in May
+    ("2024-04-30", "2024-04-30"),   # an ordinary month end
+])
+def test_monthly_returns_keep_a_last_month_that_ends_before_a_holiday(last, kept):
+    """The last month is dropped only when an NYSE session follows the last date in that month, not
+    when the next weekday is a holiday (a run ending 2024-03-28 lost a complete March)."""
+    idx = pd.bdate_range(pd.Timestamp(last) - pd.DateOffset(months=4) - pd.offsets.MonthEnd(1), last)
+    r = pd.Series(0.001, index=idx)
+    r.iloc[0] = 0.0
+    assert f"{monthly_returns(r).index[-1]:%Y-%m-%d}" == kept
+
+
 def test_monthly_ff5_regression_and_rolling_loadings_match_least_squares(raw):
     etf, _, ff5 = raw
     r = monthly_returns(_returns(etf, "VTV", "2016-01-04", "2025-07-31"))

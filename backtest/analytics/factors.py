@@ -32,8 +32,8 @@ def monthly_returns(daily: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame
     """Compound daily simple returns into calendar-month returns, indexed by the month-end date.
 
     ``daily`` follows `backtest.metrics`: its first value is the starting point (``0.0``), so the month of
-    the first date is incomplete and dropped; so is the last month when the last date is not its last
-    weekday (a run ending mid-month). A month with a missing day is NaN."""
+    the first date is incomplete and dropped; so is the last month when an NYSE session follows the last date in
+    its month (a run ending mid-month). A month with a missing day is NaN."""
     if len(daily.index) < 2:
         return daily.iloc[:0]
     body = daily.iloc[1:]
@@ -43,11 +43,23 @@ def monthly_returns(daily: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame
     first = daily.index[0].to_period("M")
     out = out.loc[out.index > first]
     last = daily.index[-1]
-    if (last + pd.offsets.BDay(1)).to_period("M") == last.to_period("M"):
+    if not _last_session_of_its_month(last):
         out = out.loc[out.index < last.to_period("M")]
     out.index = out.index.to_timestamp(how="end").normalize()
     out.index.name = "date"
     return out
+
+
+def _last_session_of_its_month(day: pd.Timestamp) -> bool:
+    """Whether no NYSE session follows ``day`` in its month: its month is complete (2024-03-28 is March's
+    last, Good Friday the 29th a holiday). The calendar is read only when one or two weekdays are left."""
+    month_end = day + pd.offsets.MonthEnd(0)
+    left = pd.bdate_range(day + pd.Timedelta(days=1), month_end)
+    if len(left) == 0 or len(left) > 2:
+        return len(left) == 0
+    from backtest.calendar import sessions_between
+
+    return len(sessions_between(left[0], month_end)) == 0
 
 
 def _align(returns: pd.Series, factors: pd.DataFrame, monthly: bool) -> pd.DataFrame:

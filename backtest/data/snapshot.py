@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.data.calendar import session_closes, sessions_closed_by
+from backtest.calendar import session_closes, sessions_closed_by
 from backtest.data.membership import PriceColumnResolver
 from backtest.data.store import PriceStore, WriteReport, read_table
 from backtest.errors import DataError

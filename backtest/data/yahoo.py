@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import yfinance as yf
 
-from backtest.data.calendar import CALENDAR_START, sessions_between, sessions_closed_by
+from backtest.calendar import CALENDAR_START, sessions_between, sessions_closed_by
 from backtest.data.store import PriceStore
 from backtest.errors import NetworkError
 from backtest.progress import bar as progress_bar
