@@ -99,6 +99,14 @@ def _snapshot(analytics: dict[str, pd.DataFrame]) -> str:
                  "adjusted for splits and dividends. A ticker without data keeps its row, with a note.")
 
 
+#: the rebuilt index's row label: point-in-time members, share counts back-filled (docs/analytics.md)
+INDEX_ROW = "S&P 500 (cap, point-in-time members, back-filled shares)"
+SHARE_BASIS = ("Share counts are back-filled: a name with no earlier count uses its first later one (look-ahead; "
+               "1.6-8.5% of the index's weight on every date 2018-2024, docs/analytics.md), unlike the strategies' "
+               "default point-in-time counts, so a cap-weighted strategy also differs from this index by its "
+               "share basis.")
+
+
 def _attribution(analytics: dict[str, pd.DataFrame]) -> str:
     out = []
     for label in _windows(analytics, "attribution"):
@@ -117,7 +125,7 @@ def _attribution(analytics: dict[str, pd.DataFrame]) -> str:
                  "Contribution: gain per dollar in the index at the start that came from each group (each "
                  "day's weight x return, scaled by the index's growth so far); the groups add up to the "
                  "total exactly. Arithmetic sum: the plain sum of daily weight x return; the compounding row "
-                 "closes the gap to the total.")
+                 "closes the gap to the total. " + SHARE_BASIS)
 
 
 def _dispersion(analytics: dict[str, pd.DataFrame]) -> str:
@@ -169,7 +177,7 @@ def _concentration(analytics: dict[str, pd.DataFrame]) -> str:
     for i, name in enumerate(portfolios):
         part = frame.loc[frame["portfolio"].astype(str) == name]
         part = _thin(part, part["date"])
-        label = "S&P 500 (cap, point-in-time)" if name == INDEX_LABEL else name
+        label = INDEX_ROW if name == INDEX_LABEL else name
         for j, col in enumerate([c for c in (top, *shares) if c]):
             share_fig.add_trace(go.Scatter(
                 x=date_array(part["date"]), y=f4(pd.to_numeric(part[col], errors="coerce")),
@@ -187,7 +195,7 @@ def _concentration(analytics: dict[str, pd.DataFrame]) -> str:
     latest = frame.groupby(frame["portfolio"].astype(str), sort=False).tail(1)
     cols = [c for c in (top, f"{top.split('_')[0]}_companies_share" if top else None, *shares)
             if c and c in frame.columns]
-    rows = [["S&P 500 (cap, point-in-time)" if r["portfolio"] == INDEX_LABEL else str(r["portfolio"]),
+    rows = [[INDEX_ROW if r["portfolio"] == INDEX_LABEL else str(r["portfolio"]),
              _day(r["date"]), *[_num(r[c], "pct") for c in cols], _num(r.get("hhi"), "ratio"),
              _num(r.get("effective_n"), "ratio"), _num(r.get("n_names"), "count")]
             for _, r in latest.iterrows()]
@@ -196,8 +204,8 @@ def _concentration(analytics: dict[str, pd.DataFrame]) -> str:
     return _part("Concentration over time", body,
                  "Top-10 share: weight of the ten largest positions; Mag 7 share: their combined weight; "
                  "effective N = 1 / sum of squared weights. The index uses full market caps of point-in-time "
-                 "members with a price and known shares (see the coverage table). Funds (ETFs) a strategy holds "
-                 "are not looked through: each counts as one security (see the notes).")
+                 "members with a price and known shares (see the coverage table). " + SHARE_BASIS + " Funds (ETFs) "
+                 "a strategy holds are not looked through: each counts as one security (see the notes).")
 
 
 def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
@@ -240,7 +248,8 @@ def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
                                if c in frame.columns) + ".</p>")
     return _part(f"{nice} vs the rest of the S&P 500",
                  summary + f'<div class="grid2">{figure_fragment(cum)}{figure_fragment(rel)}</div>',
-                 "Point-in-time members only (a name counts from the day it joins the index). Cap-weighted "
+                 "Point-in-time members only (a name counts from the day it joins the index); cap weights from "
+                 "back-filled share counts (see the concentration section). Cap-weighted "
                  "baskets drift with prices daily; the equal-weighted rest is reset to equal weights "
                  "monthly. "
                  "Relative return over 12 months = (1 + group return) / (1 + rest return) − 1: above zero, "
