@@ -499,12 +499,17 @@ def _rotation_analytics(cfg, inputs: Inputs, sims, echo) -> dict[str, pd.DataFra
     a = _analytics_of(cfg)
     daily = inputs.shares_daily if inputs.shares_daily is not None else daily_shares(inputs.shares, inputs.prices)
     shares = daily.shares
-    return rotation_analytics(inputs.prices, shares, inputs.membership,
-                              asof=a.asof if a.asof is not None else inputs.calendar[-1], windows=a.windows,
-                              groups=dict(cfg.groups), benchmark=cfg.benchmark, snapshot=a.snapshot,
-                              full_start=inputs.calendar[0],
-                              portfolios={name: sim.holdings for name, sim in sims.items()
-                                          if not (sim.holdings.to_numpy() < 0).any()})   # long-only
+    short = [name for name, sim in sims.items() if (sim.holdings.to_numpy() < 0).any()]
+    out = rotation_analytics(inputs.prices, shares, inputs.membership,
+                             asof=a.asof if a.asof is not None else inputs.calendar[-1], windows=a.windows,
+                             groups=dict(cfg.groups), benchmark=cfg.benchmark, snapshot=a.snapshot,
+                             full_start=inputs.calendar[0],
+                             portfolios={name: sim.holdings for name, sim in sims.items() if name not in short})
+    if short and "concentration" in out:      # weight shares and 1/HHI describe long-only portfolios
+        out["notes"] = pd.concat([out["notes"], pd.DataFrame({"note": [
+            f"concentration: {name} holds short positions; its concentration (top-N and group shares, HHI) "
+            "is not computed (defined for long-only portfolios)" for name in short]})], ignore_index=True)
+    return out
 
 
 def snapshot_table(store, tickers: list[str], *, asof: str | None, since: str) -> str:

@@ -562,3 +562,24 @@ def test_dsr_and_pbo_edge_cases_found_in_review():
     got = pbo(same, blocks=8)
     assert math.isnan(got["pbo"]) and got["identical"] is True and got["splits"] == 0
     assert "identical" not in pbo(near, blocks=8) and 0.0 <= pbo(near, blocks=8)["pbo"] <= 1.0
+
+
+def test_attribution_skips_a_dollar_neutral_book_for_that_reason_and_keeps_130_30():
+    """A dollar-neutral book (net ~0) gets no Brinson attribution, with that reason (it was told it 'holds
+    mostly names without a GICS sector'); a 130/30 book (net 100%) is attributed like a long one."""
+    from backtest.analytics.evidence import _attribution
+
+    ends = pd.DatetimeIndex(["2020-01-31", "2020-02-28", "2020-03-31"])
+    days = pd.bdate_range("2020-01-31", "2020-03-31")
+    prices = pd.DataFrame({"A": np.linspace(10, 12, len(days)), "B": np.linspace(20, 19, len(days)),
+                           "C": np.linspace(5, 6, len(days))}, index=days)
+    sectors = pd.Series({"A": "Tech", "B": "Energy", "C": "Tech"})
+    index_weights = pd.DataFrame({"A": 0.5, "B": 0.3, "C": 0.2}, index=ends)
+    books = {"neutral": {"A": 1.0, "B": -0.6, "C": -0.4}, "130/30": {"A": 0.9, "B": 0.4, "C": -0.3}}
+    holdings = {n: pd.DataFrame(w, index=days) for n, w in books.items()}
+    equity = {n: pd.Series(np.linspace(1e6, 1.05e6, len(days)), index=days) for n in books}
+    summary, tables, notes = {"strategies": {}}, {}, []
+    _attribution(summary, tables, notes, equity, holdings, prices, sectors, index_weights)
+    assert notes == ["attribution: neutral has a net exposure of 0% on average (a long/short book); no sector "
+                     "attribution against the fully invested index"]
+    assert list(summary["strategies"]) == ["130/30"]

@@ -246,8 +246,14 @@ def _attribution(summary, tables, notes, equity, holdings, prices, sectors, inde
         if held is None or held.empty or len(ends) < 2:
             continue
         sample = held.reindex(ends).fillna(0.0)
-        invested = sample.sum(axis=1)
-        classified = sample[[c for c in sample.columns if str(c).split("~")[0] in secs]].sum(axis=1)
+        net = float(sample.sum(axis=1).mean())
+        if net < 0.5:       # allocation against a fully invested index needs a mostly long book (130/30 is)
+            notes.append(f"attribution: {name} has a net exposure of {net:.0%} on average (a long/short "
+                         "book); no sector attribution against the fully invested index")
+            continue
+        gross = sample.abs()
+        invested = gross.sum(axis=1)
+        classified = gross[[c for c in sample.columns if str(c).split("~")[0] in secs]].sum(axis=1)
         if float(classified.sum()) < 0.5 * float(invested.sum()):
             notes.append(f"attribution: {name} holds mostly names without a GICS sector (ETFs); no sector "
                          "attribution")

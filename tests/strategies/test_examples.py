@@ -289,3 +289,19 @@ def test_family_examples_round_trip_through_the_saved_config(name):
     cfg = load_config(EXAMPLES / f"{name}.yaml")
     again = parse_config(yaml.safe_dump(config_to_dict(cfg)))
     assert again.strategies == cfg.strategies and again.cash_flows == cfg.cash_flows
+
+
+def test_long_short_books_are_named_where_concentration_and_attribution_skip_them(long_short_run):
+    """Concentration (weight shares, HHI) is computed for long-only portfolios: the books with shorts are
+    named in the analytics notes, not dropped silently; the dollar-neutral book's attribution note gives
+    its net exposure as the reason, and the 130/30 book is attributed."""
+    import json
+
+    notes = pd.read_csv(long_short_run / "analytics" / "notes.csv")["note"].tolist()
+    for name in ("Long 493, short Mag 7 (dollar-neutral)", "130-30 493 vs Mag 7"):
+        assert f"concentration: {name} holds short positions; its concentration (top-N and group shares, HHI) " \
+               "is not computed (defined for long-only portfolios)" in notes
+    evidence = json.loads((long_short_run / "metrics.json").read_text())["evidence"]
+    assert any(n.startswith("attribution: Long 493, short Mag 7 (dollar-neutral) has a net exposure of ")
+               for n in evidence["notes"])
+    assert "attribution" in evidence["strategies"]["130-30 493 vs Mag 7"]
