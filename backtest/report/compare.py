@@ -105,7 +105,8 @@ def _overlay(series: list[tuple[str, pd.Series]], bench_rows: set[int], shared: 
 
 
 def conventions(run: SavedRun) -> dict[str, str]:
-    """What must match for metrics to be comparable: benchmark, risk-free series, period, fill, cash flows."""
+    """What must match for metrics to be comparable: benchmark, risk-free series, period, fill, capital, cash
+    flows (the entries, not their count)."""
     idx = run.benchmark.index
     rf = run.config.get("risk_free")
     return {
@@ -113,7 +114,10 @@ def conventions(run: SavedRun) -> dict[str, str]:
         "risk-free series": "none (0)" if run.risk_free is None else str(rf or "a series"),
         "period": f"{idx[0]:%Y-%m-%d} – {idx[-1]:%Y-%m-%d}" if len(idx) else "empty",
         "fill": str(run.manifest.get("fill") or run.config.get("fill") or "unrecorded"),
-        "cash-flow schedule": f"{len(flows)} scheduled" if (flows := run.config.get("cash_flows")) else "none",
+        "capital": f"{cap:,.0f}" if isinstance(cap := run.config.get("capital"), int | float) else "unrecorded",
+        "cash-flow schedule": "; ".join(  # the entries themselves, not their count: same count != same flows
+            ", ".join(f"{k} {v}" for k, v in f.items()) if isinstance(f, dict) else str(f) for f in flows)
+            if (flows := run.config.get("cash_flows")) else "none",
     }
 
 
@@ -129,9 +133,9 @@ def convention_flags(runs: Sequence[SavedRun], labels: list[str]) -> str:
         "risk-free series": "Sharpe, Sortino and alpha subtract different risk-free returns",
         "period": "each run's metrics cover its own period (the charts use the common dates only)",
         "fill": "orders fill at different prices (same close vs next close)",
-        "cash-flow schedule": "account values (and the money-weighted return) include deposits or withdrawals "
-                              "in one run and not in another; the returns and the metrics on them are "
-                              "time-weighted in both",
+        "capital": "money figures (fees paid, value traded, account values) scale with it, returns do not",
+        "cash-flow schedule": "account values (and the money-weighted return) include different deposits or "
+                              "withdrawals; the returns and the metrics on them are time-weighted in both",
     }
     items = "".join(
         f"<li><b>{esc(k.capitalize())} differs</b>: "
@@ -195,7 +199,8 @@ def render_comparison(runs: Sequence[SavedRun]) -> str:
     body = "".join([
         section("runs", "Runs", convention_flags(runs, labels) + runs_table),
         section("growth", "Growth of 1", figure_fragment(growth),
-                intro=f"Common dates {period}, every curve rebased to 1 on the first; benchmarks dashed."),
+                intro=f"Common dates {period}: a run that starts there from its capital (its opening fees count), "
+                      "one that started earlier rebased to 1 there; benchmarks dashed."),
         section("drawdowns", "Drawdowns", figure_fragment(under), intro="On the common dates."),
         section("metrics", "Metrics", metrics_table(columns, header_html=top + "</tr>" + sub,
                                                             run_starts=frozenset(starts)),

@@ -261,3 +261,23 @@ def test_factor_table_shows_undefined_statistics_as_a_dash_not_nan():
     assert "nan" not in html.lower()
     assert html.count("0.00 (–)") == 3
     assert "−0.05 (−2.5)" in html and "0.25" in html
+
+
+def test_compare_flags_cash_flow_schedules_by_their_entries_and_a_different_capital():
+    """Two runs with one cash-flow entry each but different amounts are not like for like (the count alone
+    was compared); nor are runs with different capital (money figures scale with it)."""
+    from types import SimpleNamespace
+
+    from backtest.report.compare import convention_flags
+
+    idx = pd.bdate_range("2020-01-01", "2020-12-31")
+
+    def run(amount, capital):
+        return SimpleNamespace(benchmark=pd.Series(1.0, index=idx), benchmark_name="SPY", risk_free=None,
+                               manifest={"fill": "next_close"},
+                               config={"capital": capital, "cash_flows": [{"every": "monthly", "amount": amount}]})
+
+    assert convention_flags([run(1000, 1e6), run(1000, 1e6)], ["a", "b"]) == ""
+    box = convention_flags([run(1000, 1e6), run(10000, 1e5)], ["a", "b"])
+    assert "Cash-flow schedule differs</b>: a: every monthly, amount 1000; b: every monthly, amount 10000" in box
+    assert "Capital differs</b>: a: 1,000,000; b: 100,000" in box
