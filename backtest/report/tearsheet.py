@@ -78,12 +78,13 @@ def annual_table(returns: Labelled, bench: int) -> str:
     index = sorted({y for s in years.values() for y in s.index})
     partial = set().union(*(M.partial_years(r) for _, r in returns))
     first = min((r.index[1] for _, r in returns if len(r) > 1), default=None)
+    base = min((r.index[0] for _, r in returns if len(r) > 1), default=None)   # the first year's return is from it
     last = max((r.index[-1] for _, r in returns if len(r)), default=None)
     rows = []
     for y in index:
         label = str(y)
         if first is not None and y == first.year and y in partial:
-            label += f" (from {first:%d %b})"
+            label += f" (from {base:%d %b} close)"
         if last is not None and y == last.year and y in partial and last < pd.offsets.BYearEnd().rollforward(last):
             label += f" (to {last:%d %b})"
         cells = []

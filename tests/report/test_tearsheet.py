@@ -87,8 +87,8 @@ def test_annual_table_matches_year_end_values(saved):
     year_end = eq.groupby(eq.index.year).last()
     expected = year_end / year_end.shift(1).fillna(eq.iloc[0]) - 1     # plain pandas, value at year ends
     rows = re.findall(r'<td class="label">(.*?)</td><td class="num[^"]*">(.*?)</td>', html)
-    # the first date (2021-01-04) is the series' base close: the first year runs from the next day
-    assert [lab for lab, _ in rows] == ["2021 (from 05 Jan)", "2022", "2023 (to 27 Nov)"]
+    # the first date (2021-01-04) is the series' base close: the first year's return is measured from it
+    assert [lab for lab, _ in rows] == ["2021 (from 04 Jan close)", "2022", "2023 (to 27 Nov)"]
     for (_, shown), v in zip(rows, expected, strict=True):
         assert shown.replace("−", "-") == f"{v:.2%}"
 
@@ -136,7 +136,7 @@ def test_comparison_flags_risk_free_and_nothing_when_alike(saved_dir, tmp_path):
     saver = dataclasses.replace(runs[0], config={**runs[0].config, "cash_flows": [{"every": "monthly",
                                                                                    "amount": 2000}]})
     flags = convention_flags([runs[0], saver], ["a", "b"])
-    assert "Cash-flow schedule differs" in flags and "a: none" in flags and "b: 1 scheduled" in flags
+    assert "Cash-flow schedule differs" in flags and "a: none" in flags and "b: every monthly, amount 2000" in flags
 
 
 def test_bt_list_never_cuts_variant_names_into_identical_rows(tmp_path):
