@@ -232,12 +232,35 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], *, css_class: st
            f"<tbody>{body}</tbody></table></div>"
 
 
-def frame_table(frame: pd.DataFrame, *, max_rows: int = 60, tail: bool = False) -> str:
-    """A DataFrame as an escaped HTML table (numbers to 4 significant digits), at most ``max_rows`` rows."""
+#: a table column's unit from its name (`column_kind`): fractions shown as %, money with separators
+#: (only for snake_case names: a strategy's name as a column, "Equal-weight S&P 493", is no unit)
+PCT_COLUMNS = re.compile(r"(.*_share|(.*_)?weight(_.*)?|irr|.*_return|.*_cagr|(.*_)?turnover(_.*)?)")
+MONEY_COLUMNS = re.compile(r"(contributed|withdrawn|ending_value|flow_costs|interest_earned|.*_value|value_.*)")
+COUNT_COLUMNS = re.compile(r"(.*_days|n_.*|days_.*)")
+_SNAKE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def column_kind(name: object) -> str:
+    """`fmt`'s kind for a table column named ``name`` (``mean_cash_share`` -> pct, ``ending_value`` ->
+    money, ``longest_spell_days`` -> count); ``num`` (4 significant digits) for the rest."""
+    text = str(name)
+    if not _SNAKE.fullmatch(text):
+        return "num"
+    for kind, rule in (("pct", PCT_COLUMNS), ("money", MONEY_COLUMNS), ("count", COUNT_COLUMNS)):
+        if rule.fullmatch(text):
+            return kind
+    return "num"
+
+
+def frame_table(frame: pd.DataFrame, *, max_rows: int = 60, tail: bool = False, kind: str | None = None) -> str:
+    """A DataFrame as an escaped HTML table, at most ``max_rows`` rows; numbers in ``kind`` if given, else in
+    their column's unit (`column_kind`: fractions as %, money with separators, else 4 significant digits)."""
     shown = frame.tail(max_rows) if tail else frame.head(max_rows)
     index = shown.index
     labels = dates(index) if isinstance(index, pd.DatetimeIndex) else [str(i) for i in index]
-    rows = [[lab, *[fmt(v) if isinstance(v, float | int | np.number) else str(v) for v in row]]
+    kinds = [kind or column_kind(c) for c in shown.columns]
+    rows = [[lab, *[fmt(v, k) if isinstance(v, float | int | np.number) else str(v)
+                    for v, k in zip(row, kinds, strict=True)]]
             for lab, row in zip(labels, shown.itertuples(index=False), strict=True)]
     note = ""
     if len(frame) > max_rows:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from ..results import SavedRun
 
 
+#: the unit of every number of a generic analytics table whose columns are named by strategy
+TABLE_KINDS = {"account_value": "money"}
+
 TABLE_INTROS = {   # what a generic analytics table means, shown under its heading
     "cash_flows": "The config's contributions and withdrawals as an account in each strategy (docs/config.md, "
                   "Cash flows): each flow trades the strategy's holdings pro rata at that close, after the "
@@ -69,7 +72,8 @@ def analytics_tables(saved: SavedRun) -> str:
         dated = isinstance(frame.index, pd.DatetimeIndex)
         if dated and not frame.select_dtypes("number").empty and len(frame) > 1:
             body += figure_fragment(line_figure(frame))
-        body += frame_table(frame, max_rows=12 if dated else 60, tail=dated)
+        body += frame_table(frame, max_rows=12 if dated else 60, tail=dated,
+                            kind=TABLE_KINDS.get(key.replace("-", "_")))
         parts.append(body)
     return section("run-tables", "How the weights were formed", "".join(parts),
                    intro="Tables computed by the run (e.g. which share-count dates the market caps rest on); "

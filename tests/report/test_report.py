@@ -281,3 +281,19 @@ def test_compare_flags_cash_flow_schedules_by_their_entries_and_a_different_capi
     box = convention_flags([run(1000, 1e6), run(10000, 1e5)], ["a", "b"])
     assert "Cash-flow schedule differs</b>: a: every monthly, amount 1000; b: every monthly, amount 10000" in box
     assert "Capital differs</b>: a: 1,000,000; b: 100,000" in box
+
+
+def test_generic_tables_show_fractions_as_percent_and_money_with_separators():
+    """Tables rendered from a frame format numbers by their column's unit (the cash-flow table showed an
+    ending value as 3.604e+05 and its IRR as 0.1345); a strategy's name as a column carries no unit."""
+    from backtest.report.page import column_kind, frame_table
+
+    frame = pd.DataFrame({"ending_value": [360365.4], "irr": [0.13452], "mean_cash_share": [2.6e-18],
+                          "longest_spell_days": [51.0], "share_refresh_turnover": [6.833e-06],
+                          "Equal-weight S&P 493": [1.2345]}, index=pd.Index(["A"], name="strategy"))
+    html = frame_table(frame)
+    for shown in ("360,365", "13.45%", "0.00%", ">51<", "0.00%", "1.234"):
+        assert shown in html, shown
+    assert "e+05" not in html and "e-18" not in html
+    assert column_kind("Equal-weight S&P 493") == "num" and column_kind("held_weight_max") == "pct"
+    assert "360,365" in frame_table(frame[["ending_value"]], kind="money")
