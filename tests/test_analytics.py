@@ -474,3 +474,14 @@ def test_analytics_section_draws_in_chromium(assembled, tmp_path):
     assert dom.count('<div class="plot js-plotly-plot"') == 5  # every figure div was handed to plotly
     assert dom.count('class="plot-container plotly"') == 5  # and plotly drew it
     assert dom.count("<table") >= 8
+
+
+def test_windows_table_writes_each_window_as_the_config_does():
+    """windows.csv's `since` column: "ytd", "3m", "2026-01-02 .. 2026-06-22" (it held a Python repr of a
+    tuple of Timestamps for an explicit window)."""
+    from backtest.analytics.windows import window_text
+
+    assert window_text("ytd") == "ytd" and window_text("3m") == "3m"
+    assert window_text(("2026-01-02", "2026-06-22")) == "2026-01-02 .. 2026-06-22"
+    assert window_text((pd.Timestamp("2026-01-02"), None)) == "2026-01-02 .. asof"
+    assert window_text("2026-01-02:2026-06-22") == "2026-01-02 .. 2026-06-22"

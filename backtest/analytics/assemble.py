@@ -11,7 +11,7 @@ from backtest.analytics.concentration import concentration
 from backtest.analytics.cross_section import breadth, dispersion
 from backtest.analytics.groups import attribution, group_index
 from backtest.analytics.pit import cap_coverage, check_membership, index_cap_weights
-from backtest.analytics.windows import Since, asset_snapshot, resolve_window, window_label
+from backtest.analytics.windows import Since, asset_snapshot, resolve_window, window_label, window_text
 from backtest.errors import BacktestError
 from backtest.universe import SHARE_CLASSES
 
@@ -121,7 +121,7 @@ def rotation_analytics(
         except BacktestError as exc:
             notes.append(f"window {label}: skipped: {exc}")
             continue
-        resolved.append((label, str(since), start, end))
+        resolved.append((label, window_text(since), start, end))
     out["windows"] = pd.DataFrame(resolved, columns=["window", "since", "start_date", "end_date"]
                                   ).set_index("window")
     disp_rows, breadth_rows = [], []

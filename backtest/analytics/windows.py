@@ -79,6 +79,15 @@ def window_label(since: Since) -> str:
     return f"{first:%Y-%m-%d}_{last:%Y-%m-%d}" if last is not None else f"{first:%Y-%m-%d}_asof"
 
 
+def window_text(since: Since) -> str:
+    """A window as its config writes it: ``"ytd"``, ``"3m"``, ``"2026-01-02 .. 2026-06-22"`` (an explicit
+    window; ``.. asof`` without a last day)."""
+    kind, first, last = _parse_since(since)
+    if kind != "explicit":
+        return kind
+    return f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}" if last is not None else f"{first:%Y-%m-%d} .. asof"
+
+
 def resolve_window(index: pd.Index, asof: object, since: Since) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The exact (base close, end close) dates of a return window.
 
