@@ -398,8 +398,10 @@ def test_rotation_run_reports_the_evidence(rotation_run):
         assert parts == pytest.approx(a["excess"], abs=1e-10)
         assert a["excess"] == pytest.approx(a["portfolio"] - a["benchmark_return"], abs=1e-12)
         eq = saved.strategies[[s.name for s in saved.strategies].index(name)].equity
-        # the first month end is the 2015-12-31 base close (the run starts there)
-        assert a["portfolio"] == pytest.approx(eq.loc["2026-06-30"] / eq.loc["2015-12-31"] - 1, rel=1e-9)
+        # the first month end is the 2015-12-31 base close (the run starts there): measured from the capital
+        # like metrics.json's total return (the opening purchase's costs in trading and costs)
+        assert a["portfolio"] == pytest.approx(eq.loc["2026-06-30"] / 1_000_000 - 1, rel=1e-12)
+        assert a["portfolio"] == pytest.approx(saved.metrics["strategies"][name]["total_return"], rel=1e-12)
         assert sum(v["total"] for v in a["by_sector"].values()) + a["trading"] == pytest.approx(a["excess"])
     assert "attribution" not in ev["strategies"]["Small-cap value tilt"]       # ETFs: no sectors
     assert {"evidence_factors", "evidence_rolling_excess", "evidence_stress", "evidence_risk",

@@ -113,7 +113,7 @@ def run_evidence(equity: Mapping[str, pd.Series], benchmark: pd.Series, *, bench
     if holdings and prices is not None:
         _risk(summary, tables, notes, holdings, prices, groups or {}, sectors, spec)
     if holdings and prices is not None and index_weights is not None and sectors is not None:
-        _attribution(summary, tables, notes, equity, holdings, prices, sectors, index_weights)
+        _attribution(summary, tables, notes, equity, holdings, prices, sectors, index_weights, capital)
     # ---- robustness
     stress = spec.stress if spec.stress is not None else STRESS_PERIODS
     b = spec.bootstrap
@@ -236,7 +236,8 @@ def _risk(summary, tables, notes, holdings, prices, groups, sectors, spec) -> No
                          f"former members and ETFs are shown as '{NO_SECTOR}'")
 
 
-def _attribution(summary, tables, notes, equity, holdings, prices, sectors, index_weights) -> None:
+def _attribution(summary, tables, notes, equity, holdings, prices, sectors, index_weights,
+                 capital: float | None = None) -> None:
     from backtest.analytics.brinson import EFFECTS, brinson_fachler
 
     ends = index_weights.index
@@ -259,7 +260,10 @@ def _attribution(summary, tables, notes, equity, holdings, prices, sectors, inde
                          "attribution")
             continue
         value = equity[name].reindex(ends)
-        actual = (value / value.shift(1) - 1.0).iloc[1:]
+        before = value.shift(1)
+        if capital is not None and ends[0] == equity[name].index[0]:    # from the capital, as the metrics: the
+            before.iloc[1] = capital                   # opening purchase's costs count (in trading and costs)
+        actual = (value / before - 1.0).iloc[1:]
         periods, per, linked = brinson_fachler(sample, index_weights, prices, secs, ends, actual,
                                                other=NO_SECTOR)
         if linked.empty:
