@@ -90,10 +90,13 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
 
 
 def relative_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_returns: pd.Series,
-                          risk_free: pd.Series | None = None) -> dict[str, dict[str, float]]:
-    """``{c: relative_metrics(simple_returns(equity[c], capital), benchmark_returns, risk_free)}`` for every
-    column ``c`` (`metrics.RELATIVE_KEYS`, bit for bit), computed together: a sweep's variants against a
-    further benchmark or a control. Columns off the matrix path (`matrix_columns`) get `relative_metrics`."""
+                          risk_free: pd.Series | None = None, *,
+                          from_base: bool = True) -> dict[str, dict[str, float]]:
+    """``{c: relative_metrics(simple_returns(equity[c], capital), benchmark_returns, risk_free,
+    from_base=from_base)}`` for every column ``c`` (`metrics.RELATIVE_KEYS`, bit for bit), computed together:
+    a sweep's variants against a further benchmark or a control. ``equity`` as in `compute_metrics_many`
+    (values from the base close, hence ``from_base`` by default). Columns off the matrix path
+    (`matrix_columns`) get `relative_metrics`."""
     index = equity.index
     r = _returns(np.asfortranarray(equity.to_numpy(dtype=float)), capital)
     fast = _covered(r, index, benchmark_returns, None)
@@ -106,11 +109,13 @@ def relative_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark
         rf = None if risk_free is None else risk_free.astype(float).reindex(idx).fillna(0.0).to_numpy()
         ex = r if rf is None else np.asfortranarray(r - rf[:, None])
         cagr = _cagr((1.0 + r).prod(axis=0).tolist(), (idx[-1] - idx[0]).days)
-        rows = _relative(r, ex, ex.sum(axis=0) / len(r), cagr, _on(benchmark_returns, index), rf, idx)
+        rows = _relative(r, ex, ex.sum(axis=0) / len(r), cagr, _on(benchmark_returns, index), rf, idx,
+                         from_base)
         out.update(zip([names[j] for j in cols], rows, strict=True))
     for j in np.flatnonzero(~fast):
         c = names[j]
-        out[c] = M.relative_metrics(M.simple_returns(equity[c], capital), benchmark_returns, risk_free)
+        out[c] = M.relative_metrics(M.simple_returns(equity[c], capital), benchmark_returns, risk_free,
+                                    from_base=from_base)
     return {c: out[c] for c in names}
 
 
@@ -217,7 +222,7 @@ def _matrix(r, index, bench, has_b, risk_free, from_base) -> list[dict]:
     m4 = ((d**4).sum(axis=0) / n).tolist() if n >= 4 else [NAN] * k
     var = np.quantile(r, _VAR_Q, axis=0)
     trailing = _trailing(wealth, index)
-    rel = _relative(r, ex, ex_mean, cagr, bench, rf, index) if has_b else None
+    rel = _relative(r, ex, ex_mean, cagr, bench, rf, index, from_base) if has_b else None
     summary = {
         "best_day": r.max(axis=0).tolist(), "worst_day": r.min(axis=0).tolist(),
         "best_month": m_ret.max(axis=0).tolist(), "worst_month": m_ret.min(axis=0).tolist(),
@@ -363,7 +368,7 @@ def _trading(names, turnover: pd.DataFrame | None, fees: np.ndarray | None, equi
     return [{key: cols[key][j] for key in M.TRADING_KEYS} for j in range(k)]
 
 
-def _relative(r, ex, ex_mean, cagr, b, rf, index) -> list[dict]:
+def _relative(r, ex, ex_mean, cagr, b, rf, index, from_base) -> list[dict]:
     """`metrics.relative_metrics` of every column against the benchmark ``b`` (on the same dates)."""
     n, k = r.shape
     b_series = pd.Series(b, index=index)
@@ -377,7 +382,7 @@ def _relative(r, ex, ex_mean, cagr, b, rf, index) -> list[dict]:
     diff = np.asfortranarray(r - b[:, None])
     te = (_std(diff, n) * _SQRT).tolist()
     diff_mean = (diff.sum(axis=0) / n).tolist()
-    captures = _captures(r, b_series, index)
+    captures = _captures(r, b_series, index, from_base)
     out = []
     for j in range(k):
         beta = NAN if flat_b_ex else float(np.cov(ex[:, j], b_ex, ddof=1)[0, 1] / b_ex_var)
@@ -399,12 +404,13 @@ def _relative(r, ex, ex_mean, cagr, b, rf, index) -> list[dict]:
     return out
 
 
-def _captures(r: np.ndarray, b: pd.Series, index: pd.DatetimeIndex) -> dict[str, list[float]]:
-    """Up and down capture of every column (`metrics.up_capture`): calendar months, not from the base."""
+def _captures(r: np.ndarray, b: pd.Series, index: pd.DatetimeIndex,
+              from_base: bool) -> dict[str, list[float]]:
+    """Up and down capture of every column (`metrics.up_capture`), on the months of `_period_starts`."""
     k = r.shape[1]
-    starts = _period_starts(index, "M", from_base=False)
+    starts = _period_starts(index, "M", from_base)
     rm = np.multiply.reduceat(1.0 + r, starts, axis=0) - 1.0
-    bm = M.period_returns(b, "M").to_numpy()
+    bm = M.period_returns(b, "M", from_base=from_base).to_numpy()
     out = {}
     for key, mask in (("up_capture", bm > 0), ("down_capture", bm < 0)):
         denom = M.geo_mean(pd.Series(bm[mask])) if mask.any() else NAN

@@ -209,6 +209,45 @@ def test_capture_ratios():
     assert math.isnan(M.down_capture(r, b.abs()))  # no down months
 
 
+def _plain_captures(r: pd.Series, b: pd.Series) -> tuple[float, float]:
+    """Up and down capture as docs/report.md defines them, in plain pandas: month-end wealth (from 1, the
+    capital before the base) over the previous month end's, the base day folded into the first month."""
+    def monthly(x: pd.Series) -> pd.Series:
+        ends = (1.0 + x).cumprod().iloc[1:].resample("ME").last()     # the base day is no month of its own
+        return ends / ends.shift(1, fill_value=1.0) - 1.0
+
+    def geo(x: pd.Series) -> float:
+        return (1.0 + x).prod() ** (1.0 / len(x)) - 1.0
+
+    rm, bm = monthly(r), monthly(b)
+    return geo(rm[bm > 0]) / geo(bm[bm > 0]), geo(rm[bm < 0]) / geo(bm[bm < 0])
+
+
+def test_captures_from_the_base_fold_the_base_day_into_the_first_month():
+    """A run's base close (2019-12-31) opens January, as in `best_month`: against a benchmark without fees
+    the opening fee counts in January (else it vanishes in a 0% "December"); against a control paying the
+    same fee, the fee alone is no down month."""
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2019-12-31", "2020-12-31")
+    bench = pd.Series(rng.normal(3e-4, 0.01, len(days)), index=days)
+    r = 1.2 * bench + rng.normal(0, 0.004, len(days))
+    r.iloc[0], bench.iloc[0] = -0.01, 0.0                             # a 1% opening fee; the benchmark's: none
+    control = 0.9 * bench + rng.normal(0, 0.004, len(days))
+    control.iloc[0] = -0.01                                           # the control pays the fee too
+    assert len(M.period_returns(r, "M", from_base=True)) == 12      # best_month's months: 2020's, no 2019
+    for b in (bench, control):
+        up, down = _plain_captures(r, b)
+        m = M.compute_metrics(r, b, from_base=True)                   # as a run computes them
+        assert m["up_capture"] == pytest.approx(up, rel=1e-12)
+        assert m["down_capture"] == pytest.approx(down, rel=1e-12)
+        rel = M.relative_metrics(r, b, from_base=True)
+        assert (rel["up_capture"], rel["down_capture"]) == (m["up_capture"], m["down_capture"])
+        assert (M.up_capture(r, b, from_base=True), M.down_capture(r, b, from_base=True)) == (
+            m["up_capture"], m["down_capture"])
+    # without from_base the base day is a month of its own (a series that does not start at a base)
+    assert M.down_capture(r, bench) != pytest.approx(_plain_captures(r, bench)[1], rel=1e-6)
+
+
 def test_benchmark_metrics_use_common_dates(rb):
     r, b = rb
     longer = pd.concat([series([0.5], ["2019-12-31"]), r])

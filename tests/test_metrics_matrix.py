@@ -203,11 +203,32 @@ def test_relative_metrics_many(with_rf):
     other = M.simple_returns(equity["s1"], CAPITAL)                  # a control strategy as the benchmark
     for b in (bench, other, bench.iloc[2:]):                        # the last on other dates: one by one
         got = relative_metrics_many(equity, CAPITAL, b, rf)
-        want = {c: M.relative_metrics(M.simple_returns(equity[c], CAPITAL), b, rf) for c in equity.columns}
+        want = {c: M.relative_metrics(M.simple_returns(equity[c], CAPITAL), b, rf, from_base=True)
+                for c in equity.columns}
         assert json.dumps(got) == json.dumps(want)
     itself = relative_metrics_many(equity, CAPITAL, other, rf)["s1"]
     assert itself["tracking_error"] == 0.0 and itself["excess_return"] == 0.0
     assert itself["beta"] == pytest.approx(1.0, abs=1e-12) and itself["up_capture"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("from_base", [True, False])
+def test_a_base_alone_in_its_month(from_base):
+    """A base close on a month end (2019-05-31, as 2015-12-31 for a run from 2016): ``from_base`` folds it
+    into June, for the capture ratios as for every monthly metric, against a benchmark and a control alike;
+    without it, it is a month of its own. The matrix equals `compute_metrics`/`relative_metrics` either way."""
+    equity, fees, turnover, rebalances, expense, bench, rf = _random_case(4, 700, start="2019-05-31")
+    got = compute_metrics_many(equity, CAPITAL, bench, rf, turnover=turnover, fees=fees, rebalances=rebalances,
+                               expense_ratio=expense, from_base=from_base)
+    _assert_same(got, _expected(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, from_base))
+    control = M.simple_returns(equity["s2"], CAPITAL)                # pays an opening fee, as the variants do
+    for b in (bench, control):
+        rel = relative_metrics_many(equity, CAPITAL, b, rf, from_base=from_base)
+        want = {c: M.relative_metrics(M.simple_returns(equity[c], CAPITAL), b, rf, from_base=from_base)
+                for c in equity.columns}
+        assert json.dumps(rel) == json.dumps(want)
+    other = compute_metrics_many(equity, CAPITAL, bench, rf, from_base=not from_base)
+    # the benchmark's opening fee alone is a down "May 2019" unless folded into June: the base's month matters
+    assert other["s1"]["down_capture"] != got["s1"]["down_capture"]
 
 
 def test_a_missing_turnover_column_is_an_error():

@@ -91,7 +91,8 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
     Dates (``start``, ``end``, ``max_drawdown_peak/trough/recovery``) are ISO strings, NaN when undefined;
     every other value is a float (fractions, not percent). Benchmark-relative keys are NaN when
     ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None. ``from_base``:
-    the series is a run's, starting at its base close (see `period_returns`).
+    the series is a run's, starting at its base close (see `period_returns`): the calendar-month and -year keys
+    (the capture ratios too) count its first date, the base, in the second date's month and year.
     """
     r = _clean(returns)
 
@@ -134,5 +135,6 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
     m.update(trailing_returns(r))
     m.update(trading_metrics(turnover, fees, equity, rebalances=rebalances, expense_ratio=expense_ratio))
     has_b = benchmark_returns is not None
-    m.update(relative_metrics(r, benchmark_returns, risk_free) if has_b else dict.fromkeys(RELATIVE_KEYS, NAN))
+    m.update(relative_metrics(r, benchmark_returns, risk_free, from_base=from_base) if has_b
+             else dict.fromkeys(RELATIVE_KEYS, NAN))
     return m

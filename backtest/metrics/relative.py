@@ -69,9 +69,9 @@ def geo_mean(x: pd.Series) -> float:
     return float((1.0 + x).prod() ** (1.0 / len(x)) - 1.0)
 
 
-def _capture(returns: pd.Series, benchmark_returns: pd.Series, up: bool) -> float:
+def _capture(returns: pd.Series, benchmark_returns: pd.Series, up: bool, from_base: bool) -> float:
     r, b = _aligned(returns, benchmark_returns)
-    rm, bm = period_returns(r, "M"), period_returns(b, "M")
+    rm, bm = period_returns(r, "M", from_base=from_base), period_returns(b, "M", from_base=from_base)
     mask = bm > 0 if up else bm < 0
     if not mask.any():
         return NAN
@@ -79,15 +79,16 @@ def _capture(returns: pd.Series, benchmark_returns: pd.Series, up: bool) -> floa
     return geo_mean(rm[mask]) / denom if abs(denom) > TINY else NAN
 
 
-def up_capture(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+def up_capture(returns: pd.Series, benchmark_returns: pd.Series, *, from_base: bool = False) -> float:
     """Geometric-mean monthly return of the strategy over the benchmark's up months, divided by the
-    benchmark's. NaN without up months."""
-    return _capture(returns, benchmark_returns, True)
+    benchmark's. NaN without up months. The calendar months of the common dates, as `period_returns` makes
+    them: ``from_base``, the first common date (a run's base close) counts in the second date's month."""
+    return _capture(returns, benchmark_returns, True, from_base)
 
 
-def down_capture(returns: pd.Series, benchmark_returns: pd.Series) -> float:
+def down_capture(returns: pd.Series, benchmark_returns: pd.Series, *, from_base: bool = False) -> float:
     """As :func:`up_capture` over the benchmark's down months (below 1 = loses less than the benchmark)."""
-    return _capture(returns, benchmark_returns, False)
+    return _capture(returns, benchmark_returns, False, from_base)
 
 
 def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *,
@@ -103,8 +104,10 @@ RELATIVE_KEYS = ("excess_return", "beta", "alpha", "correlation", "r_squared", "
 
 
 def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
-                     risk_free: pd.Series | None = None) -> dict[str, float]:
-    """The benchmark-relative metrics (`RELATIVE_KEYS`) of ``returns`` against ``benchmark_returns``."""
+                     risk_free: pd.Series | None = None, *, from_base: bool = False) -> dict[str, float]:
+    """The benchmark-relative metrics (`RELATIVE_KEYS`) of ``returns`` against ``benchmark_returns``.
+    ``from_base``: the series are a run's, starting at its base close (the capture ratios' months, see
+    `period_returns`)."""
     r = _clean(returns)
     b = benchmark_returns
     return {
@@ -115,6 +118,6 @@ def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
         "r_squared": r_squared(r, b),
         "tracking_error": tracking_error(r, b),
         "information_ratio": information_ratio(r, b),
-        "up_capture": up_capture(r, b),
-        "down_capture": down_capture(r, b),
+        "up_capture": up_capture(r, b, from_base=from_base),
+        "down_capture": down_capture(r, b, from_base=from_base),
     }

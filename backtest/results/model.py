@@ -198,7 +198,8 @@ def relative_metrics(result, capital: float | None) -> dict:
         from ..metrics_matrix import relative_metrics_many
 
         equity = pd.concat({s.name: s.equity for s in result.strategies}, axis=1)
-        against = {n: relative_metrics_many(equity, capital, b, result.risk_free) for n, b in returns.items()}
+        against = {n: relative_metrics_many(equity, capital, b, result.risk_free, from_base=True)
+                   for n, b in returns.items()}
         out["relative"] = {s.name: {n: against[n][s.name] for n in returns} for s in result.strategies}
     return out
 
