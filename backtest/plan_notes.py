@@ -23,12 +23,13 @@ def finish_notes(spec, groups, notes, dates, candidates, missing, outside, strat
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common())
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
                      f"out there (dates missed in brackets): {top}")
-    if spec.weighting == "cap" and getattr(spec, "caps", None) is not None:
+    if spec.weighting in ("cap", "inverse_vol", "min_variance", "risk_parity", "hrp") and \
+            getattr(spec, "caps", None) is not None:
         bound = {n[:10] for n in strategy_notes if n[10:24] == ": caps bound: "}
         strategy_notes = [n for n in strategy_notes if n[10:24] != ": caps bound: "]
         k = sum(f"{d:%Y-%m-%d}" in bound for d in dates)
         notes.append(f"{spec.name}: caps {caps_text(spec.caps)} bound on {k} of {len(dates)} rebalance dates"
-                     + ("; the weights equal uncapped cap weighting" if k == 0 else ""))
+                     + (f"; the weights equal uncapped {spec.weighting} weighting" if k == 0 else ""))
     if outside:
         top = ", ".join(f"{t} ({n})" for t, n in outside.most_common())
         notes.append(f"{spec.name}: point-in-time group(s) {', '.join(groups_named(spec, groups))}: members "

@@ -31,7 +31,7 @@ import pandas as pd
 
 from backtest.errors import ConfigError, DataError, Problem
 from strategies.base import SUM_TOLERANCE, DecisionInputs, Weights, finalise, normalise
-from strategies.capping import TOL, InfeasibleCapsError, apply_caps
+from strategies.capping import CAP_BINDS, TOL, InfeasibleCapsError, apply_caps
 from strategies.projection import project
 from strategies.equal_weight import class_caps, equal_slots, fill_slots, split_note
 
@@ -173,7 +173,6 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
     return out, tuple(notes)
 
 
-CAP_BINDS = 1e-9     # a weight the caps move by more than this counts as bound
 
 
 def weigh(spec: Any, inputs: DecisionInputs) -> Weights:

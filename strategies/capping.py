@@ -51,6 +51,7 @@ from backtest.errors import ConfigError, DataError, Problem
 from strategies.projection import project
 
 TOL = 1e-12
+CAP_BINDS = 1e-9     # a weight the caps move by more than this counts as bound
 """Absolute tolerance of every constraint and of the sum to one."""
 
 AggregateRule = tuple[float, float, float]

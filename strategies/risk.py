@@ -56,7 +56,7 @@ import pandas as pd
 
 from backtest.errors import DataError
 from strategies.base import DecisionInputs, Weights, finalise, normalise
-from strategies.capping import InfeasibleCapsError, apply_caps, resolve_group_caps
+from strategies.capping import CAP_BINDS, InfeasibleCapsError, apply_caps, resolve_group_caps
 
 DEFAULT_LOOKBACK = 252                    # = backtest.config.schema.DEFAULT_LOOKBACK (a test checks)
 COVARIANCES = ("sample", "ledoit_wolf")   # = backtest.config.schema.COVARIANCES
@@ -386,7 +386,23 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     caps_spec = getattr(spec, "caps", None)
     if caps_spec is not None:  # min_variance: single and group caps already hold; the aggregate rule is applied here
         try:
-            weights = apply_caps(weights, caps_spec, inputs.groups)
+            capped = apply_caps(weights, caps_spec, inputs.groups)
         except InfeasibleCapsError as exc:
             raise InfeasibleCapsError(f"{who} on {inputs.date:%Y-%m-%d}: {exc}") from None
+        every = weights.index.union(capped.index)
+        moved = capped.reindex(every, fill_value=0.0).sub(weights.reindex(every, fill_value=0.0)).abs()
+        bound = int((moved > CAP_BINDS).sum())
+        if bound:                         # the run counts the dates its caps bound (backtest.plan_notes)
+            notes += (f"{inputs.date:%Y-%m-%d}: caps bound: {bound} weight(s) changed, "
+                      f"{moved.sum() / 2:.2%} of the portfolio moved",)
+        elif family == "min_variance":    # its single and group caps are constraints of the optimiser: they
+            single, groups = _convex_caps(caps_spec, inputs)      # bound where the optimum sits on them
+            at_single = 0 if single is None else int((capped >= single - CAP_BINDS).sum())
+            at_group = [g for g, (members, c) in (groups or {}).items()
+                        if c < 1 and float(capped.reindex(list(members)).fillna(0.0).sum()) >= c - CAP_BINDS]
+            if at_single or at_group:
+                notes += (f"{inputs.date:%Y-%m-%d}: caps bound: the optimum holds "
+                          + ", ".join(([f"{at_single} name(s) at the single cap"] if at_single else [])
+                                      + [f"group {g} at its cap" for g in at_group]),)
+        weights = capped
     return Weights(finalise(weights), notes)

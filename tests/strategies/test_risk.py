@@ -218,3 +218,17 @@ def test_the_shared_estimates_follow_the_window_content_not_the_date(real_prices
     assert (a.weights - b.weights).abs().max() > 1e-4
     again = REGISTRY["risk_parity"](RiskSpec("risk_parity"), decision_inputs(real_prices.copy(), None, day, NAMES))
     pd.testing.assert_series_equal(a.weights, again.weights, check_exact=True)
+
+
+@pytest.mark.parametrize("family", ["inverse_vol", "risk_parity", "hrp", "min_variance"])
+def test_risk_weights_say_when_their_caps_bind(real_inputs, family):
+    """Every capped risk weighting notes the dates its caps bound, as cap weights do (the run counts them:
+    "caps ... bound on k of n"): a loose cap adds no note; a tight one (4.2% on 25 names) does, naming the
+    weights it moved, or for min_variance, whose caps are constraints, the names the optimum holds at them."""
+    loose = REGISTRY[family](RiskSpec(family, lookback=252, caps=Caps(single=0.9)), real_inputs)
+    tight = REGISTRY[family](RiskSpec(family, lookback=252, caps=Caps(single=0.042)), real_inputs)
+    assert not [n for n in loose.notes if ": caps bound: " in n]
+    (note,) = [n for n in tight.notes if ": caps bound: " in n]
+    assert note.startswith(f"{real_inputs.date:%Y-%m-%d}: caps bound: ")
+    assert ("name(s) at the single cap" if family == "min_variance" else "weight(s) changed") in note
+    assert tight.weights.max() <= 0.042 + 1e-9
