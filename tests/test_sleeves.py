@@ -164,6 +164,101 @@ def test_long_short_parent_with_cash_interest_and_borrow_fee_matches_plain_panda
     np.testing.assert_allclose(net, shares["A"] * invested_a + shares["B"], rtol=1e-9)
 
 
+def test_a_short_sleeve_expense_ratio_is_charged_to_the_short_closed_form(etfs):
+    """A sleeve of 100% QQQ with a 5% expense ratio and no trading costs, held short: its unit value without
+    costs is QQQ / QQQ on day one, its daily cost factor d = 0.95 ** (1 / 252), so its short unit value moves
+    by (1 + g) (2 - d) a day: the short pays the fee (1 - d) as a long holder does (whose unit moves by
+    (1 + g) d), instead of collecting it. The parent trades the sleeve at that value (docs/config.md)."""
+    px = etfs[["SPY", "QQQ"]]
+    a, p = _dates(px.index, "quarterly"), _dates(px.index, "monthly")
+    plans = {"A": _fixed({"SPY": 1.0}, a), "B": _fixed({"QQQ": 1.0}, a, expense_ratio=0.05),
+             "P": _parent({"A": 1.0, "B": -1.0}, p)}
+    sims = simulate_with_sleeves(px, plans, capital=CAPITAL, fill="close")
+    d = 0.95 ** (1 / 252)
+    gross = px["QQQ"] / px["QQQ"].iloc[0]
+    np.testing.assert_allclose(sims["B"].equity / CAPITAL, gross * d ** np.arange(len(px)), rtol=1e-12)
+    short_unit = gross * (2 - d) ** np.arange(len(px))
+    trades = sims["P"].trades.set_index("date")
+    sold = trades[trades["ticker"] == "sleeve:B"]
+    assert len(sold) == len(p)
+    np.testing.assert_allclose(sold["price"], short_unit.loc[sold.index], rtol=1e-12)
+    free = simulate_with_sleeves(px, {**plans, "B": _fixed({"QQQ": 1.0}, a)}, capital=CAPITAL, fill="close")
+    assert sims["P"].equity.iloc[-1] < free["P"].equity.iloc[-1], "the fee lowers the short's result"
+    assert (sims["P"].equity <= free["P"].equity * (1 + 1e-12)).all()
+
+
+def _ledger(nav: pd.DataFrame, short_cost: pd.Series, shares: dict, fills, rf: pd.Series, commission: float,
+            fee: float) -> pd.Series:
+    """A parent's value day by day, in position values (no unit prices): each sleeve position grows with its
+    sleeve's return, a short one with the sleeve's return before costs and then pays ``short_cost`` (the
+    sleeve's daily cost, a return) on its absolute size; idle cash earns ``rf``; the borrow fee shrinks
+    everything by fee / 252 x the previous close's short share; on a fill day every position is traded to its
+    share of the value, paying ``commission`` on the value traded, out of cash."""
+    ret = nav.pct_change()
+    pos, cash, short, out = pd.Series(0.0, index=nav.columns), CAPITAL, 0.0, []
+    for i, day in enumerate(nav.index):
+        if i:
+            for k in pos.index:
+                r = ret.iloc[i][k]
+                pos[k] = pos[k] * (1 + r) - (abs(pos[k]) * short_cost.iloc[i] if pos[k] < 0 else 0.0)
+            cash *= 1 + rf.iloc[i]
+            keep = 1 - fee / 252 * short
+            pos, cash = pos * keep, cash * keep
+        if day in fills:
+            value = cash + pos.sum()
+            target = pd.Series(shares) * value
+            cash -= (target - pos).sum() + commission * (target - pos).abs().sum()
+            pos = target
+        value = cash + pos.sum()
+        short = -pos.clip(upper=0).sum() / value
+        out.append(value)
+    return pd.Series(out, index=nav.index)
+
+
+def test_a_short_sleeve_bears_its_trading_costs_and_fee_as_a_ledger_charges_them(etfs):
+    """The short leg pays 50 + 50 bps on its own rebalances and a 2% expense ratio: the parent holding it short
+    ends below the same parent with a free short leg (it used to end above: the short gained from the leg's
+    costs), and equals a ledger in which the short position moves with the leg's return without costs (``g``,
+    from a run of the leg without them) and pays the leg's cost ``g - n`` on its absolute size. A parent
+    holding the same leg long in the same run is unchanged, bit for bit: it holds the leg's own unit value."""
+    px = etfs[["SPY", "QQQ", "TLT", "GLD", "BIL"]]
+    cal = px.index
+    rf = cash_returns(px, "BIL", cal)
+    weekly, monthly = _dates(cal, "weekly"), _dates(cal, "monthly")
+    leg = {"commission_bps": 50, "slippage_bps": 50, "expense_ratio": 0.02, "cash_rate": rf}
+    plans = {"L": _fixed({"SPY": 1.0}, monthly),
+             "S": _fixed({"QQQ": 0.4, "TLT": 0.3, "GLD": 0.3}, weekly, **leg),
+             "P": _parent({"L": 1.0, "S": -1.0}, monthly, commission_bps=10, cash_rate=rf, borrow_fee=0.01),
+             "Q": _parent({"L": 0.5, "S": 0.5}, monthly, commission_bps=10)}
+    sims = simulate_with_sleeves(px, plans, capital=CAPITAL, fill="next_close")
+    free_leg = simulate(px, {"S": replace(plans["S"], commission_bps=0, slippage_bps=0, expense_ratio=0)},
+                        capital=CAPITAL, fill="next_close")["S"].equity
+    g, n = free_leg.pct_change().fillna(0.0), sims["S"].equity.pct_change().fillna(0.0)
+    assert (g - n).sum() > 0.05, "the leg's costs over six years"
+    nav = pd.DataFrame({"L": sims["L"].equity, "S": free_leg})
+    fills = set(cal[cal.searchsorted(monthly, side="right")])
+    expected = _ledger(nav, g - n, {"L": 1.0, "S": -1.0}, fills, rf, 0.001, 0.01)
+    np.testing.assert_allclose(sims["P"].equity.to_numpy(), expected.to_numpy(), rtol=1e-9)
+
+    free = simulate_with_sleeves(px, {**plans, "S": replace(plans["S"], commission_bps=0, slippage_bps=0,
+                                                            expense_ratio=0)}, capital=CAPITAL, fill="next_close")
+    costly_p, free_p = sims["P"].equity.iloc[-1], free["P"].equity.iloc[-1]
+    costly_q, free_q = sims["Q"].equity.iloc[-1], free["Q"].equity.iloc[-1]
+    assert costly_p < free_p and costly_q < free_q, "the leg's costs lower its holder's result, long or short"
+    # the long holder of the leg: its own unit value, as if it were the only parent
+    alone = simulate(pd.DataFrame({"sleeve:L": sims["L"].equity / CAPITAL, "sleeve:S": sims["S"].equity / CAPITAL}),
+                     {"Q": plans["Q"]}, capital=CAPITAL, fill="next_close")["Q"]
+    pd.testing.assert_series_equal(sims["Q"].equity, alone.equity, check_exact=True)
+
+
+def test_a_sleeve_held_long_and_short_by_one_parent_is_refused():
+    px = pd.DataFrame({"SPY": [1.0, 1.1, 1.2]}, index=pd.bdate_range("2024-01-01", periods=3))
+    targets = pd.DataFrame({sleeve_column("F"): [0.5, -0.5]}, index=px.index[:2])
+    plans = {"F": _fixed({"SPY": 1.0}, px.index[:1], commission_bps=5), "P": StrategyPlan(targets)}
+    with pytest.raises(ValueError, match="sleeve F is held long on some dates and short on others"):
+        simulate_with_sleeves(px, plans, capital=1.0)
+
+
 SMALL = """
 name: sleeves-small
 start: 2021-01-01
@@ -227,7 +322,8 @@ end: 2021-12-31
 risk_free: BIL
 strategies:
   - {name: A, weighting: fixed, weights: {SPY: 1}}
-  - {name: B, weighting: fixed, weights: {QQQ: 1}, rebalance: quarterly}
+  - {name: B, weighting: fixed, weights: {QQQ: 0.7, IWN: 0.3}, rebalance: monthly, expense_ratio: 0.01,
+     costs: {commission_bps: 20, slippage_bps: 10}}
   - {name: C, weighting: fixed, weights: {TLT: 1}}
   - {name: LS, weighting: sleeves, sleeves: {A: 1, B: -1}, borrow_fee: 0.01}
 sweep: {strategy: LS, grid: {borrow_fee: [0.01, 0.02]}}
@@ -251,6 +347,29 @@ def test_a_sweep_keeps_each_sleeves_parent_with_its_sleeves_in_one_chunk(snapsho
         pd.testing.assert_series_equal(outcomes[name].equity, sim.equity, check_exact=True)
     cheap, dear = outcomes["LS [borrow_fee=0.01]"].equity, outcomes["LS [borrow_fee=0.02]"].equity
     assert (dear <= cheap).all() and dear.iloc[-1] < cheap.iloc[-1]
+
+
+def test_a_swept_parent_with_a_costly_short_sleeve_equals_its_own_run(snapshot_store, tmp_path):
+    """A variant of a parent that holds a sleeve with costs short (its short unit value) is exactly `bt run` of
+    a config holding that strategy: the same metrics and equity, bit for bit."""
+    import json
+
+    from backtest.results import load_run
+    from backtest.runner import run_config
+    from backtest.sweep import run_sweep
+
+    swept = tmp_path / "sweep.yaml"
+    swept.write_text(SWEPT)
+    single = tmp_path / "single.yaml"
+    single.write_text(SWEPT.split("sweep:")[0].replace("borrow_fee: 0.01", "borrow_fee: 0.02"))
+    kw = {"store": snapshot_store, "offline": True}
+    sweep = load_run(run_sweep(swept, results_dir=tmp_path / "s", chunk_size=1, **kw))
+    run = load_run(run_config(single, results_dir=tmp_path / "r", **kw))
+    name = "LS [borrow_fee=0.02]"
+    assert json.dumps(sweep.metrics["strategies"][name]) == json.dumps(run.metrics["strategies"]["LS"])
+    mine = {s.name: s for s in sweep.strategies}[name].equity
+    theirs = {s.name: s for s in run.strategies}["LS"].equity
+    assert (mine.to_numpy() == theirs.to_numpy()).all()
 
 
 def test_a_parent_wholly_in_one_sleeve_has_its_returns_with_its_own_costs_fee_and_cash_yield(etfs):

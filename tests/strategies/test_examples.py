@@ -137,15 +137,19 @@ def sleeves_run(snapshot_store, tmp_path_factory) -> Path:
                       results_dir=tmp_path_factory.mktemp("sleeves"), offline=True)
 
 
-def _sleeve_ledger(run: Path, slug: str, sleeves: dict[str, str], capital: float = 1_000_000, fee: float = 0.0):
+def _sleeve_ledger(run: Path, slug: str, sleeves: dict[str, str], capital: float = 1_000_000, fee: float = 0.0,
+                   short_units: dict[str, pd.Series] | None = None):
     """An independent ledger of a sleeves parent, from its trades file (units of ``sleeve:<name>``), its sleeves'
-    saved values (unit value = value / capital) and the run's risk-free series (idle cash, short proceeds
-    included, earns it): (value, daily weight in each sleeve, cash). ``fee``: a yearly borrow fee, charged
-    each day on the previous close's short market value (as a fraction of value) by shrinking every position
-    and the cash alike, the account the trades file is written in."""
+    saved values (unit value = value / capital; ``short_units``: sleeve name -> the unit value of a sleeve
+    held short) and the run's risk-free series (idle cash, short proceeds included, earns it): (value, daily
+    weight in each sleeve, cash). ``fee``: a yearly borrow fee, charged each day on the previous close's short
+    market value (as a fraction of value) by shrinking every position and the cash alike, the account the
+    trades file is written in."""
     equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)
     rf = pd.read_csv(run / "risk_free.csv", index_col="date", parse_dates=True)["risk_free"].reindex(equity.index)
     units = pd.DataFrame({f"sleeve:{name}": equity[s] / capital for name, s in sleeves.items()})
+    for name, unit in (short_units or {}).items():
+        units[f"sleeve:{name}"] = unit
     trades = pd.read_csv(run / "trades" / f"{slug}.csv", parse_dates=["date"])
     assert set(trades["ticker"]) == set(units.columns), "the parent trades its sleeves, not names"
     sign = np.where(trades["side"] == "buy", 1.0, -1.0)
@@ -244,7 +248,18 @@ def long_short_run(snapshot_store, tmp_path_factory) -> Path:
                       results_dir=tmp_path_factory.mktemp("long_short"), offline=True)
 
 
-def test_long_short_example_ledger_exposure_cash_interest_and_borrow_fee(long_short_run):
+def _short_unit(run: Path, free_run: Path, slug: str, capital: float = 1_000_000) -> pd.Series:
+    """The short unit value of sleeve ``slug`` (docs/config.md, Sleeves) from two saved runs: its value ``n``
+    in ``run`` and without costs ``g`` in ``free_run``; each day it moves by ``1 + g + (g - n)``, from 1."""
+    n = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)[slug]
+    g = pd.read_csv(free_run / "equity.csv", index_col="date", parse_dates=True)[slug]
+    assert (g.index == n.index).all()
+    rg, rn = g / g.shift(1, fill_value=capital) - 1, n / n.shift(1, fill_value=capital) - 1   # day one: from capital
+    return (1 + rg + (rg - rn)).cumprod()
+
+
+def test_long_short_example_ledger_exposure_cash_interest_and_borrow_fee(long_short_run, snapshot_store,
+                                                                         tmp_path_factory):
     run = long_short_run
     slug, fee = "long-493-short-mag-7-dollar-neutral", 0.005
     w = _weights(run, slug)
@@ -257,11 +272,20 @@ def test_long_short_example_ledger_exposure_cash_interest_and_borrow_fee(long_sh
     assert net.loc[traded].abs().max() < 1e-3 and (gross.loc[traded] - 2).abs().max() < 0.01, "at each rebalance"
     assert net.abs().max() > 0.05, "between rebalances the legs drift apart"
     assert (exposure["130-30 493 vs Mag 7 net"].loc[traded] - 1).abs().max() < 1e-3
-    # independent ledger: sleeve units from the trades file at the sleeves' unit values, cash (short proceeds
-    # included) earning the run's risk-free series, the borrow fee a daily drag on the previous close's short
-    # market value; the net exposure by name (looked through) equals the sleeves' net
+    # independent ledger: sleeve units from the trades file at the sleeves' unit values (the short Mag 7 at
+    # its short unit value, which charges the short the sleeve's 1 + 2 bps costs: from the example run without
+    # costs), cash (short proceeds included) earning the run's risk-free series, the borrow fee a daily drag
+    # on the previous close's short market value; the net exposure by name (looked through) equals the
+    # sleeves' net
+    free = tmp_path_factory.mktemp("long_short_free") / "free.yaml"
+    free.write_text((EXAMPLES / "long_short.yaml").read_text().replace(
+        "costs: {commission_bps: 1, slippage_bps: 2}", "costs: {commission_bps: 0, slippage_bps: 0}\nevidence: false"))
+    free_run = run_config(free, store=snapshot_store, results_dir=free.parent, offline=True)
+    short = _short_unit(run, free_run, "cap-weighted-mag-7")
+    unit = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)["cap-weighted-mag-7"] / 1e6
+    assert short.iloc[-1] > unit.iloc[-1] * (1 + 5e-4), "above the sleeve's own unit value by its costs, compounded"
     sleeves = {"Equal-weight S&P 493": "equal-weight-s-p-493", "Cap-weighted Mag 7": "cap-weighted-mag-7"}
-    value, weights, cash = _sleeve_ledger(run, slug, sleeves, fee=fee)
+    value, weights, cash = _sleeve_ledger(run, slug, sleeves, fee=fee, short_units={"Cap-weighted Mag 7": short})
     equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=True)[slug]
     np.testing.assert_allclose(equity.to_numpy(), value.to_numpy(), rtol=1e-9)
     fees = pd.read_csv(run / "fees.csv", index_col="date", parse_dates=True)[slug]
