@@ -341,3 +341,34 @@ def test_the_expense_ratio_accrues_from_the_base_close_under_either_fill(snapsho
         assert s.equity.iloc[0] == CAPITAL
         seen[fill] = s.equity
     pd.testing.assert_series_equal(seen["close"], seen["next_close"], rtol=1e-13)
+
+
+def test_prices_on_days_the_nyse_was_closed_are_left_out_with_a_warning(snapshot_store, tmp_path):
+    """A ticker imported on a weekday calendar that keeps US holidays added rows on which no other name has a
+    price, so every trailing window that held one was short: inverse_vol held 100% of that ticker and called
+    SPY and GLD 'listed later'. Those rows are left out of the run (named in a warning); the weights then
+    equal those of the same ticker without the holiday rows."""
+    from backtest.data.store import PriceStore
+    from backtest.plans import build_plans
+    from backtest.data.inputs import load_inputs
+
+    real = snapshot_store.prices(["SPY", "GLD", "IWN"], start=pd.Timestamp("2020-01-01"),
+                                 end=pd.Timestamp("2021-12-31"))
+    weekdays = pd.bdate_range(real.index[0], real.index[-1])
+    zzz = real["IWN"].reindex(weekdays).ffill().rename("ZZZ")     # priced on Good Friday, Christmas ...
+    text = ("name: h\nstart: 2021-01-01\nend: 2021-12-31\nrebalance: quarterly\nstrategies:\n"
+            "  - {name: IV, weighting: inverse_vol, universe: [SPY, GLD, ZZZ], lookback: 63}\n")
+    results = {}
+    for label, series in (("holidays", zzz), ("sessions", zzz.reindex(real.index))):
+        store = PriceStore(tmp_path / label)
+        store.write_prices(pd.concat([real[["SPY", "GLD"]], series], axis=1, sort=True), "test")
+        inputs = load_inputs(parse_config(text), store, offline=True)
+        results[label] = (build_plans(parse_config(text), inputs).plans["IV"].targets, inputs.warnings)
+    targets, warnings = results["holidays"]
+    assert (targets["ZZZ"] < 0.6).all() and (targets["SPY"] > 0.1).all()
+    pd.testing.assert_frame_equal(targets, results["sessions"][0])
+    (note,) = [w for w in warnings if "no NYSE session" in w]
+    assert note.startswith(f"{len(weekdays.difference(real.index))} day(s) with prices but no NYSE session are "
+                           "left out of the run (2020-01-20, ") and note.endswith(
+        "ZZZ (priced on exchange holidays or weekends); the run trades on NYSE sessions")
+    assert not [w for w in results["sessions"][1] if "no NYSE session" in w]

@@ -147,6 +147,9 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
         warnings.append(f"{len(others)} ticker(s) named through groups or analytics.snapshot have no price "
                         f"series and are left out: {', '.join(others)}")
     shares = store.shares() if _needs_shares(cfg) else None
+    prices, off = _drop_non_sessions(prices, cfg.benchmark)
+    if off:
+        warnings.append(off)
     prices = prices.reindex(prices.index.union(period.sim_calendar)).loc[:calendar[-1]]
     if spliced:
         prices = prices.assign(**{col: series.reindex(prices.index) for col, series in spliced.items()})
@@ -155,6 +158,29 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
                     sim_calendar=period.sim_calendar)
     inputs.risk_free = risk_free_returns(cfg, inputs)
     return inputs
+
+
+def _drop_non_sessions(prices: pd.DataFrame, benchmark: str) -> tuple[pd.DataFrame, str]:
+    """Rows on days the NYSE was closed (a series imported on a weekday calendar that keeps US holidays, a
+    24/7 series) left out, with a warning naming the tickers and days: the run trades on NYSE sessions, and
+    strategies count trailing windows in rows, so such a row (no price for any other name) would break every
+    window that holds it. The calendar is read only when some row lacks the benchmark's price."""
+    if benchmark not in prices.columns:
+        return prices, ""
+    suspects = prices.index[prices[benchmark].isna().to_numpy()]
+    if len(suspects) == 0:
+        return prices, ""
+    from backtest.calendar import sessions_between
+
+    off = suspects.difference(sessions_between(suspects[0], suspects[-1]))
+    if len(off) == 0:
+        return prices, ""
+    who = sorted(prices.columns[prices.loc[off].notna().any()])
+    days = ", ".join(f"{d:%Y-%m-%d}" for d in off[:5]) + (f" and {len(off) - 5} more" if len(off) > 5 else "")
+    return prices.drop(index=off), (
+        f"{len(off)} day(s) with prices but no NYSE session are left out of the run ({days}): "
+        f"{', '.join(who[:10])}{f' and {len(who) - 10} more' if len(who) > 10 else ''} "
+        "(priced on exchange holidays or weekends); the run trades on NYSE sessions")
 
 
 def run_aliases(cfg) -> dict[str, str]:
