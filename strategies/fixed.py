@@ -42,9 +42,10 @@ def require_prices(tickers: pd.Index, inputs: DecisionInputs, strategy: str | No
                      f"(e.g. proxies: {{{not_yet[0]}: <PROXY>}})")
     if stopped:  # its prices ended (delisting) or have a gap on this date: a later start would not help
         last = max(history[t].last_valid_index() for t in stopped)
-        fixes.append(f"{', '.join(stopped)}: prices stop or have a gap there; end the run earlier (`end: "
-                     f"{last:%Y-%m-%d}` or before, the last price), import the missing prices (bt data import "
-                     "FILE), or take it out of the weights")
+        fixes.append(f"{', '.join(stopped)}: prices stop or have a gap there; if they stop, end the run earlier "
+                     f"(`end: {last:%Y-%m-%d}` or before, the last price); if it is a gap, import the missing "
+                     "prices (bt data import FILE) or move the rebalance day off it (e.g. rebalance: {every: "
+                     "monthly, day: 2}); or take it out of the weights")
     who = f"strategy {strategy!r}: " if strategy else ""
     raise DataError(
         f"{who}fixed weights name {len(missing)} ticker(s) without a price on {inputs.date:%Y-%m-%d}: "

@@ -192,8 +192,8 @@ CASES = [
     Case("history-stops-before-a-rebalance", "run time",
          "a fixed weight on TWTR, rebalanced in 2022 after its prices end", run(),
          ("strategy 'Held': fixed weights name 1 ticker(s) without a price on 2022-01-03",
-          "TWTR (last price 2021-04-21)", "prices stop or have a gap there; end the run earlier "
-          "(`end: 2021-04-21` or before, the last price)"),
+          "TWTR (last price 2021-04-21)", "prices stop or have a gap there; if they stop, end the run earlier "
+          "(`end: 2021-04-21` or before, the last price); if it is a gap, import the missing prices"),
          {"c.yaml": config(HELD, start="2020-01-01", end="2022-06-30")}),
     Case("universe-prices-end-before-the-run", "run time",
          "equal weights of `[TWTR]` over 2020-2023 (TWTR's prices end 2021-04-21)", run(),
