@@ -22,7 +22,8 @@ def finish_notes(spec, groups, notes, dates, candidates, missing, outside, strat
     if missing:
         top = ", ".join(f"{t} ({n})" for t, n in missing.most_common())
         notes.append(f"{spec.name}: {len(missing)} member(s) had no price on some rebalance dates and were left "
-                     f"out there (dates missed in brackets): {top}")
+                     f"out of those dates' targets, so a position held in one is sold at that rebalance's fill "
+                     f"if it has a price there (dates missed in brackets): {top}")
     if spec.weighting in ("cap", "inverse_vol", "min_variance", "risk_parity", "hrp") and \
             getattr(spec, "caps", None) is not None:
         bound = {n[:10] for n in strategy_notes if n[10:24] == ": caps bound: "}
