@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import metrics as M
+from ..analytics.evidence import NO_SECTOR
 from .figures import Labelled, _line_style, _selector, _weekly
 from .page import BENCHMARK_COLOR, SharedDates, color, esc, f4, fmt, new_figure, ptext, table, xcoords
 
@@ -144,7 +145,7 @@ def sector_of(sectors: pd.Series | None, ticker: str) -> str:
     if sectors is None:
         return "–"
     value = sectors.get(ticker)
-    return "Unknown" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    return NO_SECTOR if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def holdings_now_table(held: list[tuple[str, pd.DataFrame]], sectors: pd.Series | None) -> str:
@@ -167,7 +168,8 @@ def holdings_now_table(held: list[tuple[str, pd.DataFrame]], sectors: pd.Series 
 
 
 def sector_weights(frame: pd.DataFrame, sectors: pd.Series) -> pd.DataFrame:
-    """Held weights summed by sector (date x sector, "Unknown" for tickers without one), sectors ordered by
+    """Held weights summed by sector (date x sector, `NO_SECTOR` for tickers without one, as the
+    evidence's attribution names them), sectors ordered by
     their average weight, largest first."""
     names = [sector_of(sectors, t) for t in frame.columns]
     out = frame.fillna(0.0).T.groupby(names).sum().T
@@ -188,7 +190,7 @@ def sector_figure(held: list[tuple[str, pd.DataFrame]], sectors: pd.Series, *,
             k = order.setdefault(col, len(order))
             fig.add_trace(go.Scatter(**xcoords(by_sector.index, shared), y=f4(by_sector[col].to_numpy()),
                                      name=ptext(col), stackgroup=f"s{g}", mode="lines", visible=g == 0,
-                                     line=dict(width=0.5, color="#adb5bd" if col == "Unknown" else color(k)),
+                                     line=dict(width=0.5, color="#adb5bd" if col == NO_SECTOR else color(k)),
                                      hovertemplate="%{y:.1%}"))
             groups.append(g)
     fig.update_layout(updatemenus=_selector([lab for lab, _ in held], groups))

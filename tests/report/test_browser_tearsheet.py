@@ -83,7 +83,7 @@ def test_new_run_charts_draw_the_runs_numbers(browser, saved_dir, artifacts):
     assert sum(_arr(_data(page, "#distribution", 1)[0]["y"])) == len(M.period_returns(M.simple_returns(eq), "M", from_base=True))
     # holdings now with sectors; sector weights stacked to the weights held
     text = page.locator("#holdings table").first.inner_text()
-    assert "Information Technology" in text and "Unknown" not in text.split("T19")[0]
+    assert "Information Technology" in text and "No sector" not in text.split("T19")[0]
     stacked = [_arr(t["y"])[-1] for t in _data(page, "#holdings") if t.get("visible") is not False]
     assert sum(stacked) == pytest.approx(float(saved.strategies[0].holdings.iloc[-1].sum()), abs=1e-5)
     # trades and turnover per rebalance: one bar per rebalance, orders = rows of trades.csv that day
