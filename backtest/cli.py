@@ -201,9 +201,31 @@ def data_ls(ctx, tickers: tuple[str, ...]) -> None:
 @click.pass_context
 def data_fetch(ctx, tickers: tuple[str, ...], start: str, end: str | None) -> None:
     """Download missing daily prices from Yahoo (yfinance) into the store."""
-    from .data.yahoo import fetch_prices
+    import datetime as dt
 
-    report = fetch_prices(_store(ctx), [t.upper() for t in tickers], start, end)
+    from .data.yahoo import OFFLINE_FIX, fetch_prices
+    from .errors import NetworkError, UsageError
+
+    days = {}
+    for opt, value in (("--start", start), ("--end", end)):
+        if value is None:
+            continue
+        try:
+            days[opt] = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise UsageError(f"{opt}: {value!r} is not a calendar date; expected YYYY-MM-DD, e.g. 2024-01-02") \
+                from None
+    if "--end" in days and days["--end"] < days["--start"]:
+        raise UsageError(f"--end {days['--end']} is before --start {days['--start']}; fix: swap the two dates")
+    if days["--start"] > dt.date.today():
+        raise UsageError(f"--start {days['--start']} is in the future (today is {dt.date.today()}); there are no "
+                         "prices to download; fix: an earlier --start")
+    try:
+        report = fetch_prices(_store(ctx), [t.upper() for t in tickers], start, end)
+    except NetworkError as exc:     # fetch has no --offline: point to the offline ways in
+        raise NetworkError(str(exc).replace(OFFLINE_FIX, "bt data fetch needs Yahoo; offline, import prices "
+                                            "instead: `bt data import ../shared/market-data` or `bt data "
+                                            "import FILE`")) from None
     click.echo(str(report))
 
 

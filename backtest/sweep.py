@@ -261,6 +261,15 @@ def _run_sweep(config, *, store, results_dir, offline: bool, workers: int, sched
                                metric=metric, echo=echo, t0=t0, worker=worker)
 
 
+def worker_count(workers: int, n_variants: int, echo: Callable[[str], None]) -> int:
+    """``--workers`` capped at the number of variants (each extra process would only cost memory and start-up:
+    64 workers for 14 variants ran for minutes on 2 cores), saying so."""
+    if workers > n_variants:
+        echo(f"--workers {workers}: only {n_variants} variant(s), so {n_variants} worker(s) are started")
+        return n_variants
+    return workers
+
+
 def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, offline: bool, workers: int,
                     scheduler: str | None, chunk_size: int, metric: str, echo: Callable[[str], None], t0: float,
                     worker) -> Path:
@@ -287,6 +296,7 @@ def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, of
     risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
     shared = (inputs, bench_returns, risk_free)
+    workers = worker_count(workers, len(variants), echo)
     with runner(workers, scheduler, echo, simulate_chunk, shared) as (run_chunks, where, n_workers, cpu):
         timings["start"] = time.perf_counter() - t0 - timings["load"]     # cluster start, warm-up, data sent
         size = min(chunk_size, -(-len(variants) // n_workers))

@@ -276,7 +276,7 @@ def runner(workers: int, scheduler: str | None, echo, simulate, shared: tuple
         echo(f"connecting to the Dask scheduler at {scheduler} ...")
         try:
             client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:   # ValueError: 'bogus' (no port), a bad scheme
             raise UsageError(f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); fix: "
                              f"start one (`dask scheduler`, then `dask worker {scheduler}`) or check the "
                              f"address") from None

@@ -125,6 +125,20 @@ def test_list_and_compare_saved_runs(rotation_run, tmp_path, capsys):
     assert html.exists() and "Mag 7 overweight" in html.read_text()
 
 
+@pytest.mark.parametrize("args, message", [
+    (("--start", "2024-13-01"), "error: --start: '2024-13-01' is not a calendar date; expected YYYY-MM-DD"),
+    (("--start", "2024-02-01", "--end", "2024-02-30"), "error: --end: '2024-02-30' is not a calendar date"),
+    (("--start", "2024-02-01", "--end", "2024-01-01"), "error: --end 2024-01-01 is before --start 2024-02-01"),
+    (("--start", "2999-01-01"), "error: --start 2999-01-01 is in the future"),
+])
+def test_data_fetch_checks_its_dates_before_asking_yahoo(tmp_path, capsys, args, message):
+    """Bad dates were an internal error (exit 1), and a start after the end or in the future reported
+    '1 already stored' with exit 0, for a ticker the store did not hold."""
+    code, out, err = bt(capsys, "--data-dir", tmp_path / "store", "data", "fetch", "ZZTOP", *args)
+    assert code == 2 and err.startswith(message), err
+    assert not (tmp_path / "store").exists() or not list((tmp_path / "store").rglob("*.parquet"))
+
+
 def test_snapshot_command(snapshot_store, capsys):
     code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "snapshot", "IWM", "AVUV", "VTV", "SPY",
                         "--asof", "2026-06-22", "--since", "ytd")

@@ -136,6 +136,9 @@ BAD = [
     # --- names
     ("run-name-dotdot", "name: '..'\nstart: 2016-01-01\nstrategies:\n" + FIXED,
      "name (line 1): must not be '..' (the run name becomes a folder name)"),
+    ("bps-written-as-percent", top("costs: {commission_bps: 0.1%}"),
+     "costs.commission_bps (line 5): must be a number, got '0.1%'; this key is in basis points: write 10 for "
+     "0.1% (no quotes or %)"),
     ("weighting-name-as-mapping", strat("name: X", "weighting: {fixed: {SPY: 1}}"),
      "strategies[0].weighting (line 5): is a name, not a mapping: got {fixed: ...}; write `weighting: fixed` and "
      "put its settings beside it in the strategy (weights: {SPY: 0.6, AGG: 0.4})"),

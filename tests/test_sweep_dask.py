@@ -259,3 +259,25 @@ def test_an_external_cluster_started_as_documented_runs_the_sweep_to_the_same_by
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+
+
+@pytest.mark.parametrize("address", ["bogus", "foo://127.0.0.1:1"])
+def test_a_malformed_scheduler_address_is_a_usage_error(address):
+    """`--scheduler bogus` (no port) or an unknown scheme was an internal error (ValueError, exit 1); like
+    an unreachable address it is the user's: exit 2 naming the address and the fix."""
+    from backtest.errors import UsageError
+    from backtest.sweep_workers import runner
+
+    with pytest.raises(UsageError, match=f"--scheduler: cannot reach a Dask scheduler at '{address}'") as info:
+        with runner(0, address, lambda m: None, None, ()):
+            pass
+    assert info.value.exit_code == 2
+
+
+def test_workers_are_capped_at_the_number_of_variants():
+    from backtest.sweep import worker_count
+
+    said = []
+    assert worker_count(64, 14, said.append) == 14
+    assert said == ["--workers 64: only 14 variant(s), so 14 worker(s) are started"]
+    assert worker_count(2, 14, said.append) == 2 and worker_count(0, 3, said.append) == 0 and len(said) == 1

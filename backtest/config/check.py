@@ -141,10 +141,13 @@ class Ctx:
         return [p for _, _, p in sorted(out, key=lambda t: (t[0], t[1]))]
 
 
-def _type_hint(value: Any) -> str:
+def _type_hint(value: Any, path: Sequence = ()) -> str:
     if isinstance(value, str) and _NUMBER_TEXT_RE.match(value):
         if value.strip().endswith("%"):
-            return f"; write a fraction without quotes or %, e.g. {float(value.strip()[:-1]) / 100:g}"
+            pct = float(value.strip()[:-1])
+            if any(str(p).endswith("_bps") for p in path):   # basis points, not a fraction: 0.1% = 10 bps
+                return f"; this key is in basis points: write {pct * 100:g} for {pct:g}% (no quotes or %)"
+            return f"; write a fraction without quotes or %, e.g. {pct / 100:g}"
         return "; remove the quotes"
     return ""
 
@@ -204,7 +207,7 @@ def number(ctx: Ctx, value: Any, path: Sequence, *, lo: float | None = None, hi:
     if value is BAD:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        ctx.error(path, f"must be a number, got {show(value)}{_type_hint(value)}")
+        ctx.error(path, f"must be a number, got {show(value)}{_type_hint(value, path)}")
         return None
     try:
         x = float(value)

@@ -353,6 +353,11 @@ def _to_wide(frame: pd.DataFrame, path: Path, lines, field: str, date_format) ->
     fields = [c for c in others if _norm(c) in FIELD_NAMES or _norm(c) in OHLCV_OTHER]
     if price_cols or len(fields) >= 2:
         return _ohlcv(frame, path, lines, date_col, others, price_cols, date_format)
+    fields = [c for c in fields if not str(c).isupper()]   # LOW (Lowe's), OPEN (Opendoor) are tickers
+    if fields:   # one OHLCV field name (Volume, Open, ...) among ticker columns: a field, never a ticker
+        raise DataError(f"{path}: column {fields[0]!r} is a price field (of a one-ticker download), not a ticker; "
+                        "remove it (date + one column of adjusted closes per ticker) and import the file again; "
+                        "nothing was written")
     labels = lines or [f"row {i + 1}" for i in range(len(frame))]
     tickers = [check_ticker_name(c, where) for c in others]
     wide = frame[others].copy()

@@ -142,6 +142,8 @@ BAD_FILES = [
      r"the file name \(taken as the ticker of this one-ticker file\) 'AAPL \(1\)' contains spaces"),
     ("ohlcv with other columns", "AAPL.csv", "Date,Close,Adj Close,MSFT\n2024-01-02,1,2,3\n",
      r"price fields \(Close, Adj Close\) next to other columns \('MSFT'\); use one layout"),
+    ("one field among tickers", "p.csv", "date,AAPL,MSFT,Volume\n2024-01-02,1,2,100\n",
+     r"p.csv: column 'Volume' is a price field \(of a one-ticker download\), not a ticker; remove it"),
     ("description as ticker", "p.csv", "date,Apple Inc.\n2024-01-02,1\n",
      r"column 'Apple Inc.' contains spaces \(a description, not a ticker\); name each price column by its "
      r"ticker"),
