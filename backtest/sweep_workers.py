@@ -293,8 +293,31 @@ def runner(workers: int, scheduler: str | None, echo, simulate, shared: tuple
 
     echo(f"starting a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''} ...")
     with dask.config.set({TRIM_KEY: None, THREADS_KEY: 1, AMM_KEY: False, **QUIET}), \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        data = _start_workers(client, shared, own=True)
-        where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
-        yield _on_dask(client, simulate, data), where, workers, cpu_of(client)
+            _started_deaf_to_ctrl_c(lambda: LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR)) as cluster, Client(cluster) as client:
+        try:
+            data = _start_workers(client, shared, own=True)
+            where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
+            yield _on_dask(client, simulate, data), where, workers, cpu_of(client)
+        except BaseException:    # Ctrl-C, an error: the cluster is torn down mid-work; its logs are noise
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+            raise
+
+
+def _started_deaf_to_ctrl_c(start):
+    """``start()`` (a local cluster) with SIGINT ignored while it spawns its worker processes, which inherit
+    that (POSIX keeps an ignored signal ignored across exec, and Python then installs no KeyboardInterrupt):
+    Ctrl-C reaches every process of the terminal's group, and each worker printed a KeyboardInterrupt
+    traceback while this process was already stopping the sweep (and its cluster) cleanly. A Ctrl-C during
+    the cluster's start (a few seconds) is ignored; the next one stops the sweep."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
