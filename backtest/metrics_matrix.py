@@ -14,8 +14,9 @@ is written as `backtest.metrics` writes it (pandas' mean is ``sum / n``, its var
 / (n - ddof)``; powers on Python floats). What BLAS or masking would change stays per column, on that
 column's own 1-d array: the covariances of beta and correlation (``np.cov``), CVaR, the turnover sums.
 tests/test_metrics_matrix.py checks the equality on random and real series, NaN results and edge cases
-included. A column the matrix path does not cover (a NaN or infinite return, fewer than two dates, a
-benchmark or fees on other dates) is computed by `compute_metrics` itself.
+included. A column the matrix path does not cover (a NaN or infinite return, a return at or below -100%:
+the value reached zero or below, fewer than two dates, a benchmark or fees on other dates) is computed by
+`compute_metrics` itself.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def relative_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark
 def matrix_columns(equity: pd.DataFrame, capital: float | None, benchmark_returns: pd.Series | None = None,
                    fees: pd.DataFrame | None = None) -> np.ndarray:
     """Which columns of ``equity`` `compute_metrics_many` computes on the matrix (one bool per column). The
-    others get one `compute_metrics` call each: a column with a NaN or infinite return, or every column when
+    others get one `compute_metrics` call each: a column with a NaN or infinite return or one at or below
+    -100% (its value reached zero or below: every metric NaN but start, end, years), or every column when
     there are fewer than two dates, the dates are not sorted and unique, or the benchmark's returns or the
     fees are on other dates."""
     return _covered(_returns(np.asfortranarray(equity.to_numpy(dtype=float)), capital), equity.index,
@@ -141,7 +143,7 @@ def _returns(values: np.ndarray, capital: float | None) -> np.ndarray:
 
 def _covered(r: np.ndarray, index: pd.Index, benchmark_returns: pd.Series | None,
              fees: pd.DataFrame | None) -> np.ndarray:
-    fast = np.isfinite(r).all(axis=0) & (len(r) >= 2)
+    fast = np.isfinite(r).all(axis=0) & (r > -1.0).all(axis=0) & (len(r) >= 2)
     if not (isinstance(index, pd.DatetimeIndex) and index.is_monotonic_increasing and index.is_unique):
         fast[:] = False
     if benchmark_returns is not None and _on(benchmark_returns, index) is None:

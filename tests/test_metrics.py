@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -368,3 +369,39 @@ def test_drawdown_table_equals_the_per_episode_pandas_table(rotation_run):
         expected = _drawdown_table_by_pandas(r)
         pd.testing.assert_frame_equal(M.drawdown_table(r), expected, check_exact=True)
     assert len(M.drawdown_table(cases[-1])) > 20             # the real series have many episodes
+
+
+def _wiped_out(days):
+    """Daily returns of a long/short account of capital 100 whose short outgrows it: below zero from the
+    fifth day on, then ever more negative (each day's return a ratio of two negative values: +200%)."""
+    values = pd.Series([100.0, 90.0, 40.0, 5.0, -20.0, -60.0, -180.0, -540.0, -1620.0, -4860.0],
+                       index=days[:10])
+    return M.simple_returns(values, 100.0)
+
+
+def test_a_value_at_or_below_zero_leaves_every_metric_but_the_dates_undefined():
+    """Returns after the value reaches zero or below are ratios of non-positive values: no metric of them
+    means anything (here a positive Sharpe of a wiped-out account), so all
+    are NaN but start, end and years, computed without a RuntimeWarning."""
+    days = pd.bdate_range("2020-01-01", periods=300, name="date")
+    r = _wiped_out(days)
+    bench = pd.Series(0.001, index=r.index)
+    turnover, fees = pd.Series(0.1, index=r.index[:2]), pd.Series(1.0, index=r.index)
+    assert M.sharpe_ratio(r) > 0                                  # what the functions alone make of it
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = M.compute_metrics(r, bench, None, turnover=turnover, fees=fees, equity=100 * (1 + r).cumprod(),
+                              from_base=True)
+        rel = M.relative_metrics(r, bench)
+        rolling = M.rolling_return(r, window=3)
+    assert (m["start"], m["end"], m["years"]) == ("2020-01-01", "2020-01-14", 13 / 365.25)
+    defined = [k for k, v in m.items() if not (isinstance(v, float) and math.isnan(v))]
+    assert defined == ["start", "end", "years"]
+    assert list(m) == list(M.compute_metrics(r.iloc[:3], bench, None, turnover=turnover, fees=fees))
+    assert all(math.isnan(v) for v in rel.values()) and list(rel) == list(M.RELATIVE_KEYS)
+    assert rolling.iloc[2] == pytest.approx(-0.6) and rolling.iloc[4:7].isna().all()    # windows with it
+    # a value of exactly zero is the same (a return of -100%); the edge just above it is an ordinary series
+    gone = M.simple_returns(pd.Series([100.0, 50.0, 0.0, 0.0], index=days[:4]), 100.0)
+    assert math.isnan(M.compute_metrics(gone)["total_return"])
+    almost = M.simple_returns(pd.Series([100.0, 50.0, 1e-9], index=days[:3]), 100.0)
+    assert M.compute_metrics(almost)["total_return"] == pytest.approx(-1.0)

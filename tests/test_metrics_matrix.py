@@ -320,3 +320,27 @@ def test_a_sweep_chunk_is_computed_on_the_matrix(snapshot_store, tmp_path):
     m = {o.name: o.metrics for o in outcomes}
     assert len({v["n_rebalances"] for v in m.values()}) == 3
     assert all(v["expense_ratio"] == 0.002 and v["fees_paid"] >= 0 for v in m.values())
+
+
+def test_a_value_at_or_below_zero_is_computed_as_compute_metrics_computes_it():
+    """A column whose value reaches zero or below (a short that outgrew the account) leaves the matrix path:
+    `compute_metrics` gives it NaN for every metric but the dates, as one by one, without a RuntimeWarning
+    (the capture ratios' powers of a negative growth warned); its neighbours are unchanged."""
+    import warnings
+
+    equity, fees, turnover, rebalances, expense, bench, rf = _random_case(3, 700)
+    before = compute_metrics_many(equity, CAPITAL, bench, rf, turnover=turnover, fees=fees,
+                                  rebalances=rebalances, expense_ratio=expense)
+    equity["s2"] = equity["s2"] - equity["s2"].iloc[200] * np.linspace(0.0, 3.0, len(equity))   # below 0
+    equity["s3"] = equity["s3"].where(equity.index < equity.index[300], 0.0)                  # exactly 0
+    assert matrix_columns(equity, CAPITAL, bench, fees).tolist() == [c not in ("s2", "s3") for c in equity]
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense)
+        against = relative_metrics_many(equity, CAPITAL, bench, rf)
+    for c in ("s2", "s3"):
+        assert [k for k, v in got[c].items() if not (isinstance(v, float) and np.isnan(v))] == \
+            ["start", "end", "years"], c
+        assert all(np.isnan(v) for v in against[c].values())
+    for c in equity.columns.drop(["s2", "s3"]):
+        assert json.dumps(got[c]) == json.dumps(before[c])

@@ -137,7 +137,9 @@ def block_bootstrap(returns: pd.Series, benchmark: pd.Series, risk_free: pd.Seri
     original calendar days (CAGR) and is scored with the metrics.json formulas. Percentile intervals at
     ``confidence``. Returns a DataFrame indexed by metric (``cagr``, ``sharpe``, ``excess_return``) with
     ``estimate`` (on the original data), ``low``, ``high``, ``std`` (of the bootstrap distribution), and
-    ``share_positive``. NaN with fewer than ``2 * block`` returns. ``starts``: the draw of `block_starts`
+    ``share_positive``. NaN with fewer than ``2 * block`` returns, or when a value reaches zero or below (a
+    return at or below -100%: its metrics are NaN, `metrics.compute_metrics`). ``starts``: the draw of
+    `block_starts`
     (``samples x ceil((len(returns) - 1) / block)``), to share one draw between several strategies.
     """
     r, b = returns.align(benchmark, join="inner")
@@ -148,7 +150,7 @@ def block_bootstrap(returns: pd.Series, benchmark: pd.Series, risk_free: pd.Seri
     cols = ["estimate", "low", "high", "std", "share_positive"]
     names = ["cagr", "sharpe", "excess_return"]
     n = len(x)
-    if n < 2 * block or not years > 0:
+    if n < 2 * block or not years > 0 or (r <= -1.0).any() or (b <= -1.0).any():
         return pd.DataFrame(math.nan, index=pd.Index(names, name="metric"), columns=cols)
     ls, lb, ex = np.log1p(x[:, 0]), np.log1p(x[:, 1]), x[:, 0] - x[:, 2]
     # metrics.sharpe_ratio counts the starting point (its return minus the risk-free's, 0.0 in a run) as a

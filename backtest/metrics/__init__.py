@@ -93,11 +93,19 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
     ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None. ``from_base``:
     the series is a run's, starting at its base close (see `period_returns`): the calendar-month and -year keys
     (the capture ratios too) count its first date, the base, in the second date's month and year.
+
+    A series whose value reaches zero or below (a daily return at or below -100%: a short position outgrew
+    the account) has every metric NaN but ``start``, ``end`` and ``years``: its returns after that day are
+    ratios of non-positive values, which measure nothing (the run warns, `engine.simulate.wiped_out_notes`).
     """
     r = _clean(returns)
 
     def day(ts) -> float | str:
         return ts.strftime("%Y-%m-%d") if not pd.isna(ts) else NAN
+
+    if (r <= -1.0).any():
+        undefined = compute_metrics(r.iloc[:0])     # every key, in order, NaN
+        return {**undefined, "start": day(r.index[0]), "end": day(r.index[-1]), "years": span_years(r.index)}
 
     top = top_drawdowns(r, 1)
     table = drawdown_table(r)

@@ -105,10 +105,13 @@ RELATIVE_KEYS = ("excess_return", "beta", "alpha", "correlation", "r_squared", "
 
 def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
                      risk_free: pd.Series | None = None, *, from_base: bool = False) -> dict[str, float]:
-    """The benchmark-relative metrics (`RELATIVE_KEYS`) of ``returns`` against ``benchmark_returns``.
+    """The benchmark-relative metrics (`RELATIVE_KEYS`) of ``returns`` against ``benchmark_returns``; all NaN
+    when the value of ``returns`` reaches zero or below (a return at or below -100%: `compute_metrics`).
     ``from_base``: the series are a run's, starting at its base close (the capture ratios' months, see
     `period_returns`)."""
     r = _clean(returns)
+    if (r <= -1.0).any():
+        return dict.fromkeys(RELATIVE_KEYS, NAN)
     b = benchmark_returns
     return {
         "excess_return": excess_return(r, b),

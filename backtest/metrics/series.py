@@ -326,8 +326,10 @@ def trailing_returns(returns: pd.Series) -> dict[str, float]:
 
 
 def rolling_return(returns: pd.Series, *, window: int = ROLLING_WINDOW) -> pd.Series:
-    """Compounded return over the trailing ``window`` days; NaN for the first ``window - 1`` dates."""
-    return np.expm1(np.log1p(_clean(returns)).rolling(window).sum())
+    """Compounded return over the trailing ``window`` days; NaN for the first ``window - 1`` dates and for
+    windows with a return at or below -100% (the value reached zero or below: no log return)."""
+    r = _clean(returns)
+    return np.expm1(np.log1p(r.where(r > -1.0)).rolling(window).sum())
 
 
 def rolling_volatility(returns: pd.Series, *, window: int = ROLLING_WINDOW) -> pd.Series:
