@@ -21,7 +21,10 @@ sum and ``S`` the short weights' (absolute) sum at that close::
 S = 0) this is ``C / ((1 + f)(1 + s))`` and ``W / ((1 - f)(1 - s))``. The benchmark trades free. A percent
 flow is a fraction of the account's value at that close, before the flow. A withdrawal larger than what
 selling everything pays pays that out, and the account stays at zero until a contribution (``depleted_on``
-says when; the run's warnings too): the account is never negative. Flows on the run's first day are not applied
+says when; the run's warnings too): the account is never negative, unless the strategy's own value goes
+to zero or below (a short position outgrowing it; the run warns, `engine.simulate.wiped_out_notes`): while
+the account's value is at or below zero, percent flows and withdrawals are zero (a percent of a negative
+value is not a contribution). Flows on the run's first day are not applied
 (``capital`` is the first investment: it buys the strategy's opening holdings, paying the opening costs as
 the strategy does).
 
@@ -142,6 +145,8 @@ def account(equity: pd.Series, capital: float, flows: list[Flow], *, commission:
         for f in by_day.get(i, ()):
             value = held * nav[i]
             amount = f.amount if f.amount is not None else f.percent * value
+            if value <= 0 and (f.amount is None or amount < 0):
+                continue        # no share of, and nothing to withdraw from, a value at or below zero
             if amount >= 0:
                 added = amount / buy
                 held += added / nav[i]

@@ -74,6 +74,24 @@ def test_a_withdrawal_larger_than_the_account_empties_it_never_below_zero():
     assert costly["flow_costs"].iloc[2] == pytest.approx(500.0 * (1 - 0.99 * 0.98), rel=1e-12)
 
 
+def test_percent_flows_and_withdrawals_on_a_value_at_or_below_zero_are_zero():
+    """A long/short strategy whose short outgrew it has a value at or below zero (the run warns): a percent
+    of it is no flow (a 4% withdrawal of a negative value was a contribution), and nothing is paid out of it;
+    a contribution of an amount still goes in. Flows on a positive value are unchanged."""
+    idx = pd.bdate_range("2024-01-01", periods=7)
+    equity = pd.Series([100.0, 80.0, -50.0, -200.0, 0.0, -100.0, 40.0], index=idx)
+    flows = [Flow(idx[1], percent=-0.04), Flow(idx[2], percent=-0.04), Flow(idx[3], percent=0.1),
+             Flow(idx[3], amount=-30.0), Flow(idx[4], percent=-0.04), Flow(idx[4], amount=-5.0),
+             Flow(idx[5], amount=100.0)]
+    acct = account(equity, 1000.0, flows)
+    assert acct["contributed"].tolist() == [1000.0, 0.0, 0.0, 0.0, 0.0, 100.0, 0.0]
+    assert acct["withdrawn"].tolist() == [0.0, 32.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    scale = 1000.0 / 100.0 * 0.96      # the account: 9.6 strategies after the one withdrawal (4% of 800)
+    assert acct["value"].iloc[:5].tolist() == pytest.approx([1000.0, 768.0, -50 * scale, -200 * scale, 0.0])
+    assert acct["value"].iloc[5] == pytest.approx(-100 * scale + 100.0)
+    assert not acct["depleted"].any()
+
+
 def test_flow_dates_first_trading_day_of_each_month_not_the_first_day():
     cal = pd.bdate_range("2024-01-01", "2024-04-30")
     rules = (CashFlowRule(every="monthly", amount=100.0), CashFlowRule(date=pd.Timestamp("2024-03-02"),
