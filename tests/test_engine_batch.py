@@ -171,6 +171,38 @@ def test_real_snapshot_sweep_chunk_equals_vectorbt(snapshot_store):
     assert len({m["cagr"] for m in fast.values()}) == 16
 
 
+@pytest.mark.parametrize("fill", ["next_close", "close"])
+def test_a_short_that_outgrows_the_account_is_reported_the_same_by_both_paths(fill):
+    """A short name that rises 20x takes a 100/100 long/short below zero: both paths give the same values and
+    the same warning (the first day at or below zero, the lowest value, what to do); a 130/30 rebalanced daily
+    stays above zero and has none."""
+    cal = pd.bdate_range("2020-01-01", periods=120, name="date")
+    prices = pd.DataFrame({"BOND": np.linspace(100.0, 104.0, 120), "ROCKET": np.geomspace(10.0, 200.0, 120)},
+                          index=cal)
+
+    def mk(weights, days=cal[:1]):
+        return pd.DataFrame([weights] * len(days), index=days)
+
+    plans = {"ls": StrategyPlan(mk({"BOND": 1.0, "ROCKET": -1.0}), commission_bps=5),
+             "ls fee": StrategyPlan(mk({"BOND": 1.0, "ROCKET": -1.0}), expense_ratio=0.02),
+             "130/30": StrategyPlan(mk({"BOND": 1.3, "ROCKET": -0.3}, cal[:-1]))}
+    base = cal[1] if fill == "next_close" else cal[0]
+    oracle = _oracle(prices, plans, fill, base)
+    batch = simulate_many(prices, plans, capital=1e6, fill=fill, base=base)
+    _assert_same(batch, oracle)
+    for name in ("ls", "ls fee"):
+        equity = oracle[name].equity
+        first, low = equity.index[equity.to_numpy() <= 0][0], equity.idxmin()
+        assert equity.min() < -5e6
+        assert batch.notes[name][-1] == (
+            f"{name}: the value fell to zero or below on {first:%Y-%m-%d} ({equity[first]:,.0f}; lowest "
+            f"{equity.min():,.0f} on {low:%Y-%m-%d}): a short position outgrew the account, which a broker "
+            "would have closed. Nothing after that date is meaningful (the value, returns and cash flows; "
+            "its metrics are NaN); fix: rebalance more often or lower the short share")
+    assert (oracle["130/30"].equity > 0).all()
+    assert not any("zero or below" in n for n in batch.notes["130/30"])
+
+
 def test_plans_with_a_borrow_fee_fall_back_to_vectorbt():
     """`simulate_plans` sends what the kernel does not support (a borrow fee) to `simulate`, the rest to the
     kernel, and returns both in plan order, equal to the vectorbt path."""

@@ -391,3 +391,56 @@ def test_a_parent_wholly_in_one_sleeve_has_its_returns_with_its_own_costs_fee_an
                                    rtol=1e-9, atol=1e-13)
         pd.testing.assert_frame_equal(sims["P"].holdings, sims["A"].holdings, check_exact=False, rtol=1e-12)
         assert sims["P"].fees.sum() == 0 and sims["A"].fees.sum() > 0
+
+
+OUTGROWN = """
+name: outgrown
+start: 2019-06-01
+end: 2021-12-31
+benchmark: SPY
+risk_free: BIL
+strategies:
+  - {name: longleg, weighting: fixed, weights: {TLT: 1}}
+  - {name: shortleg, weighting: fixed, weights: {TSLA: 1}}
+  - {name: ls_never, weighting: sleeves, sleeves: {longleg: 1, shortleg: -1}, rebalance: never,
+     borrow_fee: 0.01}
+  - {name: ls_1x3, weighting: sleeves, sleeves: {longleg: 1.5, shortleg: -1.5}, rebalance: yearly}
+cash_flows:
+  - {every: quarterly, percent: -0.04}
+"""
+
+
+def test_a_short_that_outgrows_the_account_is_a_loud_warning_not_plausible_figures(snapshot_store, tmp_path):
+    """TSLA rose about 20x from mid-2019: short 100% of the account unrebalanced (or 150% rebalanced
+    yearly), the value goes far below zero. The run warns, naming the strategy, the first day at or below
+    zero and the lowest value; its metrics are NaN (no positive Sharpe of a wiped-out account) and nothing
+    prints a RuntimeWarning (metrics, evidence, report); 4% withdrawals of a negative value are no
+    contributions."""
+    import json
+    import warnings
+
+    from backtest.runner import run_backtest, save_run
+
+    cfg = parse_config(OUTGROWN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = run_backtest(cfg, snapshot_store, offline=True)
+        folder = save_run(result, tmp_path)
+    equity = {s.name: s.equity for s in result.strategies}
+    wiped = [w for w in result.manifest["warnings"] if "fell to zero or below" in w]
+    assert [w.split(":")[0] for w in wiped] == ["ls_never", "ls_1x3"]
+    for name, warning in zip(["ls_never", "ls_1x3"], wiped):
+        values = equity[name]
+        first = values.index[values.to_numpy() <= 0][0]
+        assert values.min() < -20 * CAPITAL
+        assert f"on {first:%Y-%m-%d} ({values[first]:,.0f}; lowest {values.min():,.0f} on " \
+               f"{values.idxmin():%Y-%m-%d})" in warning
+        assert "Nothing after that date is meaningful" in warning and "rebalance more often" in warning
+    metrics = json.loads((folder / "metrics.json").read_text())["strategies"]
+    for name in ("ls_never", "ls_1x3"):
+        assert [k for k, v in metrics[name].items() if v is not None] == ["start", "end", "years"], name
+    assert all(v is not None for k, v in metrics["longleg"].items() if k in ("cagr", "sharpe", "beta"))
+    flows = result.analytics["cash_flows"]
+    assert (flows["contributed"] == CAPITAL).all(), "no contribution in the config, none in the table"
+    assert flows.loc["ls_never", "withdrawn"] < 0.1 * CAPITAL
+    assert "fell to zero or below" in (folder / "report.html").read_text()

@@ -426,3 +426,34 @@ def test_the_sweep_evidence_on_its_worker_is_the_evidence_computed_here(config, 
     a, b, d, c = seen["metrics"]
     assert '"evidence"' in c and '"pbo"' in c and a == b == d == c
     assert seen["left"] == []
+
+
+def test_a_variant_whose_short_outgrows_the_account_warns_as_its_own_run(snapshot_store, tmp_path):
+    """A long/short variant whose value falls below zero (short TSLA from mid-2019) has in the sweep the
+    warning and the metrics (NaN but the dates) its own `bt run` has."""
+    from backtest.runner import run_config
+
+    base = textwrap.dedent("""\
+        name: outgrown
+        start: 2019-06-01
+        end: 2021-12-31
+        benchmark: SPY
+        strategies:
+          - {name: longleg, weighting: fixed, weights: {TLT: 1}}
+          - {name: shortleg, weighting: fixed, weights: {TSLA: 1}}
+          - {name: LS, weighting: sleeves, sleeves: {longleg: 1, shortleg: -1}, rebalance: never,
+             borrow_fee: FEE}
+        """)
+    swept = tmp_path / "sweep.yaml"
+    grid = "sweep: {strategy: LS, grid: {borrow_fee: [0.01, 0.02]}}\n"
+    swept.write_text(base.replace("FEE", "0.01") + grid)
+    folder = load_run(run_sweep(swept, store=snapshot_store, results_dir=tmp_path / "s", offline=True))
+    single = tmp_path / "single.yaml"
+    single.write_text(base.replace("FEE", "0.02"))
+    run = load_run(run_config(single, store=snapshot_store, results_dir=tmp_path / "r", offline=True))
+    mine = folder.metrics["strategies"]["LS [borrow_fee=0.02]"]
+    assert json.dumps(mine) == json.dumps(run.metrics["strategies"]["LS"])
+    assert [k for k, v in mine.items() if v == v and v is not None] == ["start", "end", "years"]
+    own = [w for w in run.manifest["warnings"] if "fell to zero or below" in w]
+    assert len(own) == 1 and own[0].startswith("LS: ")
+    assert "LS [borrow_fee=0.02]" + own[0][len("LS"):] in folder.manifest["warnings"]

@@ -90,7 +90,8 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
     policy share one order matrix, built once. ``threads``: how many threads simulate the variants side by
     side (default `default_threads()`: the cores this process may use; 1 on a Dask worker that has one
     thread); the result is the same for any count."""
-    from backtest.engine.simulate import _cash_growth, _expense_drag, _order_matrix, execution_dates
+    from backtest.engine.simulate import (_cash_growth, _expense_drag, _order_matrix, execution_dates,
+                                          wiped_out_notes)
 
     cal = prices.index
     names = list(plans)
@@ -181,6 +182,7 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
     for v, name in enumerate(names):
         if plans[name].expense_ratio:
             drag[v] = _expense_drag(cal, plans[name].expense_ratio, fill)
+    valued = value * drag
     daily_fees = np.zeros_like(value)
     turnover: dict[str, pd.Series] = {}
     notes: dict[str, tuple[str, ...]] = {}
@@ -203,12 +205,13 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
             if missed:
                 mine.append(f"{name}: {len(missed)} rebalance(s) could not reach their targets: "
                             + ", ".join(missed))
+        mine += wiped_out_notes(name, valued[v], cal)
         notes[name] = tuple(mine)
         at += n_rows
         ex += n_exec
     keep = slice(None) if base is None or cal[0] >= base else cal >= base
     days = cal[keep]
-    equity = pd.DataFrame((value * drag)[:, keep].T, index=days, columns=names)
+    equity = pd.DataFrame(valued[:, keep].T, index=days, columns=names)
     fee_frame = pd.DataFrame((daily_fees * drag)[:, keep].T, index=days, columns=names)
     return Batch(equity=equity, fees=fee_frame, turnover=turnover, notes=notes)
 

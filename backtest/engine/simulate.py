@@ -232,6 +232,7 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         del asset_value
         executed = pd.DataFrame(executed, index=cal[o.exec_days], columns=o.columns)
         _check_fills(name, plan, executed, fill, cal, notes[name])
+        notes[name] += wiped_out_notes(name, equity.to_numpy(), cal)
         out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
                                turnover=turnover, cash=pd.Series(cash_g * drag, index=cal),
                                notes=tuple(notes[name]))
@@ -390,6 +391,22 @@ def _borrow_drag(asset_value: np.ndarray, value: np.ndarray, fee: float) -> np.n
     short = -np.minimum(asset_value, 0.0).sum(axis=1) / np.where(value > 0, value, np.nan)
     daily = 1.0 - fee / TRADING_DAYS * np.nan_to_num(short)
     return np.concatenate([[1.0], np.cumprod(daily[:-1])])
+
+
+def wiped_out_notes(name: str, values: np.ndarray, dates: pd.DatetimeIndex) -> list[str]:
+    """The warning of a strategy whose daily value (``values``, on ``dates``) reaches zero or below, a
+    short position having outgrown the account: the first such day, the lowest value, and that nothing after
+    it is meaningful (a broker would have closed the account; the simulation does not liquidate, its borrow
+    fee and expense ratio are proportional drags that stop charging or shrink a negative value). [] if never.
+    The sweeps' kernel (`backtest.engine.batch`) calls it on the same values."""
+    at = np.flatnonzero(values <= 0)
+    if not len(at):
+        return []
+    low = int(np.nanargmin(values))
+    return [(f"{name}: the value fell to zero or below on {dates[at[0]]:%Y-%m-%d} ({values[at[0]]:,.0f}; "
+             f"lowest {values[low]:,.0f} on {dates[low]:%Y-%m-%d}): a short position outgrew the account, "
+             "which a broker would have closed. Nothing after that date is meaningful (the value, returns "
+             "and cash flows; its metrics are NaN); fix: rebalance more often or lower the short share")]
 
 
 def _check_fills(name: str, plan: StrategyPlan, hold: pd.DataFrame, fill: str,
