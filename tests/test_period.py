@@ -372,3 +372,29 @@ def test_prices_on_days_the_nyse_was_closed_are_left_out_with_a_warning(snapshot
                            "left out of the run (2020-01-20, ") and note.endswith(
         "ZZZ (priced on exchange holidays or weekends); the run trades on NYSE sessions")
     assert not [w for w in results["sessions"][1] if "no NYSE session" in w]
+
+
+def test_a_store_with_an_unfinished_import_is_refused_by_run_and_validate(snapshot_store, tmp_path):
+    """An interrupted `bt data import` of the snapshot left part of its files (prices, no share counts):
+    `bt validate` said OK and `bt run` failed on missing share counts without saying why. The import marks
+    the store while it writes; a run and validate refuse a marked store, naming the import and the fix."""
+    from backtest.data.inputs import check_data, load_inputs
+    from backtest.data.store import PriceStore
+
+    store = PriceStore(snapshot_store.root)          # the shared store, read only: mark a copy's root
+    copy = PriceStore(tmp_path / "store")
+    copy.root.mkdir()
+    for f in snapshot_store.root.iterdir():
+        if f.is_file() and not f.name.startswith("."):
+            (copy.root / f.name).symlink_to(f)
+    copy.begin_import("../shared/market-data")
+    cfg = parse_config("name: u\nstart: 2020-01-01\nend: 2020-12-31\nstrategies:\n"
+                       "  - {name: F, weighting: fixed, weights: {SPY: 1}}\n")
+    with pytest.raises(DataError, match=r"holds an unfinished import: `bt data import \.\./shared/market-data` "
+                                        r"started .* fix: run `bt data import \.\./shared/market-data` again"):
+        load_inputs(cfg, copy, offline=True)
+    problems, _ = check_data(cfg, copy)
+    assert problems and "holds an unfinished import" in problems[0]
+    copy.end_import()
+    assert copy.unfinished_import() is None and load_inputs(cfg, copy, offline=True).calendar[-1].year == 2020
+    assert store.unfinished_import() is None

@@ -137,6 +137,8 @@ def import_paths(store: PriceStore, paths: Iterable, *, date_format: str | None 
     parsed = [(f, read_price_file(f, date_format=date_format)) for f in files]
     lines: list[str] = []
     done: list[str] = []
+    if snapshots:   # several files each: an interrupt between two leaves a mark every run refuses
+        store.begin_import(" ".join(str(p) for p in snapshots))
     try:
         for p in snapshots:
             lines += import_snapshot(store, p).summary().splitlines()
@@ -144,10 +146,12 @@ def import_paths(store: PriceStore, paths: Iterable, *, date_format: str | None 
         if parsed:
             lines += _write_parsed(store, parsed, done).summary().splitlines()
     except DataError as exc:
+        store.end_import()      # refused or failed with a message saying what was written
         if done:
             raise DataError(f"{exc}\nWritten before this error: {', '.join(done)}; the rest was not "
                             "written.") from None
         raise
+    store.end_import()
     return lines
 
 

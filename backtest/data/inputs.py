@@ -113,6 +113,9 @@ def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
 
 def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lambda m: None) -> Inputs:
     """Read (and, unless offline, fetch) everything the run needs; validate the period against the data."""
+    unfinished = store.unfinished_import()
+    if unfinished:
+        raise DataError(unfinished)
     warnings: list[str] = []
     membership = load_membership(store, cfg.membership_source) if _needs_membership(cfg) else None
     members = set(members_in_range(membership, cfg.start, cfg.end)) if _needs_index(cfg) else set()
@@ -234,7 +237,7 @@ def check_data(cfg, store) -> tuple[list[str], list[str]]:
     """What a run of `cfg` on `store` would refuse (problems) and what it would only report (notes), from
     the store alone (no simulation): the period against the benchmark's data, benchmarks and risk-free
     priced from the base close (or proxied), every ticker the config names priced in the period."""
-    problems: list[str] = []
+    problems: list[str] = [msg] if (msg := store.unfinished_import()) else []
     try:
         period, _, notes = _period(cfg, store)
         base, last = period.calendar[0], period.calendar[-1]

@@ -11,6 +11,8 @@ Layout under ``root`` (default ``$BT_DATA_DIR``, else ``~/.local/share/bt-backte
                               source
     shares.parquet            long: date, ticker, shares (adjusted-price units), source
     .lock                     the write lock (filelock)
+    import-unfinished.json    while `bt data import` of a snapshot writes (its several files): the paths
+                              and start time; left behind by an interrupted import, which runs refuse
 
 Every write takes the lock, re-reads the current file inside it, merges, writes a temporary file beside the
 target, fsyncs it and renames it over the target (``os.replace``), so a reader sees the old file or the new
@@ -135,6 +137,34 @@ class PriceStore:
 
     def __repr__(self) -> str:
         return f"PriceStore({str(self.root)!r})"
+
+    # ---------------------------------------------------------------- an import of several files
+    UNFINISHED = "import-unfinished.json"
+
+    def begin_import(self, what: str) -> None:
+        """Mark the store as being filled by an import of several files (a snapshot: prices, membership,
+        shares, factors, sectors), each written atomically but not all together; `end_import` removes the
+        mark. An interrupted import leaves it, and `unfinished_import` names it to every run."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / self.UNFINISHED).write_text(json.dumps(
+            {"import": what, "started": pd.Timestamp.now().strftime("%Y-%m-%d %H:%M:%S")}), encoding="utf-8")
+
+    def end_import(self) -> None:
+        (self.root / self.UNFINISHED).unlink(missing_ok=True)
+
+    def unfinished_import(self) -> str | None:
+        """The message for a store whose last multi-file import did not finish, or None."""
+        path = self.root / self.UNFINISHED
+        if not path.exists():
+            return None
+        try:
+            mark = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            mark = {}
+        what, started = mark.get("import", "an import"), mark.get("started", "?")
+        return (f"the store at {self.root} holds an unfinished import: `bt data import {what}` started "
+                f"{started} and did not finish (interrupted), so some of its files may be missing; fix: run "
+                f"`bt data import {what}` again")
 
     # ---------------------------------------------------------------- paths and plumbing
     def _prices_path(self, field: str) -> Path:

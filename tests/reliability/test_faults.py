@@ -154,11 +154,16 @@ def test_killed_snapshot_imports_never_corrupt_the_store(tmp_path, market_data_d
     source = pd.concat([pd.read_parquet(market_data_dir / f) for f in files], axis=1, sort=True)
     rng = random.Random(11)
     landed = set()
+    marked = 0
     for _ in range(6):
         proc = bt_process("--data-dir", root, "data", "import", market_data_dir)
         time.sleep(rng.uniform(0.8, 4.0))
         _kill(proc)
         store = PriceStore(root)
+        unfinished = store.unfinished_import()      # every run refuses the store until the import is redone
+        if unfinished:
+            marked += 1
+            assert f"`bt data import {market_data_dir}` started" in unfinished and "run `bt data import" in unfinished
         prices = store.prices()
         pd.testing.assert_frame_equal(prices[base].dropna(how="all"), before, check_freq=False)
         snap = [c for c in prices.columns if c in source.columns]
@@ -169,8 +174,10 @@ def test_killed_snapshot_imports_never_corrupt_the_store(tmp_path, market_data_d
             assert got.index.equals(pd.DatetimeIndex(want.index, name="date")), t
             np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
         store.catalog(), store.membership(), store.shares()          # every table still reads
+    assert marked >= 1, "no kill landed inside an import"
     done = bt_finished("--data-dir", root, "data", "import", market_data_dir)
     assert done.code == 0, done.err
+    assert PriceStore(root).unfinished_import() is None
     final = PriceStore(root).prices()
     clean = snapshot_store.prices()
     pd.testing.assert_frame_equal(final[clean.columns].loc[clean.index], clean, check_freq=False)
