@@ -92,9 +92,21 @@ def cli(ctx: click.Context, verbose: bool, data_dir: Path | None) -> None:
     ctx.obj.update(verbose=verbose, data_dir=data_dir)
 
 
+def _results_dir(ctx, param, value: str) -> Path:
+    """``--out`` of run and sweep: the folder that receives run folders; not empty text (which would write
+    into the current folder) and not a run folder itself (the new run would nest inside it)."""
+    if not str(value).strip():
+        raise click.BadParameter("is empty; give the folder that receives run folders, e.g. --out results")
+    path = Path(value)
+    if (path / "manifest.json").is_file():
+        raise click.BadParameter(f"{path} is a run folder (it holds manifest.json); give the folder that "
+                                 f"receives run folders, e.g. --out {path.parent}")
+    return path
+
+
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results", callback=_results_dir,
               show_default=True, help="Folder that receives the run folder.")
 @click.option("--offline", is_flag=True, help="Never touch the network; use the store only.")
 @click.option("--start", help="Override the config's start date (YYYY-MM-DD).")
@@ -303,8 +315,8 @@ def _snapshot_asof(store, names: list[str], asof: str) -> str:
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
-              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results", callback=_results_dir,
+              show_default=True, help="Folder that receives the sweep's folder.")
 @click.option("--offline", is_flag=True, help="Never touch the network.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Run chunks on a local Dask cluster with N workers (0: in this process).")

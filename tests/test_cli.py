@@ -139,6 +139,19 @@ def test_data_fetch_checks_its_dates_before_asking_yahoo(tmp_path, capsys, args,
     assert not (tmp_path / "store").exists() or not list((tmp_path / "store").rglob("*.parquet"))
 
 
+def test_out_must_be_a_results_folder_not_empty_text_or_a_run_folder(rotation_run, tmp_path, capsys):
+    """`--out ''` wrote the run into the current folder; `--out` naming a run folder nested the new run
+    inside it. Both are refused (exit 2) before anything runs."""
+    for command in ("run", "sweep"):
+        code, out, err = bt(capsys, command, REPO / "configs" / "rotation.yaml", "--offline", "--out", "")
+        assert code == 2 and "Invalid value for '--out': is empty; give the folder that receives run " \
+                             "folders, e.g. --out results" in err
+    code, out, err = bt(capsys, "run", REPO / "configs" / "rotation.yaml", "--offline", "--out", rotation_run)
+    assert code == 2 and f"{rotation_run} is a run folder (it holds manifest.json)" in err
+    assert sorted(p.name for p in rotation_run.parent.iterdir() if p.name.startswith("rotation")) == [
+        rotation_run.name]
+
+
 def test_snapshot_command(snapshot_store, capsys):
     code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "snapshot", "IWM", "AVUV", "VTV", "SPY",
                         "--asof", "2026-06-22", "--since", "ytd")
