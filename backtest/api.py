@@ -173,7 +173,7 @@ def _config_of(config):
         import yaml
 
         try:
-            text = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
+            text = yaml.safe_dump(_plain(dict(config)), sort_keys=False, allow_unicode=True)
         except yaml.YAMLError as exc:
             raise UsageError(f"config: the mapping holds values YAML cannot represent ({exc}); fix: use "
                              "text, numbers, dates, lists and mappings only") from None
@@ -181,6 +181,26 @@ def _config_of(config):
     if isinstance(config, str | Path):
         return load_config(Path(config))
     raise UsageError(f"config: expected a YAML file's path, a mapping or a RunConfig, got {type(config).__name__}")
+
+
+def _plain(value):
+    """A notebook's mapping in YAML's types: numpy scalars as Python numbers, a pandas Timestamp or a
+    datetime at midnight as its date, tuples as lists; anything else as it is (YAML refuses what it cannot
+    represent, with the message above)."""
+    import datetime as dt
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0) and value.tzinfo is None:
+        return value.date()         # pandas Timestamp included: a config's dates are calendar dates
+    return value
 
 
 def load(run_dir: str | Path) -> Result:

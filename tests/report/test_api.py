@@ -156,6 +156,11 @@ def test_run_takes_a_mapping_or_a_run_config_as_well_as_a_path(snapshot_store, t
     data = yaml.safe_load(text)
     pd.testing.assert_frame_equal(backtest.run(data, **kw).equity, from_file.equity)
     pd.testing.assert_frame_equal(backtest.run(load_config(path), **kw).equity, from_file.equity)
+    # values straight from numpy and pandas (a notebook's) read as the numbers and dates they are
+    import numpy as np
+    typed = {**data, "start": pd.Timestamp("2024-01-01"), "end": np.datetime64("2024-12-31").astype(object),
+             "strategies": [{**data["strategies"][0], "weights": {"SPY": np.float64(0.6), "AGG": np.float64(0.4)}}]}
+    pd.testing.assert_frame_equal(backtest.run(typed, **kw).equity, from_file.equity)
     data["strategies"][0]["weights"] = {"SPY": 0.8, "AGG": 0.2}       # a parameter changed in the notebook
     assert not backtest.run(data, **kw).equity["Core"].equals(from_file.equity["Core"])
     data["strategies"][0]["weight"] = 1                                 # checked like the file: a typo named
