@@ -152,6 +152,18 @@ def test_out_must_be_a_results_folder_not_empty_text_or_a_run_folder(rotation_ru
         rotation_run.name]
 
 
+def test_a_mistyped_store_folder_is_named_as_no_store(tmp_path, capsys):
+    """A --data-dir with no store was told 'no prices for SPY ... check the spelling' or that the store had
+    no membership table; it is told there is no store there."""
+    for command in ("run", "validate"):
+        extra = ("--offline",) if command == "run" else ()
+        code, out, err = bt(capsys, "--data-dir", tmp_path / "typo", command, REPO / "configs" / "rotation.yaml",
+                            *extra)
+        assert code == 2 and f"there is no price store at {tmp_path / 'typo'} (the folder does not exist); " \
+                             "fix: check --data-dir / $BT_DATA_DIR" in err, err
+    assert not (tmp_path / "typo").exists()
+
+
 def test_snapshot_command(snapshot_store, capsys):
     code, out, err = bt(capsys, "--data-dir", snapshot_store.root, "snapshot", "IWM", "AVUV", "VTV", "SPY",
                         "--asof", "2026-06-22", "--since", "ytd")
