@@ -15,8 +15,8 @@ is written as `backtest.metrics` writes it (pandas' mean is ``sum / n``, its var
 column's own 1-d array: the covariances of beta and correlation (``np.cov``), CVaR, the turnover sums.
 tests/test_metrics_matrix.py checks the equality on random and real series, NaN results and edge cases
 included. A column the matrix path does not cover (a NaN or infinite return, a return at or below -100%:
-the value reached zero or below, fewer than two dates, a benchmark or fees on other dates) is computed by
-`compute_metrics` itself.
+the value reached zero or below, fewer than two dates, a benchmark, fees or slippage on other dates) is
+computed by `compute_metrics` itself.
 """
 
 from __future__ import annotations
@@ -40,16 +40,19 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
                          risk_free: pd.Series | None, *, turnover: pd.DataFrame | None = None,
                          fees: pd.DataFrame | None = None, rebalances: Mapping[str, pd.Index] | None = None,
                          expense_ratio: Mapping[str, float] | None = None,
-                         from_base: bool = True) -> dict[str, dict[str, float | str]]:
+                         from_base: bool = True, slippage: pd.DataFrame | None = None
+                         ) -> dict[str, dict[str, float | str]]:
     """``{c: compute_metrics(simple_returns(equity[c], capital), benchmark_returns, risk_free,
     turnover=<c's turnover>, fees=fees[c], equity=equity[c], rebalances=rebalances[c],
-    expense_ratio=expense_ratio[c], from_base=from_base)}`` for every column ``c``, computed together.
+    expense_ratio=expense_ratio[c], from_base=from_base, slippage=slippage[c])}`` for every column ``c``,
+    computed together.
 
     ``equity``: DataFrame indexed by trading date (sorted), one column per variant (unique names): each
     variant's value from its base close, as `engine.simulate` gives it. ``turnover``: DataFrame indexed by
     execution date, one column per variant (every column of ``equity``), NaN (or 0) where the variant did not
     trade: column ``c`` stands for the Series ``turnover[c].dropna()``; None = no turnover for any variant
-    (the trading keys NaN). ``fees``: daily fees, the shape and index of ``equity``. ``rebalances``: variant
+    (the trading keys NaN). ``fees``, ``slippage``: daily commission and slippage paid, the shape and index
+    of ``equity`` (None: those keys NaN, ``cost_drag`` too without slippage). ``rebalances``: variant
     -> the dates its rebalance orders filled (a variant left out: None, every date with turnover);
     ``expense_ratio``: variant -> yearly expense ratio (left out: 0). Returns the metrics in ``equity``'s
     column order, each dict in `compute_metrics`' key order.
@@ -57,7 +60,7 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
     names = list(equity.columns)
     if len(set(names)) != len(names):
         raise ValueError("compute_metrics_many: equity has duplicate column names")
-    for what, frame in (("turnover", turnover), ("fees", fees)):
+    for what, frame in (("turnover", turnover), ("fees", fees), ("slippage", slippage)):
         missing = [] if frame is None else [c for c in names if c not in frame.columns]
         if missing:
             raise ValueError(f"compute_metrics_many: {what} has no column for {missing[:3]}")
@@ -66,18 +69,20 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
     index = equity.index
     values = np.asfortranarray(equity.to_numpy(dtype=float))
     r = _returns(values, capital)
-    fast = _covered(r, index, benchmark_returns, fees)
+    fast = _covered(r, index, benchmark_returns, fees, slippage)
     bench = _on(benchmark_returns, index)
     out: dict[str, dict] = {}
     cols = np.flatnonzero(fast)
     if len(cols):
         T = None if turnover is None else turnover[[names[j] for j in cols]]
         F = None if fees is None else np.asfortranarray(fees[[names[j] for j in cols]].to_numpy(dtype=float))
+        S = (None if slippage is None
+             else np.asfortranarray(slippage[[names[j] for j in cols]].to_numpy(dtype=float)))
         if not fast.all():
             r, values = np.asfortranarray(r[:, cols]), np.asfortranarray(values[:, cols])
         rows = _matrix(r, pd.DatetimeIndex(index), bench, benchmark_returns is not None, risk_free, from_base)
         chosen = [names[j] for j in cols]
-        trading = _trading(chosen, T, F, values, M.span_years(index), rebalances, expense_ratio)
+        trading = _trading(chosen, T, F, values, M.span_years(index), rebalances, expense_ratio, S)
         for name, row, trade in zip(chosen, rows, trading, strict=True):
             out[name] = _ordered(row, trade)
     for j in np.flatnonzero(~fast):
@@ -86,7 +91,8 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
             M.simple_returns(equity[c], capital), benchmark_returns, risk_free,
             turnover=None if turnover is None else turnover[c].dropna(),
             fees=None if fees is None else fees[c], equity=equity[c], rebalances=rebalances.get(c),
-            expense_ratio=expense_ratio.get(c, 0.0), from_base=from_base)
+            expense_ratio=expense_ratio.get(c, 0.0), from_base=from_base,
+            slippage=None if slippage is None else slippage[c])
     return {c: out[c] for c in names}
 
 
@@ -121,14 +127,14 @@ def relative_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark
 
 
 def matrix_columns(equity: pd.DataFrame, capital: float | None, benchmark_returns: pd.Series | None = None,
-                   fees: pd.DataFrame | None = None) -> np.ndarray:
+                   fees: pd.DataFrame | None = None, slippage: pd.DataFrame | None = None) -> np.ndarray:
     """Which columns of ``equity`` `compute_metrics_many` computes on the matrix (one bool per column). The
     others get one `compute_metrics` call each: a column with a NaN or infinite return or one at or below
     -100% (its value reached zero or below: every metric NaN but start, end, years), or every column when
-    there are fewer than two dates, the dates are not sorted and unique, or the benchmark's returns or the
-    fees are on other dates."""
+    there are fewer than two dates, the dates are not sorted and unique, or the benchmark's returns, the
+    fees or the slippage are on other dates."""
     return _covered(_returns(np.asfortranarray(equity.to_numpy(dtype=float)), capital), equity.index,
-                    benchmark_returns, fees)
+                    benchmark_returns, fees, slippage)
 
 
 def _returns(values: np.ndarray, capital: float | None) -> np.ndarray:
@@ -142,14 +148,15 @@ def _returns(values: np.ndarray, capital: float | None) -> np.ndarray:
 
 
 def _covered(r: np.ndarray, index: pd.Index, benchmark_returns: pd.Series | None,
-             fees: pd.DataFrame | None) -> np.ndarray:
+             fees: pd.DataFrame | None, slippage: pd.DataFrame | None = None) -> np.ndarray:
     fast = np.isfinite(r).all(axis=0) & (r > -1.0).all(axis=0) & (len(r) >= 2)
     if not (isinstance(index, pd.DatetimeIndex) and index.is_monotonic_increasing and index.is_unique):
         fast[:] = False
     if benchmark_returns is not None and _on(benchmark_returns, index) is None:
         fast[:] = False
-    if fees is not None and not fees.index.equals(index):
-        fast[:] = False
+    for costs in (fees, slippage):
+        if costs is not None and not costs.index.equals(index):
+            fast[:] = False
     return fast
 
 
@@ -329,9 +336,10 @@ def _trailing(wealth: np.ndarray, index: pd.DatetimeIndex) -> list[dict]:
 
 
 def _trading(names, turnover: pd.DataFrame | None, fees: np.ndarray | None, equity: np.ndarray, years: float,
-             rebalances: Mapping[str, pd.Index], expense_ratio: Mapping[str, float]) -> list[dict]:
-    """`metrics.trading_metrics` of every column. Fees on the matrix; turnover per column, on its own
-    (few) trading days, since a masked sum over all days would group the additions differently."""
+             rebalances: Mapping[str, pd.Index], expense_ratio: Mapping[str, float],
+             slippage: np.ndarray | None = None) -> list[dict]:
+    """`metrics.trading_metrics` of every column. Fees and slippage on the matrix; turnover per column, on its
+    own (few) trading days, since a masked sum over all days would group the additions differently."""
     k = len(names)
     cols: dict[str, list] = {key: [NAN] * k for key in M.TRADING_KEYS}
     if turnover is not None:
@@ -364,9 +372,15 @@ def _trading(names, turnover: pd.DataFrame | None, fees: np.ndarray | None, equi
         cols["fees_paid"] = f.sum(axis=0).tolist()
         if years > 0:
             cols["fee_drag"] = [x / years for x in (f / equity).sum(axis=0).tolist()]
+    if slippage is not None:
+        s = np.where(np.isnan(slippage), 0.0, slippage)
+        cols["slippage_paid"] = s.sum(axis=0).tolist()
+        if years > 0:
+            cols["slippage_drag"] = [x / years for x in (s / equity).sum(axis=0).tolist()]
     if turnover is not None or fees is not None:
         cols["expense_ratio"] = [float(expense_ratio.get(c, 0.0)) for c in names]
-        cols["cost_drag"] = [a + b for a, b in zip(cols["fee_drag"], cols["expense_ratio"], strict=True)]
+        cols["cost_drag"] = [a + s + b for a, s, b in zip(cols["fee_drag"], cols["slippage_drag"],
+                                                          cols["expense_ratio"], strict=True)]
     return [{key: cols[key][j] for key in M.TRADING_KEYS} for j in range(k)]
 
 

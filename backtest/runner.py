@@ -190,7 +190,7 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     strategies = tuple(
         StrategyResult(name=name, equity=sim.equity, targets=built.plans[name].targets, holdings=sim.holdings,
                        trades=sim.trades, fees=sim.fees, turnover=sim.turnover,
-                       notes=tuple(built.notes.get(name, ())) + sim.notes)
+                       notes=tuple(built.notes.get(name, ())) + sim.notes, slippage=sim.slippage)
         for name, sim in sims.items())
     evidence = _start_evidence(cfg, store, strategies, benchmark, risk_free, built.prices, inputs, echo,
                                evidence_worker)
@@ -418,7 +418,8 @@ def trim(sim, base: pd.Timestamp):
         return frame.loc[keep] if len(frame.index) == len(keep) else frame
 
     return dataclasses.replace(sim, equity=sim.equity.loc[keep], holdings=cut(sim.holdings),
-                               fees=sim.fees.loc[keep], cash=sim.cash.loc[keep])
+                               fees=sim.fees.loc[keep], slippage=sim.slippage.loc[keep],
+                               cash=sim.cash.loc[keep])
 
 
 def simulate_benchmarks(cfg, inputs: Inputs) -> dict[str, pd.Series]:

@@ -151,20 +151,21 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
 
     cfg = payload
     built = build_plans(cfg, inputs, memo=memo)
-    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital, fill=cfg.fill,
-                                                   threads=threads)
-    metrics = _metrics(equity, fees, turnover, built.plans, cfg, benchmark_returns, risk_free)
+    equity, fees, slippage, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital,
+                                                             fill=cfg.fill, threads=threads)
+    metrics = _metrics(equity, fees, slippage, turnover, built.plans, cfg, benchmark_returns, risk_free)
     return [Outcome(name=name, equity=equity[name], fees=fees[name].rename("fees"), turnover=turnover[name],
                     notes=tuple(built.notes.get(name, ())) + notes[name], metrics=metrics[name])
             for name in built.plans]
 
 
 def simulate_plans(built, inputs, *, capital: float, fill: str, threads: int | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.Series], dict[str, tuple[str, ...]]]:
-    """``(equity, fees, turnover, notes)`` of every plan of ``built`` (`plans.Built`) on the run calendar:
-    equity and fees as DataFrames (days from the base close x strategies, in plan order), turnover per
-    strategy on its trade dates, the engine's notes per strategy. Equal to `runner.simulate_trimmed(...,
-    detail=False)`: plans the batch kernel supports (`engine.batch.supports`) run there, all in one call
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, pd.Series],
+                              dict[str, tuple[str, ...]]]:
+    """``(equity, fees, slippage, turnover, notes)`` of every plan of ``built`` (`plans.Built`) on the run
+    calendar: equity, fees (commission) and slippage as DataFrames (days from the base close x strategies,
+    in plan order), turnover per strategy on its trade dates, the engine's notes per strategy. Equal to
+    `runner.simulate_trimmed(..., detail=False)`: plans the batch kernel supports (`engine.batch.supports`) run there, all in one call
     (bit-identical to vectorbt's path, tests/test_engine_batch.py); the others (a borrow fee on shorts;
     sleeve parents and the sleeves they hold, simulated in two passes by `sleeves.simulate_with_sleeves`)
     run through vectorbt (`runner.simulate_trimmed`). ``threads``: the batch kernel's thread count (default:
@@ -176,39 +177,44 @@ def simulate_plans(built, inputs, *, capital: float, fill: str, threads: int | N
     held = {s for p in built.plans.values() for s in sleeves_of(p)}    # sleeves: simulated with their parent
     fast = {n: p for n, p in built.plans.items() if supports(p) and n not in held}    # supports: no parents
     slow = {n: p for n, p in built.plans.items() if n not in fast}
-    equity, fees, turnover, notes = [], [], {}, {}
+    equity, fees, slippage, turnover, notes = [], [], [], {}, {}
     if fast:
         batch = simulate_many(built.prices, fast, capital=capital, fill=fill, base=inputs.calendar[0],
                               threads=threads)
         equity.append(batch.equity)
         fees.append(batch.fees)
+        slippage.append(batch.slippage)
         turnover.update(batch.turnover)
         notes.update(batch.notes)
     if slow:
         sims = simulate_trimmed(built.prices, slow, inputs, capital=capital, fill=fill, detail=False)
         equity.append(pd.DataFrame({n: s.equity for n, s in sims.items()}))
         fees.append(pd.DataFrame({n: s.fees for n, s in sims.items()}))
+        slippage.append(pd.DataFrame({n: s.slippage for n, s in sims.items()}))
         turnover.update({n: s.turnover for n, s in sims.items()})
         notes.update({n: s.notes for n, s in sims.items()})
     order = list(built.plans)
     if not order:
-        return pd.DataFrame(index=inputs.calendar), pd.DataFrame(index=inputs.calendar), {}, {}
+        empty = pd.DataFrame(index=inputs.calendar)
+        return empty, empty.copy(), empty.copy(), {}, {}
     join = (lambda frames: frames[0][order] if len(frames) == 1 else pd.concat(frames, axis=1)[order])
-    return join(equity), join(fees), {n: turnover[n] for n in order}, {n: notes[n] for n in order}
+    return (join(equity), join(fees), join(slippage), {n: turnover[n] for n in order},
+            {n: notes[n] for n in order})
 
 
-def _metrics(equity: pd.DataFrame, fees: pd.DataFrame, turnover: dict[str, pd.Series], plans: dict, cfg,
-             benchmark_returns: pd.Series, risk_free: pd.Series | None) -> dict[str, dict]:
-    """Metrics of every strategy of a chunk, as `bt run` computes them: ``equity`` and ``fees`` are (days x
-    strategies) frames, ``turnover`` each strategy's series on its trade dates. The one place a sweep computes
-    metrics: the whole chunk at once (`metrics_matrix.compute_metrics_many`)."""
+def _metrics(equity: pd.DataFrame, fees: pd.DataFrame, slippage: pd.DataFrame, turnover: dict[str, pd.Series],
+             plans: dict, cfg, benchmark_returns: pd.Series, risk_free: pd.Series | None) -> dict[str, dict]:
+    """Metrics of every strategy of a chunk, as `bt run` computes them: ``equity``, ``fees`` and ``slippage``
+    are (days x strategies) frames, ``turnover`` each strategy's series on its trade dates. The one place a
+    sweep computes metrics: the whole chunk at once (`metrics_matrix.compute_metrics_many`)."""
     from .metrics_matrix import compute_metrics_many
     from .results import rebalance_fills
 
     return compute_metrics_many(
         equity, cfg.capital, benchmark_returns, risk_free, turnover=pd.DataFrame(turnover), fees=fees,
         rebalances={name: rebalance_fills(plans[name].targets.index, equity.index, cfg.fill) for name in equity},
-        expense_ratio={name: plans[name].expense_ratio for name in equity}, from_base=True)
+        expense_ratio={name: plans[name].expense_ratio for name in equity}, from_base=True,
+        slippage=slippage)
 
 
 def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool = False, workers: int = 0,

@@ -59,6 +59,7 @@ def _assert_same(batch, oracle):
         assert (eq.to_numpy() == sim.equity.to_numpy()).all(), name        # identical, not just close
         assert eq.index.equals(sim.equity.index)
         assert (batch.fees[name].to_numpy() == sim.fees.to_numpy()).all(), name
+        assert (batch.slippage[name].to_numpy() == sim.slippage.to_numpy()).all(), name
         pd.testing.assert_series_equal(batch.turnover[name], sim.turnover, check_exact=True)
         assert batch.notes[name] == sim.notes, name
 
@@ -161,10 +162,12 @@ def test_real_snapshot_sweep_chunk_equals_vectorbt(snapshot_store):
 
     bench = M.simple_returns(simulate_benchmarks(swept, inputs)[swept.benchmark], swept.capital)
     rf = risk_free_returns(swept, inputs)
-    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=chunk.capital, fill=chunk.fill)
-    fast = _metrics(equity, fees, turnover, built.plans, chunk, bench, rf)
+    equity, fees, slippage, turnover, notes = simulate_plans(built, inputs, capital=chunk.capital,
+                                                             fill=chunk.fill)
+    fast = _metrics(equity, fees, slippage, turnover, built.plans, chunk, bench, rf)
     slow = _metrics(pd.DataFrame({n: s.equity for n, s in oracle.items()}),
                     pd.DataFrame({n: s.fees for n, s in oracle.items()}),
+                    pd.DataFrame({n: s.slippage for n, s in oracle.items()}),
                     {n: s.turnover for n, s in oracle.items()}, built.plans, chunk, bench, rf)
     assert json.dumps(fast) == json.dumps(slow)
     assert notes == {n: s.notes for n, s in oracle.items()}
@@ -218,11 +221,12 @@ def test_plans_with_a_borrow_fee_fall_back_to_vectorbt():
     oracle = _oracle(prices, plans, "next_close", base)
     built = SimpleNamespace(prices=prices, plans=plans)
     inputs = SimpleNamespace(calendar=prices.index[1:])
-    equity, fees, turnover, notes = simulate_plans(built, inputs, capital=1e6, fill="next_close")
-    assert list(equity.columns) == list(plans) == list(fees.columns) == list(turnover)
+    equity, fees, slippage, turnover, notes = simulate_plans(built, inputs, capital=1e6, fill="next_close")
+    assert list(equity.columns) == list(plans) == list(fees.columns) == list(slippage.columns) == list(turnover)
     for name, sim in oracle.items():
         assert (equity[name].to_numpy() == sim.equity.to_numpy()).all(), name
         assert (fees[name].to_numpy() == sim.fees.to_numpy()).all(), name
+        assert (slippage[name].to_numpy() == sim.slippage.to_numpy()).all(), name
         pd.testing.assert_series_equal(turnover[name], sim.turnover, check_exact=True)
         assert notes[name] == sim.notes
     assert any("borrow fee" in n for n in notes["short"])
@@ -244,6 +248,7 @@ def test_threads_give_identical_results():
     assert numba.threading_layer() in ("tbb", "omp", "workqueue")
     assert (one.equity.to_numpy() == two.equity.to_numpy()).all() and one.equity.columns.equals(two.equity.columns)
     assert (one.fees.to_numpy() == two.fees.to_numpy()).all()
+    assert (one.slippage.to_numpy() == two.slippage.to_numpy()).all()
     assert all(one.turnover[n].equals(two.turnover[n]) for n in more) and one.notes == two.notes
     _assert_same(two, _oracle(prices, more, "next_close", base))
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS     # the caller's setting is restored

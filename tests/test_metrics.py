@@ -282,6 +282,11 @@ def test_trading_metrics():
     assert m["n_rebalances"] == 2  # the zero-turnover date did not trade
     assert m["fees_paid"] == 15
     assert m["fee_drag"] == pytest.approx((0.01 + 0.005) / years)
+    slip = series([20.0, 0.0, 4.0], eq.index)
+    s = M.trading_metrics(t, fees, eq, slippage=slip, expense_ratio=0.001)
+    assert s["slippage_paid"] == 24 and s["slippage_drag"] == pytest.approx((0.02 + 0.004) / years)
+    assert s["cost_drag"] == pytest.approx((0.015 + 0.024) / years + 0.001)
+    assert math.isnan(m["slippage_paid"]) and math.isnan(m["cost_drag"])      # slippage not given
     assert all(math.isnan(v) for v in M.trading_metrics(None, None).values())
 
 

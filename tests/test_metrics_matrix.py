@@ -20,7 +20,8 @@ from backtest.metrics_matrix import compute_metrics_many, matrix_columns, relati
 CAPITAL = 1e6
 
 
-def _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense, from_base=True) -> dict:
+def _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense, from_base=True,
+              slippage=None) -> dict:
     """What `bt run` computes for each column, one `compute_metrics` call per column."""
     out = {}
     for c in equity.columns:
@@ -29,16 +30,28 @@ def _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense, f
             turnover=None if turnover is None else turnover[c].dropna(),
             fees=None if fees is None else fees[c], equity=equity[c],
             rebalances=None if rebalances is None else rebalances.get(c),
-            expense_ratio=0.0 if expense is None else expense.get(c, 0.0), from_base=from_base)
+            expense_ratio=0.0 if expense is None else expense.get(c, 0.0), from_base=from_base,
+            slippage=None if slippage is None else slippage[c])
     return out
 
 
-def _check(equity, capital, bench, rf, turnover=None, fees=None, rebalances=None, expense=None) -> dict:
+def _check(equity, capital, bench, rf, turnover=None, fees=None, rebalances=None, expense=None,
+           slippage=None) -> dict:
     """`compute_metrics_many`'s result, asserted equal to `_expected`'s."""
     got = compute_metrics_many(equity, capital, bench, rf, turnover=turnover, fees=fees,
-                               rebalances=rebalances, expense_ratio=expense)
-    _assert_same(got, _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense))
+                               rebalances=rebalances, expense_ratio=expense, slippage=slippage)
+    _assert_same(got, _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense,
+                                slippage=slippage))
     return got
+
+
+def _slippage_of(fees: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Daily slippage for the random cases: on most of the days with fees, plus a few others (NaN: 0)."""
+    rng = np.random.default_rng(seed + 100)
+    out = fees.fillna(0.0) * rng.uniform(0.5, 3.0, fees.shape) + rng.uniform(0, 20, fees.shape) * (
+        rng.uniform(size=fees.shape) < 0.01)
+    out.iloc[::7, 3] = np.nan
+    return out
 
 
 def _assert_same(got: dict, want: dict) -> None:
@@ -101,13 +114,13 @@ def _random_case(seed: int, n: int, start: str = "2019-03-14"):
 def test_equals_compute_metrics_on_random_matrices(seed, with_bench, with_rf):
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(seed, 900 + 250 * seed)
     bench, rf = (bench if with_bench else None), (rf if with_rf else None)
-    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense)
+    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, seed))
 
 
 def test_the_cases_are_the_ones_named():
     """The random matrices hold what they claim: else the equality above would test less than it says."""
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(0, 900)
-    got = _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense)
+    got = _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, 0))
     flat = got["flat"]
     assert flat["volatility"] == 0.0 and np.isnan(flat["calmar"]) and np.isnan(flat["skew"])
     assert np.isnan(flat["correlation"]) and flat["total_turnover"] == 0.0
@@ -124,8 +137,11 @@ def test_the_cases_are_the_ones_named():
     assert got["s0"]["initial_turnover"] == 0.0 and got["s1"]["initial_turnover"] > 0.0
     assert got["s2"]["n_forced_sales"] > 0 and got["s3"]["n_forced_sales"] == 0.0      # None: all planned
     assert got["s5"]["n_rebalances"] == 0.0 and got["s5"]["initial_turnover"] == 0.0
-    assert got["s1"]["fees_paid"] == 0.0 and got["s1"]["cost_drag"] == got["s1"]["expense_ratio"] == 0.001
+    assert got["s1"]["fees_paid"] == 0.0 and got["s1"]["expense_ratio"] == 0.001
+    assert got["s1"]["cost_drag"] == got["s1"]["slippage_drag"] + 0.001 and got["s1"]["slippage_paid"] > 0
     assert got["s3"]["fees_paid"] > 0 and got["s3"]["cost_drag"] > got["s3"]["expense_ratio"] == 0.003
+    for m in got.values():                          # every cost in cost_drag
+        assert m["cost_drag"] == m["fee_drag"] + m["slippage_drag"] + m["expense_ratio"]
     assert equity.index[0].month == 3 and equity.index[-1].month not in (3, 12)      # partial months, years
 
 
@@ -161,7 +177,7 @@ def test_integer_levels_with_ties_and_flat_spells(case):
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 23])
 def test_short_series(n):
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(7, n, start="2020-12-30")
-    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense)
+    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, 7))
 
 
 @pytest.mark.parametrize("from_base", [True, False])
@@ -170,6 +186,7 @@ def test_without_capital_turnover_or_fees_and_not_from_base(from_base):
     got = compute_metrics_many(equity, None, bench, rf, from_base=from_base)
     _assert_same(got, _expected(equity, None, bench, rf, None, None, None, None, from_base))
     assert np.isnan(got["s0"]["fees_paid"]) and np.isnan(got["s0"]["expense_ratio"])
+    assert np.isnan(got["s0"]["slippage_paid"]) and np.isnan(got["s0"]["cost_drag"])
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")   # compute_metrics on an infinite return
@@ -177,19 +194,24 @@ def test_columns_outside_the_matrix_path_are_computed_one_by_one():
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(2, 400)
     equity.iloc[10:20, 2] = np.nan                                    # a gap in one column
     equity.iloc[30, 4] = 0.0                                          # a zero value: an infinite return
+    slippage = _slippage_of(fees, 2)
     assert matrix_columns(equity, CAPITAL, bench, fees).tolist() == [j not in (2, 4) for j in range(10)]
+    assert matrix_columns(equity, CAPITAL, bench, fees, slippage).tolist() == [j not in (2, 4) for j in range(10)]
     assert not matrix_columns(equity, CAPITAL, bench.iloc[3:], fees).any()
+    assert not matrix_columns(equity, CAPITAL, bench, fees, slippage.iloc[1:]).any()
     for b in (bench, bench.iloc[3:]):                     # a benchmark on other dates: every column
-        _check(equity, CAPITAL, b, rf, turnover, fees, rebalances, expense)
+        _check(equity, CAPITAL, b, rf, turnover, fees, rebalances, expense, slippage)
+    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, slippage.iloc[1:])
 
 
 def test_a_column_does_not_depend_on_its_neighbours():
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(1, 800)
+    slippage = _slippage_of(fees, 1)
     whole = compute_metrics_many(equity, CAPITAL, bench, rf, turnover=turnover, fees=fees,
-                                 rebalances=rebalances, expense_ratio=expense)
+                                 rebalances=rebalances, expense_ratio=expense, slippage=slippage)
     for c in ("s1", "twin"):
         alone = compute_metrics_many(equity[[c]], CAPITAL, bench, rf, turnover=turnover[[c]], fees=fees[[c]],
-                                     rebalances=rebalances, expense_ratio=expense)
+                                     rebalances=rebalances, expense_ratio=expense, slippage=slippage[[c]])
         assert json.dumps(alone[c]) == json.dumps(whole[c])
 
 
@@ -294,7 +316,7 @@ def test_a_sweep_chunk_is_computed_on_the_matrix(snapshot_store, tmp_path):
     from backtest.plans import build_plans
     from backtest.results import rebalance_fills
     from backtest.runner import simulate_benchmarks
-    from backtest.sweep import chunk_payloads, expand_variants, simulate_chunk
+    from backtest.sweep import chunk_payloads, expand_variants, simulate_chunk, simulate_plans
 
     path = tmp_path / "sweep.yaml"
     path.write_text(SWEEP)
@@ -310,16 +332,19 @@ def test_a_sweep_chunk_is_computed_on_the_matrix(snapshot_store, tmp_path):
     fees = pd.DataFrame({o.name: o.fees for o in outcomes})
     assert matrix_columns(equity, swept.capital, bench, fees).all()
     built = build_plans(payload, inputs)
+    _, _, slippage, _, _ = simulate_plans(built, inputs, capital=swept.capital, fill=swept.fill)
+    assert matrix_columns(equity, swept.capital, bench, fees, slippage).all()
     for o in outcomes:
         plan = built.plans[o.name]
         want = M.compute_metrics(M.simple_returns(o.equity, swept.capital), bench, rf, turnover=o.turnover,
-                                 fees=o.fees, equity=o.equity, from_base=True,
+                                 fees=o.fees, equity=o.equity, from_base=True, slippage=slippage[o.name],
                                  expense_ratio=plan.expense_ratio,
                                  rebalances=rebalance_fills(plan.targets.index, o.equity.index, swept.fill))
         assert json.dumps(o.metrics) == json.dumps(want), o.name
     m = {o.name: o.metrics for o in outcomes}
     assert len({v["n_rebalances"] for v in m.values()}) == 3
     assert all(v["expense_ratio"] == 0.002 and v["fees_paid"] >= 0 for v in m.values())
+    assert all(v["slippage_paid"] > 0 and v["cost_drag"] > v["fee_drag"] + v["expense_ratio"] for v in m.values())
 
 
 def test_a_value_at_or_below_zero_is_computed_as_compute_metrics_computes_it():

@@ -218,7 +218,8 @@ def test_calendar_years_start_after_the_base_and_partial_years_are_named():
 
 def test_turnover_splits_opening_ongoing_and_forced_sales():
     """Opening purchase, scheduled rebalances, and a
-    forced sale on a day without a rebalance: counted apart; cost drag = fee drag + expense ratio."""
+    forced sale on a day without a rebalance: counted apart; cost drag = fee drag + slippage drag + expense
+    ratio (NaN when the slippage is unknown)."""
     import backtest.metrics as M
 
     days = pd.bdate_range("2020-01-01", "2022-01-03")
@@ -226,13 +227,19 @@ def test_turnover_splits_opening_ongoing_and_forced_sales():
     turnover = pd.Series({days[0]: 0.5, days[60]: 0.02, days[100]: 0.03, days[300]: 0.01})
     fees = pd.Series(0.0, index=days)
     fees.iloc[0] = 0.01
-    m = M.trading_metrics(turnover, fees, equity, rebalances=pd.DatetimeIndex([days[0], days[60], days[300]]),
-                          expense_ratio=0.0015)
+    slippage = fees * 2.0
+    slippage.iloc[60] = 0.004
+    rebalances = pd.DatetimeIndex([days[0], days[60], days[300]])
+    m = M.trading_metrics(turnover, fees, equity, rebalances=rebalances, expense_ratio=0.0015, slippage=slippage)
     years = (days[-1] - days[0]).days / 365.25
     assert m["initial_turnover"] == 0.5 and m["total_turnover"] == pytest.approx(0.56)
     assert m["annual_turnover"] == pytest.approx(0.06 / years)
     assert (m["n_rebalances"], m["n_forced_sales"], m["forced_sale_turnover"]) == (3.0, 1.0, 0.03)
-    assert m["cost_drag"] == pytest.approx(0.0001 / years + 0.0015)
+    assert m["slippage_paid"] == pytest.approx(0.024) and m["slippage_drag"] == pytest.approx(0.00024 / years)
+    assert m["cost_drag"] == pytest.approx(0.0001 / years + 0.00024 / years + 0.0015)
+    unknown = M.trading_metrics(turnover, fees, equity, rebalances=rebalances, expense_ratio=0.0015)
+    assert np.isnan(unknown["slippage_paid"]) and np.isnan(unknown["cost_drag"])
+    assert unknown["fee_drag"] == m["fee_drag"]
 
 
 def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, capsys):

@@ -94,6 +94,7 @@ def test_variant_equals_the_same_strategy_run_on_its_own(config, runs, snapshot_
     a = run.metrics["strategies"]["Capped"]
     b = swept.metrics["strategies"][name]
     assert json.dumps(a) == json.dumps(b)     # (NaN written as NaN: equal here, unlike in ==)
+    assert a["slippage_paid"] > 0 and a["cost_drag"] == a["fee_drag"] + a["slippage_drag"] + a["expense_ratio"]
     assert (run.strategies[1].equity.to_numpy() == swept.strategies[[s.name for s in swept.strategies]
                                                                     .index(name)].equity.to_numpy()).all()
 
@@ -327,6 +328,7 @@ def test_variants_sharing_weights_match_their_own_runs(snapshot_store, tmp_path)
         run = load_run(out)
         mine = folder.metrics["strategies"][f"Core [costs.commission_bps={bps}]"]
         assert json.dumps(mine) == json.dumps(run.metrics["strategies"]["Core"])
+        assert mine["slippage_paid"] > 0 and (mine["fees_paid"] > 0) == (bps > 0)
 
 
 @pytest.mark.browser

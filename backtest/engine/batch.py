@@ -1,16 +1,16 @@
 """Many strategies in one compiled pass: the sweeps' order kernel, equal to vectorbt's to the last bit.
 
 `simulate_many(prices, plans, ...)` gives what ``simulate(prices, plans, detail=False)`` followed by the
-runner's trim gives for the fields a sweep uses (equity, fees, turnover, notes), without calling vectorbt:
-`simulate_batch_nb` replays exactly what vectorbt 1.2.0's ``simulate_from_orders_nb`` does with the settings
-of `backtest.engine.kernel.from_orders` (targetpercent orders valued at the row's close, one cash pool per
-strategy, ``call_seq="auto"``: orders sorted by their approximate value so sells come first, fees and
+runner's trim gives for the fields a sweep uses (equity, fees, slippage, turnover, notes), without calling
+vectorbt: `simulate_batch_nb` replays exactly what vectorbt 1.2.0's ``simulate_from_orders_nb`` does with the
+settings of `backtest.engine.kernel.from_orders` (targetpercent orders valued at the row's close, one cash
+pool per strategy, ``call_seq="auto"``: orders sorted by their approximate value so sells come first, fees and
 slippage per side, partial buys when cash is short, ``min_size`` 1e-8, direction both so negative targets
 sell short, vectorbt's tolerances: ``is_close`` / ``add_nb`` with rel 1e-9, abs 1e-12), then what vectorbt's
 ``asset_flow_nb``/``assets_nb``/``cash_flow_nb``/``cash_grouped_nb`` and `simulate` do with the order
-records (positions and cash after each row, daily values as positions x close + cash, fees and traded value
-per day in the trades table's order, summed as pandas sums them: Kahan). Every floating-point operation is
-the one vectorbt, numpy or pandas does, in the same order, so results are identical, not just close
+records (positions and cash after each row, daily values as positions x close + cash, fees, traded value and
+slippage per day in the trades table's order, summed as pandas sums them: Kahan). Every floating-point
+operation is the one vectorbt, numpy or pandas does, in the same order, so results are identical, not just close
 (tests/test_engine_batch.py checks bit equality against vectorbt's kernel and `simulate` on real and random
 cases: partial fills, names ending mid-run, shorts, idle cash growth).
 
@@ -54,13 +54,15 @@ _PARALLEL = threading.Lock()
 class Batch:
     """What `simulate(..., detail=False)` + the runner's trim give a sweep, for many strategies at once.
 
-    equity, fees : DataFrame (run days from ``base``) x strategies, as ``Simulation.equity`` / ``.fees``.
+    equity, fees, slippage : DataFrame (run days from ``base``) x strategies, as ``Simulation.equity`` /
+        ``.fees`` / ``.slippage``.
     turnover : strategy -> Series on its trade dates, as ``Simulation.turnover``.
     notes : strategy -> the notes ``Simulation.notes`` holds.
     """
 
     equity: pd.DataFrame
     fees: pd.DataFrame
+    slippage: pd.DataFrame
     turnover: dict[str, pd.Series]
     notes: dict[str, tuple[str, ...]]
 
@@ -86,7 +88,7 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
                   base: pd.Timestamp | None = None, threads: int | None = None) -> Batch:
     """Every plan of ``plans`` (name -> `StrategyPlan`, each `supports`-ed) on ``prices`` (the simulation
     calendar), equal to ``{name: trim(sim, base)}`` of ``simulate(prices, plans, capital=..., fill=...,
-    detail=False)`` in equity, fees, turnover and notes. Strategies with the same targets and data-gap
+    detail=False)`` in equity, fees, slippage, turnover and notes. Strategies with the same targets and data-gap
     policy share one order matrix, built once. ``threads``: how many threads simulate the variants side by
     side (default `default_threads()`: the cores this process may use; 1 on a Dask worker that has one
     thread); the result is the same for any count."""
@@ -155,7 +157,7 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
             np.array([plans[n].slippage_bps / 1e4 for n in names]), var_growth, growth, run_order)
     n_threads = min(n_threads, numba.config.NUMBA_NUM_THREADS, len(names))
     if n_threads == 1:
-        value, cash, fill_fees, fill_value, fill_row, gaps = simulate_batch_nb(*args, False)
+        value, cash, fill_fees, fill_value, fill_slip, fill_row, gaps = simulate_batch_nb(*args, False)
     else:   # one parallel launch at a time per process (numba's workqueue layer allows no concurrent launches)
         _passive_openmp()
         with _PARALLEL:
@@ -163,18 +165,19 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
             numba.set_num_threads(n_threads)
             try:
                 with numba.parallel_chunksize(1):
-                    value, cash, fill_fees, fill_value, fill_row, gaps = simulate_batch_nb(*args, True)
+                    value, cash, fill_fees, fill_value, fill_slip, fill_row, gaps = simulate_batch_nb(*args, True)
             finally:
                 numba.set_num_threads(before)
     if len(cash) and np.nanmin(cash) < -1e-6 * capital:
         raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
-    # per order row: fees and traded value summed as `simulate` sums each strategy's (one pandas groupby sum
-    # per group of fills; the groups are independent, so one call serves every strategy)
+    # per order row: fees, traded value and slippage summed as `simulate` sums each strategy's (one pandas
+    # groupby sum per group of fills; the groups are independent, so one call serves every strategy)
     fees = np.zeros(len(cash))
     traded = np.zeros(len(cash))
+    slips = np.zeros(len(cash))
     fills = np.zeros(len(cash), dtype=bool)
     if len(fill_row):
-        for out, values in ((fees, fill_fees), (traded, fill_value)):
+        for out, values in ((fees, fill_fees), (traded, fill_value), (slips, fill_slip)):
             sums = pd.Series(values).groupby(fill_row).sum()
             out[sums.index.to_numpy()] = sums.to_numpy()
         fills[fill_row] = True
@@ -184,6 +187,7 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
             drag[v] = _expense_drag(cal, plans[name].expense_ratio, fill)
     valued = value * drag
     daily_fees = np.zeros_like(value)
+    daily_slip = np.zeros_like(value)
     turnover: dict[str, pd.Series] = {}
     notes: dict[str, tuple[str, ...]] = {}
     at = ex = 0
@@ -193,6 +197,7 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
         sel = slice(at, at + n_rows)
         traded_rows = rows[var_set[v]][fills[sel]]
         daily_fees[v, traded_rows] = fees[sel][fills[sel]]
+        daily_slip[v, traded_rows] = slips[sel][fills[sel]]
         dates = cal[traded_rows].rename("date")
         turnover[name] = pd.Series(traded[sel][fills[sel]] / 2.0 / value[v, traded_rows], index=dates,
                                    name="turnover")
@@ -213,7 +218,8 @@ def simulate_many(prices: pd.DataFrame, plans, *, capital: float, fill: str = "n
     days = cal[keep]
     equity = pd.DataFrame(valued[:, keep].T, index=days, columns=names)
     fee_frame = pd.DataFrame((daily_fees * drag)[:, keep].T, index=days, columns=names)
-    return Batch(equity=equity, fees=fee_frame, turnover=turnover, notes=notes)
+    slip_frame = pd.DataFrame((daily_slip * drag)[:, keep].T, index=days, columns=names)
+    return Batch(equity=equity, fees=fee_frame, slippage=slip_frame, turnover=turnover, notes=notes)
 
 
 def filled_closes(prices: pd.DataFrame, used: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -93,7 +93,7 @@ def _sorted_by_key(keys, m, order, work_k, hint, use_hint):
 @njit(cache=True)
 def _run_variant(v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
                  set_rank, set_exec, exec_ptr, set_target, target_ptr, cash0, fee, slip, g, growth,
-                 held, cash_out, fill_fees, fill_value, fill_row, o0, f0, hint_cols, hint_m, mode):
+                 held, cash_out, fill_fees, fill_value, fill_slip, fill_row, o0, f0, hint_cols, hint_m, mode):
     """The order rows of one variant of `simulate_batch_nb` (see there): its positions after each order row
     into ``held`` (rows x columns), its cash after each into ``cash_out`` from ``o0`` on, its fills from
     ``f0`` on; returns how many fills it wrote. The call sequence of each row is sorted from a hint: ``mode``
@@ -250,8 +250,9 @@ def _run_variant(v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_p
         out_cash = _add(out_cash, row_flow)
         cash_out[o] = out_cash
         held[r] = out_pos
-        # each fill's fees and traded value in currency, in the trades table's order (sells first, then by
-        # ticker), labelled with the row: summed later exactly as `simulate` sums them (a pandas groupby)
+        # each fill's fees, traded value and slippage (shares x |fill price - close|) in currency, in the
+        # trades table's order (sells first, then by ticker), labelled with the row: summed later exactly as
+        # `simulate` sums them (a pandas groupby)
         for want_side in (1, 0):
             for q in range(n):
                 k = rank[q]
@@ -260,9 +261,11 @@ def _run_variant(v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_p
                 if g >= 0:
                     fill_fees[n_fills] = f_fees[k] * growth[g, d]
                     fill_value[n_fills] = f_size[k] * (f_price[k] * growth[g, d])
+                    fill_slip[n_fills] = f_size[k] * abs(f_price[k] * growth[g, d] - frow[cols[k]])
                 else:
                     fill_fees[n_fills] = f_fees[k]
                     fill_value[n_fills] = f_size[k] * f_price[k]
+                    fill_slip[n_fills] = f_size[k] * abs(f_price[k] - frow[cols[k]])
                 fill_row[n_fills] = o
                 n_fills += 1
     return n_fills - f0
@@ -338,8 +341,8 @@ def _fill_gaps(v, s, filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exe
 @njit(cache=True, parallel=True)
 def _orders_parallel(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr, set_rank,
                      set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees, slippage, var_growth,
-                     growth, run_order, held_all, cash_out, fill_fees, fill_value, fill_row, out_rows, out_fill,
-                     n_fills, hint_all, hint_m_all, mode):
+                     growth, run_order, held_all, cash_out, fill_fees, fill_value, fill_slip, fill_row, out_rows,
+                     out_fill, n_fills, hint_all, hint_m_all, mode):
     for i in prange(len(run_order)):
         v = run_order[i]
         s = var_set[v]
@@ -350,8 +353,8 @@ def _orders_parallel(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr
         n_fills[v] = _run_variant(
             v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
             set_rank, set_exec, exec_ptr, set_target, target_ptr, init_cash[v], fees[v], slippage[v],
-            var_growth[v], growth, held, cash_out, fill_fees, fill_value, fill_row, out_rows[v], out_fill[v],
-            hint_cols, hint_m, mode)
+            var_growth[v], growth, held, cash_out, fill_fees, fill_value, fill_slip, fill_row, out_rows[v],
+            out_fill[v], hint_cols, hint_m, mode)
 
 
 @njit(cache=True, parallel=True)
@@ -379,8 +382,8 @@ def _gaps_parallel(filled, set_cols, col_ptr, set_rows, row_ptr, set_exec, exec_
 @njit(cache=True)
 def _orders_serial(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr, set_rank,
                    set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees, slippage, var_growth,
-                   growth, run_order, held_all, cash_out, fill_fees, fill_value, fill_row, out_rows, out_fill,
-                   n_fills, hint_all, hint_m_all, mode):
+                   growth, run_order, held_all, cash_out, fill_fees, fill_value, fill_slip, fill_row, out_rows,
+                   out_fill, n_fills, hint_all, hint_m_all, mode):
     for i in range(len(run_order)):
         v = run_order[i]
         s = var_set[v]
@@ -389,8 +392,8 @@ def _orders_serial(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, 
         n_fills[v] = _run_variant(
             v, s, filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
             set_rank, set_exec, exec_ptr, set_target, target_ptr, init_cash[v], fees[v], slippage[v],
-            var_growth[v], growth, held, cash_out, fill_fees, fill_value, fill_row, out_rows[v], out_fill[v],
-            hint_all[size_ptr[s]:size_ptr[s + 1]], hint_m_all[row_ptr[s]:row_ptr[s + 1]], mode)
+            var_growth[v], growth, held, cash_out, fill_fees, fill_value, fill_slip, fill_row, out_rows[v],
+            out_fill[v], hint_all[size_ptr[s]:size_ptr[s + 1]], hint_m_all[row_ptr[s]:row_ptr[s + 1]], mode)
 
 
 @njit(cache=True)
@@ -432,8 +435,9 @@ def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_pt
     the same result). ``parallel``: on numba's threads (``numba.set_num_threads``) or on this thread alone.
 
     Returns (value (variants, days) before drags, cash after each order row (flat: the variants' rows one
-    after the other), each fill's fees and traded value (currency) and its row in that flat numbering
-    (fills in the trades table's order), fill gap per execution day (max |weight held - target|)).
+    after the other), each fill's fees, traded value and slippage (currency; slippage = shares x |fill
+    price - close|) and its row in that flat numbering (fills in the trades table's order), fill gap per
+    execution day (max |weight held - target|)).
     """
     n_var = len(var_set)
     n_days = filled.shape[0]
@@ -453,6 +457,7 @@ def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_pt
         out_fill[v + 1] = out_fill[v] + (row_ptr[s + 1] - row_ptr[s]) * (col_ptr[s + 1] - col_ptr[s])
     fill_fees = np.empty(out_fill[n_var])
     fill_value = np.empty(out_fill[n_var])
+    fill_slip = np.empty(out_fill[n_var])
     fill_row = np.empty(out_fill[n_var], dtype=np.int64)
     held_all = np.zeros(out_fill[n_var])
     n_fills = np.zeros(n_var, dtype=np.int64)
@@ -472,13 +477,13 @@ def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_pt
         if parallel:
             _orders_parallel(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
                              set_rank, set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees,
-                             slippage, var_growth, growth, part, held_all, cash_out, fill_fees, fill_value, fill_row,
-                             out_rows, out_fill, n_fills, hint_all, hint_m_all, mode)
+                             slippage, var_growth, growth, part, held_all, cash_out, fill_fees, fill_value,
+                             fill_slip, fill_row, out_rows, out_fill, n_fills, hint_all, hint_m_all, mode)
         else:
             _orders_serial(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_ptr, set_size, size_ptr,
                            set_rank, set_exec, exec_ptr, set_target, target_ptr, var_set, init_cash, fees,
-                           slippage, var_growth, growth, part, held_all, cash_out, fill_fees, fill_value, fill_row,
-                           out_rows, out_fill, n_fills, hint_all, hint_m_all, mode)
+                           slippage, var_growth, growth, part, held_all, cash_out, fill_fees, fill_value,
+                           fill_slip, fill_row, out_rows, out_fill, n_fills, hint_all, hint_m_all, mode)
     # daily values, one holding period of one target set at a time: every variant of the set from the same
     # closes (read once for all of them)
     set_n = np.zeros(n_sets + 1, dtype=np.int64)
@@ -509,6 +514,7 @@ def simulate_batch_nb(filled, filled_t, bad, set_cols, col_ptr, set_rows, row_pt
         for f in range(out_fill[v], out_fill[v] + n_fills[v]):
             fill_fees[at] = fill_fees[f]
             fill_value[at] = fill_value[f]
+            fill_slip[at] = fill_slip[f]
             fill_row[at] = fill_row[f]
             at += 1
-    return value_out, cash_out, fill_fees[:at], fill_value[:at], fill_row[:at], gap_out
+    return value_out, cash_out, fill_fees[:at], fill_value[:at], fill_slip[:at], fill_row[:at], gap_out

@@ -6,7 +6,9 @@ Conventions
 * Orders are ``targetpercent`` orders: at each execution date every name is traded to its target share of
   the strategy's value at that close. ``call_seq="auto"`` sells before it buys, so sales fund purchases.
 * Commission and slippage are fractions of traded value, per side. When fees leave too little cash for the
-  last buys, vectorbt fills them partially: cash never goes negative; the shortfall is reported.
+  last buys, vectorbt fills them partially: cash never goes negative; the shortfall is reported. The fees
+  (the trades' ``fees``, ``Simulation.fees``) are the commission only; slippage is in the fill prices
+  (close x (1 +/- slippage)), and what it cost, shares x |fill price - close|, is ``Simulation.slippage``.
 * ``fill="close"`` trades at the close of the decision date (the weights use that close: an idealised
   market-on-close); ``fill="next_close"`` (default) trades at the next trading day's close.
 * A name whose prices end mid-run is sold at its last close and the cash waits for the next rebalance,
@@ -44,7 +46,8 @@ class Simulation:
     equity: pd.Series            # portfolio value after costs
     holdings: pd.DataFrame       # end-of-day weights held, one column per ticker (cash excluded)
     trades: pd.DataFrame         # date, ticker, side, shares, price, value, fees
-    fees: pd.Series              # fees paid per day (currency)
+    fees: pd.Series              # commission paid per day (currency)
+    slippage: pd.Series          # slippage paid per day (currency): sum of shares x |fill price - close|
     turnover: pd.Series          # per execution date: traded value / 2 / portfolio value
     cash: pd.Series              # cash per day
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -145,7 +148,7 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     capital : starting cash of each strategy.
     fill : "close" or "next_close".
     detail : False leaves ``holdings`` and ``trades`` empty (no rows), for sweeps of many variants; every
-        other field is the same (fees and turnover are summed exactly as from the trades table).
+        other field is the same (fees, slippage and turnover are summed exactly as from the trades table).
     """
     from backtest.engine.kernel import from_orders
 
@@ -183,6 +186,7 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
     records, assets, cash = from_orders(close, size, lens, np.full(len(lens), float(capital)),
                                         np.concatenate(fees)[None, :], np.concatenate(slips)[None, :])
     records = _records_to_currency(records, rows, starts, growth)
+    slipped = _slippage(records, filled, rows, take)
     if len(rows) and np.nanmin(cash) < -1e-6 * capital:
         raise SimulationError(f"cash went negative ({np.nanmin(cash):,.2f}); this is a bug, please report it")
     # step[i] = index of the last order row at or before day i (-1 before the first one)
@@ -212,6 +216,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
             trades = _trades(records, cols, o.columns, cal[rows], own[:0])
             fees_by_date, traded = _sums_by_date(records, cols, o.columns, cal[rows], own)
             daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
+        daily_slip = _slippage_by_date(records, slipped, cols, o.columns, cal[rows], own)
+        daily_slip = daily_slip.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
         drag = _expense_drag(cal, plan.expense_ratio, fill)
         if plan.borrow_fee and (asset_value < 0).any():
@@ -234,8 +240,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         _check_fills(name, plan, executed, fill, cal, notes[name])
         notes[name] += wiped_out_notes(name, equity.to_numpy(), cal)
         out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
-                               turnover=turnover, cash=pd.Series(cash_g * drag, index=cal),
-                               notes=tuple(notes[name]))
+                               slippage=daily_slip * drag, turnover=turnover,
+                               cash=pd.Series(cash_g * drag, index=cal), notes=tuple(notes[name]))
     return out
 
 
@@ -287,6 +293,16 @@ def _records_to_currency(records: np.ndarray, rows: np.ndarray, starts: np.ndarr
         out["price"][sel] = out["price"][sel] * factor
         out["fees"][sel] = out["fees"][sel] * factor
     return out
+
+
+def _slippage(records: np.ndarray, filled: np.ndarray, rows: np.ndarray, take: list[int]) -> np.ndarray:
+    """What slippage cost each order record (currency, records in currency: `_records_to_currency`): shares
+    x |fill price - the close it was slipped from| (``filled``: days x used names, the closes traded at;
+    ``take``: each record column's name in it). The batch kernel computes the same per fill."""
+    if not len(records):
+        return np.empty(0)
+    close = filled[rows[records["idx"]], np.asarray(take, dtype=np.int64)[records["col"]]]
+    return records["size"] * np.abs(records["price"] - close)
 
 
 def _held_daily(at_rows: np.ndarray, step: np.ndarray, before: float, order: str = "C") -> np.ndarray:
@@ -372,6 +388,15 @@ def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: p
         out.append(pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"),
                              name="fees" if not out else "value"))
     return out[0], out[1]
+
+
+def _slippage_by_date(records: np.ndarray, slipped: np.ndarray, cols: slice, tickers: list[str],
+                      index: pd.DatetimeIndex, pick: np.ndarray | None = None) -> pd.Series:
+    """Slippage (``slipped``, one per record: `_slippage`) per trade date, summed as `_sums_by_date` sums the
+    fees: the records in the trades table's order, one pandas groupby."""
+    at, _ = _executed_order(records, cols, tickers, pick)
+    sums = pd.Series(slipped[at], dtype=float).groupby(records["idx"][at]).sum()
+    return pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"), name="slippage")
 
 
 def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float, fill: str = "close") -> np.ndarray:

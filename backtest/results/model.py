@@ -41,9 +41,10 @@ class StrategyResult:
     targets: pd.DataFrame  # rebalance decision dates x tickers, target weights (rows sum to 1)
     holdings: pd.DataFrame  # trading dates x tickers, end-of-day weights held (cash excluded)
     trades: pd.DataFrame  # columns: date, ticker, side ('buy'|'sell'), shares, price, value, fees
-    fees: pd.Series  # daily fees paid (currency)
+    fees: pd.Series  # daily commission paid (currency)
     turnover: pd.Series  # per rebalance date, one-sided turnover as a fraction of portfolio value
     notes: tuple[str, ...] = ()  # warnings for this strategy
+    slippage: pd.Series | None = None  # daily slippage paid (currency); not in the run folder: None read back
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def compute_run_metrics(result: RunResult) -> dict:
         out["strategies"] = compute_metrics_many(
             frame("equity"), capital, bench, result.risk_free, turnover=frame("turnover").sort_index(),
             fees=frame("fees"),
+            slippage=frame("slippage") if all(s.slippage is not None for s in result.strategies) else None,
             rebalances={s.name: rebalance_fills(s.targets.index, s.equity.index, fill) for s in result.strategies},
             expense_ratio={s.name: float(expense.get(s.name) or 0.0) for s in result.strategies}, from_base=True)
     out.update(relative_metrics(result, capital))
