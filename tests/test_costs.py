@@ -78,6 +78,17 @@ def test_slippage_and_commission_equal_the_trades_against_the_raw_closes(run):
     assert free["slippage_paid"] == free["fees_paid"] == free["cost_drag"] == 0.0
 
 
+def test_the_report_names_commission_and_slippage(run):
+    from backtest.report.labels import info
+
+    assert info("fees_paid")[0] == "Commission paid" and "slippage" not in info("fees_paid")[2].split("(")[0]
+    assert info("slippage_paid")[0] == "Slippage paid" and info("slippage_drag")[1] == "bps"
+    assert "slippage drag" in info("cost_drag")[2].lower()
+    html = (run / "report.html").read_text()
+    assert "Commission paid" in html and "Slippage paid" in html and "Slippage drag, per year" in html
+    assert "Fees paid" not in html
+
+
 def test_slippage_is_summed_alike_with_and_without_the_trades_table(snapshot_store, tmp_path):
     """`simulate(detail=False)` (sweeps) gives the same daily slippage, bit for bit, as the detailed run; a
     reloaded run folder has no daily slippage (metrics.json holds its sums)."""

@@ -125,7 +125,7 @@ def _sectors(saved: SavedRun) -> pd.Series | None:
 
 def _activity_table(activity: list[tuple[str, pd.DataFrame]]) -> str:
     """Per strategy: days traded (rebalances and forced sales: the metrics' "Rebalances" counts rebalances
-    only), orders, average and largest turnover, value traded and fees."""
+    only), orders, average and largest turnover, value traded and commission (the trades' fees)."""
     rows = []
     for name, a in activity:
         traded = a[a["turnover"].fillna(0) > 0]
@@ -134,7 +134,7 @@ def _activity_table(activity: list[tuple[str, pd.DataFrame]]) -> str:
                      fmt(a["turnover"].max() if len(a) else None, "pct"),
                      fmt(a["traded"].sum(), "money"), fmt(a["fees"].sum(), "money")])
     return table(["Strategy", "Days traded", "Orders", "Turnover, mean", "Turnover, max", "Value traded",
-                  "Fees"], rows, css_class="tbl activity")
+                  "Commission"], rows, css_class="tbl activity")
 
 
 def _day(ts) -> str | float:

@@ -67,10 +67,14 @@ GROUPS: list[tuple[str, dict[str, tuple[str, str, str]]]] = [
         "initial_turnover": ("Turnover, opening purchase", "pct", "One-sided turnover of the opening purchase"),
         "annual_turnover": ("Turnover, ongoing per year", "pct", "(Total - opening) turnover / years"),
         "forced_sale_turnover": ("Turnover, forced sales", "pct", "One-sided turnover of the forced sales"),
-        "fees_paid": ("Fees paid", "money", "Commission and slippage paid, in currency"),
-        "fee_drag": ("Fee drag, per year", "bps", "Sum of daily fees / portfolio value, per year"),
+        "fees_paid": ("Commission paid", "money", "Commission paid, in currency (slippage: the next rows)"),
+        "fee_drag": ("Commission drag, per year", "bps", "Sum of daily commission / portfolio value, per year"),
+        "slippage_paid": ("Slippage paid", "money", "Sum over fills of shares x |fill price - close|, in "
+                                                     "currency"),
+        "slippage_drag": ("Slippage drag, per year", "bps", "Sum of daily slippage / portfolio value, per year"),
         "expense_ratio": ("Expense ratio, per year", "bps", "The fund expense ratio charged (expense_ratio)"),
-        "cost_drag": ("Cost drag, per year", "bps", "Fee drag + expense ratio"),
+        "cost_drag": ("Cost drag, per year", "bps", "Commission drag + slippage drag + expense ratio (a "
+                                                    "borrow fee on shorts is not in it: see the warnings)"),
     }),
 ]
 

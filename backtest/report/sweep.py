@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from ..results import SavedRun
 
 TABLE_METRICS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar",
-                 "excess_return", "tracking_error", "information_ratio", "annual_turnover", "fee_drag")
+                 "excess_return", "tracking_error", "information_ratio", "annual_turnover", "fee_drag",
+                 "cost_drag")
 LOWER_IS_BETTER = frozenset({"volatility", "tracking_error", "annual_turnover", "total_turnover", "fee_drag",
-                             "fees_paid", "cost_drag", "expense_ratio", "initial_turnover", "forced_sale_turnover",
+                             "fees_paid", "slippage_paid", "slippage_drag", "cost_drag", "expense_ratio",
+                             "initial_turnover", "forced_sale_turnover",
                              "n_forced_sales", "max_drawdown_days", "max_drawdown_recovery_days",
                              "longest_drawdown_days", "longest_recovery_days", "down_capture", "beta"})
 TOP_GROWTH = 10
