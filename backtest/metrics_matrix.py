@@ -40,12 +40,13 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
                          risk_free: pd.Series | None, *, turnover: pd.DataFrame | None = None,
                          fees: pd.DataFrame | None = None, rebalances: Mapping[str, pd.Index] | None = None,
                          expense_ratio: Mapping[str, float] | None = None,
-                         from_base: bool = True, slippage: pd.DataFrame | None = None
+                         from_base: bool = True, slippage: pd.DataFrame | None = None,
+                         borrow_charged: Mapping[str, float] | None = None
                          ) -> dict[str, dict[str, float | str]]:
     """``{c: compute_metrics(simple_returns(equity[c], capital), benchmark_returns, risk_free,
     turnover=<c's turnover>, fees=fees[c], equity=equity[c], rebalances=rebalances[c],
-    expense_ratio=expense_ratio[c], from_base=from_base, slippage=slippage[c])}`` for every column ``c``,
-    computed together.
+    expense_ratio=expense_ratio[c], from_base=from_base, slippage=slippage[c],
+    borrow_charged=borrow_charged[c])}`` for every column ``c``, computed together.
 
     ``equity``: DataFrame indexed by trading date (sorted), one column per variant (unique names): each
     variant's value from its base close, as `engine.simulate` gives it. ``turnover``: DataFrame indexed by
@@ -54,7 +55,8 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
     (the trading keys NaN). ``fees``, ``slippage``: daily commission and slippage paid, the shape and index
     of ``equity`` (None: those keys NaN, ``cost_drag`` too without slippage). ``rebalances``: variant
     -> the dates its rebalance orders filled (a variant left out: None, every date with turnover);
-    ``expense_ratio``: variant -> yearly expense ratio (left out: 0). Returns the metrics in ``equity``'s
+    ``expense_ratio``: variant -> yearly expense ratio (left out: 0); ``borrow_charged``: variant -> its
+    borrow fee's daily charges summed (left out: 0). Returns the metrics in ``equity``'s
     column order, each dict in `compute_metrics`' key order.
     """
     names = list(equity.columns)
@@ -66,6 +68,7 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
             raise ValueError(f"compute_metrics_many: {what} has no column for {missing[:3]}")
     rebalances = rebalances or {}
     expense_ratio = expense_ratio or {}
+    borrow_charged = borrow_charged or {}
     index = equity.index
     values = np.asfortranarray(equity.to_numpy(dtype=float))
     r = _returns(values, capital)
@@ -82,7 +85,8 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
             r, values = np.asfortranarray(r[:, cols]), np.asfortranarray(values[:, cols])
         rows = _matrix(r, pd.DatetimeIndex(index), bench, benchmark_returns is not None, risk_free, from_base)
         chosen = [names[j] for j in cols]
-        trading = _trading(chosen, T, F, values, M.span_years(index), rebalances, expense_ratio, S)
+        trading = _trading(chosen, T, F, values, M.span_years(index), rebalances, expense_ratio, S,
+                           borrow_charged)
         for name, row, trade in zip(chosen, rows, trading, strict=True):
             out[name] = _ordered(row, trade)
     for j in np.flatnonzero(~fast):
@@ -92,7 +96,7 @@ def compute_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark_
             turnover=None if turnover is None else turnover[c].dropna(),
             fees=None if fees is None else fees[c], equity=equity[c], rebalances=rebalances.get(c),
             expense_ratio=expense_ratio.get(c, 0.0), from_base=from_base,
-            slippage=None if slippage is None else slippage[c])
+            slippage=None if slippage is None else slippage[c], borrow_charged=borrow_charged.get(c, 0.0))
     return {c: out[c] for c in names}
 
 
@@ -337,7 +341,8 @@ def _trailing(wealth: np.ndarray, index: pd.DatetimeIndex) -> list[dict]:
 
 def _trading(names, turnover: pd.DataFrame | None, fees: np.ndarray | None, equity: np.ndarray, years: float,
              rebalances: Mapping[str, pd.Index], expense_ratio: Mapping[str, float],
-             slippage: np.ndarray | None = None) -> list[dict]:
+             slippage: np.ndarray | None = None, borrow_charged: Mapping[str, float] | None = None
+             ) -> list[dict]:
     """`metrics.trading_metrics` of every column. Fees and slippage on the matrix; turnover per column, on its
     own (few) trading days, since a masked sum over all days would group the additions differently."""
     k = len(names)
@@ -379,8 +384,11 @@ def _trading(names, turnover: pd.DataFrame | None, fees: np.ndarray | None, equi
             cols["slippage_drag"] = [x / years for x in (s / equity).sum(axis=0).tolist()]
     if turnover is not None or fees is not None:
         cols["expense_ratio"] = [float(expense_ratio.get(c, 0.0)) for c in names]
-        cols["cost_drag"] = [a + s + b for a, s, b in zip(cols["fee_drag"], cols["slippage_drag"],
-                                                          cols["expense_ratio"], strict=True)]
+        borrow_charged = borrow_charged or {}
+        cols["borrow_drag"] = [float(borrow_charged.get(c, 0.0)) / years if years > 0 else NAN for c in names]
+        cols["cost_drag"] = [a + s + e + b for a, s, e, b in zip(cols["fee_drag"], cols["slippage_drag"],
+                                                                 cols["expense_ratio"], cols["borrow_drag"],
+                                                                 strict=True)]
     return [{key: cols[key][j] for key in M.TRADING_KEYS} for j in range(k)]
 
 

@@ -190,7 +190,8 @@ def run_backtest(cfg, store, *, offline: bool = False, echo: Callable[[str], Non
     strategies = tuple(
         StrategyResult(name=name, equity=sim.equity, targets=built.plans[name].targets, holdings=sim.holdings,
                        trades=sim.trades, fees=sim.fees, turnover=sim.turnover,
-                       notes=tuple(built.notes.get(name, ())) + sim.notes, slippage=sim.slippage)
+                       notes=tuple(built.notes.get(name, ())) + sim.notes, slippage=sim.slippage,
+                       borrow_charged=sim.borrow_charged)
         for name, sim in sims.items())
     evidence = _start_evidence(cfg, store, strategies, benchmark, risk_free, built.prices, inputs, echo,
                                evidence_worker)

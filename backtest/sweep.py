@@ -151,25 +151,28 @@ def simulate_chunk(payload, inputs, benchmark_returns: pd.Series,
 
     cfg = payload
     built = build_plans(cfg, inputs, memo=memo)
-    equity, fees, slippage, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital,
-                                                             fill=cfg.fill, threads=threads)
-    metrics = _metrics(equity, fees, slippage, turnover, built.plans, cfg, benchmark_returns, risk_free)
+    equity, fees, slippage, borrow, turnover, notes = simulate_plans(built, inputs, capital=cfg.capital,
+                                                                     fill=cfg.fill, threads=threads)
+    metrics = _metrics(equity, fees, slippage, turnover, built.plans, cfg, benchmark_returns, risk_free,
+                       borrow)
     return [Outcome(name=name, equity=equity[name], fees=fees[name].rename("fees"), turnover=turnover[name],
                     notes=tuple(built.notes.get(name, ())) + notes[name], metrics=metrics[name])
             for name in built.plans]
 
 
 def simulate_plans(built, inputs, *, capital: float, fill: str, threads: int | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, pd.Series],
-                              dict[str, tuple[str, ...]]]:
-    """``(equity, fees, slippage, turnover, notes)`` of every plan of ``built`` (`plans.Built`) on the run
-    calendar: equity, fees (commission) and slippage as DataFrames (days from the base close x strategies,
-    in plan order), turnover per strategy on its trade dates, the engine's notes per strategy. Equal to
-    `runner.simulate_trimmed(..., detail=False)`: plans the batch kernel supports (`engine.batch.supports`) run there, all in one call
-    (bit-identical to vectorbt's path, tests/test_engine_batch.py); the others (a borrow fee on shorts;
-    sleeve parents and the sleeves they hold, simulated in two passes by `sleeves.simulate_with_sleeves`)
-    run through vectorbt (`runner.simulate_trimmed`). ``threads``: the batch kernel's thread count (default:
-    the cores this process may use; pass 1 where the process has one core's share, e.g. a Dask worker)."""
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, float],
+                              dict[str, pd.Series], dict[str, tuple[str, ...]]]:
+    """``(equity, fees, slippage, borrow, turnover, notes)`` of every plan of ``built`` (`plans.Built`) on the
+    run calendar: equity, fees (commission) and slippage as DataFrames (days from the base close x
+    strategies, in plan order), each strategy's borrow fee charged (``Simulation.borrow_charged``; 0 without
+    one), turnover per strategy on its trade dates, the engine's notes per strategy. Equal to
+    `runner.simulate_trimmed(..., detail=False)`: plans the batch kernel supports (`engine.batch.supports`)
+    run there, all in one call (bit-identical to vectorbt's path, tests/test_engine_batch.py); the others (a
+    borrow fee on shorts; sleeve parents and the sleeves they hold, simulated in two passes by
+    `sleeves.simulate_with_sleeves`) run through vectorbt (`runner.simulate_trimmed`). ``threads``: the batch
+    kernel's thread count (default: the cores this process may use; pass 1 where the process has one core's
+    share, e.g. a Dask worker)."""
     from .engine.batch import simulate_many, supports
     from .runner import simulate_trimmed
     from .sleeves import sleeves_of
@@ -177,13 +180,14 @@ def simulate_plans(built, inputs, *, capital: float, fill: str, threads: int | N
     held = {s for p in built.plans.values() for s in sleeves_of(p)}    # sleeves: simulated with their parent
     fast = {n: p for n, p in built.plans.items() if supports(p) and n not in held}    # supports: no parents
     slow = {n: p for n, p in built.plans.items() if n not in fast}
-    equity, fees, slippage, turnover, notes = [], [], [], {}, {}
+    equity, fees, slippage, borrow, turnover, notes = [], [], [], {}, {}, {}
     if fast:
         batch = simulate_many(built.prices, fast, capital=capital, fill=fill, base=inputs.calendar[0],
                               threads=threads)
         equity.append(batch.equity)
         fees.append(batch.fees)
         slippage.append(batch.slippage)
+        borrow.update(dict.fromkeys(fast, 0.0))             # the kernel runs no borrow fee (`supports`)
         turnover.update(batch.turnover)
         notes.update(batch.notes)
     if slow:
@@ -191,22 +195,25 @@ def simulate_plans(built, inputs, *, capital: float, fill: str, threads: int | N
         equity.append(pd.DataFrame({n: s.equity for n, s in sims.items()}))
         fees.append(pd.DataFrame({n: s.fees for n, s in sims.items()}))
         slippage.append(pd.DataFrame({n: s.slippage for n, s in sims.items()}))
+        borrow.update({n: s.borrow_charged for n, s in sims.items()})
         turnover.update({n: s.turnover for n, s in sims.items()})
         notes.update({n: s.notes for n, s in sims.items()})
     order = list(built.plans)
     if not order:
         empty = pd.DataFrame(index=inputs.calendar)
-        return empty, empty.copy(), empty.copy(), {}, {}
+        return empty, empty.copy(), empty.copy(), {}, {}, {}
     join = (lambda frames: frames[0][order] if len(frames) == 1 else pd.concat(frames, axis=1)[order])
-    return (join(equity), join(fees), join(slippage), {n: turnover[n] for n in order},
-            {n: notes[n] for n in order})
+    return (join(equity), join(fees), join(slippage), {n: borrow[n] for n in order},
+            {n: turnover[n] for n in order}, {n: notes[n] for n in order})
 
 
 def _metrics(equity: pd.DataFrame, fees: pd.DataFrame, slippage: pd.DataFrame, turnover: dict[str, pd.Series],
-             plans: dict, cfg, benchmark_returns: pd.Series, risk_free: pd.Series | None) -> dict[str, dict]:
+             plans: dict, cfg, benchmark_returns: pd.Series, risk_free: pd.Series | None,
+             borrow: dict[str, float] | None = None) -> dict[str, dict]:
     """Metrics of every strategy of a chunk, as `bt run` computes them: ``equity``, ``fees`` and ``slippage``
-    are (days x strategies) frames, ``turnover`` each strategy's series on its trade dates. The one place a
-    sweep computes metrics: the whole chunk at once (`metrics_matrix.compute_metrics_many`)."""
+    are (days x strategies) frames, ``turnover`` each strategy's series on its trade dates, ``borrow`` each
+    strategy's borrow fee charged (left out: 0). The one place a sweep computes metrics: the whole chunk at
+    once (`metrics_matrix.compute_metrics_many`)."""
     from .metrics_matrix import compute_metrics_many
     from .results import rebalance_fills
 
@@ -214,7 +221,7 @@ def _metrics(equity: pd.DataFrame, fees: pd.DataFrame, slippage: pd.DataFrame, t
         equity, cfg.capital, benchmark_returns, risk_free, turnover=pd.DataFrame(turnover), fees=fees,
         rebalances={name: rebalance_fills(plans[name].targets.index, equity.index, cfg.fill) for name in equity},
         expense_ratio={name: plans[name].expense_ratio for name in equity}, from_base=True,
-        slippage=slippage)
+        slippage=slippage, borrow_charged=borrow)
 
 
 def run_sweep(config, *, store=None, results_dir=Path("results"), offline: bool = False, workers: int = 0,

@@ -100,12 +100,12 @@ def stages(config: Path, limit: int, chunk_size: int = 32) -> list[list[str]]:
         t0 = time.process_time()
         built = build_plans(chunk, inputs, memo=memo)
         t1 = time.process_time()
-        equity, fees, slippage, turnover, _ = simulate_plans(built, inputs, capital=chunk.capital,
-                                                             fill=chunk.fill)
+        equity, fees, slippage, borrow, turnover, _ = simulate_plans(built, inputs, capital=chunk.capital,
+                                                                     fill=chunk.fill)
         t2 = time.process_time()
         simulate_trimmed(built.prices, built.plans, inputs, capital=chunk.capital, fill=chunk.fill, detail=False)
         t3 = time.process_time()
-        _metrics(equity, fees, slippage, turnover, built.plans, chunk, bench, rf)
+        _metrics(equity, fees, slippage, turnover, built.plans, chunk, bench, rf, borrow)
         t4 = time.process_time()
         for key, dt in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
             spent[key] += dt

@@ -1,7 +1,7 @@
 """The whole trading cost in the metrics: the fees are the commission only ("Commission paid"); slippage,
-which is in the fill prices, is ``slippage_paid`` / ``slippage_drag``; ``cost_drag`` counts both and the
-expense ratio. Checked against an independent computation from a run folder's trades files and the raw
-closes of the snapshot."""
+which is in the fill prices, is ``slippage_paid`` / ``slippage_drag``; ``cost_drag`` counts both, the
+expense ratio and the borrow fee of shorts (``borrow_drag``). Checked against an independent computation
+from a run folder's files (trades, exposure) and the raw closes of the snapshot."""
 
 from __future__ import annotations
 
@@ -122,3 +122,35 @@ def test_rotation_slippage_is_twice_its_commission(rotation_run):
     assert all(s.slippage is None for s in saved.strategies)      # not in the run folder: in metrics.json
     assert np.isnan(M.trading_metrics(saved.strategies[0].turnover, saved.strategies[0].fees,
                                       saved.strategies[0].equity)["cost_drag"])
+
+
+def test_the_borrow_fee_is_in_the_cost_drag(snapshot_store, tmp_path):
+    """configs/examples/long_short.yaml over two years: each long/short strategy's borrow_drag is its 0.5%/yr
+    fee on the short share at the previous close, summed and per year (the short share from the run's
+    exposure table: long 493 and short Mag 7 hold no name in common), and cost_drag counts it; a variant of
+    `bt sweep` (the vectorbt path) has the same metrics, bit for bit."""
+    from backtest.runner import run_config
+    from backtest.sweep import run_sweep
+    from tests.conftest import REPO
+
+    text = (REPO / "configs" / "examples" / "long_short.yaml").read_text().replace("end: 2024-12-31",
+                                                                                  "end: 2020-12-31")
+    path = tmp_path / "ls.yaml"
+    path.write_text(text)
+    run = load_run(run_config(path, store=snapshot_store, results_dir=tmp_path / "run", offline=True))
+    exposure = run.analytics["exposure"]
+    years = M.span_years(run.benchmark.index)
+    for name in ("Long 493, short Mag 7 (dollar-neutral)", "130-30 493 vs Mag 7"):
+        m = run.metrics["strategies"][name]
+        short = (exposure[f"{name} gross"] - exposure[f"{name} net"]) / 2
+        assert m["borrow_drag"] == pytest.approx((0.005 / 252 * short.shift(1)).sum() / years, rel=1e-9)
+        assert m["borrow_drag"] > 1e-4
+        assert m["cost_drag"] == m["fee_drag"] + m["slippage_drag"] + m["expense_ratio"] + m["borrow_drag"]
+    assert run.metrics["strategies"]["Cap-weighted Mag 7"]["borrow_drag"] == 0.0
+    name = "130-30 493 vs Mag 7"
+    path.write_text(text + f"sweep: {{strategy: {name}, grid: {{borrow_fee: [0.005, 0.02]}}}}\n")
+    swept = load_run(run_sweep(path, store=snapshot_store, results_dir=tmp_path / "sweep", offline=True))
+    same = swept.metrics["strategies"][f"{name} [borrow_fee=0.005]"]
+    assert json.dumps(same) == json.dumps(run.metrics["strategies"][name])
+    more = swept.metrics["strategies"][f"{name} [borrow_fee=0.02]"]
+    assert more["borrow_drag"] == pytest.approx(4 * same["borrow_drag"], rel=0.05)

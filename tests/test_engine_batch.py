@@ -162,9 +162,10 @@ def test_real_snapshot_sweep_chunk_equals_vectorbt(snapshot_store):
 
     bench = M.simple_returns(simulate_benchmarks(swept, inputs)[swept.benchmark], swept.capital)
     rf = risk_free_returns(swept, inputs)
-    equity, fees, slippage, turnover, notes = simulate_plans(built, inputs, capital=chunk.capital,
-                                                             fill=chunk.fill)
-    fast = _metrics(equity, fees, slippage, turnover, built.plans, chunk, bench, rf)
+    equity, fees, slippage, borrow, turnover, notes = simulate_plans(built, inputs, capital=chunk.capital,
+                                                                     fill=chunk.fill)
+    assert borrow == dict.fromkeys(built.plans, 0.0)
+    fast = _metrics(equity, fees, slippage, turnover, built.plans, chunk, bench, rf, borrow)
     slow = _metrics(pd.DataFrame({n: s.equity for n, s in oracle.items()}),
                     pd.DataFrame({n: s.fees for n, s in oracle.items()}),
                     pd.DataFrame({n: s.slippage for n, s in oracle.items()}),
@@ -221,15 +222,18 @@ def test_plans_with_a_borrow_fee_fall_back_to_vectorbt():
     oracle = _oracle(prices, plans, "next_close", base)
     built = SimpleNamespace(prices=prices, plans=plans)
     inputs = SimpleNamespace(calendar=prices.index[1:])
-    equity, fees, slippage, turnover, notes = simulate_plans(built, inputs, capital=1e6, fill="next_close")
+    equity, fees, slippage, borrow, turnover, notes = simulate_plans(built, inputs, capital=1e6,
+                                                                     fill="next_close")
     assert list(equity.columns) == list(plans) == list(fees.columns) == list(slippage.columns) == list(turnover)
     for name, sim in oracle.items():
         assert (equity[name].to_numpy() == sim.equity.to_numpy()).all(), name
         assert (fees[name].to_numpy() == sim.fees.to_numpy()).all(), name
         assert (slippage[name].to_numpy() == sim.slippage.to_numpy()).all(), name
+        assert borrow[name] == sim.borrow_charged, name
         pd.testing.assert_series_equal(turnover[name], sim.turnover, check_exact=True)
         assert notes[name] == sim.notes
     assert any("borrow fee" in n for n in notes["short"])
+    assert borrow["short"] > 0 and borrow["short costly"] == 0.0
     with pytest.raises(SimulationError, match="need the vectorbt path"):
         simulate_many(prices, plans, capital=1e6, base=base)
 

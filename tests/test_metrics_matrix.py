@@ -21,7 +21,7 @@ CAPITAL = 1e6
 
 
 def _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense, from_base=True,
-              slippage=None) -> dict:
+              slippage=None, borrow=None) -> dict:
     """What `bt run` computes for each column, one `compute_metrics` call per column."""
     out = {}
     for c in equity.columns:
@@ -31,18 +31,23 @@ def _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense, f
             fees=None if fees is None else fees[c], equity=equity[c],
             rebalances=None if rebalances is None else rebalances.get(c),
             expense_ratio=0.0 if expense is None else expense.get(c, 0.0), from_base=from_base,
-            slippage=None if slippage is None else slippage[c])
+            slippage=None if slippage is None else slippage[c],
+            borrow_charged=0.0 if borrow is None else borrow.get(c, 0.0))
     return out
 
 
 def _check(equity, capital, bench, rf, turnover=None, fees=None, rebalances=None, expense=None,
-           slippage=None) -> dict:
+           slippage=None, borrow=None) -> dict:
     """`compute_metrics_many`'s result, asserted equal to `_expected`'s."""
     got = compute_metrics_many(equity, capital, bench, rf, turnover=turnover, fees=fees,
-                               rebalances=rebalances, expense_ratio=expense, slippage=slippage)
+                               rebalances=rebalances, expense_ratio=expense, slippage=slippage,
+                               borrow_charged=borrow)
     _assert_same(got, _expected(equity, capital, bench, rf, turnover, fees, rebalances, expense,
-                                slippage=slippage))
+                                slippage=slippage, borrow=borrow))
     return got
+
+
+BORROW = {"s2": 0.03, "twin": 0.0004}      # borrow fee charged over the run (others: none)
 
 
 def _slippage_of(fees: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -114,13 +119,13 @@ def _random_case(seed: int, n: int, start: str = "2019-03-14"):
 def test_equals_compute_metrics_on_random_matrices(seed, with_bench, with_rf):
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(seed, 900 + 250 * seed)
     bench, rf = (bench if with_bench else None), (rf if with_rf else None)
-    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, seed))
+    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, seed), BORROW)
 
 
 def test_the_cases_are_the_ones_named():
     """The random matrices hold what they claim: else the equality above would test less than it says."""
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(0, 900)
-    got = _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, 0))
+    got = _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, 0), BORROW)
     flat = got["flat"]
     assert flat["volatility"] == 0.0 and np.isnan(flat["calmar"]) and np.isnan(flat["skew"])
     assert np.isnan(flat["correlation"]) and flat["total_turnover"] == 0.0
@@ -140,8 +145,9 @@ def test_the_cases_are_the_ones_named():
     assert got["s1"]["fees_paid"] == 0.0 and got["s1"]["expense_ratio"] == 0.001
     assert got["s1"]["cost_drag"] == got["s1"]["slippage_drag"] + 0.001 and got["s1"]["slippage_paid"] > 0
     assert got["s3"]["fees_paid"] > 0 and got["s3"]["cost_drag"] > got["s3"]["expense_ratio"] == 0.003
+    assert got["s2"]["borrow_drag"] == 0.03 / M.span_years(equity.index) and got["s0"]["borrow_drag"] == 0.0
     for m in got.values():                          # every cost in cost_drag
-        assert m["cost_drag"] == m["fee_drag"] + m["slippage_drag"] + m["expense_ratio"]
+        assert m["cost_drag"] == m["fee_drag"] + m["slippage_drag"] + m["expense_ratio"] + m["borrow_drag"]
     assert equity.index[0].month == 3 and equity.index[-1].month not in (3, 12)      # partial months, years
 
 
@@ -177,7 +183,7 @@ def test_integer_levels_with_ties_and_flat_spells(case):
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 23])
 def test_short_series(n):
     equity, fees, turnover, rebalances, expense, bench, rf = _random_case(7, n, start="2020-12-30")
-    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, 7))
+    _check(equity, CAPITAL, bench, rf, turnover, fees, rebalances, expense, _slippage_of(fees, 7), BORROW)
 
 
 @pytest.mark.parametrize("from_base", [True, False])
@@ -332,7 +338,7 @@ def test_a_sweep_chunk_is_computed_on_the_matrix(snapshot_store, tmp_path):
     fees = pd.DataFrame({o.name: o.fees for o in outcomes})
     assert matrix_columns(equity, swept.capital, bench, fees).all()
     built = build_plans(payload, inputs)
-    _, _, slippage, _, _ = simulate_plans(built, inputs, capital=swept.capital, fill=swept.fill)
+    _, _, slippage, _, _, _ = simulate_plans(built, inputs, capital=swept.capital, fill=swept.fill)
     assert matrix_columns(equity, swept.capital, bench, fees, slippage).all()
     for o in outcomes:
         plan = built.plans[o.name]

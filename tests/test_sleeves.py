@@ -153,6 +153,9 @@ def test_long_short_parent_with_cash_interest_and_borrow_fee_matches_plain_panda
     drag = 1 - fee / 252 * pd.Series(short_share, index=cal).shift(1)
     expected = CAPITAL * (gross * drag).fillna(1.0).cumprod()
     np.testing.assert_allclose(sims["P"].equity.to_numpy(), expected.to_numpy(), rtol=1e-9)
+    charged = (fee / 252 * pd.Series(short_share, index=cal).shift(1)).sum()     # what cost_drag counts
+    assert charged > 0 and sims["P"].borrow_charged == pytest.approx(charged, rel=1e-9)
+    assert sims["A"].borrow_charged == sims["B"].borrow_charged == 0.0
     assert sims["P"].cash.min() > -1e-6, "cash, short proceeds included, is never negative (130/30: zero)"
     # the look-through: the parent's weight in each sleeve times the sleeve's own weights, by name
     names = sims["P"].holdings

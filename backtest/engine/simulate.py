@@ -51,6 +51,7 @@ class Simulation:
     turnover: pd.Series          # per execution date: traded value / 2 / portfolio value
     cash: pd.Series              # cash per day
     notes: tuple[str, ...] = field(default_factory=tuple)
+    borrow_charged: float = 0.0  # the borrow fee's daily charges (fractions of the value) summed over the run
 
 
 def execution_dates(decisions: pd.DatetimeIndex, calendar: pd.DatetimeIndex, fill: str) -> pd.Series:
@@ -220,8 +221,11 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         daily_slip = daily_slip.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
         drag = _expense_drag(cal, plan.expense_ratio, fill)
+        borrowed = 0.0
         if plan.borrow_fee and (asset_value < 0).any():
-            drag = drag * _borrow_drag(asset_value, value, plan.borrow_fee)
+            charges = _borrow_charges(asset_value, value, plan.borrow_fee)
+            borrowed = float(charges.sum())
+            drag = drag * _borrow_drag(charges)
             notes[name].append(f"{name}: borrow fee {plan.borrow_fee:.2%}/yr on the short market value cost "
                                f"{1 - drag[-1] / _expense_drag(cal, plan.expense_ratio, fill)[-1]:.2%} of value "
                                "over the run")
@@ -241,7 +245,8 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
         notes[name] += wiped_out_notes(name, equity.to_numpy(), cal)
         out[name] = Simulation(equity=equity, holdings=hold, trades=trades, fees=daily_fees * drag,
                                slippage=daily_slip * drag, turnover=turnover,
-                               cash=pd.Series(cash_g * drag, index=cal), notes=tuple(notes[name]))
+                               cash=pd.Series(cash_g * drag, index=cal), notes=tuple(notes[name]),
+                               borrow_charged=borrowed)
     return out
 
 
@@ -409,13 +414,17 @@ def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float, fill: str = "cl
     return daily ** np.maximum(np.arange(len(index)) - fill_lag(fill), 0)
 
 
-def _borrow_drag(asset_value: np.ndarray, value: np.ndarray, fee: float) -> np.ndarray:
-    """Cumulative factor of a yearly borrow fee charged each trading day on the previous close's short
-    market value (as a fraction of the portfolio value), 252 days a year: a proportional drag like the
-    expense ratio's."""
+def _borrow_charges(asset_value: np.ndarray, value: np.ndarray, fee: float) -> np.ndarray:
+    """A yearly borrow fee's charge on each trading day, as a fraction of the portfolio value: ``fee / 252``
+    of the previous close's short market value over that close's value (0 on the first day)."""
     short = -np.minimum(asset_value, 0.0).sum(axis=1) / np.where(value > 0, value, np.nan)
-    daily = 1.0 - fee / TRADING_DAYS * np.nan_to_num(short)
-    return np.concatenate([[1.0], np.cumprod(daily[:-1])])
+    return np.concatenate([[0.0], fee / TRADING_DAYS * np.nan_to_num(short)[:-1]])
+
+
+def _borrow_drag(charges: np.ndarray) -> np.ndarray:
+    """Cumulative factor of the borrow fee's daily ``charges`` (`_borrow_charges`): a proportional drag like
+    the expense ratio's."""
+    return np.concatenate([[1.0], np.cumprod(1.0 - charges[1:])])
 
 
 def wiped_out_notes(name: str, values: np.ndarray, dates: pd.DatetimeIndex) -> list[str]:

@@ -85,13 +85,14 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
                     risk_free: pd.Series | None = None, *, turnover: pd.Series | None = None,
                     fees: pd.Series | None = None, equity: pd.Series | None = None,
                     rebalances: pd.Index | None = None, expense_ratio: float = 0.0,
-                    from_base: bool = False, slippage: pd.Series | None = None) -> dict[str, float | str]:
+                    from_base: bool = False, slippage: pd.Series | None = None,
+                    borrow_charged: float = 0.0) -> dict[str, float | str]:
     """Every metric of one series, in a fixed key order (see docs/report.md for the definitions).
 
     Dates (``start``, ``end``, ``max_drawdown_peak/trough/recovery``) are ISO strings, NaN when undefined;
     every other value is a float (fractions, not percent). Benchmark-relative keys are NaN when
     ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None (the slippage
-    keys and ``cost_drag`` when ``slippage`` is: see `trading_metrics`). ``from_base``: the series is a
+    keys and ``cost_drag`` when ``slippage`` is: see `trading_metrics`, also for ``borrow_charged``). ``from_base``: the series is a
     run's, starting at its base close (see `period_returns`): the calendar-month and -year keys (the capture
     ratios too) count its first date, the base, in the second date's month and year.
 
@@ -143,7 +144,7 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
     }
     m.update(trailing_returns(r))
     m.update(trading_metrics(turnover, fees, equity, rebalances=rebalances, expense_ratio=expense_ratio,
-                             slippage=slippage))
+                             slippage=slippage, borrow_charged=borrow_charged))
     has_b = benchmark_returns is not None
     m.update(relative_metrics(r, benchmark_returns, risk_free, from_base=from_base) if has_b
              else dict.fromkeys(RELATIVE_KEYS, NAN))

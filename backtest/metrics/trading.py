@@ -8,12 +8,13 @@ from .series import NAN, span_years
 
 TRADING_KEYS = ("total_turnover", "initial_turnover", "annual_turnover", "n_rebalances", "n_forced_sales",
                 "forced_sale_turnover", "fees_paid", "fee_drag", "slippage_paid", "slippage_drag",
-                "expense_ratio", "cost_drag")
+                "expense_ratio", "borrow_drag", "cost_drag")
 
 
 def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
                     equity: pd.Series | None = None, *, rebalances: pd.Index | None = None,
-                    expense_ratio: float = 0.0, slippage: pd.Series | None = None) -> dict[str, float]:
+                    expense_ratio: float = 0.0, slippage: pd.Series | None = None,
+                    borrow_charged: float = 0.0) -> dict[str, float]:
     """Turnover, rebalances and costs.
 
     ``turnover``: one-sided turnover per trading date (fraction of portfolio value); ``fees``: daily
@@ -21,14 +22,16 @@ def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
     annualisation and the drags; ``rebalances``: the dates the rebalance orders filled (the opening purchase
     first), None = every date with turnover; ``expense_ratio``: the yearly fund expense ratio the strategy
     was charged; ``slippage``: daily slippage paid (currency: shares x |fill price - close| summed over the
-    day's fills; ``slippage_paid``, ``slippage_drag``), on the dates of ``fees``.
+    day's fills; ``slippage_paid``, ``slippage_drag``), on the dates of ``fees``; ``borrow_charged``: the
+    borrow fee's daily charges on shorts (each a fraction of the value) summed over the series' days (0:
+    no borrow fee).
 
     ``initial_turnover`` is the opening purchase's (the first rebalance); ``annual_turnover`` the rest (the
     ongoing turnover) per year. ``n_rebalances`` counts rebalances with non-zero turnover, the opening one
     included; ``n_forced_sales`` / ``forced_sale_turnover`` the other trading days (sales of names whose
-    prices end). ``fee_drag`` / ``slippage_drag``: the sum of the daily cost / portfolio value, per year.
-    ``cost_drag`` is ``fee_drag + slippage_drag + expense_ratio`` (a borrow fee on shorts is not in it). NaN
-    where an input is missing (``cost_drag`` without ``slippage``, too).
+    prices end). ``fee_drag`` / ``slippage_drag``: the sum of the daily cost / portfolio value, per year;
+    ``borrow_drag``: ``borrow_charged`` per year. ``cost_drag`` is ``fee_drag + slippage_drag +
+    expense_ratio + borrow_drag``. NaN where an input is missing (``cost_drag`` without ``slippage``, too).
     """
     years = span_years(equity.index) if equity is not None else NAN
     out = dict.fromkeys(TRADING_KEYS, NAN)
@@ -57,5 +60,6 @@ def trading_metrics(turnover: pd.Series | None, fees: pd.Series | None,
             out["slippage_drag"] = float((s / equity.reindex(s.index)).sum()) / years
     if turnover is not None or fees is not None:    # a strategy's (a benchmark has neither: NaN)
         out["expense_ratio"] = float(expense_ratio)
-        out["cost_drag"] = out["fee_drag"] + out["slippage_drag"] + float(expense_ratio)
+        out["borrow_drag"] = float(borrow_charged) / years if years > 0 else NAN
+        out["cost_drag"] = out["fee_drag"] + out["slippage_drag"] + float(expense_ratio) + out["borrow_drag"]
     return out

@@ -73,8 +73,10 @@ GROUPS: list[tuple[str, dict[str, tuple[str, str, str]]]] = [
                                                      "currency"),
         "slippage_drag": ("Slippage drag, per year", "bps", "Sum of daily slippage / portfolio value, per year"),
         "expense_ratio": ("Expense ratio, per year", "bps", "The fund expense ratio charged (expense_ratio)"),
-        "cost_drag": ("Cost drag, per year", "bps", "Commission drag + slippage drag + expense ratio (a "
-                                                    "borrow fee on shorts is not in it: see the warnings)"),
+        "borrow_drag": ("Borrow fee drag, per year", "bps", "The borrow fee charged on shorts each day (as a "
+                                                            "fraction of value), summed, per year"),
+        "cost_drag": ("Cost drag, per year", "bps", "Commission drag + slippage drag + expense ratio + borrow "
+                                                    "fee drag"),
     }),
 ]
 

@@ -28,6 +28,7 @@ TABLE_METRICS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max
                  "cost_drag")
 LOWER_IS_BETTER = frozenset({"volatility", "tracking_error", "annual_turnover", "total_turnover", "fee_drag",
                              "fees_paid", "slippage_paid", "slippage_drag", "cost_drag", "expense_ratio",
+                             "borrow_drag",
                              "initial_turnover", "forced_sale_turnover",
                              "n_forced_sales", "max_drawdown_days", "max_drawdown_recovery_days",
                              "longest_drawdown_days", "longest_recovery_days", "down_capture", "beta"})

@@ -45,6 +45,7 @@ class StrategyResult:
     turnover: pd.Series  # per rebalance date, one-sided turnover as a fraction of portfolio value
     notes: tuple[str, ...] = ()  # warnings for this strategy
     slippage: pd.Series | None = None  # daily slippage paid (currency); not in the run folder: None read back
+    borrow_charged: float = 0.0  # the borrow fee's daily charges (fractions of value) summed; not saved either
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,8 @@ def compute_run_metrics(result: RunResult) -> dict:
             fees=frame("fees"),
             slippage=frame("slippage") if all(s.slippage is not None for s in result.strategies) else None,
             rebalances={s.name: rebalance_fills(s.targets.index, s.equity.index, fill) for s in result.strategies},
-            expense_ratio={s.name: float(expense.get(s.name) or 0.0) for s in result.strategies}, from_base=True)
+            expense_ratio={s.name: float(expense.get(s.name) or 0.0) for s in result.strategies}, from_base=True,
+            borrow_charged={s.name: s.borrow_charged for s in result.strategies})
     out.update(relative_metrics(result, capital))
     return out
 
