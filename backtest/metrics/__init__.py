@@ -92,9 +92,10 @@ def compute_metrics(returns: pd.Series, benchmark_returns: pd.Series | None = No
     Dates (``start``, ``end``, ``max_drawdown_peak/trough/recovery``) are ISO strings, NaN when undefined;
     every other value is a float (fractions, not percent). Benchmark-relative keys are NaN when
     ``benchmark_returns`` is None; trading keys are NaN when ``turnover``/``fees`` are None (the slippage
-    keys and ``cost_drag`` when ``slippage`` is: see `trading_metrics`, also for ``borrow_charged``). ``from_base``: the series is a
-    run's, starting at its base close (see `period_returns`): the calendar-month and -year keys (the capture
-    ratios too) count its first date, the base, in the second date's month and year.
+    keys and ``cost_drag`` when ``slippage`` is: see `trading_metrics`, also for ``borrow_charged``).
+    ``from_base``: the series is a run's, starting at its base close (see `period_returns`): the
+    calendar-month and -year keys (the capture ratios too) count its first date, the base, in the second
+    date's month and year.
 
     A series whose value reaches zero or below (a daily return at or below -100%: a short position outgrew
     the account) has every metric NaN but ``start``, ``end`` and ``years``: its returns after that day are
