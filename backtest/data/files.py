@@ -265,6 +265,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
     with open(path, encoding="utf-8-sig", newline="") as fh:
         header_line = fh.readline()
+        head = [next(csv.reader([header_line]), []), next(csv.reader([fh.readline()]), []),
+                next(csv.reader([fh.readline()]), [])]
+    if _is_yfinance(head):
+        return _read_yfinance(path)
     header = next(csv.reader([header_line]), [])
     if len(header) < 2:
         for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
@@ -292,6 +296,40 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
         if _norm(col) not in TICKER_NAMES:  # a ticker cell 'NA' is a ticker cell, not "no price"
             frame[col] = frame[col].replace({token: None for token in NA_TOKENS})
     return frame, [f"line {i + 2}" for i in range(len(frame))]
+
+
+def _is_yfinance(head: list[list[str]]) -> bool:
+    """The three header rows `yf.download(...).to_csv()` writes: ``Price,<field>...``, ``Ticker,<ticker>...``,
+    ``Date,,,...``."""
+    return (len(head[0]) > 1 and head[0][0].strip().lower() == "price" and head[1][:1] == ["Ticker"]
+            and len(head[2]) > 0 and _norm(head[2][0]) in DATE_NAMES and not any(c.strip() for c in head[2][1:]))
+
+
+def _read_yfinance(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """A yfinance download (three header rows: field, ticker, Date) as the long layout: date, ticker,
+    adj_close, close. Refused without ``Adj Close``: with yfinance's default ``auto_adjust=True`` the Close
+    column is already adjusted for splits and dividends, and nothing in the file says which it is."""
+    try:
+        raw = pd.read_csv(path, header=[0, 1], skiprows=[2], index_col=0, dtype=str, keep_default_na=False,
+                          encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: a yfinance download that is not readable as CSV ({str(exc).strip()})") from None
+    fields = {_norm(f) for f, _ in raw.columns}
+    if "adj_close" not in fields:
+        raise DataError(f"{path}: a yfinance download (header rows Price, Ticker, Date) without an 'Adj Close' "
+                        "column: with yfinance's default auto_adjust=True its Close is already adjusted for "
+                        "splits and dividends, and the file does not say which it is; download with "
+                        "yf.download(..., auto_adjust=False) (it writes Adj Close and Close), or save date + "
+                        "one column per ticker holding adjusted closes")
+    parts, lines = [], []
+    for ticker in dict.fromkeys(t for _, t in raw.columns):
+        part = {"date": raw.index.to_numpy(), "ticker": ticker}
+        for field, t in raw.columns:
+            if t == ticker and _norm(field) in ("adj_close", "close"):
+                part[_norm(field)] = raw[(field, t)].replace({token: None for token in NA_TOKENS}).to_numpy()
+        parts.append(pd.DataFrame(part))
+        lines += [f"line {i + 4} ({ticker})" for i in range(len(raw))]
+    return pd.concat(parts, ignore_index=True), lines
 
 
 def _sniff(path: Path) -> tuple[str, str]:

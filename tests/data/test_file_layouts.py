@@ -154,3 +154,35 @@ def test_frames_written_from_python_follow_the_same_date_rule(tmp_path):
     store = PriceStore(tmp_path / "store")
     store.write_prices(pd.DataFrame({"X": [1.0, 2.0]}, index=idx), "notebook")
     assert [f"{d:%Y-%m-%d}" for d in store.prices(["X"]).index] == ["2024-01-02", "2024-01-03"]
+
+
+def test_yfinance_download_csv_with_its_three_header_rows(tmp_path, spy_low):
+    """`yf.download([...], auto_adjust=False).to_csv()` writes header rows Price / Ticker / Date: imported as
+    each ticker's adjusted close (Adj Close) and raw close (Close), exactly; Volume and the other fields are
+    ignored (it was refused: "names 'Adj Close' more than once"). Without Adj Close (yfinance's default
+    auto_adjust=True, whose Close is already adjusted) it is refused, saying why and how to download it."""
+    frame = spy_low[["SPY", "AAPL"]]
+    cols = pd.MultiIndex.from_tuples([(f, t) for f in ("Adj Close", "Close", "High", "Volume")
+                                      for t in ("AAPL", "SPY")], names=["Price", "Ticker"])
+    download = pd.DataFrame(index=frame.index.rename("Date"), columns=cols, dtype=float)
+    for t in ("AAPL", "SPY"):
+        download[("Adj Close", t)] = frame[t]
+        download[("Close", t)] = frame[t] * 1.01
+        download[("High", t)] = frame[t] * 1.02
+        download[("Volume", t)] = 1e6
+    path = tmp_path / "yf.csv"
+    download.to_csv(path)
+    assert path.read_text().splitlines()[:3] == ["Price,Adj Close,Adj Close,Close,Close,High,High,Volume,Volume",
+                                                 "Ticker,AAPL,SPY,AAPL,SPY,AAPL,SPY,AAPL,SPY", "Date,,,,,,,,"]
+    store = PriceStore(tmp_path / "store")
+    import_paths(store, [path])
+    assert store.tickers() == ["AAPL", "SPY"]
+    pd.testing.assert_frame_equal(store.prices(["AAPL", "SPY"]), frame[["AAPL", "SPY"]], check_freq=False,
+                                  check_names=False)
+    pd.testing.assert_frame_equal(store.prices(["AAPL", "SPY"], field="close"), frame[["AAPL", "SPY"]] * 1.01,
+                                  check_freq=False, check_names=False)
+    adjusted = tmp_path / "yf_auto.csv"
+    download.drop(columns="Adj Close", level=0).to_csv(adjusted)
+    with pytest.raises(DataError, match=r"a yfinance download \(header rows Price, Ticker, Date\) without an "
+                                        r"'Adj Close' column: with yfinance's default auto_adjust=True"):
+        import_paths(PriceStore(tmp_path / "other"), [adjusted])
