@@ -324,9 +324,9 @@ def _read_yfinance(path: Path) -> tuple[pd.DataFrame, list[str]]:
     parts, lines = [], []
     for ticker in dict.fromkeys(t for _, t in raw.columns):
         part = {"date": raw.index.to_numpy(), "ticker": ticker}
-        for field, t in raw.columns:
-            if t == ticker and _norm(field) in ("adj_close", "close"):
-                part[_norm(field)] = raw[(field, t)].replace({token: None for token in NA_TOKENS}).to_numpy()
+        for name, t in raw.columns:
+            if t == ticker and _norm(name) in ("adj_close", "close"):
+                part[_norm(name)] = raw[(name, t)].replace({token: None for token in NA_TOKENS}).to_numpy()
         parts.append(pd.DataFrame(part))
         lines += [f"line {i + 4} ({ticker})" for i in range(len(raw))]
     return pd.concat(parts, ignore_index=True), lines
