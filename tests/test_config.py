@@ -139,6 +139,10 @@ BAD = [
     ("bps-written-as-percent", top("costs: {commission_bps: 0.1%}"),
      "costs.commission_bps (line 5): must be a number, got '0.1%'; this key is in basis points: write 10 for "
      "0.1% (no quotes or %)"),
+    ("group-cap-on-an-excluded-group", strat("name: X", "weighting: cap", "universe: {index: sp500, exclude: "
+                                             "[mag7]}", "caps: {groups: {mag7: 0.2}}"),
+     "strategies[0].caps.groups.mag7 (line 7): 'mag7' is excluded from the universe (universe.exclude), so its "
+     "cap can never bind; remove the cap or the exclusion"),
     ("weighting-name-as-mapping", strat("name: X", "weighting: {fixed: {SPY: 1}}"),
      "strategies[0].weighting (line 5): is a name, not a mapping: got {fixed: ...}; write `weighting: fixed` and "
      "put its settings beside it in the strategy (weights: {SPY: 0.6, AGG: 0.4})"),

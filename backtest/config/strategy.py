@@ -462,6 +462,12 @@ def _feasibility(ctx: Ctx, path: tuple, universe: UniverseSpec, tilt: Tilt | Non
                                                      f"{tilt.group!r}, but capped at {num(single)} they hold "
                                                      f"at most {num(len(rest) * single)}; raise the cap or "
                                                      "the weight")
+    for g, _ in (caps.groups if caps is not None else ()):
+        members = set(groups.get(g, ()))
+        if members and (g in universe.exclude or members <= excluded):
+            ctx.error((*path, "caps", "groups", g), f"{g!r} is excluded from the universe (universe.exclude), "
+                                                    "so its cap can never bind; remove the cap or the "
+                                                    "exclusion")
     if caps is not None and explicit:
         bound = _max_total(len(names), caps)
         if bound < 1 - 1e-9:
