@@ -143,6 +143,9 @@ BAD = [
                                              "[mag7]}", "caps: {groups: {mag7: 0.2}}"),
      "strategies[0].caps.groups.mag7 (line 7): 'mag7' is excluded from the universe (universe.exclude), so its "
      "cap can never bind; remove the cap or the exclusion"),
+    ("sleeves-with-a-universe", HEAD + FIXED + "  - {name: P, weighting: sleeves, sleeves: {F: 1}, universe: sp500}\n",
+     "strategies[1].universe (line 5): does not apply to weighting: sleeves; a sleeves strategy holds the "
+     "strategies named in sleeves; give each sleeve its universe"),
     ("weighting-name-as-mapping", strat("name: X", "weighting: {fixed: {SPY: 1}}"),
      "strategies[0].weighting (line 5): is a name, not a mapping: got {fixed: ...}; write `weighting: fixed` and "
      "put its settings beside it in the strategy (weights: {SPY: 0.6, AGG: 0.4})"),

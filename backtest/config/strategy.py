@@ -57,6 +57,11 @@ WHY = {
     "proxies": "a proxy is spliced only into the tickers of fixed weights (a universe name without prices is "
                "left out, never proxied); remove proxies",
 }
+SLEEVES_WHY = {   # the same keys on weighting: sleeves, whose holdings are its sleeves (strategies)
+    "universe": "a sleeves strategy holds the strategies named in sleeves; give each sleeve its universe",
+    "select": "select ranks the names of a universe, and a sleeves strategy holds strategies; put select in "
+              "the sleeve's own strategy",
+}
 WEIGHT_TOLERANCE = 1e-6
 MAX_NAME = 80
 MAX_LOOKBACK = 2520   # ten years of trading days
@@ -105,7 +110,8 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
             parts[key] = parse(data[key], (*path, key))
             ok &= parts[key] is not None
             if weighting is not None and weighting not in ONLY_FOR[key]:
-                ctx.error((*path, key), f"does not apply to weighting: {weighting}; {WHY[key]}", at_key=True)
+                why = SLEEVES_WHY.get(key, WHY[key]) if weighting == "sleeves" else WHY[key]
+                ctx.error((*path, key), f"does not apply to weighting: {weighting}; {why}", at_key=True)
                 ok = False
     if weighting == "fixed" and data.get("weights") is None:
         ctx.error((*path, "weights"), "is required for weighting: fixed; add e.g. `weights: {SPY: 0.7, AVUV: 0.3}`")
