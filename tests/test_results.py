@@ -6,6 +6,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -149,6 +150,11 @@ def test_slugs():
     assert slugify("<>") == "strategy"
     assert slugify("benchmark") == "benchmark-2"  # reserved for the benchmark column
     assert slugify("a b", {"a-b", "a-b-2"}) == "a-b-3"
+    # long sweep variants: cut, with a digest of the whole name (a '-2' suffix read like a grid value)
+    a, b = (f"Cap-weighted S&P 500 with Mag 7 tilt [caps.single=0.05, select.skip={k}]" for k in (21, 2))
+    assert len(slugify(a)) <= 60 and slugify(a) != slugify(b) and slugify(a) == slugify(a, {slugify(b)})
+    assert slugify(a).startswith("cap-weighted-s-p-500-with-mag-7-tilt-caps-single-0")
+    assert re.fullmatch(r".*-[0-9a-f]{8}", slugify(a)) and slugify("x" * 60) == "x" * 60
     assert safe_folder_name("../..") == "run" and safe_folder_name(".hidden") == "hidden"
     assert safe_folder_name("x/y\\z\x00") == "x-y-z"
 

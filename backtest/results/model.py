@@ -5,6 +5,7 @@ file is read or written here (`backtest.results.write` and `backtest.results.rea
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -127,9 +128,18 @@ def safe_folder_name(text: str, *, default: str = "run") -> str:
     return name or default
 
 
+SLUG_MAX = 60
+
+
 def slugify(text: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
-    """Lower-case ascii slug, unique against ``taken`` (adds ``-2``, ``-3``...) and the reserved names."""
-    base = re.sub(r"[^a-z0-9]+", "-", _ascii(text).lower()).strip("-")[:60].strip("-") or "strategy"
+    """Lower-case ascii slug, unique against ``taken`` (adds ``-2``, ``-3``...) and the reserved names. A slug
+    longer than ``SLUG_MAX`` keeps its first 51 characters and ends in 8 hex digits of the whole name's
+    SHA-1 (``...-select-sk-1f0c9a2e``), so a long sweep variant's column says it was cut, and two names cut to
+    the same start stay apart without a ``-2`` that reads like a grid value."""
+    base = re.sub(r"[^a-z0-9]+", "-", _ascii(text).lower()).strip("-") or "strategy"
+    if len(base) > SLUG_MAX:
+        digest = hashlib.sha1(str(text).encode("utf-8")).hexdigest()[:8]
+        base = f"{base[:SLUG_MAX - 9].strip('-')}-{digest}"
     slug, n = base, 1
     while slug in taken or slug in _RESERVED:
         n += 1
