@@ -107,6 +107,7 @@ class Ctx:
     def __init__(self, lines: dict | None = None):
         self.lines = lines or {}
         self.items: list[_Item] = []
+        self.swept = False      # checking a sweep's generated variant (config.sweep), not a written strategy
 
     def error(self, path: Sequence, message: str, *, at_key: bool = False, line: int | None = None,
               lineless: bool = False) -> None:

@@ -468,7 +468,7 @@ def _feasibility(ctx: Ctx, path: tuple, universe: UniverseSpec, tilt: Tilt | Non
                                                      f"{tilt.group!r}, but capped at {num(single)} they hold "
                                                      f"at most {num(len(rest) * single)}; raise the cap or "
                                                      "the weight")
-    for g, _ in (caps.groups if caps is not None else ()):
+    for g, _ in (caps.groups if caps is not None and not ctx.swept else ()):
         members = set(groups.get(g, ()))
         if members and (g in universe.exclude or members <= excluded):
             ctx.error((*path, "caps", "groups", g), f"{g!r} is excluded from the universe (universe.exclude), "

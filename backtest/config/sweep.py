@@ -144,6 +144,7 @@ def variants(base: StrategyConfig, grid: Grid, groups: Groups
             parts.append(f"{key}={label(value)}")
         data["name"] = name = f"{base.name} [{', '.join(parts)}]"
         sub = Ctx()
+        sub.swept = True        # a grid's cross product may pair a group cap with excluding that group
         # a generated name: no length limit (the base name has at most MAX_NAME characters; file names are
         # slugs, shortened and made unique by the run folder)
         variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
