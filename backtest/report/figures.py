@@ -94,10 +94,10 @@ RANGE_BUTTONS = dict(buttons=[dict(count=1, label="1y", step="year", stepmode="b
 
 def growth_figure(values: Labelled, bench: int | None, *, shared: SharedDates | None = None,
                   title: str = "Portfolio value", yformat: str = ",.0f",
-                  log: bool | None = None) -> go.Figure:
-    """Value curves (strategies, benchmark dashed) with a Linear/Log toggle and range buttons. ``log``:
-    open on the log scale (default: when the series span LOG_YEARS or more)."""
-    finite = [s[s > 0].dropna() for _, s in values]
+                  log: bool | None = None, further: Labelled = ()) -> go.Figure:
+    """Value curves (strategies, benchmark dashed, ``further`` benchmarks dotted) with a Linear/Log toggle and
+    range buttons. ``log``: open on the log scale (default: when the series span LOG_YEARS or more)."""
+    finite = [s[s > 0].dropna() for _, s in (*values, *further)]
     low = min((float(s.min()) for s in finite if len(s)), default=math.nan)
     high = max((float(s.max()) for s in finite if len(s)), default=math.nan)
     span = max(((s.index[-1] - s.index[0]).days / M.DAYS_PER_YEAR for _, s in values if len(s)), default=0.0)
@@ -108,6 +108,10 @@ def growth_figure(values: Labelled, bench: int | None, *, shared: SharedDates | 
                      margin=dict(l=70, r=20, t=80, b=40),
                      legend=dict(orientation="h", yanchor="top", y=-0.08, x=0))
     _traces(fig, values, bench, shared=shared, hover=f"%{{y:{yformat}}}")
+    for k, (label, s) in enumerate(further):
+        fig.add_trace(go.Scatter(**xcoords(s.index, shared), y=f4(s.to_numpy()), name=ptext(label), mode="lines",
+                                 line=dict(color=BENCHMARK_COLOR, width=1.4, dash=("dot", "dashdot")[k % 2]),
+                                 hovertemplate=f"%{{y:{yformat}}}"))
     fig.update_xaxes(rangeselector=RANGE_BUTTONS, type="date")
     fig.update_yaxes(tickformat=yformat if yformat != ",.0f" else "~s", title_text=ptext(title))
     if log:

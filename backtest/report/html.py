@@ -294,8 +294,10 @@ def render_report(saved: SavedRun, *, sections: Sequence[Callable[[SavedRun], st
                  f'{"s" if len(warnings) != 1 else ""}</a> recorded for this run.</p>') if warnings else ""
     add("overview", "Overview", "Overview", metrics_table(cols, keys=OVERVIEW, grouped=False) + warn_note)
     add("growth", "Growth", "Growth of capital",
-        figure_fragment(F.growth_figure(values, b, shared=shared)),
-        "Portfolio value of each strategy and the buy-and-hold benchmark (dashed), same starting capital."
+        figure_fragment(F.growth_figure(values, b, shared=shared, further=[
+            (f"{n} (benchmark)", v) for n, v in (saved.benchmarks or {}).items()])),
+        "Portfolio value of each strategy and the buy-and-hold benchmark (dashed; further benchmarks "
+        "dotted), same starting capital."
         + (f" Runs of {F.LOG_YEARS:g} years or more open on a log scale (equal heights = equal percentage "
            "moves); Linear switches back." if _years(saved) >= F.LOG_YEARS else ""))
     if saved.strategies:

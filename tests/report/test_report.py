@@ -297,3 +297,22 @@ def test_generic_tables_show_fractions_as_percent_and_money_with_separators():
     assert "e+05" not in html and "e-18" not in html
     assert column_kind("Equal-weight S&P 493") == "num" and column_kind("held_weight_max") == "pct"
     assert "360,365" in frame_table(frame[["ending_value"]], kind="money")
+
+
+def test_further_benchmarks_are_drawn_in_the_growth_chart(saved_dir):
+    """A run's further benchmarks (config `benchmarks:`) were only in the tables: the growth chart draws
+    them too, dotted, after the strategies and the primary benchmark."""
+    from backtest.report import figures as F
+    from backtest.report.html import labelled_series
+
+    saved = load_run(saved_dir)
+    rsp = (saved.benchmark * 0.9 + saved.benchmark.iloc[0] * 0.1).rename("RSP")
+    with_more = dataclasses.replace(saved, benchmarks={"RSP": rsp})
+    values, _, b = labelled_series(with_more)
+    fig = F.growth_figure(values, b, further=[("RSP (benchmark)", rsp)])
+    assert [t.name for t in fig.data][-1] == "RSP (benchmark)" and fig.data[-1].line.dash == "dot"
+    assert list(fig.data[-1].y) == pytest.approx(list(rsp.to_numpy()), rel=1e-4)
+    page = render_report(with_more)
+    growth = page[page.index('id="growth"'):page.index('id="relative"')]
+    assert "RSP (benchmark)" in growth and "further benchmarks dotted" in growth
+    assert "RSP (benchmark)" not in render_report(saved)
