@@ -111,6 +111,8 @@ def relative_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark
     index = equity.index
     r = _returns(np.asfortranarray(equity.to_numpy(dtype=float)), capital)
     fast = _covered(r, index, benchmark_returns, None)
+    if (benchmark_returns.astype(float).dropna() <= -1.0).any():   # a control whose value reached zero or below
+        fast[:] = False                                           # `relative_metrics`: NaN
     names = list(equity.columns)
     out: dict[str, dict] = {}
     cols = np.flatnonzero(fast)

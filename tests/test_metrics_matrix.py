@@ -375,3 +375,21 @@ def test_a_value_at_or_below_zero_is_computed_as_compute_metrics_computes_it():
         assert all(np.isnan(v) for v in against[c].values())
     for c in equity.columns.drop(["s2", "s3"]):
         assert json.dumps(got[c]) == json.dumps(before[c])
+
+
+def test_against_a_control_whose_value_reached_zero_every_relative_metric_is_nan():
+    """A control (a benchmark of the relative metrics) whose value reached zero or below: every strategy's
+    metrics against it are NaN, on both paths, without RuntimeWarnings (they were numbers: a tracking error
+    of 850%, and a warning from the capture's powers)."""
+    import warnings
+
+    equity, fees, turnover, rebalances, expense, bench, rf = _random_case(3, 700)
+    wiped = bench.copy()
+    wiped.iloc[300] = -1.2                       # the control's value crosses zero there
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        many = relative_metrics_many(equity, CAPITAL, wiped, rf)
+        one = {c: M.relative_metrics(M.simple_returns(equity[c], CAPITAL), wiped, rf, from_base=True)
+               for c in equity.columns}
+    for c in equity.columns:
+        assert all(np.isnan(v) for v in many[c].values()) and all(np.isnan(v) for v in one[c].values()), c

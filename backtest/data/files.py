@@ -139,13 +139,20 @@ def import_paths(store: PriceStore, paths: Iterable, *, date_format: str | None 
     done: list[str] = []
     if snapshots:   # several files each: an interrupt between two leaves a mark every run refuses
         store.begin_import(" ".join(str(p) for p in snapshots))
+    current = None
     try:
         for p in snapshots:
+            current = p     # import_snapshot writes its files one by one: an error inside leaves some written
             lines += import_snapshot(store, p).summary().splitlines()
             done.append(f"the snapshot {p}")
+        current = None
         if parsed:
             lines += _write_parsed(store, parsed, done).summary().splitlines()
     except DataError as exc:
+        if current is not None:     # part of a snapshot may be written: keep the mark every run refuses
+            raise DataError(f"{exc}\nThe import of the snapshot {current} stopped part-way (some of its files "
+                            f"may be written); the store is marked unfinished until `bt data import {current}` "
+                            "completes.") from None
         store.end_import()      # refused or failed with a message saying what was written
         if done:
             raise DataError(f"{exc}\nWritten before this error: {', '.join(done)}; the rest was not "

@@ -110,7 +110,7 @@ def relative_metrics(returns: pd.Series, benchmark_returns: pd.Series,
     ``from_base``: the series are a run's, starting at its base close (the capture ratios' months, see
     `period_returns`)."""
     r = _clean(returns)
-    if (r <= -1.0).any():
+    if (r <= -1.0).any() or (_clean(benchmark_returns) <= -1.0).any():   # either value reached zero or below
         return dict.fromkeys(RELATIVE_KEYS, NAN)
     b = benchmark_returns
     return {

@@ -115,6 +115,10 @@ def conventions(run: SavedRun) -> dict[str, str]:
         "period": f"{idx[0]:%Y-%m-%d} – {idx[-1]:%Y-%m-%d}" if len(idx) else "empty",
         "fill": str(run.manifest.get("fill") or run.config.get("fill") or "unrecorded"),
         "capital": f"{cap:,.0f}" if isinstance(cap := run.config.get("capital"), int | float) else "unrecorded",
+        "cost drag": ("commission + expense ratio (saved before slippage and the borrow fee were counted)"
+                      if (m := run.metrics.get("strategies") or {}) and not any(
+                          "slippage_paid" in v for v in m.values()) else
+                      "commission + slippage + expense ratio + borrow fee"),
         "cash-flow schedule": "; ".join(  # the entries themselves, not their count: same count != same flows
             ", ".join(f"{k} {v}" for k, v in f.items()) if isinstance(f, dict) else str(f) for f in flows)
             if (flows := run.config.get("cash_flows")) else "none",
@@ -134,6 +138,7 @@ def convention_flags(runs: Sequence[SavedRun], labels: list[str]) -> str:
         "period": "each run's metrics cover its own period (the charts use the common dates only)",
         "fill": "orders fill at different prices (same close vs next close)",
         "capital": "money figures (fees paid, value traded, account values) scale with it, returns do not",
+        "cost drag": "the cost drag rows count different costs; compare commission and slippage apart",
         "cash-flow schedule": "account values (and the money-weighted return) include different deposits or "
                               "withdrawals; the returns and the metrics on them are time-weighted in both",
     }

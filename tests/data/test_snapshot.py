@@ -210,3 +210,23 @@ def test_shares_sp500_are_float_adjusted_and_smaller_for_low_float_names(snapsho
     flt = sh[SHARES_SOURCE].dropna().iloc[0]
     assert 0.3 < flt / full < 0.7
     assert np.isfinite(full)
+
+
+def test_a_snapshot_import_failing_part_way_keeps_the_store_marked_unfinished(market_data_dir, tmp_path):
+    """A snapshot whose share-count file is damaged: its prices and membership are written before that file
+    is read, so the import stopped part-way. The store stays marked (every run and validate refuse it) and
+    the message says so; the mark was removed with any DataError, leaving a half-filled store validate
+    called OK."""
+    from backtest.data.files import import_paths
+
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    for f in market_data_dir.iterdir():
+        (snap / f.name).symlink_to(f)
+    (snap / "shares_sp500.parquet").unlink()
+    (snap / "shares_sp500.parquet").write_text("garbage")
+    store = PriceStore(tmp_path / "store")
+    with pytest.raises(DataError, match=r"(?s)The import of the snapshot .*snap stopped part-way .* the store is "
+                                        r"marked unfinished until `bt data import .*snap` completes"):
+        import_paths(store, [snap])
+    assert "holds an unfinished import" in store.unfinished_import()

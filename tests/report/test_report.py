@@ -273,7 +273,7 @@ def test_compare_flags_cash_flow_schedules_by_their_entries_and_a_different_capi
     idx = pd.bdate_range("2020-01-01", "2020-12-31")
 
     def run(amount, capital):
-        return SimpleNamespace(benchmark=pd.Series(1.0, index=idx), benchmark_name="SPY", risk_free=None,
+        return SimpleNamespace(benchmark=pd.Series(1.0, index=idx), benchmark_name="SPY", risk_free=None, metrics={},
                                manifest={"fill": "next_close"},
                                config={"capital": capital, "cash_flows": [{"every": "monthly", "amount": amount}]})
 
@@ -316,3 +316,18 @@ def test_further_benchmarks_are_drawn_in_the_growth_chart(saved_dir):
     growth = page[page.index('id="growth"'):page.index('id="relative"')]
     assert "RSP (benchmark)" in growth and "further benchmarks dotted" in growth
     assert "RSP (benchmark)" not in render_report(saved)
+
+
+def test_compare_flags_a_run_saved_before_slippage_counted_in_the_cost_drag(saved_dir):
+    """metrics.json's cost_drag kept its name when it began to count slippage and the borrow fee: a run saved
+    before (no slippage_paid) beside a new one is flagged, not compared as if alike."""
+    from backtest.report.compare import convention_flags
+
+    new = load_run(saved_dir)
+    old_metrics = {**new.metrics, "strategies": {n: {k: v for k, v in m.items() if not k.startswith("slippage")}
+                                                 for n, m in new.metrics["strategies"].items()}}
+    old = dataclasses.replace(new, metrics=old_metrics)
+    assert convention_flags([new, new], ["a", "b"]) == ""
+    box = convention_flags([old, new], ["old", "new"])
+    assert "Cost drag differs</b>: old: commission + expense ratio (saved before slippage and the borrow fee " \
+           "were counted); new: commission + slippage + expense ratio + borrow fee" in box
