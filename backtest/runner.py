@@ -452,7 +452,8 @@ def idle_cash_table(sims, built) -> pd.DataFrame:
         earned = float((sim.cash.shift(1) * rate.reindex(sim.cash.index)).sum()) if rate is not None else 0.0
         rows.append({"strategy": name, "earns": built.cash_sources.get(name, ""),
                      "mean_cash_share": float(share.mean()), "max_cash_share": float(share.max()),
-                     "max_on": share.idxmax(), "days_over_1pct": int(over.sum()),
+                     "max_on": share.idxmax() if share.max() > 1e-9 else pd.NaT,   # none idle: no date
+                     "days_over_1pct": int(over.sum()),
                      "longest_spell_days": int(longest), "interest_earned": earned})
     return pd.DataFrame(rows).set_index("strategy")
 

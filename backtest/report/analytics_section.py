@@ -230,7 +230,7 @@ def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
     rel = _titled(f"Rolling 12-month relative return of the {nice}", height=420)
     for i, kind in enumerate(("cap", "equal")):
         col = f"{name}_vs_rest_{kind}_12m"
-        if col in frame.columns and frame[col].notna().any():
+        if col in frame.columns and frame[col].notna().sum() > 1:   # one point draws no line
             rel.add_trace(go.Scatter(x=date_array(drawn.index), y=f4(drawn[col]), mode="lines",
                                      name=ptext(f"vs rest, {_LEVELS[kind]}"),
                                      line=dict(color=color(i), width=1.8), hovertemplate="%{y:+.1%}"))
@@ -247,7 +247,10 @@ def _mag7_vs_rest(analytics: dict[str, pd.DataFrame]) -> str:
                    + "; ".join(f"{esc(label)} {esc(fmt(row[c] - 1, 'pct_signed'))}" for c, label in levels
                                if c in frame.columns) + ".</p>")
     return _part(f"{nice} vs the rest of the S&P 500",
-                 summary + f'<div class="grid2">{figure_fragment(cum)}{figure_fragment(rel)}</div>',
+                 summary + f'<div class="grid2">{figure_fragment(cum)}'
+                 + (figure_fragment(rel) if rel.data else
+                    '<p class="intro">Rolling 12-month relative return: not shown, the analytics window holds '
+                    'fewer than two 12-month windows.</p>') + '</div>',
                  "Point-in-time members only (a name counts from the day it joins the index); cap weights from "
                  "back-filled share counts (see the concentration section). Cap-weighted "
                  "baskets drift with prices daily; the equal-weighted rest is reset to equal weights "

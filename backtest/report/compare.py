@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 _MISSING = object()
 
 
+def _cell(v: object) -> str:
+    """A config value as its YAML spelling (null, true/false), not Python's repr (None, True)."""
+    if v is _MISSING:
+        return "(absent)"
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
 def flatten(obj, prefix: str = "") -> dict[str, object]:
     """Nested dicts/lists as dotted keys: ``{"a": {"b": [1]}}`` -> ``{"a.b[0]": 1}``. Empty containers
     are kept as values so that their presence still differs from absence."""
@@ -160,7 +171,7 @@ def _config_section(runs: Sequence[SavedRun], labels: list[str]) -> str:
     for key in differing:
         vals = values[key]
         cells = "".join(
-            f'<td class="{"diff" if v != vals[0] else ""}">{esc("(absent)" if v is _MISSING else v)}</td>'
+            f'<td class="{"diff" if v != vals[0] else ""}">{esc(_cell(v))}</td>'
             for v in vals)
         rows.append(f"<tr><td class=\"label\">{esc(key)}</td>{cells}</tr>")
     return (f'<p class="intro">{len(differing)} setting(s) differ, {same} are the same. Highlighted cells '

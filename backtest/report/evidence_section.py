@@ -258,10 +258,12 @@ def evidence_section(saved: SavedRun) -> str:
                          "annualised).") + attribution_html(ev, attr))
     summary = _table(saved, "rolling_summary")
     if summary is not None and len(summary):
+        drawn = summary["windows"].fillna(0).sum() > 0   # a run shorter than the shortest window has none
         parts.append(_h3("Every start date", "Annualised excess return over the benchmark (CAGR difference) of "
                          "every window of 1, 3 and 5 years, one window per trading day it could start; the marker is "
                          "the median, the thick bar the 25th to 75th percentile, the thin one the 5th to 95th.")
-                     + figure_fragment(rolling_excess_figure(summary)) + rolling_table(summary))
+                     + (figure_fragment(rolling_excess_figure(summary)) if drawn else "")
+                     + rolling_table(summary))
     stress = _table(saved, "stress")
     if stress is not None and len(stress):
         parts.append(_h3("Stress periods", "Total return from the first to the last close of each period; in "

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import metrics as M
-from .page import BENCHMARK_COLOR, SharedDates, color, f4, new_figure, ptext, xcoords
+from .page import BENCHMARK_COLOR, SharedDates, color, column_kind, f4, new_figure, ptext, words, xcoords
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 WEEKLY = 5  # rolling statistics are drawn on every 5th trading day (and the last)
@@ -265,12 +265,25 @@ def weights_figure(holdings: list[tuple[str, pd.DataFrame]], *,
 
 
 def line_figure(frame: pd.DataFrame, *, shared: SharedDates | None = None) -> go.Figure:
-    """Numeric columns (at most 20) of a date-indexed table as lines (generic analytics tables)."""
-    fig = new_figure(height=320, margin=dict(l=55, r=20, t=40, b=30))
+    """Numeric columns (at most 20) of a date-indexed table as lines (generic analytics tables), named in
+    words. Fractions (`page.column_kind`: shares, weights, turnover) beside counts go on a second axis in %:
+    on the counts' axis (0-500 names) an 8.9% weight was a flat line at zero."""
     numeric = frame.select_dtypes("number")
-    for i, col in enumerate(numeric.columns[:20]):
+    cols = list(numeric.columns[:20])
+    pct = [c for c in cols if column_kind(c) == "pct"]
+    split = bool(pct) and len(pct) < len(cols)
+    fig = new_figure(height=320, margin=dict(l=55, r=55 if split else 20, t=40, b=30))
+    for i, col in enumerate(cols):
+        right = split and col in pct
         fig.add_trace(go.Scatter(**xcoords(numeric.index, shared), y=f4(numeric[col].to_numpy()),
-                                 name=ptext(col),
-                                 mode="lines", line=dict(color=color(i), width=1.5)))
+                                 name=ptext(words(col) + (" (right, %)" if right else "")), mode="lines",
+                                 line=dict(color=color(i), width=1.5, dash="dot" if right else None),
+                                 yaxis="y2" if right else None,
+                                 hovertemplate="%{y:.2%}" if col in pct else None))
+    if split:
+        fig.update_layout(yaxis2=dict(overlaying="y", side="right", tickformat=".1%", showgrid=False,
+                                      rangemode="tozero"))
+    elif pct:
+        fig.update_yaxes(tickformat=".1%")
     fig.update_xaxes(type="date")
     return fig

@@ -42,7 +42,7 @@ BASE_LAYOUT = dict(
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-# Run tables shown in the report's data section (backtest.report.html), not among "How the weights were formed".
+# Run tables shown in the report's data section (backtest.report.html), not among "Other tables of the run".
 DATA_TABLE_KEYS = ("data_quality", "idle_cash")
 
 
@@ -209,7 +209,8 @@ def fmt(value: object, kind: str = "num") -> str:
     if kind in ("days", "count"):
         return f"{v:,.0f}"
     if kind == "money":
-        return f"{v:,.0f}"
+        text = f"{v:,.0f}"
+        return "0" if text == "-0" else text        # rounding noise (-3e-14) is no negative amount
     if kind == "years":
         return f"{v:.1f}"
     return f"{v:,.4g}"

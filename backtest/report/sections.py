@@ -75,9 +75,10 @@ def analytics_tables(saved: SavedRun) -> str:
         body += frame_table(frame, max_rows=12 if dated else 60, tail=dated,
                             kind=TABLE_KINDS.get(key.replace("-", "_")))
         parts.append(body)
-    return section("run-tables", "How the weights were formed", "".join(parts),
-                   intro="Tables computed by the run (e.g. which share-count dates the market caps rest on); "
-                         "each is also saved as analytics/<name>.csv.")
+    return section("run-tables", "Other tables of the run", "".join(parts),
+                   intro="Tables computed by the run: how the weights were formed (which share-count dates the "
+                         "market caps rest on), cash flows, long/short exposure; each is also saved as "
+                         "analytics/<name>.csv.")
 
 
 def evidence(saved: SavedRun) -> str:

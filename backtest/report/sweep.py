@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 TABLE_METRICS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar",
                  "excess_return", "tracking_error", "information_ratio", "annual_turnover", "fee_drag",
-                 "cost_drag")
+                 "slippage_drag", "cost_drag")
 LOWER_IS_BETTER = frozenset({"volatility", "tracking_error", "annual_turnover", "total_turnover", "fee_drag",
                              "fees_paid", "slippage_paid", "slippage_drag", "cost_drag", "expense_ratio",
                              "borrow_drag",

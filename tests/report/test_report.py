@@ -331,3 +331,28 @@ def test_compare_flags_a_run_saved_before_slippage_counted_in_the_cost_drag(save
     box = convention_flags([old, new], ["old", "new"])
     assert "Cost drag differs</b>: old: commission + expense ratio (saved before slippage and the borrow fee " \
            "were counted); new: commission + slippage + expense ratio + borrow fee" in box
+
+
+def test_generic_line_charts_put_fractions_on_their_own_percent_axis():
+    """A run table mixing counts (about 500 names) and fractions (an 8.9% weight): the fractions were flat
+    lines at zero on the counts' axis; they get a second axis in % and every line is named in words."""
+    from backtest.report.figures import line_figure
+
+    idx = pd.date_range("2020-01-31", periods=4, freq="ME")
+    frame = pd.DataFrame({"names": [498, 500, 501, 503], "without_shares": [86, 90, 95, 105],
+                          "left_out_weight_est": [0.01, 0.05, 0.0888, 0.02]}, index=idx)
+    fig = line_figure(frame)
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {"names", "Without shares", "Left out weight est (right, %)"}
+    assert by_name["Left out weight est (right, %)"].yaxis == "y2" and by_name["names"].yaxis in (None, "y")
+    assert fig.layout.yaxis2.tickformat == ".1%" and fig.layout.yaxis2.overlaying == "y"
+    only = line_figure(frame[["left_out_weight_est"]])
+    assert only.data[0].yaxis in (None, "y") and only.layout.yaxis.tickformat == ".1%"
+
+
+def test_compare_config_differences_spell_values_as_yaml():
+    """`risk_free: null` in one run was shown as Python's None (and booleans as True/False)."""
+    from backtest.report.compare import _MISSING, _cell
+
+    assert [_cell(v) for v in (None, True, False, 0.05, "BIL", _MISSING)] == [
+        "null", "true", "false", "0.05", "BIL", "(absent)"]
