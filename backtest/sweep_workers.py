@@ -292,17 +292,27 @@ def runner(workers: int, scheduler: str | None, echo, simulate, shared: tuple
     import dask
 
     echo(f"starting a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''} ...")
-    with dask.config.set({TRIM_KEY: None, THREADS_KEY: 1, AMM_KEY: False, **QUIET}), \
-            _started_deaf_to_ctrl_c(lambda: LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR)) as cluster, Client(cluster) as client:
-        try:
-            data = _start_workers(client, shared, own=True)
-            where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
-            yield _on_dask(client, simulate, data), where, workers, cpu_of(client)
-        except BaseException:    # Ctrl-C, an error: the cluster is torn down mid-work; its logs are noise
-            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
-            raise
+    # the client's IO loop logs its callbacks' errors through tornado; on Ctrl-C, distributed's `sync` cancel
+    # callback can race the interrupt and log a NameError traceback (a Dask bug): a chunk's own failure
+    # reaches this process through its future, so the loop's log is quiet until the cluster is closed
+    loop_log, dist_log = logging.getLogger("tornado.application"), logging.getLogger("distributed")
+    levels = loop_log.level, dist_log.level
+    loop_log.setLevel(logging.CRITICAL + 1)
+    try:
+        with dask.config.set({TRIM_KEY: None, THREADS_KEY: 1, AMM_KEY: False, **QUIET}), \
+                _started_deaf_to_ctrl_c(lambda: LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                    silence_logs=logging.ERROR)) as cluster, Client(cluster) as client:
+            try:
+                data = _start_workers(client, shared, own=True)
+                where = f"on a local Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
+                yield _on_dask(client, simulate, data), where, workers, cpu_of(client)
+            except BaseException:    # Ctrl-C, an error: the cluster is torn down mid-work; its logs are noise
+                dist_log.setLevel(logging.CRITICAL + 1)
+                raise
+    finally:        # the caller's levels again (a notebook goes on after a sweep it interrupted)
+        loop_log.setLevel(levels[0])
+        dist_log.setLevel(levels[1])
 
 
 def _started_deaf_to_ctrl_c(start):
