@@ -356,3 +356,23 @@ def test_compare_config_differences_spell_values_as_yaml():
 
     assert [_cell(v) for v in (None, True, False, 0.05, "BIL", _MISSING)] == [
         "null", "true", "false", "0.05", "BIL", "(absent)"]
+
+
+def test_rounding_noise_is_no_negative_money_and_no_idle_cash_has_no_date():
+    """Interest of -3e-14 showed as '-0'; a strategy never holding idle cash got a 'max on' date."""
+    from types import SimpleNamespace
+
+    from backtest.report.page import fmt
+    from backtest.report.sweep import TABLE_METRICS
+    from backtest.runner import idle_cash_table
+
+    assert fmt(-3.055e-14, "money") == "0" and fmt(-1.0, "money") == "-1" and fmt(1234.4, "money") == "1,234"
+    idx = pd.bdate_range("2024-01-01", periods=5)
+    sims = {"A": SimpleNamespace(cash=pd.Series([0.0, 2.7e-18 * 1e6, 0.0, 0.0, 0.0], index=idx),
+                                 equity=pd.Series(1e6, index=idx)),
+            "B": SimpleNamespace(cash=pd.Series([0.0, 5e4, 0.0, 0.0, 0.0], index=idx),
+                                 equity=pd.Series(1e6, index=idx))}
+    built = SimpleNamespace(plans={n: SimpleNamespace(cash_rate=None) for n in sims}, cash_sources={})
+    table = idle_cash_table(sims, built)
+    assert pd.isna(table.loc["A", "max_on"]) and table.loc["B", "max_on"] == idx[1]
+    assert "slippage_drag" in TABLE_METRICS          # the sweep table shows every part of the cost drag
