@@ -111,8 +111,6 @@ def relative_metrics_many(equity: pd.DataFrame, capital: float | None, benchmark
     index = equity.index
     r = _returns(np.asfortranarray(equity.to_numpy(dtype=float)), capital)
     fast = _covered(r, index, benchmark_returns, None)
-    if (benchmark_returns.astype(float).dropna() <= -1.0).any():   # a control whose value reached zero or below
-        fast[:] = False                                           # `relative_metrics`: NaN
     names = list(equity.columns)
     out: dict[str, dict] = {}
     cols = np.flatnonzero(fast)
@@ -137,8 +135,8 @@ def matrix_columns(equity: pd.DataFrame, capital: float | None, benchmark_return
     """Which columns of ``equity`` `compute_metrics_many` computes on the matrix (one bool per column). The
     others get one `compute_metrics` call each: a column with a NaN or infinite return or one at or below
     -100% (its value reached zero or below: every metric NaN but start, end, years), or every column when
-    there are fewer than two dates, the dates are not sorted and unique, or the benchmark's returns, the
-    fees or the slippage are on other dates."""
+    there are fewer than two dates, the dates are not sorted and unique, the benchmark's value reaches zero
+    or below, or the benchmark's returns, the fees or the slippage are on other dates."""
     return _covered(_returns(np.asfortranarray(equity.to_numpy(dtype=float)), capital), equity.index,
                     benchmark_returns, fees, slippage)
 
@@ -158,8 +156,9 @@ def _covered(r: np.ndarray, index: pd.Index, benchmark_returns: pd.Series | None
     fast = np.isfinite(r).all(axis=0) & (r > -1.0).all(axis=0) & (len(r) >= 2)
     if not (isinstance(index, pd.DatetimeIndex) and index.is_monotonic_increasing and index.is_unique):
         fast[:] = False
-    if benchmark_returns is not None and _on(benchmark_returns, index) is None:
-        fast[:] = False
+    if benchmark_returns is not None and (_on(benchmark_returns, index) is None
+                                          or (benchmark_returns.astype(float).dropna() <= -1.0).any()):
+        fast[:] = False     # (a benchmark or control whose value reached zero: `relative_metrics` gives NaN)
     for costs in (fees, slippage):
         if costs is not None and not costs.index.equals(index):
             fast[:] = False

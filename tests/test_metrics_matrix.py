@@ -393,3 +393,9 @@ def test_against_a_control_whose_value_reached_zero_every_relative_metric_is_nan
                for c in equity.columns}
     for c in equity.columns:
         assert all(np.isnan(v) for v in many[c].values()) and all(np.isnan(v) for v in one[c].values()), c
+    # as the primary benchmark too: the matrix path gives what compute_metrics gives (NaN relative keys)
+    assert not matrix_columns(equity, CAPITAL, wiped).any()
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _check(equity, CAPITAL, wiped, rf, turnover, fees, rebalances, expense)
+    assert all(np.isnan(got[c][k]) for c in equity.columns for k in M.RELATIVE_KEYS)
