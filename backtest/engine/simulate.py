@@ -213,22 +213,23 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
             trades = _trades(records, cols, o.columns, cal[rows], own)
             daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
             traded = trades.groupby("date")["value"].sum()
+            (daily_slip,) = _sums_by_date(records, cols, o.columns, cal[rows], own, slippage=slipped)
         else:   # the same sums, in the same order, without building the trades table
             trades = _trades(records, cols, o.columns, cal[rows], own[:0])
-            fees_by_date, traded = _sums_by_date(records, cols, o.columns, cal[rows], own)
+            fees_by_date, traded, daily_slip = _sums_by_date(
+                records, cols, o.columns, cal[rows], own, fees=records["fees"],
+                value=records["size"] * records["price"], slippage=slipped)
             daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
-        daily_slip = _slippage_by_date(records, slipped, cols, o.columns, cal[rows], own)
         daily_slip = daily_slip.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
-        drag = _expense_drag(cal, plan.expense_ratio, fill)
+        drag = expense = _expense_drag(cal, plan.expense_ratio, fill)
         borrowed = 0.0
         if plan.borrow_fee and (asset_value < 0).any():
             charges = _borrow_charges(asset_value, value, plan.borrow_fee)
             borrowed = float(charges.sum())
-            drag = drag * _borrow_drag(charges)
+            drag = expense * _borrow_drag(charges)
             notes[name].append(f"{name}: borrow fee {plan.borrow_fee:.2%}/yr on the short market value cost "
-                               f"{1 - drag[-1] / _expense_drag(cal, plan.expense_ratio, fill)[-1]:.2%} of value "
-                               "over the run")
+                               f"{1 - drag[-1] / expense[-1]:.2%} of value over the run")
         equity = val * drag
         if detail and len(trades) and (drag != 1.0).any():
             trades = _trades_in_the_account(trades, drag[cal.get_indexer(pd.DatetimeIndex(trades["date"]))])
@@ -381,27 +382,19 @@ def _executed_order(records: np.ndarray, cols: slice, tickers: list[str], pick: 
 
 
 def _sums_by_date(records: np.ndarray, cols: slice, tickers: list[str], index: pd.DatetimeIndex,
-                  pick: np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
-    """``(fees, traded value)`` per trade date, equal to ``_trades(...).groupby("date")[...].sum()``: the
-    records ordered as the trades table orders them (`_executed_order`) and summed by the same pandas
-    groupby (its compensated summation depends on that order)."""
+                  pick: np.ndarray | None = None, **per_record: np.ndarray) -> list[pd.Series]:
+    """Each ``per_record`` array (one value per order record: the fees, the traded value ``size x price``,
+    the slippage of `_slippage`) summed per trade date, equal to ``_trades(...).groupby("date")[...].sum()``
+    for the trades table's columns: the records ordered as that table orders them (`_executed_order`, once)
+    and summed by the same pandas groupby (its compensated summation depends on that order). One Series per
+    keyword, named by it, in order."""
     at, _ = _executed_order(records, cols, tickers, pick)
     day = records["idx"][at]
     out = []
-    for values in (records["fees"][at], records["size"][at] * records["price"][at]):
-        sums = pd.Series(values).groupby(day).sum()
-        out.append(pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"),
-                             name="fees" if not out else "value"))
-    return out[0], out[1]
-
-
-def _slippage_by_date(records: np.ndarray, slipped: np.ndarray, cols: slice, tickers: list[str],
-                      index: pd.DatetimeIndex, pick: np.ndarray | None = None) -> pd.Series:
-    """Slippage (``slipped``, one per record: `_slippage`) per trade date, summed as `_sums_by_date` sums the
-    fees: the records in the trades table's order, one pandas groupby."""
-    at, _ = _executed_order(records, cols, tickers, pick)
-    sums = pd.Series(slipped[at], dtype=float).groupby(records["idx"][at]).sum()
-    return pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"), name="slippage")
+    for name, values in per_record.items():
+        sums = pd.Series(values[at], dtype=float).groupby(day).sum()
+        out.append(pd.Series(sums.to_numpy(), index=index[sums.index.to_numpy()].rename("date"), name=name))
+    return out
 
 
 def _expense_drag(index: pd.DatetimeIndex, expense_ratio: float, fill: str = "close") -> np.ndarray:
