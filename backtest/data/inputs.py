@@ -111,7 +111,11 @@ def members_in_range(membership: pd.DataFrame, start, end) -> list[str]:
     return sorted(m.loc[live, "price_column"].dropna().unique())
 
 
-def no_store(store) -> str:
+def no_store(store) -> str | None:
+    """The message for a ``--data-dir`` / ``$BT_DATA_DIR`` with no store (no ``meta.json``: a mistyped path);
+    None for a store (a damaged one says so itself)."""
+    if (store.root / "meta.json").exists():
+        return None
     where = "does not exist" if not store.root.exists() else "holds no store"
     return (f"there is no price store at {store.root} (the folder {where}); fix: check --data-dir / "
             "$BT_DATA_DIR, or fill it: `bt data import ../shared/market-data`")
@@ -122,8 +126,8 @@ def load_inputs(cfg, store, *, offline: bool, echo: Callable[[str], None] = lamb
     unfinished = store.unfinished_import()
     if unfinished:
         raise DataError(unfinished)
-    if offline and not (store.root / "meta.json").exists():     # not a store (a damaged one says so itself)
-        raise DataError(no_store(store))
+    if offline and (nothing := no_store(store)):
+        raise DataError(nothing)
     warnings: list[str] = []
     membership = load_membership(store, cfg.membership_source) if _needs_membership(cfg) else None
     members = set(members_in_range(membership, cfg.start, cfg.end)) if _needs_index(cfg) else set()
@@ -225,8 +229,8 @@ def _period(cfg, store):
             starts[t] = first
         series[t] = own.dropna()
     if series[cfg.benchmark].empty:     # the period cannot be set; name the others without prices too
-        if not (store.root / "meta.json").exists():      # a mistyped --data-dir / $BT_DATA_DIR
-            raise DataError(no_store(store))
+        if nothing := no_store(store):
+            raise DataError(nothing)
         also = [f"{keyed[t]}: {t}" for t, s in series.items() if t != cfg.benchmark and s.empty]
         raise DataError(f"benchmark: no prices for {cfg.benchmark!r} in the store at {store.root}"
                         + (f" (nor for {', '.join(also)})" if also else "")
