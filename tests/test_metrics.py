@@ -267,6 +267,17 @@ def test_rolling(a, rb):
     assert math.isnan(M.rolling_return(a, window=2).iloc[0])
 
 
+def test_rolling_beta_uses_the_headline_betas_excess_returns(rb):
+    """The report's rolling beta and the Metrics table's beta are one convention: returns in excess of the
+    risk-free rate. Over the whole series the rolling value is `beta`, with a rate and without."""
+    r, b = rb
+    rf = pd.Series([0.01, 0.03, 0.0, 0.02], index=r.index)
+    assert M.rolling_beta(r, b, window=len(r)).iloc[-1] == pytest.approx(M.beta(r, b))
+    with_rf = M.rolling_beta(r, b, risk_free=rf, window=len(r)).iloc[-1]
+    assert with_rf == pytest.approx(M.beta(r, b, risk_free=rf), rel=1e-12)
+    assert abs(with_rf - M.beta(r, b)) > 1e-3          # the rate matters here: raw returns would differ
+
+
 # --- trading -------------------------------------------------------------------------------------------
 
 

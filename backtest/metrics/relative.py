@@ -91,10 +91,12 @@ def down_capture(returns: pd.Series, benchmark_returns: pd.Series, *, from_base:
     return _capture(returns, benchmark_returns, False, from_base)
 
 
-def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *,
+def rolling_beta(returns: pd.Series, benchmark_returns: pd.Series, *, risk_free: pd.Series | None = None,
                  window: int = ROLLING_WINDOW) -> pd.Series:
-    """Beta against the benchmark over the trailing ``window`` days (common dates)."""
+    """Beta against the benchmark over the trailing ``window`` days (common dates), on returns in excess of
+    ``risk_free`` as :func:`beta` (its last value over the whole series is `beta`)."""
     r, b = _aligned(returns, benchmark_returns)
+    r, b = _excess(r, risk_free), _excess(b, risk_free)
     var = b.rolling(window).var(ddof=1)
     return r.rolling(window).cov(b, ddof=1) / var.where(var > TINY**2)
 

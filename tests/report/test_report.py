@@ -376,3 +376,23 @@ def test_rounding_noise_is_no_negative_money_and_no_idle_cash_has_no_date():
     table = idle_cash_table(sims, built)
     assert pd.isna(table.loc["A", "max_on"]) and table.loc["B", "max_on"] == idx[1]
     assert "slippage_drag" in TABLE_METRICS          # the sweep table shows every part of the cost drag
+
+
+def test_rolling_beta_chart_is_on_excess_returns_like_the_headline_beta():
+    """The rolling beta chart uses the run's risk-free series as the Metrics table's beta does: its last point
+    is the beta of the last 252 days' returns in excess of the rate (it was on raw returns)."""
+    import numpy as np
+
+    from backtest import metrics as M
+    from backtest.report import figures as F
+
+    dates = pd.bdate_range("2020-01-01", periods=300)
+    rng = np.random.default_rng(7)
+    bench = pd.Series(rng.normal(0.0004, 0.01, len(dates)), index=dates)
+    strat = pd.Series(0.5 * bench.to_numpy() + rng.normal(0.0003, 0.004, len(dates)), index=dates)
+    rf = pd.Series(np.linspace(0.0, 0.004, len(dates)), index=dates)     # a large rate: the choice shows
+    figs = dict(F.rolling_figures([("S", strat), ("SPY", bench)], 1, rf))
+    (trace,) = figs["Rolling 12-month beta vs benchmark"].data
+    last = strat.iloc[-252:], bench.iloc[-252:]
+    assert trace.y[-1] == pytest.approx(M.beta(*last, risk_free=rf), rel=1e-4)    # figures keep 4 digits
+    assert abs(trace.y[-1] - M.beta(*last)) > 1e-3                              # raw returns: 0.006 off
