@@ -283,6 +283,24 @@ def worker_count(workers: int, n_variants: int, echo: Callable[[str], None]) -> 
     return workers
 
 
+def chunk_payloads_for(swept, n_workers: int, chunk_size: int) -> tuple[int, list]:
+    """(chunk size, chunks) for ``n_workers`` processes: at most ``chunk_size`` strategies a chunk, and small
+    enough that every worker gets one."""
+    size = min(chunk_size, -(-len(swept.strategies) // max(1, n_workers)))
+    return size, chunk_payloads(swept, size)
+
+
+def local_chunks(swept, workers: int, chunk_size: int, echo: Callable[[str], None]) -> tuple[int, list]:
+    """`chunk_payloads_for` before a local cluster of ``workers`` starts, saying so when there are fewer
+    chunks than workers (a sleeves strategy and its sleeves are one chunk): the caller starts one worker a
+    chunk, not idle ones that would only cost memory and start-up."""
+    size, payloads = chunk_payloads_for(swept, workers, chunk_size)
+    if len(payloads) < workers:
+        echo(f"--workers {workers}: only {len(payloads)} chunk(s) (a sleeves strategy is simulated with its "
+             f"sleeves, in one chunk), so {len(payloads)} worker(s) are started")
+    return size, payloads
+
+
 def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, offline: bool, workers: int,
                     scheduler: str | None, chunk_size: int, metric: str, echo: Callable[[str], None], t0: float,
                     worker) -> Path:
@@ -310,10 +328,13 @@ def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, of
     timings = {"load": time.perf_counter() - t0}
     shared = (inputs, bench_returns, risk_free)
     workers = worker_count(workers, len(variants), echo)
+    planned = local_chunks(swept, workers, chunk_size, echo) if workers else None
+    if planned:
+        workers = min(workers, len(planned[1]))
     with runner(workers, scheduler, echo, simulate_chunk, shared) as (run_chunks, where, n_workers, cpu):
         timings["start"] = time.perf_counter() - t0 - timings["load"]     # cluster start, warm-up, data sent
-        size = min(chunk_size, -(-len(variants) // n_workers))
-        payloads = chunk_payloads(swept, size)
+        _, payloads = planned or chunk_payloads_for(swept, n_workers, chunk_size)
+        size = max(len(p.strategies) for p in payloads)    # a sleeves chunk may exceed the planned size
         echo(f"simulating {len(payloads)} chunk{'s' if len(payloads) > 1 else ''} of up to {size} "
              f"strategies {where} ...")
         t1, cpu0, own0 = time.perf_counter(), cpu(), time.process_time()

@@ -281,3 +281,30 @@ def test_workers_are_capped_at_the_number_of_variants():
     assert worker_count(64, 14, said.append) == 14
     assert said == ["--workers 64: only 14 variant(s), so 14 worker(s) are started"]
     assert worker_count(2, 14, said.append) == 2 and worker_count(0, 3, said.append) == 0 and len(said) == 1
+
+
+def test_a_local_cluster_starts_no_more_workers_than_chunks(tmp_path):
+    """A sleeves strategy is simulated with its sleeves in one chunk, so 3 strategies can be 1 chunk: 3
+    workers were started (capped at the strategies) and two sat idle. `local_chunks` plans the chunks before
+    the cluster starts and says how many workers it starts."""
+    from backtest.sweep import chunk_payloads_for, local_chunks
+
+    path = tmp_path / "ls.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: ls
+        start: 2019-06-01
+        end: 2021-12-31
+        strategies:
+          - {name: longleg, weighting: fixed, weights: {TLT: 1}}
+          - {name: shortleg, weighting: fixed, weights: {SPY: 1}}
+          - {name: LS, weighting: sleeves, sleeves: {longleg: 1, shortleg: -1}, rebalance: never}
+        sweep: {strategy: LS, grid: {borrow_fee: [0.01, 0.02]}}
+        """))
+    swept = _swept(path)
+    said = []
+    size, payloads = local_chunks(swept, 3, 32, said.append)
+    assert len(swept.strategies) == 4 and len(payloads) == 1 and size == 2      # LS' variants share sleeves
+    assert said == ["--workers 3: only 1 chunk(s) (a sleeves strategy is simulated with its sleeves, in one "
+                    "chunk), so 1 worker(s) are started"]
+    assert local_chunks(swept, 1, 32, said.append)[1][0] == payloads[0] and len(said) == 1
+    assert chunk_payloads_for(swept, 1, 32) == (4, payloads)
