@@ -37,7 +37,9 @@ class Result:
     - ``weights``: {strategy: DataFrame rebalance date x ticker} target weights; ``holdings``: {strategy:
       DataFrame date x ticker} end-of-day weights held (for a loaded run: the month-end sample it saved).
     - ``trades``: DataFrame of every order, columns ``strategy, date, ticker, side, shares, price, value,
-      fees``; ``turnover``: DataFrame rebalance date x strategy; ``fees``: DataFrame date x strategy.
+      fees``; ``turnover``: DataFrame rebalance date x strategy; ``fees``: DataFrame date x strategy (the
+      commission paid); ``slippage``: DataFrame date x strategy, what slippage cost (None for a loaded sweep
+      folder, or a folder saved before slippage.csv was written).
     - ``warnings``: list of str; ``config``: the resolved config (dict); ``risk_free``: Series or None.
     - ``path``: the run folder once saved or when loaded, else None.
     """
@@ -52,6 +54,7 @@ class Result:
     trades: pd.DataFrame
     turnover: pd.DataFrame
     fees: pd.DataFrame
+    slippage: pd.DataFrame | None
     warnings: list[str]
     config: dict
     risk_free: pd.Series | None
@@ -127,7 +130,10 @@ def _result(run: RunResult, metrics: dict, path: Path | None) -> Result:
                   metrics=metrics_frame(metrics, names, bench),
                   weights={s.name: s.targets for s in run.strategies},
                   holdings={s.name: s.holdings for s in run.strategies}, trades=trades,
-                  turnover=frame("turnover").sort_index(), fees=frame("fees"), warnings=_warnings(run),
+                  turnover=frame("turnover").sort_index(), fees=frame("fees"),
+                  slippage=(frame("slippage") if run.strategies and all(s.slippage is not None
+                                                                         for s in run.strategies) else None),
+                  warnings=_warnings(run),
                   config=run.config, risk_free=run.risk_free, path=path, _run=run)
 
 

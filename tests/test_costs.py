@@ -78,6 +78,31 @@ def test_slippage_and_commission_equal_the_trades_against_the_raw_closes(run):
     assert free["slippage_paid"] == free["fees_paid"] == free["cost_drag"] == 0.0
 
 
+def test_slippage_csv_holds_the_daily_slippage_behind_the_metrics(run):
+    """slippage.csv (date x strategy, beside fees.csv) is the day's slippage from the trades against the raw
+    closes; with equity.csv it gives metrics.json's slippage_paid and slippage_drag again, and it is read
+    back (`load_run`) as each strategy's slippage. A sweep's folder has none."""
+    closes = pd.read_parquet(MARKET_DATA / "prices_etf.parquet")
+    closes.index = pd.DatetimeIndex(closes.index).as_unit("ns")
+    saved = json.loads((run / "metrics.json").read_text())["strategies"]
+    slippage = pd.read_csv(run / "slippage.csv", index_col="date", parse_dates=["date"])
+    equity = pd.read_csv(run / "equity.csv", index_col="date", parse_dates=["date"])
+    assert list(slippage.columns) == ["three-funds", "two-funds-no-costs"]
+    assert slippage.index.equals(equity.index)
+    trades = pd.read_csv(run / "trades" / "three-funds.csv", parse_dates=["date"])
+    close = closes.stack().reindex(pd.MultiIndex.from_arrays([trades["date"], trades["ticker"]])).to_numpy()
+    daily = pd.Series(trades["shares"].abs().to_numpy() * np.abs(trades["price"].to_numpy() - close),
+                      index=trades["date"]).groupby(level=0).sum()
+    got = slippage["three-funds"]
+    pd.testing.assert_series_equal(got[got != 0], daily, check_names=False, check_freq=False, rtol=1e-10)
+    years = (equity.index[-1] - equity.index[0]).days / 365.25
+    for name, slug in (("Three funds", "three-funds"), ("Two funds, no costs", "two-funds-no-costs")):
+        assert saved[name]["slippage_paid"] == float(slippage[slug].sum())
+        assert saved[name]["slippage_drag"] == float((slippage[slug] / equity[slug]).sum()) / years
+    back = {s.name: s.slippage for s in load_run(run).strategies}
+    pd.testing.assert_series_equal(back["Three funds"], got.rename("Three funds"), check_freq=False)
+
+
 def test_the_report_names_commission_and_slippage(run):
     from backtest.report.labels import info
 
@@ -119,9 +144,12 @@ def test_rotation_slippage_is_twice_its_commission(rotation_run):
         assert m["slippage_paid"] / m["fees_paid"] == pytest.approx(2.0, rel=1e-3), name
         assert m["slippage_drag"] / m["fee_drag"] == pytest.approx(2.0, rel=1e-3), name
         assert m["cost_drag"] == m["fee_drag"] + m["slippage_drag"] + m["expense_ratio"], name
-    assert all(s.slippage is None for s in saved.strategies)      # not in the run folder: in metrics.json
+    for s in saved.strategies:          # slippage.csv read back: the metrics again from the folder
+        again = M.trading_metrics(s.turnover, s.fees, s.equity, slippage=s.slippage)
+        assert again["slippage_paid"] == saved.metrics["strategies"][s.name]["slippage_paid"], s.name
+        assert again["slippage_drag"] == saved.metrics["strategies"][s.name]["slippage_drag"], s.name
     assert np.isnan(M.trading_metrics(saved.strategies[0].turnover, saved.strategies[0].fees,
-                                      saved.strategies[0].equity)["cost_drag"])
+                                      saved.strategies[0].equity)["cost_drag"])       # no slippage: no cost drag
 
 
 def test_the_borrow_fee_is_in_the_cost_drag(snapshot_store, tmp_path):

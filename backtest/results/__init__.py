@@ -3,7 +3,7 @@
 Layout (documented for pandas users in docs/report.md)::
 
     <name>-<YYYYmmdd-HHMMSS>/
-      report.html  metrics.json  equity.csv  returns.csv  fees.csv  turnover.csv  [risk_free.csv]
+      report.html  metrics.json  equity.csv  returns.csv  fees.csv  [slippage.csv]  turnover.csv  [risk_free.csv]
       weights/<slug>.csv  holdings/<slug>.csv  trades/<slug>.csv  [analytics/<slug>.csv]
       config.yaml  manifest.json
 

@@ -45,7 +45,7 @@ class StrategyResult:
     fees: pd.Series  # daily commission paid (currency)
     turnover: pd.Series  # per rebalance date, one-sided turnover as a fraction of portfolio value
     notes: tuple[str, ...] = ()  # warnings for this strategy
-    slippage: pd.Series | None = None  # daily slippage paid (currency); not in the run folder: None read back
+    slippage: pd.Series | None = None  # daily slippage paid (currency); slippage.csv (`bt run` folders only)
     borrow_charged: float = 0.0  # the borrow fee's daily charges (fractions of value) summed; not saved either
 
 
@@ -218,4 +218,4 @@ def relative_metrics(result, capital: float | None) -> dict:
     return out
 
 
-RUN_ENTRIES = (*REQUIRED_FILES, "risk_free.csv", "weights", "holdings", "trades", "analytics")
+RUN_ENTRIES = (*REQUIRED_FILES, "risk_free.csv", "slippage.csv", "weights", "holdings", "trades", "analytics")

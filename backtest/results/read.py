@@ -131,6 +131,8 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
     equity = _read_csv(path / "equity.csv").astype(float)
     fees = _read_csv(path / "fees.csv").astype(float)
     turnover = _read_csv(path / "turnover.csv").astype(float)
+    slipped = path / "slippage.csv"         # a `bt run` folder's; not a sweep's, nor one saved before it was
+    slippage = _read_csv(slipped).astype(float) if slipped.is_file() else None
     strategies = []
     detail = has_detail_files(layout)
 
@@ -153,7 +155,8 @@ def _load(path: Path, *, require_report: bool) -> SavedRun:
         strategies.append(StrategyResult(
             name=name, equity=equity[slug].rename(name), targets=targets, holdings=holdings,
             trades=trades, fees=fees[slug].rename(name), turnover=turnover[slug].dropna().rename(name),
-            notes=tuple(entry.get("notes", ()))))
+            notes=tuple(entry.get("notes", ())),
+            slippage=slippage[slug].rename(name) if slippage is not None and slug in slippage else None))
     risk_free = None
     if layout.get("risk_free"):
         risk_free = _read_csv(path / "risk_free.csv")["risk_free"].astype(float)

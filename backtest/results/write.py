@@ -190,13 +190,16 @@ def _write_contents(result: RunResult, root: Path, layout: dict, helper=None,
     fees = _dated(pd.concat([s.fees.astype(float) for s in result.strategies], axis=1, keys=slugs)
                   if slugs else pd.DataFrame(index=equity.index))
     jobs.append((root / "fees.csv", fees, True))
+    detail = has_detail_files(layout)       # a sweep's folder has none (`write_run`)
+    if detail and slugs and all(s.slippage is not None for s in result.strategies):
+        slippage = _dated(pd.concat([s.slippage.astype(float) for s in result.strategies], axis=1, keys=slugs))
+        jobs.append((root / "slippage.csv", slippage, True))
     turnover = (pd.concat([s.turnover.astype(float) for s in result.strategies], axis=1, keys=slugs, sort=True)
                 if slugs else pd.DataFrame(index=pd.DatetimeIndex([])))
     jobs.append((root / "turnover.csv", _dated(turnover.sort_index()), True))
     if result.risk_free is not None:
         jobs.append((root / "risk_free.csv", _dated(result.risk_free.astype(float).rename("risk_free")).to_frame(),
                      True))
-    detail = has_detail_files(layout)       # a sweep's folder has none (`write_run`)
     for sub in ("weights", "holdings", "trades") if detail else ():
         (root / sub).mkdir()
     for slug, s in zip(slugs, result.strategies, strict=True) if detail else ():

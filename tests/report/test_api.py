@@ -82,6 +82,10 @@ def test_the_tour_runs_and_matches_the_saved_folder(tour):
     weights = pd.read_csv(folder / "weights" / f"{slug}.csv", index_col="date", parse_dates=True)
     assert result.weights[result.strategies[0]].shape == weights.shape
     assert result.warnings == json.loads((folder / "manifest.json").read_text())["warnings"]
+    slippage = pd.read_csv(folder / "slippage.csv", index_col="date", parse_dates=True).rename(columns=names)
+    pd.testing.assert_frame_equal(slippage, result.slippage, check_freq=False)
+    assert float(result.slippage["Mag 7 overweight"].sum()) == mag7["slippage_paid"] > 0
+    pd.testing.assert_frame_equal(tour["same"].slippage, result.slippage, check_freq=False)   # loaded back
     # returns: simple returns of the equity measured from the capital (the opening fees count), as
     # returns.csv holds them and the metrics use them
     r = result.returns["Mag 7 overweight"]
