@@ -282,7 +282,7 @@ def line_figure(frame: pd.DataFrame, *, shared: SharedDates | None = None) -> go
                                  hovertemplate="%{y:.2%}" if col in pct else None))
     if split:
         fig.update_layout(yaxis2=dict(overlaying="y", side="right", tickformat=".1%", showgrid=False,
-                                      rangemode="tozero"))
+                                      rangemode="tozero", tickmode="auto"))   # not plotly.js' "sync"
     elif pct:
         fig.update_yaxes(tickformat=".1%")
     fig.update_xaxes(type="date")

@@ -223,7 +223,7 @@ def trading_figure(activity: list[tuple[str, pd.DataFrame]]) -> go.Figure:
     chooses the strategy."""
     fig = new_figure(height=360, hovermode="x unified", margin=dict(l=55, r=55, t=56, b=40),
                      yaxis2=dict(overlaying="y", side="right", title=dict(text="Orders"), showgrid=False,
-                                 rangemode="tozero", tickformat=",d"))
+                                 rangemode="tozero", tickformat=",d", tickmode="auto"))
     groups = []
     for g, (label, frame) in enumerate(activity):
         x = frame.index.strftime("%Y-%m-%d").tolist()

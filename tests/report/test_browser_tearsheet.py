@@ -134,6 +134,13 @@ def test_rotation_report_opens_on_log_scale_and_stays_readable(browser, rotation
     assert min(heights) >= 150, heights     # no legend squeezes a plot (the 21-entry concentration chart)
     assert page.locator("ul.warnings li details").count() >= 1   # long warnings fold, nothing cut
     assert page.locator("th", has_text="without_shares").count() == 0
+    right = page.evaluate("""Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .filter(d => d._fullLayout.yaxis2).map(d => [d._fullLayout.yaxis2.dtick, d._fullLayout.yaxis2.tick0,
+                                                     d._fullLayout.yaxis2._vals.map(v => v.x)])""")
+    assert len(right) >= 2          # the orders beside turnover, the run's shares beside its name counts
+    for dtick, tick0, ticks in right:   # round steps from zero, not plotly.js' "sync" (0 / 101 / 203 orders)
+        assert ticks and all(abs((t - float(tick0)) / float(dtick) - round((t - float(tick0)) / float(dtick)))
+                             < 1e-9 for t in ticks), (dtick, ticks)
     page.locator("#growth").screenshot(path=str(artifacts / "run-rotation-growth.png"))
     page.close()
 
