@@ -267,12 +267,40 @@ def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, c
     assert "(nor for risk_free: ZZRF); fix: check the spelling" in out and "NOPE: not in the store" in out
     good = tmp_path / "good.yaml"
     good.write_text("name: v\nstart: 2016-01-01\nend: 2026-06-30\nrisk_free: SGOV\nproxies: {SGOV: BIL}\n"
-                    "strategies:\n  - {name: a, weighting: fixed, weights: {SPY: 0.7, AVUV: 0.3}}\n")
+                    "strategies:\n  - {name: a, weighting: equal, universe: [SPY, AVUV]}\n")
     code, out = bt("validate", good)
     assert code == 0, out
-    assert "note: AVUV: first price 2019-09-26, after the base close 2015-12-31" in out
+    assert ("note: AVUV: first price 2019-09-26, after the base close 2015-12-31: a universe leaves it out of "
+            "the targets until then") in out
     assert "OK (1 strategy; config and data checked)" in out
     assert bt("validate", "--config-only", bad)[0] == 0
+
+
+@pytest.mark.parametrize("strategy, stop", [
+    ("{name: a, weighting: fixed, weights: {SPY: 0.7, AVUV: 0.3}}",
+     "strategies['a'].weights: AVUV has no price on the decision date 2015-12-30, where `bt run` stops"),
+    ("{name: a, weighting: fixed, weights: {SPY: 0.5, ABMD: 0.5}, rebalance: quarterly}",
+     "strategies['a'].weights: ABMD has no price on the decision date 2021-07-01, where `bt run` stops (fixed "
+     "weights never fall back to the other tickers); its prices stop or have a gap there (last price 2021-04-21)"),
+    ("{name: a, weighting: fixed, weights: {SPY: 1}, cash_yield: SGOV}",
+     "SGOV: first price 2020-06-01, after the base close 2015-12-31, and idle cash accrues at it (cash_yield)"),
+])
+def test_validate_refuses_what_fixed_weights_and_cash_yield_stop_a_run_on(snapshot_store, tmp_path, capsys,
+                                                                         strategy, stop):
+    """A fixed-weight ticker without a price on one of its strategy's decision dates (listed later, or prices
+    that end while the strategy still rebalances), or a cash_yield ticker listed after the base: `bt run`
+    refuses them, so `bt validate` does too (it said OK with a note that the weight would wait in cash)."""
+    from backtest.cli import main
+
+    path = tmp_path / "v.yaml"
+    path.write_text(f"name: v\nstart: 2016-01-01\nend: 2022-12-31\nstrategies:\n  - {strategy}\n")
+    code = main(["--data-dir", str(snapshot_store.root), "validate", str(path)])
+    said = capsys.readouterr().err
+    assert code == 2 and stop in said, said
+    assert "keeps that weight in cash" not in said
+    code = main(["--data-dir", str(snapshot_store.root), "run", str(path), "--offline", "--out",
+                 str(tmp_path / "out")])
+    assert code == 2 and not (tmp_path / "out").exists()
 
 
 def test_rotation_run_reports_the_control_rebalances_and_caps(rotation_run):

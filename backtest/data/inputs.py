@@ -20,7 +20,13 @@ from backtest.data.membership import load_membership
 from backtest.data.snapshot import TBILL_TICKER
 from backtest.errors import DataError
 from backtest.marketcap import daily_shares
-from backtest.schedule import check_dated_flows, check_priced_from_base, first_price, resolve_period
+from backtest.schedule import (
+    check_dated_flows,
+    check_priced_from_base,
+    decision_dates,
+    first_price,
+    resolve_period,
+)
 from backtest.tickers import splice
 
 LOOKBACK_DAYS = 400     # price history read before `start` if stored (trailing analytics windows, splices)
@@ -252,6 +258,7 @@ def check_data(cfg, store) -> tuple[list[str], list[str]]:
     the store alone (no simulation): the period against the benchmark's data, benchmarks and risk-free
     priced from the base close (or proxied), every ticker the config names priced in the period."""
     problems: list[str] = [msg] if (msg := store.unfinished_import()) else []
+    period = None
     try:
         period, _, notes = _period(cfg, store)
         base, last = period.calendar[0], period.calendar[-1]
@@ -263,6 +270,11 @@ def check_data(cfg, store) -> tuple[list[str], list[str]]:
     proxied = {t for s in cfg.strategies for t, _ in s.proxies}
     named = sorted(_explicit_tickers(cfg) - _benchmark_tickers(cfg) - {cfg.risk_free})
     full = store.prices(named) if named else pd.DataFrame()
+    stops = _unpriced_decisions(cfg, full, period, proxied) if period is not None else {}
+    problems += stops.values()
+    cash = {s.cash_yield for s in cfg.strategies if s.cash_yield not in ("risk_free", "none")}
+    defensive = {s.trend.defensive for s in cfg.strategies if s.trend is not None}
+    listed = {t for s in cfg.strategies if s.universe is not None for t in s.universe.tickers}
     for t in named:
         px = full[t].dropna() if t in full.columns else pd.Series(dtype=float)
         inside = px.loc[base - pd.Timedelta(days=LOOKBACK_DAYS):last]
@@ -271,13 +283,54 @@ def check_data(cfg, store) -> tuple[list[str], list[str]]:
                                                          f", none in the run's period")
             problems.append(f"{t}: {where}; fix: check the spelling, choose dates its prices cover, or "
                             f"`bt data import FILE`")
+        elif t in stops:
+            continue
+        elif px.index[0] > base and t in cash:
+            problems.append(f"{t}: first price {px.index[0]:%Y-%m-%d}, after the base close {base:%Y-%m-%d}, and "
+                            f"idle cash accrues at it (cash_yield) from the base close: `bt run` stops; fix: start "
+                            f"after {px.index[0]:%Y-%m-%d}, choose a cash ticker priced over the whole period (e.g. "
+                            f"BIL) or set cash_yield: none")
         elif px.index[0] > base and t not in proxied:
-            notes.append(f"{t}: first price {px.index[0]:%Y-%m-%d}, after the base close {base:%Y-%m-%d}: a "
-                         f"strategy holding it keeps that weight in cash until then; to avoid it start after "
-                         f"{px.index[0]:%Y-%m-%d} or splice an older series with `proxies: {{{t}: ...}}`")
+            uses = []
+            if t in listed:
+                uses.append("a universe leaves it out of the targets until then (the other names share its weight)")
+            if t in defensive:
+                uses.append("a trend filter whose trend turns down before then stops the run (it has no "
+                            "defensive price to hold)")
+            notes.append(f"{t}: first price {px.index[0]:%Y-%m-%d}, after the base close {base:%Y-%m-%d}"
+                         f"{': ' + '; '.join(uses) if uses else ''}; to avoid it start after {px.index[0]:%Y-%m-%d} or splice an "
+                         f"older series with `proxies: {{{t}: ...}}`")
         elif px.index[-1] < last and last is not pd.Timestamp.max:
             notes.append(f"{t}: prices end {px.index[-1]:%Y-%m-%d}, before the run's last day {last:%Y-%m-%d}")
     return problems, notes
+
+
+def _unpriced_decisions(cfg, full: pd.DataFrame, period, proxied: set[str]) -> dict[str, str]:
+    """Fixed weights' tickers without a price on one of their strategy's decision dates, which `bt run`
+    refuses (`strategies.fixed.require_prices`: a fixed mix never falls back silently): ticker -> the problem,
+    naming the first such date. Drift bands trade on dates only a simulation finds: their opening decision
+    is checked."""
+    out: dict[str, str] = {}
+    base = period.calendar[0]
+    for s in cfg.strategies:
+        held = [t for t, w in dict(s.weights or {}).items() if w > 0 and t not in proxied and t not in out]
+        if s.weighting != "fixed" or not held:
+            continue
+        dates = (decision_dates(period.sim_calendar, base, s.rebalance) if s.rebalance.drift is None
+                 else period.sim_calendar[:1])
+        for t in held:
+            px = full[t] if t in full.columns else pd.Series(dtype=float)
+            unpriced = dates[px.reindex(dates).isna().to_numpy()]
+            if not len(unpriced) or px.first_valid_index() is None:     # no prices at all: `check_data` says so
+                continue
+            day, seen = unpriced[0], px.loc[:unpriced[0]].last_valid_index()
+            why = (f"its first price is {px.first_valid_index():%Y-%m-%d}; fix: start after it or splice an "
+                   f"older series with `proxies: {{{t}: ...}}`" if seen is None else
+                   f"its prices stop or have a gap there (last price {seen:%Y-%m-%d}); fix: end the run by then, "
+                   f"import the missing prices, or move the rebalance day off it")
+            out[t] = (f"strategies[{s.name!r}].weights: {t} has no price on the decision date {day:%Y-%m-%d}, "
+                      f"where `bt run` stops (fixed weights never fall back to the other tickers); {why}")
+    return out
 
 
 def _has_analytics(cfg) -> bool:
