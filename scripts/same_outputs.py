@@ -24,7 +24,7 @@ MASKS = (
     # where a sweep ran (one process or N Dask workers) and its chunking: how, not what
     (re.compile(rb'"(chunk_size|chunks|workers)": \d+'), rb'"\1": 0'),
     (re.compile(rb'"where": "[^"]*"'), rb'"where": "-"'),
-    (re.compile(rb"Simulated [^<]*? in (?:\S+ chunks of up to|chunks of) \S+:"), b"Simulated WHERE:"),
+    (re.compile(rb"Simulated [^<]*? in (?:\S+ chunks? of up to|chunks of) \S+:"), b"Simulated WHERE:"),
     (re.compile(rb"<dt>(load|weights|simulate|evidence|analytics|render|write)[^<]*</dt>\s*<dd>[^<]*</dd>"), b"<timing/>"),
 )
 

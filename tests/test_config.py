@@ -475,6 +475,10 @@ BAD = [
                               "  - {name: S, weighting: sleeves, sleeves: {F: 1, G: -1}}\n"
                               "sweep: {strategy: G, grid: {expense_ratio: [0, 0.01]}}\n",
      "sweep.strategy (line 7): varies 'G', a sleeve of 'S': its variants replace it"),
+    ("sweep-varies-a-control", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
+                               "controls: [F]\nsweep: {grid: {expense_ratio: [0, 0.01]}}\n",
+     "sweep (line 7): varies 'F', a control (controls:): its variants replace it, so no strategy would be "
+     "measured against it"),
     ("sleeves-sum", HEAD + FIXED + "  - {name: S, weighting: sleeves, sleeves: {F: 0.6}}\n",
      "strategies[1].sleeves (line 5): must sum to 1 (within 1e-06), got 0.6; adjust the weights"),
     ("sleeves-missing", strat("name: S", "weighting: sleeves"),

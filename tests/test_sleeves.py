@@ -7,6 +7,7 @@ interest and a borrow fee.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from backtest.config import parse_config
+from backtest.errors import ConfigError
 from backtest.data.inputs import load_inputs
 from backtest.engine import StrategyPlan, simulate
 from backtest.plans import build_plans, cash_returns, sleeve_column
@@ -447,3 +449,37 @@ def test_a_short_that_outgrows_the_account_is_a_loud_warning_not_plausible_figur
     assert (flows["contributed"] == CAPITAL).all(), "no contribution in the config, none in the table"
     assert flows.loc["ls_never", "withdrawn"] < 0.1 * CAPITAL
     assert "fell to zero or below" in (folder / "report.html").read_text()
+
+
+def test_a_sweep_of_sleeve_mixes_takes_long_only_mixes_beside_a_borrow_fee():
+    """A long/short strategy with a borrow fee swept over its sleeve mix, some mixes long-only: those variants
+    borrow nothing, so their fee is 0 (a written long-only strategy with a fee is refused: it would do
+    nothing); the short ones keep it. Before, every long-only variant was refused with a message about a
+    strategy that has a short sleeve."""
+    from backtest.config import swept_config
+
+    cfg = parse_config(textwrap.dedent("""\
+        name: mixes
+        start: 2019-01-01
+        strategies:
+          - {name: L, weighting: fixed, weights: {SPY: 1}}
+          - {name: S, weighting: fixed, weights: {QQQ: 1}}
+          - name: LS
+            weighting: sleeves
+            sleeves: {L: 1.3, S: -0.3}
+            borrow_fee: 0.005
+        sweep:
+          strategy: LS
+          grid: {sleeves: [{L: 1.3, S: -0.3}, {L: 0.5, S: 0.5}]}
+        """))
+    fees = {s.name: s.borrow_fee for s in swept_config(cfg).strategies if s.name.startswith("LS")}
+    assert sorted(fees.values()) == [0.0, 0.005] and len(fees) == 2, fees
+    with pytest.raises(ConfigError, match=r"borrow_fee.*applies only to a sleeves strategy with a short"):
+        parse_config(textwrap.dedent("""\
+            name: written
+            start: 2019-01-01
+            strategies:
+              - {name: L, weighting: fixed, weights: {SPY: 1}}
+              - {name: S, weighting: fixed, weights: {QQQ: 1}}
+              - {name: LS, weighting: sleeves, sleeves: {L: 0.5, S: 0.5}, borrow_fee: 0.005}
+            """))

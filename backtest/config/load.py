@@ -33,7 +33,7 @@ from backtest.config.schema import (
 from backtest.config.strategy import STRATEGY_KEYS, check_sleeves, parse_cash_yield, parse_strategy
 from backtest.config.strategy import _proxies as parse_proxies
 from backtest.config.strategy import _weights as parse_weights
-from backtest.config.sweep import expand, parse_sweep
+from backtest.config.sweep import expand, parse_sweep, plan
 from backtest.config.yaml_reader import load_yaml
 from backtest.errors import ConfigError, Problem, UsageError
 
@@ -196,6 +196,13 @@ def _build(data: Any, ctx: Ctx, source: str) -> RunConfig:
     sweep = None
     if data.get("sweep") is not None:
         sweep = parse_sweep(ctx, data["sweep"], ("sweep",), strategies, groups, names=written)
+        if sweep is not None and controls:
+            varied = {b.name.lower() for b, _ in plan(sweep, [s for s in strategies if s is not None])}
+            for c in controls:
+                if c.lower() in varied:
+                    ctx.error(("sweep",), f"varies {c!r}, a control (controls:): its variants replace it, so "
+                                          "no strategy would be measured against it; name the strategy to vary "
+                                          f"with sweep.strategy, or copy {c!r} under another name to sweep it")
     evidence = parse_evidence(ctx, data["evidence"]) if "evidence" in data else Evidence()
     cash_flows = parse_cash_flows(ctx, data["cash_flows"], ("cash_flows",)) if data.get("cash_flows") else ()
     if ctx.items:
