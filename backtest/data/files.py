@@ -210,9 +210,26 @@ def _write_parsed(store: PriceStore, parsed, done: list[str]) -> FilesReport:
         for fld, frame in frames.items():
             if gaps := interior_gaps(frame):
                 report.gaps[(path, fld)] = gaps
-            if moves := large_moves(frame):
+            if moves := _moves_with_seams(store, frame, fld):
                 report.moves[(path, fld)] = moves
     return report
+
+
+def _moves_with_seams(store: PriceStore, frame: pd.DataFrame, fld: str) -> dict:
+    """`large_moves` of the stored series (as merged) over the new frame's dates and the first stored price
+    on either side of them: a split left in at the seam with older data is a move like any other."""
+    merged = store.prices(list(frame.columns), field=fld)
+    out = {}
+    for t, moves in large_moves(merged).items():
+        s = frame[t].dropna() if t in frame.columns else None
+        if s is None or s.empty:
+            continue
+        after = merged[t].loc[s.index[-1]:].dropna().index
+        stop = after[1] if len(after) > 1 else s.index[-1]
+        kept = [(d, r) for d, r in moves if s.index[0] <= d <= stop]
+        if kept:
+            out[t] = kept
+    return out
 
 
 def read_price_file(path: Path, *, field: str = "adj_close", date_format: str | None = None

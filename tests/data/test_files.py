@@ -246,3 +246,21 @@ def test_import_names_prices_that_move_3x_or_more_from_one_day_to_the_next(tmp_p
             "price? stored as they are; check the file): SPK 2024-01-03 (x1000), SPK 2024-01-04 (x0.001)") in text
     assert "OK " not in text.split("WARNING")[1]
     assert store.prices()["SPK"].tolist() == [10.0, 10000.0, 10.0]
+
+
+def test_a_split_left_in_at_the_seam_between_two_files_is_named(tmp_path):
+    """Prices in two files, the second with every price /4 (a 4:1 split its source did not adjust): the step
+    sits between the files, where no one file shows it. It is named as a 3x move (it was silent and a run
+    on it lost half its value); a seam on the left of a later file and on the right of an earlier one both
+    count, a clean continuation does not, and moves inside the stored history away from the seam are not
+    named again."""
+    store = PriceStore(tmp_path / "store")
+    import_files(store, [write(tmp_path, "a.csv", "date,QAA,OLD\n2022-12-28,100,10\n2022-12-29,101,40\n"
+                                                   "2022-12-30,102,40\n")])
+    later = import_files(store, [write(tmp_path, "b.csv", "date,QAA\n2023-01-03,25.6\n2023-01-04,25.8\n")])
+    assert "QAA 2023-01-03 (x0.251)" in later.summary() and "OLD" not in later.summary()
+    earlier = import_files(store, [write(tmp_path, "c.csv", "date,QAA\n2022-12-22,400\n2022-12-23,404\n")])
+    assert "QAA 2022-12-28 (x0.2475)" in earlier.summary()
+    clean = import_files(store, [write(tmp_path, "d.csv", "date,QAA\n2023-01-05,26\n2023-01-06,26.1\n")])
+    assert "WARNING: prices moving" not in clean.summary()
+    assert store.prices()["QAA"].iloc[-3:].tolist() == [25.8, 26.0, 26.1]        # stored as they are
