@@ -85,6 +85,20 @@ def test_parquet_with_a_time_zone_keeps_the_trading_date(tmp_path, spy_low, zone
     assert both.pct_change().corr().loc["SPY", "COPY"] == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "Asia/Tokyo"])
+def test_midnight_east_of_new_york_converted_to_utc_is_refused_not_a_day_early(tmp_path, spy_low, zone):
+    """Midnight in Berlin or Tokyo converted to UTC (2022-01-02 23:00 UTC) is 18:00 or 10:00 in New York the
+    day before: read there, every price moved a day early (Mondays onto Sundays; a buy-and-hold of it lost
+    0.85% over a year). The Sundays give it away: refused, naming the stamps, and nothing is written."""
+    spy = spy_low[["SPY"]].rename(columns={"SPY": "COPY"})
+    frame = spy.set_axis(pd.DatetimeIndex(spy.index.tz_localize(zone).tz_convert("UTC"), name="date"))
+    frame.to_parquet(tmp_path / "copy.parquet")
+    store = PriceStore(tmp_path / "store")
+    with pytest.raises(DataError, match=r"time stamp\(s\) fall on a Saturday or Sunday in New York"):
+        import_files(store, [tmp_path / "copy.parquet"])
+    assert "COPY" not in store.prices().columns
+
+
 def test_csv_with_utc_midnight_stamps_is_not_a_day_early(tmp_path, spy_low):
     rows = "\n".join(f"{d:%Y-%m-%d}T00:00:00Z,{v}" for d, v in spy_low["SPY"].items())
     path = tmp_path / "utc.csv"

@@ -170,6 +170,10 @@ BAD_FILES = [
      r"some dates carry a time zone and some do not \(line 2: '2024-01-02T00:00:00Z'; line 3: '2024-01-03'\)"),
     ("stamps outside the trading day", "p.csv", "date,SPY\n2024-01-02T03:00:00Z,1\n2024-01-03T03:00:00Z,2\n",
      r"2 time stamp\(s\) fall outside the New York trading day.*2024-01-01 22:00 in New York"),
+    ("midnight east of New York written in UTC", "p.csv",
+     "date,SPY\n2024-01-07T23:00:00Z,1\n2024-01-08T23:00:00Z,2\n",       # Berlin's Monday, New York's Sunday
+     r"1 time stamp\(s\) fall on a Saturday or Sunday in New York, where no exchange trades.*"
+     r"2024-01-07 23:00:00\+00:00 is Sun 2024-01-07 18:00 in New York"),
     ("impossible calendar date", "p.csv", "date,SPY\n2024-02-30,1\n",
      r"1 value\(s\) in the date column are not calendar dates \(line 2: '2024-02-30'\)"),
     # --- files that are not comma-separated UTF-8 text
