@@ -525,4 +525,23 @@ def snapshot_table(store, tickers: list[str], *, asof: str | None, since: str) -
         raise DataError(f"no prices in the store for {', '.join(missing)}; fix: `bt data import "
                         f"../shared/market-data` or `bt data fetch {' '.join(missing)}`")
     when = pd.Timestamp(asof) if asof else prices.dropna(how="all").index[-1]
-    return format_snapshot(asset_snapshot(prices, tickers, when, since))
+    return format_snapshot(asset_snapshot(prices, tickers, when, since, calendars=_own_calendars(prices)))
+
+
+def _own_calendars(prices: pd.DataFrame) -> dict[str, pd.DatetimeIndex] | None:
+    """Each ticker's trading dates when the tickers asked for trade on different days (a crypto series beside
+    stocks): a ticker with prices on days the NYSE is closed keeps its own dates, the others the NYSE
+    sessions among the dates. None when every date is a session (one calendar serves all)."""
+    from .calendar import sessions_between
+
+    dates = prices.dropna(how="all").index
+    if not len(dates):
+        return None
+    sessions = dates.intersection(sessions_between(dates[0], dates[-1]))
+    if len(sessions) == len(dates) or not len(sessions):
+        return None
+    out = {}
+    for t in prices.columns:
+        own = prices[t].dropna().index
+        out[t] = own if len(own.difference(sessions)) else sessions
+    return out

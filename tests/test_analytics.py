@@ -485,3 +485,27 @@ def test_windows_table_writes_each_window_as_the_config_does():
     assert window_text(("2026-01-02", "2026-06-22")) == "2026-01-02 .. 2026-06-22"
     assert window_text((pd.Timestamp("2026-01-02"), None)) == "2026-01-02 .. asof"
     assert window_text("2026-01-02:2026-06-22") == "2026-01-02 .. 2026-06-22"
+
+
+def test_snapshot_of_stocks_beside_a_seven_day_market_ends_each_on_its_own_last_close(raw, tmp_path):
+    """`bt snapshot SPY COINX --asof <a Sunday>` with COINX priced every day: SPY's window ends on its last
+    session (the Friday), COINX's on the Sunday. The union of their dates made SPY n/a (no close on Sunday)
+    and could start a window on a weekend. A session the stock misses stays n/a (no silent earlier close)."""
+    from backtest.data.store import PriceStore
+    from backtest.runner import snapshot_table
+
+    spy = raw["etf"].loc["2025-12-01":"2026-06-30", ["SPY"]]
+    days = pd.date_range("2025-12-01", "2026-06-30", freq="D")
+    coin = pd.DataFrame({"COINX": np.linspace(100.0, 160.0, len(days))}, index=days)
+    store = PriceStore(tmp_path / "store")
+    store.write_prices(spy, "snapshot:test")
+    store.write_prices(coin, "file:coin")
+    text = snapshot_table(store, ["SPY", "COINX"], asof="2026-06-14", since="ytd")       # a Sunday
+    want = spy.loc["2026-06-12", "SPY"] / spy.loc["2025-12-31", "SPY"] - 1                # its Friday close
+    assert re.search(rf"SPY\s+2025-12-31\s+[\d,.]+\s+2026-06-12\s+[\d,.]+\s+{re.escape(f'{want:+.2%}')}", text)
+    c = coin["COINX"]
+    got = f"{c.loc['2026-06-14'] / c.loc['2025-12-31'] - 1:+.2%}"
+    assert re.search(rf"COINX\s+2025-12-31\s+[\d,.]+\s+2026-06-14\s+[\d,.]+\s+{re.escape(got)}", text)
+    store.write_prices(spy.drop(pd.Timestamp("2026-06-12")).rename(columns={"SPY": "GAPPY"}), "file:gap")
+    gap = snapshot_table(store, ["GAPPY", "COINX"], asof="2026-06-14", since="ytd")
+    assert "GAPPY: no close on 2026-06-12" in gap

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -183,7 +183,8 @@ def window_return(prices: pd.DataFrame, column: str, start: pd.Timestamp, end: p
 SNAPSHOT_COLUMNS = ("start_date", "start_price", "end_date", "end_price", "total_return", "note")
 
 
-def asset_snapshot(prices: pd.DataFrame, tickers: Sequence[str], asof: object, since: Since) -> pd.DataFrame:
+def asset_snapshot(prices: pd.DataFrame, tickers: Sequence[str], asof: object, since: Since, *,
+                   calendars: Mapping[str, pd.DatetimeIndex] | None = None) -> pd.DataFrame:
     """Total return of each ticker over one window.
 
     Parameters
@@ -191,6 +192,9 @@ def asset_snapshot(prices: pd.DataFrame, tickers: Sequence[str], asof: object, s
     prices : DataFrame indexed by trading date, one column per ticker, total-return adjusted closes.
     tickers : the tickers to report, in the order wanted.
     asof, since : see :func:`resolve_window`.
+    calendars : the trading dates to resolve a ticker's window on, where they are not ``prices.index`` (a
+        stock's sessions beside a market that trades every day: its window ends on the Friday before a
+        Sunday as-of date, not on the Sunday, where it has no close).
 
     Returns
     -------
@@ -201,6 +205,8 @@ def asset_snapshot(prices: pd.DataFrame, tickers: Sequence[str], asof: object, s
     start, end = resolve_window(prices.index, asof, since)
     rows = []
     for ticker in tickers:
+        if calendars is not None and ticker in calendars:
+            start, end = resolve_window(calendars[ticker], asof, since)
         p0, p1, ret, note = window_return(prices, ticker, start, end)
         rows.append((ticker, start, p0, end, p1, ret, note))
     frame = pd.DataFrame(rows, columns=("ticker",) + SNAPSHOT_COLUMNS).set_index("ticker")
