@@ -122,7 +122,7 @@ def _refuse_disagreements(found: list[tuple], old: pd.DataFrame, root: Path) -> 
     raise DataError(
         f"the new adjusted closes do not move like the stored ones on the dates both hold ({shown}{more}): "
         f"an unadjusted split, a price-only series against a total-return one, or a wrong price? Rescaling "
-        f"them onto the stored series would rewrite its history, so nothing was written (more than "
+        f"them onto the stored series would rewrite its history, so none of them was written (more than "
         f"{MAX_OVERLAP_DISAGREEMENT:.0%} apart is refused); fix: check those prices (they must be split- and "
         f"dividend-adjusted closes), or import them into a new store (bt --data-dir NEW_FOLDER data import "
         f"...) instead of the one at {root}")
