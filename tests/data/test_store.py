@@ -343,7 +343,7 @@ def test_new_prices_that_move_unlike_the_stored_ones_are_refused_and_nothing_is_
                        "a")
     before = {p.name: p.read_bytes() for p in tmp_path.glob("*.parquet")}
     split = frame({"FOO": [100.0, 101.0, 51.0, 52.0, 53.0], "BAR": [20.0, 22.0, 24.0, 26.0, 28.0]})
-    with pytest.raises(DataError, match=r"FOO from b on 2024-01-0[45]: stored 10[23], new 5[12].*nothing was "
+    with pytest.raises(DataError, match=r"FOO from b on 2024-01-0[45]: stored 10[23], new 5[12].*none of them was "
                                         r"written.*bt --data-dir NEW_FOLDER data import") as err:
         store.write_prices(split, "b")
     assert "BAR" not in str(err.value)          # BAR moves alike (a constant factor of 0.5): not named
