@@ -488,9 +488,12 @@ def _long_to_wide(frame, path: Path, lines, date_col, ticker_col, price_cols, da
                             f"{key['date'].iloc[i]:%Y-%m-%d} after {pd.Timestamp(d[down[0]]):%Y-%m-%d}); "
                             "sort the file by ticker and date")
     fields = dict(price_cols)
+    out = {}
     if "adj_close" not in fields:  # only a close: it is the series to backtest on
         fields = {"adj_close": fields.pop("close")}
-    out = {}
+        out["_taken"] = (f"its only close column {fields['adj_close']!r} is taken as the adjusted close, "
+                         f"dividends included; if it ignores them, the backtest understates returns: give "
+                         f"adj_close")
     for fld, col in fields.items():
         values = frame[col]
         num = pd.to_numeric(values, errors="coerce")

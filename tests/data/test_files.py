@@ -50,10 +50,19 @@ def test_long_csv_with_both_fields(tmp_path):
     assert store.prices(["SPY"], field="close")["SPY"].tolist() == [472.6, 468.8]
 
 
-def test_long_close_only_is_the_series_to_backtest(tmp_path):
+def test_long_close_only_is_the_series_to_backtest_and_the_import_says_so(tmp_path):
+    """A long file with only a close column: it is the series to backtest on, stored as the adjusted close;
+    the import's output says so (a broker's price-only closes would understate returns, silently)."""
     text = "Date,Symbol,Close\n2024-01-02,aapl,1.5\n2024-01-03,aapl,2\n"
     frames = read_price_file(write(tmp_path, "c.csv", text))
-    assert list(frames) == ["adj_close"] and frames["adj_close"]["AAPL"].tolist() == [1.5, 2.0]
+    assert sorted(frames) == ["_taken", "adj_close"] and frames["adj_close"]["AAPL"].tolist() == [1.5, 2.0]
+    report = import_files(PriceStore(tmp_path / "store"), [tmp_path / "c.csv"])
+    assert ("1 tickers, 2 adj_close prices (its only close column 'Close' is taken as the adjusted close, "
+            "dividends included; if it ignores them, the backtest understates returns: give adj_close)"
+            ) in report.summary()
+    both = import_files(PriceStore(tmp_path / "s2"),
+                        [write(tmp_path, "b.csv", "date,ticker,close,adj_close\n2024-01-02,X,2,1\n")])
+    assert "taken as the adjusted close" not in both.summary()
 
 
 def test_adj_close_spellings(tmp_path):
