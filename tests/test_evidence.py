@@ -585,3 +585,26 @@ def test_attribution_skips_a_dollar_neutral_book_for_that_reason_and_keeps_130_3
     assert notes == ["attribution: neutral has a net exposure of 0% on average (a long/short book); no sector "
                      "attribution against the fully invested index"]
     assert list(summary["strategies"]) == ["130/30"]
+
+
+def test_sweep_evidence_names_variants_whose_returns_repeat_another_ones():
+    """Swept values that change nothing for some variants (an exclude of a ticker never in the index, say)
+    make twins: the evidence notes name them and how many variants are distinct (they each still count as
+    a trial); an all-distinct sweep has no such note, an all-identical one keeps its own note."""
+    from types import SimpleNamespace
+
+    from backtest.analytics.evidence import run_sweep_evidence
+
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2016-01-01", periods=900)
+    a, b = (pd.Series(rng.normal(3e-4, 0.01, len(days)), index=days) for _ in range(2))
+    returns = pd.DataFrame({"S [x=1, c=0.03]": a, "S [x=2, c=0.03]": a.copy(), "S [x=1, c=0.05]": b,
+                            "S [x=2, c=0.05]": b.copy(), "T [c=1]": a, "T [c=2]": b})
+    spec = SimpleNamespace(pbo_blocks=4, walk_forward=SimpleNamespace(train_months=12, test_months=6,
+                                                                      metric="sharpe"))
+    out = run_sweep_evidence(returns, a, risk_free=None, spec=spec,
+                             variants={"S": [c for c in returns if c.startswith("S")], "T": ["T [c=1]", "T [c=2]"]})
+    notes = [n for n in out["notes"] if "returns of another one" in n]
+    assert notes == ["S: 2 of its 4 variants have the returns of another one ('S [x=2, c=0.03]' = "
+                     "'S [x=1, c=0.03]'; 'S [x=2, c=0.05]' = 'S [x=1, c=0.05]'): the swept values that tell "
+                     "them apart change nothing; each still counts as a trial in the DSR and PBO (2 distinct)"]

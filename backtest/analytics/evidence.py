@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from backtest import metrics as M
@@ -290,6 +291,19 @@ def _attribution(summary, tables, notes, equity, holdings, prices, sectors, inde
         tables[PREFIX + "attribution_periods"] = frame
 
 
+def _twins(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(variant, the earlier variant with the same returns bit for bit)`` for each repeat, in column order."""
+    first: dict[bytes, str] = {}
+    out = []
+    for name in frame.columns:
+        key = np.ascontiguousarray(frame[name].to_numpy(dtype="float64")).tobytes()
+        if key in first:
+            out.append((str(name), first[key]))
+        else:
+            first[key] = str(name)
+    return out
+
+
 def run_sweep_evidence(returns: pd.DataFrame, benchmark: pd.Series, *, risk_free: pd.Series | None,
                        variants: Mapping[str, list[str]], spec) -> dict:
     """The sweep's ``evidence`` entry of metrics.json.
@@ -315,6 +329,12 @@ def run_sweep_evidence(returns: pd.DataFrame, benchmark: pd.Series, *, risk_free
         if entry["pbo"].get("identical"):
             notes.append(f"{base}: its {len(names)} variants have identical returns (the swept values change "
                          "nothing here, e.g. a cap that never binds); no PBO")
+        elif twins := _twins(frame):
+            shown = "; ".join(f"{a!r} = {b!r}" for a, b in twins[:3]) + (f"; and {len(twins) - 3} more"
+                                                                         if len(twins) > 3 else "")
+            notes.append(f"{base}: {len(twins)} of its {len(names)} variants have the returns of another one "
+                         f"({shown}): the swept values that tell them apart change nothing; each still counts "
+                         f"as a trial in the DSR and PBO ({len(names) - len(twins)} distinct)")
         wf = walk_forward(frame, benchmark, train_years=w.train_months / 12, test_years=w.test_months / 12,
                           metric=w.metric, risk_free=risk_free)
         windows = wf["windows"]
