@@ -293,14 +293,17 @@ def _attribution(summary, tables, notes, equity, holdings, prices, sectors, inde
 
 def _twins(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """``(variant, the earlier variant with the same returns bit for bit)`` for each repeat, in column order."""
-    first: dict[bytes, str] = {}
+    import hashlib
+
+    first: dict[bytes, object] = {}
     out = []
     for name in frame.columns:
-        key = np.ascontiguousarray(frame[name].to_numpy(dtype="float64")).tobytes()
-        if key in first:
-            out.append((str(name), first[key]))
+        values = np.ascontiguousarray(frame[name].to_numpy(dtype="float64"))
+        key = hashlib.blake2b(values.tobytes(), digest_size=16).digest()    # 16 bytes a variant, not its series
+        if key in first and np.array_equal(frame[first[key]].to_numpy(dtype="float64"), values, equal_nan=True):
+            out.append((str(name), str(first[key])))
         else:
-            first[key] = str(name)
+            first.setdefault(key, name)
     return out
 
 
