@@ -811,6 +811,10 @@ def test_apply_overrides_replaces_dates_and_revalidates(tmp_path):
     new = apply_overrides(cfg, start="2018-01-02", end=pd.Timestamp("2020-12-31"))
     assert (new.start, new.end) == (pd.Timestamp("2018-01-02"), pd.Timestamp("2020-12-31"))
     assert new.source_path == path and new.strategies == cfg.strategies
+    import numpy as np      # a notebook's dates: numpy's, at any unit, as pandas' (it was refused)
+
+    again = apply_overrides(cfg, start=np.datetime64("2018-01-02"), end=np.datetime64("2020-12-31T00:00:00.000"))
+    assert (again.start, again.end) == (new.start, new.end)
     with pytest.raises(ConfigError, match=re.escape("end: must be after start (2018-01-02), got 2017-01-01")):
         apply_overrides(cfg, start="2018-01-02", end="2017-01-01")
     with pytest.raises(ConfigError, match=re.escape("start: is not a valid calendar date, got '2018-02-31'")):

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backtest.config.blocks import parse_cash_flows, parse_costs, parse_groups, parse_schedule, ticker_list
@@ -386,13 +387,15 @@ def config_to_dict(cfg: RunConfig) -> dict:
 def apply_overrides(cfg: RunConfig, start: Any = None, end: Any = None) -> RunConfig:
     """`cfg` with `start`/`end` replaced (None keeps the config's), re-validated as a whole.
 
-    `start`/`end` may be ``"YYYY-MM-DD"`` text, `datetime.date` or `pandas.Timestamp`. Raises ConfigError
-    (paths ``start``/``end``) when a date is invalid or the range is empty.
+    `start`/`end` may be ``"YYYY-MM-DD"`` text, `datetime.date`, `pandas.Timestamp` or `numpy.datetime64`.
+    Raises ConfigError (paths ``start``/``end``) when a date is invalid or the range is empty.
     """
     if start is None and end is None:
         return cfg
     data = config_to_dict(cfg)
     for key, value in (("start", start), ("end", end)):
+        if isinstance(value, np.datetime64) and not np.isnat(value):
+            value = pd.Timestamp(value)
         if value is not None:
             data[key] = value.date() if isinstance(value, pd.Timestamp) and not pd.isna(value) else value
     base = str(cfg.source_path) if cfg.source_path else "config"

@@ -26,8 +26,8 @@ from backtest.progress import bar as progress_bar
 from backtest.tickers import normalize_ticker
 
 SOURCE = "yahoo"
-OFFLINE_FIX = ("run with --offline to use only the prices already stored, or import the offline snapshot "
-               "with `bt data import ../shared/market-data`")
+OFFLINE_FIX = ("run with --offline (offline=True in Python) to use only the prices already stored, or import "
+               "the offline snapshot with `bt data import ../shared/market-data`")
 FIELD_LABELS = {"adj_close": "Adj Close", "close": "Close"}
 DNS_MARKERS = ("could not resolve", "dnserror", "name resolution", "name or service not known",
                "nodename nor servname", "getaddrinfo", "curl: (6)")
