@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,10 +98,11 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
                 f"for an honest backtest")
         notes[spec.name] += group_membership_notes(spec, cfg.groups)
         px = prices.assign(**extra) if extra else prices
-        targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
-                                  memo=memo, px_key=tuple(sorted(extra)))
-        gaps = data_gaps(spec, targets, ended, gap_policy, notes[spec.name], memo=memo)
-        rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, px, inputs.calendar)
+        with _naming(spec):
+            targets, basis = _targets(spec, cfg, inputs, px, shares, aliases, notes[spec.name],
+                                      memo=memo, px_key=tuple(sorted(extra)))
+            gaps = data_gaps(spec, targets, ended, gap_policy, notes[spec.name], memo=memo)
+            rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, px, inputs.calendar)
         plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                         slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
                                         cash_rate=rate, hold_ended=gaps if gap_policy == "hold" else ())
@@ -109,8 +111,9 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
     names = {s.name.lower(): s.name for s in cfg.strategies}
     for spec in cfg.strategies:
         if spec.weighting == "sleeves":
-            targets = sleeve_targets(spec, names, inputs, notes[spec.name])
-            rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, prices, inputs.calendar)
+            with _naming(spec):
+                targets = sleeve_targets(spec, names, inputs, notes[spec.name])
+                rate, cash_sources[spec.name] = _cash_rate(spec, cfg, inputs, prices, inputs.calendar)
             plans[spec.name] = StrategyPlan(targets, commission_bps=spec.costs.commission_bps,
                                             slippage_bps=spec.costs.slippage_bps, expense_ratio=spec.expense_ratio,
                                             cash_rate=rate, borrow_fee=spec.borrow_fee)
@@ -127,6 +130,19 @@ def build_plans(cfg, inputs, *, memo: dict | None = None) -> Built:
         on_days = hit[1]
     return Built(prices=on_days.loc[:, used], plans=plans, notes=notes, tables=tables, gaps=ended,
                  cash_sources=cash_sources)
+
+
+@contextmanager
+def _naming(spec):
+    """A `DataError` raised while planning ``spec`` names the strategy (a sweep variant's name holds its
+    values), unless its message does already: with several strategies, "no universe name has a full 504-day
+    window" alone left the user to guess which one."""
+    try:
+        yield
+    except DataError as exc:
+        if type(exc) is not DataError or f"{spec.name!r}" in str(exc) or str(exc).startswith(f"{spec.name}:"):
+            raise
+        raise DataError(f"strategy {spec.name!r}: {exc}") from exc     # bt -v: the traceback goes on below
 
 
 # --- Idle cash and data gaps ------------------------------------------------------------------------------

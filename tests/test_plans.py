@@ -183,3 +183,26 @@ def test_strategies_sharing_targets_get_their_own_notes(snapshot_store):
     pd.testing.assert_frame_equal(both.plans["Bee"].targets, alone.plans["Bee"].targets, check_exact=True)
     again = build_plans(dataclasses.replace(cfg, strategies=cfg.strategies[1:]), inputs, memo=memo)  # a later chunk
     assert again.notes["Bee"] == alone.notes["Bee"]
+
+
+def test_a_data_error_while_planning_names_the_strategy_or_variant(snapshot_store):
+    """With several strategies (or a sweep's variants), "no universe name has a full 504-day window" alone
+    left the user to guess which one failed: the message now starts with the strategy's name, a variant's
+    with its values; a message that names it already is left as it is."""
+    from backtest.config import swept_config
+    from backtest.errors import DataError
+
+    text = ("name: v\nstart: 2016-06-01\nend: 2017-12-29\nstrategies:\n"
+            "  - {name: F, weighting: fixed, weights: {SPY: 1}}\n"
+            "  - {name: M, weighting: equal, universe: sp500, select: {by: momentum, lookback: 63, top: 20}}\n")
+    cfg = parse_config(text.replace("lookback: 63", "lookback: 504"))
+    with pytest.raises(DataError, match=r"^strategy 'M': 2016-05-27: select by momentum: no universe name has "
+                                        r"a full 504-day window"):
+        build_plans(cfg, load_inputs(cfg, snapshot_store, offline=True))
+    swept = swept_config(parse_config(text + "sweep: {strategy: M, grid: {select.lookback: [63, 504]}}\n"))
+    with pytest.raises(DataError, match=r"^strategy 'M \[select.lookback=504\]': 2016-05-27: select by momentum"):
+        build_plans(swept, load_inputs(swept, snapshot_store, offline=True))
+    late = parse_config(text.replace("{SPY: 1}", "{SPY: 0.5, AVUV: 0.5}").replace("2016-06-01", "2019-06-03")
+                        .replace("2017-12-29", "2020-12-31"))
+    with pytest.raises(DataError, match=r"^strategy 'F': fixed weights name 1 ticker\(s\) without a price"):
+        build_plans(late, load_inputs(late, snapshot_store, offline=True))      # named once, not twice

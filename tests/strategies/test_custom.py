@@ -112,8 +112,8 @@ def test_an_exception_in_the_function_is_the_users_error_not_an_internal_one(sna
             "--allow-python"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert ("error: weighting.python tests.strategies.plugins.weights:raising on 2020-12-30: the function raised "
-            "ValueError: oops") in err
+    assert ("error: strategy 'Cheapest half': weighting.python tests.strategies.plugins.weights:raising on "
+            "2020-12-30: the function raised ValueError: oops") in err
     assert "internal error" not in err and "Traceback" not in err and not out.exists()
     assert main(["-v", *args]) == 2
     err = capsys.readouterr().err
