@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import unicodedata
 from collections.abc import Sequence
@@ -309,6 +310,9 @@ def _printable(text: object) -> str:
     return "".join(ch if unicodedata.category(ch)[0] != "C" else repr(ch)[1:-1] for ch in str(text))
 
 
+LIST_SWEEP_BEST = 5      # rows `bt list` shows of a sweep with more strategies
+
+
 def format_run_list(summaries: Sequence[SavedRunSummary]) -> str:
     """`bt list` output: one block per run (folder, created, period, strategies) with headline metrics."""
     if not summaries:
@@ -323,9 +327,15 @@ def format_run_list(summaries: Sequence[SavedRunSummary]) -> str:
             continue
         n = len(s.strategies)
         lines.append(f"{_printable(s.path.name)}  {_printable(s.name)}  {s.start} – {s.end}  "
-                     f"{n} strateg{'y' if n == 1 else 'ies'} vs {_printable(s.benchmark_name)}  "
-                     f"created {_printable(s.created)}")
-        rows = [(name, s.headline.get(name, {})) for name in s.strategies]
+                     f"{'sweep of ' if s.sweep else ''}{n} strateg{'y' if n == 1 else 'ies'} vs "
+                     f"{_printable(s.benchmark_name)}  created {_printable(s.created)}")
+        names = list(s.strategies)
+        if s.sweep and n > LIST_SWEEP_BEST:     # thousands of variants: the best few, the rest in its report
+            sharpe = {k: s.headline.get(k, {}).get("sharpe", float("nan")) for k in names}
+            names = sorted(names, key=lambda k: (-sharpe[k] if sharpe[k] == sharpe[k] else math.inf))
+            names = names[:LIST_SWEEP_BEST]
+            lines.append(f"    the {LIST_SWEEP_BEST} highest Sharpe ratios of {n}; all in its report.html")
+        rows = [(name, s.headline.get(name, {})) for name in names]
         rows.append((f"{s.benchmark_name} (benchmark)", s.benchmark_headline))
         width = min(40, max(len(_printable(name)) for name, _ in rows))
         lines.append("    " + " " * width + "".join(f"{h:>10}" for h in heads))

@@ -111,6 +111,7 @@ class SavedRunSummary:
     headline: dict[str, dict[str, float]]  # strategy name -> HEADLINE metrics
     benchmark_headline: dict[str, float]
     problem: str | None = None
+    sweep: bool = False     # a sweep's folder (no detail files): `bt list` shows its best variants only
 
 
 # --- names -----------------------------------------------------------------------------------------------

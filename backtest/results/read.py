@@ -206,7 +206,8 @@ def _summary(path: Path, layout: dict, metrics: dict) -> SavedRunSummary:
     headline_bench = {k: _metric(metrics["benchmark"], k) for k in HEADLINE}
     return SavedRunSummary(path=path, name=str(layout["name"]), created=str(layout.get("created", "")),
                            start=layout.get("start") or "", end=layout.get("end") or "", strategies=names,
-                           benchmark_name=bench, headline=headline, benchmark_headline=headline_bench)
+                           benchmark_name=bench, headline=headline, benchmark_headline=headline_bench,
+                           sweep=not has_detail_files(layout))
 
 
 def _metric(block, key: str) -> float:

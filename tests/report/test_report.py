@@ -396,3 +396,23 @@ def test_rolling_beta_chart_is_on_excess_returns_like_the_headline_beta():
     last = strat.iloc[-252:], bench.iloc[-252:]
     assert trace.y[-1] == pytest.approx(M.beta(*last, risk_free=rf), rel=1e-4)    # figures keep 4 digits
     assert abs(trace.y[-1] - M.beta(*last)) > 1e-3                              # raw returns: 0.006 off
+
+
+def test_bt_list_shows_a_sweeps_best_variants_not_all_of_them(tmp_path):
+    """`bt list` of a 1,000-variant sweep printed 2,000+ lines and called it "1000 strategies": a sweep's
+    folder is marked as one and shows its 5 highest Sharpe ratios (NaN last), then the benchmark."""
+    from backtest.results import SavedRunSummary
+
+    names = [f"S [c={i}]" for i in range(8)]
+    sharpe = [0.1, float("nan"), 0.9, 0.3, 0.8, 0.2, 0.7, 0.6]
+    head = {n: {"total_return": 0.1, "cagr": 0.01, "volatility": 0.1, "sharpe": v, "max_drawdown": -0.1}
+            for n, v in zip(names, sharpe)}
+    summary = SavedRunSummary(path=tmp_path / "s-20260101-000000", name="s", created="now", start="2016-01-01",
+                              end="2017-01-01", strategies=tuple(names), benchmark_name="SPY", headline=head,
+                              benchmark_headline=head[names[0]], sweep=True)
+    text = format_run_list([summary])
+    assert "sweep of 8 strategies vs SPY" in text and "the 5 highest Sharpe ratios of 8" in text
+    shown = [line.split()[1] for line in text.splitlines() if line.strip().startswith("S [")]
+    assert shown == ["[c=2]", "[c=4]", "[c=6]", "[c=7]", "[c=3]"]
+    plain = format_run_list([dataclasses.replace(summary, sweep=False)])
+    assert "sweep" not in plain and all(n in plain for n in names)
