@@ -475,6 +475,11 @@ BAD = [
                               "  - {name: S, weighting: sleeves, sleeves: {F: 1, G: -1}}\n"
                               "sweep: {strategy: G, grid: {expense_ratio: [0, 0.01]}}\n",
      "sweep.strategy (line 7): varies 'G', a sleeve of 'S': its variants replace it"),
+    ("sweep-run-level-key", top("sweep: {grid: {fill: [close, next_close]}}"),
+     "sweep.grid.fill (line 5): 'fill' is a run-level key, the same for every strategy of a run: it cannot be "
+     "swept"),
+    ("sweep-values-print-alike", top("sweep: {grid: {expense_ratio: [0.001, 0.0010000000000000002]}}"),
+     "sweep.grid (line 5): two different values print alike in the variant name 'F [expense_ratio=0.001]'"),
     ("sweep-varies-a-control", HEAD + FIXED + "  - {name: G, weighting: fixed, weights: {QQQ: 1}}\n"
                                "controls: [F]\nsweep: {grid: {expense_ratio: [0, 0.01]}}\n",
      "sweep (line 7): varies 'F', a control (controls:): its variants replace it, so no strategy would be "

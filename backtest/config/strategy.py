@@ -22,9 +22,9 @@ STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "pe
                  "expense_ratio", "cash_yield", "proxies", "lookback", "covariance",
                  "select", "trend", "sleeves", "borrow_fee", "shares")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
-STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in ("start", "end", "capital", "benchmark", "fill", "risk_free",
-                                                 "groups", "membership_source", "analytics", "sweep",
-                                                 "evidence", "data_gaps")}
+RUN_LEVEL = ("start", "end", "capital", "benchmark", "fill", "risk_free", "groups", "membership_source",
+             "analytics", "sweep", "evidence", "data_gaps")
+STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in RUN_LEVEL}
 STRATEGY_ELSEWHERE.update({
     "single": "did you mean caps.single? e.g. caps: {single: 0.05}",
     "multiplier": "did you mean tilt.multiplier? e.g. tilt: {group: mag7, multiplier: 1.5}",

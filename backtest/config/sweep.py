@@ -20,7 +20,7 @@ from backtest.config.check import (
 )
 from backtest.config.dump import freeze, strategy_dict, thaw
 from backtest.config.schema import WEIGHTINGS, StrategyConfig, Sweep
-from backtest.config.strategy import ONLY_FOR, parse_strategy
+from backtest.config.strategy import ONLY_FOR, RUN_LEVEL, parse_strategy
 from backtest.errors import ConfigError
 
 ANY = "<key>"  # any ticker or group name at this level
@@ -90,6 +90,11 @@ def _check_key(ctx: Ctx, key: str, path: tuple) -> bool:
         if node is _LEAF:
             ctx.error(path, f"{'.'.join(segs[:i])} takes a single value and has no key {seg!r}; sweep "
                             f"{'.'.join(segs[:i])} itself", at_key=True)
+            return False
+        if i == 0 and seg in RUN_LEVEL:
+            ctx.error(path, f"{seg!r} is a run-level key, the same for every strategy of a run: it cannot be "
+                            "swept; run the config once per value (bt run --start/--end for the period)",
+                      at_key=True)
             return False
         if seg not in node:
             ctx.error(path, f"unknown strategy key path {key!r}"
@@ -260,6 +265,7 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
                       f"(name it with sweep.strategy), or copy {base.name!r} under another name to sweep it")
             return None
     names = [s.name.lower() for s in valid if s not in [c[0] for c in chosen]]
+    strategies = set(names)         # the config's own names, apart from the variants added below
     for base, grid in chosen:
         seen: dict = {}
         repeats: list[tuple[str, str]] = []
@@ -272,9 +278,13 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
                 repeats.append((seen[same], variant.name))
                 continue
             seen[same] = variant.name
-            if variant.name.lower() in names:
+            if variant.name.lower() in strategies:
                 ctx.error((*path, "grid"), f"variant name {variant.name!r} is already a strategy name; rename "
                                            "that strategy")
+            elif variant.name.lower() in names:
+                ctx.error((*path, "grid"), f"two different values print alike in the variant name "
+                                           f"{variant.name!r} (a number's shortest text, say 0.001 and "
+                                           "0.0010000000000000002); keep one of them")
             else:
                 names.append(variant.name.lower())
         if repeats:

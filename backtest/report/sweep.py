@@ -198,10 +198,12 @@ def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:
 
     n_var = info_.get("variants", len(saved.strategies))
     grids = info_.get("grids") or {}
-    swept = "; ".join(f"{base}: " + ", ".join(f"{k} ({len(v)} values)" for k, v in grid)
+    swept = "; ".join(f"{base}: " + ", ".join(f"{k} ({len(v)} value{'' if len(v) == 1 else 's'})"
+                                              for k, v in grid)
                       for base, grid in grids.items())
     others = len(saved.strategies) - n_var
-    overview = [(f"<p>{n_var} variants ({esc(swept) or 'no grid recorded'}) and {others} other "
+    overview = [(f"<p>{n_var} variant{'' if n_var == 1 else 's'} ({esc(swept) or 'no grid recorded'}) and "
+                 f"{others} other "
                  f"strateg{'y' if others == 1 else 'ies'}, against {esc(saved.benchmark_name)}.</p>")]
     if best:
         top = best[0]
