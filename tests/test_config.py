@@ -1038,3 +1038,17 @@ def test_per_says_what_a_select_counts_on_any_weighting_it_applies_to():
     assert cfg.strategies[0].per == "line" and cfg.strategies[0].select.top == 20
     cfg = parse_config(strat("name: C", "weighting: cap", "universe: sp500", "select: {by: volatility, bottom: 9}"))
     assert cfg.strategies[0].per == "company", "select ranks companies by default"
+
+
+def test_a_grid_of_bad_variants_lists_ten_and_counts_the_rest():
+    """A weights.SPY x weights.TLT grid whose sums are mostly not 1 printed one line per variant (2,662 for a
+    large grid); the first 10 are listed, then one line counts the rest."""
+    text = (HEAD + "  - {name: F, weighting: fixed, weights: {SPY: 0.5, TLT: 0.5}}\n"
+            "sweep: {grid: {weights.SPY: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], weights.TLT: [0.1, 0.2, 0.3, 0.4, 0.5, "
+            "0.6]}}\n")
+    with pytest.raises(ConfigError) as err:
+        parse_config(text)
+    problems = [str(p) for p in err.value.problems]
+    assert len(problems) == 11 and sum("variant of 'F' with weights.SPY=" in p for p in problems) == 10
+    assert problems[-1].endswith("variants of 'F': 23 more problem(s) of whole variants like the 10 above (not "
+                                 "listed); fix the grid's values and validate again")

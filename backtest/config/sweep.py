@@ -266,11 +266,12 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
             return None
     names = [s.name.lower() for s in valid if s not in [c[0] for c in chosen]]
     strategies = set(names)         # the config's own names, apart from the variants added below
+    unlisted: dict = {}             # swept strategy -> problems of whole variants (`_report`)
     for base, grid in chosen:
         seen: dict = {}
         repeats: list[tuple[str, str]] = []
         for idx, variant, sub in variants(base, grid, groups):
-            _report(ctx, path, grid, idx, sub, base.name)
+            _report(ctx, path, grid, idx, sub, base.name, unlisted)
             if variant is None:
                 continue
             same = _resolved(variant)
@@ -295,11 +296,19 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
                                        "and rebalance.every, caps and caps.single, tilt.multiplier and "
                                        "tilt.weight); a repeat runs the same backtest twice under two names and "
                                        "counts twice in the DSR and PBO; fix: keep one of the values or keys")
+    _held_back(ctx, path, unlisted)
     return sweep
 
 
-def _report(ctx: Ctx, path: tuple, grid: Grid, idx: tuple[int, ...], sub: Ctx, base: str) -> None:
-    """Re-home a variant's problems onto the sweep value (or key) that caused them."""
+VARIANT_PROBLEMS_SHOWN = 10    # problems of whole variants listed per swept strategy; the rest are counted
+
+
+def _report(ctx: Ctx, path: tuple, grid: Grid, idx: tuple[int, ...], sub: Ctx, base: str,
+            held: dict | None = None) -> None:
+    """Re-home a variant's problems onto the sweep value (or key) that caused them. A problem of a whole
+    variant (weights that do not sum to 1, say) is listed for the first `VARIANT_PROBLEMS_SHOWN` variants
+    only; ``held`` counts the rest (`_held_back` says how many), so a 2,662-variant grid gives a screenful,
+    not 2,662 lines."""
     for item in sub.items:
         for (key, _), i in zip(grid, idx):
             segs = tuple(key.split("."))
@@ -311,9 +320,22 @@ def _report(ctx: Ctx, path: tuple, grid: Grid, idx: tuple[int, ...], sub: Ctx, b
                     ctx.error((*path, "grid", key, i, *rest), item.message)
                 break
         else:
+            if held is not None:
+                held[base] = held.get(base, 0) + 1
+                if held[base] > VARIANT_PROBLEMS_SHOWN:
+                    continue
             combo = ", ".join(f"{k}={label(thaw(v[i]))}" for (k, v), i in zip(grid, idx))
             ctx.error((*path, "grid"), f"variant of {base!r} with {combo}: "
                                        f"{format_path(item.path) or 'strategy'}: {item.message}")
+
+
+def _held_back(ctx: Ctx, path: tuple, held: dict) -> None:
+    """One problem per swept strategy saying how many variant problems `_report` did not list."""
+    for base, n in held.items():
+        if n > VARIANT_PROBLEMS_SHOWN:
+            ctx.error((*path, "grid"), f"variants of {base!r}: {n - VARIANT_PROBLEMS_SHOWN} more problem(s) of "
+                                       f"whole variants like the {VARIANT_PROBLEMS_SHOWN} above (not listed); fix "
+                                       "the grid's values and validate again")
 
 
 def expand(sweep: Sweep | None, strategies: Sequence[StrategyConfig], groups: Groups
