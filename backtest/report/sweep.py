@@ -32,6 +32,7 @@ LOWER_IS_BETTER = frozenset({"volatility", "tracking_error", "annual_turnover", 
                              "initial_turnover", "forced_sale_turnover",
                              "n_forced_sales", "max_drawdown_days", "max_drawdown_recovery_days",
                              "longest_drawdown_days", "longest_recovery_days", "down_capture", "beta"})
+NO_BETTER = frozenset({"years", "n_rebalances", "correlation", "r_squared", "skew", "kurtosis"})  # ranked, not "best"
 TOP_GROWTH = 10
 
 
@@ -51,7 +52,8 @@ def _value(m: dict, key: str) -> float:
 
 
 def ranked(saved: SavedRun, metric: str) -> list[str]:
-    """Strategy names, best first by ``metric`` (higher is better unless it is a cost or a risk); NaN last."""
+    """Strategy names, best first by ``metric`` (higher is better unless it is a cost or a risk; a metric with no
+    better side, `NO_BETTER`, highest first and called so); NaN last."""
     sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
     strat = saved.metrics.get("strategies", {})
     values = {s.name: _value(strat.get(s.name, {}), metric) for s in saved.strategies}
@@ -207,7 +209,7 @@ def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:
                  f"strateg{'y' if others == 1 else 'ies'}, against {esc(saved.benchmark_name)}.</p>")]
     if best:
         top = best[0]
-        overview.append(f"<p>Best by {esc(label)}: <b>{esc(top)}</b> "
+        overview.append(f"<p>{'Highest' if metric in NO_BETTER else 'Best by'} {esc(label)}: <b>{esc(top)}</b> "
                         f"({esc(fmt(strat.get(top, {}).get(metric), kind))}); benchmark "
                         f"{esc(fmt(saved.metrics.get('benchmark', {}).get(metric), kind))}.</p>")
     if info_.get("where"):
@@ -230,9 +232,11 @@ def render_sweep(saved: SavedRun, *, metric: str | None = None) -> str:
     equity = {s.name: s.equity for s in saved.strategies}
     chosen = [(n, equity[n]) for n in best[:TOP_GROWTH]] + [(f"{saved.benchmark_name} (benchmark)",
                                                              saved.benchmark)]
-    add("growth", "Best", f"The {min(TOP_GROWTH, len(best))} best by {label}",
+    add("growth", "Highest" if metric in NO_BETTER else "Best",
+        f"The {min(TOP_GROWTH, len(best))} {'highest' if metric in NO_BETTER else 'best by'} {label}",
         figure_fragment(F.growth_figure(chosen, len(chosen) - 1, shared=shared)),
-        "Portfolio value of the best variants and the buy-and-hold benchmark (dashed).")
+        f"Portfolio value of the {'variants ranked first' if metric in NO_BETTER else 'best variants'} and the "
+        "buy-and-hold benchmark (dashed).")
     add("variants", "Variants", "Every variant", variants_table(saved, metric),
         "Click a column heading to sort by it (again to reverse). Hover a strategy for its full name.")
     from .evidence_section import sweep_evidence

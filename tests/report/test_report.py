@@ -416,3 +416,14 @@ def test_bt_list_shows_a_sweeps_best_variants_not_all_of_them(tmp_path):
     assert shown == ["[c=2]", "[c=4]", "[c=6]", "[c=7]", "[c=3]"]
     plain = format_run_list([dataclasses.replace(summary, sweep=False)])
     assert "sweep" not in plain and all(n in plain for n in names)
+
+
+def test_a_sweep_ranked_by_a_metric_without_a_better_side_says_highest(sweep_dir):
+    """--metric n_rebalances ranked the variant with the most rebalances as 'Best by Rebalances': a count has
+    no better side, so the page says 'Highest'; a return metric keeps 'Best by'."""
+    from backtest.report.sweep import render_sweep
+
+    saved = load_run(sweep_dir)
+    html = render_sweep(saved, metric="n_rebalances")
+    assert "Highest Rebalances:" in html and "Best by Rebalances" not in html and "The 10 highest Rebalances" in html
+    assert "Best by CAGR:" in render_sweep(saved, metric="cagr")
