@@ -291,8 +291,8 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
         header_line = fh.readline()
         head = [next(csv.reader([header_line]), []), next(csv.reader([fh.readline()]), []),
                 next(csv.reader([fh.readline()]), [])]
-    if _is_yfinance(head):
-        return _read_yfinance(path)
+    if order := _yfinance_order(head):
+        return _read_yfinance(path, ticker_first=order == "ticker")
     header = next(csv.reader([header_line]), [])
     if len(header) < 2:
         for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
@@ -322,25 +322,37 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
     return frame, [f"line {i + 2}" for i in range(len(frame))]
 
 
-def _is_yfinance(head: list[list[str]]) -> bool:
-    """The three header rows `yf.download(...).to_csv()` writes: ``Price,<field>...``, ``Ticker,<ticker>...``,
-    ``Date,,,...``."""
-    return (len(head[0]) > 1 and head[0][0].strip().lower() == "price" and head[1][:1] == ["Ticker"]
-            and len(head[2]) > 0 and _norm(head[2][0]) in DATE_NAMES and not any(c.strip() for c in head[2][1:]))
+def _yfinance_order(head: list[list[str]]) -> str | None:
+    """Which of the three header rows `yf.download(...).to_csv()` writes come first: ``"price"`` for
+    ``Price,<field>...``, ``Ticker,<ticker>...``, ``Date,,,...`` (the default), ``"ticker"`` for the
+    ``group_by="ticker"`` download (ticker row first); None for any other file."""
+    if len(head[0]) < 2 or len(head[2]) < 1 or _norm(head[2][0]) not in DATE_NAMES or any(
+            c.strip() for c in head[2][1:]):
+        return None
+    first, second = head[0][0].strip().lower(), head[1][:1]
+    if first == "price" and second == ["Ticker"]:
+        return "price"
+    if first == "ticker" and second == ["Price"]:
+        return "ticker"
+    return None
 
 
-def _read_yfinance(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """A yfinance download (three header rows: field, ticker, Date) as the long layout: date, ticker,
-    adj_close, close. Refused without ``Adj Close``: with yfinance's default ``auto_adjust=True`` the Close
-    column is already adjusted for splits and dividends, and nothing in the file says which it is."""
+def _read_yfinance(path: Path, *, ticker_first: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """A yfinance download (three header rows: field, ticker, Date; or ticker, field, Date for
+    ``group_by="ticker"``) as the long layout: date, ticker, adj_close, close. Refused without ``Adj Close``:
+    with yfinance's default ``auto_adjust=True`` the Close column is already adjusted for splits and
+    dividends, and nothing in the file says which it is."""
     try:
         raw = pd.read_csv(path, header=[0, 1], skiprows=[2], index_col=0, dtype=str, keep_default_na=False,
                           encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: a yfinance download that is not readable as CSV ({str(exc).strip()})") from None
+    if ticker_first:
+        raw.columns = raw.columns.swaplevel(0, 1)
     fields = {_norm(f) for f, _ in raw.columns}
     if "adj_close" not in fields:
-        raise DataError(f"{path}: a yfinance download (header rows Price, Ticker, Date) without an 'Adj Close' "
+        rows = "Ticker, Price, Date" if ticker_first else "Price, Ticker, Date"
+        raise DataError(f"{path}: a yfinance download (header rows {rows}) without an 'Adj Close' "
                         "column: with yfinance's default auto_adjust=True its Close is already adjusted for "
                         "splits and dividends, and the file does not say which it is; download with "
                         "yf.download(..., auto_adjust=False) (it writes Adj Close and Close), or save date + "

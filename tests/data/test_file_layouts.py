@@ -200,3 +200,11 @@ def test_yfinance_download_csv_with_its_three_header_rows(tmp_path, spy_low):
     with pytest.raises(DataError, match=r"a yfinance download \(header rows Price, Ticker, Date\) without an "
                                         r"'Adj Close' column: with yfinance's default auto_adjust=True"):
         import_paths(PriceStore(tmp_path / "other"), [adjusted])
+    grouped = tmp_path / "yf_by_ticker.csv"          # yf.download(..., group_by="ticker"): the ticker row first
+    download.swaplevel(0, 1, axis=1).sort_index(axis=1).to_csv(grouped)
+    assert grouped.read_text().splitlines()[0].startswith("Ticker,AAPL,AAPL,")
+    by_ticker = PriceStore(tmp_path / "by-ticker")
+    import_paths(by_ticker, [grouped])            # was refused: "the header names 'AAPL' more than once"
+    pd.testing.assert_frame_equal(by_ticker.prices(["AAPL", "SPY"]), store.prices(["AAPL", "SPY"]))
+    pd.testing.assert_frame_equal(by_ticker.prices(["AAPL", "SPY"], field="close"),
+                                  store.prices(["AAPL", "SPY"], field="close"))
