@@ -282,14 +282,18 @@ def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, c
     ("{name: a, weighting: fixed, weights: {SPY: 0.5, ABMD: 0.5}, rebalance: quarterly}",
      "strategies['a'].weights: ABMD has no price on the decision date 2021-07-01, where `bt run` stops (fixed "
      "weights never fall back to the other tickers); its prices stop or have a gap there (last price 2021-04-21)"),
+    ("{name: a, weighting: cap, universe: [SPY, AGG]}",
+     "strategies['a'].universe: none of its 2 ticker(s) has a share count, and cap weights need one: `bt run` "
+     "stops at the first decision (2015-12-30)"),
     ("{name: a, weighting: fixed, weights: {SPY: 1}, cash_yield: SGOV}",
      "SGOV: first price 2020-06-01, after the base close 2015-12-31, and idle cash accrues at it (cash_yield)"),
 ])
-def test_validate_refuses_what_fixed_weights_and_cash_yield_stop_a_run_on(snapshot_store, tmp_path, capsys,
+def test_validate_refuses_what_fixed_weights_cash_yield_and_caps_stop_a_run_on(snapshot_store, tmp_path, capsys,
                                                                          strategy, stop):
     """A fixed-weight ticker without a price on one of its strategy's decision dates (listed later, or prices
-    that end while the strategy still rebalances), or a cash_yield ticker listed after the base: `bt run`
-    refuses them, so `bt validate` does too (it said OK with a note that the weight would wait in cash)."""
+    that end while the strategy still rebalances), a cash_yield ticker listed after the base, or cap weights
+    over tickers without share counts: `bt run` refuses them, so `bt validate` does too (it said OK, with a
+    note that the weight would wait in cash)."""
     from backtest.cli import main
 
     path = tmp_path / "v.yaml"

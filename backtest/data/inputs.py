@@ -272,6 +272,8 @@ def check_data(cfg, store) -> tuple[list[str], list[str]]:
     full = store.prices(named) if named else pd.DataFrame()
     stops = _unpriced_decisions(cfg, full, period, proxied) if period is not None else {}
     problems += stops.values()
+    if period is not None:
+        problems += _uncounted_caps(cfg, store, period)
     cash = {s.cash_yield for s in cfg.strategies if s.cash_yield not in ("risk_free", "none")}
     defensive = {s.trend.defensive for s in cfg.strategies if s.trend is not None}
     listed = {t for s in cfg.strategies if s.universe is not None for t in s.universe.tickers}
@@ -303,6 +305,30 @@ def check_data(cfg, store) -> tuple[list[str], list[str]]:
         elif px.index[-1] < last and last is not pd.Timestamp.max:
             notes.append(f"{t}: prices end {px.index[-1]:%Y-%m-%d}, before the run's last day {last:%Y-%m-%d}")
     return problems, notes
+
+
+def _uncounted_caps(cfg, store, period) -> list[str]:
+    """Cap-weighted strategies over a list of tickers (no index) none of which has a share count for the
+    opening decision: `bt run` stops there (cap weights need a market cap). ``shares: point_in_time`` needs
+    a count observed by that day, ``backfill`` any count."""
+    out = []
+    day = period.sim_calendar[0]
+    groups = dict(cfg.groups)
+    for s in cfg.strategies:
+        if s.weighting != "cap" or s.universe is None or s.universe.index is not None:
+            continue
+        names = {t for n in s.universe.tickers for t in (groups.get(n) or (n,))} - set(s.universe.exclude)
+        if not names:
+            continue
+        counts = store.shares(sorted(names))
+        known = counts if getattr(s, "shares", "point_in_time") == "backfill" else counts[counts["date"] <= day]
+        if known.empty:
+            when = "" if counts.empty else f" observed by {day:%Y-%m-%d} (shares: point_in_time)"
+            out.append(f"strategies[{s.name!r}].universe: none of its {len(names)} ticker(s) has a share "
+                       f"count{when}, and cap weights need one: `bt run` stops at the first decision "
+                       f"({day:%Y-%m-%d}); fix: import share data (bt data import), weigh them another way "
+                       f"(weighting: equal, inverse_vol ...){'' if counts.empty else ', start later or set shares: backfill'}")
+    return out
 
 
 def _unpriced_decisions(cfg, full: pd.DataFrame, period, proxied: set[str]) -> dict[str, str]:
