@@ -56,7 +56,7 @@ def exchange_dates(index: pd.DatetimeIndex, where: str) -> pd.DatetimeIndex:
                            "date is unclear", shown,
                     "export one row per trading date as YYYY-MM-DD (the exchange's date), or stamps at "
                     "midnight of that date")
-    weekend = np.flatnonzero(ny.dayofweek >= 5)
+    weekend = np.flatnonzero(ny.day_of_week >= 5)
     if len(weekend):        # midnight east of New York (Berlin's is 18:00 the day before there): every date shifted
         shown = [f"{idx[i]} is {ny[i]:%a %Y-%m-%d %H:%M} in New York" for i in weekend[:3]]
         raise _fail(where, f"{len(weekend)} time stamp(s) fall on a Saturday or Sunday in New York, where no "
