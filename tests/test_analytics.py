@@ -494,7 +494,7 @@ def test_snapshot_of_stocks_beside_a_seven_day_market_ends_each_on_its_own_last_
     from backtest.data.store import PriceStore
     from backtest.runner import snapshot_table
 
-    spy = raw["etf"].loc["2025-12-01":"2026-06-30", ["SPY"]]
+    spy = raw["etf"].loc["2025-06-02":"2026-06-30", ["SPY"]]
     days = pd.date_range("2025-12-01", "2026-06-30", freq="D")
     coin = pd.DataFrame({"COINX": np.linspace(100.0, 160.0, len(days))}, index=days)
     store = PriceStore(tmp_path / "store")
@@ -509,3 +509,9 @@ def test_snapshot_of_stocks_beside_a_seven_day_market_ends_each_on_its_own_last_
     store.write_prices(spy.drop(pd.Timestamp("2026-06-12")).rename(columns={"SPY": "GAPPY"}), "file:gap")
     gap = snapshot_table(store, ["GAPPY", "COINX"], asof="2026-06-14", since="ytd")
     assert "GAPPY: no close on 2026-06-12" in gap
+    # a window reaching before one ticker's dates: its row is n/a with a note, the others are figures (the
+    # whole table was refused); a ticker without prices shows the shared window, not its neighbour's
+    early = snapshot_table(store, ["COINX", "NOPE", "SPY"], asof="2026-02-27", since="3m")
+    assert re.search(r"COINX\s+2025-11-26\s+n/a", early) and "COINX: no close on 2025-11-26" in early
+    assert re.search(r"NOPE\s+2025-11-26\s+n/a\s+2026-02-27", early) and "NOPE: no price series" in early
+    assert re.search(r"SPY\s+2025-11-26\s+[\d,.]+\s+2026-02-27\s+[\d,.]+\s+[+-]\d", early), early

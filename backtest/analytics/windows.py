@@ -202,11 +202,15 @@ def asset_snapshot(prices: pd.DataFrame, tickers: Sequence[str], asof: object, s
     ``start_date, start_price, end_date, end_price, total_return, note``; ``note`` is ``""`` when the
     figure is complete, otherwise it says what is missing and the row's prices/return are NaN.
     """
-    start, end = resolve_window(prices.index, asof, since)
+    common = resolve_window(prices.index, asof, since)
     rows = []
     for ticker in tickers:
+        start, end = common             # each ticker from the shared window, not the previous ticker's
         if calendars is not None and ticker in calendars:
-            start, end = resolve_window(calendars[ticker], asof, since)
+            try:
+                start, end = resolve_window(calendars[ticker], asof, since)
+            except DataError:       # its own dates do not reach the window: an n/a row with a note, as before
+                pass
         p0, p1, ret, note = window_return(prices, ticker, start, end)
         rows.append((ticker, start, p0, end, p1, ret, note))
     frame = pd.DataFrame(rows, columns=("ticker",) + SNAPSHOT_COLUMNS).set_index("ticker")
