@@ -282,6 +282,12 @@ def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, c
     ("{name: a, weighting: fixed, weights: {SPY: 0.5, ABMD: 0.5}, rebalance: quarterly}",
      "strategies['a'].weights: ABMD has no price on the decision date 2021-07-01, where `bt run` stops (fixed "
      "weights never fall back to the other tickers); its prices stop or have a gap there (last price 2021-04-21)"),
+    ("{name: a, weighting: fixed, weights: {SPY: 0.5, ABMD: 0.5}, rebalance: {every: monthly, drift: "
+     "{absolute: 0.05}}}",
+     "strategies['a'].weights: ABMD has no price on the decision date 2021-05-03, where `bt run` stops"),
+    ("{name: a, weighting: fixed, weights: {SPY: 0.5, AVUV: 0.5}}\n  - {name: b, weighting: fixed, weights: "
+     "{SPY: 0.5, AVUV: 0.5}, proxies: {AVUV: IWN}}",      # the proxy is b's: a still needs AVUV's prices
+     "strategies['a'].weights: AVUV has no price on the decision date 2015-12-30, where `bt run` stops"),
     ("{name: a, weighting: cap, universe: [SPY, AGG]}",
      "strategies['a'].universe: none of its 2 ticker(s) has a share count, and cap weights need one: `bt run` "
      "stops at the first decision (2015-12-30)"),

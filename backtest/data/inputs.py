@@ -270,7 +270,7 @@ def check_data(cfg, store) -> tuple[list[str], list[str]]:
     proxied = {t for s in cfg.strategies for t, _ in s.proxies}
     named = sorted(_explicit_tickers(cfg) - _benchmark_tickers(cfg) - {cfg.risk_free})
     full = store.prices(named) if named else pd.DataFrame()
-    stops = _unpriced_decisions(cfg, full, period, proxied) if period is not None else {}
+    stops = _unpriced_decisions(cfg, full, period) if period is not None else {}
     problems += stops.values()
     if period is not None:
         problems += _uncounted_caps(cfg, store, period)
@@ -324,25 +324,29 @@ def _uncounted_caps(cfg, store, period) -> list[str]:
         known = counts if getattr(s, "shares", "point_in_time") == "backfill" else counts[counts["date"] <= day]
         if known.empty:
             when = "" if counts.empty else f" observed by {day:%Y-%m-%d} (shares: point_in_time)"
+            later = "" if counts.empty else ", start later or set shares: backfill"
             out.append(f"strategies[{s.name!r}].universe: none of its {len(names)} ticker(s) has a share "
                        f"count{when}, and cap weights need one: `bt run` stops at the first decision "
                        f"({day:%Y-%m-%d}); fix: import share data (bt data import), weigh them another way "
-                       f"(weighting: equal, inverse_vol ...){'' if counts.empty else ', start later or set shares: backfill'}")
+                       f"(weighting: equal, inverse_vol ...){later}")
     return out
 
 
-def _unpriced_decisions(cfg, full: pd.DataFrame, period, proxied: set[str]) -> dict[str, str]:
+def _unpriced_decisions(cfg, full: pd.DataFrame, period) -> dict[str, str]:
     """Fixed weights' tickers without a price on one of their strategy's decision dates, which `bt run`
     refuses (`strategies.fixed.require_prices`: a fixed mix never falls back silently): ticker -> the problem,
-    naming the first such date. Drift bands trade on dates only a simulation finds: their opening decision
-    is checked."""
+    naming the first such date. Every decision date counts (drift bands' candidates too: the weights are
+    formed on each); with a trend filter only the opening one (a down trend holds the defensive ticker)."""
     out: dict[str, str] = {}
     base = period.calendar[0]
     for s in cfg.strategies:
-        held = [t for t, w in dict(s.weights or {}).items() if w > 0 and t not in proxied and t not in out]
+        own = {t for t, _ in s.proxies}       # proxies are spliced per strategy (`plans.build_plans`)
+        held = [t for t, w in dict(s.weights or {}).items() if w > 0 and t not in own and t not in out]
         if s.weighting != "fixed" or not held:
             continue
-        dates = (decision_dates(period.sim_calendar, base, s.rebalance) if s.rebalance.drift is None
+        # every candidate: plans checks them all for fixed drift bands too; a trend filter may hold the
+        # defensive ticker on a date (no fixed prices needed), so only its opening decision is certain
+        dates = (decision_dates(period.sim_calendar, base, s.rebalance) if s.trend is None
                  else period.sim_calendar[:1])
         for t in held:
             px = full[t] if t in full.columns else pd.Series(dtype=float)
