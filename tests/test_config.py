@@ -1052,3 +1052,14 @@ def test_a_grid_of_bad_variants_lists_ten_and_counts_the_rest():
     assert len(problems) == 11 and sum("variant of 'F' with weights.SPY=" in p for p in problems) == 10
     assert problems[-1].endswith("variants of 'F': 23 more problem(s) of whole variants like the 10 above (not "
                                  "listed); fix the grid's values and validate again")
+
+
+def test_run_level_keys_are_the_top_level_keys_that_are_not_strategy_keys():
+    """Every top-level key but a strategy key gets the run-level hint inside a strategy and in a sweep grid
+    (cash_flows in a grid was 'unknown strategy key path ...; did you mean cash_yield?')."""
+    from backtest.config.load import TOP_KEYS
+    from backtest.config.strategy import RUN_LEVEL, STRATEGY_KEYS
+
+    assert set(RUN_LEVEL) == set(TOP_KEYS) - set(STRATEGY_KEYS)
+    with pytest.raises(ConfigError, match=r"'cash_flows' is a run-level key, the same for every strategy"):
+        parse_config(top("sweep: {grid: {cash_flows: [[], []]}}"))

@@ -483,3 +483,19 @@ def test_a_sweep_of_sleeve_mixes_takes_long_only_mixes_beside_a_borrow_fee():
               - {name: S, weighting: fixed, weights: {QQQ: 1}}
               - {name: LS, weighting: sleeves, sleeves: {L: 0.5, S: 0.5}, borrow_fee: 0.005}
             """))
+
+
+def test_a_borrow_fee_swept_on_a_long_only_sleeves_strategy_is_still_refused():
+    """The long-only mixes of a long/short strategy inherit its fee as 0; a borrow_fee the grid itself sets
+    on a strategy that never shorts does nothing, so it is refused as a written one is."""
+    text = textwrap.dedent("""\
+        name: lo
+        start: 2019-01-01
+        strategies:
+          - {name: L, weighting: fixed, weights: {SPY: 1}}
+          - {name: S, weighting: fixed, weights: {QQQ: 1}}
+          - {name: LO, weighting: sleeves, sleeves: {L: 0.5, S: 0.5}}
+        sweep: {strategy: LO, grid: {borrow_fee: [0.01, 0.02]}}
+        """)
+    with pytest.raises(ConfigError, match=r"applies only to a sleeves strategy with a short"):
+        parse_config(text)

@@ -22,8 +22,9 @@ STRATEGY_KEYS = ("name", "weighting", "universe", "weights", "tilt", "caps", "pe
                  "expense_ratio", "cash_yield", "proxies", "lookback", "covariance",
                  "select", "trend", "sleeves", "borrow_fee", "shares")
 RUN_ONLY_HINT = "it is a run-level key: set it at the top level of the config, not inside a strategy"
-RUN_LEVEL = ("start", "end", "capital", "benchmark", "fill", "risk_free", "groups", "membership_source",
-             "analytics", "sweep", "evidence", "data_gaps")
+RUN_LEVEL = ("description", "start", "end", "capital", "benchmark", "benchmarks", "controls", "fill", "risk_free",
+             "groups", "membership_source", "strategies", "analytics", "sweep", "evidence", "cash_flows",
+             "data_gaps")    # the top-level keys that are not strategy keys (config.load.TOP_KEYS)
 STRATEGY_ELSEWHERE = {k: RUN_ONLY_HINT for k in RUN_LEVEL}
 STRATEGY_ELSEWHERE.update({
     "single": "did you mean caps.single? e.g. caps: {single: 0.05}",
@@ -125,7 +126,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     if data.get("borrow_fee") is not None:
         borrow = number(ctx, data["borrow_fee"], (*path, "borrow_fee"), lo=0, hi=0.5,
                         hint="; a yearly fraction of the short market value, e.g. 0.005 for 0.5%")
-        if borrow is not None and not shorts and ctx.swept:
+        if borrow is not None and not shorts and ctx.swept and not getattr(ctx, "borrow_swept", False):
             borrow = 0.0        # a sweep's long-only variant of a long/short strategy: nothing is borrowed
         elif borrow is not None and not shorts:
             ctx.error((*path, "borrow_fee"), "applies only to a sleeves strategy with a short (negative) sleeve; "

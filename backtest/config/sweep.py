@@ -150,6 +150,7 @@ def variants(base: StrategyConfig, grid: Grid, groups: Groups
         data["name"] = name = f"{base.name} [{', '.join(parts)}]"
         sub = Ctx()
         sub.swept = True        # a grid's cross product may pair a group cap with excluding that group
+        sub.borrow_swept = any(k.split(".")[0] == "borrow_fee" for k, _ in grid)   # a fee set by the grid
         # a generated name: no length limit (the base name has at most MAX_NAME characters; file names are
         # slugs, shortened and made unique by the run folder)
         variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
