@@ -290,13 +290,15 @@ def chunk_payloads_for(swept, n_workers: int, chunk_size: int) -> tuple[int, lis
     return size, chunk_payloads(swept, size)
 
 
-def local_chunks(swept, workers: int, chunk_size: int, echo: Callable[[str], None]) -> tuple[int, list]:
+def local_chunks(swept, workers: int, chunk_size: int, echo: Callable[[str], None], *,
+                 asked: int | None = None) -> tuple[int, list]:
     """`chunk_payloads_for` before a local cluster of ``workers`` starts, saying so when there are fewer
     chunks than workers (a sleeves strategy and its sleeves are one chunk): the caller starts one worker a
-    chunk, not idle ones that would only cost memory and start-up."""
+    chunk, not idle ones that would only cost memory and start-up. ``asked``: the ``--workers`` typed (the
+    message quotes it), when ``workers`` is already capped at the variants."""
     size, payloads = chunk_payloads_for(swept, workers, chunk_size)
     if len(payloads) < workers:
-        echo(f"--workers {workers}: only {len(payloads)} chunk(s) (a sleeves strategy is simulated with its "
+        echo(f"--workers {asked or workers}: only {len(payloads)} chunk(s) (a sleeves strategy is simulated with its "
              f"sleeves, in one chunk), so {len(payloads)} worker(s) are started")
     return size, payloads
 
@@ -327,8 +329,8 @@ def _sweep_and_save(cfg, swept, variants, grids, *, store, results_dir: Path, of
     risk_free = risk_free_returns(swept, inputs)
     timings = {"load": time.perf_counter() - t0}
     shared = (inputs, bench_returns, risk_free)
-    workers = worker_count(workers, len(variants), echo)
-    planned = local_chunks(swept, workers, chunk_size, echo) if workers else None
+    asked, workers = workers, worker_count(workers, len(variants), echo)
+    planned = local_chunks(swept, workers, chunk_size, echo, asked=asked) if workers else None
     if planned:
         workers = min(workers, len(planned[1]))
     with runner(workers, scheduler, echo, simulate_chunk, shared) as (run_chunks, where, n_workers, cpu):

@@ -8,8 +8,10 @@ shift prices by a day (or a month) are refused with the fix rather than guessed:
   midnight in its own zone, the stamp is a date label and its calendar date is taken as written (converting
   midnight UTC to New York would move every price to the day before: Mondays onto Sundays, the rest a day
   early, a look-ahead). Otherwise each stamp is converted to New York time and must fall inside the trading
-  day (04:00-20:00) of a weekday, whose date is taken; anything else is refused (midnight in Berlin written
-  in UTC, ``2022-01-02T23:00Z``, is 18:00 in New York on Sunday: every price would move a day early);
+  day (04:00-20:00), whose date is taken; anything else is refused, and so are weekday prices whose stamps
+  fall on Sunday to Thursday there (midnight in Berlin written in UTC, ``2022-01-02T23:00Z``, is 18:00 in New
+  York on Sunday: every price would move a day early; a seven-day market's dates, Fridays and Saturdays
+  included, stand);
 - ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (``/``, ``.`` or ``-``): the order is read from the file when some day
   exceeds 12; when every value could be either (``02/01/2024``), the file is refused unless
   ``date_format`` says which;
@@ -57,7 +59,10 @@ def exchange_dates(index: pd.DatetimeIndex, where: str) -> pd.DatetimeIndex:
                     "export one row per trading date as YYYY-MM-DD (the exchange's date), or stamps at "
                     "midnight of that date")
     weekend = np.flatnonzero(ny.day_of_week >= 5)
-    if len(weekend):        # midnight east of New York (Berlin's is 18:00 the day before there): every date shifted
+    fri_sat = ((ny + pd.Timedelta(days=1)).day_of_week >= 5).any()
+    if len(weekend) and not fri_sat:    # Sun-Thu in New York = Mon-Fri a zone east of it: every date shifted
+        # (midnight in Berlin is 18:00 the day before in New York; a market that trades every day, stamped at
+        # its close, has Fridays and Saturdays too, and its dates stand)
         shown = [f"{idx[i]} is {ny[i]:%a %Y-%m-%d %H:%M} in New York" for i in weekend[:3]]
         raise _fail(where, f"{len(weekend)} time stamp(s) fall on a Saturday or Sunday in New York, where no "
                            "exchange trades: they look like midnight in a zone east of New York (the next day's "

@@ -215,6 +215,9 @@ def _write_parsed(store: PriceStore, parsed, done: list[str]) -> FilesReport:
     return report
 
 
+SEAM_DAYS = 7   # a move across a file's edge counts as a day's move when the prices are at most this many days apart
+
+
 def _moves_with_seams(store: PriceStore, frame: pd.DataFrame, fld: str) -> dict:
     """`large_moves` of the stored series (as merged) over the new frame's dates and the first stored price
     on either side of them: a split left in at the seam with older data is a move like any other."""
@@ -224,9 +227,18 @@ def _moves_with_seams(store: PriceStore, frame: pd.DataFrame, fld: str) -> dict:
         s = frame[t].dropna() if t in frame.columns else None
         if s is None or s.empty:
             continue
+        stored = merged[t].dropna().index
         after = merged[t].loc[s.index[-1]:].dropna().index
         stop = after[1] if len(after) > 1 else s.index[-1]
-        kept = [(d, r) for d, r in moves if s.index[0] <= d <= stop]
+        kept = []
+        for d, r in moves:
+            if not s.index[0] <= d <= stop:
+                continue
+            prev = stored[stored.get_loc(d) - 1]
+            seam = d not in s.index or prev not in s.index       # the move spans the file's edge
+            if seam and (d - prev).days > SEAM_DAYS:    # years apart: not one day's move (the seam is unchecked)
+                continue
+            kept.append((d, r))
         if kept:
             out[t] = kept
     return out

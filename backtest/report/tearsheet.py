@@ -218,6 +218,9 @@ def rebalance_activity(turnover: pd.Series, trades: pd.DataFrame) -> pd.DataFram
     return out
 
 
+SMALL_COUNTS = 8    # up to this many orders a day, the orders axis ticks at every whole number
+
+
 def trading_figure(activity: list[tuple[str, pd.DataFrame]]) -> go.Figure:
     """Turnover per rebalance (bars, left axis) and the number of orders (markers, right axis); a menu
     chooses the strategy."""
@@ -233,6 +236,9 @@ def trading_figure(activity: list[tuple[str, pd.DataFrame]]) -> go.Figure:
                                  mode="markers", yaxis="y2", visible=g == 0,
                                  marker=dict(color=BENCHMARK_COLOR, size=5), hovertemplate="%{y} orders"))
         groups += [g, g]
+    most = max((float(frame["orders"].max()) for _, frame in activity if len(frame)), default=0.0)
+    if most <= SMALL_COUNTS:        # auto ticks at 0.5 steps print "0, 1, 1, 2, 2" as whole numbers
+        fig.update_layout(yaxis2=dict(tickmode="linear", tick0=0, dtick=1))
     fig.update_layout(updatemenus=_selector([lab for lab, _ in activity], groups))
     fig.update_layout(yaxis=dict(tickformat=".0%", title_text="Turnover", rangemode="tozero"),
                       legend=dict(orientation="h", yanchor="top", y=-0.12, x=0))

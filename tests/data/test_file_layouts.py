@@ -208,3 +208,17 @@ def test_yfinance_download_csv_with_its_three_header_rows(tmp_path, spy_low):
     pd.testing.assert_frame_equal(by_ticker.prices(["AAPL", "SPY"]), store.prices(["AAPL", "SPY"]))
     pd.testing.assert_frame_equal(by_ticker.prices(["AAPL", "SPY"], field="close"),
                                   store.prices(["AAPL", "SPY"], field="close"))
+
+
+def test_a_seven_day_market_stamped_late_in_utc_keeps_its_dates(tmp_path):
+    """A crypto series stamped 23:59:59 UTC every day (19:59 in New York, Saturdays and Sundays included)
+    names its own dates: imported as written. Only weekday prices landing on Sunday to Thursday there (a zone
+    east of New York's midnights) are refused."""
+    days = pd.date_range("2022-01-01", periods=21, freq="D")
+    rows = "\n".join(f"{d:%Y-%m-%d}T23:59:59Z,{100 + i}" for i, d in enumerate(days))
+    path = tmp_path / "coin.csv"
+    path.write_text("date,COINX\n" + rows + "\n")
+    store = PriceStore(tmp_path / "store")
+    import_files(store, [path])
+    got = store.prices(["COINX"])["COINX"]
+    assert got.index.equals(pd.DatetimeIndex(days)) and got.tolist() == [100.0 + i for i in range(21)]

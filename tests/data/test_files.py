@@ -277,3 +277,13 @@ def test_a_split_left_in_at_the_seam_between_two_files_is_named(tmp_path):
     clean = import_files(store, [write(tmp_path, "d.csv", "date,QAA\n2023-01-05,26\n2023-01-06,26.1\n")])
     assert "WARNING: prices moving" not in clean.summary()
     assert store.prices()["QAA"].iloc[-3:].tolist() == [25.8, 26.0, 26.1]        # stored as they are
+
+
+def test_a_seam_across_years_without_prices_is_not_a_days_move(tmp_path):
+    """A 2016-17 file, then a 2023 file of the same ticker 4x higher: that is five years' growth across an
+    unchecked seam (the output says so), not a day's 3x move; the warning was wrong there."""
+    store = PriceStore(tmp_path / "store")
+    import_files(store, [write(tmp_path, "a.csv", "date,GRW\n2016-01-04,10\n2017-12-29,11\n")])
+    later = import_files(store, [write(tmp_path, "b.csv", "date,GRW\n2023-01-03,44\n2023-01-04,45\n")])
+    assert "WARNING: prices moving" not in later.summary()
+    assert "no overlap with stored data (seam unchecked): GRW" in later.summary()

@@ -147,3 +147,18 @@ def test_bt_list_never_cuts_variant_names_into_identical_rows(tmp_path):
     for name in names:
         assert any(line.strip() == name for line in text.splitlines())
     assert "…" not in text
+
+
+def test_the_orders_axis_ticks_whole_numbers_for_a_few_orders():
+    """Two orders a rebalance: plotly's auto ticks (0.5 apart) printed 0, 1, 1, 2, 2 on the ',d' axis; up to
+    `SMALL_COUNTS` orders the axis steps by 1. Larger counts keep plotly's round steps."""
+    import pandas as pd
+
+    from backtest.report.tearsheet import trading_figure
+
+    days = pd.to_datetime(["2020-01-02", "2020-04-01", "2020-07-01"])
+    few = pd.DataFrame({"turnover": [0.5, 0.02, 0.03], "orders": [2, 2, 1]}, index=days)
+    fig = trading_figure([("Two funds", few)])
+    assert (fig.layout.yaxis2.tickmode, fig.layout.yaxis2.dtick) == ("linear", 1)
+    many = few.assign(orders=[500, 120, 90])
+    assert trading_figure([("Index", many)]).layout.yaxis2.dtick is None
