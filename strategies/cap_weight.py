@@ -31,7 +31,7 @@ import pandas as pd
 
 from backtest.errors import ConfigError, DataError, Problem
 from strategies.base import SUM_TOLERANCE, DecisionInputs, Weights, finalise, normalise
-from strategies.capping import CAP_BINDS, TOL, InfeasibleCapsError, apply_caps
+from strategies.capping import TOL, InfeasibleCapsError, apply_caps, caps_bound_note
 from strategies.projection import project
 from strategies.equal_weight import class_caps, equal_slots, fill_slots, split_note
 
@@ -173,8 +173,6 @@ def apply_tilt(weights: pd.Series, tilt: Any, inputs: DecisionInputs,
     return out, tuple(notes)
 
 
-
-
 def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
     """Cap weights of ``inputs.universe``, tilted by ``spec.tilt``, capped by ``spec.caps`` (both optional).
 
@@ -209,9 +207,7 @@ def _weigh_series(spec: Any, inputs: DecisionInputs, caps: pd.Series, notes: tup
         try:
             capped = apply_caps(weights, caps_spec, inputs.groups)
             moved = capped.reindex(weights.index, fill_value=0.0).sub(weights).abs()
-            if (moved > CAP_BINDS).any():     # the run counts the dates its caps bound (backtest.plans)
-                notes += (f"{inputs.date:%Y-%m-%d}: caps bound: {int((moved > CAP_BINDS).sum())} weight(s) "
-                          f"changed, {moved.sum() / 2:.2%} of the portfolio moved",)
+            notes += caps_bound_note(inputs.date, moved)      # the run counts the dates its caps bound
             weights = capped
         except InfeasibleCapsError as exc:  # say which strategy and which date, as the run reports it
             name = getattr(spec, "name", None)
@@ -257,10 +253,7 @@ def _weigh_arrays(spec: Any, inputs: DecisionInputs, caps: pd.Series, notes: tup
         if (capped < -TOL).any() or abs(float(capped.sum()) - 1) > TOL or (
                 single is not None and capped.max() > single + TOL):
             return None                                  # apply_caps's final check fails: it raises
-        moved = np.abs(capped - w)
-        if (moved > CAP_BINDS).any():
-            notes += (f"{inputs.date:%Y-%m-%d}: caps bound: {int((moved > CAP_BINDS).sum())} weight(s) "
-                      f"changed, {moved.sum() / 2:.2%} of the portfolio moved",)
+        notes += caps_bound_note(inputs.date, np.abs(capped - w))
         w = capped
     keep = w > 0
     if abs(float(w[keep].sum()) - 1.0) > SUM_TOLERANCE:

@@ -51,8 +51,10 @@ from backtest.errors import ConfigError, DataError, Problem
 from strategies.projection import project
 
 TOL = 1e-12
-CAP_BINDS = 1e-9     # a weight the caps move by more than this counts as bound
 """Absolute tolerance of every constraint and of the sum to one."""
+
+CAP_BINDS = 1e-9
+"""A weight the caps move by more than this counts as bound (`caps_bound_note`)."""
 
 AggregateRule = tuple[float, float, float]
 """``(threshold, limit, single)``: no name above ``single``; names above ``threshold`` sum to <= ``limit``."""
@@ -63,6 +65,17 @@ class InfeasibleCapsError(DataError):
 
 
 # --------------------------------------------------------------------------------------------- public solvers
+
+
+def caps_bound_note(date: pd.Timestamp, moved) -> tuple[str, ...]:
+    """The weighting's note for a date its caps bound, which the run counts (`backtest.plan_notes` reads
+    ``"<date>: caps bound: "``): how many weights the caps moved by more than `CAP_BINDS` and the share of
+    the portfolio moved (``moved``: each weight's absolute change, a Series or array); ``()`` if none."""
+    bound = int((moved > CAP_BINDS).sum())
+    if not bound:
+        return ()
+    return (f"{date:%Y-%m-%d}: caps bound: {bound} weight(s) changed, {moved.sum() / 2:.2%} of the portfolio "
+            "moved",)
 
 
 def cap_single(w: pd.Series, cap: float) -> pd.Series:

@@ -56,7 +56,13 @@ import pandas as pd
 
 from backtest.errors import DataError
 from strategies.base import DecisionInputs, Weights, finalise, normalise
-from strategies.capping import CAP_BINDS, InfeasibleCapsError, apply_caps, resolve_group_caps
+from strategies.capping import (
+    CAP_BINDS,
+    InfeasibleCapsError,
+    apply_caps,
+    caps_bound_note,
+    resolve_group_caps,
+)
 
 DEFAULT_LOOKBACK = 252                    # = backtest.config.schema.DEFAULT_LOOKBACK (a test checks)
 COVARIANCES = ("sample", "ledoit_wolf")   # = backtest.config.schema.COVARIANCES
@@ -390,11 +396,10 @@ def weigh(spec: Any, inputs: DecisionInputs) -> Weights:
         except InfeasibleCapsError as exc:
             raise InfeasibleCapsError(f"{who} on {inputs.date:%Y-%m-%d}: {exc}") from None
         every = weights.index.union(capped.index)
-        moved = capped.reindex(every, fill_value=0.0).sub(weights.reindex(every, fill_value=0.0)).abs()
-        bound = int((moved > CAP_BINDS).sum())
+        bound = caps_bound_note(inputs.date, capped.reindex(every, fill_value=0.0)
+                                .sub(weights.reindex(every, fill_value=0.0)).abs())
         if bound:                         # the run counts the dates its caps bound (backtest.plan_notes)
-            notes += (f"{inputs.date:%Y-%m-%d}: caps bound: {bound} weight(s) changed, "
-                      f"{moved.sum() / 2:.2%} of the portfolio moved",)
+            notes += bound
         elif family == "min_variance":    # its single and group caps are constraints of the optimiser: they
             single, groups = _convex_caps(caps_spec, inputs)      # bound where the optimum sits on them
             at_single = 0 if single is None else int((capped >= single - CAP_BINDS).sum())
