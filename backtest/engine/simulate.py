@@ -209,17 +209,13 @@ def simulate(prices: pd.DataFrame, plans: Mapping[str, StrategyPlan], *, capital
             cash_g *= growth[g]
         value = cash_g + asset_value.sum(axis=1)
         val = pd.Series(value, index=cal, name=name)
-        if detail:
-            trades = _trades(records, cols, o.columns, cal[rows], own)
-            daily_fees = trades.groupby("date")["fees"].sum().reindex(cal, fill_value=0.0)
-            traded = trades.groupby("date")["value"].sum()
-            (daily_slip,) = _sums_by_date(records, cols, o.columns, cal[rows], own, slippage=slipped)
-        else:   # the same sums, in the same order, without building the trades table
-            trades = _trades(records, cols, o.columns, cal[rows], own[:0])
-            fees_by_date, traded, daily_slip = _sums_by_date(
-                records, cols, o.columns, cal[rows], own, fees=records["fees"],
-                value=records["size"] * records["price"], slippage=slipped)
-            daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
+        # the trades table only with detail; the day's sums either way, from the records in that table's
+        # order (`_sums_by_date`: equal to the table's groupby sums, bit for bit)
+        trades = _trades(records, cols, o.columns, cal[rows], own if detail else own[:0])
+        fees_by_date, traded, daily_slip = _sums_by_date(
+            records, cols, o.columns, cal[rows], own, fees=records["fees"],
+            value=records["size"] * records["price"], slippage=slipped)
+        daily_fees = fees_by_date.reindex(cal, fill_value=0.0)
         daily_slip = daily_slip.reindex(cal, fill_value=0.0)
         turnover = (traded / 2.0 / val.reindex(traded.index)).rename("turnover")
         drag = expense = _expense_drag(cal, plan.expense_ratio, fill)
