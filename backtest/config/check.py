@@ -108,6 +108,7 @@ class Ctx:
         self.lines = lines or {}
         self.items: list[_Item] = []
         self.swept = False      # checking a sweep's generated variant (config.sweep), not a written strategy
+        self.borrow_swept = False   # ... whose grid sets borrow_fee itself (not inherited from the strategy)
 
     def error(self, path: Sequence, message: str, *, at_key: bool = False, line: int | None = None,
               lineless: bool = False) -> None:

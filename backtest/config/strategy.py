@@ -126,7 +126,7 @@ def parse_strategy(ctx: Ctx, raw: Any, path: tuple, *, groups: Groups, rebalance
     if data.get("borrow_fee") is not None:
         borrow = number(ctx, data["borrow_fee"], (*path, "borrow_fee"), lo=0, hi=0.5,
                         hint="; a yearly fraction of the short market value, e.g. 0.005 for 0.5%")
-        if borrow is not None and not shorts and ctx.swept and not getattr(ctx, "borrow_swept", False):
+        if borrow is not None and not shorts and ctx.swept and not ctx.borrow_swept:
             borrow = 0.0        # a sweep's long-only variant of a long/short strategy: nothing is borrowed
         elif borrow is not None and not shorts:
             ctx.error((*path, "borrow_fee"), "applies only to a sleeves strategy with a short (negative) sleeve; "

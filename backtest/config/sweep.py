@@ -150,7 +150,7 @@ def variants(base: StrategyConfig, grid: Grid, groups: Groups
         data["name"] = name = f"{base.name} [{', '.join(parts)}]"
         sub = Ctx()
         sub.swept = True        # a grid's cross product may pair a group cap with excluding that group
-        sub.borrow_swept = any(k.split(".")[0] == "borrow_fee" for k, _ in grid)   # a fee set by the grid
+        sub.borrow_swept = any(k.split(".")[0] == "borrow_fee" for k, _ in grid)
         # a generated name: no length limit (the base name has at most MAX_NAME characters; file names are
         # slugs, shortened and made unique by the run folder)
         variant = parse_strategy(sub, data, (), groups=groups, rebalance=base.rebalance, costs=base.costs,
@@ -265,8 +265,8 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
                       f"the sleeves strategy would name a strategy that is not run; sweep another strategy "
                       f"(name it with sweep.strategy), or copy {base.name!r} under another name to sweep it")
             return None
-    names = [s.name.lower() for s in valid if s not in [c[0] for c in chosen]]
-    strategies = set(names)         # the config's own names, apart from the variants added below
+    written = {s.name.lower() for s in valid if s not in [c[0] for c in chosen]}   # strategies run as written
+    named: set[str] = set()         # the variants' names so far
     unlisted: dict = {}             # swept strategy -> problems of whole variants (`_report`)
     for base, grid in chosen:
         seen: dict = {}
@@ -280,15 +280,15 @@ def parse_sweep(ctx: Ctx, raw: Any, path: tuple, strategies: Sequence[StrategyCo
                 repeats.append((seen[same], variant.name))
                 continue
             seen[same] = variant.name
-            if variant.name.lower() in strategies:
+            if variant.name.lower() in written:
                 ctx.error((*path, "grid"), f"variant name {variant.name!r} is already a strategy name; rename "
                                            "that strategy")
-            elif variant.name.lower() in names:
+            elif variant.name.lower() in named:
                 ctx.error((*path, "grid"), f"two different values print alike in the variant name "
                                            f"{variant.name!r} (a number's shortest text, say 0.001 and "
                                            "0.0010000000000000002); keep one of them")
             else:
-                names.append(variant.name.lower())
+                named.add(variant.name.lower())
         if repeats:
             first, second = repeats[0]
             ctx.error((*path, "grid"), f"{len(repeats)} variant(s) of {base.name!r} repeat another: {second!r} is "
