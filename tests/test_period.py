@@ -291,6 +291,9 @@ def test_validate_checks_the_data_a_run_would_refuse(snapshot_store, tmp_path, c
     ("{name: a, weighting: cap, universe: [SPY, AGG]}",
      "strategies['a'].universe: none of its 2 ticker(s) has a share count, and cap weights need one: `bt run` "
      "stops at the first decision (2015-12-30)"),
+    ("{name: a, weighting: cap, universe: {tickers: [AAPL, SPY, AGG], exclude: [mag7]}}",    # a group excluded
+     "strategies['a'].universe: none of its 2 ticker(s) has a share count, and cap weights need one: `bt run` "
+     "stops at the first decision (2015-12-30)"),
     ("{name: a, weighting: fixed, weights: {SPY: 1}, cash_yield: SGOV}",
      "SGOV: first price 2020-06-01, after the base close 2015-12-31, and idle cash accrues at it (cash_yield)"),
 ])

@@ -28,6 +28,7 @@ from backtest.schedule import (
     resolve_period,
 )
 from backtest.tickers import splice
+from backtest.universe import expand
 
 LOOKBACK_DAYS = 400     # price history read before `start` if stored (trailing analytics windows, splices)
 FETCH_LOOKBACK_DAYS = 10   # downloaded before `start`: the last close before the first day
@@ -299,9 +300,10 @@ def check_data(cfg, store) -> tuple[list[str], list[str]]:
             if t in defensive:
                 uses.append("a trend filter whose trend turns down before then stops the run (it has no "
                             "defensive price to hold)")
-            notes.append(f"{t}: first price {px.index[0]:%Y-%m-%d}, after the base close {base:%Y-%m-%d}"
-                         f"{': ' + '; '.join(uses) if uses else ''}; to avoid it start after {px.index[0]:%Y-%m-%d} or splice an "
-                         f"older series with `proxies: {{{t}: ...}}`")
+            what = ": " + "; ".join(uses) if uses else ""
+            notes.append(f"{t}: first price {px.index[0]:%Y-%m-%d}, after the base close {base:%Y-%m-%d}{what}; "
+                         f"to avoid it start after {px.index[0]:%Y-%m-%d} or splice an older series with "
+                         f"`proxies: {{{t}: ...}}`")
         elif px.index[-1] < last and last is not pd.Timestamp.max:
             notes.append(f"{t}: prices end {px.index[-1]:%Y-%m-%d}, before the run's last day {last:%Y-%m-%d}")
     return problems, notes
@@ -317,7 +319,7 @@ def _uncounted_caps(cfg, store, period) -> list[str]:
     for s in cfg.strategies:
         if s.weighting != "cap" or s.universe is None or s.universe.index is not None:
             continue
-        names = {t for n in s.universe.tickers for t in (groups.get(n) or (n,))} - set(s.universe.exclude)
+        names = set(expand(s.universe.tickers, groups)) - set(expand(s.universe.exclude, groups))
         if not names:
             continue
         counts = store.shares(sorted(names))
