@@ -251,9 +251,10 @@ def evidence_section(saved: SavedRun) -> str:
     attr = _table(saved, "attribution")
     if attr is not None and len(attr):
         parts.append(_h3("Attribution against the cap-weighted S&P 500", "Brinson-Fachler by GICS sector, month by "
-                         "month against the cap-weighted S&P 500 rebuilt from the same prices (point-in-time members; "
-                         "share counts back-filled, a look-ahead the strategies' default point-in-time counts do "
-                         "not have: docs/analytics.md), linked over time (Carino): allocation + selection + interaction + "
+                         "month against the cap-weighted S&P 500 rebuilt from the same prices (point-in-time "
+                         "members; share counts back-filled, a look-ahead the strategies' default point-in-time "
+                         "counts do not have: docs/analytics.md), linked over time (Carino): allocation + "
+                         "selection + interaction + "
                          "trading and costs add up to the excess return over that index (cumulative, not "
                          "annualised).") + attribution_html(ev, attr))
     summary = _table(saved, "rolling_summary")

@@ -156,8 +156,8 @@ def rolling_figures(returns: Labelled, bench: int | None, risk_free: pd.Series |
               True)]
     if bench is not None:
         bench_r = returns[bench][1]
-        specs.append(("Rolling 12-month beta vs benchmark", lambda r: M.rolling_beta(r, bench_r, risk_free=risk_free), ".2f",
-                      False))
+        specs.append(("Rolling 12-month beta vs benchmark",
+                      lambda r: M.rolling_beta(r, bench_r, risk_free=risk_free), ".2f", False))
     for title, fn, tick, with_bench in specs:
         fig = new_figure(height=300, margin=dict(l=55, r=15, t=60, b=30),
                          title=dict(text=ptext(title), font=dict(size=13), x=0, xanchor="left"),
